@@ -1,0 +1,63 @@
+"""Exceptions raised by the analytics package.
+
+Every exception says what is wrong and what to do about it.  Input problems
+are collected, never raised one at a time: :class:`QuestionnaireValidationError`
+carries all of them as a table (line, column, value, problem).
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+__all__ = [
+    "AnalyticsError",
+    "DefinitionError",
+    "QuestionnaireValidationError",
+    "UnreadableFileError",
+    "PROBLEM_COLUMNS",
+]
+
+#: Columns of every problem table (errors and warnings alike).
+PROBLEM_COLUMNS = ["line", "column", "value", "problem"]
+
+
+class AnalyticsError(Exception):
+    """Base class: every error this package raises on purpose."""
+
+
+class DefinitionError(AnalyticsError, ValueError):
+    """An outcome definition or option is out of its allowed range.
+
+    The message names the option, the value given and the values allowed.
+    """
+
+
+class UnreadableFileError(AnalyticsError):
+    """The file cannot be read at all (missing, wrong type, corrupt, empty)."""
+
+
+class QuestionnaireValidationError(AnalyticsError):
+    """The questionnaire file was refused; nothing from it was loaded.
+
+    Attributes
+    ----------
+    problems : pandas.DataFrame
+        One row per problem with columns ``line`` (file line, header = 1),
+        ``column``, ``value`` and ``problem``.
+    source : str
+        The file name, for messages.
+    """
+
+    def __init__(self, problems: pd.DataFrame, source: str = "input"):
+        self.problems = problems.reset_index(drop=True)
+        self.source = source
+        n = len(self.problems)
+        first = self.problems.iloc[0] if n else None
+        head = (
+            f"{source}: refused, {n} problem{'s' if n != 1 else ''} found; nothing was loaded."
+        )
+        if first is not None:
+            where = f"line {first['line']}" if pd.notna(first["line"]) else "file"
+            col = f", column {first['column']}" if first["column"] else ""
+            head += f" First: {where}{col}: {first['problem']}"
+        head += " Fix the file and load it again (run `python -m analytics validate FILE` for the full list)."
+        super().__init__(head)

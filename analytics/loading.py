@@ -1,0 +1,230 @@
+"""Reading questionnaire files (CSV, XLSX, Parquet) into a raw table.
+
+Reading is kept apart from validation: this module only turns bytes into a
+frame of cells with the file line of every row, and refuses files it cannot
+read.  What the cells mean is checked in :mod:`analytics.validation`.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import PROBLEM_COLUMNS, UnreadableFileError
+
+__all__ = ["RawTable", "SUPPORTED_SUFFIXES", "read_table", "normalise_header", "raw_table_from_frame"]
+
+SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".parquet")
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """Cells of a file as read, before validation.
+
+    Attributes
+    ----------
+    frame : pandas.DataFrame
+        Columns renamed to their normalised header (trimmed, lower case);
+        CSV and XLSX cells are text, Parquet keeps its types.  Blank rows removed.
+    lines : numpy.ndarray
+        File line of each row of ``frame`` (header = line 1).
+    headers : dict
+        Normalised header -> header as written in the file.
+    source : str
+        File name used in messages.
+    sha256 : str
+        SHA-256 of the file's bytes ("" for an in-memory frame).
+    problems : pandas.DataFrame
+        Header problems found while reading (duplicate column names).
+    blank_rows : int
+        Number of empty rows skipped.
+    """
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    headers: dict
+    source: str
+    sha256: str = ""
+    file_format: str = "frame"
+    problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
+    blank_rows: int = 0
+
+
+def normalise_header(name) -> str:
+    """Header as matched: trimmed and lower case (``" PHQ9_1 "`` -> ``"phq9_1"``)."""
+    return str(name).strip().lower()
+
+
+def read_table(path) -> RawTable:
+    """Read a ``.csv``, ``.xlsx`` or ``.parquet`` questionnaire file.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+
+    Returns
+    -------
+    RawTable
+
+    Raises
+    ------
+    UnreadableFileError
+        Missing file, unsupported type, empty file, undecodable text,
+        malformed CSV, corrupt spreadsheet or Parquet file.
+    """
+    path = Path(path)
+    name = path.name
+    if not path.is_file():
+        raise UnreadableFileError(f"{path}: no such file. Check the path and try again.")
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED_SUFFIXES:
+        raise UnreadableFileError(
+            f"{name}: files of type '{suffix or '(none)'}' are not read; "
+            f"save the data as {', '.join(SUPPORTED_SUFFIXES)}."
+        )
+    data = path.read_bytes()
+    if not data.strip():
+        raise UnreadableFileError(f"{name}: the file is empty; it needs a header row and at least one data row.")
+    digest = hashlib.sha256(data).hexdigest()
+    if suffix == ".csv":
+        frame, lines, blank = _read_csv(data, name)
+    elif suffix == ".xlsx":
+        frame, lines, blank = _read_xlsx(data, name)
+    else:
+        frame, lines, blank = _read_parquet(data, name)
+    return _finish(frame, lines, name, digest, suffix.lstrip("."), blank)
+
+
+def raw_table_from_frame(frame: pd.DataFrame, *, source: str = "frame") -> RawTable:
+    """Wrap an in-memory frame as if it were a file (row i is line i + 2)."""
+    frame = frame.reset_index(drop=True)
+    return _finish(frame, np.arange(2, len(frame) + 2), source, "", "frame", 0)
+
+
+def _finish(frame, lines, name, digest, fmt, blank) -> RawTable:
+    original = [str(c) for c in frame.columns]
+    normalised = [normalise_header(c) for c in original]
+    problems = []
+    seen: dict[str, str] = {}
+    for orig, norm in zip(original, normalised):
+        if norm == "" or norm.startswith("unnamed:"):
+            problems.append((1, orig, "", "a column has no header; give every column a name or delete it"))
+        elif norm in seen:
+            problems.append(
+                (1, orig, "", f"the column name is used twice (also '{seen[norm]}'); names must be unique, ignoring case and spaces")
+            )
+        else:
+            seen[norm] = orig
+    frame = frame.copy()
+    frame.columns = normalised
+    if problems:
+        # keep the first of each duplicated name so later checks still run
+        frame = frame.loc[:, ~pd.Index(normalised).duplicated()]
+    headers = {n: o for o, n in zip(original, normalised) if n in seen and seen[n] == o}
+    return RawTable(
+        frame=frame.reset_index(drop=True),
+        lines=np.asarray(lines, dtype=np.int64),
+        headers=headers,
+        source=name,
+        sha256=digest,
+        file_format=fmt,
+        problems=pd.DataFrame(problems, columns=PROBLEM_COLUMNS),
+        blank_rows=int(blank),
+    )
+
+
+def _decode(data: bytes, name: str) -> str:
+    if b"\x00" in data[:4096] and not data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        raise UnreadableFileError(
+            f"{name}: this is not a text CSV file (it looks binary: a spreadsheet or other file "
+            "renamed to .csv?). Export it as CSV, or load the .xlsx itself."
+        )
+    if data.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return data.decode("utf-16")
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise UnreadableFileError(
+            f"{name}: line {line} is not valid UTF-8 text (byte {exc.start}). "
+            "Save the file as 'CSV UTF-8' and load it again."
+        ) from None
+
+
+_PARSER_LINE = re.compile(r"line (\d+)")
+
+
+def _read_csv(data: bytes, name: str):
+    text = _decode(data, name)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(text),
+            dtype=str,
+            keep_default_na=False,
+            skip_blank_lines=False,
+            quoting=csv.QUOTE_MINIMAL,
+        )
+    except pd.errors.EmptyDataError:
+        raise UnreadableFileError(f"{name}: the file has no header row; the first line must name the columns.") from None
+    except pd.errors.ParserError as exc:
+        m = _PARSER_LINE.search(str(exc))
+        where = f"line {m.group(1)}" if m else "a line"
+        raise UnreadableFileError(
+            f"{name}: {where} does not have the same number of cells as the header "
+            f"({exc}). Check for extra commas or unclosed quotes."
+        ) from None
+    # Quoted cells may hold line breaks; shift later rows' line numbers by them.
+    header_breaks = sum(str(c).count("\n") for c in frame.columns)
+    if "\n" in text and len(frame):
+        breaks = np.zeros(len(frame), dtype=np.int64)
+        for col in frame.columns:
+            breaks += frame[col].str.count("\n").to_numpy(dtype=np.int64)
+        offset = np.concatenate(([0], np.cumsum(breaks)[:-1]))
+    else:
+        offset = 0
+    lines = np.arange(2, len(frame) + 2) + header_breaks + offset
+    blank = (frame.apply(lambda c: c.str.strip() == "")).all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    return frame.loc[~blank], lines[~blank], int(blank.sum())
+
+
+def _cell_text(value) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        text = value.isoformat()
+        return text[:10] if text.endswith("T00:00:00") else text
+    return str(value)
+
+
+def _read_xlsx(data: bytes, name: str):
+    try:
+        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=object, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises many types for corrupt files
+        raise UnreadableFileError(
+            f"{name}: the spreadsheet cannot be opened ({type(exc).__name__}). "
+            "Check that it is an .xlsx workbook (not .xls or a renamed CSV) and not password-protected."
+        ) from None
+    # Spreadsheet cells arrive typed; turn them into text like a CSV would give.
+    frame = frame.apply(lambda col: col.map(_cell_text, na_action="ignore").fillna("").astype(str))
+    lines = np.arange(2, len(frame) + 2)
+    blank = (frame.apply(lambda c: c.str.strip() == "")).all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    return frame.loc[~blank], lines[~blank], int(blank.sum())
+
+
+def _read_parquet(data: bytes, name: str):
+    try:
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(io.BytesIO(data))
+        frame = table.to_pandas(self_destruct=True)
+    except Exception as exc:
+        raise UnreadableFileError(
+            f"{name}: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export it and try again."
+        ) from None
+    return frame, np.arange(2, len(frame) + 2), 0

@@ -1,0 +1,174 @@
+"""The clinic's headline summary: counts, rates, cumulative rates, benchmarks.
+
+:func:`clinic_summary` is what the command line's ``summary`` prints and what
+the dashboard's overview shows; :meth:`ClinicSummary.as_dict` is the JSON
+machine contract (keys are stable).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from .benchmarks import compare_with_benchmarks
+from .definitions import ANALYSIS_MODE_LABELS, OutcomeDefinitions
+from .outcomes import (
+    cumulative_rate,
+    patient_outcomes,
+    remission_rate,
+    response_rate,
+    si_resolution_rate,
+)
+from .statistics import CumulativeIncidence, Proportion
+
+__all__ = ["ClinicSummary", "clinic_summary"]
+
+
+@dataclass(frozen=True)
+class ClinicSummary:
+    """Headline figures of one data set under one set of definitions."""
+
+    definitions: OutcomeDefinitions
+    patients: int
+    questionnaires: int
+    complete_questionnaires: int
+    with_baseline: int
+    eligible: int
+    si_at_baseline: int
+    response: Proportion
+    remission: Proportion
+    si_resolution: Proportion
+    cumulative_response: CumulativeIncidence
+    cumulative_remission: CumulativeIncidence
+    benchmarks: pd.DataFrame
+    source: str = ""
+    sha256: str = ""
+    validation: dict = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        """Warnings attached to any figure, prefixed with the figure's name."""
+        named = {"response": self.response, "remission": self.remission, "SI resolution": self.si_resolution,
+                 "cumulative response": self.cumulative_response,
+                 "cumulative remission": self.cumulative_remission}
+        return [f"{k}: {v.warning}" for k, v in named.items() if v.warning]
+
+    def as_dict(self) -> dict:
+        """The JSON contract of ``python -m analytics summary --format json``."""
+        bench = self.benchmarks.astype(object).where(self.benchmarks.notna(), None)
+        return {
+            "spec_version": self.definitions.as_dict()["spec_version"],
+            "source": {"file": self.source, "sha256": self.sha256},
+            "patients": self.patients,
+            "questionnaires": self.questionnaires,
+            "complete_questionnaires": self.complete_questionnaires,
+            "with_baseline": self.with_baseline,
+            "eligible": self.eligible,
+            "si_at_baseline": self.si_at_baseline,
+            "analysis": self.definitions.analysis,
+            "response": self.response.as_dict(),
+            "remission": self.remission.as_dict(),
+            "si_resolution": self.si_resolution.as_dict(),
+            "cumulative": {"response": self.cumulative_response.as_dict(),
+                           "remission": self.cumulative_remission.as_dict()},
+            "benchmarks": bench.to_dict("records"),
+            "definitions": self.definitions.as_dict(),
+            "warnings": self.warnings,
+            "validation": self.validation,
+        }
+
+    def to_text(self) -> str:
+        """A readable report for a person."""
+        d = self.definitions
+        lines = [
+            f"Outcome summary: {self.source or 'data'}" + (f" (sha256 {self.sha256[:12]}...)" if self.sha256 else ""),
+            "",
+            d.describe(),
+            "",
+            f"Patients in the data: {self.patients}   questionnaires: {self.questionnaires} "
+            f"({self.complete_questionnaires} complete)",
+            f"With a baseline: {self.with_baseline}   eligible (baseline >= {d.min_baseline}): {self.eligible}   "
+            f"SI at baseline (item 9 >= 1): {self.si_at_baseline}",
+            "",
+            f"Week {d.week} outcomes, {d.analysis}: {ANALYSIS_MODE_LABELS[d.analysis]}",
+            _table([("Response", self.response), ("Remission", self.remission),
+                    ("SI resolution", self.si_resolution)]),
+            "",
+            f"Reached by week {d.week} (day {d.target_day}), Kaplan-Meier among eligible patients",
+            _table([("Response", self.cumulative_response), ("Remission", self.cumulative_remission)]),
+        ]
+        if self.warnings:
+            lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
+        if len(self.benchmarks):
+            lines += ["", "Published figures (difference = clinic - published)"]
+            b = self.benchmarks
+            shown = pd.DataFrame({
+                "id": b["id"],
+                "published": b["rate"].map("{:.1%}".format),
+                "clinic": b["clinic_rate"].map(lambda v: "no data" if pd.isna(v) else f"{v:.1%}"),
+                "diff": b["difference"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}"),
+                "p": b["p_value"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
+                "like for like": b["comparable"].map({True: "yes", False: "NO"}),
+                "why": b["reason"].str.slice(0, 90),
+            })
+            lines.append(shown.to_string(index=False, justify="left"))
+        lines += ["", "This summary informs clinical review; it is not clinical advice."]
+        return "\n".join(lines)
+
+
+def _table(rows) -> str:
+    out = [f"  {'':16}{'n':>7}{'events':>8}{'rate':>9}   95% CI"]
+    for name, r in rows:
+        if r.estimate is None:
+            out.append(f"  {name:16}{r.n:>7}{r.events:>8}{'no data':>9}")
+            continue
+        ci = "undefined" if r.ci_low is None else f"{r.ci_low:.1%} - {r.ci_high:.1%}"
+        out.append(f"  {name:16}{r.n:>7}{r.events:>8}{r.estimate:>9.1%}   {ci}")
+    return "\n".join(out)
+
+
+def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
+                   source: str = "", sha256: str = "", validation: dict | None = None) -> ClinicSummary:
+    """Compute the headline summary of a canonical questionnaire frame.
+
+    Parameters
+    ----------
+    questionnaires : pandas.DataFrame
+        Canonical frame (:func:`analytics.load_questionnaires`).
+    definitions : OutcomeDefinitions, optional
+    source, sha256 : str
+        Where the data came from, carried into the output.
+    validation : dict, optional
+        Counts from the validation report, carried into the output.
+
+    Returns
+    -------
+    ClinicSummary
+    """
+    d = definitions or OutcomeDefinitions()
+    patients = patient_outcomes(questionnaires, definitions=d, attributes=False)
+    rates = {
+        "response": response_rate(patients),
+        "remission": remission_rate(patients),
+        "si_resolution": si_resolution_rate(patients),
+        "cumulative_response": cumulative_rate(patients, metric="response", definitions=d),
+        "cumulative_remission": cumulative_rate(patients, metric="remission", definitions=d),
+    }
+    return ClinicSummary(
+        definitions=d,
+        patients=len(patients),
+        questionnaires=len(questionnaires),
+        complete_questionnaires=int(questionnaires["complete"].sum()),
+        with_baseline=int(patients["baseline_day"].notna().sum()),
+        eligible=int(patients["eligible"].sum()),
+        si_at_baseline=int(patients["si_at_baseline"].sum()),
+        response=rates["response"],
+        remission=rates["remission"],
+        si_resolution=rates["si_resolution"],
+        cumulative_response=rates["cumulative_response"],
+        cumulative_remission=rates["cumulative_remission"],
+        benchmarks=compare_with_benchmarks(rates, definitions=d),
+        source=source,
+        sha256=sha256,
+        validation=dict(validation or {}),
+    )
