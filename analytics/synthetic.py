@@ -1,0 +1,175 @@
+"""A seeded synthetic clinic: realistic, de-identified, never real patients.
+
+Used for the bundled sample data, the dashboard's demo mode and the
+benchmarks.  Patients follow one of three induction protocols (six infusions
+over 21 days, six over 14 days, four over 14 days), about half stop before
+completing the series (more often when they are not improving), completers may
+continue to boosters, and each pre-infusion PHQ-9 is drawn item by item from a
+latent trajectory.  Vectorised: a million patients take seconds.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["SYNTHETIC_PROTOCOLS", "synthetic_clinic"]
+
+#: Protocol name -> nominal induction infusion days.
+SYNTHETIC_PROTOCOLS = {
+    "IV 6 over 21 days": (0, 3, 7, 10, 14, 18),
+    "IV 6 over 14 days": (0, 2, 4, 7, 9, 11),
+    "IV 4 over 14 days": (0, 4, 9, 13),
+}
+_PROTOCOL_SHARE = (0.62, 0.26, 0.12)
+_SITES = ("North", "Central", "Riverside")
+_SITE_SHARE = (0.45, 0.35, 0.20)
+_DIAGNOSES = ("TRD", "MDD", "Bipolar depression", "PTSD with MDD")
+_DIAGNOSIS_SHARE = (0.48, 0.32, 0.10, 0.10)
+_AGE_BANDS = ("18-24", "25-34", "35-44", "45-54", "55-64", "65-74", "75+")
+_AGE_SHARE = (0.09, 0.22, 0.23, 0.19, 0.15, 0.09, 0.03)
+_SEXES = ("female", "male", "not recorded")
+_SEX_SHARE = (0.57, 0.41, 0.02)
+_ITEM_WEIGHTS = np.array([1.15, 1.2, 1.15, 1.3, 0.85, 1.0, 0.95, 0.6])  # items 1-8; mean 1.025
+
+
+def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start: str = "2024-10-01",
+                     last_start: str = "2026-09-30", data_cutoff: str = "2026-11-15",
+                     booster_share: float = 0.7, boosters_mean: float = 4.0, max_boosters: int = 12,
+                     incomplete_share: float = 0.015, duplicate_share: float = 0.003,
+                     gad7_share: float = 0.7, dates_as_text: bool = True) -> pd.DataFrame:
+    """Generate a synthetic clinic's questionnaire export (long format).
+
+    Parameters
+    ----------
+    n_patients : int
+        Number of patients starting treatment between ``first_start`` and ``last_start``.
+    seed : int
+        Seed of ``numpy.random.default_rng``; the same seed gives the same file.
+    data_cutoff : str
+        Questionnaires after this date are not in the export (recent starters
+        are still in follow-up).
+    booster_share, boosters_mean, max_boosters : float, float, int
+        Share of series completers who continue to boosters, and how many.
+    incomplete_share, duplicate_share, gad7_share : float
+        Questionnaires with one blank PHQ-9 item, exact duplicate rows, and
+        questionnaires that include a GAD-7.
+    dates_as_text : bool
+        ISO text dates, as in a CSV export (default); False keeps ``datetime64``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``patient_id, assessment_date, treatment_start_date, site,
+        clinician, protocol, diagnosis, age_band, sex, infusion_number,
+        phq9_1..phq9_9, gad7_1..gad7_7`` (dates as ISO text, blanks as
+        missing), sorted by treatment start, patient and date.
+    """
+    rng = np.random.default_rng(seed)
+    n = int(n_patients)
+
+    # patients
+    width = max(6, len(str(5 * n)))
+    pid = rng.choice(5 * n if n > 200_000 else 10 ** width, size=n, replace=False)
+    patient_id = np.char.zfill(pid.astype(str), width)
+    site = rng.choice(len(_SITES), n, p=_SITE_SHARE)
+    clinician = site * 3 + rng.integers(0, 3, n)
+    protocol = rng.choice(len(SYNTHETIC_PROTOCOLS), n, p=_PROTOCOL_SHARE)
+    lo, hi = np.datetime64(first_start, "D"), np.datetime64(last_start, "D")
+    start = lo + rng.integers(0, (hi - lo).astype(int) + 1, n).astype("timedelta64[D]")
+
+    # latent course: baseline severity, how much and how fast they improve
+    base = np.clip(rng.normal(17.5, 4.6, n), 3, 26.5)
+    gain = np.clip(rng.beta(2.0, 2.4, n) * 1.08, 0, 1)
+    tau = rng.uniform(6, 20, n)
+    relapse = rng.uniform(0, 0.5, n) * (rng.random(n) < 0.4)
+    si_level = np.where(rng.random(n) < 0.33 + 0.02 * (base - 17.5), rng.uniform(0.25, 0.8, n), 0.0)
+    anxiety = np.clip(0.65 * base + rng.normal(0, 3, n), 0, 21)
+
+    # schedule: screening, induction infusions, week-6 check, boosters, 12-month check
+    n_ind = np.array([len(v) for v in SYNTHETIC_PROTOCOLS.values()])[protocol]
+    ind_days = np.full((n, 6), np.nan)
+    for k, days in enumerate(SYNTHETIC_PROTOCOLS.values()):  # three protocols, not per patient
+        rows = protocol == k
+        ind_days[np.ix_(rows, np.arange(len(days)))] = np.array(days, float)
+    jitter = np.cumsum(rng.integers(0, 2, (n, 6)), axis=1)
+    jitter[:, 0] = 0
+    ind_days = ind_days + jitter
+    p_complete = np.clip(0.22 + 0.55 * gain, 0, 0.95)
+    completed = rng.random(n) < p_complete
+    done = np.where(completed, n_ind, rng.integers(1, np.maximum(n_ind, 2), n))
+    ind_days[np.arange(6)[None, :] >= done[:, None]] = np.nan
+    last_ind = np.nanmax(ind_days, axis=1)
+
+    screening = np.where(rng.random(n) < 0.18, -rng.integers(5, 22, n), np.nan)[:, None]
+    week6_share = np.where(completed, 0.75, 0.2)  # some who stop early still answer a follow-up
+    week6 = np.where(rng.random(n) < week6_share, 42 + rng.integers(-4, 5, n), np.nan)[:, None]
+    boosted = completed & (rng.random(n) < booster_share)
+    n_boost = np.where(boosted, np.minimum(rng.geometric(1 / boosters_mean, n), max_boosters), 0)
+    gaps = rng.integers(21, 43, (n, max_boosters)).cumsum(axis=1).astype(float)
+    boosters = last_ind[:, None] + gaps
+    boosters[np.arange(max_boosters)[None, :] >= n_boost[:, None]] = np.nan
+    year = np.where(completed & (rng.random(n) < 0.2), 365 + rng.integers(-40, 41, n), np.nan)[:, None]
+    days = np.hstack([screening, ind_days, week6, boosters, year])
+    infusion = np.hstack([np.full((n, 1), np.nan), np.tile(np.arange(1, 7, dtype=float), (n, 1)),
+                          np.full((n, 1), np.nan), done[:, None] + np.arange(1, max_boosters + 1)[None, :],
+                          np.full((n, 1), np.nan)])
+    # a few pre-infusion questionnaires are not done; 2% of patients have none at day 0
+    missed = rng.random(days.shape) < 0.08
+    missed[:, 1] = rng.random(n) < 0.02
+    missed[:, 0] |= missed[:, 1]
+    days[missed] = np.nan
+    # a booster visit coinciding with the week-6 check is one questionnaire
+    dup_visit = np.zeros(days.shape, bool)
+    dup_visit[:, 7] = (days[:, 7:8] == days[:, 8:]).any(axis=1)
+    days[dup_visit] = np.nan
+
+    has = ~np.isnan(days)
+    pat = np.broadcast_to(np.arange(n)[:, None], days.shape)[has]
+    t = days[has]
+    inf_no = np.where(np.isin(np.nonzero(has)[1], np.r_[1:7, 8:8 + max_boosters]), infusion[has], np.nan)
+
+    # scores, item by item, from the latent course
+    tt = np.maximum(t, 0)
+    course = 1 - gain[pat] * (1 - np.exp(-tt / tau[pat]))
+    course += relapse[pat] * np.clip((tt - 60) / 300, 0, 1) * gain[pat]
+    level = base[pat] * course
+    p_item = np.clip(level[:, None] * _ITEM_WEIGHTS[None, :] / 24.6, 0, 1)
+    items = rng.binomial(3, p_item).astype(np.int8)
+    q9 = si_level[pat] * np.clip(course, 0.05, 1) ** 1.5 + 0.015 * (course > 0.9)
+    item9 = rng.binomial(3, np.clip(q9, 0, 1)).astype(np.int8)
+    a_level = anxiety[pat] * (1 - 0.6 * gain[pat] * (1 - np.exp(-tt / tau[pat])))
+    gad = rng.binomial(3, np.clip(a_level[:, None] / 21, 0, 1), (t.size, 7)).astype(np.int8)
+
+    frame = pd.DataFrame({
+        "patient_id": patient_id[pat],
+        "assessment_date": (start[pat] + t.astype("timedelta64[D]")),
+        "treatment_start_date": start[pat],
+        "site": np.array(_SITES)[site[pat]],
+        "clinician": np.char.add("CL", np.char.zfill((clinician[pat] + 1).astype(str), 2)),
+        "protocol": np.array(list(SYNTHETIC_PROTOCOLS))[protocol[pat]],
+        "diagnosis": np.array(_DIAGNOSES)[rng.choice(len(_DIAGNOSES), n, p=_DIAGNOSIS_SHARE)][pat],
+        "age_band": np.array(_AGE_BANDS)[rng.choice(len(_AGE_BANDS), n, p=_AGE_SHARE)][pat],
+        "sex": np.array(_SEXES)[rng.choice(len(_SEXES), n, p=_SEX_SHARE)][pat],
+        "infusion_number": pd.array(inf_no, dtype="Int16"),
+    })
+    for k in range(8):
+        frame[f"phq9_{k + 1}"] = pd.array(items[:, k], dtype="Int8")
+    frame["phq9_9"] = pd.array(item9, dtype="Int8")
+    with_gad = rng.random(t.size) < gad7_share
+    for k in range(7):
+        frame[f"gad7_{k + 1}"] = pd.Series(gad[:, k], dtype="Int8").where(with_gad)
+    blank_rows = np.flatnonzero(rng.random(t.size) < incomplete_share)
+    blank_items = rng.integers(1, 9, blank_rows.size)
+    for k in range(1, 9):  # eight columns, not per row
+        frame.loc[blank_rows[blank_items == k], f"phq9_{k}"] = pd.NA
+
+    cutoff = np.datetime64(data_cutoff, "D")
+    frame = frame[frame["assessment_date"].to_numpy() <= cutoff]
+    dups = frame.sample(frac=duplicate_share, random_state=seed)
+    frame = pd.concat([frame, dups], ignore_index=True)
+    frame = frame.sort_values(["treatment_start_date", "patient_id", "assessment_date"], kind="stable",
+                              ignore_index=True)
+    if dates_as_text:
+        for col in ("assessment_date", "treatment_start_date"):
+            frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
+    return frame
