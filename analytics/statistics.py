@@ -151,7 +151,7 @@ def km_curve(durations, observed) -> pd.DataFrame:
     with np.errstate(divide="ignore", invalid="ignore"):
         survival = np.cumprod(1.0 - d / at_risk)
         greenwood = np.cumsum(np.where(d > 0, d / (at_risk * (at_risk - d)), 0.0))
-    se = survival * np.sqrt(greenwood)
+        se = survival * np.sqrt(greenwood)  # undefined (NaN) once S reaches 0
     low = np.full(times.size, np.nan)
     high = np.full(times.size, np.nan)
     if e.any():
