@@ -176,6 +176,7 @@ def km_cumulative(durations, observed, *, at: float) -> CumulativeIncidence:
     Wraps ``scipy.stats.ecdf`` (see :func:`km_curve`).  With no subjects the
     estimate is ``None``; with no event by ``at`` it is 0 and the log-log
     interval is undefined (``ci_low``/``ci_high`` ``None``, with a warning).
+    With nobody followed beyond time 0 the estimate is ``None``: no data.
     """
     t = np.asarray(durations, dtype="float64")
     e = np.asarray(observed, dtype=bool)
@@ -183,6 +184,9 @@ def km_cumulative(durations, observed, *, at: float) -> CumulativeIncidence:
     if n == 0:
         return CumulativeIncidence(at, 0, 0, 0, 0, None, None, None, None,
                                    warning="no patients in the analysis: no data")
+    if not (t > 0).any():
+        return CumulativeIncidence(at, n, 0, n, 0, None, None, None, None,
+                                   warning="no patient followed beyond time 0: no data")
     events = int((e & (t <= at)).sum())
     censored = int((~e & (t < at)).sum())
     at_risk = int((t >= at).sum())

@@ -105,6 +105,8 @@ def test_km_without_censoring_equals_proportion():
 def test_km_empty_and_no_events():
     r = km_cumulative([], [], at=42)
     assert r.estimate is None and r.n == 0
+    r = km_cumulative([0, 0], [False, False], at=42)
+    assert r.estimate is None and "no data" in r.warning  # nobody followed: not 0%
     r = km_cumulative([10, 50], [False, False], at=42)
     assert r.estimate == 0.0 and r.ci_low is None and "undefined" in r.warning
 

@@ -1,0 +1,82 @@
+"""The command line as a user runs it: subprocess, exit codes, JSON contract, no tracebacks."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import ROOT, SAMPLE, TINY
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_summary_json_contract():
+    out = run("summary", SAMPLE, "--format", "json")
+    assert out.returncode == 0, out.stderr
+    d = json.loads(out.stdout)
+    for key in ("patients", "eligible", "si_at_baseline", "response", "remission", "si_resolution",
+                "cumulative", "benchmarks", "definitions"):
+        assert key in d
+    for key in ("response", "remission", "si_resolution"):
+        assert set(d[key]) >= {"n", "events", "rate", "ci_low", "ci_high"}
+    assert set(d["cumulative"]) == {"response", "remission"}
+    assert set(d["benchmarks"][0]) >= {"id", "metric", "rate", "difference", "p_value", "comparable", "reason"}
+    assert d["patients"] == 599
+    assert d["definitions"]["spec_version"] == "1" and d["definitions"]["week"] == 6
+
+
+def test_summary_options_change_the_numbers():
+    d = json.loads(run("summary", TINY, "--format", "json", "--analysis", "locf").stdout)
+    assert (d["response"]["events"], d["response"]["n"]) == (5, 7)
+    d = json.loads(run("summary", TINY, "--format", "json", "--min-baseline", "16").stdout)
+    assert d["eligible"] == 4  # 001 (20), 004 (18), 009 (22), 010 (16)
+    # day 35 exactly: only 002 (baseline 12, endpoint 4) -> 1/1
+    d = json.loads(run("summary", TINY, "--format", "json", "--week", "5", "--window-days", "0").stdout)
+    assert (d["response"]["events"], d["response"]["n"]) == (1, 1)
+    assert d["definitions"]["endpoint_window_days"] == [35, 35]
+    # ... and with baseline >= 13, 002 is not eligible: no data, never 0%
+    d = json.loads(run("summary", TINY, "--format", "json", "--week", "5", "--window-days", "0",
+                       "--min-baseline", "13").stdout)
+    assert d["response"]["n"] == 0 and d["response"]["rate"] is None
+
+
+def test_summary_text_is_readable():
+    out = run("summary", TINY)
+    assert out.returncode == 0
+    for phrase in ("Spec v1", "Response", "Kaplan-Meier", "oliver2022-remission-6w", "not clinical advice"):
+        assert phrase in out.stdout
+
+
+def test_validate_exit_codes(write_csv):
+    assert run("validate", TINY).returncode == 0
+    bad = write_csv("patient_id,assessment_date,phq9_total,phq9_9\n001,2025-01-01,40,1\n")
+    out = run("validate", bad)
+    assert out.returncode == 1
+    assert "REFUSED" in out.stdout and "phq9_total" in out.stdout and "Traceback" not in out.stdout + out.stderr
+    out = run("validate", bad, "--format", "json")
+    assert json.loads(out.stdout)["errors"][0]["line"] == 2
+
+
+@pytest.mark.parametrize("content, name", [("", "empty.csv"), ("a,b\n1,2\n", "nope.txt")])
+def test_bad_input_is_exit_1_without_traceback(write_csv, content, name):
+    out = run("summary", write_csv(content, name), "--format", "json")
+    assert out.returncode == 1 and out.stdout == ""
+    assert "error:" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_refused_file_prints_report_on_stderr(write_csv):
+    path = write_csv("patient_id,day,phq9_total,phq9_9,email\n001,0,12,1,a@b.org\n")
+    out = run("summary", path, "--format", "json")
+    assert out.returncode == 1 and out.stdout == ""
+    assert "de-identified" in out.stderr and "line" in out.stderr
+
+
+def test_bad_options_exit_2():
+    out = run("summary", TINY, "--week", "0")
+    assert out.returncode == 2 and "week=0" in out.stderr and "Traceback" not in out.stderr
+    assert run("summary", TINY, "--analysis", "pp").returncode == 2

@@ -1,0 +1,41 @@
+"""The headline summary object and its JSON contract."""
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires
+from conftest import TINY, canonical
+
+
+def test_summary_of_tiny_fixture():
+    s = clinic_summary(load_questionnaires(TINY), source="tiny_clinic.csv")
+    assert (s.patients, s.with_baseline, s.eligible, s.si_at_baseline) == (10, 8, 7, 4)
+    assert (s.questionnaires, s.complete_questionnaires) == (25, 23)
+    assert (s.response.events, s.response.n) == (3, 4)
+    assert s.cumulative_remission.estimate == pytest.approx(1 / 3)
+    assert any("small denominator" in w for w in s.warnings)
+
+
+def test_as_dict_is_json_with_nulls_not_nan():
+    s = clinic_summary(canonical([("a", 0, 20, 0)]))  # no endpoint: every rate is no data
+    d = s.as_dict()
+    text = json.dumps(d)
+    assert "NaN" not in text
+    assert d["response"]["rate"] is None and d["response"]["n"] == 0
+    assert all(b["difference"] is None for b in d["benchmarks"] if b["metric"] == "response")
+
+
+def test_definitions_printed_with_numbers():
+    s = clinic_summary(load_questionnaires(TINY), definitions=OutcomeDefinitions(week=4, analysis="itt"))
+    text = s.to_text()
+    assert "week 4" in text.lower() and "intention to treat" in text and "day 28" in text
+    assert s.as_dict()["definitions"]["target_day"] == 28
+
+
+def test_rates_lie_within_intervals():
+    s = clinic_summary(load_questionnaires(TINY.with_name("sample_clinic.csv")))
+    for r in (s.response, s.remission, s.si_resolution, s.cumulative_response, s.cumulative_remission):
+        assert 0 <= r.ci_low <= r.estimate <= r.ci_high <= 1 and not math.isnan(r.estimate)
