@@ -1,0 +1,26 @@
+"""Formula neutralisation in CSV exports."""
+from __future__ import annotations
+
+import io
+
+import pandas as pd
+
+from analytics.exports import neutralise_formulas, to_safe_csv
+
+
+def test_hostile_text_is_neutralised_numbers_stay():
+    frame = pd.DataFrame({
+        "site": ["=HYPERLINK(\"http://x\")", "+1", "-cmd", "@SUM(A1)", "\tx", "\rx", "North", None],
+        "rate": [-0.5, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
+        "n": [1, 2, 3, 4, 5, 6, 7, 8],
+    })
+    out = neutralise_formulas(frame)
+    assert out["site"].tolist()[:7] == ["'=HYPERLINK(\"http://x\")", "'+1", "'-cmd", "'@SUM(A1)", "'\tx", "'\rx", "North"]
+    assert pd.isna(out["site"].iloc[7])
+    assert out["rate"].tolist() == frame["rate"].tolist()  # negative numbers stay numbers
+    back = pd.read_csv(io.BytesIO(to_safe_csv(frame)), encoding="utf-8-sig")
+    assert back["rate"].iloc[0] == -0.5 and back["site"].iloc[0].startswith("'=")
+
+
+def test_header_is_neutralised():
+    assert list(neutralise_formulas(pd.DataFrame({"=x": [1]})).columns) == ["'=x"]
