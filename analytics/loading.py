@@ -219,12 +219,29 @@ def _read_xlsx(data: bytes, name: str):
 
 def _read_parquet(data: bytes, name: str):
     try:
+        import pyarrow as pa
         import pyarrow.parquet as pq
 
-        table = pq.read_table(io.BytesIO(data))
-        frame = table.to_pandas(self_destruct=True)
+        source = pa.BufferReader(data)
+        schema = pq.read_schema(source)
+        # text repeats row after row: read it dictionary-encoded (categorical)
+        text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
+        table = pq.read_table(source, read_dictionary=text)
+        frame = table.to_pandas(types_mapper=_NULLABLE_INTEGERS.get, date_as_object=False,
+                                split_blocks=True, self_destruct=True)
     except Exception as exc:
         raise UnreadableFileError(
             f"{name}: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export it and try again."
         ) from None
     return frame, np.arange(2, len(frame) + 2), 0
+
+
+def _nullable_integer_types():
+    import pyarrow as pa
+
+    return {pa.int8(): pd.Int8Dtype(), pa.int16(): pd.Int16Dtype(), pa.int32(): pd.Int32Dtype(),
+            pa.int64(): pd.Int64Dtype(), pa.uint8(): pd.UInt8Dtype(), pa.uint16(): pd.UInt16Dtype(),
+            pa.uint32(): pd.UInt32Dtype(), pa.uint64(): pd.UInt64Dtype()}
+
+
+_NULLABLE_INTEGERS = _nullable_integer_types()

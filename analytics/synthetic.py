@@ -118,15 +118,15 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
     missed[:, 1] = rng.random(n) < 0.02
     missed[:, 0] |= missed[:, 1]
     days[missed] = np.nan
-    # a booster visit coinciding with the week-6 check is one questionnaire
-    dup_visit = np.zeros(days.shape, bool)
-    dup_visit[:, 7] = (days[:, 7:8] == days[:, 8:]).any(axis=1)
-    days[dup_visit] = np.nan
-
     has = ~np.isnan(days)
     pat = np.broadcast_to(np.arange(n)[:, None], days.shape)[has]
     t = days[has]
     inf_no = np.where(np.isin(np.nonzero(has)[1], np.r_[1:7, 8:8 + max_boosters]), infusion[has], np.nan)
+    # visits on the same day are one questionnaire; keep the infusion visit over a check-up
+    order = np.lexsort((np.isnan(inf_no), t, pat))
+    pat, t, inf_no = pat[order], t[order], inf_no[order]
+    first = np.r_[True, (pat[1:] != pat[:-1]) | (t[1:] != t[:-1])]
+    pat, t, inf_no = pat[first], t[first], inf_no[first]
 
     # scores, item by item, from the latent course
     tt = np.maximum(t, 0)

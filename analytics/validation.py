@@ -234,47 +234,68 @@ def _check_schema(raw: RawTable) -> pd.DataFrame:
 
 
 # ----------------------------------------------------------------------------- cell parsers
+# Text cells are factorised first: each distinct value is parsed once and mapped
+# back by its code.  A 20-million-row file has a few thousand distinct dates and
+# four distinct item scores, so this is what keeps validation fast and small.
 
-def _as_text(col: pd.Series) -> pd.Series:
-    """Cells as stripped text; missing cells become ""."""
-    return col.astype("str").where(col.notna(), "").str.strip()
+def _text_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes into the column's distinct stripped values; -1 where the cell is blank."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes, cats = col.cat.codes.to_numpy(), col.cat.categories
+    else:
+        codes, cats = pd.factorize(col)
+    text = pd.Series(np.asarray(cats, dtype=object)).astype("str").str.strip()
+    new_codes, uniques = pd.factorize(text.mask(text == ""))
+    return np.append(new_codes, -1).astype(np.int32)[codes], pd.Index(uniques, dtype="str")
+
+
+def _cells(col: pd.Series, mask: np.ndarray) -> np.ndarray:
+    """The cells at ``mask`` as text, for problem reports (only the few flagged rows)."""
+    part = col[mask]
+    return part.astype("str").where(part.notna(), "").to_numpy()
+
+
+def _is_text(col: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
 
 
 def _parse_integer(col: pd.Series):
     """Numbers as float64 (NaN = blank) plus masks for blank and not-a-whole-number."""
-    if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+    if _is_text(col):
+        codes, uniques = _text_codes(col)
+        parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64")
+        vals = np.append(parsed, np.nan)[codes]
+        blank = codes < 0
+    else:
         vals = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
         blank = np.isnan(vals)
-    else:
-        text = _as_text(col)
-        blank = (text == "").to_numpy()
-        vals = pd.to_numeric(text.mask(blank), errors="coerce").to_numpy(dtype="float64", na_value=np.nan, copy=True)
     with np.errstate(invalid="ignore"):
-        bad = ~blank & (~np.isfinite(vals) | (vals != np.round(vals)))
+        bad = ~blank & (~np.isfinite(vals) | (vals != np.floor(vals)))
     return vals, blank, bad
 
 
 def _parse_date(col: pd.Series):
-    """Dates as int days since 1970-01-01 (float64, NaN = blank) plus blank/bad masks."""
+    """Dates as days since 1970-01-01 (float64, NaN = blank) plus blank/bad masks."""
     if pd.api.types.is_datetime64_any_dtype(col):
         if getattr(col.dt, "tz", None) is not None:
             col = col.dt.tz_localize(None)
         blank = col.isna().to_numpy()
-        days = col.dt.floor("D").to_numpy(dtype="datetime64[D]").astype("int64").astype("float64")
+        days = col.to_numpy(dtype="datetime64[D]").astype("int64").astype("float64")
         days[blank] = np.nan
         bad = np.zeros(len(col), bool)
     else:
-        text = _as_text(col)
-        blank = (text == "").to_numpy()
+        codes, uniques = _text_codes(col)
+        text = pd.Series(uniques, dtype="str")
         shaped = text.str.match(_ISO_DATE).to_numpy(dtype=bool, na_value=False)
         parsed = pd.to_datetime(text.str.slice(0, 10).where(shaped), format="%Y-%m-%d", errors="coerce")
+        u_days = np.full(len(text), np.nan)
         ok = parsed.notna().to_numpy()
-        days = np.full(len(col), np.nan)
-        days[ok] = parsed[ok].to_numpy(dtype="datetime64[D]").astype("int64")
-        bad = ~blank & ~ok
+        u_days[ok] = parsed[ok].to_numpy(dtype="datetime64[D]").astype("int64")
+        days = np.append(u_days, np.nan)[codes]
+        blank = codes < 0
+        bad = ~blank & np.isnan(days)
     with np.errstate(invalid="ignore"):
-        lo, hi = _epoch_day("1900-01-01"), _epoch_day("2100-12-31")
-        bad |= ~np.isnan(days) & ((days < lo) | (days > hi))
+        bad |= (days < _epoch_day("1900-01-01")) | (days > _epoch_day("2100-12-31"))
     return days, blank, bad
 
 
@@ -293,12 +314,12 @@ class _Collector:
         self.raw = raw
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, mask, column: str, problem: str, values=None):
+    def add(self, mask, column: str, problem, values=None):
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
         if values is None:
-            values = _as_text(self.raw.frame[column])[mask].to_numpy() if column in self.raw.frame else ""
+            values = _cells(self.raw.frame[column], mask) if column in self.raw.frame else ""
         self.parts.append(pd.DataFrame({
             "line": self.raw.lines[mask],
             "column": self.raw.headers.get(column, column),
@@ -340,285 +361,293 @@ def _check_data(raw: RawTable) -> ValidationReport:
     warn = _Collector(raw)
 
     # patient_id: present, and not a direct identifier itself
-    pid = _as_text(df["patient_id"])
-    err.add(pid.eq("").to_numpy(), "patient_id", "patient_id is blank; every row needs the patient's pseudonym")
-    codes, uniques = pd.factorize(pid)
+    pcodes, pnames = _text_codes(df["patient_id"])
+    err.add(pcodes < 0, "patient_id", "patient_id is blank; every row needs the patient's pseudonym")
     for pattern, what in _ID_VALUE_PATTERNS:
-        hit_unique = pd.Series(uniques).str.match(pattern).to_numpy(dtype=bool)
-        if hit_unique.any():
-            err.add(hit_unique[codes], "patient_id",
+        hit = np.asarray(pnames.str.match(pattern), dtype=bool)
+        if hit.any():
+            err.add(np.append(hit, False)[pcodes], "patient_id",
                     f"the patient_id {what}; {_DEIDENTIFIED}: use a study pseudonym (plain numbers are fine)")
 
-    out = {"patient_id": pid}
-    scores = {}
+    # scores as int8 with -1 for blank (or refused) cells: two bytes a cell at most
+    scores: dict[str, np.ndarray] = {}
     for inst in (PHQ9, GAD7):
         for col in inst.items + [inst.total]:
-            if col not in df:
-                continue
-            hi = inst.item_max if col != inst.total else inst.total_max
-            vals, blank, bad = _parse_integer(df[col])
-            what = "item" if col != inst.total else "total"
-            err.add(bad, col, f"{inst.name} {what} is not a whole number; allowed: a whole number from 0 to {hi}, or blank")
-            out_of_range = ~bad & ~blank & ((vals < 0) | (vals > hi))
-            err.add(out_of_range, col, f"{inst.name} {what} is out of range; allowed: 0 to {hi}, or blank")
-            vals[bad | out_of_range] = np.nan
-            scores[col] = vals
-
+            if col in df:
+                hi = inst.item_max if col != inst.total else inst.total_max
+                what = "item" if col != inst.total else "total"
+                scores[col] = _parse_bounded(df[col], col, 0, hi, err,
+                                             f"{inst.name} {what} is not a whole number; allowed: a whole number "
+                                             f"from 0 to {hi}, or blank",
+                                             f"{inst.name} {what} is out of range; allowed: 0 to {hi}, or blank")
+    infusion = None
     if "infusion_number" in df:
-        vals, blank, bad = _parse_integer(df["infusion_number"])
-        bad |= ~blank & (vals < 0)
-        err.add(bad, "infusion_number", "infusion_number is not a whole number; allowed: 0, 1, 2, ... or blank")
-        vals[bad] = np.nan
-        out["infusion_number"] = vals
+        infusion = _parse_bounded(df["infusion_number"], "infusion_number", 0, 10_000, err,
+                                  "infusion_number is not a whole number; allowed: 0, 1, 2, ... or blank",
+                                  "infusion_number is out of range; allowed: 0 to 10000, or blank", dtype=np.int16)
     for col in _AGE_COLUMNS:
         if col in df:
-            vals, blank, bad = _parse_integer(df[col])
-            err.add(~np.isnan(vals) & (vals > 89), col,
-                    f"ages over 89 are direct identifiers under HIPAA Safe Harbor; {_DEIDENTIFIED}: "
-                    "use an age band with '90+' as its top")
+            vals, _, _ = _parse_integer(df[col])
+            with np.errstate(invalid="ignore"):
+                err.add(vals > 89, col, f"ages over 89 are direct identifiers under HIPAA Safe Harbor; "
+                                        f"{_DEIDENTIFIED}: use an age band with '90+' as its top")
 
     # time
-    day_given = np.full(n, np.nan)
+    day = np.full(n, np.nan)
+    time_blank = np.ones(n, bool)
     if "day" in df:
-        day_given, day_blank, bad = _parse_integer(df["day"])
+        day, blank, bad = _parse_integer(df["day"])
         err.add(bad, "day", "day is not a whole number; allowed: the study day as a whole number, e.g. -3, 0, 14")
-        far = ~bad & ~day_blank & (np.abs(day_given) > DAY_LIMIT)
+        with np.errstate(invalid="ignore"):
+            far = ~bad & ~blank & (np.abs(day) > DAY_LIMIT)
         err.add(far, "day", f"day is out of range; allowed: -{DAY_LIMIT} to {DAY_LIMIT}")
-        day_given[bad | far] = np.nan
+        day[bad | far] = np.nan
+        time_blank &= blank
     date = np.full(n, np.nan)
     if "assessment_date" in df:
-        date, _, bad = _parse_date(df["assessment_date"])
-        err.add(bad, "assessment_date", "assessment_date is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
+        date, blank, bad = _parse_date(df["assessment_date"])
+        err.add(bad, "assessment_date",
+                "assessment_date is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
         date[bad] = np.nan
+        time_blank &= blank
     start = np.full(n, np.nan)
     if "treatment_start_date" in df:
         start, _, bad = _parse_date(df["treatment_start_date"])
         err.add(bad, "treatment_start_date",
                 "treatment_start_date is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
         start[bad] = np.nan
-        start = _check_one_start(start, codes, raw, err)
-    # a bad time cell is reported above; here only rows with every time cell blank
-    no_time = _all_blank(df, ["day", "assessment_date"])
-    err.add(no_time, "assessment_date" if "assessment_date" in df else "day",
+        start = _one_start_per_patient(start, pcodes, raw, err)
+    err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
 
-    # PHQ-9 completeness and agreement of items with the total
-    phq, phq_complete = _score(PHQ9, scores, err, raw)
-    out.update(phq)
-    if any(c in scores for c in GAD7.items + [GAD7.total]):
-        gad, _ = _score(GAD7, scores, err, raw)
-        out.update(gad)
+    phq_total, complete = _score(PHQ9, scores, err, n)
+    gad_total = _score(GAD7, scores, err, n)[0] if any(c in scores for c in GAD7.items + [GAD7.total]) else None
 
     # study day: given day, else from treatment start, else from first complete questionnaire
-    day = day_given.copy()
     from_start = np.isnan(day) & ~np.isnan(date) & ~np.isnan(start)
     day[from_start] = date[from_start] - start[from_start]
-    first_complete = (pd.Series(np.where(phq_complete, date, np.nan)).groupby(codes).transform("min").to_numpy()
-                      if n else np.array([]))
-    from_first = np.isnan(day) & ~np.isnan(date) & ~np.isnan(first_complete)
-    day[from_first] = date[from_first] - first_complete[from_first]
-    far = np.abs(np.nan_to_num(day)) > DAY_LIMIT
-    err.add(far, "assessment_date",
-            f"the assessment is more than {DAY_LIMIT} days from the treatment start; check both dates")
+    rest = np.isnan(day) & ~np.isnan(date)
+    if rest.any():
+        first = pd.Series(np.where(complete, date, np.nan)).groupby(pcodes).transform("min").to_numpy()
+        day[rest] = date[rest] - first[rest]
+    with np.errstate(invalid="ignore"):
+        far = np.abs(day) > DAY_LIMIT
+    err.add(far, "assessment_date", f"the assessment is more than {DAY_LIMIT} days from the treatment start; "
+                                    "check both dates")
     day[far] = np.nan
 
-    errors = err.table()
     counts = {"rows_read": n + raw.blank_rows, "blank_rows_skipped": raw.blank_rows}
-    if len(errors):
-        return ValidationReport(raw.source, errors, warn.table(), counts, None, raw.sha256)
+    if err.parts:
+        return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
 
-    frame = _assemble(df, out, codes, day, date, start, phq_complete, raw)
-    frame, dup_errors, collapsed = _check_duplicates(frame, date, raw)
+    # one questionnaire per patient and time; rows sorted by patient then time
+    when = np.where(np.isnan(day), date + 1e7, day)  # no study day (no complete one yet): by date, after
+    order = _sort_order(pcodes, when)
+    keep, dup_errors, collapsed = _duplicates(df, raw, pcodes, when, order, scores)
     if len(dup_errors):
         err.add_rows(dup_errors)
         return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
-    if collapsed is not None and len(collapsed):
-        warn.add_rows(collapsed)
+    warn.add_rows(collapsed)
 
+    frame = _assemble(df, keep, pcodes, pnames, day, date, start, scores, phq_total, gad_total, complete, infusion,
+                      raw.lines)
     incomplete = ~frame["complete"].to_numpy()
     if incomplete.any():
-        blank_items = frame.loc[incomplete, PHQ9.items].isna() if set(PHQ9.items) <= set(frame) else None
-        which = (blank_items.apply(lambda r: ", ".join(r.index[r]), axis=1).to_numpy() if blank_items is not None
-                 else np.where(frame.loc[incomplete, PHQ9.total].isna(), "phq9_total", "phq9_9"))
         warn.add_rows(pd.DataFrame({
-            "line": frame.loc[incomplete, "line"].to_numpy(),
-            "column": which,
+            "line": frame["line"].to_numpy()[incomplete],
+            "column": _blank_item_names(frame.loc[incomplete]),
             "value": "",
             "problem": "incomplete PHQ-9 (blank answer): no total computed; left out of outcomes",
         }))
     no_base = _patients_without_baseline(frame)
-    if len(no_base):
-        warn.add_rows(no_base)
-
+    warn.add_rows(no_base)
     counts.update({
         "questionnaires": len(frame),
         "complete": int((~incomplete).sum()),
         "incomplete": int(incomplete.sum()),
-        "duplicates_collapsed": 0 if collapsed is None else len(collapsed),
+        "duplicates_collapsed": len(collapsed),
         "patients": int(frame["patient_id"].nunique()),
         "patients_without_baseline": len(no_base),
     })
     return ValidationReport(raw.source, _empty(), warn.table(), counts, frame, raw.sha256)
 
 
-def _all_blank(df, cols):
-    mask = np.ones(len(df), bool)
-    for c in cols:
-        if c in df:
-            mask &= (_as_text(df[c]) == "").to_numpy()
-    return mask
+def _parse_bounded(col, name, lo, hi, err, not_whole, out_of_range, dtype=np.int8) -> np.ndarray:
+    """Whole numbers in [lo, hi] as ``dtype`` with -1 for blank or refused cells."""
+    if pd.api.types.is_integer_dtype(col):  # typed (Parquet): no text or float round trip
+        blank = col.isna().to_numpy()
+        vals = col.to_numpy(dtype=col.dtype.numpy_dtype if hasattr(col.dtype, "numpy_dtype") else col.dtype,
+                            na_value=lo)
+        outside = ~blank & ((vals < lo) | (vals > hi))
+        err.add(outside, name, out_of_range)
+        return np.where(blank | outside, -1, vals).astype(dtype, copy=False)
+    vals, blank, bad = _parse_integer(col)
+    with np.errstate(invalid="ignore"):
+        outside = ~bad & ~blank & ((vals < lo) | (vals > hi))
+    err.add(bad, name, not_whole)
+    err.add(outside, name, out_of_range)
+    ok = ~(blank | bad | outside)
+    return np.where(ok, np.nan_to_num(vals), -1).astype(dtype)
 
 
-def _check_one_start(start, codes, raw, err):
+def _one_start_per_patient(start, pcodes, raw, err):
     """One treatment start per patient; blank rows take the patient's date."""
-    s = pd.Series(start)
-    first = s.groupby(codes).transform("first").to_numpy()
-    differs = ~np.isnan(start) & ~np.isnan(first) & (start != first)
+    grouped = pd.Series(start).groupby(pcodes)
+    earliest = grouped.transform("min").to_numpy()
+    differs = ~np.isnan(start) & (start != earliest)
     if differs.any():
-        first_line = pd.Series(np.where(np.isnan(start), np.nan, raw.lines)).groupby(codes).transform("first").to_numpy()
-        first_date = pd.to_datetime(first[differs], unit="D").strftime("%Y-%m-%d")
-        err.add_rows(pd.DataFrame({
-            "line": raw.lines[differs],
-            "column": raw.headers.get("treatment_start_date", "treatment_start_date"),
-            "value": _as_text(raw.frame["treatment_start_date"])[differs].to_numpy(),
-            "problem": [f"this patient already has treatment_start_date {d} (line {int(l)}); "
-                        "a patient has one start date" for d, l in zip(first_date, first_line[differs])],
-        }))
-    return first
+        first_line = pd.Series(np.where(start == earliest, raw.lines, np.nan)).groupby(pcodes) \
+            .transform("min").to_numpy()
+        dates = pd.to_datetime(earliest[differs], unit="D").strftime("%Y-%m-%d")
+        err.add(differs, "treatment_start_date", [
+            f"this patient already has treatment_start_date {d} (line {int(l)}); a patient has one start date"
+            for d, l in zip(dates, first_line[differs])])
+    return earliest
 
 
-def _score(inst: Instrument, scores: dict, err: _Collector, raw: RawTable):
-    """Totals, completeness and item/total agreement for one instrument."""
-    n = len(raw.frame)
-    have_items = [c for c in inst.items if c in scores]
-    items = np.column_stack([scores[c] for c in have_items]) if have_items else np.empty((n, 0))
-    if len(have_items) == inst.n_items:
-        all_items = ~np.isnan(items).any(axis=1)
-    else:
-        all_items = np.zeros(n, bool)
-    item_sum = np.nansum(items, axis=1)
-    given_total = scores.get(inst.total, np.full(n, np.nan))
-    has_total = ~np.isnan(given_total)
-
-    disagree = all_items & has_total & (item_sum != given_total)
-    err.add(disagree, inst.total,
+def _score(inst: Instrument, scores: dict, err: _Collector, n: int):
+    """Totals (-1 = none), completeness and item/total agreement for one instrument."""
+    have = [c for c in inst.items if c in scores]
+    all_items = np.full(n, len(have) == inst.n_items)
+    item_sum = np.zeros(n, np.int16)
+    for c in have:  # nine columns, not rows
+        present = scores[c] >= 0
+        all_items &= present
+        item_sum += np.where(present, scores[c], 0)
+    given = scores.get(inst.total)
+    has_total = given >= 0 if given is not None else np.zeros(n, bool)
+    err.add(all_items & has_total & (item_sum != given), inst.total,
             f"{inst.name} total does not equal the sum of its items; correct the total or the items")
-    if have_items:
-        over = ~all_items & has_total & (item_sum > given_total)
-        err.add(over, inst.total, f"{inst.name} total is smaller than the sum of the answered items; correct one of them")
-
-    total = np.where(all_items, item_sum, np.nan)
+    if have and given is not None:
+        err.add(~all_items & has_total & (item_sum > given), inst.total,
+                f"{inst.name} total is smaller than the sum of the answered items; correct one of them")
+    total = np.where(all_items, item_sum, -1).astype(np.int16)
     # PHQ-9 may come as total + item 9 (the SI item); a total without item 9 is incomplete
-    usable_total = ~np.isnan(scores.get("phq9_9", np.full(n, np.nan))) if inst is PHQ9 else np.ones(n, bool)
-    total = np.where(~all_items & has_total & usable_total, given_total, total)
-    complete = ~np.isnan(total)
-    out = {c: scores[c] for c in have_items}
-    out[inst.total] = total
-    if inst is PHQ9 and "phq9_9" not in out:
-        out["phq9_9"] = scores["phq9_9"]
-    return out, complete
+    usable = scores["phq9_9"] >= 0 if inst is PHQ9 else np.ones(n, bool)
+    by_total = ~all_items & has_total & usable
+    if by_total.any():
+        total[by_total] = given[by_total]
+    return total, total >= 0
 
 
-def _assemble(df, out, codes, day, date, start, complete, raw) -> pd.DataFrame:
-    cols = {"patient_id": out["patient_id"].to_numpy(), "day": day}
+def _sort_order(pcodes: np.ndarray, when: np.ndarray):
+    """Row order by patient then time, or None when the rows already are."""
+    if pcodes.size < 2:
+        return None
+    dp = np.diff(pcodes)
+    if (dp > 0).all() or ((dp >= 0).all() and ((dp > 0) | (np.diff(when) >= 0)).all()):
+        return None
+    return np.lexsort((when, pcodes))
+
+
+def _duplicates(df, raw, pcodes, when, order, scores):
+    """Rows to keep (in order); errors for conflicting duplicates; warnings for exact ones."""
+    rows = np.arange(len(df)) if order is None else order
+    p, w = pcodes[rows], when[rows]
+    same = np.zeros(rows.size, bool)
+    same[1:] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
+    if not same.any():
+        return (None if order is None else order), _empty(), _empty()
+    start_of_group = np.flatnonzero(~same)
+    group_first = rows[start_of_group[np.searchsorted(start_of_group, np.arange(rows.size), side="right") - 1]]
+    dup, first = rows[same], group_first[same]
+    lines, first_lines = raw.lines[dup], raw.lines[first]
+    score_cols = list(scores)
+    score_differs = np.zeros(dup.size, bool)
+    for c in score_cols:
+        score_differs |= scores[c][dup] != scores[c][first]
+    a, b = df.iloc[dup].reset_index(drop=True), df.iloc[first].reset_index(drop=True)
+    other_differs = ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy() & ~score_differs
+    when_text = np.where(w[same] > 1e6, "the same date", "study day " + pd.Series(w[same]).map("{:.0f}".format))
+    pid = df["patient_id"].iloc[dup].astype("str").to_numpy()
+    errors = pd.concat([
+        pd.DataFrame({"line": lines[score_differs], "column": "patient_id", "value": pid[score_differs],
+                      "problem": [f"the same patient has another questionnaire on {t} (line {l}) with different "
+                                  "scores; keep only the correct one"
+                                  for t, l in zip(when_text[score_differs], first_lines[score_differs])]}),
+        pd.DataFrame({"line": lines[other_differs], "column": "patient_id", "value": pid[other_differs],
+                      "problem": [f"the same questionnaire as line {l} (same patient, {t}, same scores) but with "
+                                  "other columns different; keep one row"
+                                  for t, l in zip(when_text[other_differs], first_lines[other_differs])]}),
+    ], ignore_index=True)
+    collapsed = pd.DataFrame({"line": lines, "column": "", "value": "",
+                              "problem": [f"exact duplicate of line {l}; collapsed into one questionnaire"
+                                          for l in first_lines]})
+    return rows[~same], errors, collapsed
+
+
+def _nullable(values: np.ndarray, missing: np.ndarray, dtype) -> pd.arrays.IntegerArray:
+    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(dtype, copy=False), missing)
+
+
+def _assemble(df, keep, pcodes, pnames, day, date, start, scores, phq_total, gad_total, complete, infusion, lines):
+    """The canonical frame, gathering each column once in the final row order."""
+    def take(a):
+        return a if keep is None else a[keep]
+
+    cols = {"patient_id": pd.Categorical.from_codes(take(pcodes), categories=pnames)}
+    d = take(day)
+    cols["day"] = _nullable(np.nan_to_num(d), np.isnan(d), np.int16)
     if "assessment_date" in df:
-        cols["assessment_date"] = _to_datetime(date)
+        cols["assessment_date"] = _to_datetime(take(date))
     if "treatment_start_date" in df:
-        cols["treatment_start_date"] = _to_datetime(start)
-    for inst in (PHQ9, GAD7):
-        for c in inst.items + [inst.total]:
-            if c in out:
-                cols[c] = out[c]
-    cols["complete"] = complete
-    known = set(cols) | set(_TIME_COLUMNS) | {"line"}
+        cols["treatment_start_date"] = _to_datetime(take(start))
+    for inst, total in ((PHQ9, phq_total), (GAD7, gad_total)):
+        for c in inst.items:
+            if c in scores:
+                v = take(scores[c])
+                cols[c] = _nullable(v, v < 0, np.int8)
+        if total is not None:
+            t = take(total)
+            cols[inst.total] = _nullable(t, t < 0, np.int16)
+    cols["complete"] = take(complete)
+    if infusion is not None:
+        v = take(infusion)
+        cols["infusion_number"] = _nullable(v, v < 0, np.int16)
+    skip = set(_TIME_COLUMNS) | {"patient_id", "infusion_number", "line"}
     for c in df.columns:
-        if c == "infusion_number":
-            cols[c] = out[c]
-        elif c not in known and not c.startswith(("phq9_", "gad7_")):
-            text = _as_text(df[c])
-            cols[c] = text.mask(text == "").to_numpy()
-    cols["line"] = raw.lines
-    frame = pd.DataFrame(cols)
-    for c in frame.columns:
-        if c.startswith(("phq9_", "gad7_")) or c in ("day", "infusion_number"):
-            frame[c] = frame[c].astype("Int16" if c.endswith("_total") or c in ("day", "infusion_number") else "Int8")
-    frame["patient_id"] = frame["patient_id"].astype("str")
-    return frame
+        if c not in skip and not c.startswith(("phq9_", "gad7_")):
+            codes, uniques = _text_codes(df[c])
+            cols[c] = pd.Categorical.from_codes(take(codes), categories=uniques)
+    cols["line"] = take(lines)
+    return pd.DataFrame(cols)
 
 
-def _to_datetime(days: np.ndarray) -> pd.Series:
+def _to_datetime(days: np.ndarray) -> np.ndarray:
     out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[s]")
     ok = ~np.isnan(days)
     out[ok] = days[ok].astype("int64").astype("datetime64[D]")
-    return pd.Series(out)
+    return out
 
 
-def _check_duplicates(frame: pd.DataFrame, date: np.ndarray, raw: RawTable):
-    """Sort by patient and time; collapse exact duplicates, refuse conflicting ones."""
-    codes, _ = pd.factorize(frame["patient_id"])
-    day = frame["day"].to_numpy(dtype="float64", na_value=np.nan)
-    # a questionnaire with no study day (patient with no complete one) is keyed by its date
-    when = np.where(np.isnan(day), date + 10 * DAY_LIMIT + 1e6, day)
-    when = np.nan_to_num(when, nan=-1e9)
-    order = np.lexsort((when, codes))
-    frame = frame.iloc[order].reset_index(drop=True)
-    key_code, key_when = codes[order], when[order]
-    same = np.zeros(len(frame), bool)
-    same[1:] = (key_code[1:] == key_code[:-1]) & (key_when[1:] == key_when[:-1])
-    if not same.any():
-        return frame, _empty(), None
-    in_group = same | np.r_[same[1:], False]
-    group = np.cumsum(~same)[in_group]
-    sub = frame.loc[in_group]
-    content = sub.drop(columns="line")
-    first = content.groupby(group).transform("first")
-    # compare with missing values equal to each other
-    differ = ~((content == first) | (content.isna() & first.isna())).fillna(False)
-    score_cols = [c for c in content.columns if c.startswith(("phq9_", "gad7_"))]
-    first_line = sub["line"].groupby(group).transform("first").to_numpy()
-    dup_rows = same[in_group]
-    score_conflict = differ[score_cols].any(axis=1).to_numpy() & dup_rows
-    other_conflict = differ.any(axis=1).to_numpy() & dup_rows & ~score_conflict
-    when_text = np.where(sub["day"].isna(), "the same date", "study day " + sub["day"].astype("str"))
-    errors = pd.concat([
-        pd.DataFrame({
-            "line": sub["line"].to_numpy()[score_conflict],
-            "column": "patient_id",
-            "value": sub["patient_id"].to_numpy()[score_conflict],
-            "problem": [f"the same patient has another questionnaire on {w} (line {int(l)}) with different scores; "
-                        "keep only the correct one"
-                        for w, l in zip(when_text[score_conflict], first_line[score_conflict])],
-        }),
-        pd.DataFrame({
-            "line": sub["line"].to_numpy()[other_conflict],
-            "column": "patient_id",
-            "value": sub["patient_id"].to_numpy()[other_conflict],
-            "problem": [f"the same questionnaire as line {int(l)} (same patient, {w}, same scores) but with other "
-                        "columns different; keep one row" for w, l in zip(when_text[other_conflict], first_line[other_conflict])],
-        }),
-    ], ignore_index=True)
-    if len(errors):
-        return frame, errors, None
-    collapsed = pd.DataFrame({
-        "line": sub["line"].to_numpy()[dup_rows],
-        "column": "",
-        "value": "",
-        "problem": [f"exact duplicate of line {int(l)}; collapsed into one questionnaire" for l in first_line[dup_rows]],
-    })
-    return frame.loc[~same].reset_index(drop=True), _empty(), collapsed
+def _blank_item_names(rows: pd.DataFrame) -> np.ndarray:
+    """'phq9_2' or 'phq9_2, phq9_7' for each incomplete questionnaire (column-wise, not per row)."""
+    names = np.full(len(rows), "", dtype=object)
+    for c in PHQ9.items + [PHQ9.total]:
+        if c in rows and (c != PHQ9.total or PHQ9.items[0] not in rows):
+            names = np.where(rows[c].isna().to_numpy(), names + c + ", ", names)
+    return pd.Series(names, dtype="str").str.rstrip(", ").to_numpy()
 
 
 def _patients_without_baseline(frame: pd.DataFrame) -> pd.DataFrame:
     lo, hi = BASELINE_WINDOW_DAYS
-    day = frame["day"]
-    has = (frame["complete"] & day.between(lo, hi)).fillna(False)
-    per_patient = has.groupby(frame["patient_id"], sort=False).any()
-    missing = per_patient.index[~per_patient.to_numpy()]
-    firsts = frame.drop_duplicates("patient_id").set_index("patient_id").loc[missing, "line"]
+    codes = frame["patient_id"].cat.codes.to_numpy()
+    day = frame["day"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        has = frame["complete"].to_numpy() & (day >= lo) & (day <= hi)
+    n_cat = len(frame["patient_id"].cat.categories)
+    with_base = np.bincount(codes[has], minlength=n_cat) > 0
+    present = np.bincount(codes, minlength=n_cat) > 0
+    missing = np.flatnonzero(present & ~with_base)
+    if missing.size == 0:
+        return _empty()
+    first_row = np.full(n_cat, len(frame))
+    np.minimum.at(first_row, codes, np.arange(len(frame)))
+    rows = first_row[missing]
     return pd.DataFrame({
-        "line": firsts.to_numpy(),
+        "line": frame["line"].to_numpy()[rows],
         "column": "patient_id",
-        "value": missing.to_numpy(),
+        "value": frame["patient_id"].cat.categories[missing].to_numpy(),
         "problem": f"no complete questionnaire on study days {lo} to {hi}: no baseline, so the patient is in no "
                    "outcome denominator",
     })

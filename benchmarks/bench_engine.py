@@ -1,0 +1,184 @@
+"""Engine benchmark: the full summary end to end vs an equivalent DuckDB query.
+
+    python benchmarks/bench_engine.py                 # 1,000,000 patients (~20M questionnaires)
+    python benchmarks/bench_engine.py --patients 100000
+
+Generates a registry-sized synthetic Parquet file once (benchmarks/out/,
+git-ignored), then runs each side in its own process so that peak memory is
+measured cleanly:
+
+* engine: read + validate the file (every check, as the CLI does) + spec v1
+  summary (baselines, endpoints, three rates with Wilson intervals, two
+  Kaplan-Meier cumulative rates, benchmark comparisons);
+* duckdb: one SQL query of the same definitions on the same file (completer
+  rates and Kaplan-Meier cumulative rates; no validation), all cores.
+
+Prints both wall times, the ratio, each peak RSS, and checks that both sides
+found the same counts.  Needs `pip install -r benchmarks/requirements.txt`.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+OUT = ROOT / "benchmarks" / "out"
+
+DUCKDB_SQL = """
+WITH q AS (
+  SELECT patient_id,
+         CAST(assessment_date AS DATE) - CAST(treatment_start_date AS DATE) AS day,
+         phq9_1 + phq9_2 + phq9_3 + phq9_4 + phq9_5 + phq9_6 + phq9_7 + phq9_8 + phq9_9 AS total,
+         phq9_9 AS item9
+  FROM read_parquet($path)
+  WHERE phq9_1 IS NOT NULL AND phq9_2 IS NOT NULL AND phq9_3 IS NOT NULL AND phq9_4 IS NOT NULL
+    AND phq9_5 IS NOT NULL AND phq9_6 IS NOT NULL AND phq9_7 IS NOT NULL AND phq9_8 IS NOT NULL
+    AND phq9_9 IS NOT NULL
+),
+base AS (
+  SELECT patient_id, max(day) AS bday, arg_max(total, day) AS btotal, arg_max(item9, day) AS bitem9
+  FROM q WHERE day BETWEEN -30 AND 0 GROUP BY patient_id
+),
+win AS (  -- closest to T = 42, ties to the earlier day
+  SELECT patient_id,
+         arg_min(total, abs(day - 42) * 2 + CAST(day > 42 AS INTEGER)) AS etotal,
+         arg_min(item9, abs(day - 42) * 2 + CAST(day > 42 AS INTEGER)) AS eitem9
+  FROM q WHERE day > 0 AND day BETWEEN 35 AND 49 GROUP BY patient_id
+),
+pat AS (
+  SELECT b.*, w.etotal, w.eitem9, b.btotal >= 10 AS eligible, b.bitem9 >= 1 AS si
+  FROM base b LEFT JOIN win w USING (patient_id)
+),
+fu AS (
+  SELECT p.patient_id,
+         min(CASE WHEN q.day > 0 AND q.day <= 42 AND 2 * q.total <= p.btotal THEN q.day END) AS first_resp,
+         min(CASE WHEN q.day > 0 AND q.day <= 42 AND q.total < 5 THEN q.day END) AS first_rem,
+         coalesce(max(CASE WHEN q.day > 0 THEN q.day END), 0) AS last_fu
+  FROM pat p JOIN q USING (patient_id) WHERE p.eligible GROUP BY p.patient_id
+),
+surv AS (
+  SELECT 'response' AS metric, coalesce(first_resp, last_fu) AS t, first_resp IS NOT NULL AS e FROM fu
+  UNION ALL
+  SELECT 'remission', coalesce(first_rem, last_fu), first_rem IS NOT NULL FROM fu
+),
+by_time AS (
+  SELECT metric, t, sum(CAST(e AS INTEGER)) AS d, count(*) AS m FROM surv GROUP BY metric, t
+),
+risk AS (
+  SELECT metric, t, d,
+         sum(m) OVER (PARTITION BY metric ORDER BY t DESC ROWS UNBOUNDED PRECEDING) AS at_risk
+  FROM by_time
+),
+km AS (
+  SELECT metric, 1 - exp(sum(ln(1 - d / at_risk))) AS cumulative, sum(d) AS events
+  FROM risk WHERE t <= 42 AND d > 0 AND d < at_risk GROUP BY metric
+)
+SELECT
+  (SELECT count(DISTINCT patient_id) FROM read_parquet($path)) AS patients,
+  (SELECT count(*) FILTER (WHERE eligible) FROM pat) AS eligible,
+  (SELECT count(*) FILTER (WHERE eligible AND etotal IS NOT NULL) FROM pat) AS response_n,
+  (SELECT count(*) FILTER (WHERE eligible AND 2 * etotal <= btotal) FROM pat) AS response_events,
+  (SELECT count(*) FILTER (WHERE eligible AND etotal < 5) FROM pat) AS remission_events,
+  (SELECT count(*) FILTER (WHERE si AND eitem9 IS NOT NULL) FROM pat) AS si_n,
+  (SELECT count(*) FILTER (WHERE si AND eitem9 = 0) FROM pat) AS si_events,
+  (SELECT cumulative FROM km WHERE metric = 'response') AS cumulative_response,
+  (SELECT cumulative FROM km WHERE metric = 'remission') AS cumulative_remission
+"""
+
+
+def ensure_file(patients: int, regenerate: bool) -> Path:
+    path = OUT / f"registry_{patients}.parquet"
+    if path.exists() and not regenerate:
+        return path
+    from analytics.synthetic import synthetic_clinic
+
+    OUT.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    frame = synthetic_clinic(patients, seed=2026, first_start="2016-01-01", booster_share=1.0,
+                             boosters_mean=80, max_boosters=80, dates_as_text=False)
+    frame.to_parquet(path, index=False, row_group_size=1_000_000)
+    print(f"generated {path.name}: {len(frame):,} questionnaires from {patients:,} patients "
+          f"in {time.perf_counter() - t0:.0f} s ({path.stat().st_size / 1e6:.0f} MB)", flush=True)
+    return path
+
+
+def run_engine(path: Path) -> dict:
+    from analytics import clinic_summary, validate_questionnaires
+
+    t0 = time.perf_counter()
+    report = validate_questionnaires(path)
+    report.raise_if_invalid()
+    t_valid = time.perf_counter() - t0
+    s = clinic_summary(report.frame, source=report.source, sha256=report.sha256, validation=report.counts)
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, "validate_seconds": t_valid, "patients": s.patients, "eligible": s.eligible,
+            "questionnaires": s.questionnaires,
+            "response_n": s.response.n, "response_events": s.response.events,
+            "remission_events": s.remission.events, "si_n": s.si_resolution.n, "si_events": s.si_resolution.events,
+            "cumulative_response": s.cumulative_response.estimate,
+            "cumulative_remission": s.cumulative_remission.estimate}
+
+
+def run_duckdb(path: Path) -> dict:
+    import duckdb
+
+    t0 = time.perf_counter()
+    con = duckdb.connect()
+    row = con.execute(DUCKDB_SQL, {"path": str(path)}).fetchone()
+    names = [d[0] for d in con.description]
+    seconds = time.perf_counter() - t0
+    return {"seconds": seconds, **dict(zip(names, row)), "threads": con.execute(
+        "SELECT current_setting('threads')").fetchone()[0]}
+
+
+def child(side: str, path: Path) -> None:
+    result = run_engine(path) if side == "engine" else run_duckdb(path)
+    result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps(result, default=float))
+
+
+def measure(side: str, path: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", side, str(path)], capture_output=True, text=True,
+                         check=True, env={**os.environ, "PYTHONHASHSEED": "0"})
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, default=1_000_000)
+    parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument("--repeat", type=int, default=1, help="runs per side; the best time is reported")
+    parser.add_argument("--child", nargs=2, metavar=("SIDE", "FILE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return
+    path = ensure_file(args.patients, args.regenerate)
+    engine = min((measure("engine", path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+    duck = min((measure("duckdb", path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+    print(f"machine: {os.cpu_count()} cores; file: {path.name} ({path.stat().st_size / 1e6:.0f} MB), "
+          f"{engine['questionnaires']:,} questionnaires, {engine['patients']:,} patients")
+    print(f"engine (read + validate + summary): {engine['seconds']:.2f} s "
+          f"(validation {engine['validate_seconds']:.2f} s), peak RSS {engine['peak_rss_mb']:.0f} MB")
+    print(f"duckdb (one SQL query, {duck['threads']} threads): {duck['seconds']:.2f} s, "
+          f"peak RSS {duck['peak_rss_mb']:.0f} MB")
+    print(f"ratio engine / duckdb: {engine['seconds'] / duck['seconds']:.2f}")
+    keys = ["patients", "eligible", "response_n", "response_events", "remission_events", "si_n", "si_events"]
+    same = all(engine[k] == duck[k] for k in keys) and all(
+        abs(engine[k] - duck[k]) < 1e-9 for k in ("cumulative_response", "cumulative_remission"))
+    print("same figures on both sides:", "yes" if same else "NO")
+    for k in keys + ["cumulative_response", "cumulative_remission"]:
+        print(f"  {k:22} engine {engine[k]!s:>22}  duckdb {duck[k]!s:>22}")
+    if not same:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
