@@ -112,7 +112,7 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         source = np.where(has_win, "window", None)
     has_end = ~np.isnan(end_day)
 
-    with np.errstate(invalid="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
         responded = has_end & (end_total <= RESPONSE_FRACTION * base_total)
         remitted = has_end & (end_total < REMISSION_BELOW)
         resolved = has_end & (end_item9 == 0)

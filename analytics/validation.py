@@ -190,6 +190,7 @@ def validate_questionnaires(source) -> ValidationReport:
     UnreadableFileError
         When a path cannot be read at all (the only problem not tabulated).
     """
+    owned = isinstance(source, (str, Path, pd.DataFrame))
     if isinstance(source, (str, Path)):
         raw = read_table(source)
     elif isinstance(source, pd.DataFrame):
@@ -199,7 +200,7 @@ def validate_questionnaires(source) -> ValidationReport:
     schema = _check_schema(raw)
     if len(schema):
         return ValidationReport(raw.source, _cap(schema), _empty(), {"rows_read": len(raw.frame)}, None, raw.sha256)
-    return _check_data(raw)
+    return _check_data(raw, consume=owned)
 
 
 # ----------------------------------------------------------------------------- schema
@@ -245,6 +246,9 @@ def _text_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
     else:
         codes, cats = pd.factorize(col)
     text = pd.Series(np.asarray(cats, dtype=object)).astype("str").str.strip()
+    if isinstance(col.dtype, pd.CategoricalDtype) and (text != "").all() and \
+            (text.to_numpy() == np.asarray(cats, dtype=object)).all():
+        return codes, pd.Index(text, dtype="str")  # already clean text: keep the codes as they are
     new_codes, uniques = pd.factorize(text.mask(text == ""))
     return np.append(new_codes, -1).astype(np.int32)[codes], pd.Index(uniques, dtype="str")
 
@@ -314,7 +318,7 @@ class _Collector:
         self.raw = raw
         self.parts: list[pd.DataFrame] = []
 
-    def add(self, mask, column: str, problem, values=None):
+    def add(self, mask, column: str, problem, values=None, kind: str | None = None):
         mask = np.asarray(mask, dtype=bool)
         if not mask.any():
             return
@@ -325,11 +329,13 @@ class _Collector:
             "column": self.raw.headers.get(column, column),
             "value": values,
             "problem": problem,
+            "kind": kind or (problem if isinstance(problem, str) else column),
         }))
 
-    def add_rows(self, frame: pd.DataFrame):
+    def add_rows(self, frame: pd.DataFrame, kind: str | None = None):
         if len(frame):
-            self.parts.append(frame[PROBLEM_COLUMNS])
+            self.parts.append(frame[PROBLEM_COLUMNS].assign(
+                kind=kind if kind else frame["kind"] if "kind" in frame else frame["problem"]))
 
     def table(self) -> pd.DataFrame:
         if not self.parts:
@@ -340,21 +346,25 @@ class _Collector:
 
 
 def _cap(table: pd.DataFrame) -> pd.DataFrame:
-    """Keep the first rows of each (column, problem); count the rest in one row."""
+    """Keep the first rows of each kind of problem; count the rest in one row per kind."""
+    if "kind" not in table:
+        table = table.assign(kind=table["problem"])
     if len(table) <= MAX_PROBLEMS_PER_KIND:
-        return table.reset_index(drop=True)
-    rank = table.groupby(["column", "problem"], sort=False).cumcount()
+        return table[PROBLEM_COLUMNS].reset_index(drop=True)
+    rank = table.groupby(["column", "kind"], sort=False).cumcount()
     kept = table[rank < MAX_PROBLEMS_PER_KIND]
-    over = table[rank >= MAX_PROBLEMS_PER_KIND].groupby(["column", "problem"], sort=False).size()
+    over = table[rank >= MAX_PROBLEMS_PER_KIND].groupby(["column", "kind"], sort=False).size()
     extra = pd.DataFrame([
-        (None, col, "", f"... and {n} more rows with the problem: {prob}") for (col, prob), n in over.items()
+        (None, col, "", f"... and {n} more rows with the problem: {kind}") for (col, kind), n in over.items()
     ], columns=PROBLEM_COLUMNS)
-    return pd.concat([kept, extra], ignore_index=True)
+    return pd.concat([kept[PROBLEM_COLUMNS], extra], ignore_index=True)
 
 
 # ----------------------------------------------------------------------------- data
 
-def _check_data(raw: RawTable) -> ValidationReport:
+def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
+    """Cell checks and the canonical frame.  ``consume`` frees raw score columns once parsed
+    (only for a table this module read itself), which lowers peak memory on large files."""
     df = raw.frame
     n = len(df)
     err = _Collector(raw)
@@ -380,6 +390,8 @@ def _check_data(raw: RawTable) -> ValidationReport:
                                              f"{inst.name} {what} is not a whole number; allowed: a whole number "
                                              f"from 0 to {hi}, or blank",
                                              f"{inst.name} {what} is out of range; allowed: 0 to {hi}, or blank")
+                if consume and not err.parts:
+                    del df[col]  # parsed into ``scores``; later checks compare scores there
     infusion = None
     if "infusion_number" in df:
         infusion = _parse_bounded(df["infusion_number"], "infusion_number", 0, 10_000, err,
@@ -428,7 +440,7 @@ def _check_data(raw: RawTable) -> ValidationReport:
     day[from_start] = date[from_start] - start[from_start]
     rest = np.isnan(day) & ~np.isnan(date)
     if rest.any():
-        first = pd.Series(np.where(complete, date, np.nan)).groupby(pcodes).transform("min").to_numpy()
+        first = pd.Series(np.where(complete, date, np.nan), copy=False).groupby(pcodes).transform("min").to_numpy()
         day[rest] = date[rest] - first[rest]
     with np.errstate(invalid="ignore"):
         far = np.abs(day) > DAY_LIMIT
@@ -439,25 +451,42 @@ def _check_data(raw: RawTable) -> ValidationReport:
     counts = {"rows_read": n + raw.blank_rows, "blank_rows_skipped": raw.blank_rows}
     if err.parts:
         return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
+    if consume:  # parsed into ``date`` and ``start``; the duplicate check compares those
+        for col in ("assessment_date", "treatment_start_date"):
+            if col in df:
+                del df[col]
 
     # one questionnaire per patient and time; rows sorted by patient then time
     when = np.where(np.isnan(day), date + 1e7, day)  # no study day (no complete one yet): by date, after
     order = _sort_order(pcodes, when)
-    keep, dup_errors, collapsed = _duplicates(df, raw, pcodes, when, order, scores)
+    parsed = {**scores, "assessment_date": date, "treatment_start_date": start}
+    keep, dup_errors, collapsed = _duplicates(df, raw, pcodes, when, order, parsed)
     if len(dup_errors):
         err.add_rows(dup_errors)
         return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
     warn.add_rows(collapsed)
 
-    frame = _assemble(df, keep, pcodes, pnames, day, date, start, scores, phq_total, gad_total, complete, infusion,
-                      raw.lines)
+    # hand the working arrays over so each is released as soon as it is gathered
+    work = {"patient_id": pcodes, "day": day, "complete": complete, "line": raw.lines, **scores,
+            PHQ9.total: phq_total}
+    if "assessment_date" in raw.headers:
+        work["assessment_date"] = date
+    if "treatment_start_date" in raw.headers:
+        work["treatment_start_date"] = start
+    if gad_total is not None:
+        work[GAD7.total] = gad_total
+    if infusion is not None:
+        work["infusion_number"] = infusion
+    del pcodes, day, date, start, scores, parsed, phq_total, gad_total, complete, infusion, when
+    frame = _assemble(df, keep, pnames, work)
     incomplete = ~frame["complete"].to_numpy()
     if incomplete.any():
         warn.add_rows(pd.DataFrame({
             "line": frame["line"].to_numpy()[incomplete],
-            "column": _blank_item_names(frame.loc[incomplete]),
+            "column": _blank_item_names(frame.loc[incomplete, [c for c in PHQ9.items + [PHQ9.total] if c in frame]]),
             "value": "",
             "problem": "incomplete PHQ-9 (blank answer): no total computed; left out of outcomes",
+            "kind": "incomplete PHQ-9",
         }))
     no_base = _patients_without_baseline(frame)
     warn.add_rows(no_base)
@@ -492,16 +521,17 @@ def _parse_bounded(col, name, lo, hi, err, not_whole, out_of_range, dtype=np.int
 
 def _one_start_per_patient(start, pcodes, raw, err):
     """One treatment start per patient; blank rows take the patient's date."""
-    grouped = pd.Series(start).groupby(pcodes)
+    grouped = pd.Series(start, copy=False).groupby(pcodes)
     earliest = grouped.transform("min").to_numpy()
     differs = ~np.isnan(start) & (start != earliest)
     if differs.any():
-        first_line = pd.Series(np.where(start == earliest, raw.lines, np.nan)).groupby(pcodes) \
+        first_line = pd.Series(np.where(start == earliest, raw.lines, np.nan), copy=False).groupby(pcodes) \
             .transform("min").to_numpy()
         dates = pd.to_datetime(earliest[differs], unit="D").strftime("%Y-%m-%d")
         err.add(differs, "treatment_start_date", [
             f"this patient already has treatment_start_date {d} (line {int(l)}); a patient has one start date"
-            for d, l in zip(dates, first_line[differs])])
+            for d, l in zip(dates, first_line[differs])],
+            kind="a patient with more than one treatment_start_date")
     return earliest
 
 
@@ -509,19 +539,20 @@ def _score(inst: Instrument, scores: dict, err: _Collector, n: int):
     """Totals (-1 = none), completeness and item/total agreement for one instrument."""
     have = [c for c in inst.items if c in scores]
     all_items = np.full(n, len(have) == inst.n_items)
-    item_sum = np.zeros(n, np.int16)
+    item_sum = np.zeros(n, np.int8)  # at most 27
     for c in have:  # nine columns, not rows
-        present = scores[c] >= 0
-        all_items &= present
-        item_sum += np.where(present, scores[c], 0)
+        all_items &= scores[c] >= 0
+        item_sum += np.maximum(scores[c], 0)
     given = scores.get(inst.total)
     has_total = given >= 0 if given is not None else np.zeros(n, bool)
-    err.add(all_items & has_total & (item_sum != given), inst.total,
-            f"{inst.name} total does not equal the sum of its items; correct the total or the items")
+    disagree = all_items & has_total & (item_sum != given)
+    err.add(disagree, inst.total, f"{inst.name} total does not equal the sum of its items; correct the total or "
+                                  "the items", values=given[disagree].astype(str) if disagree.any() else None)
     if have and given is not None:
-        err.add(~all_items & has_total & (item_sum > given), inst.total,
-                f"{inst.name} total is smaller than the sum of the answered items; correct one of them")
-    total = np.where(all_items, item_sum, -1).astype(np.int16)
+        over = ~all_items & has_total & (item_sum > given)
+        err.add(over, inst.total, f"{inst.name} total is smaller than the sum of the answered items; correct one "
+                                  "of them", values=given[over].astype(str) if over.any() else None)
+    total = np.where(all_items, item_sum, np.int8(-1))
     # PHQ-9 may come as total + item 9 (the SI item); a total without item 9 is incomplete
     usable = scores["phq9_9"] >= 0 if inst is PHQ9 else np.ones(n, bool)
     by_total = ~all_items & has_total & usable
@@ -540,84 +571,100 @@ def _sort_order(pcodes: np.ndarray, when: np.ndarray):
     return np.lexsort((when, pcodes))
 
 
-def _duplicates(df, raw, pcodes, when, order, scores):
-    """Rows to keep (in order); errors for conflicting duplicates; warnings for exact ones."""
-    rows = np.arange(len(df)) if order is None else order
-    p, w = pcodes[rows], when[rows]
-    same = np.zeros(rows.size, bool)
+def _duplicates(df, raw, pcodes, when, order, parsed):
+    """Rows to keep (in order); errors for conflicting duplicates; warnings for exact ones.
+
+    ``parsed`` holds the parsed score and date arrays: they are compared there (the
+    raw columns may already be freed); every other column is compared as read."""
+    p, w = (pcodes, when) if order is None else (pcodes[order], when[order])
+    same = np.zeros(p.size, bool)
     same[1:] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
     if not same.any():
-        return (None if order is None else order), _empty(), _empty()
+        return order, _empty(), _empty()
     start_of_group = np.flatnonzero(~same)
-    group_first = rows[start_of_group[np.searchsorted(start_of_group, np.arange(rows.size), side="right") - 1]]
-    dup, first = rows[same], group_first[same]
+    at = np.flatnonzero(same)
+    first = start_of_group[np.searchsorted(start_of_group, at, side="right") - 1]
+    dup = at if order is None else order[at]
+    first = first if order is None else order[first]
     lines, first_lines = raw.lines[dup], raw.lines[first]
-    score_cols = list(scores)
     score_differs = np.zeros(dup.size, bool)
-    for c in score_cols:
-        score_differs |= scores[c][dup] != scores[c][first]
-    a, b = df.iloc[dup].reset_index(drop=True), df.iloc[first].reset_index(drop=True)
-    other_differs = ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy() & ~score_differs
-    when_text = np.where(w[same] > 1e6, "the same date", "study day " + pd.Series(w[same]).map("{:.0f}".format))
+    other_differs = np.zeros(dup.size, bool)
+    for c, values in parsed.items():
+        if c.startswith(("phq9_", "gad7_")):
+            score_differs |= values[dup] != values[first]
+        else:  # dates: NaN on both sides is equal
+            other_differs |= ~((values[dup] == values[first]) | (np.isnan(values[dup]) & np.isnan(values[first])))
+    rest = [c for c in df.columns if c not in parsed]
+    a, b = df[rest].iloc[dup].reset_index(drop=True), df[rest].iloc[first].reset_index(drop=True)
+    other_differs |= ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy()
+    other_differs &= ~score_differs
+    when_text = np.where(w[same] > 1e6, "the same date",
+                         "study day " + pd.Series(np.nan_to_num(w[same]), copy=False).astype("int64").astype("str"))
     pid = df["patient_id"].iloc[dup].astype("str").to_numpy()
     errors = pd.concat([
         pd.DataFrame({"line": lines[score_differs], "column": "patient_id", "value": pid[score_differs],
                       "problem": [f"the same patient has another questionnaire on {t} (line {l}) with different "
                                   "scores; keep only the correct one"
-                                  for t, l in zip(when_text[score_differs], first_lines[score_differs])]}),
+                                  for t, l in zip(when_text[score_differs], first_lines[score_differs])],
+                      "kind": "the same patient and time twice with different scores"}),
         pd.DataFrame({"line": lines[other_differs], "column": "patient_id", "value": pid[other_differs],
                       "problem": [f"the same questionnaire as line {l} (same patient, {t}, same scores) but with "
                                   "other columns different; keep one row"
-                                  for t, l in zip(when_text[other_differs], first_lines[other_differs])]}),
+                                  for t, l in zip(when_text[other_differs], first_lines[other_differs])],
+                      "kind": "the same questionnaire twice with other columns different"}),
     ], ignore_index=True)
     collapsed = pd.DataFrame({"line": lines, "column": "", "value": "",
                               "problem": [f"exact duplicate of line {l}; collapsed into one questionnaire"
-                                          for l in first_lines]})
-    return rows[~same], errors, collapsed
+                                          for l in first_lines],
+                              "kind": "exact duplicate rows collapsed"})
+    return (~same if order is None else order[~same]), errors, collapsed
 
 
 def _nullable(values: np.ndarray, missing: np.ndarray, dtype) -> pd.arrays.IntegerArray:
-    return pd.arrays.IntegerArray(np.where(missing, 0, values).astype(dtype, copy=False), missing)
+    # values under the mask are ignored by pandas, so the -1 sentinels can stay
+    return pd.arrays.IntegerArray(values.astype(dtype, copy=False), missing)
 
 
-def _assemble(df, keep, pcodes, pnames, day, date, start, scores, phq_total, gad_total, complete, infusion, lines):
-    """The canonical frame, gathering each column once in the final row order."""
-    def take(a):
+def _assemble(df, keep, pnames, work: dict) -> pd.DataFrame:
+    """The canonical frame, gathering each column once in the final row order.
+
+    ``work`` holds the parsed arrays; each is popped as it is gathered so the
+    working copy and the canonical copy of a column do not both stay alive.
+    """
+    def take(name):
+        a = work.pop(name)
         return a if keep is None else a[keep]
 
-    cols = {"patient_id": pd.Categorical.from_codes(take(pcodes), categories=pnames)}
-    d = take(day)
-    cols["day"] = _nullable(np.nan_to_num(d), np.isnan(d), np.int16)
-    if "assessment_date" in df:
-        cols["assessment_date"] = _to_datetime(take(date))
-    if "treatment_start_date" in df:
-        cols["treatment_start_date"] = _to_datetime(take(start))
-    for inst, total in ((PHQ9, phq_total), (GAD7, gad_total)):
-        for c in inst.items:
-            if c in scores:
-                v = take(scores[c])
-                cols[c] = _nullable(v, v < 0, np.int8)
-        if total is not None:
-            t = take(total)
-            cols[inst.total] = _nullable(t, t < 0, np.int16)
-    cols["complete"] = take(complete)
-    if infusion is not None:
-        v = take(infusion)
+    cols = {"patient_id": pd.Categorical.from_codes(take("patient_id"), categories=pnames)}
+    d = take("day")
+    missing_day = np.isnan(d)
+    cols["day"] = _nullable(np.where(missing_day, 0, d), missing_day, np.int16)
+    del d
+    for name in ("assessment_date", "treatment_start_date"):
+        if name in work:
+            cols[name] = _to_datetime(take(name))
+    for inst in (PHQ9, GAD7):
+        for c in inst.items + [inst.total]:
+            if c in work:
+                v = take(c)
+                cols[c] = _nullable(v, v < 0, np.int16 if c == inst.total else np.int8)
+    cols["complete"] = take("complete")
+    if "infusion_number" in work:
+        v = take("infusion_number")
         cols["infusion_number"] = _nullable(v, v < 0, np.int16)
     skip = set(_TIME_COLUMNS) | {"patient_id", "infusion_number", "line"}
     for c in df.columns:
         if c not in skip and not c.startswith(("phq9_", "gad7_")):
             codes, uniques = _text_codes(df[c])
-            cols[c] = pd.Categorical.from_codes(take(codes), categories=uniques)
-    cols["line"] = take(lines)
-    return pd.DataFrame(cols)
+            cols[c] = pd.Categorical.from_codes(codes if keep is None else codes[keep], categories=uniques)
+    cols["line"] = take("line").astype(np.int32)
+    return pd.DataFrame(cols, copy=False)
 
 
 def _to_datetime(days: np.ndarray) -> np.ndarray:
-    out = np.full(len(days), np.datetime64("NaT"), dtype="datetime64[s]")
-    ok = ~np.isnan(days)
-    out[ok] = days[ok].astype("int64").astype("datetime64[D]")
-    return out
+    """Days since 1970 (NaN = missing) as datetime64[s]; NaT is int64's minimum."""
+    whole = np.where(np.isnan(days), np.iinfo(np.int64).min, days).astype(np.int64)
+    return whole.view("datetime64[D]").astype("datetime64[s]")
 
 
 def _blank_item_names(rows: pd.DataFrame) -> np.ndarray:
@@ -641,9 +688,7 @@ def _patients_without_baseline(frame: pd.DataFrame) -> pd.DataFrame:
     missing = np.flatnonzero(present & ~with_base)
     if missing.size == 0:
         return _empty()
-    first_row = np.full(n_cat, len(frame))
-    np.minimum.at(first_row, codes, np.arange(len(frame)))
-    rows = first_row[missing]
+    rows = np.searchsorted(codes, missing)  # the canonical frame is sorted by patient code
     return pd.DataFrame({
         "line": frame["line"].to_numpy()[rows],
         "column": "patient_id",

@@ -231,6 +231,14 @@ def test_blank_lines_are_skipped_and_counted(write_csv):
     assert ok.ok and ok.counts["blank_rows_skipped"] == 1
 
 
+def test_duplicate_warnings_are_capped_as_one_kind(write_csv):
+    rows = [f"{i:04d},2025-01-01,2,2,2,2,2,2,2,2,1" for i in range(MAX_PROBLEMS_PER_KIND + 30)]
+    report = validate_questionnaires(write_csv(csv_text(*rows, *rows)))
+    assert report.ok and report.counts["duplicates_collapsed"] == MAX_PROBLEMS_PER_KIND + 30
+    dup = report.warnings[report.warnings["problem"].str.contains("duplicate")]
+    assert len(dup) == MAX_PROBLEMS_PER_KIND + 1 and "and 30 more rows" in dup.iloc[-1]["problem"]
+
+
 def test_problem_table_is_capped_per_kind(write_csv):
     rows = [f"{i:04d},2025-01-01,9,0,0,0,0,0,0,0,0" for i in range(MAX_PROBLEMS_PER_KIND + 50)]
     report = validate_questionnaires(write_csv(csv_text(*rows)))
@@ -286,3 +294,10 @@ def test_sample_clinic_is_usable():
     assert report.counts["patients"] == 599 and report.counts["duplicates_collapsed"] > 0
     text = report.to_text()
     assert "usable" in text and "Warnings" in text
+
+
+def test_same_day_but_different_dates_is_refused(write_csv):
+    header = "patient_id,day,assessment_date,phq9_total,phq9_9"
+    text = "\n".join([header, "001,0,2025-01-01,12,1", "001,0,2025-01-02,12,1"]) + "\n"
+    err = only_error(validate_questionnaires(write_csv(text)))
+    assert err["line"] == 3 and "other columns different" in err["problem"]
