@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .definitions import ANALYSIS_MODES, OutcomeDefinitions
-from .statistics import CumulativeIncidence, Proportion, binomial_test_p, z_test_p
+from .statistics import CumulativeIncidence, binomial_test_p, z_test_p
 
 __all__ = ["BENCHMARK_FILE", "COMPARED_METRICS", "load_benchmarks", "compare_with_benchmarks"]
 

@@ -31,10 +31,6 @@ class DefinitionError(AnalyticsError, ValueError):
     """
 
 
-class UnreadableFileError(AnalyticsError):
-    """The file cannot be read at all (missing, wrong type, corrupt, empty)."""
-
-
 class QuestionnaireValidationError(AnalyticsError):
     """The questionnaire file was refused; nothing from it was loaded.
 
@@ -61,3 +57,16 @@ class QuestionnaireValidationError(AnalyticsError):
             head += f" First: {where}{col}: {first['problem']}"
         head += " Fix the file and load it again (run `python -m analytics validate FILE` for the full list)."
         super().__init__(head)
+
+
+class UnreadableFileError(QuestionnaireValidationError):
+    """The file cannot be read at all (missing, wrong type, corrupt, empty).
+
+    A :class:`QuestionnaireValidationError` too, so one ``except`` catches every
+    refusal; ``problems`` holds the single problem (with its line when known).
+    """
+
+    def __init__(self, message: str, *, line: int | None = None, source: str = "input"):
+        AnalyticsError.__init__(self, message)
+        self.problems = pd.DataFrame([(line, "", "", message)], columns=PROBLEM_COLUMNS)
+        self.source = source

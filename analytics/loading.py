@@ -152,7 +152,7 @@ def _decode(data: bytes, name: str) -> str:
         line = data[: exc.start].count(b"\n") + 1
         raise UnreadableFileError(
             f"{name}: line {line} is not valid UTF-8 text (byte {exc.start}). "
-            "Save the file as 'CSV UTF-8' and load it again."
+            "Save the file as 'CSV UTF-8' and load it again.", line=line, source=name
         ) from None
 
 
@@ -176,7 +176,7 @@ def _read_csv(data: bytes, name: str):
         where = f"line {m.group(1)}" if m else "a line"
         raise UnreadableFileError(
             f"{name}: {where} does not have the same number of cells as the header "
-            f"({exc}). Check for extra commas or unclosed quotes."
+            f"({exc}). Check for extra commas or unclosed quotes.", line=int(m.group(1)) if m else None, source=name
         ) from None
     # Quoted cells may hold line breaks; shift later rows' line numbers by them.
     header_breaks = sum(str(c).count("\n") for c in frame.columns)
@@ -188,8 +188,15 @@ def _read_csv(data: bytes, name: str):
     else:
         offset = 0
     lines = np.arange(2, len(frame) + 2) + header_breaks + offset
-    blank = (frame.apply(lambda c: c.str.strip() == "")).all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    blank = _blank_rows(frame)
     return frame.loc[~blank], lines[~blank], int(blank.sum())
+
+
+def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows whose every cell is empty text (skipped like blank lines, and counted)."""
+    if not len(frame.columns):
+        return np.zeros(len(frame), bool)
+    return frame.apply(lambda c: c.str.strip() == "").all(axis=1).to_numpy()
 
 
 def _cell_text(value) -> str:
@@ -212,7 +219,7 @@ def _read_xlsx(data: bytes, name: str):
     # Spreadsheet cells arrive typed; turn them into text like a CSV would give.
     frame = frame.apply(lambda col: col.map(_cell_text, na_action="ignore").fillna("").astype(str))
     lines = np.arange(2, len(frame) + 2)
-    blank = (frame.apply(lambda c: c.str.strip() == "")).all(axis=1).to_numpy() if len(frame.columns) else np.zeros(len(frame), bool)
+    blank = _blank_rows(frame)
     return frame.loc[~blank], lines[~blank], int(blank.sum())
 
 
@@ -240,12 +247,12 @@ def _parquet_to_frame(data: bytes) -> pd.DataFrame:
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=text)
     columns = {}
-    for field in schema:
-        table = pf.read(columns=[field.name])
-        if pa.types.is_integer(field.type):
-            columns[field.name] = pd.Series(_arrow_integers(table.column(0)), copy=False)
+    for column in schema:
+        table = pf.read(columns=[column.name])
+        if pa.types.is_integer(column.type):
+            columns[column.name] = pd.Series(_arrow_integers(table.column(0)), copy=False)
         else:
-            columns[field.name] = table.to_pandas(date_as_object=False, self_destruct=True).iloc[:, 0]
+            columns[column.name] = table.to_pandas(date_as_object=False, self_destruct=True).iloc[:, 0]
         del table
     return pd.DataFrame(columns, copy=False)
 

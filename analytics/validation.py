@@ -49,8 +49,10 @@ _IDENTIFIER_COLUMNS = [
     (r"mrn|medical_record|chart_(number|no)|hospital_number", "a medical record number"),
     (r"phone|telephone|mobile|cell|fax", "a telephone or fax number"),
     (r"e_?mail", "an e-mail address"),
-    (r"address|street|addr|city|town|county|zip|zipcode|postcode|postal", "an address or geographic unit smaller than a state"),
-    (r"health_plan|insurance|member_(id|number)|policy_(id|number)|beneficiary|account|acct", "a health plan or account number"),
+    (r"address|street|addr|city|town|county|zip|zipcode|postcode|postal",
+     "an address or geographic unit smaller than a state"),
+    (r"health_plan|insurance|member_(id|number)|policy_(id|number)|beneficiary|account|acct",
+     "a health plan or account number"),
     (r"licen[cs]e|driver", "a licence number"),
     (r"vehicle|vin|plate", "a vehicle identifier"),
     (r"device_(id|serial)|serial", "a device identifier or serial number"),
@@ -415,19 +417,10 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
         err.add(far, "day", f"day is out of range; allowed: -{DAY_LIMIT} to {DAY_LIMIT}")
         day[bad | far] = np.nan
         time_blank &= blank
-    date = np.full(n, np.nan)
-    if "assessment_date" in df:
-        date, blank, bad = _parse_date(df["assessment_date"])
-        err.add(bad, "assessment_date",
-                "assessment_date is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
-        date[bad] = np.nan
-        time_blank &= blank
-    start = np.full(n, np.nan)
+    date, blank = _checked_date(df, "assessment_date", err)
+    time_blank &= blank
+    start, _ = _checked_date(df, "treatment_start_date", err)
     if "treatment_start_date" in df:
-        start, _, bad = _parse_date(df["treatment_start_date"])
-        err.add(bad, "treatment_start_date",
-                "treatment_start_date is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
-        start[bad] = np.nan
         start = _one_start_per_patient(start, pcodes, raw, err)
     err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
@@ -519,6 +512,16 @@ def _parse_bounded(col, name, lo, hi, err, not_whole, out_of_range, dtype=np.int
     return np.where(ok, np.nan_to_num(vals), -1).astype(dtype)
 
 
+def _checked_date(df, col, err):
+    """Parsed dates of ``col`` (NaN where blank or refused) and the blank mask; all NaN when absent."""
+    if col not in df:
+        return np.full(len(df), np.nan), np.ones(len(df), bool)
+    days, blank, bad = _parse_date(df[col])
+    err.add(bad, col, f"{col} is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
+    days[bad] = np.nan
+    return days, blank
+
+
 def _one_start_per_patient(start, pcodes, raw, err):
     """One treatment start per patient; blank rows take the patient's date."""
     grouped = pd.Series(start, copy=False).groupby(pcodes)
@@ -529,8 +532,8 @@ def _one_start_per_patient(start, pcodes, raw, err):
             .transform("min").to_numpy()
         dates = pd.to_datetime(earliest[differs], unit="D").strftime("%Y-%m-%d")
         err.add(differs, "treatment_start_date", [
-            f"this patient already has treatment_start_date {d} (line {int(l)}); a patient has one start date"
-            for d, l in zip(dates, first_line[differs])],
+            f"this patient already has treatment_start_date {d} (line {int(line)}); a patient has one start date"
+            for d, line in zip(dates, first_line[differs])],
             kind="a patient with more than one treatment_start_date")
     return earliest
 
@@ -603,19 +606,19 @@ def _duplicates(df, raw, pcodes, when, order, parsed):
     pid = df["patient_id"].iloc[dup].astype("str").to_numpy()
     errors = pd.concat([
         pd.DataFrame({"line": lines[score_differs], "column": "patient_id", "value": pid[score_differs],
-                      "problem": [f"the same patient has another questionnaire on {t} (line {l}) with different "
+                      "problem": [f"the same patient has another questionnaire on {t} (line {line}) with different "
                                   "scores; keep only the correct one"
-                                  for t, l in zip(when_text[score_differs], first_lines[score_differs])],
+                                  for t, line in zip(when_text[score_differs], first_lines[score_differs])],
                       "kind": "the same patient and time twice with different scores"}),
         pd.DataFrame({"line": lines[other_differs], "column": "patient_id", "value": pid[other_differs],
-                      "problem": [f"the same questionnaire as line {l} (same patient, {t}, same scores) but with "
+                      "problem": [f"the same questionnaire as line {line} (same patient, {t}, same scores) but with "
                                   "other columns different; keep one row"
-                                  for t, l in zip(when_text[other_differs], first_lines[other_differs])],
+                                  for t, line in zip(when_text[other_differs], first_lines[other_differs])],
                       "kind": "the same questionnaire twice with other columns different"}),
     ], ignore_index=True)
     collapsed = pd.DataFrame({"line": lines, "column": "", "value": "",
-                              "problem": [f"exact duplicate of line {l}; collapsed into one questionnaire"
-                                          for l in first_lines],
+                              "problem": [f"exact duplicate of line {line}; collapsed into one questionnaire"
+                                          for line in first_lines],
                               "kind": "exact duplicate rows collapsed"})
     return (~same if order is None else order[~same]), errors, collapsed
 

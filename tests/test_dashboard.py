@@ -1,7 +1,6 @@
 """Dashboard under Streamlit's AppTest: every page runs, controls change the numbers."""
 from __future__ import annotations
 
-import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires

@@ -135,8 +135,11 @@ def test_unreadable_files(tmp_path, write_csv):
         validate_questionnaires(write_csv("a,b\n1,2\n", "data.txt"))
     with pytest.raises(UnreadableFileError, match="empty"):
         validate_questionnaires(write_csv(""))
-    with pytest.raises(UnreadableFileError, match="line 3"):
+    with pytest.raises(UnreadableFileError, match="line 3") as exc:
         validate_questionnaires(write_csv(csv_text(ROW_A0, ROW_A0 + ",extra,cells")))
+    # one exception type for every refusal, with the problem as a table
+    assert isinstance(exc.value, QuestionnaireValidationError)
+    assert exc.value.problems.iloc[0]["line"] == 3
     binary = tmp_path / "sheet.csv"
     binary.write_bytes(b"PK\x03\x04\x00\x00binary")
     with pytest.raises(UnreadableFileError, match="renamed to .csv"):
