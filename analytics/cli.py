@@ -1,9 +1,13 @@
-"""Command line: ``python -m analytics validate|summary FILE``.
+"""Command line: ``python -m analytics validate|summary|import|imports``.
 
 Machine contract: command and option names, the JSON keys of ``summary
---format json`` and the exit codes are stable.  Exit codes: 0 usable,
-1 bad input (the validation report is printed), 2 bad options,
-3 internal error (reported without a traceback; set ANALYTICS_DEBUG=1 to see it).
+--format json`` and the exit codes are stable.  Exit codes: 0 done,
+1 bad input or refused import (the report is printed), 2 bad options,
+3 internal error (reported without a traceback; set ANALYTICS_DEBUG=1 to see it),
+4 the store is busy (another import is running; nothing was written).
+
+Every command that reads data takes a FILE or, without one, the store
+(``--db PATH``, else ``$OUTCOMES_DB``, else ``data/outcomes.sqlite``).
 """
 from __future__ import annotations
 
@@ -14,13 +18,23 @@ import sys
 import traceback
 
 from .definitions import ANALYSIS_MODES, OutcomeDefinitions
-from .errors import AnalyticsError, DefinitionError, UnreadableFileError
+from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
+from .sources import read_source
+from .store import (
+    ImportConflictError,
+    StoreBusyError,
+    default_db_path,
+    import_questionnaires,
+    list_imports,
+    read_store,
+    revert_import,
+)
 from .summary import clinic_summary
 from .validation import validate_questionnaires
 
 __all__ = ["main", "build_parser"]
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_BAD_OPTIONS, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_OK, EXIT_BAD_INPUT, EXIT_BAD_OPTIONS, EXIT_INTERNAL, EXIT_BUSY = 0, 1, 2, 3, 4
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -30,30 +44,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
+    db_help = "the store to read or write (default: $OUTCOMES_DB, else data/outcomes.sqlite)"
+    file_help = "questionnaire file (.csv, .xlsx, .parquet; FHIR .json/.ndjson; REDCap CSV); without it, the store"
+
     v = sub.add_parser("validate", help="check a questionnaire file and print the validation report")
-    v.add_argument("file", help="questionnaire file (.csv, .xlsx or .parquet)")
+    v.add_argument("file", nargs="?", help=file_help)
+    v.add_argument("--db", help=db_help)
+    v.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     v.add_argument("--format", choices=("text", "json"), default="text")
 
     s = sub.add_parser("summary", help="response, remission and SI-resolution rates with benchmarks")
-    s.add_argument("file", help="questionnaire file (.csv, .xlsx or .parquet)")
+    s.add_argument("file", nargs="?", help=file_help)
+    s.add_argument("--db", help=db_help)
+    s.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     s.add_argument("--week", type=int, default=6, help="endpoint week W (target day 7*W; default 6)")
     s.add_argument("--window-days", type=int, default=7, help="endpoint window +/- days (default 7)")
     s.add_argument("--min-baseline", type=int, default=10, help="minimum baseline PHQ-9 total (default 10)")
     s.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer",
                    help="completer, itt (intention to treat) or locf (last observation carried forward)")
     s.add_argument("--format", choices=("text", "json"), default="text")
+
+    i = sub.add_parser("import", help="validate a file and add it to the store in one transaction")
+    i.add_argument("file", help=file_help.split(";")[0] + "; FHIR .json/.ndjson; REDCap CSV)")
+    i.add_argument("--db", help=db_help)
+    i.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
+    i.add_argument("--accept-corrections", action="store_true",
+                   help="let new values replace stored ones (the old values are kept in the correction history)")
+
+    h = sub.add_parser("imports", help="list the import history, or revert one import")
+    h.add_argument("--db", help=db_help)
+    h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
+    h.add_argument("--format", choices=("text", "json"), default="text")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "validate":
-            return _validate(args)
-        return _summary(args)
+        return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports}[args.command](args)
     except DefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_OPTIONS
+    except StoreBusyError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BUSY
+    except ImportConflictError as exc:
+        print(f"refused: {exc}\n", file=sys.stderr)
+        print(exc.conflicts.to_string(index=False), file=sys.stderr)
+        return EXIT_BAD_INPUT
     except UnreadableFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -68,8 +106,18 @@ def main(argv=None) -> int:
         return EXIT_INTERNAL
 
 
+def _load(args):
+    """Validation report of the FILE argument, or of the store when there is none."""
+    if args.file:
+        raw = read_source(args.file, mapping=args.mapping)
+        for note in raw.notes:
+            print(f"note: {note}", file=sys.stderr)
+        return validate_questionnaires(raw)
+    return read_store(args.db or default_db_path())
+
+
 def _validate(args) -> int:
-    report = validate_questionnaires(args.file)
+    report = _load(args)
     if args.format == "json":
         print(json.dumps({
             "source": report.source, "sha256": report.sha256, "ok": report.ok, "counts": report.counts,
@@ -83,7 +131,7 @@ def _validate(args) -> int:
 def _summary(args) -> int:
     definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
                                      min_baseline=args.min_baseline, analysis=args.analysis)
-    report = validate_questionnaires(args.file)
+    report = _load(args)
     if not report.ok:
         print(report.to_text(), file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -95,7 +143,45 @@ def _summary(args) -> int:
         print(summary.to_text())
         if len(report.warnings):
             print(f"\nValidation: {len(report.warnings)} warning row(s); run `python -m analytics validate "
-                  f"{args.file}` to list them.")
+                  f"{args.file or ''}` to list them.")
+    return EXIT_OK
+
+
+def _import(args) -> int:
+    raw = read_source(args.file, mapping=args.mapping)
+    for note in raw.notes:
+        print(f"note: {note}")
+    try:
+        result = import_questionnaires(raw, db=args.db, source_format=raw.file_format, mapping=args.mapping,
+                                       accept_corrections=args.accept_corrections)
+    except QuestionnaireValidationError as exc:
+        if isinstance(exc, UnreadableFileError):
+            raise
+        print(f"refused: {exc}\n", file=sys.stderr)
+        print(exc.problems.to_string(index=False), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(result.to_text())
+    print(f"store: {args.db or default_db_path()}")
+    return EXIT_OK
+
+
+def _imports(args) -> int:
+    db = args.db or default_db_path()
+    if args.revert is not None:
+        revert_id = revert_import(args.revert, db=db)
+        row = list_imports(db).set_index("id").loc[revert_id]
+        print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} questionnaire(s) removed, "
+              f"{row['restored']} restored to their earlier values.")
+        return EXIT_OK
+    history = list_imports(db)
+    if args.format == "json":
+        print(json.dumps(_records(history), indent=2, default=_jsonable))
+    elif history.empty:
+        print(f"{db}: no imports yet.")
+    else:
+        shown = history[["id", "kind", "started_at", "file_name", "rows_read", "added", "unchanged", "corrected",
+                         "removed", "restored", "warnings", "reverted_by"]]
+        print(shown.astype(object).where(shown.notna(), "").to_string(index=False))
     return EXIT_OK
 
 

@@ -44,6 +44,8 @@ class RawTable:
         Header problems found while reading (duplicate column names).
     blank_rows : int
         Number of empty rows skipped.
+    notes : tuple of str
+        What a reader left out and why (REDCap rows of other instruments, ...).
     """
 
     frame: pd.DataFrame
@@ -54,6 +56,7 @@ class RawTable:
     file_format: str = "frame"
     problems: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=PROBLEM_COLUMNS))
     blank_rows: int = 0
+    notes: tuple = ()
 
 
 def normalise_header(name) -> str:

@@ -1,0 +1,32 @@
+"""One entry point for every kind of export: plain files, mapped EHR exports, REDCap, FHIR."""
+from __future__ import annotations
+
+from pathlib import Path
+
+from .fhir import read_fhir
+from .loading import RawTable, read_table
+from .mapping import ColumnMapping, apply_mapping, load_mapping
+from .redcap import is_redcap_export, read_redcap
+
+__all__ = ["FHIR_SUFFIXES", "read_source"]
+
+FHIR_SUFFIXES = (".json", ".ndjson")
+
+
+def read_source(path, *, mapping=None) -> RawTable:
+    """Read any supported export as a raw table in the input contract's columns.
+
+    ``.json`` / ``.ndjson`` are FHIR; a CSV with ``record_id`` and
+    ``redcap_event_name`` is a REDCap export; anything else is read as a
+    questionnaire file.  ``mapping`` (a path or :class:`ColumnMapping`)
+    renames headers and rewrites dates first.
+    """
+    path = Path(path)
+    if isinstance(mapping, (str, Path)):
+        mapping = load_mapping(mapping)
+    if path.suffix.lower() in FHIR_SUFFIXES:
+        return read_fhir(path)
+    raw = read_table(path)
+    if is_redcap_export(raw):
+        return read_redcap(path, mapping or ColumnMapping())
+    return apply_mapping(raw, mapping) if mapping else raw

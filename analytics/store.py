@@ -1,0 +1,561 @@
+"""The clinic's questionnaire store: an embedded SQLite database that keeps every import.
+
+* Every import is validated first (the same validator as files), then written in
+  one transaction: a killed import leaves the store exactly as it was.
+* A questionnaire is identified by patient and occasion (assessment date, or the
+  study day when only days are given).  Importing the same file twice adds
+  nothing; an overlapping export adds only what is new.
+* A questionnaire that exists with other values is a *conflict*: the import is
+  refused with the rows listed, unless corrections are accepted; then the new
+  values win and the old ones are kept in ``corrections``.  Nothing is
+  overwritten without a trace.
+* Each import is recorded (file, SHA-256, counts, warnings, time, user) and can
+  be reverted; the revert is recorded as its own entry.
+* The schema is versioned (``PRAGMA user_version``) and migrated on open, after
+  a backup copy of the file is written.
+
+Reading the store gives the same canonical frame as reading the files directly:
+rows are re-validated on the way out, so study days, baselines and everything
+downstream are computed exactly as for a file.
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import shutil
+import sqlite3
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .errors import AnalyticsError, QuestionnaireValidationError
+from .instruments import GAD7, PHQ9
+from .loading import RawTable
+from .validation import ValidationReport, validate_questionnaires
+
+__all__ = [
+    "DEFAULT_DB",
+    "SCHEMA_VERSION",
+    "StoreBusyError",
+    "ImportConflictError",
+    "ImportResult",
+    "default_db_path",
+    "open_store",
+    "import_questionnaires",
+    "list_imports",
+    "revert_import",
+    "read_store",
+    "store_has_data",
+    "store_fingerprint",
+]
+
+DEFAULT_DB = Path("data") / "outcomes.sqlite"
+SCHEMA_VERSION = 2
+BUSY_TIMEOUT_S = 10.0
+
+_SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
+_VALUE_COLUMNS = ["assessment_date", "day", "treatment_start_date", *_SCORE_COLUMNS, "infusion_number", "attributes"]
+_INT_COLUMNS = ["day", *_SCORE_COLUMNS, "infusion_number"]
+
+# Each migration takes the schema from version i to i + 1.  Version 1 is the
+# first released schema; version 2 adds correction history, reverts and users.
+_MIGRATIONS = [
+    """
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        source_format TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        added INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        warnings INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE questionnaires (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        assessment_date TEXT,
+        day INTEGER,
+        treatment_start_date TEXT,
+        """ + ",\n        ".join(f"{c} INTEGER" for c in _SCORE_COLUMNS) + """,
+        infusion_number INTEGER,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        UNIQUE (patient_id, occasion)
+    );
+    CREATE INDEX questionnaires_import ON questionnaires(import_id);
+    """,
+    """
+    ALTER TABLE imports ADD COLUMN kind TEXT NOT NULL DEFAULT 'import';
+    ALTER TABLE imports ADD COLUMN mapping TEXT;
+    ALTER TABLE imports ADD COLUMN user TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE imports ADD COLUMN corrected INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE imports ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE imports ADD COLUMN restored INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE imports ADD COLUMN warning_summary TEXT NOT NULL DEFAULT '';
+    ALTER TABLE imports ADD COLUMN reverts INTEGER REFERENCES imports(id);
+    ALTER TABLE imports ADD COLUMN reverted_by INTEGER REFERENCES imports(id);
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        questionnaire_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        old_values TEXT NOT NULL,
+        new_values TEXT NOT NULL,
+        reverted_by INTEGER REFERENCES imports(id)
+    );
+    CREATE INDEX corrections_import ON corrections(import_id);
+    """,
+]
+
+
+class StoreBusyError(AnalyticsError):
+    """Another import holds the store; nothing was written."""
+
+
+class ImportConflictError(AnalyticsError):
+    """The file changes questionnaires already in the store; nothing was written.
+
+    Attributes
+    ----------
+    conflicts : pandas.DataFrame
+        One row per changed value: ``line``, ``patient_id``, ``occasion``,
+        ``column``, ``stored``, ``new``.
+    """
+
+    def __init__(self, conflicts: pd.DataFrame, source: str):
+        self.conflicts = conflicts
+        n = conflicts[["patient_id", "occasion"]].drop_duplicates().shape[0]
+        super().__init__(
+            f"{source}: {n} questionnaire(s) already in the store have different values in this file; nothing was "
+            "imported. Check the rows listed; if the file holds corrections, import it again with "
+            "--accept-corrections (the old values are kept in the correction history)."
+        )
+
+
+@dataclass(frozen=True)
+class ImportResult:
+    """What one import did."""
+
+    import_id: int | None
+    file_name: str
+    sha256: str
+    rows_read: int
+    added: int
+    unchanged: int
+    corrected: int
+    warnings: int
+    report: ValidationReport = field(repr=False, default=None)
+
+    @property
+    def changed_nothing(self) -> bool:
+        return self.added == 0 and self.corrected == 0
+
+    def to_text(self) -> str:
+        if self.changed_nothing:
+            return (f"{self.file_name}: nothing new; all {self.unchanged} questionnaire(s) are already in the store "
+                    "with the same values. The store is unchanged.")
+        return (f"{self.file_name}: import {self.import_id} done. {self.rows_read} rows read, {self.added} "
+                f"questionnaire(s) added, {self.unchanged} already present, {self.corrected} corrected, "
+                f"{self.warnings} warning row(s).")
+
+
+def default_db_path() -> Path:
+    """``$OUTCOMES_DB`` when set, else ``data/outcomes.sqlite``."""
+    return Path(os.environ.get("OUTCOMES_DB") or DEFAULT_DB)
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def open_store(path=None, *, create: bool = True) -> sqlite3.Connection:
+    """Open (and create or migrate) the store.
+
+    WAL journal (readers never wait for a writer), foreign keys on, and a
+    busy timeout so a second writer waits before giving up.  An older schema
+    is migrated after a backup copy ``<file>.v<old>-backup-<time>`` is written.
+
+    Raises
+    ------
+    AnalyticsError
+        When the file is not a store of this tool, or is newer than this version.
+    """
+    path = Path(path) if path is not None else default_db_path()
+    if not path.exists() and not create:
+        raise AnalyticsError(f"{path}: no store here yet. Import a file first: python -m analytics import FILE")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    existed = path.exists() and path.stat().st_size > 0
+    try:
+        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+        con.execute("PRAGMA journal_mode=WAL")
+        con.execute("PRAGMA foreign_keys=ON")
+        con.execute("PRAGMA synchronous=FULL")
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+    except sqlite3.DatabaseError as exc:
+        raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store file.") from None
+    if version > SCHEMA_VERSION:
+        con.close()
+        raise AnalyticsError(f"{path}: store schema v{version} is newer than this tool (v{SCHEMA_VERSION}); "
+                             "update the tool.")
+    if version < SCHEMA_VERSION:
+        if existed and version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            con.close()
+            raise AnalyticsError(f"{path}: this SQLite file is not an outcomes store; use another --db path.")
+        if existed and version > 0:
+            backup = path.with_name(f"{path.name}.v{version}-backup-{datetime.now():%Y%m%dT%H%M%S}")
+            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            shutil.copy2(path, backup)
+        _migrate(con, version)
+    return con
+
+
+def _migrate(con: sqlite3.Connection, version: int) -> None:
+    con.execute("BEGIN IMMEDIATE")
+    try:
+        for step in range(version, SCHEMA_VERSION):
+            for statement in filter(str.strip, _MIGRATIONS[step].split(";")):
+                con.execute(statement)
+            con.execute(f"PRAGMA user_version = {step + 1}")
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+
+
+# ----------------------------------------------------------------------------- rows
+
+def _occasion(frame: pd.DataFrame) -> pd.Series:
+    """The questionnaire's identity within a patient: its date, else 'day:N'."""
+    if "assessment_date" in frame:
+        dates = frame["assessment_date"].dt.strftime("%Y-%m-%d")
+    else:
+        dates = pd.Series(pd.NA, index=frame.index, dtype="str")
+    given = frame["_given_day"]
+    return dates.fillna("day:" + given.astype("str"))
+
+
+def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
+    """Rows to store, one per canonical questionnaire, holding the values as given."""
+    frame = report.frame
+    rows = pd.DataFrame({"patient_id": frame["patient_id"].astype("str")}, index=frame.index)
+    # the given day (not the computed study day) is what the file said
+    if "day" in raw.frame:
+        raw_day = pd.to_numeric(raw.frame["day"].astype("str").str.strip().replace("", None), errors="coerce")
+        idx = np.searchsorted(raw.lines, frame["line"].to_numpy())
+        rows["_given_day"] = pd.array(raw_day.to_numpy()[idx], dtype="Int64")
+    else:
+        rows["_given_day"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    rows["occasion"] = _occasion(frame.assign(_given_day=rows["_given_day"]))
+    for c in ("assessment_date", "treatment_start_date"):
+        rows[c] = frame[c].dt.strftime("%Y-%m-%d") if c in frame else pd.Series(pd.NA, index=frame.index,
+                                                                                dtype="str")
+    rows["day"] = rows.pop("_given_day")
+    for c in _SCORE_COLUMNS + ["infusion_number"]:
+        rows[c] = frame[c].astype("Int64") if c in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
+    known = {"patient_id", "day", "assessment_date", "treatment_start_date", "complete", "line", "infusion_number",
+             *_SCORE_COLUMNS}
+    attrs = sorted(c for c in frame.columns if c not in known)
+    if attrs:
+        rows["attributes"] = frame[attrs].astype(object).to_json(orient="records", lines=True).splitlines()
+    else:
+        rows["attributes"] = "{}"
+    rows["line"] = frame["line"].to_numpy()
+    return rows.reset_index(drop=True)
+
+
+def _stored_rows(con: sqlite3.Connection) -> pd.DataFrame:
+    stored = pd.read_sql_query("SELECT * FROM questionnaires", con)
+    for c in _INT_COLUMNS:
+        stored[c] = stored[c].astype("Int64")
+    for c in ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes"):
+        stored[c] = stored[c].astype("str")
+    return stored
+
+
+def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows back into the input contract's columns (validated again on the way out)."""
+    out = rows[["patient_id", "assessment_date", "day", "treatment_start_date", *_SCORE_COLUMNS,
+                "infusion_number"]].copy()
+    for c in list(out.columns):
+        if c not in ("patient_id",) and out[c].isna().all():
+            del out[c]
+    if "assessment_date" not in out and "day" not in out:
+        out["day"] = rows["day"]
+    attrs = rows["attributes"].fillna("{}")
+    if (attrs != "{}").any():
+        extra = pd.read_json(io.StringIO("\n".join(attrs)), lines=True, dtype=False)
+        extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
+        out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
+    return out
+
+
+# ----------------------------------------------------------------------------- import
+
+def import_questionnaires(source, *, db=None, file_name: str | None = None, sha256: str = "",
+                          source_format: str = "csv", mapping: str | None = None,
+                          accept_corrections: bool = False, user: str = "local") -> ImportResult:
+    """Validate questionnaire data and add it to the store in one transaction.
+
+    Parameters
+    ----------
+    source : str, pathlib.Path, RawTable or pandas.DataFrame
+        A file, a table already read (mapping, REDCap and FHIR readers give one).
+    db : path, optional
+        The store; defaults to :func:`default_db_path`.
+    accept_corrections : bool
+        Let new values replace stored ones; the old values go to ``corrections``.
+
+    Returns
+    -------
+    ImportResult
+
+    Raises
+    ------
+    QuestionnaireValidationError
+        The data (alone, or together with the store) are refused; nothing written.
+    ImportConflictError
+        Stored questionnaires would change and corrections were not accepted.
+    StoreBusyError
+        Another import holds the store for longer than the busy timeout.
+    """
+    raw = _as_raw_table(source)
+    report = validate_questionnaires(raw)
+    report.raise_if_invalid()
+    name = file_name or raw.source
+    digest = sha256 or raw.sha256
+    new = _store_rows(report, raw)
+    con = open_store(db)
+    try:
+        try:
+            con.execute("BEGIN IMMEDIATE")  # one writer at a time; readers carry on (WAL)
+        except sqlite3.OperationalError as exc:
+            raise StoreBusyError(f"the store is busy ({exc}): another import is running. Nothing was written; "
+                                 "try again when it has finished.") from None
+        try:
+            result = _write_import(con, new, report, name, digest, source_format, mapping, accept_corrections, user)
+            con.execute("COMMIT")
+            return result
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+
+
+def _as_raw_table(source) -> RawTable:
+    from .loading import raw_table_from_frame, read_table
+
+    if isinstance(source, RawTable):
+        return source
+    if isinstance(source, pd.DataFrame):
+        return raw_table_from_frame(source)
+    return read_table(source)
+
+
+def _write_import(con, new, report, name, digest, source_format, mapping, accept, user) -> ImportResult:
+    stored = _stored_rows(con)
+    merged = new.merge(stored, on=["patient_id", "occasion"], how="left", suffixes=("", "_stored"),
+                       indicator=True)
+    is_new = (merged["_merge"] == "left_only").to_numpy()
+    differs = np.zeros(len(merged), bool)
+    changes = []
+    for c in _VALUE_COLUMNS:
+        a, b = merged[c], merged[f"{c}_stored"]
+        diff = ~is_new & ~((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy()
+        differs |= diff
+        if diff.any():
+            changes.append(pd.DataFrame({
+                "line": merged.loc[diff, "line"].to_numpy(), "patient_id": merged.loc[diff, "patient_id"].to_numpy(),
+                "occasion": merged.loc[diff, "occasion"].to_numpy(), "column": c,
+                "stored": merged.loc[diff, f"{c}_stored"].astype("str").to_numpy(),
+                "new": merged.loc[diff, c].astype("str").to_numpy()}))
+    unchanged = int((~is_new & ~differs).sum())
+    if differs.any() and not accept:
+        table = pd.concat(changes, ignore_index=True).sort_values(["line", "column"], ignore_index=True)
+        raise ImportConflictError(table, name)
+
+    # the store and the file together must still be valid (e.g. one start date per patient)
+    replaced = set(merged.loc[differs, "id"].astype("int64"))
+    combined = pd.concat([stored[~stored["id"].isin(replaced)], new[is_new | differs]], ignore_index=True)
+    together = validate_questionnaires(_as_raw_frame(combined))
+    if not together.ok:
+        raise QuestionnaireValidationError(
+            together.errors.assign(line=None, problem="with the questionnaires already in the store: "
+                                   + together.errors["problem"]), name)
+
+    warnings = report.warnings
+    cur = con.execute(
+        "INSERT INTO imports (kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
+        "warnings, warning_summary) VALUES ('import', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (name, digest, source_format, mapping, user, _now(), int(report.counts.get("rows_read", 0)),
+         len(warnings), _warning_summary(warnings)))
+    import_id = cur.lastrowid
+    added = new[is_new]
+    if len(added):
+        cols = ["patient_id", "occasion", *_VALUE_COLUMNS]
+        con.executemany(
+            f"INSERT INTO questionnaires ({', '.join(cols)}, import_id) VALUES ({', '.join('?' * len(cols))}, ?)",
+            (tuple(_py(v) for v in row) + (import_id,) for row in added[cols].itertuples(index=False, name=None)))
+    corrected = merged[differs]
+    for row in corrected.to_dict("records"):  # corrections are few; each keeps its own history row
+        old = {c: _py(row[f"{c}_stored"]) for c in _VALUE_COLUMNS}
+        new_values = {c: _py(row[c]) for c in _VALUE_COLUMNS}
+        con.execute("INSERT INTO corrections (questionnaire_id, patient_id, occasion, import_id, old_values, "
+                    "new_values) VALUES (?, ?, ?, ?, ?, ?)",
+                    (int(row["id"]), row["patient_id"], row["occasion"], import_id, json.dumps(old),
+                     json.dumps(new_values)))
+        con.execute(f"UPDATE questionnaires SET {', '.join(f'{c} = ?' for c in _VALUE_COLUMNS)} WHERE id = ?",
+                    (*new_values.values(), int(row["id"])))
+    counts = dict(added=int(is_new.sum()), unchanged=unchanged, corrected=int(differs.sum()))
+    if counts["added"] == 0 and counts["corrected"] == 0:
+        # nothing changed: leave no import record, so the history shows only what changed the store
+        con.execute("DELETE FROM imports WHERE id = ?", (import_id,))
+        import_id = None
+    else:
+        con.execute("UPDATE imports SET added = ?, unchanged = ?, corrected = ?, finished_at = ? WHERE id = ?",
+                    (counts["added"], counts["unchanged"], counts["corrected"], _now(), import_id))
+    return ImportResult(import_id, name, digest, int(report.counts.get("rows_read", 0)), counts["added"],
+                        counts["unchanged"], counts["corrected"], len(warnings), report)
+
+
+def _py(value):
+    """A value SQLite stores as is (no numpy scalars, no pandas NA)."""
+    if value is None or value is pd.NA or (isinstance(value, float) and np.isnan(value)):
+        return None
+    if hasattr(value, "item"):
+        return value.item()
+    return value
+
+
+def _warning_summary(warnings: pd.DataFrame) -> str:
+    if warnings.empty:
+        return ""
+    kinds = warnings["problem"].str.replace(r"line \d+", "line N", regex=True).str.slice(0, 80).value_counts()
+    return "; ".join(f"{n} x {k}" for k, n in kinds.items())
+
+
+# ----------------------------------------------------------------------------- history
+
+def list_imports(db=None) -> pd.DataFrame:
+    """The import history, newest last: what each import and revert did."""
+    con = open_store(db, create=False)
+    try:
+        return pd.read_sql_query(
+            "SELECT id, kind, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
+            "added, unchanged, corrected, removed, restored, warnings, warning_summary, reverts, reverted_by "
+            "FROM imports ORDER BY id", con)
+    finally:
+        con.close()
+
+
+def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
+    """Remove what an import added and restore the values it corrected.
+
+    The revert is recorded as its own history entry (returned).  Refused when
+    a later, unreverted import changed the same questionnaires: revert that first.
+    """
+    con = open_store(db, create=False)
+    try:
+        try:
+            con.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreBusyError(f"the store is busy ({exc}); try again when the running import has finished.") \
+                from None
+        try:
+            row = con.execute("SELECT kind, reverted_by, file_name FROM imports WHERE id = ?", (import_id,)).fetchone()
+            if row is None:
+                raise AnalyticsError(f"there is no import {import_id}; list them with: python -m analytics imports")
+            kind, reverted_by, file_name = row
+            if kind != "import":
+                raise AnalyticsError(f"entry {import_id} is itself a revert; import the file again instead.")
+            if reverted_by is not None:
+                raise AnalyticsError(f"import {import_id} was already reverted (entry {reverted_by}).")
+            later = con.execute(
+                "SELECT DISTINCT c.import_id FROM corrections c JOIN questionnaires q ON q.id = c.questionnaire_id "
+                "WHERE c.import_id > ? AND c.reverted_by IS NULL AND (q.import_id = ? OR c.questionnaire_id IN "
+                "(SELECT questionnaire_id FROM corrections WHERE import_id = ?))",
+                (import_id, import_id, import_id)).fetchall()
+            if later:
+                ids = ", ".join(str(r[0]) for r in later)
+                raise AnalyticsError(f"import(s) {ids} later corrected questionnaires of import {import_id}; "
+                                     f"revert those first.")
+            cur = con.execute(
+                "INSERT INTO imports (kind, file_name, sha256, source_format, user, started_at, reverts) "
+                "VALUES ('revert', ?, '', 'revert', ?, ?, ?)", (f"revert of import {import_id} ({file_name})", user,
+                                                                 _now(), import_id))
+            revert_id = cur.lastrowid
+            restored = 0
+            for q_id, old in con.execute("SELECT questionnaire_id, old_values FROM corrections WHERE import_id = ? "
+                                         "ORDER BY id DESC", (import_id,)).fetchall():
+                values = json.loads(old)
+                con.execute(f"UPDATE questionnaires SET {', '.join(f'{c} = ?' for c in values)} WHERE id = ?",
+                            (*values.values(), q_id))
+                restored += 1
+            con.execute("UPDATE corrections SET reverted_by = ? WHERE import_id = ?", (revert_id, import_id))
+            removed = con.execute("DELETE FROM questionnaires WHERE import_id = ?", (import_id,)).rowcount
+            con.execute("UPDATE imports SET removed = ?, restored = ?, finished_at = ? WHERE id = ?",
+                        (removed, restored, _now(), revert_id))
+            con.execute("UPDATE imports SET reverted_by = ? WHERE id = ?", (revert_id, import_id))
+            con.execute("COMMIT")
+            return revert_id
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+
+
+# ----------------------------------------------------------------------------- reading
+
+def store_has_data(db=None) -> bool:
+    """True when the store exists and holds at least one questionnaire."""
+    path = Path(db) if db is not None else default_db_path()
+    if not path.exists():
+        return False
+    con = open_store(path, create=False)
+    try:
+        return con.execute("SELECT EXISTS (SELECT 1 FROM questionnaires)").fetchone()[0] == 1
+    finally:
+        con.close()
+
+
+def store_fingerprint(db=None) -> str:
+    """Which imports the store's contents come from, e.g. ``"imports 1,2,4"`` (for reports and manifests)."""
+    con = open_store(db, create=False)
+    try:
+        ids = [r[0] for r in con.execute("SELECT DISTINCT import_id FROM questionnaires ORDER BY import_id")]
+        return "imports " + ",".join(map(str, ids)) if ids else "empty store"
+    finally:
+        con.close()
+
+
+def read_store(db=None) -> ValidationReport:
+    """Everything in the store as a validation report whose ``frame`` is the canonical frame.
+
+    Raises
+    ------
+    AnalyticsError
+        When there is no store, or it holds no questionnaire yet.
+    """
+    path = Path(db) if db is not None else default_db_path()
+    con = open_store(path, create=False)
+    try:
+        rows = _stored_rows(con)
+    finally:
+        con.close()
+    if rows.empty:
+        raise AnalyticsError(f"{path}: the store holds no questionnaire yet. Import a file first: "
+                             "python -m analytics import FILE")
+    rows = rows.sort_values("id", kind="stable", ignore_index=True)
+    report = validate_questionnaires(_as_raw_frame(rows))
+    return ValidationReport(f"store {path.name} ({store_fingerprint(path)})", report.errors, report.warnings,
+                            report.counts, report.frame, "")
