@@ -25,6 +25,7 @@ import json
 import os
 import shutil
 import sqlite3
+import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -193,42 +194,72 @@ def open_store(path=None, *, create: bool = True) -> sqlite3.Connection:
     if not path.exists() and not create:
         raise AnalyticsError(f"{path}: no store here yet. Import a file first: python -m analytics import FILE")
     path.parent.mkdir(parents=True, exist_ok=True)
-    existed = path.exists() and path.stat().st_size > 0
-    try:
-        con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-        con.execute("PRAGMA journal_mode=WAL")
-        con.execute("PRAGMA foreign_keys=ON")
-        con.execute("PRAGMA synchronous=FULL")
-        version = con.execute("PRAGMA user_version").fetchone()[0]
-    except sqlite3.DatabaseError as exc:
-        raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store file.") from None
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
+    while True:
+        try:
+            con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
+            con.execute("PRAGMA journal_mode=WAL")  # needs a moment alone while another process creates the file
+            con.execute("PRAGMA foreign_keys=ON")
+            con.execute("PRAGMA synchronous=FULL")
+            version = con.execute("PRAGMA user_version").fetchone()[0]
+            break
+        except sqlite3.OperationalError as exc:
+            con.close()
+            if "locked" in str(exc) and time.monotonic() < deadline:
+                time.sleep(0.05)
+                continue
+            if "locked" in str(exc):
+                raise StoreBusyError(f"{path}: the store stayed locked for {BUSY_TIMEOUT_S:.0f} s; another "
+                                     "process is using it. Nothing was written; try again.") from None
+            raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store file.") \
+                from None
+        except sqlite3.DatabaseError as exc:
+            con.close()
+            raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store file.") \
+                from None
     if version > SCHEMA_VERSION:
         con.close()
         raise AnalyticsError(f"{path}: store schema v{version} is newer than this tool (v{SCHEMA_VERSION}); "
                              "update the tool.")
     if version < SCHEMA_VERSION:
-        if existed and version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        try:
+            _migrate(con, path)
+        except BaseException:
             con.close()
-            raise AnalyticsError(f"{path}: this SQLite file is not an outcomes store; use another --db path.")
-        if existed and version > 0:
-            backup = path.with_name(f"{path.name}.v{version}-backup-{datetime.now():%Y%m%dT%H%M%S}")
-            con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-            shutil.copy2(path, backup)
-        _migrate(con, version)
+            raise
     return con
 
 
-def _migrate(con: sqlite3.Connection, version: int) -> None:
-    con.execute("BEGIN IMMEDIATE")
-    try:
-        for step in range(version, SCHEMA_VERSION):
-            for statement in filter(str.strip, _MIGRATIONS[step].split(";")):
-                con.execute(statement)
-            con.execute(f"PRAGMA user_version = {step + 1}")
-        con.execute("COMMIT")
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
+def _migrate(con: sqlite3.Connection, path: Path) -> None:
+    """Bring the schema up to date under the write lock (several processes may open a new store at once)."""
+    backed_up = False
+    while True:
+        con.execute("BEGIN IMMEDIATE")
+        version = con.execute("PRAGMA user_version").fetchone()[0]
+        if version >= SCHEMA_VERSION:  # another process migrated first
+            con.execute("COMMIT")
+            return
+        if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            con.execute("ROLLBACK")
+            raise AnalyticsError(f"{path}: this SQLite file is not an outcomes store; use another --db path.")
+        if version > 0 and not backed_up:
+            con.execute("ROLLBACK")
+            backup = path.with_name(f"{path.name}.v{version}-backup-{datetime.now():%Y%m%dT%H%M%S}")
+            target = sqlite3.connect(backup)
+            con.backup(target)  # a consistent copy, WAL included
+            target.close()
+            backed_up = True
+            continue
+        try:
+            for step in range(version, SCHEMA_VERSION):
+                for statement in filter(str.strip, _MIGRATIONS[step].split(";")):
+                    con.execute(statement)
+                con.execute(f"PRAGMA user_version = {step + 1}")
+            con.execute("COMMIT")
+            return
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
 
 
 # ----------------------------------------------------------------------------- rows

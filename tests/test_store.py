@@ -1,0 +1,331 @@
+"""The clinic data store: round trips, idempotence, overlap, corrections, revert, faults."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+
+import pandas as pd
+import pytest
+
+from analytics import AnalyticsError, QuestionnaireValidationError, clinic_summary, load_questionnaires
+from analytics.store import (
+    _MIGRATIONS,
+    SCHEMA_VERSION,
+    ImportConflictError,
+    import_questionnaires,
+    list_imports,
+    open_store,
+    read_store,
+    revert_import,
+    store_has_data,
+)
+from analytics.synthetic import synthetic_clinic
+from conftest import ROOT, SAMPLE, TINY
+
+
+@pytest.fixture
+def db(tmp_path):
+    return tmp_path / "store.sqlite"
+
+
+def headline(summary):
+    d = summary.as_dict()
+    return {k: d[k] for k in ("patients", "eligible", "si_at_baseline", "response", "remission", "si_resolution",
+                              "cumulative", "questionnaires")}
+
+
+def count(db):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("SELECT count(*) FROM questionnaires").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_round_trip_gives_the_same_figures(db):
+    result = import_questionnaires(SAMPLE, db=db)
+    assert (result.import_id, result.added, result.unchanged) == (1, 3401, 0)
+    from_store = read_store(db)
+    assert from_store.ok
+    assert headline(clinic_summary(from_store.frame)) == headline(clinic_summary(load_questionnaires(SAMPLE)))
+
+
+def test_round_trip_of_day_based_file(db):
+    import_questionnaires(TINY, db=db)
+    for mode in ("completer", "itt", "locf"):
+        from analytics import OutcomeDefinitions
+        d = OutcomeDefinitions(analysis=mode)
+        assert headline(clinic_summary(read_store(db).frame, definitions=d)) == \
+            headline(clinic_summary(load_questionnaires(TINY), definitions=d))
+
+
+def test_same_file_twice_changes_nothing(db):
+    import_questionnaires(TINY, db=db)
+    again = import_questionnaires(TINY, db=db)
+    assert again.changed_nothing and again.import_id is None and again.unchanged == 25
+    assert "nothing new" in again.to_text()
+    assert len(list_imports(db)) == 1 and count(db) == 25
+
+
+def test_overlapping_export_adds_only_new(db, tmp_path):
+    raw = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    first = raw.iloc[:2000]
+    first.to_csv(tmp_path / "first.csv", index=False)
+    a = import_questionnaires(tmp_path / "first.csv", db=db)
+    b = import_questionnaires(SAMPLE, db=db)
+    assert a.added + b.added == 3401 and b.unchanged == a.added and b.corrected == 0
+    assert count(db) == 3401
+
+
+def changed_copy(tmp_path, name="changed.csv"):
+    raw = pd.read_csv(TINY, dtype=str, keep_default_na=False)
+    raw.loc[1, "phq9_4"] = "2"  # patient 001, day 42: total 10 -> 11
+    path = tmp_path / name
+    raw.to_csv(path, index=False)
+    return path
+
+
+def test_conflict_is_refused_with_rows_listed(db, tmp_path):
+    import_questionnaires(TINY, db=db)
+    with pytest.raises(ImportConflictError) as exc:
+        import_questionnaires(changed_copy(tmp_path), db=db)
+    c = exc.value.conflicts
+    row = c[c["column"] == "phq9_4"].iloc[0]
+    assert (row["line"], row["patient_id"], row["occasion"], row["stored"], row["new"]) == (3, "001", "day:42", "1", "2")
+    assert set(c["column"]) == {"phq9_4", "phq9_total"}
+    assert "--accept-corrections" in str(exc.value)
+    assert len(list_imports(db)) == 1  # nothing written
+
+
+def test_accepted_correction_keeps_history_and_revert_restores(db, tmp_path):
+    import_questionnaires(TINY, db=db)
+    fixed = import_questionnaires(changed_copy(tmp_path), db=db, accept_corrections=True)
+    assert (fixed.added, fixed.corrected, fixed.unchanged) == (0, 1, 24)
+    frame = read_store(db).frame
+    row = frame[(frame["patient_id"] == "001") & (frame["day"] == 42)].iloc[0]
+    assert row["phq9_total"] == 11
+    con = sqlite3.connect(db)
+    old, new = con.execute("SELECT old_values, new_values FROM corrections").fetchone()
+    con.close()
+    assert json.loads(old)["phq9_4"] == 1 and json.loads(new)["phq9_4"] == 2
+
+    # the first import cannot be reverted while a later correction stands on it
+    with pytest.raises(AnalyticsError, match="revert those first"):
+        revert_import(1, db=db)
+    revert_id = revert_import(fixed.import_id, db=db)
+    frame = read_store(db).frame
+    assert frame[(frame["patient_id"] == "001") & (frame["day"] == 42)].iloc[0]["phq9_total"] == 10
+    history = list_imports(db).set_index("id")
+    assert history.loc[revert_id, "kind"] == "revert" and history.loc[revert_id, "restored"] == 1
+    assert history.loc[fixed.import_id, "reverted_by"] == revert_id
+    with pytest.raises(AnalyticsError, match="already reverted"):
+        revert_import(fixed.import_id, db=db)
+    # now the first import can go: the store is empty again, and says so
+    revert_import(1, db=db)
+    assert count(db) == 0 and not store_has_data(db)
+    with pytest.raises(AnalyticsError, match="no questionnaire yet"):
+        read_store(db)
+
+
+def test_file_inconsistent_with_store_is_refused(db, tmp_path):
+    base = "patient_id,assessment_date,treatment_start_date,phq9_total,phq9_9\n"
+    (tmp_path / "a.csv").write_text(base + "001,2026-01-05,2026-01-05,18,1\n")
+    (tmp_path / "b.csv").write_text(base + "001,2026-02-16,2026-01-12,6,0\n")
+    import_questionnaires(tmp_path / "a.csv", db=db)
+    with pytest.raises(QuestionnaireValidationError) as exc:
+        import_questionnaires(tmp_path / "b.csv", db=db)
+    assert exc.value.problems["problem"].str.contains("already in the store").all()
+    assert count(db) == 1
+
+
+def test_invalid_file_writes_nothing(db, write_csv):
+    bad = write_csv("patient_id,day,phq9_total,phq9_9\n001,0,30,1\n")
+    with pytest.raises(QuestionnaireValidationError):
+        import_questionnaires(bad, db=db)
+    assert not store_has_data(db)
+
+
+def test_import_record_has_hash_counts_and_warnings(db):
+    import hashlib
+    import_questionnaires(SAMPLE, db=db)
+    row = list_imports(db).iloc[0]
+    assert row["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert (row["rows_read"], row["added"], row["user"]) == (3411, 3401, "local")
+    assert row["warnings"] > 0 and "duplicate" in row["warning_summary"]
+
+
+def test_reader_sees_committed_data_while_a_writer_holds_the_store(db):
+    import_questionnaires(TINY, db=db)
+    writer = sqlite3.connect(db, isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")
+    writer.execute("INSERT INTO imports (file_name, sha256, source_format, started_at) VALUES ('x', '', 'csv', '')")
+    t0 = time.perf_counter()
+    assert read_store(db).counts["questionnaires"] == 25  # WAL: no wait, no uncommitted rows
+    assert time.perf_counter() - t0 < 5
+    writer.execute("ROLLBACK")
+    writer.close()
+
+
+# ---------------------------------------------------------------- schema and migrations
+
+def test_older_schema_is_migrated_after_a_backup(db):
+    con = sqlite3.connect(db, isolation_level=None)
+    for statement in filter(str.strip, _MIGRATIONS[0].split(";")):
+        con.execute(statement)
+    con.execute("PRAGMA user_version = 1")
+    con.execute("INSERT INTO imports (file_name, sha256, source_format, started_at, added) "
+                "VALUES ('old.csv', 'abc', 'csv', '2025-01-01', 1)")
+    con.execute("INSERT INTO questionnaires (patient_id, occasion, day, phq9_total, phq9_9, import_id) "
+                "VALUES ('001', 'day:0', 0, 18, 1, 1)")
+    con.close()
+    migrated = open_store(db)
+    assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert migrated.execute("SELECT count(*) FROM corrections").fetchone()[0] == 0
+    assert migrated.execute("SELECT kind, user FROM imports").fetchone() == ("import", "local")
+    migrated.close()
+    backups = list(db.parent.glob(f"{db.name}.v1-backup-*"))
+    assert len(backups) == 1
+    old = sqlite3.connect(backups[0])
+    assert old.execute("PRAGMA user_version").fetchone()[0] == 1
+    assert old.execute("SELECT count(*) FROM questionnaires").fetchone()[0] == 1
+    old.close()
+    assert read_store(db).counts["questionnaires"] == 1
+
+
+def test_foreign_or_newer_files_are_refused(tmp_path):
+    other = tmp_path / "other.sqlite"
+    con = sqlite3.connect(other)
+    con.execute("CREATE TABLE t (x)")
+    con.commit()
+    con.close()
+    with pytest.raises(AnalyticsError, match="not an outcomes store"):
+        open_store(other)
+    newer = tmp_path / "newer.sqlite"
+    con = sqlite3.connect(newer)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.close()
+    with pytest.raises(AnalyticsError, match="newer than this tool"):
+        open_store(newer)
+    garbage = tmp_path / "garbage.sqlite"
+    garbage.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(AnalyticsError, match="not a readable outcomes store"):
+        open_store(garbage)
+
+
+# ---------------------------------------------------------------- faults, for real
+
+def cli(*args, env=None):
+    return subprocess.Popen([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, **(env or {})})
+
+
+def integrity(db):
+    con = sqlite3.connect(db)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_sigkill_during_import_leaves_store_as_before(db, tmp_path):
+    import_questionnaires(TINY, db=db)
+    before = (count(db), len(list_imports(db)))
+    big = tmp_path / "big.csv"
+    synthetic_clinic(15_000, seed=11).to_csv(big, index=False)
+    proc = cli("import", big, "--db", db)
+    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    killed_in_transaction = False
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        try:
+            probe.execute("BEGIN IMMEDIATE")
+            probe.execute("ROLLBACK")
+        except sqlite3.OperationalError:  # the importer holds the write lock: it is mid-transaction
+            os.kill(proc.pid, signal.SIGKILL)
+            killed_in_transaction = True
+            break
+        time.sleep(0.005)
+    proc.wait(timeout=30)
+    probe.close()
+    assert killed_in_transaction, "the import finished before it could be killed"
+    assert proc.returncode == -signal.SIGKILL
+    assert integrity(db) == "ok"
+    assert (count(db), len(list_imports(db))) == before
+    # and the store still takes the import afterwards
+    assert import_questionnaires(big, db=db).added > 0
+
+
+def test_two_imports_at_once(db, tmp_path):
+    a, b = tmp_path / "a.csv", tmp_path / "b.csv"
+    synthetic_clinic(3_000, seed=1).to_csv(a, index=False)
+    synthetic_clinic(3_000, seed=2).assign(patient_id=lambda f: "B" + f["patient_id"]).to_csv(b, index=False)
+    first, second = cli("import", a, "--db", db), cli("import", b, "--db", db)
+    outs = [p.communicate(timeout=300) for p in (first, second)]
+    codes = [first.returncode, second.returncode]
+    assert set(codes) <= {0, 4}, outs
+    for code, (out, err) in zip(codes, outs):
+        assert "Traceback" not in err
+        if code == 4:
+            assert "busy" in err and "Nothing was written" in err
+    assert integrity(db) == "ok"
+    expected = sum(len(load_questionnaires(f)) for f, code in zip((a, b), codes) if code == 0)
+    assert codes.count(0) >= 1 and count(db) == expected
+
+
+# ---------------------------------------------------------------- command line
+
+def test_cli_import_history_revert_and_summary_from_store(db, tmp_path):
+    run = lambda *a, **k: subprocess.run([sys.executable, "-m", "analytics", *map(str, a)], cwd=ROOT,  # noqa: E731
+                                         capture_output=True, text=True, timeout=120, **k)
+    out = run("import", TINY, "--db", db)
+    assert out.returncode == 0 and "import 1 done" in out.stdout
+    out = run("import", TINY, "--db", db)
+    assert out.returncode == 0 and "nothing new" in out.stdout
+    out = run("import", changed_copy(tmp_path), "--db", db)
+    assert out.returncode == 1 and "--accept-corrections" in out.stderr and "phq9_4" in out.stderr
+    assert run("import", changed_copy(tmp_path), "--db", db, "--accept-corrections").returncode == 0
+    history = json.loads(run("imports", "--db", db, "--format", "json").stdout)
+    assert [h["corrected"] for h in history] == [0, 1]
+    out = run("imports", "--db", db, "--revert", "2")
+    assert out.returncode == 0 and "1 restored" in out.stdout
+    from_store = json.loads(run("summary", "--db", db, "--format", "json").stdout)
+    from_file = json.loads(run("summary", TINY, "--format", "json").stdout)
+    assert from_store["response"] == from_file["response"] and from_store["cumulative"] == from_file["cumulative"]
+    # OUTCOMES_DB names the default store
+    env = {**os.environ, "OUTCOMES_DB": str(db)}
+    assert json.loads(run("summary", "--format", "json", env=env).stdout)["patients"] == 10
+    assert run("validate", "--db", db).returncode == 0
+    missing = run("summary", "--db", tmp_path / "nothing.sqlite")
+    assert missing.returncode == 1 and "no store here yet" in missing.stderr
+
+
+def _open_and_close(path, results):
+    try:
+        open_store(path).close()
+        results.put("ok")
+    except Exception as exc:  # reported back to the test
+        results.put(f"{type(exc).__name__}: {exc}")
+
+
+def test_processes_creating_a_new_store_at_once(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    failures = []
+    for round_ in range(6):
+        path = tmp_path / f"s{round_}.sqlite"
+        results = ctx.Queue()
+        procs = [ctx.Process(target=_open_and_close, args=(path, results)) for _ in range(3)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join(timeout=60)
+        failures += [r for r in (results.get(timeout=10) for _ in procs) if r != "ok"]
+        assert integrity(path) == "ok"
+    assert not failures
