@@ -372,7 +372,8 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
             raise StoreBusyError(f"the store is busy ({exc}): another import is running. Nothing was written; "
                                  "try again when it has finished.") from None
         try:
-            result = _write_import(con, new, report, name, digest, source_format, mapping, accept_corrections, user)
+            result = _write_import(con, new, report, name, digest, source_format, mapping, accept_corrections, user,
+                                   raw.notes)
             con.execute("COMMIT")
             return result
         except BaseException:
@@ -392,7 +393,7 @@ def _as_raw_table(source) -> RawTable:
     return read_table(source)
 
 
-def _write_import(con, new, report, name, digest, source_format, mapping, accept, user) -> ImportResult:
+def _write_import(con, new, report, name, digest, source_format, mapping, accept, user, notes=()) -> ImportResult:
     stored = _stored_rows(con)
     merged = new.merge(stored, on=["patient_id", "occasion"], how="left", suffixes=("", "_stored"),
                        indicator=True)
@@ -428,7 +429,7 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
         "INSERT INTO imports (kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
         "warnings, warning_summary) VALUES ('import', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (name, digest, source_format, mapping, user, _now(), int(report.counts.get("rows_read", 0)),
-         len(warnings), _warning_summary(warnings)))
+         len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; ")))
     import_id = cur.lastrowid
     added = new[is_new]
     if len(added):

@@ -9,6 +9,7 @@ import streamlit as st
 
 from analytics import ANALYSIS_MODES, AnalyticsError, OutcomeDefinitions, clinic_summary, validate_questionnaires
 from analytics.definitions import ANALYSIS_MODE_LABELS
+from analytics.store import default_db_path, read_store, store_has_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "sample_clinic.csv"
@@ -16,23 +17,44 @@ SAMPLE = ROOT / "sample_data" / "sample_clinic.csv"
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
 
 
-def data_path() -> Path:
-    """The file shown: $OUTCOMES_DATA when set, else the bundled synthetic sample."""
-    return Path(os.environ.get("OUTCOMES_DATA", SAMPLE))
+def data_source() -> tuple[str, Path]:
+    """What the dashboard shows: ``("file", path)`` for $OUTCOMES_DATA, ``("store", db)`` when the store
+    holds questionnaires, else ``("sample", SAMPLE)``, the bundled synthetic clinic."""
+    if os.environ.get("OUTCOMES_DATA"):
+        return "file", Path(os.environ["OUTCOMES_DATA"])
+    db = default_db_path()
+    try:
+        if store_has_data(db):
+            return "store", db
+    except AnalyticsError:
+        return "store", db  # let load_report show why the store cannot be read
+    return "sample", SAMPLE
+
+
+def _stamp(path: Path) -> tuple:
+    """Changes whenever the file (or its SQLite write-ahead log) changes: the cache key."""
+    return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (path, path.with_name(path.name + "-wal")))
 
 
 @st.cache_data(show_spinner="Reading and validating the questionnaire file...")
-def _validated(path: str, mtime: float):
+def _validated(path: str, stamp: tuple):
     return validate_questionnaires(path)
 
 
+@st.cache_data(show_spinner="Reading the clinic store...")
+def _from_store(db: str, stamp: tuple):
+    return read_store(db)
+
+
 def load_report():
-    """Validation report of the current data file, or None after showing why it failed."""
-    path = data_path()
+    """Validation report of the current data source, or None after showing why it failed."""
+    kind, path = data_source()
     try:
-        return _validated(str(path), path.stat().st_mtime)
+        if kind == "store":
+            return _from_store(str(path), _stamp(path))
+        return _validated(str(path), _stamp(path))
     except (AnalyticsError, OSError) as exc:
-        st.error(f"The data file could not be read: {exc}")
+        st.error(f"The data could not be read: {exc}")
         return None
 
 
@@ -67,9 +89,13 @@ def sidebar_definitions() -> OutcomeDefinitions:
 
 def data_banner(report) -> None:
     """Say where the numbers come from; synthetic data says so on every page."""
-    if data_path().resolve() == SAMPLE.resolve():
+    kind, path = data_source()
+    if kind == "sample":
         st.info("**Synthetic sample data** — a generated clinic of about 600 patients, no real people. "
-                "Set `OUTCOMES_DATA` to a de-identified file to see your own clinic.", icon=":material/science:")
+                "Import your de-identified exports (`python -m analytics import FILE`) to see your own clinic.",
+                icon=":material/science:")
+    elif kind == "store":
+        st.caption(f"Data: clinic store `{path}` — {report.source}")
     else:
         st.caption(f"Data: `{report.source}` (SHA-256 {report.sha256[:12]}...)")
 

@@ -33,9 +33,10 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
+    env["OUTCOMES_DB"] = str(tmp_path_factory.mktemp("store") / "none.sqlite")  # the labelled sample
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],

@@ -1,10 +1,18 @@
 """Dashboard under Streamlit's AppTest: every page runs, controls change the numbers."""
 from __future__ import annotations
 
+import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires
 from conftest import ROOT, SAMPLE, TINY
+
+
+@pytest.fixture(autouse=True)
+def no_store(monkeypatch, tmp_path):
+    """Every test starts without a clinic store, whatever the developer's data/ holds."""
+    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "no-store.sqlite"))
+    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
 
 
 def app(monkeypatch, data=None):
@@ -67,3 +75,18 @@ def test_refused_file_shows_error_table(monkeypatch, tmp_path):
 def test_unreadable_file_is_a_message_not_a_traceback(monkeypatch, tmp_path):
     at = app(monkeypatch, tmp_path / "missing.csv")
     assert not at.exception and "could not be read" in at.error[0].value
+
+
+def test_dashboard_reads_the_store_when_it_holds_data(monkeypatch, tmp_path):
+    from analytics.store import import_questionnaires
+
+    db = tmp_path / "clinic.sqlite"
+    import_questionnaires(TINY, db=db)
+    monkeypatch.setenv("OUTCOMES_DB", str(db))
+    at = app(monkeypatch)
+    assert not at.exception
+    assert not at.info  # not labelled synthetic: it is the clinic's store
+    assert any("clinic store" in c.value for c in at.caption)
+    expected = clinic_summary(load_questionnaires(TINY))
+    assert outcome_cell(at, "Response", "n") == expected.response.n == 4
+    assert outcome_cell(at, "Response", "Events") == expected.response.events

@@ -30,3 +30,12 @@ def test_redcap_without_mapping_uses_contract_names(tmp_path):
                     "1,baseline_arm_1,0,3,3,3,3,3,3,0,0,0\n")
     report = validate_questionnaires(read_source(path))
     assert report.ok and report.frame.iloc[0]["phq9_total"] == 18
+
+
+def test_redcap_import_records_what_was_left_out(tmp_path):
+    from analytics.store import import_questionnaires, list_imports
+
+    db = tmp_path / "s.sqlite"
+    import_questionnaires(read_source(EXAMPLE, mapping=MAPPING), db=db)
+    summary = list_imports(db).iloc[0]["warning_summary"]
+    assert "other REDCap instruments left out" in summary and "no PHQ-9 answer" in summary
