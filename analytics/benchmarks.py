@@ -63,7 +63,8 @@ def load_benchmarks() -> pd.DataFrame:
 
 
 def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | None = None,
-                            benchmarks: pd.DataFrame | None = None) -> pd.DataFrame:
+                            benchmarks: pd.DataFrame | None = None,
+                            metrics: tuple = COMPARED_METRICS) -> pd.DataFrame:
     """Compare the clinic's rates with each published figure.
 
     Parameters
@@ -75,6 +76,8 @@ def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | No
     definitions : OutcomeDefinitions, optional
     benchmarks : pandas.DataFrame, optional
         Defaults to :func:`load_benchmarks`.
+    metrics : tuple of str
+        Which published metrics to compare (e.g. ``("si_worsened",)`` for the safety view).
 
     Returns
     -------
@@ -91,7 +94,7 @@ def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | No
     d = definitions or OutcomeDefinitions()
     lib = load_benchmarks() if benchmarks is None else benchmarks
     rows = []
-    for b in lib[lib["metric"].isin(COMPARED_METRICS)].to_dict("records"):
+    for b in lib[lib["metric"].isin(metrics)].to_dict("records"):
         metric = b["metric"]
         cumulative = rates.get(f"cumulative_{metric}")
         use_cumulative = b["method"] == "cumulative" and cumulative is not None

@@ -1,34 +1,55 @@
-"""Shared UI pieces: data loading (cached here, never in analytics/), sidebar controls, formatting."""
+"""Shared UI pieces: data source, sidebar controls, cached computations, formatting.
+
+Caching lives here (never in analytics/).  Every page calls :func:`page_setup`
+and gets a :class:`View`: the filtered questionnaires, the per-patient outcome
+table and the definitions, with the data source labelled.
+"""
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import streamlit as st
 
-from analytics import ANALYSIS_MODES, AnalyticsError, OutcomeDefinitions, clinic_summary, validate_questionnaires
-from analytics.definitions import ANALYSIS_MODE_LABELS
+from analytics import (
+    ANALYSIS_MODES,
+    AnalyticsError,
+    OutcomeDefinitions,
+    clinic_summary,
+    patient_outcomes,
+    validate_questionnaires,
+)
+from analytics.cohorts import patient_start_dates, quarter_bounds, quarter_of, select_patients
+from analytics.definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION
+from analytics.exports import to_safe_csv
 from analytics.store import default_db_path, read_store, store_has_data
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "sample_clinic.csv"
 #: Okabe-Ito: distinguishable with the common colour-vision deficiencies.
 PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000"]
+FILTER_COLUMNS = ("site", "clinician", "protocol")
+MODE_NAMES = {"completer": "Completers", "itt": "Intention to treat", "locf": "Last observation carried forward"}
+SOURCE_NAMES = {"file": "File ($OUTCOMES_DATA)", "store": "Clinic store", "sample": "Synthetic sample"}
 
 
-def data_source() -> tuple[str, Path]:
-    """What the dashboard shows: ``("file", path)`` for $OUTCOMES_DATA, ``("store", db)`` when the store
-    holds questionnaires, else ``("sample", SAMPLE)``, the bundled synthetic clinic."""
+# ----------------------------------------------------------------------------- data
+
+def available_sources() -> dict[str, Path]:
+    """Sources the dashboard can show, in order of preference."""
+    out = {}
     if os.environ.get("OUTCOMES_DATA"):
-        return "file", Path(os.environ["OUTCOMES_DATA"])
+        out["file"] = Path(os.environ["OUTCOMES_DATA"])
     db = default_db_path()
     try:
         if store_has_data(db):
-            return "store", db
+            out["store"] = db
     except AnalyticsError:
-        return "store", db  # let load_report show why the store cannot be read
-    return "sample", SAMPLE
+        out["store"] = db  # load_report shows why it cannot be read
+    out["sample"] = SAMPLE
+    return out
 
 
 def _stamp(path: Path) -> tuple:
@@ -36,19 +57,18 @@ def _stamp(path: Path) -> tuple:
     return tuple(p.stat().st_mtime_ns if p.exists() else 0 for p in (path, path.with_name(path.name + "-wal")))
 
 
-@st.cache_data(show_spinner="Reading and validating the questionnaire file...")
+@st.cache_data(show_spinner="Reading and validating the questionnaire file...", max_entries=4)
 def _validated(path: str, stamp: tuple):
     return validate_questionnaires(path)
 
 
-@st.cache_data(show_spinner="Reading the clinic store...")
+@st.cache_data(show_spinner="Reading the clinic store...", max_entries=4)
 def _from_store(db: str, stamp: tuple):
     return read_store(db)
 
 
-def load_report():
-    """Validation report of the current data source, or None after showing why it failed."""
-    kind, path = data_source()
+def load_report(kind: str, path: Path):
+    """Validation report of a data source, or None after showing why it failed."""
     try:
         if kind == "store":
             return _from_store(str(path), _stamp(path))
@@ -58,46 +78,157 @@ def load_report():
         return None
 
 
-@st.cache_data(show_spinner="Computing outcomes...")
-def summary_for(_report, key: tuple, week: int, window_days: int, min_baseline: int, analysis: str):
-    d = OutcomeDefinitions(week=week, window_days=window_days, min_baseline=min_baseline, analysis=analysis)
-    return clinic_summary(_report.frame, definitions=d, source=_report.source, sha256=_report.sha256,
+@st.cache_data(show_spinner="Computing outcomes...", max_entries=32)
+def _cohort(_report, source_key: tuple, filters: tuple, defs: tuple):
+    frame = _report.frame
+    start_from, start_to, attrs = filters
+    if start_from or start_to or any(v for _, v in attrs):
+        frame = select_patients(frame, start_from=start_from, start_to=start_to, **{k: list(v) for k, v in attrs})
+    d = OutcomeDefinitions(*defs)
+    patients = patient_outcomes(frame, definitions=d)
+    starts = patient_start_dates(frame)
+    patients["start_date"] = starts.reindex(patients["patient_id"]).to_numpy()
+    patients["start_quarter"] = quarter_of(patients["start_date"]).to_numpy()
+    return frame, patients
+
+
+@st.cache_data(show_spinner="Computing the summary...", max_entries=32)
+def summary_for(_frame, _report, key: tuple):
+    d = OutcomeDefinitions(*key[-1])
+    return clinic_summary(_frame, definitions=d, source=_report.source, sha256=_report.sha256,
                           validation=_report.counts)
 
 
-def sidebar_definitions() -> OutcomeDefinitions:
-    """Endpoint and analysis controls shared by every page."""
+@st.cache_data(max_entries=4)
+def _quarters(_report, source_key: tuple) -> list[str]:
+    starts = patient_start_dates(_report.frame).dropna()
+    return sorted(quarter_of(starts).dropna().unique(), reverse=True)
+
+
+@st.cache_data(max_entries=4)
+def _choices(_report, source_key: tuple) -> dict:
+    f = _report.frame
+    return {c: sorted(f[c].dropna().astype("str").unique()) for c in FILTER_COLUMNS if c in f}
+
+
+# ----------------------------------------------------------------------------- the page frame
+
+@dataclass
+class View:
+    """What a page shows: the filtered cohort under the current definitions."""
+
+    kind: str
+    report: object
+    frame: pd.DataFrame
+    patients: pd.DataFrame
+    definitions: OutcomeDefinitions
+    key: tuple
+    filter_text: str
+
+    @property
+    def empty(self) -> bool:
+        return self.frame.empty
+
+    def caption(self, n: int | None = None, what: str = "") -> str:
+        """Caption for a chart or rate: n, definition, mode and spec version."""
+        d = self.definitions
+        n_text = f"n = {n}. " if n is not None else ""
+        return (f"{n_text}{what}Week {d.week} (day {d.target_day}, ±{d.window_days} days), baseline ≥ "
+                f"{d.min_baseline}, {MODE_NAMES[d.analysis].lower()}; spec v{SPEC_VERSION}. {self.filter_text}")
+
+
+def page_setup(title: str, *, subheading: bool = False) -> View | None:
+    """Title, sidebar controls, data banner; None (after explaining) when there is nothing to show."""
+    (st.subheader if subheading else st.title)(title)
+    sources = available_sources()
     with st.sidebar:
-        st.header("Definitions")
-        week = st.number_input("Endpoint week", min_value=1, max_value=52, value=6, step=1, key="week",
-                               help="Target study day is 7 x week.")
-        window = st.number_input("Window (+/- days)", min_value=0, max_value=28, value=7, step=1, key="window")
-        min_base = st.number_input("Minimum baseline PHQ-9", min_value=0, max_value=27, value=10, step=1,
-                                   key="min_baseline", help="Eligibility for response and remission.")
-        analysis = st.selectbox("Analysis mode", ANALYSIS_MODES, key="analysis",
-                                format_func=lambda m: {"completer": "Completers", "itt": "Intention to treat",
-                                                       "locf": "Last observation carried forward"}[m],
-                                help="How patients without a questionnaire in the endpoint window count.")
-        st.caption(ANALYSIS_MODE_LABELS[analysis])
+        st.header("Data")
+        kind = st.selectbox("Data source", list(sources), format_func=SOURCE_NAMES.get, key="source")
+    report = load_report(kind, sources[kind])
+    if report is None:
+        return None
+    if not report.ok:
+        st.error("The data were refused; nothing from them is shown. Fix these problems and reload.")
+        st.dataframe(report.errors, hide_index=True)
+        return None
+    source_key = (kind, str(sources[kind]), report.sha256, report.source, report.counts.get("questionnaires"))
+
+    with st.sidebar:
+        quarters = _quarters(report, source_key)
+        period = st.selectbox("Treatment start", ["All dates", *quarters, "Custom range"], key="period",
+                              help="The cohort: patients whose treatment started in this period.")
+        start_from = start_to = None
+        if period == "Custom range":
+            picked = st.date_input("Start between", value=(), key="range")
+            if isinstance(picked, tuple) and len(picked) == 2:
+                start_from, start_to = (pd.Timestamp(p) for p in picked)
+        elif period != "All dates":
+            start_from, start_to = quarter_bounds(period)
+        attrs = []
+        for col, values in _choices(report, source_key).items():
+            chosen = st.multiselect(col.capitalize(), values, key=f"filter_{col}", placeholder="All")
+            attrs.append((col, tuple(chosen)))
+        definitions = _definitions_controls()
+    banner(kind, sources[kind], report)
+
+    defs = (definitions.week, definitions.window_days, definitions.min_baseline, definitions.analysis)
+    filters = (start_from.strftime("%Y-%m-%d") if start_from is not None else None,
+               start_to.strftime("%Y-%m-%d") if start_to is not None else None, tuple(attrs))
+    frame, patients = _cohort(report, source_key, filters, defs)
+    parts = [period if period != "Custom range" else f"{filters[0]} to {filters[1]}"] + \
+        [f"{c}: {', '.join(v)}" for c, v in attrs if v]
+    filter_text = "Cohort: " + "; ".join(parts) + "."
+    view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text)
+    if view.empty:
+        st.warning("No patients match these filters. Widen the treatment-start period or clear the site, "
+                   "clinician or protocol filters in the sidebar.", icon=":material/filter_alt_off:")
+        return None
+    return view
+
+
+def _definitions_controls() -> OutcomeDefinitions:
+    st.header("Definitions")
+    week = st.number_input("Endpoint week", min_value=1, max_value=52, value=6, step=1, key="week",
+                           help="Target study day is 7 x week.")
+    window = st.number_input("Window (± days)", min_value=0, max_value=28, value=7, step=1, key="window")
+    min_base = st.number_input("Minimum baseline PHQ-9", min_value=0, max_value=27, value=10, step=1,
+                               key="min_baseline", help="Eligibility for response and remission.")
+    analysis = st.selectbox("Analysis mode", ANALYSIS_MODES, key="analysis", format_func=MODE_NAMES.get,
+                            help="How patients without a questionnaire in the endpoint window count.")
+    st.caption(ANALYSIS_MODE_LABELS[analysis])
     try:
         return OutcomeDefinitions(week=int(week), window_days=int(window), min_baseline=int(min_base),
                                   analysis=analysis)
     except AnalyticsError as exc:
-        st.sidebar.error(str(exc))
-        return OutcomeDefinitions(analysis=analysis)
+        st.error(f"{exc} Showing week 6 ± 7 days instead.")
+        return OutcomeDefinitions(min_baseline=int(min_base), analysis=analysis)
 
 
-def data_banner(report) -> None:
+def banner(kind: str, path: Path, report) -> None:
     """Say where the numbers come from; synthetic data says so on every page."""
-    kind, path = data_source()
     if kind == "sample":
         st.info("**Synthetic sample data** — a generated clinic of about 600 patients, no real people. "
-                "Import your de-identified exports (`python -m analytics import FILE`) to see your own clinic.",
+                "Import your de-identified exports on the Data page to see your own clinic.",
                 icon=":material/science:")
     elif kind == "store":
         st.caption(f"Data: clinic store `{path}` — {report.source}")
     else:
         st.caption(f"Data: `{report.source}` (SHA-256 {report.sha256[:12]}...)")
+
+
+def download(frame: pd.DataFrame, name: str, label: str = "Download (CSV)") -> None:
+    """A formula-safe CSV download of a table shown on the page."""
+    st.download_button(label, to_safe_csv(frame), f"{name}.csv", "text/csv", key=f"download_{name}")
+
+
+def footer() -> None:
+    st.caption("This dashboard informs clinical review; it does not give clinical advice.")
+
+
+def translucent(color: str, alpha: float = 0.18) -> str:
+    """``#RRGGBB`` as an rgba() fill for interval bands."""
+    r, g, b = (int(color[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgba({r},{g},{b},{alpha})"
 
 
 def pct(value) -> str:
@@ -107,4 +238,12 @@ def pct(value) -> str:
 def ci(low, high) -> str:
     if low is None or high is None or pd.isna(low) or pd.isna(high):
         return "undefined"
-    return f"{low:.1%} - {high:.1%}"
+    return f"{low:.1%} – {high:.1%}"
+
+
+def rate_rows(named) -> pd.DataFrame:
+    """A table of named Proportion / CumulativeIncidence results, 'no data' for n = 0."""
+    return pd.DataFrame([{
+        "Outcome": name, "Estimate": how, "n": r.n, "Events": r.events, "Rate": pct(r.estimate),
+        "95% CI": ci(r.ci_low, r.ci_high), "Method": r.method,
+    } for name, how, r in named])

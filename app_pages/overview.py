@@ -1,97 +1,152 @@
-"""Overview: how is the clinic doing, with n, definition and mode beside every rate."""
+"""Overview: how is the clinic doing? n, definition and mode beside every rate."""
 from __future__ import annotations
 
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.exports import to_safe_csv
-from app_pages.common import PALETTE, ci, data_banner, load_report, pct, sidebar_definitions, summary_for
+from analytics import rate_table
+from analytics.activity import activity_summary
+from analytics.trends import cumulative_curve, weekly_means
+from app_pages.common import PALETTE, ci, download, footer, page_setup, pct, rate_rows, summary_for, translucent
 
-st.title("Outcome overview")
-definitions = sidebar_definitions()
-report = load_report()
-if report is None:
+view = page_setup("Outcome overview")
+if view is None:
+    footer()
     st.stop()
-if not report.ok:
-    st.error("The data file was refused; nothing from it is shown. Fix these problems and reload.")
-    st.dataframe(report.errors, hide_index=True)
-    st.stop()
-data_banner(report)
+d = view.definitions
+s = summary_for(view.frame, view.report, view.key)
+start_from, start_to, _ = view.key[1]
+act = activity_summary(view.frame, view.patients, start=start_from, end=start_to)
 
-s = summary_for(report, (report.source, report.sha256), definitions.week, definitions.window_days,
-                definitions.min_baseline, definitions.analysis)
-cols = st.columns(5)
-cols[0].metric("Patients", s.patients)
-cols[1].metric("Questionnaires", s.questionnaires, help=f"{s.complete_questionnaires} complete")
-cols[2].metric("With a baseline", s.with_baseline)
-cols[3].metric(f"Eligible (baseline ≥ {definitions.min_baseline})", s.eligible)
-cols[4].metric("SI at baseline (item 9 ≥ 1)", s.si_at_baseline)
+cols = st.columns(4)
+cols[0].metric("Patients treated", act.patients_treated, help="Patients with a questionnaire in the period.")
+cols[1].metric("New treatment starts", act.new_starts, help="Patients whose treatment started in the period.")
+cols[2].metric("Questionnaires collected", act.questionnaires)
+cols[3].metric("Measurement completeness", pct(act.completeness.estimate),
+               help=f"Of {act.new_starts} new starts, {act.with_followup} have a baseline and at least one "
+                    f"follow-up questionnaire (95% CI {ci(act.completeness.ci_low, act.completeness.ci_high)}).")
 
-rows = [
-    ("Response", f"week {definitions.week}, {definitions.analysis}", s.response),
-    ("Remission", f"week {definitions.week}, {definitions.analysis}", s.remission),
-    ("SI resolution", f"week {definitions.week}, {definitions.analysis}", s.si_resolution),
-    ("Response reached by week", f"Kaplan-Meier, day {definitions.target_day}", s.cumulative_response),
-    ("Remission reached by week", f"Kaplan-Meier, day {definitions.target_day}", s.cumulative_remission),
-]
-table = pd.DataFrame([{
-    "Outcome": name, "Estimate": how, "n": r.n, "Events": r.events, "Rate": pct(r.estimate),
-    "95% CI": ci(r.ci_low, r.ci_high), "Method": r.method,
-} for name, how, r in rows])
-st.subheader(f"Outcomes at week {definitions.week}")
+st.subheader(f"Outcomes at week {d.week}")
+table = rate_rows([
+    ("Response", f"week {d.week}, {d.analysis}", s.response),
+    ("Remission", f"week {d.week}, {d.analysis}", s.remission),
+    ("SI resolution", f"week {d.week}, {d.analysis}", s.si_resolution),
+    ("Response reached by week", f"Kaplan-Meier, day {d.target_day}", s.cumulative_response),
+    ("Remission reached by week", f"Kaplan-Meier, day {d.target_day}", s.cumulative_remission),
+])
 st.dataframe(table, hide_index=True, width="stretch")
-st.caption(definitions.describe())
+st.caption(d.describe() + " " + view.filter_text)
 for warning in s.warnings:
     st.warning(warning, icon=":material/warning:")
-st.download_button("Download outcomes (CSV)", to_safe_csv(table), "outcomes.csv", "text/csv")
+download(table, "outcomes", "Download outcomes (CSV)")
+
+left, right = st.columns(2)
+with left:
+    st.subheader(f"Reached by week {d.week}")
+    fig = go.Figure()
+    for i, metric in enumerate(("response", "remission")):
+        curve = cumulative_curve(view.patients, metric=metric, definitions=d)
+        if curve.empty:
+            continue
+        color = PALETTE[i]
+        fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_high"], mode="lines", line=dict(width=0, shape="hv"),
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"),
+                                 fill="tonexty",
+                                 fillcolor=translucent(color), showlegend=False,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(
+            x=curve["time"], y=curve["cumulative"], mode="lines", line=dict(color=color, shape="hv", width=2.5),
+            name=metric.capitalize(), customdata=curve[["at_risk"]],
+            hovertemplate="day %{x}: %{y:.1%} (%{customdata[0]} at risk)<extra>" + metric + "</extra>"))
+    fig.update_layout(xaxis=dict(title="Study day since treatment start", range=[0, d.target_day]),
+                      yaxis=dict(title="Cumulative share (Kaplan-Meier)", tickformat=".0%", rangemode="tozero"),
+                      height=360, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
+    st.plotly_chart(fig, width="stretch", key="km")
+    st.caption(view.caption(s.eligible, "Eligible patients; first response or remission at any questionnaire up "
+                            "to the target day; censored at the last follow-up. Shaded: 95% log-log band. "))
+with right:
+    st.subheader("Mean PHQ-9 by week")
+    weekly = weekly_means(view.frame, max_week=max(12, d.week + 2))
+    fig = go.Figure()
+    fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_high"], mode="lines", line=dict(width=0),
+                             showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_low"], mode="lines", line=dict(width=0), fill="tonexty",
+                             fillcolor=translucent(PALETTE[0]), showlegend=False, hoverinfo="skip"))
+    fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["mean"], mode="lines+markers", line=dict(color=PALETTE[0]),
+                             name="Mean PHQ-9", customdata=weekly[["n_patients"]],
+                             hovertemplate="week %{x}: %{y:.1f} (n = %{customdata[0]})<extra></extra>"))
+    fig.update_layout(xaxis=dict(title="Weeks since treatment start (week 0 includes baseline)", dtick=1),
+                      yaxis=dict(title="PHQ-9 total (0-27)", range=[0, 27]), height=360,
+                      margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
+    st.plotly_chart(fig, width="stretch", key="weekly")
+    st.caption(f"Each patient counts once a week (their mean); shaded: 95% t interval. Complete questionnaires "
+               f"only. n per week in the hover. {view.filter_text}")
 
 st.subheader("Against published figures")
-fig = go.Figure()
-labels = [name for name, _, r in rows]
-est = [r.estimate for _, _, r in rows]
-fig.add_trace(go.Scatter(
-    x=est, y=labels, mode="markers", name="This clinic (95% CI)", marker=dict(color=PALETTE[0], size=11),
-    error_x=dict(type="data", symmetric=False,
-                 array=[(r.ci_high - r.estimate) if r.ci_high is not None else 0 for _, _, r in rows],
-                 arrayminus=[(r.estimate - r.ci_low) if r.ci_low is not None else 0 for _, _, r in rows]),
-    hovertemplate="%{y}: %{x:.1%}<extra>this clinic</extra>",
-))
 bench = s.benchmarks
+labels = list(table["Outcome"])
 target = {("response", "snapshot"): labels[0], ("remission", "snapshot"): labels[1],
           ("si_resolution", "snapshot"): labels[2], ("response", "cumulative"): labels[3],
           ("remission", "cumulative"): labels[4]}
 bench = bench.assign(row=[target[(m, e)] for m, e in zip(bench["metric"], bench["clinic_estimate"])])
+results = [s.response, s.remission, s.si_resolution, s.cumulative_response, s.cumulative_remission]
+fig = go.Figure()
+fig.add_trace(go.Scatter(
+    x=[r.estimate for r in results], y=labels, mode="markers", name="This clinic (95% CI)",
+    marker=dict(color=PALETTE[0], size=11),
+    error_x=dict(type="data", symmetric=False,
+                 array=[(r.ci_high - r.estimate) if r.ci_high is not None else 0 for r in results],
+                 arrayminus=[(r.estimate - r.ci_low) if r.ci_low is not None else 0 for r in results]),
+    hovertemplate="%{y}: %{x:.1%}<extra>this clinic</extra>"))
 for comparable, symbol, color, name in ((True, "diamond", PALETTE[1], "Published, like for like"),
                                         (False, "diamond-open", PALETTE[5], "Published, not like for like")):
     part = bench[bench["comparable"] == comparable]
     fig.add_trace(go.Scatter(
         x=part["rate"], y=part["row"], mode="markers", name=name, marker=dict(symbol=symbol, size=10, color=color),
-        customdata=part[["id", "reason"]], hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<extra></extra>",
-    ))
+        customdata=part[["id", "reason"]], hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<extra></extra>"))
 fig.update_layout(xaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]),
                   yaxis=dict(title=None, autorange="reversed"), height=400,
-                  legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0),
-                  margin=dict(l=10, r=10, t=40, b=10))
-st.plotly_chart(fig, width="stretch")
-st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis or "
-           "timepoint; hover to see how. Item-9 SI figures are not C-SSRS or SSI figures.")
+                  legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), margin=dict(l=10, r=10, t=40, b=10))
+st.plotly_chart(fig, width="stretch", key="forest")
+st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis or timepoint; "
+           "the table says how. Item-9 SI figures are not C-SSRS or SSI figures. " + view.caption())
 shown = pd.DataFrame({
     "Published figure": bench["id"], "Metric": bench["metric"], "Published": bench["rate"].map(pct),
-    "Clinic": bench["clinic_rate"].map(pct), "Difference": bench["difference"].map(
-        lambda v: "" if pd.isna(v) else f"{v:+.1%}"),
+    "Clinic": bench["clinic_rate"].map(pct),
+    "Difference": bench["difference"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}"),
     "p": bench["p_value"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
     "Like for like": bench["comparable"].map({True: "yes", False: "no"}), "Why": bench["reason"],
     "Test": bench["test"], "Citation": bench["citation"],
 })
 st.dataframe(shown, hide_index=True, width="stretch")
-st.download_button("Download comparison (CSV)", to_safe_csv(shown), "benchmarks.csv", "text/csv")
+download(shown, "benchmarks", "Download comparison (CSV)")
 
-with st.expander(f"Data quality: {report.source}"):
-    st.write({k.replace("_", " "): v for k, v in report.counts.items()})
-    if len(report.warnings):
-        st.dataframe(report.warnings, hide_index=True, width="stretch")
-        st.download_button("Download data-quality warnings (CSV)", to_safe_csv(report.warnings),
-                           "data_quality.csv", "text/csv")
+st.subheader("By quarter of treatment start")
+if view.patients["start_quarter"].notna().any():
+    by_q = rate_table(view.patients.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d)
+    fig = go.Figure()
+    for i, metric in enumerate(("response", "remission", "si_resolution")):
+        part = by_q[(by_q["metric"] == metric) & by_q["rate"].notna()]
+        fig.add_trace(go.Scatter(
+            x=part["start_quarter"], y=part["rate"], mode="lines+markers", name=part["label"].iloc[0] if len(part)
+            else metric, line=dict(color=PALETTE[i]),
+            error_y=dict(type="data", symmetric=False, array=part["ci_high"] - part["rate"],
+                         arrayminus=part["rate"] - part["ci_low"]),
+            customdata=part[["events", "n"]],
+            hovertemplate="%{x}: %{y:.1%} (%{customdata[0]}/%{customdata[1]})<extra></extra>"))
+    fig.update_layout(xaxis=dict(title="Quarter of treatment start", type="category"),
+                      yaxis=dict(title="Rate (95% Wilson CI)", tickformat=".0%", range=[0, 1]), height=360,
+                      margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
+    st.plotly_chart(fig, width="stretch", key="quarters")
+    st.caption(view.caption(None, "Quarters with no patient in a denominator show no point (no data, not 0%). "))
+    quarter_table = by_q.assign(rate=by_q["rate"].map(pct), ci_low=by_q["ci_low"].map(pct),
+                                ci_high=by_q["ci_high"].map(pct))
+    st.dataframe(quarter_table.drop(columns=["label"]), hide_index=True, width="stretch")
+    download(quarter_table, "rates_by_quarter", "Download rates by quarter (CSV)")
+else:
+    st.info("These data have study days but no calendar dates, so there are no quarters to show.")
 
-st.caption("This dashboard informs clinical review; it does not give clinical advice.")
+footer()
+

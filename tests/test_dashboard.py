@@ -1,11 +1,16 @@
-"""Dashboard under Streamlit's AppTest: every page runs, controls change the numbers."""
+"""Dashboard under Streamlit's AppTest: every page runs, controls change the numbers (checked against the engine)."""
 from __future__ import annotations
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires
+from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires, patient_outcomes
+from analytics.activity import activity_summary
+from analytics.cohorts import quarter_bounds, select_patients
+from analytics.safety import si_review
 from conftest import ROOT, SAMPLE, TINY
+
+PAGES = ["overview", "patient", "safety", "trajectories", "data"]
 
 
 @pytest.fixture(autouse=True)
@@ -15,40 +20,83 @@ def no_store(monkeypatch, tmp_path):
     monkeypatch.delenv("OUTCOMES_DATA", raising=False)
 
 
-def app(monkeypatch, data=None):
+@pytest.fixture(scope="module")
+def sample():
+    return load_questionnaires(SAMPLE)
+
+
+def app(monkeypatch, data=None, page="overview"):
     if data is not None:
         monkeypatch.setenv("OUTCOMES_DATA", str(data))
-    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=60)
-    return at.run()
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90)
+    at.run()
+    if page != "overview":
+        at.switch_page(f"app_pages/{page}.py").run()
+    return at
 
 
 def outcome_cell(at, outcome, column):
-    table = at.dataframe[0].value
-    return table.set_index("Outcome").loc[outcome, column]
+    return at.dataframe[0].value.set_index("Outcome").loc[outcome, column]
 
 
-def test_overview_renders_sample_with_engine_numbers(monkeypatch):
+def metric(at, label):
+    return next(m.value for m in at.metric if m.label == label)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_with_its_controls(monkeypatch, page):
+    at = app(monkeypatch, page=page)
+    assert not at.exception, at.exception
+    assert any("Synthetic sample data" in i.value for i in at.info)
+    keys = {w.key for w in at.sidebar.selectbox} | {w.key for w in at.sidebar.number_input} | \
+        {w.key for w in at.sidebar.multiselect}
+    assert {"source", "period", "analysis", "week", "window", "min_baseline", "filter_site", "filter_clinician",
+            "filter_protocol"} <= keys
+    assert any("clinical advice" in c.value for c in at.caption)
+
+
+def test_overview_matches_engine(monkeypatch, sample):
     at = app(monkeypatch)
-    assert not at.exception
-    assert "Synthetic sample data" in at.info[0].value
-    expected = clinic_summary(load_questionnaires(SAMPLE))
-    assert outcome_cell(at, "Response", "n") == expected.response.n
-    assert outcome_cell(at, "Response", "Rate") == f"{expected.response.estimate:.1%}"
-    assert [m.label for m in at.metric][0] == "Patients" and at.metric[0].value == str(expected.patients)
+    s = clinic_summary(sample)
+    assert outcome_cell(at, "Response", "n") == s.response.n
+    assert outcome_cell(at, "Response", "Rate") == f"{s.response.estimate:.1%}"
+    assert outcome_cell(at, "Remission reached by week", "Events") == s.cumulative_remission.events
+    a = activity_summary(sample, patient_outcomes(sample))
+    assert metric(at, "Patients treated") == str(a.patients_treated)
+    assert metric(at, "Measurement completeness") == f"{a.completeness.estimate:.1%}"
     assert any("Spec v1" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) == 4
 
 
-def test_changing_analysis_mode_changes_numbers(monkeypatch):
+def test_filters_and_definitions_change_the_numbers(monkeypatch, sample):
     at = app(monkeypatch)
     before = outcome_cell(at, "Response", "n")
+    at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
     at.selectbox(key="analysis").set_value("itt").run()
     assert not at.exception
-    expected = clinic_summary(load_questionnaires(SAMPLE), definitions=OutcomeDefinitions(analysis="itt"))
+    north = select_patients(sample, site=["North"])
+    expected = clinic_summary(north, definitions=OutcomeDefinitions(analysis="itt"))
     assert outcome_cell(at, "Response", "n") == expected.response.n != before
+    assert outcome_cell(at, "Response", "Events") == expected.response.events
+    lo, hi = quarter_bounds("2025Q2")
+    at.selectbox(key="period").set_value("2025Q2").run()
     at.number_input(key="min_baseline").set_value(15).run()
-    expected = clinic_summary(load_questionnaires(SAMPLE),
+    expected = clinic_summary(select_patients(sample, site=["North"], start_from=lo, start_to=hi),
                               definitions=OutcomeDefinitions(analysis="itt", min_baseline=15))
+    assert outcome_cell(at, "Remission", "n") == expected.remission.n
     assert outcome_cell(at, "Remission", "Events") == expected.remission.events
+    assert any("2025Q2" in c.value and "site: North" in c.value for c in at.caption)
+
+
+def test_empty_state_explains_what_to_do(monkeypatch, sample):
+    at = app(monkeypatch)
+    north_clinicians = set(select_patients(sample, site=["North"])["clinician"].astype(str))
+    other = sorted(set(sample["clinician"].astype(str)) - north_clinicians)[0]
+    at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
+    at.sidebar.multiselect(key="filter_clinician").set_value([other]).run()
+    assert not at.exception
+    assert "No patients match these filters" in at.warning[0].value
+    assert not at.dataframe
 
 
 def test_no_data_is_shown_as_no_data(monkeypatch):
@@ -57,19 +105,46 @@ def test_no_data_is_shown_as_no_data(monkeypatch):
     at.number_input(key="window").set_value(0).run()
     at.number_input(key="min_baseline").set_value(13).run()
     assert not at.exception
-    assert outcome_cell(at, "Response", "Rate") == "no data"
-    assert outcome_cell(at, "Response", "n") == 0
+    assert outcome_cell(at, "Response", "Rate") == "no data" and outcome_cell(at, "Response", "n") == 0
+    assert any("no calendar dates" in i.value for i in at.info)
+
+
+def test_patient_page_shows_engine_outcome(monkeypatch, sample):
+    at = app(monkeypatch, page="patient")
+    pid = at.selectbox(key="patient").value
+    p = patient_outcomes(sample).set_index("patient_id").loc[pid]
+    assert metric(at, "Baseline PHQ-9") == str(int(p["baseline_total"]))
+    assert metric(at, "Endpoint (week 6)") == str(int(p["endpoint_total"]))
+    chosen = next(x for x in patient_outcomes(sample)["patient_id"] if x != pid)
+    at.selectbox(key="patient").set_value(chosen).run()
+    assert not at.exception and at.selectbox(key="patient").value == chosen
+    assert len(at.get("plotly_chart")) >= 1
+
+
+def test_safety_page_lists_engine_review(monkeypatch, sample):
+    at = app(monkeypatch, page="safety")
+    expected = si_review(sample, patient_outcomes(sample))
+    table = at.dataframe[0].value
+    assert list(table["patient_id"]) == list(expected["patient_id"])
+    assert "not an alerting service" in at.warning[0].value
+
+
+def test_trajectories_and_data_pages(monkeypatch):
+    at = app(monkeypatch, page="trajectories")
+    assert not at.exception and len(at.dataframe) >= 2  # baseline band, site, protocol tables
+    at = app(monkeypatch, page="data")
+    assert not at.exception
+    checks = at.dataframe[-2].value if len(at.dataframe) > 1 else at.dataframe[0].value
+    assert "Check" in checks.columns and "Incomplete questionnaires" in set(checks["Check"])
 
 
 def test_refused_file_shows_error_table(monkeypatch, tmp_path):
     bad = tmp_path / "bad.csv"
     bad.write_text("patient_id,day,phq9_total,phq9_9,email\n001,0,12,1,a@b.org\n")
     at = app(monkeypatch, bad)
-    assert not at.exception
-    assert "refused" in at.error[0].value
+    assert not at.exception and "refused" in at.error[0].value
     problems = at.dataframe[0].value
-    assert list(problems.columns) == ["line", "column", "value", "problem"]
-    assert problems.iloc[0]["column"] == "email"
+    assert list(problems.columns) == ["line", "column", "value", "problem"] and problems.iloc[0]["column"] == "email"
 
 
 def test_unreadable_file_is_a_message_not_a_traceback(monkeypatch, tmp_path):
@@ -85,8 +160,8 @@ def test_dashboard_reads_the_store_when_it_holds_data(monkeypatch, tmp_path):
     monkeypatch.setenv("OUTCOMES_DB", str(db))
     at = app(monkeypatch)
     assert not at.exception
-    assert not at.info  # not labelled synthetic: it is the clinic's store
+    assert at.selectbox(key="source").value == "store"
+    assert not any("Synthetic" in i.value for i in at.info)
     assert any("clinic store" in c.value for c in at.caption)
     expected = clinic_summary(load_questionnaires(TINY))
     assert outcome_cell(at, "Response", "n") == expected.response.n == 4
-    assert outcome_cell(at, "Response", "Events") == expected.response.events

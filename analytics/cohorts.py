@@ -1,0 +1,101 @@
+"""Selecting patients: treatment start dates, quarters, and attribute filters.
+
+A patient's treatment start is ``treatment_start_date`` when given, otherwise
+the date of study day 0 (``assessment_date - day``).  Filters act on whole
+patients: a patient is in or out with all of their questionnaires.
+"""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from .errors import DefinitionError
+
+__all__ = ["patient_start_dates", "patient_attributes", "select_patients", "quarter_bounds", "quarter_of"]
+
+_QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
+
+
+def patient_start_dates(questionnaires: pd.DataFrame) -> pd.Series:
+    """Treatment start date per patient (``NaT`` when the data have no dates)."""
+    q = questionnaires
+    if "treatment_start_date" in q:
+        start = q["treatment_start_date"]
+    elif "assessment_date" in q:
+        start = q["assessment_date"] - pd.to_timedelta(q["day"].astype("float64"), unit="D")
+    else:
+        return pd.Series(pd.NaT, index=pd.Index(q["patient_id"].astype("str").unique(), name="patient_id"),
+                         dtype="datetime64[s]")
+    return start.groupby(q["patient_id"].astype("str"), sort=False).min().rename("start_date")
+
+
+def patient_attributes(questionnaires: pd.DataFrame, columns) -> pd.DataFrame:
+    """Each patient's first non-blank value of each column (site, clinician, protocol, ...)."""
+    cols = [c for c in columns if c in questionnaires]
+    if not cols:
+        return pd.DataFrame(index=pd.Index(questionnaires["patient_id"].astype("str").unique(), name="patient_id"))
+    return questionnaires[cols].groupby(questionnaires["patient_id"].astype("str"), sort=False, observed=True).first()
+
+
+def quarter_bounds(quarter: str) -> tuple[pd.Timestamp, pd.Timestamp]:
+    """``"2026Q3"`` -> (2026-07-01, 2026-09-30), both days included.
+
+    Raises
+    ------
+    DefinitionError
+        When the text is not a quarter such as 2026Q3.
+    """
+    m = _QUARTER.match(str(quarter).strip())
+    if not m:
+        raise DefinitionError(f"quarter={quarter!r} is not a quarter; write it like 2026Q3 (year, Q, 1-4).")
+    year, q = int(m.group(1)), int(m.group(2))
+    start = pd.Timestamp(year=year, month=3 * q - 2, day=1)
+    return start, start + pd.offsets.QuarterEnd(0)
+
+
+def quarter_of(dates: pd.Series) -> pd.Series:
+    """Quarter labels such as ``"2026Q3"`` (missing where the date is)."""
+    p = pd.to_datetime(dates).dt.to_period("Q")
+    return p.astype("str").str.replace(r"^(\d{4})Q", r"\1Q", regex=True).where(p.notna())
+
+
+def select_patients(questionnaires: pd.DataFrame, *, start_from=None, start_to=None,
+                    **attribute_values) -> pd.DataFrame:
+    """Questionnaires of the patients who match every filter.
+
+    Parameters
+    ----------
+    questionnaires : pandas.DataFrame
+        Canonical frame.
+    start_from, start_to : date-like, optional
+        Treatment start within these dates (both included).
+    **attribute_values
+        ``site=["North"]``, ``protocol=[...]``: keep patients whose value is
+        one of those listed; ``None`` or an empty list means no filter.
+
+    Raises
+    ------
+    DefinitionError
+        A filter names a column the data do not have.
+    """
+    q = questionnaires
+    keep = pd.Series(True, index=pd.Index(q["patient_id"].astype("str").unique()))
+    if start_from is not None or start_to is not None:
+        start = patient_start_dates(q).reindex(keep.index)
+        if start_from is not None:
+            keep &= (start >= pd.Timestamp(start_from)).fillna(False)
+        if start_to is not None:
+            keep &= (start <= pd.Timestamp(start_to)).fillna(False)
+    active = {k: v for k, v in attribute_values.items() if v}
+    unknown = [k for k in active if k not in q]
+    if unknown:
+        raise DefinitionError(f"no column {', '.join(unknown)} in the data; filter on one of "
+                              f"{', '.join(c for c in q.columns if c not in ('line',))}.")
+    if active:
+        attrs = patient_attributes(q, list(active)).reindex(keep.index)
+        for col, allowed in active.items():
+            keep &= attrs[col].astype("str").isin([str(a) for a in allowed]).to_numpy()
+    ids = keep.index[keep.to_numpy()]
+    return q[q["patient_id"].astype("str").isin(ids).to_numpy()]

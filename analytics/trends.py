@@ -1,0 +1,70 @@
+"""Courses over time: mean PHQ-9 by week and cumulative (Kaplan-Meier) curves."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from .definitions import BASELINE_WINDOW_DAYS, OutcomeDefinitions
+from .errors import DefinitionError
+from .statistics import km_curve
+
+__all__ = ["weekly_means", "cumulative_curve"]
+
+
+def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = 12) -> pd.DataFrame:
+    """Mean PHQ-9 total by week since treatment start, with a 95% t interval.
+
+    Week 0 holds the baseline window (days -30 to 6); week k holds days
+    7k to 7k+6.  A patient with several questionnaires in a week counts once,
+    with their mean, so frequent responders do not dominate.  Wraps
+    ``scipy.stats.t.ppf``.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``week, n_patients, mean, sd, ci_low, ci_high`` (interval missing when n < 2).
+    """
+    q = questionnaires[questionnaires["complete"]]
+    day = q["day"].astype("float64")
+    use = (day >= BASELINE_WINDOW_DAYS[0]) & (day < 7 * (max_week + 1))
+    week = np.floor(np.maximum(day[use], 0) / 7).astype(int)
+    per_patient = q.loc[use, "phq9_total"].astype("float64").groupby(
+        [q.loc[use, "patient_id"].astype("str"), week]).mean()
+    g = per_patient.groupby(level=1)
+    out = pd.DataFrame({"n_patients": g.size(), "mean": g.mean(), "sd": g.std(ddof=1)})
+    out.index.name = "week"
+    half = stats.t.ppf(0.975, out["n_patients"] - 1) * out["sd"] / np.sqrt(out["n_patients"])
+    out["ci_low"], out["ci_high"] = out["mean"] - half, out["mean"] + half
+    return out.reset_index()
+
+
+def cumulative_curve(patients: pd.DataFrame, *, metric: str,
+                     definitions: OutcomeDefinitions | None = None) -> pd.DataFrame:
+    """Kaplan-Meier cumulative probability of first response or remission, day 0 to T.
+
+    Same inputs as :func:`analytics.cumulative_rate`; see :func:`analytics.km_curve`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``time, at_risk, events, censored, cumulative, ci_low, ci_high``,
+        starting at day 0 with 0 and ending at the target day T.
+    """
+    d = definitions or OutcomeDefinitions()
+    if metric not in ("response", "remission"):
+        raise DefinitionError(f"metric={metric!r}: curves exist for 'response' and 'remission'.")
+    eligible = patients[patients["eligible"]]
+    first = eligible[f"first_{metric}_day"]
+    observed = first.notna().to_numpy()
+    times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
+                     eligible["last_followup_day"].to_numpy(dtype="float64"))
+    table = km_curve(times, observed)
+    cols = ["time", "at_risk", "events", "censored", "cumulative", "ci_low", "ci_high"]
+    if table.empty:
+        return pd.DataFrame(columns=cols)
+    table = table[table["time"] <= d.target_day][cols]
+    start = pd.DataFrame([{"time": 0.0, "at_risk": len(eligible), "events": 0, "censored": 0, "cumulative": 0.0,
+                           "ci_low": 0.0, "ci_high": 0.0}])
+    last = table.iloc[[-1]].assign(time=float(d.target_day), events=0, censored=0) if len(table) else start
+    return pd.concat([start, table[table["time"] > 0], last], ignore_index=True)

@@ -1,0 +1,107 @@
+"""Data: import an export into the clinic store, see the import history, check data quality."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analytics import AnalyticsError, QuestionnaireValidationError, validate_questionnaires
+from analytics.mapping import load_mapping
+from analytics.sources import read_source
+from analytics.store import ImportConflictError, StoreBusyError, default_db_path, import_questionnaires, list_imports
+from app_pages.common import download, footer, page_setup
+
+st.title("Data")
+db = default_db_path()
+
+st.subheader("Import an export")
+st.caption(f"Into the clinic store `{db}`. The file is checked first; nothing is written unless all of it is "
+           "usable. De-identified data only: files with names, birth dates, addresses and the like are refused.")
+upload = st.file_uploader("Questionnaire export", type=["csv", "xlsx", "parquet", "json", "ndjson"], key="upload")
+mapping_file = st.file_uploader("Column mapping (optional, TOML)", type=["toml"], key="mapping",
+                                help="For exports whose headers differ; see sample_data/mappings/.")
+accept = st.checkbox("Accept corrections (new values replace stored ones; the old ones are kept in the history)",
+                     key="accept")
+if upload is not None and st.button("Check and import", type="primary", key="do_import"):
+    with st.status(f"Importing {upload.name}...", expanded=True) as status:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / upload.name
+            path.write_bytes(upload.getvalue())
+            mapping = None
+            try:
+                if mapping_file is not None:
+                    mp = Path(tmp) / mapping_file.name
+                    mp.write_bytes(mapping_file.getvalue())
+                    mapping = load_mapping(mp)
+                st.write("Reading and checking every row...")
+                raw = read_source(path, mapping=mapping)
+                for note in raw.notes:
+                    st.write(f"Note: {note}")
+                report = validate_questionnaires(raw)
+                if not report.ok:
+                    status.update(label=f"{upload.name} refused: nothing was imported", state="error")
+                    st.error(f"{len(report.errors)} problem row(s). Fix them in the file and import it again.")
+                    st.dataframe(report.errors, hide_index=True, width="stretch")
+                    download(report.errors, "import_problems", "Download the problems (CSV)")
+                else:
+                    st.write("Writing to the store in one transaction...")
+                    result = import_questionnaires(raw, db=db, file_name=upload.name, source_format=raw.file_format,
+                                                   accept_corrections=accept)
+                    status.update(label=result.to_text(), state="complete")
+                    st.cache_data.clear()
+            except ImportConflictError as exc:
+                status.update(label=f"{upload.name} refused: it changes stored questionnaires", state="error")
+                st.error(str(exc))
+                st.dataframe(exc.conflicts, hide_index=True, width="stretch")
+            except QuestionnaireValidationError as exc:
+                status.update(label=f"{upload.name} refused: nothing was imported", state="error")
+                st.error(str(exc))
+                st.dataframe(exc.problems, hide_index=True, width="stretch")
+            except (StoreBusyError, AnalyticsError) as exc:
+                status.update(label="Not imported", state="error")
+                st.error(str(exc))
+
+st.subheader("Import history")
+try:
+    history = list_imports(db) if db.exists() else pd.DataFrame()
+except AnalyticsError as exc:
+    history = pd.DataFrame()
+    st.error(str(exc))
+if history.empty:
+    st.info("No imports yet. The dashboard shows the synthetic sample until the store holds data.")
+else:
+    shown = history[["id", "kind", "started_at", "file_name", "sha256", "rows_read", "added", "unchanged",
+                     "corrected", "removed", "restored", "warnings", "warning_summary", "reverted_by"]]
+    st.dataframe(shown, hide_index=True, width="stretch")
+    st.caption("Revert an import from the command line: python -m analytics imports --revert ID "
+               "(recorded as its own entry).")
+    download(shown, "import_history", "Download the import history (CSV)")
+
+st.divider()
+view = page_setup("Data quality", subheading=True)
+if view is not None:
+    report, patients = view.report, view.patients
+    counts = report.counts
+    no_followup = patients["baseline_day"].notna() & (patients["last_followup_day"] == 0)
+    missing_endpoint = patients["eligible"] & patients["endpoint_day"].isna()
+    quality = pd.DataFrame([
+        ("Rows read", counts.get("rows_read"), ""),
+        ("Questionnaires", counts.get("questionnaires"), "after exact duplicates were collapsed"),
+        ("Exact duplicate rows collapsed", counts.get("duplicates_collapsed"), "kept once"),
+        ("Incomplete questionnaires", counts.get("incomplete"), "an item blank: no total, left out of outcomes"),
+        ("Patients without a baseline", int(patients["baseline_day"].isna().sum()),
+         "no complete questionnaire on days -30 to 0: in no denominator"),
+        ("Patients with a baseline but no follow-up", int(no_followup.sum()), "censored at day 0 in cumulative rates"),
+        (f"Eligible patients without a week-{view.definitions.week} endpoint", int(missing_endpoint.sum()),
+         f"nothing on days {view.definitions.window[0]}-{view.definitions.window[1]}: out of completer rates"),
+    ], columns=["Check", "Count", "What it means"])
+    st.dataframe(quality, hide_index=True, width="stretch")
+    st.caption(view.filter_text + " Counts of rows and questionnaires are for the whole data source.")
+    download(quality, "data_quality", "Download the data-quality summary (CSV)")
+    if len(report.warnings):
+        st.markdown("**Warning rows** (line numbers of the source file or store export)")
+        st.dataframe(report.warnings, hide_index=True, width="stretch")
+        download(report.warnings, "data_quality_rows", "Download the warning rows (CSV)")
+footer()

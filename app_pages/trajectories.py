@@ -1,0 +1,82 @@
+"""Trajectories: every course, the change at the endpoint, and rates by case mix."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import rate_table
+from analytics.trends import weekly_means
+from app_pages.common import PALETTE, download, footer, page_setup, pct
+
+MAX_LINES = 300  # more lines than this is ink, not information
+
+view = page_setup("Trajectories")
+if view is None:
+    footer()
+    st.stop()
+d = view.definitions
+
+st.subheader("PHQ-9 courses")
+complete = view.frame[view.frame["complete"] & view.frame["day"].between(-30, 7 * max(12, d.week + 2))]
+ids = complete["patient_id"].astype("str").unique()
+shown_ids = ids if len(ids) <= MAX_LINES else np.random.default_rng(0).choice(ids, MAX_LINES, replace=False)
+lines = complete[complete["patient_id"].astype("str").isin(shown_ids)].sort_values(["patient_id", "day"])
+# one trace with gaps between patients draws hundreds of lines fast
+breaks = lines["patient_id"].astype("str").ne(lines["patient_id"].astype("str").shift(-1))
+order = np.argsort(np.r_[np.arange(len(lines)), np.flatnonzero(breaks.to_numpy()) + 0.5], kind="stable")
+xs = np.r_[lines["day"].astype("float64").to_numpy(), np.full(int(breaks.sum()), np.nan)][order]
+ys = np.r_[lines["phq9_total"].astype("float64").to_numpy(), np.full(int(breaks.sum()), np.nan)][order]
+who = np.r_[lines["patient_id"].astype("str").to_numpy(), np.full(int(breaks.sum()), "")][order]
+fig = go.Figure()
+fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line=dict(color="rgba(0,114,178,0.18)", width=1),
+                           name="Patients", customdata=who, connectgaps=False,
+                           hovertemplate="%{customdata}, day %{x}: PHQ-9 %{y}<extra></extra>"))
+weekly = weekly_means(view.frame, max_week=max(12, d.week + 2))
+fig.add_trace(go.Scatter(x=weekly["week"] * 7 + 3, y=weekly["mean"], mode="lines+markers", name="Mean by week",
+                         line=dict(color=PALETTE[5], width=3), customdata=weekly[["n_patients"]],
+                         hovertemplate="week %{x}: mean %{y:.1f} (n = %{customdata[0]})<extra></extra>"))
+fig.update_layout(xaxis=dict(title="Study day since treatment start"), yaxis=dict(title="PHQ-9 total (0-27)",
+                  range=[0, 27.5]), height=420, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h",
+                                                                                                y=1.08))
+st.plotly_chart(fig, width="stretch", key="spaghetti")
+st.caption(f"{len(shown_ids)} of {len(ids)} patients drawn" + (" (a fixed random sample)" if len(ids) > MAX_LINES
+                                                              else "") + f"; the mean uses all. {view.filter_text}")
+
+st.subheader(f"Change at week {d.week}")
+change = view.patients[view.patients["change_pct"].notna() & view.patients["eligible"]].sort_values(
+    "change_pct", ascending=False)
+if change.empty:
+    st.info("No eligible patient has an endpoint questionnaire under these definitions.")
+else:
+    colors = np.where(change["change_pct"] <= -0.5, PALETTE[2], np.where(change["change_pct"] <= 0, PALETTE[0],
+                                                                         PALETTE[5]))
+    fig = go.Figure(go.Bar(x=np.arange(len(change)), y=change["change_pct"], marker_color=colors,
+                           customdata=change[["patient_id", "baseline_total", "endpoint_total", "endpoint_day"]],
+                           hovertemplate="%{customdata[0]}: %{customdata[1]} → %{customdata[2]} (day "
+                                         "%{customdata[3]}), %{y:.0%}<extra></extra>"))
+    fig.add_hline(y=-0.5, line=dict(color=PALETTE[2], dash="dash"), annotation_text="response (≥ 50% fall)")
+    fig.update_layout(xaxis=dict(title="Patients, most improved on the right", showticklabels=False),
+                      yaxis=dict(title="Change from baseline", tickformat=".0%"), height=360, bargap=0.05,
+                      margin=dict(l=10, r=10, t=10, b=10))
+    st.plotly_chart(fig, width="stretch", key="waterfall")
+    st.caption(view.caption(len(change), "Eligible patients with an endpoint. Green: response. "))
+
+st.subheader("Rates by case mix")
+st.caption("A clinic treating sicker patients must not look worse for it: remission depends strongly on baseline "
+           "severity. Compare like with like.")
+for by, title in (("baseline_band", "Baseline severity"), ("site", "Site"), ("protocol", "Protocol")):
+    if by not in view.patients or view.patients[by].isna().all():
+        continue
+    table = rate_table(view.patients.dropna(subset=[by]), by=by, definitions=d)
+    wide = table.assign(cell=[("no data" if pd.isna(r) else f"{r:.0%} ({e}/{n})") for r, e, n in
+                              zip(table["rate"], table["events"], table["n"])]).pivot(
+        index=by, columns="metric", values="cell")[["response", "remission", "si_resolution"]]
+    if isinstance(view.patients[by].dtype, pd.CategoricalDtype):  # severity bands in severity order
+        wide = wide.reindex([c for c in view.patients[by].cat.categories if c in wide.index])
+    st.markdown(f"**{title}**")
+    st.dataframe(wide.reset_index(), hide_index=True, width="stretch")
+    download(table.assign(rate=table["rate"].map(pct)), f"rates_by_{by}", f"Download rates by {title.lower()} (CSV)")
+st.caption(view.caption(None, "Cells: rate (events/n); Wilson intervals in the downloads. "))
+footer()

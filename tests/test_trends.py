@@ -1,0 +1,31 @@
+"""Weekly means and Kaplan-Meier curves."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from analytics import cumulative_rate, load_questionnaires, patient_outcomes
+from analytics.trends import cumulative_curve, weekly_means
+from conftest import TINY, canonical
+
+
+def test_weekly_means_by_hand():
+    # week 0: a=20, b=10 (b's two week-0 questionnaires 12 and 8 count once, as 10); week 1: a=14 only
+    frame = canonical([("a", 0, 20, 0), ("b", -3, 12, 0), ("b", 0, 8, 0), ("a", 9, 14, 0)])
+    w = weekly_means(frame).set_index("week")
+    assert w.loc[0, "n_patients"] == 2 and w.loc[0, "mean"] == 15
+    sd = np.std([20, 10], ddof=1)
+    half = stats.t.ppf(0.975, 1) * sd / np.sqrt(2)
+    assert w.loc[0, "ci_low"] == pytest.approx(15 - half) and w.loc[0, "ci_high"] == pytest.approx(15 + half)
+    assert w.loc[1, "n_patients"] == 1 and np.isnan(w.loc[1, "ci_low"])
+
+
+def test_curve_ends_at_cumulative_rate():
+    p = patient_outcomes(load_questionnaires(TINY))
+    for metric in ("response", "remission"):
+        curve = cumulative_curve(p, metric=metric)
+        assert curve.iloc[0]["time"] == 0 and curve.iloc[0]["cumulative"] == 0
+        assert curve.iloc[-1]["time"] == 42
+        assert curve.iloc[-1]["cumulative"] == pytest.approx(cumulative_rate(p, metric=metric).estimate)
+        assert curve["cumulative"].is_monotonic_increasing
