@@ -33,10 +33,14 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server():
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
-    env["OUTCOMES_DB"] = str(tmp_path_factory.mktemp("store") / "none.sqlite")  # the labelled sample
+    # a fresh store under the git-ignored data/, named the same on every machine so screenshots do not churn
+    store = ROOT / "data" / "browser-test.sqlite"
+    for leftover in store.parent.glob(store.name + "*"):
+        leftover.unlink()
+    env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
          "--server.address", "127.0.0.1", "--server.headless", "true"],
@@ -55,6 +59,8 @@ def server(tmp_path_factory):
     yield url
     proc.terminate()
     proc.wait(timeout=20)
+    for leftover in store.parent.glob(store.name + "*"):
+        leftover.unlink()
 
 
 @pytest.fixture(scope="module")
