@@ -16,6 +16,7 @@ import json
 import os
 import sys
 import traceback
+from pathlib import Path
 
 from .definitions import ANALYSIS_MODES, OutcomeDefinitions
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
@@ -71,6 +72,22 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--accept-corrections", action="store_true",
                    help="let new values replace stored ones (the old values are kept in the correction history)")
 
+    e = sub.add_parser("export", help="the quarterly outcome export: summary.csv, XLSX, HTML report, manifest")
+    e.add_argument("file", nargs="?", help=file_help)
+    e.add_argument("--quarter", required=True, help="e.g. 2026Q3: the patients whose treatment started in it")
+    e.add_argument("--db", help=db_help)
+    e.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
+    e.add_argument("--out", default="exports", help="folder for the files (default: exports/<quarter>)")
+    e.add_argument("--format", default="xlsx,csv,html", help="comma-separated: xlsx, csv, html (default all)")
+    e.add_argument("--no-suppression", action="store_true",
+                   help="INTERNAL USE ONLY: show small cells; every file is marked 'INTERNAL – contains small cells'")
+    e.add_argument("--week", type=int, default=6)
+    e.add_argument("--window-days", type=int, default=7)
+    e.add_argument("--min-baseline", type=int, default=10)
+    e.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer")
+    e.add_argument("--qm-window-days", type=int, default=60,
+                   help="half-width of the 12-month quality-measure window (default 60; CMS v6 uses 30)")
+
     h = sub.add_parser("imports", help="list the import history, or revert one import")
     h.add_argument("--db", help=db_help)
     h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
@@ -81,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports}[args.command](args)
+        return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports,
+                "export": _export}[args.command](args)
     except DefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_OPTIONS
@@ -162,6 +180,39 @@ def _import(args) -> int:
         return EXIT_BAD_INPUT
     print(result.to_text())
     print(f"store: {args.db or default_db_path()}")
+    return EXIT_OK
+
+
+def _export(args) -> int:
+    from . import __version__
+    from .quarterly import quarterly_export, write_quarterly_export
+    from .store import list_imports, store_fingerprint
+
+    definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
+                                     min_baseline=args.min_baseline, analysis=args.analysis)
+    formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
+    from .cohorts import quarter_bounds
+    quarter_bounds(args.quarter)  # a malformed quarter is an option error, before any reading
+    report = _load(args)
+    if not report.ok:
+        print(report.to_text(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.file:
+        source = {"kind": "file", "file": report.source, "sha256": report.sha256}
+    else:
+        db = args.db or default_db_path()
+        history = list_imports(db)
+        source = {"kind": "store", "store": str(db), "fingerprint": store_fingerprint(db),
+                  "imports": history[["id", "file_name", "sha256"]].to_dict("records")}
+    export = quarterly_export(report.frame, quarter=args.quarter, definitions=definitions,
+                              suppression=not args.no_suppression, qm_window_days=args.qm_window_days,
+                              source=source, software_version=__version__)
+    out = Path(args.out) / export.quarter
+    written = write_quarterly_export(export, out, formats=formats)
+    if args.no_suppression:
+        print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL – contains small cells'.",
+              file=sys.stderr)
+    print(f"{export.quarter}: wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK
 
 

@@ -24,8 +24,10 @@ def neutralise_formulas(frame: pd.DataFrame) -> pd.DataFrame:
         if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_datetime64_any_dtype(values) \
                 or pd.api.types.is_bool_dtype(values):
             continue
+        # mixed columns (numbers and 'suppressed', say): only text cells are text; numbers stay numbers
+        is_text = values.map(lambda v: isinstance(v, str), na_action="ignore").fillna(False).astype(bool)
         text = values.astype("str")
-        risky = values.notna() & text.str.startswith(FORMULA_PREFIXES)
+        risky = is_text & text.str.startswith(FORMULA_PREFIXES)
         if risky.any():
             out[col] = values.astype(object).where(~risky, "'" + text)
     # header cells are text too

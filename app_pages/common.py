@@ -100,7 +100,7 @@ def summary_for(_frame, _report, key: tuple):
 
 
 @st.cache_data(max_entries=4)
-def _quarters(_report, source_key: tuple) -> list[str]:
+def quarters_in(_report, source_key: tuple) -> list[str]:
     starts = patient_start_dates(_report.frame).dropna()
     return sorted(quarter_of(starts).dropna().unique(), reverse=True)
 
@@ -154,7 +154,7 @@ def page_setup(title: str, *, subheading: bool = False) -> View | None:
     source_key = (kind, str(sources[kind]), report.sha256, report.source, report.counts.get("questionnaires"))
 
     with st.sidebar:
-        quarters = _quarters(report, source_key)
+        quarters = quarters_in(report, source_key)
         period = st.selectbox("Treatment start", ["All dates", *quarters, "Custom range"], key="period",
                               help="The cohort: patients whose treatment started in this period.")
         start_from = start_to = None

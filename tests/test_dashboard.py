@@ -10,7 +10,7 @@ from analytics.cohorts import quarter_bounds, select_patients
 from analytics.safety import si_review
 from conftest import ROOT, SAMPLE, TINY
 
-PAGES = ["overview", "patient", "safety", "trajectories", "data"]
+PAGES = ["overview", "patient", "safety", "trajectories", "export", "data"]
 
 
 @pytest.fixture(autouse=True)
@@ -165,3 +165,15 @@ def test_dashboard_reads_the_store_when_it_holds_data(monkeypatch, tmp_path):
     assert any("clinic store" in c.value for c in at.caption)
     expected = clinic_summary(load_questionnaires(TINY))
     assert outcome_cell(at, "Response", "n") == expected.response.n == 4
+
+
+def test_export_page_builds_the_four_files(monkeypatch):
+    at = app(monkeypatch, page="export")
+    quarter = at.selectbox(key="export_quarter").value
+    at.button(key="build_export").click().run()
+    assert not at.exception
+    names = [b.label for b in at.get("download_button")]
+    assert names == ["summary.csv", f"outcomes_{quarter}.xlsx", f"report_{quarter}.html", "manifest.json"]
+    at.checkbox(key="export_internal").check().run()
+    at.button(key="build_export").click().run()
+    assert any("INTERNAL" in e.value for e in at.error)

@@ -24,3 +24,9 @@ def test_hostile_text_is_neutralised_numbers_stay():
 
 def test_header_is_neutralised():
     assert list(neutralise_formulas(pd.DataFrame({"=x": [1]})).columns) == ["'=x"]
+
+
+def test_numbers_in_mixed_columns_stay_numbers():
+    frame = pd.DataFrame({"difference": pd.Series([-0.25, "suppressed", "=bad", 0.1], dtype=object)})
+    out = neutralise_formulas(frame)["difference"].tolist()
+    assert out == [-0.25, "suppressed", "'=bad", 0.1]

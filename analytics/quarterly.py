@@ -1,0 +1,390 @@
+"""The quarterly outcome export: a report a clinic can send to a board, payer or registry.
+
+Safe by default: aggregate figures only (no pseudonym, no patient-level date, no
+free text), small cells suppressed (:mod:`analytics.suppression`), spreadsheet
+formulas neutralised (:mod:`analytics.exports`).  Four files: ``summary.csv``,
+``outcomes_<quarter>.xlsx``, ``report_<quarter>.html`` (self-contained, prints
+cleanly) and ``manifest.json`` (everything needed to reproduce it).
+"""
+from __future__ import annotations
+
+import html
+import json
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from .benchmarks import compare_with_benchmarks
+from .cohorts import patient_start_dates, quarter_bounds, select_patients
+from .definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION, OutcomeDefinitions
+from .errors import AnalyticsError
+from .exports import neutralise_formulas
+from .outcomes import METRICS, cumulative_rate, patient_outcomes, remission_rate, response_rate, si_resolution_rate
+from .quality import quality_measures
+from .safety import si_change_rates
+from .suppression import suppress_small_cells
+
+__all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export",
+           "INTERNAL_NOTICE", "EXPORT_FORMATS"]
+
+INTERNAL_NOTICE = "INTERNAL – contains small cells"
+EXPORT_FORMATS = ("csv", "xlsx", "html")
+STRATA = ("site", "protocol", "baseline_band")
+NOT_RECORDED = "(not recorded)"
+_ALL_METRICS = {**METRICS, "cumulative_response": "Response reached by week W (Kaplan-Meier)",
+                "cumulative_remission": "Remission reached by week W (Kaplan-Meier)"}
+
+
+class NoDataForQuarterError(AnalyticsError):
+    """No patient started treatment in the quarter asked for."""
+
+
+@dataclass(frozen=True)
+class QuarterlyExport:
+    """Every table of one quarter's export, already suppressed unless ``suppression`` is False."""
+
+    quarter: str
+    definitions: OutcomeDefinitions
+    suppression: bool
+    summary: pd.DataFrame
+    trend: pd.DataFrame
+    safety: pd.DataFrame
+    completeness: pd.DataFrame
+    quality: pd.DataFrame
+    definitions_table: pd.DataFrame
+    manifest: dict = field(default_factory=dict)
+    raw_summary: pd.DataFrame = field(default=None, repr=False)  # unsuppressed, for tests and internal use
+
+
+def _rates(patients: pd.DataFrame, d: OutcomeDefinitions) -> dict:
+    return {"response": response_rate(patients), "remission": remission_rate(patients),
+            "si_resolution": si_resolution_rate(patients),
+            "cumulative_response": cumulative_rate(patients, metric="response", definitions=d),
+            "cumulative_remission": cumulative_rate(patients, metric="remission", definitions=d)}
+
+
+def _rate_rows(rates: dict, **keys) -> list[dict]:
+    return [{**keys, "metric": m, "label": _ALL_METRICS[m], "n": r.n, "events": r.events, "rate": r.estimate,
+             "ci_low": r.ci_low, "ci_high": r.ci_high, "method": r.method} for m, r in rates.items()]
+
+
+def _summary(patients: pd.DataFrame, d: OutcomeDefinitions) -> pd.DataFrame:
+    groups = [("overall", "all patients", patients)]
+    for dim in STRATA:
+        if dim in patients:
+            values = patients[dim].astype("object").where(patients[dim].notna(), NOT_RECORDED).astype("str")
+            order = list(patients[dim].cat.categories) if isinstance(patients[dim].dtype, pd.CategoricalDtype) \
+                else sorted(values.unique())
+            for stratum in [v for v in order if (values == v).any()] + \
+                    ([NOT_RECORDED] if (values == NOT_RECORDED).any() else []):
+                groups.append((dim, stratum, patients[(values == stratum).to_numpy()]))
+    rows = []
+    for dim, stratum, part in groups:  # a handful of strata, not patients
+        rates = _rates(part, d)
+        own = _rate_rows(rates, dimension=dim, stratum=stratum)
+        for row in own:
+            rows.append({**row, "benchmark_id": ""})
+        comp = compare_with_benchmarks(rates, definitions=d)
+        by_metric = {r["metric"]: r for r in own}
+        for b in comp.to_dict("records"):
+            metric = b["metric"] if b["clinic_estimate"] == "snapshot" else f"cumulative_{b['metric']}"
+            rows.append({**by_metric[metric], "benchmark_id": b["id"], "benchmark_rate": b["rate"],
+                         "difference": b["difference"], "p_value": b["p_value"], "test": b["test"],
+                         "comparable": b["comparable"], "reason": b["reason"]})
+    cols = ["dimension", "stratum", "metric", "label", "n", "events", "rate", "ci_low", "ci_high", "method",
+            "benchmark_id", "benchmark_rate", "difference", "p_value", "test", "comparable", "reason"]
+    return pd.DataFrame(rows).reindex(columns=cols)
+
+
+def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions: OutcomeDefinitions | None = None,
+                     suppression: bool = True, qm_window_days: int = 60, source: dict | None = None,
+                     software_version: str = "") -> QuarterlyExport:
+    """Build every table of a quarter's export.
+
+    Parameters
+    ----------
+    questionnaires : pandas.DataFrame
+        Canonical frame with calendar dates.
+    quarter : str
+        ``"2026Q3"``: the cohort is the patients whose treatment started in it.
+    suppression : bool
+        Small-cell suppression (default).  False is for internal use only and
+        marks every output "INTERNAL – contains small cells".
+    source : dict, optional
+        Where the data came from (file and SHA-256, or store and import ids), for the manifest.
+
+    Raises
+    ------
+    DefinitionError
+        Malformed quarter.
+    NoDataForQuarterError
+        No patient started treatment in the quarter.
+    """
+    d = definitions or OutcomeDefinitions()
+    lo, hi = quarter_bounds(quarter)
+    label = f"{lo.year}Q{(lo.month - 1) // 3 + 1}"
+    if "assessment_date" not in questionnaires:
+        raise NoDataForQuarterError("these data have study days but no calendar dates, so there are no quarters; "
+                                    "export needs assessment_date (and ideally treatment_start_date).")
+    cohort = select_patients(questionnaires, start_from=lo, start_to=hi)
+    if cohort.empty:
+        starts = patient_start_dates(questionnaires).dropna()
+        span = f"{starts.min():%Y-%m-%d} to {starts.max():%Y-%m-%d}" if len(starts) else "none"
+        raise NoDataForQuarterError(f"no patient started treatment in {label} ({lo:%Y-%m-%d} to {hi:%Y-%m-%d}); "
+                                    f"treatment starts in these data run from {span}. Choose another quarter.")
+    patients = patient_outcomes(cohort, definitions=d)
+    raw_summary = _summary(patients, d)
+    raw_summary["label"] = raw_summary["label"].str.replace("week W", f"week {d.week}")
+
+    # trend: the cohorts of the last eight quarters, this one last
+    trend_rows = []
+    for k in range(7, -1, -1):
+        q_lo = (lo - pd.DateOffset(months=3 * k))
+        q_label = f"{q_lo.year}Q{(q_lo.month - 1) // 3 + 1}"
+        part = select_patients(questionnaires, start_from=q_lo, start_to=q_lo + pd.offsets.QuarterEnd(0))
+        pats = patient_outcomes(part, definitions=d, attributes=False) if len(part) else patients.iloc[0:0]
+        trend_rows += _rate_rows(_rates(pats, d), quarter=q_label)
+    trend = pd.DataFrame(trend_rows)
+    trend["label"] = trend["label"].str.replace("week W", f"week {d.week}")
+
+    si = si_change_rates(patients)
+    safety_rows = [
+        {"measure": "Patients with SI at baseline (item 9 >= 1)", "n": len(patients),
+         "events": int(patients["si_at_baseline"].sum())},
+        {"measure": "SI resolved at the endpoint (item 9 = 0), among those with SI at baseline",
+         **_counts(si_resolution_rate(patients))},
+        {"measure": "SI worsened at the endpoint (item 9 above baseline)", **_counts(si["si_worsened"])},
+        {"measure": "New SI at the endpoint (item 9 = 0 at baseline, >= 1 at endpoint)", **_counts(si["si_new"])},
+    ]
+    bench = compare_with_benchmarks({"si_worsened": si["si_worsened"]}, definitions=d, metrics=("si_worsened",))
+    for b in bench.to_dict("records"):
+        safety_rows[2].update({"benchmark_id": b["id"], "benchmark_rate": b["rate"], "difference": b["difference"],
+                               "p_value": b["p_value"], "comparable": b["comparable"], "reason": b["reason"]})
+    safety = pd.DataFrame(safety_rows)
+    safety["rate"] = [_share(r["events"], r["n"]) for r in safety_rows]
+
+    in_quarter = questionnaires["assessment_date"].between(lo, hi)
+    q_in = questionnaires[in_quarter]
+    eligible = patients[patients["eligible"]]
+    completeness = pd.DataFrame([
+        {"measure": "New treatment starts (the quarter's cohort)", "n": len(patients), "events": len(patients)},
+        {"measure": "Cohort patients with a baseline", "n": len(patients),
+         "events": int(patients["baseline_day"].notna().sum())},
+        {"measure": f"Eligible patients with a week-{d.week} endpoint in the window", "n": len(eligible),
+         "events": int(eligible["endpoint_day"].notna().sum() if d.analysis != "locf" else
+                       (eligible["endpoint_source"] == "window").sum())},
+        {"measure": "Questionnaires in the quarter that were incomplete", "n": len(q_in),
+         "events": int((~q_in["complete"]).sum())},
+        {"measure": "Patients with a questionnaire in the quarter (activity)", "n": int(q_in["patient_id"].nunique()),
+         "events": int(q_in["patient_id"].nunique())},
+    ])
+    completeness["rate"] = [_share(e, n) for e, n in zip(completeness["events"], completeness["n"])]
+
+    qm = quality_measures(questionnaires, patient_outcomes(questionnaires, definitions=d, attributes=False),
+                          period_start=lo, period_end=hi, window_days=qm_window_days)
+    quality = pd.DataFrame([{"measure": m.name, "n": m.result.n, "events": m.result.events,
+                             "rate": m.result.estimate, "ci_low": m.result.ci_low, "ci_high": m.result.ci_high,
+                             "definition": m.definition} for m in qm])
+
+    if suppression:
+        summary = suppress_small_cells(raw_summary, group_by=("metric", "dimension", "benchmark_id"))
+        trend_out = suppress_small_cells(trend, group_by=("metric",), complementary=False)
+        safety = suppress_small_cells(safety, group_by=("measure",), complementary=False)
+        completeness = suppress_small_cells(completeness, group_by=("measure",), complementary=False)
+        quality = suppress_small_cells(quality, group_by=("measure",), complementary=False)
+    else:
+        summary, trend_out = raw_summary.assign(suppressed=""), trend.assign(suppressed="")
+
+    params = {**d.as_dict(), "quarter": label, "quarter_start": f"{lo:%Y-%m-%d}", "quarter_end": f"{hi:%Y-%m-%d}",
+              "quality_measure_window_days": qm_window_days, "small_cell_suppression": suppression}
+    definitions_table = pd.DataFrame(
+        [(k, json.dumps(v) if isinstance(v, list) else str(v)) for k, v in params.items()]
+        + [("methods", d.describe()), ("analysis mode", ANALYSIS_MODE_LABELS[d.analysis]),
+           ("cohort", f"patients whose treatment started in {label}; outcomes at week {d.week} from their start"),
+           ("suppression", "counts from 1 to 10, and values from which one could be derived, are shown as <11 or "
+                           "'suppressed' (CMS cell-size rule, with complementary suppression across strata)"
+            if suppression else INTERNAL_NOTICE),
+           ("comparisons", "published figures are like for like only when instrument, definition, method, analysis "
+                           "and timepoint match; the reason column says what differs"),
+           ("privacy", "aggregate figures only: no patient pseudonym, no patient-level date, no free text"),
+           ("disclaimer", "this report informs clinical review; it does not give clinical advice")],
+        columns=["item", "value"])
+    manifest = {
+        "spec_version": SPEC_VERSION, "quarter": label, "parameters": params, "source": source or {},
+        "software_version": software_version, "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "small_cell_suppression": suppression, "notice": "" if suppression else INTERNAL_NOTICE,
+        "cohort_patients": len(patients) if not suppression or len(patients) > 10 or len(patients) == 0 else "<11",
+        "row_counts": {"summary": len(summary), "trend": len(trend_out), "safety": len(safety),
+                       "completeness": len(completeness), "quality_measures": len(quality)},
+    }
+    return QuarterlyExport(label, d, suppression, summary, trend_out, safety, completeness, quality,
+                           definitions_table, manifest, raw_summary)
+
+
+def _counts(p) -> dict:
+    return {"n": p.n, "events": p.events, "ci_low": p.ci_low, "ci_high": p.ci_high}
+
+
+def _share(events, n):
+    return None if not n else events / n
+
+
+# ----------------------------------------------------------------------------- files
+
+def write_quarterly_export(export: QuarterlyExport, out_dir, *, formats=EXPORT_FORMATS) -> list[Path]:
+    """Write the export's files into ``out_dir`` (created); manifest.json always.
+
+    Returns the paths written, manifest last.
+    """
+    unknown = set(formats) - set(EXPORT_FORMATS)
+    if unknown:
+        raise AnalyticsError(f"unknown export format(s) {', '.join(sorted(unknown))}; use {', '.join(EXPORT_FORMATS)}.")
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    q = export.quarter
+    written = []
+    tables = {"Summary": export.summary, "Trend": export.trend, "Safety": export.safety,
+              "Completeness": export.completeness, "Quality measures": export.quality,
+              "Definitions": export.definitions_table}
+    if not export.suppression:
+        tables = {k: v.assign(notice=INTERNAL_NOTICE) for k, v in tables.items()}
+    if "csv" in formats:
+        path = out / "summary.csv"
+        neutralise_formulas(tables["Summary"]).to_csv(path, index=False, encoding="utf-8-sig")
+        written.append(path)
+    if "xlsx" in formats:
+        path = out / f"outcomes_{q}.xlsx"
+        with pd.ExcelWriter(path, engine="openpyxl") as xl:
+            for name, frame in tables.items():
+                start = 0
+                if not export.suppression:
+                    pd.DataFrame([[INTERNAL_NOTICE]]).to_excel(xl, sheet_name=name, index=False, header=False)
+                    start = 2
+                neutralise_formulas(frame).to_excel(xl, sheet_name=name, index=False, startrow=start)
+        written.append(path)
+    if "html" in formats:
+        path = out / f"report_{q}.html"
+        path.write_text(_html_report(export), encoding="utf-8")
+        written.append(path)
+    manifest = dict(export.manifest)
+    manifest["files"] = [p.name for p in written]
+    path = out / "manifest.json"
+    path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    written.append(path)
+    return written
+
+
+_CSS = """
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
+line-height:1.45;padding:0 1rem}h1{font-size:1.7rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2rem;
+border-bottom:2px solid #0072B2;padding-bottom:.2rem}table{border-collapse:collapse;width:100%;font-size:.82rem;
+margin:.6rem 0}th,td{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top}
+th{background:#eef3f8}.notice{background:#fde8e4;border:2px solid #D55E00;padding:.6rem;font-weight:700}
+.muted{color:#555;font-size:.85rem}.chart{page-break-inside:avoid}
+@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table{page-break-inside:auto}
+tr{page-break-inside:avoid}.chart{page-break-inside:avoid}a{color:inherit;text-decoration:none}}
+"""
+
+
+_PERCENT_COLUMNS = {"rate", "ci_low", "ci_high", "benchmark_rate", "difference"}
+
+
+def _table_html(frame: pd.DataFrame, columns=None) -> str:
+    shown = frame[columns] if columns else frame
+    shown = shown.apply(lambda c: c.map(_pct if c.name in _PERCENT_COLUMNS else _fmt))
+    return shown.to_html(index=False, escape=True, na_rep="", border=0)
+
+
+def _pct(v):
+    if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
+        return "" if np.isnan(v) else f"{v:.1%}"
+    return _fmt(v)
+
+
+def _fmt(v):
+    if isinstance(v, (float, np.floating)):
+        return "" if np.isnan(v) else f"{v:.3f}" if abs(v) < 1 else f"{v:.1f}"
+    return v
+
+
+def _charts(export: QuarterlyExport) -> str:
+    import plotly.graph_objects as go
+
+    palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00"]
+    own = export.summary[(export.summary["dimension"] == "overall") & (export.summary["benchmark_id"] == "")]
+    shown = own[pd.to_numeric(own["rate"], errors="coerce").notna()]
+    fig = go.Figure()
+    rate = pd.to_numeric(shown["rate"]).to_numpy(dtype=float)
+    low = pd.to_numeric(shown["ci_low"], errors="coerce").to_numpy(dtype=float)
+    high = pd.to_numeric(shown["ci_high"], errors="coerce").to_numpy(dtype=float)
+    fig.add_trace(go.Scatter(x=rate, y=shown["label"], mode="markers", name="This clinic (95% CI)",
+                             marker=dict(color=palette[0], size=11),
+                             error_x=dict(type="data", symmetric=False, array=np.nan_to_num(high - rate),
+                                          arrayminus=np.nan_to_num(rate - low))))
+    bench = export.summary[(export.summary["dimension"] == "overall") & (export.summary["benchmark_id"] != "")]
+    for comparable, symbol, color, name in ((True, "diamond", palette[1], "Published, like for like"),
+                                            (False, "diamond-open", palette[4], "Published, not like for like")):
+        part = bench[bench["comparable"] == comparable]
+        fig.add_trace(go.Scatter(x=part["benchmark_rate"], y=part["label"], mode="markers", name=name,
+                                 marker=dict(symbol=symbol, size=10, color=color), text=part["benchmark_id"],
+                                 hovertemplate="%{text}: %{x:.1%}<extra></extra>"))
+    fig.update_layout(xaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]),
+                      yaxis=dict(autorange="reversed"), height=380, margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", y=1.12), template="plotly_white")
+    parts = [fig.to_html(full_html=False, include_plotlyjs=True, config={"displaylogo": False})]
+    trend = export.trend
+    fig = go.Figure()
+    for i, metric in enumerate(("response", "remission", "si_resolution")):
+        t = trend[trend["metric"] == metric]
+        y = pd.to_numeric(t["rate"], errors="coerce")
+        fig.add_trace(go.Scatter(x=t["quarter"], y=y, mode="lines+markers", name=METRICS[metric],
+                                 line=dict(color=palette[i]), connectgaps=False))
+    fig.update_layout(xaxis=dict(title="Quarter of treatment start", type="category"),
+                      yaxis=dict(title="Rate", tickformat=".0%", range=[0, 1]), height=340,
+                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
+                      template="plotly_white")
+    parts.append(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
+    return parts
+
+
+def _html_report(export: QuarterlyExport) -> str:
+    e, d = export, export.definitions
+    esc = html.escape
+    notice = f'<p class="notice">{esc(INTERNAL_NOTICE)}: not for release outside the clinic.</p>' \
+        if not e.suppression else ""
+    forest, trend = _charts(e)
+    own = e.summary[e.summary["benchmark_id"] == ""]
+    bench = e.summary[(e.summary["dimension"] == "overall") & (e.summary["benchmark_id"] != "")]
+    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Outcome report {esc(e.quarter)}</title><style>{_CSS}</style></head><body>
+{notice}
+<h1>Outcome report, {esc(e.quarter)}</h1>
+<p class="muted">Patients whose treatment started in {esc(e.quarter)} ({esc(e.manifest['parameters']['quarter_start'])} to
+{esc(e.manifest['parameters']['quarter_end'])}). Spec v{SPEC_VERSION}; generated {esc(e.manifest['generated_at'])}.
+{'Small cells suppressed (counts 1-10 and values that would reveal them).' if e.suppression else ''}</p>
+<p>{esc(d.describe())}</p>
+<h2>Outcomes and published figures</h2><div class="chart">{forest}</div>
+<p class="muted">Open diamonds differ in instrument, definition, method, analysis or timepoint (see the table).
+Item-9 SI figures are not C-SSRS or SSI figures.</p>
+{_table_html(own, ['dimension', 'stratum', 'label', 'n', 'events', 'rate', 'ci_low', 'ci_high', 'suppressed'])}
+<h2>Comparison with published figures (all patients)</h2>
+{_table_html(bench, ['benchmark_id', 'label', 'benchmark_rate', 'rate', 'difference', 'p_value', 'comparable',
+                     'reason'])}
+<h2>Trend over eight quarters</h2><div class="chart">{trend}</div>
+{_table_html(e.trend, ['quarter', 'label', 'n', 'events', 'rate', 'ci_low', 'ci_high', 'suppressed'])}
+<h2>Suicidal-ideation safety summary</h2>
+<p class="muted">PHQ-9 item 9 is a screening item; it over-flags compared with the C-SSRS.</p>
+{_table_html(e.safety)}
+<h2>Data completeness and activity</h2>{_table_html(e.completeness)}
+<h2>Quality-measure style outcomes</h2>
+<p class="muted">Measure-style figures for internal and registry reporting, not certified measure submissions.</p>
+{_table_html(e.quality)}
+<h2>Definitions and methods</h2>{_table_html(e.definitions_table)}
+<p class="muted">This report informs clinical review; it does not give clinical advice.</p>
+{notice}
+</body></html>"""
+    return body

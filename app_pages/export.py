@@ -1,0 +1,53 @@
+"""Export: the quarterly outcome report, built here exactly as `python -m analytics export` builds it."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import streamlit as st
+
+from analytics import AnalyticsError, __version__
+from analytics.quarterly import EXPORT_FORMATS, INTERNAL_NOTICE, quarterly_export, write_quarterly_export
+from app_pages.common import footer, page_setup, quarters_in
+
+MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        ".html": "text/html", ".json": "application/json"}
+
+view = page_setup("Quarterly export")
+if view is None:
+    footer()
+    st.stop()
+st.caption("The report for a board, payer or registry: aggregate figures only, small cells suppressed, spreadsheet "
+           "formulas neutralised. The sidebar's definitions apply; its cohort filters do not (the export covers the "
+           "whole clinic, by site, protocol and baseline severity).")
+quarters = quarters_in(view.report, view.key[0])
+if not quarters:
+    st.info("These data have no calendar dates, so there are no quarters to export.")
+    footer()
+    st.stop()
+quarter = st.selectbox("Quarter of treatment start", quarters, key="export_quarter")
+internal = st.checkbox(f"Show small cells (internal use only: every file is marked '{INTERNAL_NOTICE}')",
+                       key="export_internal")
+if st.button("Build the export", type="primary", key="build_export"):
+    with st.spinner(f"Building the {quarter} export..."):
+        try:
+            source = {"kind": view.kind, "source": view.report.source, "sha256": view.report.sha256}
+            export = quarterly_export(view.report.frame, quarter=quarter, definitions=view.definitions,
+                                      suppression=not internal, source=source, software_version=__version__)
+            with tempfile.TemporaryDirectory() as tmp:
+                files = {p.name: p.read_bytes() for p in write_quarterly_export(export, Path(tmp),
+                                                                                formats=EXPORT_FORMATS)}
+            st.session_state["export_files"] = (quarter, internal, files)
+        except AnalyticsError as exc:
+            st.session_state.pop("export_files", None)
+            st.error(str(exc))
+built = st.session_state.get("export_files")
+if built:
+    quarter_built, was_internal, files = built
+    if was_internal:
+        st.error(f"{INTERNAL_NOTICE}: do not send these files outside the clinic.", icon=":material/lock:")
+    st.success(f"{quarter_built}: {len(files)} files ready.")
+    cols = st.columns(len(files))
+    for col, (name, data) in zip(cols, files.items()):
+        col.download_button(name, data, name, MIME[Path(name).suffix], key=f"dl_{name}")
+footer()
