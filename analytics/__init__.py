@@ -26,8 +26,17 @@ from .outcomes import (
     response_rate,
     si_resolution_rate,
 )
+from .activity import Activity, activity_summary
+from .cohorts import patient_start_dates, quarter_bounds, select_patients
+from .quality import QualityMeasure, quality_measures
+from .quarterly import QuarterlyExport, quarterly_export, write_quarterly_export
+from .safety import si_change_rates, si_review
+from .sources import read_source
 from .statistics import CumulativeIncidence, Proportion, km_cumulative, km_curve, wilson_proportion
+from .store import import_questionnaires, list_imports, read_store, revert_import
 from .summary import ClinicSummary, clinic_summary
+from .suppression import suppress_small_cells
+from .trends import cumulative_curve, weekly_means
 from .validation import ValidationReport, load_questionnaires, validate_questionnaires
 
 __version__ = "0.1.0"
@@ -49,4 +58,12 @@ __all__ = [
     "Proportion", "CumulativeIncidence", "wilson_proportion", "km_cumulative", "km_curve",
     # benchmarks and summary
     "load_benchmarks", "compare_with_benchmarks", "ClinicSummary", "clinic_summary",
+    # cohorts, activity, courses and safety
+    "select_patients", "patient_start_dates", "quarter_bounds", "Activity", "activity_summary",
+    "weekly_means", "cumulative_curve", "si_review", "si_change_rates",
+    # the clinic store and other sources
+    "read_source", "import_questionnaires", "list_imports", "revert_import", "read_store",
+    # quarterly export
+    "QualityMeasure", "quality_measures", "suppress_small_cells", "QuarterlyExport", "quarterly_export",
+    "write_quarterly_export",
 ]

@@ -23,7 +23,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import shutil
 import sqlite3
 import time
 from dataclasses import dataclass, field

@@ -1,7 +1,6 @@
 """Patient: one pseudonymous patient's course, and their outcome under the current definitions."""
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st

@@ -269,7 +269,7 @@ def test_two_imports_at_once(db, tmp_path):
     outs = [p.communicate(timeout=300) for p in (first, second)]
     codes = [first.returncode, second.returncode]
     assert set(codes) <= {0, 4}, outs
-    for code, (out, err) in zip(codes, outs):
+    for code, (_out, err) in zip(codes, outs):
         assert "Traceback" not in err
         if code == 4:
             assert "busy" in err and "Nothing was written" in err
