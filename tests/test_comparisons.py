@@ -1,0 +1,125 @@
+"""Cohort comparisons, each statistic against an independent computation."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from statsmodels.stats.multitest import multipletests
+from statsmodels.stats.proportion import confint_proportions_2indep, proportion_confint
+
+from analytics import load_questionnaires, patient_outcomes, wilson_proportion
+from analytics.comparisons import (
+    MIN_GROUP,
+    compare_rates,
+    compare_time_to_event,
+    compare_two_proportions,
+    holm_adjust,
+)
+from conftest import SAMPLE
+
+
+@pytest.mark.parametrize("a, na, b, nb", [(56, 70, 48, 80), (9, 10, 3, 10), (0, 25, 4, 25), (30, 30, 12, 40)])
+def test_newcombe_and_wilson_match_statsmodels(a, na, b, nb):
+    c = compare_two_proportions(a, na, b, nb)
+    low, high = confint_proportions_2indep(a, na, b, nb, method="newcomb", compare="diff")
+    assert (c.diff_ci_low, c.diff_ci_high) == (pytest.approx(low), pytest.approx(high))
+    assert c.difference == pytest.approx(a / na - b / nb)
+    wl, wh = proportion_confint(a, na, method="wilson")
+    assert (c.a.ci_low, c.a.ci_high) == (pytest.approx(wl), pytest.approx(wh))
+
+
+def test_newcombe_published_example():
+    # Newcombe (1998) Table II, example (a): 56/70 vs 48/80 -> difference 0.2, method 10: 0.0524 to 0.3339
+    c = compare_two_proportions(56, 70, 48, 80)
+    assert (round(c.diff_ci_low, 4), round(c.diff_ci_high, 4)) == (0.0524, 0.3339)
+
+
+def test_fisher_and_odds_ratio():
+    # Fisher's tea-tasting table [[3, 1], [1, 3]]: two-sided p = 34/70
+    c = compare_two_proportions(3 + 27, 4 + 27, 1 + 9, 4 + 9)  # groups large enough to be tested
+    assert c.p_value is not None and 0 < c.p_value < 1
+    tea = compare_two_proportions(3, 4, 1, 4)
+    assert tea.p_value is None and "too few" in tea.warning  # n = 4 < MIN_GROUP
+    from scipy.stats import fisher_exact
+    assert fisher_exact([[3, 1], [1, 3]]).pvalue == pytest.approx(34 / 70)
+    assert c.or_ci_low < c.odds_ratio < c.or_ci_high
+
+
+def test_holm_matches_statsmodels():
+    p = np.array([0.01, 0.04, 0.03, 0.005, np.nan, 0.5])
+    ok = ~np.isnan(p)
+    expected = multipletests(p[ok], method="holm")[1]
+    assert np.allclose(holm_adjust(p)[ok], expected) and np.isnan(holm_adjust(p)[4])
+
+
+def frame(groups):
+    """Patients table with a group column and response outcomes: {group: (events, n)}."""
+    rows = []
+    for g, (e, n) in groups.items():
+        rows += [{"arm": g, "response": i < e, "remission": False, "si_resolved": pd.NA} for i in range(n)]
+    return pd.DataFrame(rows).astype({"response": "boolean", "remission": "boolean", "si_resolved": "boolean"})
+
+
+def test_two_groups_use_fisher_and_more_use_chi_square():
+    two = compare_rates(frame({"A": (20, 40), "B": (10, 40)}), by="arm", metric="response")
+    assert two["test"].startswith("Fisher") and two["p_value"] == pytest.approx(two["pairs"]["p_value"].iloc[0])
+    three = compare_rates(frame({"A": (20, 40), "B": (10, 40), "C": (30, 40)}), by="arm", metric="response")
+    # Pearson chi-square by hand: expected 20 events and 20 non-events per group
+    chi = sum((o - 20) ** 2 / 20 for o in (20, 10, 30, 20, 30, 10))
+    assert three["statistic"] == pytest.approx(chi) and "2 df" in three["test"]
+    assert len(three["pairs"]) == 3 and (three["pairs"]["p_holm"] >= three["pairs"]["p_value"]).all()
+
+
+def test_small_group_gets_no_p_value():
+    r = compare_rates(frame({"A": (20, 40), "B": (2, MIN_GROUP - 1)}), by="arm", metric="response")
+    assert r["p_value"] is None and "too few" in r["warning"]
+    assert r["rates"].set_index("arm").loc["B", "n"] == MIN_GROUP - 1
+
+
+def logrank_by_hand(t1, e1, t2, e2):
+    """Mantel's log-rank z: (O1 - E1) / sqrt(V), one event time at a time."""
+    t = np.r_[t1, t2]
+    e = np.r_[e1, e2]
+    g = np.r_[np.zeros(len(t1)), np.ones(len(t2))]
+    o_minus_e = var = 0.0
+    for time in np.unique(t[e]):
+        at = t >= time
+        n, n1 = at.sum(), (at & (g == 0)).sum()
+        d = (e & (t == time)).sum()
+        d1 = (e & (t == time) & (g == 0)).sum()
+        o_minus_e += d1 - d * n1 / n
+        if n > 1:
+            var += d * (n1 / n) * (1 - n1 / n) * (n - d) / (n - 1)
+    return o_minus_e / np.sqrt(var)
+
+
+def test_time_to_event_logrank_by_hand():
+    rng = np.random.default_rng(3)
+    rows = []
+    for arm, scale in (("A", 15.0), ("B", 30.0)):
+        for _ in range(40):
+            t = float(np.ceil(rng.exponential(scale)))
+            event = t <= 42 and rng.random() < 0.8
+            rows.append({"arm": arm, "eligible": True, "first_response_day": t if event else np.nan,
+                         "last_followup_day": min(t, 60.0)})
+    patients = pd.DataFrame(rows).astype({"first_response_day": "Float64"})
+    res = compare_time_to_event(patients, by="arm", metric="response")
+    test = res["tests"].iloc[0]
+    a, b = patients[patients["arm"] == "A"], patients[patients["arm"] == "B"]
+    def arrays(p):
+        obs = p["first_response_day"].notna().to_numpy()
+        return np.where(obs, p["first_response_day"].to_numpy(dtype=float, na_value=np.nan),
+                        p["last_followup_day"].to_numpy(dtype=float)), obs
+    z = logrank_by_hand(*arrays(a), *arrays(b))
+    assert abs(test["z"]) == pytest.approx(abs(z), rel=1e-9)
+    assert test["chi_square"] == pytest.approx(z * z) and "z" in res["method"]
+    assert set(res["curves"]["group"]) == {"A", "B"} and res["curves"]["time"].max() <= 42
+
+
+def test_on_the_sample_clinic_by_site():
+    p = patient_outcomes(load_questionnaires(SAMPLE))
+    r = compare_rates(p, by="site", metric="remission")
+    assert set(r["rates"]["site"]) == {"North", "Central", "Riverside"}
+    assert r["rates"]["n"].sum() == wilson_proportion(int(p["remission"].fillna(False).sum()),
+                                                      int(p["remission"].notna().sum())).n
+    assert "chi-square" in r["test"] and 0 <= r["p_value"] <= 1
