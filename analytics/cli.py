@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import argparse
 import json
+
+import pandas as pd
 import os
 import sys
 import traceback
@@ -88,6 +90,35 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--qm-window-days", type=int, default=60,
                    help="half-width of the 12-month quality-measure window (default 60; CMS v6 uses 30)")
 
+    c = sub.add_parser("cohort", help="save, list, show and compare research cohorts (kept in the store)")
+    csub = c.add_subparsers(dest="cohort_command", required=True)
+    for name, helptext in (("save", "save a cohort definition by name"), ("list", "list saved cohorts"),
+                           ("show", "a saved cohort: definition, whether the data changed, headline figures"),
+                           ("compare", "compare two or more saved cohorts")):
+        cp = csub.add_parser(name, help=helptext)
+        if name in ("save", "show"):
+            cp.add_argument("name")
+        if name == "compare":
+            cp.add_argument("names", nargs="+", metavar="NAME")
+            cp.add_argument("--metric", choices=("response", "remission", "si_resolution"), default="response")
+        cp.add_argument("--db", help=db_help)
+        if name != "list":
+            cp.add_argument("--file", help="read the data from this file instead of the store")
+            cp.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
+            cp.add_argument("--week", type=int, default=6)
+            cp.add_argument("--window-days", type=int, default=7)
+            cp.add_argument("--min-baseline", type=int, default=10)
+            cp.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer")
+            cp.add_argument("--format", choices=("text", "json"), default="text")
+        if name == "save":
+            for flag in ("site", "clinician", "protocol", "diagnosis", "age-band", "sex", "baseline-band"):
+                cp.add_argument(f"--{flag}", nargs="+", metavar="VALUE")
+            cp.add_argument("--si-at-baseline", choices=("yes", "no"))
+            cp.add_argument("--start-from", metavar="YYYY-MM-DD")
+            cp.add_argument("--start-to", metavar="YYYY-MM-DD")
+            cp.add_argument("--min-infusions", type=int)
+            cp.add_argument("--min-questionnaires", type=int)
+
     h = sub.add_parser("imports", help="list the import history, or revert one import")
     h.add_argument("--db", help=db_help)
     h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
@@ -99,7 +130,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports,
-                "export": _export}[args.command](args)
+                "export": _export, "cohort": _cohort}[args.command](args)
     except DefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_OPTIONS
@@ -213,6 +244,92 @@ def _export(args) -> int:
         print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL – contains small cells'.",
               file=sys.stderr)
     print(f"{export.quarter}: wrote " + ", ".join(str(p) for p in written))
+    return EXIT_OK
+
+
+def _cohort(args) -> int:
+    from .cohorts import apply_cohort
+    from .comparisons import compare_rates, compare_time_to_event
+    from .outcomes import patient_outcomes
+    from .store import list_cohorts, load_cohort, save_cohort, store_fingerprint
+
+    db = args.db or default_db_path()
+    if args.cohort_command == "list":
+        cohorts = list_cohorts(db)
+        print(cohorts.to_string(index=False) if len(cohorts) else f"{db}: no saved cohorts.")
+        return EXIT_OK
+    definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
+                                     min_baseline=args.min_baseline, analysis=args.analysis)
+    report = _load(args)
+    if not report.ok:
+        print(report.to_text(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    fingerprint = f"sha256:{report.sha256}" if args.file else store_fingerprint(db)
+    patients = patient_outcomes(report.frame, definitions=definitions)
+    if args.cohort_command == "save":
+        definition = {k.replace("-", "_"): v for k, v in {
+            "site": args.site, "clinician": args.clinician, "protocol": args.protocol, "diagnosis": args.diagnosis,
+            "age_band": args.age_band, "sex": args.sex, "baseline_band": args.baseline_band,
+            "si_at_baseline": None if args.si_at_baseline is None else args.si_at_baseline == "yes",
+            "start_from": args.start_from, "start_to": args.start_to, "min_infusions": args.min_infusions,
+            "min_questionnaires": args.min_questionnaires}.items()}
+        selected = apply_cohort(report.frame, patients, definition)
+        save_cohort(args.name, definition, fingerprint=fingerprint, db=db)
+        print(f"saved cohort {args.name!r}: {len(selected)} patients now; data fingerprint {fingerprint}")
+        return EXIT_OK
+    if args.cohort_command == "show":
+        saved = load_cohort(args.name, db)
+        selected = apply_cohort(report.frame, patients, saved["definition"])
+        from .outcomes import remission_rate, response_rate, si_resolution_rate
+        out = {"name": saved["name"], "definition": saved["definition"], "saved_at": saved["saved_at"],
+               "fingerprint_saved": saved["fingerprint"], "fingerprint_now": fingerprint,
+               "data_changed_since_saved": saved["fingerprint"] != fingerprint, "patients": len(selected),
+               "response": response_rate(selected).as_dict(), "remission": remission_rate(selected).as_dict(),
+               "si_resolution": si_resolution_rate(selected).as_dict(), "definitions": definitions.as_dict()}
+        if args.format == "json":
+            print(json.dumps(out, indent=2, default=_jsonable))
+        else:
+            changed = ("CHANGED since the cohort was saved" if out["data_changed_since_saved"]
+                       else "unchanged since the cohort was saved")
+            print(f"cohort {out['name']}: {json.dumps(out['definition'])}\n  saved {out['saved_at']}; data "
+                  f"{changed} ({out['fingerprint_saved']} -> {fingerprint})\n  {len(selected)} patients. "
+                  f"{definitions.describe()}")
+            for key in ("response", "remission", "si_resolution"):
+                r = out[key]
+                rate = "no data" if r["rate"] is None else f"{r['rate']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
+                print(f"  {key:14} n={r['n']:<6} events={r['events']:<6} {rate}")
+        return EXIT_OK
+    # compare
+    parts = []
+    for name in args.names:
+        saved = load_cohort(name, db)
+        parts.append(apply_cohort(report.frame, patients, saved["definition"]).assign(cohort=name))
+    stacked = pd.concat(parts, ignore_index=True)
+    overlap = stacked["patient_id"].duplicated().sum()
+    rates = compare_rates(stacked, by="cohort", metric=args.metric)
+    timing = {m: compare_time_to_event(stacked, by="cohort", metric=m, definitions=definitions)
+              for m in ("response", "remission")}
+    warning = (f"{overlap} patient(s) are in more than one cohort: the tests assume separate groups"
+               if overlap else None)
+    if args.format == "json":
+        print(json.dumps({"metric": args.metric, "rates": _records(rates["rates"]), "test": rates["test"],
+                          "statistic": rates["statistic"], "p_value": rates["p_value"],
+                          "pairs": _records(rates["pairs"]), "warning": rates["warning"] or warning,
+                          "time_to_event": {m: {"method": t["method"], "tests": _records(t["tests"])}
+                                            for m, t in timing.items()},
+                          "definitions": definitions.as_dict()}, indent=2, default=_jsonable))
+        return EXIT_OK
+    print(f"{args.metric} by cohort. {definitions.describe()}\n")
+    print(rates["rates"].to_string(index=False))
+    print(f"\ntest: {rates['test']}" + ("" if rates["p_value"] is None else
+                                         f", p = {rates['p_value']:.3g}"))
+    for w in (rates["warning"], warning):
+        if w:
+            print(f"note: {w}")
+    if len(rates["pairs"]):
+        print("\n" + rates["pairs"].to_string(index=False))
+    for m, t in timing.items():
+        print(f"\ntime to first {m}: {t['method']}\n" + t["tests"].to_string(index=False))
     return EXIT_OK
 
 

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 from .errors import DefinitionError
 
-__all__ = ["patient_start_dates", "patient_attributes", "select_patients", "quarter_bounds", "quarter_of"]
+__all__ = ["patient_start_dates", "patient_attributes", "select_patients", "quarter_bounds", "quarter_of",
+           "COHORT_FILTERS", "check_cohort_definition", "apply_cohort"]
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
 
@@ -98,3 +100,75 @@ def select_patients(questionnaires: pd.DataFrame, *, start_from=None, start_to=N
             keep &= attrs[col].astype("str").isin([str(a) for a in allowed]).to_numpy()
     ids = keep.index[keep.to_numpy()]
     return q[q["patient_id"].astype("str").isin(ids).to_numpy()]
+
+
+# ----------------------------------------------------------------------------- saved cohort definitions
+
+#: Filters a cohort definition may hold, and what each means.
+COHORT_FILTERS = {
+    "site": "list of sites", "clinician": "list of clinicians", "protocol": "list of protocols",
+    "diagnosis": "list of diagnoses", "age_band": "list of age bands", "sex": "list of values",
+    "baseline_band": "list of PHQ-9 severity bands, e.g. \"moderate (10-14)\"",
+    "si_at_baseline": "true or false", "start_from": "ISO date", "start_to": "ISO date",
+    "min_infusions": "whole number", "min_questionnaires": "whole number",
+}
+
+
+def check_cohort_definition(definition: dict) -> dict:
+    """A cohort definition with its filters checked; raises DefinitionError naming what is wrong."""
+    unknown = sorted(set(definition) - set(COHORT_FILTERS))
+    if unknown:
+        raise DefinitionError(f"unknown cohort filter(s) {', '.join(unknown)}; allowed: "
+                              + "; ".join(f"{k} ({v})" for k, v in COHORT_FILTERS.items()))
+    out = {}
+    for key, value in definition.items():
+        if value is None or value == [] or value == "":
+            continue
+        if key in ("start_from", "start_to"):
+            try:
+                value = pd.Timestamp(value).strftime("%Y-%m-%d")
+            except (ValueError, TypeError):
+                raise DefinitionError(f"{key}={value!r} is not a date; use YYYY-MM-DD.") from None
+        elif key == "si_at_baseline":
+            if not isinstance(value, bool):
+                raise DefinitionError(f"si_at_baseline={value!r}; use true or false.")
+        elif key in ("min_infusions", "min_questionnaires"):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise DefinitionError(f"{key}={value!r}; use a whole number of 0 or more.")
+        else:
+            value = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        out[key] = value
+    return out
+
+
+def apply_cohort(questionnaires: pd.DataFrame, patients: pd.DataFrame, definition: dict) -> pd.DataFrame:
+    """The patients (rows of :func:`analytics.patient_outcomes`) a cohort definition selects."""
+    d = check_cohort_definition(definition)
+    keep = pd.Series(True, index=patients.index)
+    ids = patients["patient_id"].astype("str")
+    if "start_from" in d or "start_to" in d:
+        start = patient_start_dates(questionnaires).reindex(ids).to_numpy()
+        start = pd.Series(start, index=patients.index)
+        if "start_from" in d:
+            keep &= (start >= pd.Timestamp(d["start_from"])).fillna(False)
+        if "start_to" in d:
+            keep &= (start <= pd.Timestamp(d["start_to"])).fillna(False)
+    attrs = [k for k in ("site", "clinician", "protocol", "diagnosis", "age_band", "sex") if k in d]
+    if attrs:
+        missing = [k for k in attrs if k not in questionnaires]
+        if missing:
+            raise DefinitionError(f"the data have no column {', '.join(missing)}; the cohort cannot filter on it.")
+        values = patient_attributes(questionnaires, attrs).reindex(ids)
+        for k in attrs:
+            keep &= values[k].astype("str").isin(d[k]).to_numpy()
+    if "baseline_band" in d:
+        keep &= patients["baseline_band"].astype("str").isin(d["baseline_band"]).to_numpy()
+    if "si_at_baseline" in d:
+        keep &= patients["si_at_baseline"].astype(bool) == d["si_at_baseline"]
+    if "min_questionnaires" in d:
+        keep &= patients["n_complete"] >= d["min_questionnaires"]
+    if "min_infusions" in d:
+        most = questionnaires.groupby(questionnaires["patient_id"].astype("str"))["infusion_number"].max() \
+            if "infusion_number" in questionnaires else pd.Series(dtype="float64")
+        keep &= (most.reindex(ids).to_numpy(dtype="float64", na_value=np.nan) >= d["min_infusions"])
+    return patients[keep.to_numpy()]

@@ -51,10 +51,13 @@ __all__ = [
     "read_store",
     "store_has_data",
     "store_fingerprint",
+    "save_cohort",
+    "list_cohorts",
+    "load_cohort",
 ]
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 BUSY_TIMEOUT_S = 10.0
 
 _SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
@@ -62,7 +65,8 @@ _VALUE_COLUMNS = ["assessment_date", "day", "treatment_start_date", *_SCORE_COLU
 _INT_COLUMNS = ["day", *_SCORE_COLUMNS, "infusion_number"]
 
 # Each migration takes the schema from version i to i + 1.  Version 1 is the
-# first released schema; version 2 adds correction history, reverts and users.
+# first released schema; version 2 adds correction history, reverts and users;
+# version 3 adds saved research cohorts.
 _MIGRATIONS = [
     """
     CREATE TABLE imports (
@@ -113,6 +117,15 @@ _MIGRATIONS = [
         reverted_by INTEGER REFERENCES imports(id)
     );
     CREATE INDEX corrections_import ON corrections(import_id);
+    """,
+    """
+    CREATE TABLE cohorts (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        saved_at TEXT NOT NULL,
+        user TEXT NOT NULL DEFAULT 'local'
+    );
     """,
 ]
 
@@ -590,3 +603,46 @@ def read_store(db=None) -> ValidationReport:
     report = validate_questionnaires(_as_raw_frame(rows))
     return ValidationReport(f"store {path.name} ({store_fingerprint(path)})", report.errors, report.warnings,
                             report.counts, report.frame, "")
+
+
+# ----------------------------------------------------------------------------- saved cohorts
+
+def save_cohort(name: str, definition: dict, *, fingerprint: str, db=None, user: str = "local") -> None:
+    """Save (or replace) a named cohort definition with the data fingerprint it was saved against."""
+    from .cohorts import check_cohort_definition
+
+    if not name or not name.strip():
+        raise AnalyticsError("a cohort needs a name.")
+    definition = check_cohort_definition(definition)
+    con = open_store(db)
+    try:
+        con.execute("INSERT INTO cohorts (name, definition, fingerprint, saved_at, user) VALUES (?, ?, ?, ?, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, "
+                    "fingerprint = excluded.fingerprint, saved_at = excluded.saved_at, user = excluded.user",
+                    (name.strip(), json.dumps(definition, sort_keys=True), fingerprint, _now(), user))
+    finally:
+        con.close()
+
+
+def list_cohorts(db=None) -> pd.DataFrame:
+    """Saved cohorts: name, definition (JSON), fingerprint, saved_at, user."""
+    con = open_store(db, create=False)
+    try:
+        return pd.read_sql_query("SELECT name, definition, fingerprint, saved_at, user FROM cohorts ORDER BY name",
+                                 con)
+    finally:
+        con.close()
+
+
+def load_cohort(name: str, db=None) -> dict:
+    """``{"name", "definition", "fingerprint", "saved_at", "user"}`` of a saved cohort."""
+    con = open_store(db, create=False)
+    try:
+        row = con.execute("SELECT name, definition, fingerprint, saved_at, user FROM cohorts WHERE name = ?",
+                          (name,)).fetchone()
+    finally:
+        con.close()
+    if row is None:
+        raise AnalyticsError(f"there is no saved cohort {name!r}; list them with: python -m analytics cohort list")
+    return {"name": row[0], "definition": json.loads(row[1]), "fingerprint": row[2], "saved_at": row[3],
+            "user": row[4]}

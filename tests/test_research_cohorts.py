@@ -1,0 +1,78 @@
+"""Saved research cohorts: definitions, fingerprints, comparison from the command line."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from analytics import DefinitionError, load_questionnaires, patient_outcomes
+from analytics.cohorts import apply_cohort, check_cohort_definition
+from analytics.store import import_questionnaires, load_cohort, save_cohort
+from conftest import ROOT, SAMPLE, TINY
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=180)
+
+
+def test_apply_cohort_filters_by_hand():
+    tiny = load_questionnaires(TINY)
+    p = patient_outcomes(tiny)
+    assert sorted(apply_cohort(tiny, p, {"site": ["North"]})["patient_id"]) == ["001", "002", "003"]
+    assert sorted(apply_cohort(tiny, p, {"si_at_baseline": True})["patient_id"]) == ["001", "003", "005", "009"]
+    assert sorted(apply_cohort(tiny, p, {"baseline_band": ["severe (20-27)"]})["patient_id"]) == ["001", "009"]
+    assert sorted(apply_cohort(tiny, p, {"min_questionnaires": 3})["patient_id"]) == ["002", "003", "004"]
+    with pytest.raises(DefinitionError, match="unknown cohort filter"):
+        check_cohort_definition({"name": ["x"]})
+    with pytest.raises(DefinitionError, match="not a date"):
+        check_cohort_definition({"start_from": "last tuesday"})
+
+
+def test_saved_cohort_knows_when_the_data_changed(tmp_path):
+    db = tmp_path / "s.sqlite"
+    import_questionnaires(TINY, db=db)
+    out = run("cohort", "save", "north", "--db", db, "--site", "North")
+    assert out.returncode == 0 and "3 patients" in out.stdout
+    shown = json.loads(run("cohort", "show", "north", "--db", db, "--format", "json").stdout)
+    assert shown["data_changed_since_saved"] is False and shown["patients"] == 3
+    assert shown["response"]["n"] == 3 and shown["response"]["events"] == 2  # 001 and 002 respond; 003 does not
+    extra = tmp_path / "more.csv"
+    pd.DataFrame({"patient_id": ["011", "011"], "day": [0, 42], "phq9_total": [20, 4], "phq9_9": [0, 0],
+                  "site": ["North", "North"]}).to_csv(extra, index=False)
+    import_questionnaires(extra, db=db)
+    shown = json.loads(run("cohort", "show", "north", "--db", db, "--format", "json").stdout)
+    assert shown["data_changed_since_saved"] is True and shown["patients"] == 4
+    assert shown["fingerprint_saved"] == "imports 1" and shown["fingerprint_now"] == "imports 1,2"
+    assert run("cohort", "show", "nope", "--db", db).returncode == 1
+
+
+def test_compare_two_cohorts_from_the_cli(tmp_path):
+    db = tmp_path / "s.sqlite"
+    import_questionnaires(SAMPLE, db=db)
+    for name, flag in (("north", "North"), ("central", "Central")):
+        assert run("cohort", "save", name, "--db", db, "--site", flag).returncode == 0
+    out = run("cohort", "compare", "north", "central", "--db", db, "--metric", "remission", "--format", "json")
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout)
+    assert res["test"].startswith("Fisher") and 0 <= res["p_value"] <= 1
+    rates = {r["cohort"]: r for r in res["rates"]}
+    p = patient_outcomes(load_questionnaires(SAMPLE))
+    north = p[p["site"] == "North"]
+    assert rates["north"]["n"] == int(north["remission"].notna().sum())
+    assert rates["north"]["events"] == int(north["remission"].fillna(False).sum())
+    assert res["time_to_event"]["response"]["tests"][0]["p_value"] is not None
+    listed = run("cohort", "list", "--db", db)
+    assert "north" in listed.stdout and "central" in listed.stdout
+
+
+def test_file_fingerprint_is_the_sha256(tmp_path):
+    import hashlib
+    db = tmp_path / "s.sqlite"
+    assert run("cohort", "save", "all", "--db", db, "--file", TINY).returncode == 0
+    assert load_cohort("all", db)["fingerprint"] == "sha256:" + hashlib.sha256(TINY.read_bytes()).hexdigest()
+    save_cohort("empty", {}, fingerprint="x", db=db)
+    assert load_cohort("empty", db)["definition"] == {}
