@@ -119,6 +119,17 @@ def build_parser() -> argparse.ArgumentParser:
             cp.add_argument("--min-infusions", type=int)
             cp.add_argument("--min-questionnaires", type=int)
 
+    r = sub.add_parser("research-export", help="a reproducible de-identified dataset of a saved cohort")
+    r.add_argument("cohort", help="name of a saved cohort (python -m analytics cohort list)")
+    r.add_argument("--out", required=True, help="folder for the dataset")
+    r.add_argument("--db", help=db_help)
+    r.add_argument("--file", help="read the data from this file instead of the store")
+    r.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
+    r.add_argument("--week", type=int, default=6)
+    r.add_argument("--window-days", type=int, default=7)
+    r.add_argument("--min-baseline", type=int, default=10)
+    r.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer")
+
     h = sub.add_parser("imports", help="list the import history, or revert one import")
     h.add_argument("--db", help=db_help)
     h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
@@ -130,7 +141,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports,
-                "export": _export, "cohort": _cohort}[args.command](args)
+                "export": _export, "cohort": _cohort, "research-export": _research_export}[args.command](args)
     except DefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_OPTIONS
@@ -330,6 +341,35 @@ def _cohort(args) -> int:
         print("\n" + rates["pairs"].to_string(index=False))
     for m, t in timing.items():
         print(f"\ntime to first {m}: {t['method']}\n" + t["tests"].to_string(index=False))
+    return EXIT_OK
+
+
+def _research_export(args) -> int:
+    from . import __version__
+    from .cohorts import apply_cohort
+    from .outcomes import patient_outcomes
+    from .research_export import write_research_export
+    from .store import load_cohort, store_fingerprint
+
+    db = args.db or default_db_path()
+    definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
+                                     min_baseline=args.min_baseline, analysis=args.analysis)
+    saved = load_cohort(args.cohort, db)
+    report = _load(args)
+    if not report.ok:
+        print(report.to_text(), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    fingerprint = f"sha256:{report.sha256}" if args.file else store_fingerprint(db)
+    if fingerprint != saved["fingerprint"]:
+        print(f"note: the data changed since cohort {saved['name']!r} was saved ({saved['fingerprint']} -> "
+              f"{fingerprint}); the export uses the data as they are now.", file=sys.stderr)
+    patients = apply_cohort(report.frame, patient_outcomes(report.frame, definitions=definitions),
+                            saved["definition"])
+    written = write_research_export(report.frame, patients, cohort={"name": saved["name"],
+                                    "definition": saved["definition"]}, definitions=definitions, out_dir=args.out,
+                                    fingerprint=fingerprint, software_version=__version__)
+    print(f"{saved['name']}: {len(patients)} patients; wrote " + ", ".join(p.name for p in written)
+          + f" to {args.out}")
     return EXIT_OK
 
 

@@ -76,3 +76,39 @@ def test_file_fingerprint_is_the_sha256(tmp_path):
     assert load_cohort("all", db)["fingerprint"] == "sha256:" + hashlib.sha256(TINY.read_bytes()).hexdigest()
     save_cohort("empty", {}, fingerprint="x", db=db)
     assert load_cohort("empty", db)["definition"] == {}
+
+
+@pytest.mark.parametrize("mode", ["completer", "itt", "locf"])
+def test_research_export_script_reproduces_the_tool(tmp_path, mode):
+    from analytics import remission_rate, response_rate, si_resolution_rate, OutcomeDefinitions
+
+    db = tmp_path / "s.sqlite"
+    import_questionnaires(SAMPLE, db=db)
+    assert run("cohort", "save", "north", "--db", db, "--site", "North").returncode == 0
+    out_dir = tmp_path / "dataset"
+    out = run("research-export", "north", "--db", db, "--out", out_dir, "--analysis", mode)
+    assert out.returncode == 0, out.stderr
+    names = {p.name for p in out_dir.iterdir()}
+    assert names == {"patients.csv", "questionnaires.csv", "data_dictionary.csv", "redcap_import.csv",
+                     "redcap_data_dictionary.csv", "cohort.json", "reproduce.py"}
+    script = subprocess.run([sys.executable, str(out_dir / "reproduce.py")], capture_output=True, text=True,
+                            timeout=120)
+    assert script.returncode == 0, script.stderr
+    reproduced = json.loads(script.stdout)
+    p = patient_outcomes(load_questionnaires(SAMPLE), definitions=OutcomeDefinitions(analysis=mode))
+    north = p[p["site"] == "North"]
+    for name, fn in (("response", response_rate), ("remission", remission_rate), ("si_resolution", si_resolution_rate)):
+        r = fn(north)
+        assert (reproduced[name]["n"], reproduced[name]["events"]) == (r.n, r.events), name
+        assert reproduced[name]["ci_low"] == pytest.approx(r.ci_low)
+    # Safe Harbor: no calendar dates anywhere in the dataset
+    long = pd.read_csv(out_dir / "questionnaires.csv", dtype=str)
+    assert not any("date" in c for c in long.columns)
+    text = "".join((out_dir / n).read_text() for n in names if n.endswith(".csv"))
+    assert not pd.Series(text.split(",")).str.match(r"^\d{4}-\d{2}-\d{2}$").any()
+    redcap = pd.read_csv(out_dir / "redcap_import.csv", dtype=str)
+    assert list(redcap.columns[:3]) == ["record_id", "redcap_repeat_instrument", "redcap_repeat_instance"]
+    dd = pd.read_csv(out_dir / "redcap_data_dictionary.csv", dtype=str)
+    assert dd.columns[0] == "Variable / Field Name" and set(redcap.columns) - {"redcap_repeat_instrument",
+                                                                                 "redcap_repeat_instance"} <= set(
+        dd["Variable / Field Name"])
