@@ -18,7 +18,7 @@ import pandas as pd
 from .definitions import RESPONSE_FRACTION, OutcomeDefinitions
 from .statistics import km_curve
 
-__all__ = ["response_durability", "attrition_flow", "dropout_by_infusion", "prepost_effect_sizes"]
+__all__ = ["response_durability", "attrition_flow", "dropout_by_infusion", "prepost_effect_sizes", "trajectory_model"]
 
 
 def response_durability(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, at_days=(28, 56)) -> dict:
@@ -108,3 +108,63 @@ def prepost_effect_sizes(patients: pd.DataFrame) -> pd.DataFrame:
                      "d_z": mean / sd_change if sd_change else np.nan,
                      "smc_baseline_sd": mean / sd_base if sd_base else np.nan})
     return pd.DataFrame(rows)
+
+
+def trajectory_model(questionnaires: pd.DataFrame, groups: pd.DataFrame, *, by: str = "cohort",
+                     max_week: int = 12) -> dict:
+    """Linear mixed model of PHQ-9 over weeks, by group (``statsmodels`` MixedLM).
+
+    ``phq9_total ~ weeks * group`` with a random intercept and slope per
+    patient (``re_formula="~weeks"``), REML.  Complete questionnaires on days
+    0 to ``7 * max_week``.
+
+    Parameters
+    ----------
+    groups : pandas.DataFrame
+        ``patient_id`` and the ``by`` column (e.g. stacked cohorts).
+
+    Returns
+    -------
+    dict
+        ``converged`` (bool), ``coefficients`` (term, estimate, std_error,
+        ci_low, ci_high, p_value), ``n_patients``, ``n_observations``,
+        ``message`` (plain words; says what to do when the model did not converge).
+    """
+    import warnings
+
+    import statsmodels.formula.api as smf
+    from statsmodels.tools.sm_exceptions import ConvergenceWarning
+
+    g = groups[["patient_id", by]].assign(patient_id=groups["patient_id"].astype("str"))
+    q = questionnaires[questionnaires["complete"] & questionnaires["day"].between(0, 7 * max_week)]
+    data = pd.DataFrame({"patient_id": q["patient_id"].astype("str").to_numpy(),
+                         "weeks": q["day"].to_numpy(dtype="float64") / 7,
+                         "phq9_total": q["phq9_total"].to_numpy(dtype="float64")}).merge(g, on="patient_id")
+    data["group"] = data[by].astype("str").to_numpy(dtype=object)
+    data["patient_id"] = data["patient_id"].to_numpy(dtype=object)
+    empty = pd.DataFrame(columns=["term", "estimate", "std_error", "ci_low", "ci_high", "p_value"])
+    n_pat = int(data["patient_id"].nunique())
+    if n_pat < 10 or data["group"].nunique() < 1:
+        return {"converged": False, "coefficients": empty, "n_patients": n_pat, "n_observations": len(data),
+                "message": f"too few patients for a mixed model ({n_pat}); compare the rates instead."}
+    formula = "phq9_total ~ weeks * C(group)" if data["group"].nunique() > 1 else "phq9_total ~ weeks"
+    caught = []
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            fit = smf.mixedlm(formula, data, groups=data["patient_id"], re_formula="~weeks").fit(reml=True)
+    except (ValueError, np.linalg.LinAlgError) as exc:
+        return {"converged": False, "coefficients": empty, "n_patients": n_pat, "n_observations": len(data),
+                "message": f"the mixed model could not be fitted ({exc}); the rates and curves above still hold. "
+                           "Try fewer weeks or larger cohorts."}
+    converged = bool(fit.converged) and not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    ci = fit.conf_int()
+    fe = fit.fe_params.index
+    coefs = pd.DataFrame({"term": fe, "estimate": fit.fe_params.to_numpy(), "std_error": fit.bse[fe].to_numpy(),
+                          "ci_low": ci.loc[fe, 0].to_numpy(), "ci_high": ci.loc[fe, 1].to_numpy(),
+                          "p_value": fit.pvalues[fe].to_numpy()})
+    message = ("converged" if converged else
+               "the model did not converge cleanly: read the coefficients with care, or fit fewer weeks; "
+               "the rates and curves above do not depend on it")
+    return {"converged": converged, "coefficients": coefs, "n_patients": n_pat, "n_observations": len(data),
+            "message": message}

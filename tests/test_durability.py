@@ -59,3 +59,34 @@ def test_effect_sizes_by_hand():
     assert row["d_z"] == pytest.approx(-8 / changes.std(ddof=1))
     assert row["smc_baseline_sd"] == pytest.approx(-8 / np.std([20, 16, 12], ddof=1))
     assert es.loc["severe (20-27)", "n"] == 1 and np.isnan(es.loc["severe (20-27)", "d_z"])
+
+
+def test_trajectory_model_recovers_known_slopes():
+    import pandas as pd
+    from analytics.durability import trajectory_model
+
+    rng = np.random.default_rng(4)
+    rows, groups = [], []
+    for i in range(120):
+        arm = "fast" if i % 2 else "slow"
+        slope = (-1.5 if arm == "fast" else -0.5) + rng.normal(0, 0.2)
+        start = 18 + rng.normal(0, 2)
+        for week in range(0, 9):
+            total = int(np.clip(round(start + slope * week + rng.normal(0, 1.5)), 0, 27))
+            rows.append((f"p{i}", week * 7, total, 0))
+        groups.append((f"p{i}", arm))
+    frame = canonical(rows)
+    res = trajectory_model(frame, pd.DataFrame(groups, columns=["patient_id", "cohort"]), max_week=8)
+    assert res["converged"] and res["n_patients"] == 120
+    coef = res["coefficients"].set_index("term")["estimate"]
+    assert coef["weeks"] == pytest.approx(-1.5, abs=0.15)  # reference group "fast"
+    assert coef["weeks:C(group)[T.slow]"] == pytest.approx(1.0, abs=0.2)
+
+
+def test_trajectory_model_says_so_when_it_cannot_fit():
+    import pandas as pd
+    from analytics.durability import trajectory_model
+
+    frame = canonical([("a", 0, 20, 0), ("a", 14, 10, 0)])
+    res = trajectory_model(frame, pd.DataFrame({"patient_id": ["a"], "cohort": ["x"]}))
+    assert res["converged"] is False and "too few patients" in res["message"] and res["coefficients"].empty
