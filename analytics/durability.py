@@ -31,7 +31,8 @@ def response_durability(questionnaires: pd.DataFrame, patients: pd.DataFrame, *,
         "still responding" scale), ``at`` (one row per day: still_responding,
         ci_low, ci_high, at_risk), ``responders`` and ``losses``.
     """
-    base = patients.set_index(patients["patient_id"].astype("str"))["baseline_total"].astype("float64")
+    unique = patients.drop_duplicates("patient_id")
+    base = unique.set_index(unique["patient_id"].astype("str"))["baseline_total"].astype("float64")
     q = questionnaires[questionnaires["complete"] & (questionnaires["day"] > 0)]
     q = q.assign(pid=q["patient_id"].astype("str")).sort_values(["pid", "day"], kind="stable")
     b = q["pid"].map(base).to_numpy(dtype="float64")

@@ -76,6 +76,7 @@ PAGES = [  # (url path, heading, charts expected)
     ("patient", "Patient course", 2),
     ("safety", "Suicidal-ideation review", 0),
     ("trajectories", "Trajectories", 2),
+    ("research", "Research cohort review", 3),
     ("export", "Quarterly export", 0),
     ("data", "Data", 0),
 ]

@@ -10,7 +10,7 @@ from analytics.cohorts import quarter_bounds, select_patients
 from analytics.safety import si_review
 from conftest import ROOT, SAMPLE, TINY
 
-PAGES = ["overview", "patient", "safety", "trajectories", "export", "data"]
+PAGES = ["overview", "patient", "safety", "trajectories", "research", "export", "data"]
 
 
 @pytest.fixture(autouse=True)
@@ -177,3 +177,41 @@ def test_export_page_builds_the_four_files(monkeypatch):
     at.checkbox(key="export_internal").check().run()
     at.button(key="build_export").click().run()
     assert any("INTERNAL" in e.value for e in at.error)
+
+
+def test_research_page_matches_engine_and_saves_a_cohort(monkeypatch, sample, tmp_path):
+    from analytics.comparisons import compare_rates
+    from analytics.store import list_cohorts
+
+    at = app(monkeypatch, page="research")
+    at.selectbox(key="research_by").set_value("protocol").run()
+    at.selectbox(key="research_metric").set_value("remission").run()
+    assert not at.exception
+    expected = compare_rates(patient_outcomes(sample), by="protocol", metric="remission")
+    shown = at.dataframe[0].value.set_index("group")
+    for row in expected["rates"].itertuples():
+        assert shown.loc[row.protocol, "n"] == row.n and shown.loc[row.protocol, "events"] == row.events
+    assert any(expected["test"] in c.value for c in at.caption)
+    at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
+    at.text_input(key="cohort_name").input("north only").run()
+    at.button(key="save_cohort").click().run()
+    assert not at.exception and "Saved cohort 'north only'" in at.success[-1].value
+    saved = list_cohorts(tmp_path / "no-store.sqlite").set_index("name")
+    assert saved.loc["north only", "definition"] == '{"site": ["North"]}'
+
+
+def test_research_page_compares_saved_cohorts(monkeypatch, sample, tmp_path):
+    from analytics.cohorts import apply_cohort
+    from analytics.store import save_cohort
+
+    db = tmp_path / "no-store.sqlite"
+    save_cohort("north", {"site": ["North"]}, fingerprint="x", db=db)
+    save_cohort("severe", {"baseline_band": ["severe (20-27)"]}, fingerprint="x", db=db)
+    at = app(monkeypatch, page="research")
+    at.selectbox(key="research_by").set_value("cohort").run()
+    assert not at.exception
+    p = patient_outcomes(sample)
+    north = apply_cohort(sample, p, {"site": ["North"]})
+    shown = at.dataframe[0].value.set_index("group")
+    assert shown.loc["north", "n"] == int(north["response"].notna().sum())
+    assert any("more than one of these cohorts" in w.value for w in at.warning)  # severe North patients overlap

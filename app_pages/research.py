@@ -1,0 +1,181 @@
+"""Research: compare groups with the right statistics, follow durability, and export a dataset."""
+from __future__ import annotations
+
+import io
+import json
+import tempfile
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics import AnalyticsError, __version__
+from analytics.cohorts import apply_cohort
+from analytics.comparisons import compare_rates, compare_time_to_event
+from analytics.durability import (
+    attrition_flow,
+    dropout_by_infusion,
+    prepost_effect_sizes,
+    response_durability,
+    trajectory_model,
+)
+from analytics.research_export import write_research_export
+from analytics.store import default_db_path, list_cohorts, save_cohort, store_fingerprint
+from app_pages.common import PALETTE, download, footer, page_setup, translucent
+
+view = page_setup("Research cohort review")
+if view is None:
+    footer()
+    st.stop()
+d, patients = view.definitions, view.patients.copy()
+cohort_patients = view.patients  # one row per patient, for durability, attrition and effect sizes
+patients["si_at_baseline_text"] = patients["si_at_baseline"].map({True: "SI at baseline", False: "no SI at baseline"})
+choices = {c: c.replace("_", " ") for c in ("site", "protocol", "clinician", "diagnosis", "baseline_band", "age_band",
+                                             "sex") if c in patients and patients[c].notna().any()}
+choices["si_at_baseline_text"] = "SI at baseline"
+db = default_db_path()
+try:
+    saved = list_cohorts(db) if Path(db).exists() else pd.DataFrame()
+except AnalyticsError:
+    saved = pd.DataFrame()
+if len(saved) >= 2:
+    choices["cohort"] = "saved cohorts"
+left, right = st.columns(2)
+by = left.selectbox("Compare groups by", list(choices), format_func=choices.get, key="research_by")
+metric = right.selectbox("Outcome", ["response", "remission", "si_resolution"], key="research_metric")
+if by == "cohort":
+    names = st.multiselect("Saved cohorts to compare", list(saved["name"]), default=list(saved["name"])[:2],
+                           key="research_cohorts")
+    parts = [apply_cohort(view.frame, patients, json.loads(saved.set_index("name").loc[n, "definition"]))
+             .assign(cohort=n) for n in names]
+    patients = pd.concat(parts, ignore_index=True) if parts else patients.iloc[0:0].assign(cohort="")
+    overlap = int(patients["patient_id"].duplicated().sum())
+    if overlap:
+        st.warning(f"{overlap} patient(s) are in more than one of these cohorts: the tests assume separate groups.")
+
+st.subheader("Rates by group")
+res = compare_rates(patients, by=by, metric=metric)
+rates = res["rates"].rename(columns={by: "group"})
+st.dataframe(rates, hide_index=True, width="stretch")
+test_line = f"Test: {res['test']}" + ("" if res["p_value"] is None else f", p = {res['p_value']:.3g}")
+st.caption(test_line + ". " + view.caption(int(rates["n"].sum()), "Wilson 95% intervals. "))
+if res["warning"]:
+    st.warning(res["warning"])
+if len(res["pairs"]):
+    st.markdown("**Pairs**: difference with Newcombe's 95% interval, conditional odds ratio, Fisher's exact test "
+                "(Holm-adjusted when more than two groups)")
+    st.dataframe(res["pairs"], hide_index=True, width="stretch")
+    download(res["pairs"], "research_pairs", "Download the pairwise comparisons (CSV)")
+
+if metric != "si_resolution":
+    st.subheader(f"Time to first {metric}")
+    tte = compare_time_to_event(patients, by=by, metric=metric, definitions=d)
+    fig = go.Figure()
+    for i, (group, curve) in enumerate(tte["curves"].groupby("group", sort=False)):
+        color = PALETTE[i % len(PALETTE)]
+        fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_high"], mode="lines", line=dict(width=0, shape="hv"),
+                                 showlegend=False, hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"),
+                                 fill="tonexty", fillcolor=translucent(color, 0.12), showlegend=False,
+                                 hoverinfo="skip"))
+        fig.add_trace(go.Scatter(x=curve["time"], y=curve["cumulative"], mode="lines", name=str(group),
+                                 line=dict(color=color, shape="hv", width=2.5), customdata=curve[["at_risk"]],
+                                 hovertemplate="day %{x}: %{y:.1%} (%{customdata[0]} at risk)<extra></extra>"))
+    fig.update_layout(xaxis=dict(title="Study day", range=[0, d.target_day]),
+                      yaxis=dict(title=f"Cumulative {metric} (Kaplan-Meier)", tickformat=".0%"), height=380,
+                      margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
+    st.plotly_chart(fig, width="stretch", key="research_km")
+    days = [0, 7, 14, 21, 28, 35, d.target_day]
+    at_risk = {g: [int(c.loc[c["time"] <= day, "at_risk"].iloc[-1]) if (c["time"] <= day).any() else 0
+                   for day in days] for g, c in tte["curves"].groupby("group", sort=False)}
+    st.markdown("**Number at risk**")
+    st.dataframe(pd.DataFrame(at_risk, index=[f"day {x}" for x in days]).T, width="stretch")
+    st.dataframe(tte["tests"], hide_index=True, width="stretch")
+    st.caption(tte["method"] + ". " + view.caption())
+
+st.subheader("Durability of response")
+dur = response_durability(view.frame, cohort_patients)
+if dur["responders"]:
+    curve = dur["curve"]
+    fig = go.Figure(go.Scatter(x=curve["time"], y=curve["still_responding"], mode="lines",
+                               line=dict(shape="hv", color=PALETTE[2], width=2.5), name="This clinic"))
+    fig.add_trace(go.Scatter(x=[28, 56], y=[0.8, 0.6], mode="markers", name="Published, about (McInnes 2022)",
+                             marker=dict(symbol="diamond-open", size=12, color=PALETTE[5])))
+    fig.update_layout(xaxis=dict(title="Days since first response"), yaxis=dict(title="Still responding",
+                      tickformat=".0%", range=[0, 1.02]), height=340, margin=dict(l=10, r=10, t=10, b=10),
+                      legend=dict(orientation="h", y=1.12))
+    st.plotly_chart(fig, width="stretch", key="durability")
+    st.dataframe(dur["at"], hide_index=True, width="stretch")
+st.caption(f"{dur['responders']} responders, {dur['losses']} lost response (first later questionnaire above 50% of "
+           "baseline). Kaplan-Meier; the published points are approximate and not like for like (completer "
+           "community practices, response definitions as published). " + view.filter_text)
+
+st.subheader("Attrition")
+a_left, a_right = st.columns(2)
+with a_left:
+    flow = attrition_flow(cohort_patients, definitions=d)
+    st.dataframe(flow.assign(share_of_first=flow["share_of_first"].map("{:.0%}".format)), hide_index=True,
+                 width="stretch")
+with a_right:
+    drop = dropout_by_infusion(view.frame)
+    if len(drop):
+        fig = go.Figure(go.Scatter(x=drop["infusion"], y=drop["share"], mode="lines+markers", line=dict(
+            color=PALETTE[0]), customdata=drop[["patients_reaching"]],
+            hovertemplate="infusion %{x}: %{y:.0%} (%{customdata[0]})<extra></extra>"))
+        fig.add_hline(y=0.5, line=dict(dash="dot", color=PALETTE[5]),
+                      annotation_text="about half do not complete six (published)")
+        fig.update_layout(xaxis=dict(title="Infusion number", dtick=1), yaxis=dict(
+            title="Patients reaching it", tickformat=".0%", range=[0, 1.02]), height=300,
+            margin=dict(l=10, r=10, t=10, b=10))
+        st.plotly_chart(fig, width="stretch", key="dropout")
+
+st.subheader("Effect sizes by baseline severity")
+st.dataframe(prepost_effect_sizes(cohort_patients), hide_index=True, width="stretch")
+st.caption("Pre-post change to the endpoint: d_z = mean change / SD of the changes; SMC = mean change / SD of the "
+           "baseline scores. Negative = improvement. " + view.caption())
+
+st.subheader("Trajectory model")
+# a patient in two saved cohorts is modelled once, in the first
+model = trajectory_model(view.frame, patients.assign(group=patients[by].astype("str")).drop_duplicates("patient_id"),
+                         by="group")
+(st.success if model["converged"] else st.warning)(
+    f"Linear mixed model (statsmodels MixedLM: PHQ-9 ~ weeks x {choices[by]}, random intercept and slope per "
+    f"patient; {model['n_patients']} patients, {model['n_observations']} questionnaires): {model['message']}.")
+if len(model["coefficients"]):
+    st.dataframe(model["coefficients"], hide_index=True, width="stretch")
+
+st.subheader("Save this cohort, export its dataset")
+start_from, start_to, attrs = view.key[1]
+definition = {k: list(v) for k, v in attrs if v}
+if start_from:
+    definition["start_from"] = start_from
+if start_to:
+    definition["start_to"] = start_to
+st.caption(f"The sidebar's filters define the cohort: {definition or 'all patients'}.")
+name = st.text_input("Cohort name", key="cohort_name")
+if st.button("Save cohort", key="save_cohort", disabled=not name):
+    try:
+        fingerprint = store_fingerprint(db) if view.kind == "store" else f"sha256:{view.report.sha256}"
+        save_cohort(name, definition, fingerprint=fingerprint, db=db)
+        st.success(f"Saved cohort {name!r} in {db}.")
+    except AnalyticsError as exc:
+        st.error(str(exc))
+if len(saved):
+    st.dataframe(saved, hide_index=True, width="stretch")
+if st.button("Build the research dataset of this cohort", key="build_dataset"):
+    with tempfile.TemporaryDirectory() as tmp:
+        files = write_research_export(view.frame, view.patients, cohort={"name": name or "unsaved",
+                                      "definition": definition}, definitions=d, out_dir=Path(tmp),
+                                      fingerprint=f"sha256:{view.report.sha256}" if view.kind != "store"
+                                      else store_fingerprint(db), software_version=__version__)
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+            for f in files:
+                zf.write(f, f.name)
+    st.download_button("Download the dataset (zip)", buffer.getvalue(), "research_dataset.zip", "application/zip",
+                       key="dl_dataset")
+    st.caption("Study days only (no calendar dates); reproduce.py recomputes the headline rates with pandas and "
+               "scipy alone.")
+footer()
