@@ -10,6 +10,7 @@ import csv
 import hashlib
 import io
 import re
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,9 +19,15 @@ import pandas as pd
 
 from .errors import PROBLEM_COLUMNS, UnreadableFileError
 
-__all__ = ["RawTable", "SUPPORTED_SUFFIXES", "read_table", "normalise_header", "raw_table_from_frame"]
+__all__ = ["RawTable", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "MAX_COLUMNS", "MAX_ROWS", "read_table",
+           "normalise_header", "raw_table_from_frame"]
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".parquet")
+# Limits that keep a mistaken or hostile file from exhausting the machine; each is checked before the
+# expensive parse, and the message says what to do.
+MAX_FILE_BYTES = 2 * 1024 ** 3
+MAX_COLUMNS = 1_000
+MAX_ROWS = 50_000_000
 
 
 @dataclass(frozen=True)
@@ -91,6 +98,11 @@ def read_table(path) -> RawTable:
             f"{name}: files of type '{suffix or '(none)'}' are not read; "
             f"save the data as {', '.join(SUPPORTED_SUFFIXES)}."
         )
+    size = path.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise UnreadableFileError(
+            f"{name}: the file is {size / 1024 ** 3:.1f} GiB; files up to {MAX_FILE_BYTES / 1024 ** 3:.0f} GiB are read. "
+            "Split it (for example by year) and import the parts.", source=name)
     data = path.read_bytes()
     if not data.strip():
         raise UnreadableFileError(f"{name}: the file is empty; it needs a header row and at least one data row.")
@@ -162,16 +174,36 @@ def _decode(data: bytes, name: str) -> str:
 _PARSER_LINE = re.compile(r"line (\d+)")
 
 
+def _check_shape(name: str, columns: int, rows: int) -> None:
+    if columns > MAX_COLUMNS:
+        raise UnreadableFileError(
+            f"{name}: the file has {columns:,} columns; at most {MAX_COLUMNS:,} are read. A questionnaire file needs "
+            "about 30; check that it is the right file (not a wide report or a transposed table).", line=1,
+            source=name)
+    if rows > MAX_ROWS:
+        raise UnreadableFileError(
+            f"{name}: the file has about {rows:,} rows; at most {MAX_ROWS:,} are read at once. Split it and import "
+            "the parts.", source=name)
+
+
 def _read_csv(data: bytes, name: str):
     text = _decode(data, name)
+    first_line = text.split("\n", 1)[0]
+    _check_shape(name, first_line.count(",") + 1, text.count("\n"))
     try:
-        frame = pd.read_csv(
-            io.StringIO(text),
-            dtype=str,
-            keep_default_na=False,
-            skip_blank_lines=False,
-            quoting=csv.QUOTE_MINIMAL,
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", pd.errors.ParserWarning)
+            # index_col=False: never let a row with one extra cell turn the first column into an index
+            frame = pd.read_csv(
+                io.StringIO(text),
+                dtype=str,
+                keep_default_na=False,
+                skip_blank_lines=False,
+                quoting=csv.QUOTE_MINIMAL,
+                index_col=False,
+            )
+        if any(issubclass(w.category, pd.errors.ParserWarning) for w in caught):
+            _raise_ragged(text, name)
     except pd.errors.EmptyDataError:
         raise UnreadableFileError(f"{name}: the file has no header row; the first line must name the columns.") from None
     except pd.errors.ParserError as exc:
@@ -202,6 +234,20 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
     return frame.apply(lambda c: c.str.strip() == "").all(axis=1).to_numpy()
 
 
+def _raise_ragged(text: str, name: str):
+    """Name the first line with more cells than the header (error path only, so a plain loop)."""
+    reader = csv.reader(io.StringIO(text))
+    width = len(next(reader, []))
+    for row in reader:
+        if len(row) > width:
+            raise UnreadableFileError(
+                f"{name}: line {reader.line_num} has {len(row)} cells but the header names {width} columns; "
+                "remove the extra cells (often a stray comma) or name the column.", line=reader.line_num,
+                source=name)
+    raise UnreadableFileError(f"{name}: a line has more cells than the header names columns; check for stray commas.",
+                              source=name)
+
+
 def _cell_text(value) -> str:
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
@@ -219,6 +265,7 @@ def _read_xlsx(data: bytes, name: str):
             f"{name}: the spreadsheet cannot be opened ({type(exc).__name__}). "
             "Check that it is an .xlsx workbook (not .xls or a renamed CSV) and not password-protected."
         ) from None
+    _check_shape(name, len(frame.columns), len(frame))
     # Spreadsheet cells arrive typed; turn them into text like a CSV would give.
     frame = frame.apply(lambda col: col.map(_cell_text, na_action="ignore").fillna("").astype(str))
     lines = np.arange(2, len(frame) + 2)
@@ -229,6 +276,8 @@ def _read_xlsx(data: bytes, name: str):
 def _read_parquet(data: bytes, name: str):
     try:
         frame = _parquet_to_frame(data)
+    except UnreadableFileError as exc:
+        raise UnreadableFileError(str(exc).replace("file:", f"{name}:", 1), source=name) from None
     except Exception as exc:
         raise UnreadableFileError(
             f"{name}: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export it and try again."
@@ -247,6 +296,8 @@ def _parquet_to_frame(data: bytes) -> pd.DataFrame:
     import pyarrow.parquet as pq
 
     schema = pq.read_schema(pa.BufferReader(data))
+    meta = pq.read_metadata(pa.BufferReader(data))
+    _check_shape("file", meta.num_columns, meta.num_rows)
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=text)
     columns = {}
