@@ -130,6 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--min-baseline", type=int, default=10)
     r.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer")
 
+    a = sub.add_parser("audit", help="the audit trail: every import, revert, export and research export")
+    a.add_argument("--db", help=db_help)
+    a.add_argument("--format", choices=("text", "json"), default="text")
+
     h = sub.add_parser("imports", help="list the import history, or revert one import")
     h.add_argument("--db", help=db_help)
     h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
@@ -141,7 +145,8 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports,
-                "export": _export, "cohort": _cohort, "research-export": _research_export}[args.command](args)
+                "export": _export, "cohort": _cohort, "research-export": _research_export,
+                "audit": _audit}[args.command](args)
     except DefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_OPTIONS
@@ -254,8 +259,16 @@ def _export(args) -> int:
     if args.no_suppression:
         print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL – contains small cells'.",
               file=sys.stderr)
+    from .store import record_audit
+    record_audit("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
+                            "source": source, "files": _hashes(written)}, db=args.db or default_db_path())
     print(f"{export.quarter}: wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK
+
+
+def _hashes(paths) -> dict:
+    import hashlib
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
 def _cohort(args) -> int:
@@ -368,8 +381,25 @@ def _research_export(args) -> int:
     written = write_research_export(report.frame, patients, cohort={"name": saved["name"],
                                     "definition": saved["definition"]}, definitions=definitions, out_dir=args.out,
                                     fingerprint=fingerprint, software_version=__version__)
+    from .store import record_audit
+    record_audit("research export", {"cohort": saved["name"], "definition": saved["definition"],
+                                     "parameters": definitions.as_dict(), "fingerprint": fingerprint,
+                                     "out": str(args.out), "files": _hashes(written)}, db=db)
     print(f"{saved['name']}: {len(patients)} patients; wrote " + ", ".join(p.name for p in written)
           + f" to {args.out}")
+    return EXIT_OK
+
+
+def _audit(args) -> int:
+    from .store import list_audit
+    trail = list_audit(args.db or default_db_path())
+    if args.format == "json":
+        print(json.dumps(_records(trail.assign(details=trail["details"].map(json.loads))), indent=2,
+                         default=_jsonable))
+    elif trail.empty:
+        print("the audit trail is empty.")
+    else:
+        print(trail.assign(details=trail["details"].str.slice(0, 120)).to_string(index=False))
     return EXIT_OK
 
 

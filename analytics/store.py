@@ -54,10 +54,12 @@ __all__ = [
     "save_cohort",
     "list_cohorts",
     "load_cohort",
+    "record_audit",
+    "list_audit",
 ]
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 BUSY_TIMEOUT_S = 10.0
 
 _SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
@@ -66,7 +68,7 @@ _INT_COLUMNS = ["day", *_SCORE_COLUMNS, "infusion_number"]
 
 # Each migration takes the schema from version i to i + 1.  Version 1 is the
 # first released schema; version 2 adds correction history, reverts and users;
-# version 3 adds saved research cohorts.
+# version 3 adds saved research cohorts; version 4 the append-only audit trail.
 _MIGRATIONS = [
     """
     CREATE TABLE imports (
@@ -126,6 +128,24 @@ _MIGRATIONS = [
         saved_at TEXT NOT NULL,
         user TEXT NOT NULL DEFAULT 'local'
     );
+    """,
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail cannot be changed'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail cannot be changed'); END;
+    INSERT INTO audit (at, user, action, details)
+        SELECT started_at, user, kind || ' (recorded before the audit trail existed)',
+               json_object('import_id', id, 'file', file_name, 'sha256', sha256, 'added', added,
+                           'corrected', corrected, 'removed', removed)
+        FROM imports ORDER BY id;
     """,
 ]
 
@@ -264,7 +284,7 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
             continue
         try:
             for step in range(version, SCHEMA_VERSION):
-                for statement in filter(str.strip, _MIGRATIONS[step].split(";")):
+                for statement in _statements(_MIGRATIONS[step]):
                     con.execute(statement)
                 con.execute(f"PRAGMA user_version = {step + 1}")
             con.execute("COMMIT")
@@ -272,6 +292,39 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
         except BaseException:
             con.execute("ROLLBACK")
             raise
+
+
+def _statements(script: str) -> list[str]:
+    """SQL statements of a migration, cut where SQLite says a statement is complete (trigger bodies stay whole)."""
+    out, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    return [statement for statement in out if statement.strip(" ;\n")]
+
+
+def record_audit(action: str, details: dict, *, db=None, user: str = "local", con=None) -> None:
+    """Append one entry to the audit trail (within ``con``'s transaction when given)."""
+    row = (_now(), user, action, json.dumps(details, default=str, sort_keys=True))
+    if con is not None:
+        con.execute("INSERT INTO audit (at, user, action, details) VALUES (?, ?, ?, ?)", row)
+        return
+    own = open_store(db)
+    try:
+        own.execute("INSERT INTO audit (at, user, action, details) VALUES (?, ?, ?, ?)", row)
+    finally:
+        own.close()
+
+
+def list_audit(db=None) -> pd.DataFrame:
+    """The audit trail, oldest first: id, at, user, action, details (JSON)."""
+    con = open_store(db, create=False)
+    try:
+        return pd.read_sql_query("SELECT id, at, user, action, details FROM audit ORDER BY id", con)
+    finally:
+        con.close()
 
 
 # ----------------------------------------------------------------------------- rows
@@ -371,10 +424,15 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
         Another import holds the store for longer than the busy timeout.
     """
     raw = _as_raw_table(source)
-    report = validate_questionnaires(raw)
-    report.raise_if_invalid()
     name = file_name or raw.source
     digest = sha256 or raw.sha256
+    facts = {"file": name, "sha256": digest, "format": source_format, "mapping": mapping,
+             "accept_corrections": accept_corrections}
+    report = validate_questionnaires(raw)
+    if not report.ok:
+        record_audit("import refused", {**facts, "reason": f"{len(report.errors)} validation problem(s)"}, db=db,
+                     user=user)
+        report.raise_if_invalid()
     new = _store_rows(report, raw)
     con = open_store(db)
     try:
@@ -386,8 +444,16 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
         try:
             result = _write_import(con, new, report, name, digest, source_format, mapping, accept_corrections, user,
                                    raw.notes)
+            record_audit("import" if not result.changed_nothing else "import (no change)",
+                         {**facts, "import_id": result.import_id, "rows_read": result.rows_read,
+                          "added": result.added, "unchanged": result.unchanged, "corrected": result.corrected},
+                         con=con, user=user)
             con.execute("COMMIT")
             return result
+        except (ImportConflictError, QuestionnaireValidationError) as exc:
+            con.execute("ROLLBACK")
+            record_audit("import refused", {**facts, "reason": type(exc).__name__}, con=con, user=user)
+            raise
         except BaseException:
             con.execute("ROLLBACK")
             raise
@@ -549,6 +615,8 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
             con.execute("UPDATE imports SET removed = ?, restored = ?, finished_at = ? WHERE id = ?",
                         (removed, restored, _now(), revert_id))
             con.execute("UPDATE imports SET reverted_by = ? WHERE id = ?", (revert_id, import_id))
+            record_audit("revert", {"import_id": import_id, "revert_id": revert_id, "file": file_name,
+                                    "removed": removed, "restored": restored}, con=con, user=user)
             con.execute("COMMIT")
             return revert_id
         except BaseException:

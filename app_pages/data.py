@@ -10,7 +10,14 @@ import streamlit as st
 from analytics import AnalyticsError, QuestionnaireValidationError, validate_questionnaires
 from analytics.mapping import load_mapping
 from analytics.sources import read_source
-from analytics.store import ImportConflictError, StoreBusyError, default_db_path, import_questionnaires, list_imports
+from analytics.store import (
+    ImportConflictError,
+    StoreBusyError,
+    default_db_path,
+    import_questionnaires,
+    list_audit,
+    list_imports,
+)
 from app_pages.common import download, footer, page_setup
 
 st.title("Data")
@@ -78,6 +85,19 @@ else:
     st.caption("Revert an import from the command line: python -m analytics imports --revert ID "
                "(recorded as its own entry).")
     download(shown, "import_history", "Download the import history (CSV)")
+
+st.subheader("Audit trail")
+try:
+    trail = list_audit(db) if db.exists() else pd.DataFrame()
+except AnalyticsError as exc:
+    trail = pd.DataFrame()
+    st.error(str(exc))
+if trail.empty:
+    st.info("Nothing recorded yet. Every import, revert, export and research export will be listed here.")
+else:
+    st.dataframe(trail.iloc[::-1], hide_index=True, width="stretch")
+    st.caption("Append-only: the store refuses any change to these rows. Newest first.")
+    download(trail, "audit_trail", "Download the audit trail (CSV)")
 
 st.divider()
 view = page_setup("Data quality", subheading=True)

@@ -1,13 +1,20 @@
 """Export: the quarterly outcome report, built here exactly as `python -m analytics export` builds it."""
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from pathlib import Path
 
 import streamlit as st
 
 from analytics import AnalyticsError, __version__
-from analytics.quarterly import EXPORT_FORMATS, INTERNAL_NOTICE, quarterly_export, write_quarterly_export
+from analytics.quarterly import (
+    EXPORT_FORMATS,
+    INTERNAL_NOTICE,
+    quarterly_export,
+    write_quarterly_export,
+)
+from analytics.store import default_db_path, record_audit
 from app_pages.common import footer, page_setup, quarters_in
 
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -38,6 +45,10 @@ if st.button("Build the export", type="primary", key="build_export"):
                 files = {p.name: p.read_bytes() for p in write_quarterly_export(export, Path(tmp),
                                                                                 formats=EXPORT_FORMATS)}
             st.session_state["export_files"] = (quarter, internal, files)
+            record_audit("export (dashboard)", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
+                                                "source": source, "files": {n: hashlib.sha256(b).hexdigest()
+                                                                            for n, b in files.items()}},
+                         db=default_db_path())
         except AnalyticsError as exc:
             st.session_state.pop("export_files", None)
             st.error(str(exc))

@@ -22,7 +22,7 @@ from analytics.durability import (
     trajectory_model,
 )
 from analytics.research_export import write_research_export
-from analytics.store import default_db_path, list_cohorts, save_cohort, store_fingerprint
+from analytics.store import default_db_path, list_cohorts, record_audit, save_cohort, store_fingerprint
 from app_pages.common import PALETTE, download, footer, page_setup, translucent
 
 view = page_setup("Research cohort review")
@@ -174,6 +174,8 @@ if st.button("Build the research dataset of this cohort", key="build_dataset"):
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in files:
                 zf.write(f, f.name)
+    record_audit("research export (dashboard)", {"cohort": name or "unsaved", "definition": definition,
+                                                 "parameters": d.as_dict(), "patients": len(view.patients)}, db=db)
     st.download_button("Download the dataset (zip)", buffer.getvalue(), "research_dataset.zip", "application/zip",
                        key="dl_dataset")
     st.caption("Study days only (no calendar dates); reproduce.py recomputes the headline rates with pandas and "
