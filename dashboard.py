@@ -1,7 +1,14 @@
 """Clinic outcome dashboard: `make run` (or `streamlit run dashboard.py`)."""
 import streamlit as st
 
+from app_pages.access import DIRECTOR_ONLY, current_user, signin_configured
+
 st.set_page_config(page_title="Ketamine clinic outcomes", page_icon=":material/monitoring:", layout="wide")
+
+who = current_user()
+if who is None:
+    st.stop()
+st.session_state["user"], st.session_state["role"] = who
 
 pages = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/monitoring:", default=True),
@@ -12,4 +19,9 @@ pages = [
     st.Page("app_pages/export.py", title="Export", icon=":material/ios_share:", url_path="export"),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
 ]
+if who[1] != "director":
+    pages = [p for p in pages if p.url_path not in DIRECTOR_ONLY]
+if signin_configured():
+    st.sidebar.caption(f"Signed in as {who[0]} ({who[1]})")
+    st.sidebar.button("Sign out", on_click=st.logout, key="sign_out_sidebar")
 st.navigation(pages).run()

@@ -21,7 +21,12 @@ from analytics import (
     patient_outcomes,
     validate_questionnaires,
 )
-from analytics.cohorts import patient_start_dates, quarter_bounds, quarter_of, select_patients
+from analytics.cohorts import (
+    patient_start_dates,
+    quarter_bounds,
+    quarter_of,
+    select_patients,
+)
 from analytics.definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION
 from analytics.exports import to_safe_csv
 from analytics.store import default_db_path, read_store, store_has_data

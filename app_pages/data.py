@@ -7,7 +7,11 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analytics import AnalyticsError, QuestionnaireValidationError, validate_questionnaires
+from analytics import (
+    AnalyticsError,
+    QuestionnaireValidationError,
+    validate_questionnaires,
+)
 from analytics.mapping import load_mapping
 from analytics.sources import read_source
 from analytics.store import (
@@ -18,8 +22,10 @@ from analytics.store import (
     list_audit,
     list_imports,
 )
+from app_pages.access import require_director
 from app_pages.common import download, footer, page_setup
 
+require_director("data")
 st.title("Data")
 db = default_db_path()
 

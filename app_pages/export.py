@@ -15,11 +15,13 @@ from analytics.quarterly import (
     write_quarterly_export,
 )
 from analytics.store import default_db_path, record_audit
+from app_pages.access import require_director
 from app_pages.common import footer, page_setup, quarters_in
 
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".html": "text/html", ".json": "application/json"}
 
+require_director("export")
 view = page_setup("Quarterly export")
 if view is None:
     footer()
@@ -45,7 +47,7 @@ if st.button("Build the export", type="primary", key="build_export"):
                 files = {p.name: p.read_bytes() for p in write_quarterly_export(export, Path(tmp),
                                                                                 formats=EXPORT_FORMATS)}
             st.session_state["export_files"] = (quarter, internal, files)
-            record_audit("export (dashboard)", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
+            record_audit("export (dashboard)", {"user": st.session_state.get("user", "local"), "quarter": export.quarter, "parameters": export.manifest["parameters"],
                                                 "source": source, "files": {n: hashlib.sha256(b).hexdigest()
                                                                             for n, b in files.items()}},
                          db=default_db_path())

@@ -8,7 +8,17 @@ import streamlit as st
 from analytics import rate_table
 from analytics.activity import activity_summary
 from analytics.trends import cumulative_curve, weekly_means
-from app_pages.common import PALETTE, ci, download, footer, page_setup, pct, rate_rows, summary_for, translucent
+from app_pages.common import (
+    PALETTE,
+    ci,
+    download,
+    footer,
+    page_setup,
+    pct,
+    rate_rows,
+    summary_for,
+    translucent,
+)
 
 view = page_setup("Outcome overview")
 if view is None:

@@ -8,11 +8,13 @@ from plotly.subplots import make_subplots
 
 from analytics.definitions import REMISSION_BELOW, RESPONSE_FRACTION
 from analytics.instruments import GAD7, PHQ9
+from app_pages.access import require_director
 from app_pages.common import PALETTE, download, footer, page_setup
 
 # one hue growing with severity: readable with the common colour-vision deficiencies
 BAND_COLORS = [f"rgba(213,94,0,{a})" for a in (0.03, 0.08, 0.14, 0.20, 0.27)]
 
+require_director("patient")
 view = page_setup("Patient course")
 if view is None:
     footer()

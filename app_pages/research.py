@@ -22,7 +22,13 @@ from analytics.durability import (
     trajectory_model,
 )
 from analytics.research_export import write_research_export
-from analytics.store import default_db_path, list_cohorts, record_audit, save_cohort, store_fingerprint
+from analytics.store import (
+    default_db_path,
+    list_cohorts,
+    record_audit,
+    save_cohort,
+    store_fingerprint,
+)
 from app_pages.common import PALETTE, download, footer, page_setup, translucent
 
 view = page_setup("Research cohort review")
@@ -174,7 +180,7 @@ if st.button("Build the research dataset of this cohort", key="build_dataset"):
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in files:
                 zf.write(f, f.name)
-    record_audit("research export (dashboard)", {"cohort": name or "unsaved", "definition": definition,
+    record_audit("research export (dashboard)", {"user": st.session_state.get("user", "local"), "cohort": name or "unsaved", "definition": definition,
                                                  "parameters": d.as_dict(), "patients": len(view.patients)}, db=db)
     st.download_button("Download the dataset (zip)", buffer.getvalue(), "research_dataset.zip", "application/zip",
                        key="dl_dataset")

@@ -6,8 +6,10 @@ import streamlit as st
 
 from analytics import compare_with_benchmarks
 from analytics.safety import si_change_rates, si_review
+from app_pages.access import require_director
 from app_pages.common import ci, download, footer, page_setup, pct
 
+require_director("safety")
 view = page_setup("Suicidal-ideation review")
 if view is None:
     footer()

@@ -156,3 +156,31 @@ def test_quarterly_html_report_in_browser(browser, tmp_path):
     assert page.locator("table").count() >= 6
     assert not console_errors, console_errors
     page.close()
+
+
+def test_served_on_every_address_without_sign_in_shows_no_data(browser, tmp_path):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
+    env["OUTCOMES_DB"] = str(tmp_path / "none.sqlite")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
+         "--server.address", "0.0.0.0", "--server.headless", "true"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        url = f"http://127.0.0.1:{port}"  # our own traffic stays on loopback
+        for _ in range(120):
+            try:
+                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
+                break
+            except OSError:
+                time.sleep(0.5)
+        page = browser.new_page()
+        page.goto(url, wait_until="domcontentloaded")
+        page.wait_for_selector("h1:has-text('Sign-in required')", timeout=60_000)
+        assert page.get_by_text("shows no data").count() >= 1
+        assert page.locator("[data-testid='stDataFrame']").count() == 0
+        assert page.locator("[data-testid='stPlotlyChart']").count() == 0
+        page.close()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

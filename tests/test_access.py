@@ -1,0 +1,67 @@
+"""Who may see the data: sign-in, allow-list and roles under AppTest (st.user and secrets seeded)."""
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import ROOT
+
+AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret": "x" * 32, "client_id": "c",
+        "client_secret": "s", "server_metadata_url": "http://127.0.0.1:9/.well-known/openid-configuration"}
+ACCESS = {"allowed_emails": ["boss@clinic.org"], "allowed_domains": ["clinic.org"], "directors": ["boss@clinic.org"]}
+
+
+@pytest.fixture(autouse=True)
+def no_store(monkeypatch, tmp_path):
+    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "none.sqlite"))
+    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
+
+
+def app(user):
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90)
+    at.secrets["auth"] = AUTH
+    at.secrets["access"] = ACCESS
+    at.user = user
+    return at.run()
+
+
+def shows_data(at):
+    return bool(at.dataframe) or bool(at.metric)
+
+
+def test_signed_out_sees_only_the_sign_in():
+    at = app({"is_logged_in": False})
+    assert not at.exception and not shows_data(at)
+    assert at.button(key="sign_in").label == "Sign in"
+
+
+def test_not_on_the_allow_list_is_refused():
+    at = app({"is_logged_in": True, "email": "someone@gmail.com"})
+    assert not at.exception and not shows_data(at)
+    assert "not on this clinic's allow-list" in at.error[0].value
+
+
+def test_researcher_sees_no_patient_safety_export_or_data():
+    at = app({"is_logged_in": True, "email": "analyst@clinic.org"})
+    assert not at.exception and shows_data(at)
+    assert any("researcher" in c.value for c in at.sidebar.caption)
+    for page in ("patient", "safety", "export", "data"):  # not even registered in the navigation
+        with pytest.raises(ValueError, match="Known pages"):
+            at.switch_page(f"app_pages/{page}.py")
+    at.switch_page("app_pages/research.py").run()
+    assert not at.exception and shows_data(at)
+
+
+@pytest.mark.parametrize("page", ["patient", "safety", "export", "data"])
+def test_direct_link_to_a_director_page_is_stopped(page):
+    at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60)
+    at.session_state["role"] = "researcher"
+    at.run()
+    assert not at.exception and "for clinic directors" in at.warning[0].value and not shows_data(at)
+
+
+def test_director_sees_everything():
+    at = app({"is_logged_in": True, "email": "boss@clinic.org"})
+    assert any("director" in c.value for c in at.sidebar.caption)
+    at.switch_page("app_pages/safety.py").run()
+    assert not at.exception and shows_data(at)
