@@ -40,6 +40,15 @@ __all__ = ["main", "build_parser"]
 EXIT_OK, EXIT_BAD_INPUT, EXIT_BAD_OPTIONS, EXIT_INTERNAL, EXIT_BUSY = 0, 1, 2, 3, 4
 
 
+def _add_definition_options(parser) -> None:
+    """The outcome definitions every analysing command takes (spec v1 defaults)."""
+    parser.add_argument("--week", type=int, default=6, help="endpoint week W (target day 7*W; default 6)")
+    parser.add_argument("--window-days", type=int, default=7, help="endpoint window +/- days (default 7)")
+    parser.add_argument("--min-baseline", type=int, default=10, help="minimum baseline PHQ-9 total (default 10)")
+    parser.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer",
+                        help="completer, itt (intention to treat) or locf (last observation carried forward)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics",
@@ -60,11 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file", nargs="?", help=file_help)
     s.add_argument("--db", help=db_help)
     s.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
-    s.add_argument("--week", type=int, default=6, help="endpoint week W (target day 7*W; default 6)")
-    s.add_argument("--window-days", type=int, default=7, help="endpoint window +/- days (default 7)")
-    s.add_argument("--min-baseline", type=int, default=10, help="minimum baseline PHQ-9 total (default 10)")
-    s.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer",
-                   help="completer, itt (intention to treat) or locf (last observation carried forward)")
+    _add_definition_options(s)
     s.add_argument("--format", choices=("text", "json"), default="text")
 
     i = sub.add_parser("import", help="validate a file and add it to the store in one transaction")
@@ -83,10 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--format", default="xlsx,csv,html", help="comma-separated: xlsx, csv, html (default all)")
     e.add_argument("--no-suppression", action="store_true",
                    help="INTERNAL USE ONLY: show small cells; every file is marked 'INTERNAL – contains small cells'")
-    e.add_argument("--week", type=int, default=6)
-    e.add_argument("--window-days", type=int, default=7)
-    e.add_argument("--min-baseline", type=int, default=10)
-    e.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer")
+    _add_definition_options(e)
     e.add_argument("--qm-window-days", type=int, default=60,
                    help="half-width of the 12-month quality-measure window (default 60; CMS v6 uses 30)")
 
@@ -105,10 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
         if name != "list":
             cp.add_argument("--file", help="read the data from this file instead of the store")
             cp.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
-            cp.add_argument("--week", type=int, default=6)
-            cp.add_argument("--window-days", type=int, default=7)
-            cp.add_argument("--min-baseline", type=int, default=10)
-            cp.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer")
+            _add_definition_options(cp)
             cp.add_argument("--format", choices=("text", "json"), default="text")
         if name == "save":
             for flag in ("site", "clinician", "protocol", "diagnosis", "age-band", "sex", "baseline-band"):
@@ -125,10 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--db", help=db_help)
     r.add_argument("--file", help="read the data from this file instead of the store")
     r.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
-    r.add_argument("--week", type=int, default=6)
-    r.add_argument("--window-days", type=int, default=7)
-    r.add_argument("--min-baseline", type=int, default=10)
-    r.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer")
+    _add_definition_options(r)
 
     a = sub.add_parser("audit", help="the audit trail: every import, revert, export and research export")
     a.add_argument("--db", help=db_help)

@@ -15,6 +15,7 @@ from scipy import stats
 
 from .definitions import OutcomeDefinitions
 from .errors import DefinitionError
+from .outcomes import event_times
 from .statistics import Proportion, km_curve, wilson_proportion
 
 __all__ = [
@@ -176,10 +177,7 @@ def compare_time_to_event(patients: pd.DataFrame, *, by: str, metric: str,
     data = {}
     curves = []
     for name, part in _groups(patients[patients["eligible"]], by):
-        first = part[f"first_{metric}_day"]
-        observed = first.notna().to_numpy()
-        times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
-                         part["last_followup_day"].to_numpy(dtype="float64"))
+        times, observed = event_times(part, metric=metric)
         data[name] = (times, observed)
         curve = km_curve(times, observed)
         curves.append(curve[curve["time"] <= d.target_day].assign(group=name))

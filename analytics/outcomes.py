@@ -28,6 +28,7 @@ __all__ = [
     "remission_rate",
     "si_resolution_rate",
     "cumulative_rate",
+    "event_times",
     "rate_table",
 ]
 
@@ -265,14 +266,23 @@ def cumulative_rate(patients: pd.DataFrame, *, metric: str, definitions: Outcome
     definitions : OutcomeDefinitions, optional
     """
     d = definitions or OutcomeDefinitions()
+    times, observed = event_times(patients[patients["eligible"]], metric=metric)
+    return km_cumulative(times, observed, at=d.target_day)
+
+
+def event_times(patients: pd.DataFrame, *, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier inputs for first response or remission: (time, observed) per patient row.
+
+    Time is the first day meeting the criterion when there is one, else the
+    last follow-up day (censoring).  The caller chooses the rows (eligible patients).
+    """
     if metric not in ("response", "remission"):
-        raise DefinitionError(f"metric={metric!r}: cumulative rates exist for 'response' and 'remission'.")
-    eligible = patients[patients["eligible"]]
-    first = eligible[f"first_{metric}_day"]
+        raise DefinitionError(f"metric={metric!r}: times to event exist for 'response' and 'remission'.")
+    first = patients[f"first_{metric}_day"]
     observed = first.notna().to_numpy()
     times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
-                     eligible["last_followup_day"].to_numpy(dtype="float64"))
-    return km_cumulative(times, observed, at=d.target_day)
+                     patients["last_followup_day"].to_numpy(dtype="float64"))
+    return times, observed
 
 
 def rate_table(patients: pd.DataFrame, *, by: str | list[str] | None = None,

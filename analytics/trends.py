@@ -6,7 +6,7 @@ import pandas as pd
 from scipy import stats
 
 from .definitions import BASELINE_WINDOW_DAYS, OutcomeDefinitions
-from .errors import DefinitionError
+from .outcomes import event_times
 from .statistics import km_curve
 
 __all__ = ["weekly_means", "cumulative_curve"]
@@ -52,13 +52,8 @@ def cumulative_curve(patients: pd.DataFrame, *, metric: str,
         starting at day 0 with 0 and ending at the target day T.
     """
     d = definitions or OutcomeDefinitions()
-    if metric not in ("response", "remission"):
-        raise DefinitionError(f"metric={metric!r}: curves exist for 'response' and 'remission'.")
     eligible = patients[patients["eligible"]]
-    first = eligible[f"first_{metric}_day"]
-    observed = first.notna().to_numpy()
-    times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
-                     eligible["last_followup_day"].to_numpy(dtype="float64"))
+    times, observed = event_times(eligible, metric=metric)
     table = km_curve(times, observed)
     cols = ["time", "at_risk", "events", "censored", "cumulative", "ci_low", "ci_high"]
     if table.empty:
