@@ -177,6 +177,20 @@ def _load(args):
     return read_store(args.db or default_db_path())
 
 
+def _definitions(args) -> OutcomeDefinitions:
+    return OutcomeDefinitions(week=args.week, window_days=args.window_days, min_baseline=args.min_baseline,
+                              analysis=args.analysis)
+
+
+def _usable(args):
+    """The validated data, or None after printing the report of a refused source."""
+    report = _load(args)
+    if not report.ok:
+        print(report.to_text(), file=sys.stderr)
+        return None
+    return report
+
+
 def _validate(args) -> int:
     report = _load(args)
     if args.format == "json":
@@ -190,11 +204,9 @@ def _validate(args) -> int:
 
 
 def _summary(args) -> int:
-    definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
-                                     min_baseline=args.min_baseline, analysis=args.analysis)
-    report = _load(args)
-    if not report.ok:
-        print(report.to_text(), file=sys.stderr)
+    definitions = _definitions(args)
+    report = _usable(args)
+    if report is None:
         return EXIT_BAD_INPUT
     summary = clinic_summary(report.frame, definitions=definitions, source=report.source,
                              sha256=report.sha256, validation=report.counts)
@@ -231,14 +243,12 @@ def _export(args) -> int:
     from .quarterly import quarterly_export, write_quarterly_export
     from .store import list_imports, store_fingerprint
 
-    definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
-                                     min_baseline=args.min_baseline, analysis=args.analysis)
+    definitions = _definitions(args)
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     from .cohorts import quarter_bounds
     quarter_bounds(args.quarter)  # a malformed quarter is an option error, before any reading
-    report = _load(args)
-    if not report.ok:
-        print(report.to_text(), file=sys.stderr)
+    report = _usable(args)
+    if report is None:
         return EXIT_BAD_INPUT
     if args.file:
         source = {"kind": "file", "file": report.source, "sha256": report.sha256}
@@ -278,11 +288,9 @@ def _cohort(args) -> int:
         cohorts = list_cohorts(db)
         print(cohorts.to_string(index=False) if len(cohorts) else f"{db}: no saved cohorts.")
         return EXIT_OK
-    definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
-                                     min_baseline=args.min_baseline, analysis=args.analysis)
-    report = _load(args)
-    if not report.ok:
-        print(report.to_text(), file=sys.stderr)
+    definitions = _definitions(args)
+    report = _usable(args)
+    if report is None:
         return EXIT_BAD_INPUT
     fingerprint = f"sha256:{report.sha256}" if args.file else store_fingerprint(db)
     patients = patient_outcomes(report.frame, definitions=definitions)
@@ -361,12 +369,10 @@ def _research_export(args) -> int:
     from .store import load_cohort, store_fingerprint
 
     db = args.db or default_db_path()
-    definitions = OutcomeDefinitions(week=args.week, window_days=args.window_days,
-                                     min_baseline=args.min_baseline, analysis=args.analysis)
+    definitions = _definitions(args)
     saved = load_cohort(args.cohort, db)
-    report = _load(args)
-    if not report.ok:
-        print(report.to_text(), file=sys.stderr)
+    report = _usable(args)
+    if report is None:
         return EXIT_BAD_INPUT
     fingerprint = f"sha256:{report.sha256}" if args.file else store_fingerprint(db)
     if fingerprint != saved["fingerprint"]:

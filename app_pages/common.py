@@ -142,8 +142,16 @@ class View:
                 f"{d.min_baseline}, {MODE_NAMES[d.analysis].lower()}; spec v{SPEC_VERSION}. {self.filter_text}")
 
 
-def page_setup(title: str, *, subheading: bool = False) -> View | None:
-    """Title, sidebar controls, data banner; None (after explaining) when there is nothing to show."""
+def page_setup(title: str, *, subheading: bool = False) -> View:
+    """Title, sidebar controls, data banner; when there is nothing to show, explain, add the footer and stop."""
+    view = _page_view(title, subheading)
+    if view is None:  # the reason is on the page already
+        footer()
+        st.stop()
+    return view
+
+
+def _page_view(title: str, subheading: bool) -> View | None:
     (st.subheader if subheading else st.title)(title)
     sources = available_sources()
     with st.sidebar:

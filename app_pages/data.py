@@ -29,6 +29,17 @@ require_director("data")
 st.title("Data")
 db = default_db_path()
 
+
+def _from_store(read) -> pd.DataFrame:
+    """A table from the store; empty when there is no store yet (or, with the reason shown, an unreadable one)."""
+    if not db.exists():
+        return pd.DataFrame()
+    try:
+        return read(db)
+    except AnalyticsError as exc:
+        st.error(str(exc))
+        return pd.DataFrame()
+
 st.subheader("Import an export")
 st.caption(f"Into the clinic store `{db}`. The file is checked first; nothing is written unless all of it is "
            "usable. De-identified data only: files with names, birth dates, addresses and the like are refused.")
@@ -77,11 +88,7 @@ if upload is not None and st.button("Check and import", type="primary", key="do_
                 st.error(str(exc))
 
 st.subheader("Import history")
-try:
-    history = list_imports(db) if db.exists() else pd.DataFrame()
-except AnalyticsError as exc:
-    history = pd.DataFrame()
-    st.error(str(exc))
+history = _from_store(list_imports)
 if history.empty:
     st.info("No imports yet. The dashboard shows the synthetic sample until the store holds data.")
 else:
@@ -93,11 +100,7 @@ else:
     download(shown, "import_history", "Download the import history (CSV)")
 
 st.subheader("Audit trail")
-try:
-    trail = list_audit(db) if db.exists() else pd.DataFrame()
-except AnalyticsError as exc:
-    trail = pd.DataFrame()
-    st.error(str(exc))
+trail = _from_store(list_audit)
 if trail.empty:
     st.info("Nothing recorded yet. Every import, revert, export and research export will be listed here.")
 else:
@@ -107,27 +110,26 @@ else:
 
 st.divider()
 view = page_setup("Data quality", subheading=True)
-if view is not None:
-    report, patients = view.report, view.patients
-    counts = report.counts
-    no_followup = patients["baseline_day"].notna() & (patients["last_followup_day"] == 0)
-    missing_endpoint = patients["eligible"] & patients["endpoint_day"].isna()
-    quality = pd.DataFrame([
-        ("Rows read", counts.get("rows_read"), ""),
-        ("Questionnaires", counts.get("questionnaires"), "after exact duplicates were collapsed"),
-        ("Exact duplicate rows collapsed", counts.get("duplicates_collapsed"), "kept once"),
-        ("Incomplete questionnaires", counts.get("incomplete"), "an item blank: no total, left out of outcomes"),
-        ("Patients without a baseline", int(patients["baseline_day"].isna().sum()),
-         "no complete questionnaire on days -30 to 0: in no denominator"),
-        ("Patients with a baseline but no follow-up", int(no_followup.sum()), "censored at day 0 in cumulative rates"),
-        (f"Eligible patients without a week-{view.definitions.week} endpoint", int(missing_endpoint.sum()),
-         f"nothing on days {view.definitions.window[0]}-{view.definitions.window[1]}: out of completer rates"),
-    ], columns=["Check", "Count", "What it means"])
-    st.dataframe(quality, hide_index=True, width="stretch")
-    st.caption(view.filter_text + " Counts of rows and questionnaires are for the whole data source.")
-    download(quality, "data_quality", "Download the data-quality summary (CSV)")
-    if len(report.warnings):
-        st.markdown("**Warning rows** (line numbers of the source file or store export)")
-        st.dataframe(report.warnings, hide_index=True, width="stretch")
-        download(report.warnings, "data_quality_rows", "Download the warning rows (CSV)")
+report, patients = view.report, view.patients
+counts = report.counts
+no_followup = patients["baseline_day"].notna() & (patients["last_followup_day"] == 0)
+missing_endpoint = patients["eligible"] & patients["endpoint_day"].isna()
+quality = pd.DataFrame([
+    ("Rows read", counts.get("rows_read"), ""),
+    ("Questionnaires", counts.get("questionnaires"), "after exact duplicates were collapsed"),
+    ("Exact duplicate rows collapsed", counts.get("duplicates_collapsed"), "kept once"),
+    ("Incomplete questionnaires", counts.get("incomplete"), "an item blank: no total, left out of outcomes"),
+    ("Patients without a baseline", int(patients["baseline_day"].isna().sum()),
+     "no complete questionnaire on days -30 to 0: in no denominator"),
+    ("Patients with a baseline but no follow-up", int(no_followup.sum()), "censored at day 0 in cumulative rates"),
+    (f"Eligible patients without a week-{view.definitions.week} endpoint", int(missing_endpoint.sum()),
+     f"nothing on days {view.definitions.window[0]}-{view.definitions.window[1]}: out of completer rates"),
+], columns=["Check", "Count", "What it means"])
+st.dataframe(quality, hide_index=True, width="stretch")
+st.caption(view.filter_text + " Counts of rows and questionnaires are for the whole data source.")
+download(quality, "data_quality", "Download the data-quality summary (CSV)")
+if len(report.warnings):
+    st.markdown("**Warning rows** (line numbers of the source file or store export)")
+    st.dataframe(report.warnings, hide_index=True, width="stretch")
+    download(report.warnings, "data_quality_rows", "Download the warning rows (CSV)")
 footer()

@@ -23,9 +23,6 @@ MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocum
 
 require_director("export")
 view = page_setup("Quarterly export")
-if view is None:
-    footer()
-    st.stop()
 st.caption("The report for a board, payer or registry: aggregate figures only, small cells suppressed, spreadsheet "
            "formulas neutralised. The sidebar's definitions apply; its cohort filters do not (the export covers the "
            "whole clinic, by site, protocol and baseline severity).")

@@ -21,9 +21,6 @@ from app_pages.common import (
 )
 
 view = page_setup("Outcome overview")
-if view is None:
-    footer()
-    st.stop()
 d = view.definitions
 s = summary_for(view.frame, view.report, view.key)
 start_from, start_to, _ = view.key[1]

@@ -16,9 +16,6 @@ BAND_COLORS = [f"rgba(213,94,0,{a})" for a in (0.03, 0.08, 0.14, 0.20, 0.27)]
 
 require_director("patient")
 view = page_setup("Patient course")
-if view is None:
-    footer()
-    st.stop()
 d = view.definitions
 patients = view.patients.set_index("patient_id")
 ids = list(patients.index)

@@ -32,9 +32,6 @@ from analytics.store import (
 from app_pages.common import PALETTE, download, footer, page_setup, translucent
 
 view = page_setup("Research cohort review")
-if view is None:
-    footer()
-    st.stop()
 d, patients = view.definitions, view.patients.copy()
 cohort_patients = view.patients  # one row per patient, for durability, attrition and effect sizes
 patients["si_at_baseline_text"] = patients["si_at_baseline"].map({True: "SI at baseline", False: "no SI at baseline"})

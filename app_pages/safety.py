@@ -11,9 +11,6 @@ from app_pages.common import ci, download, footer, page_setup, pct
 
 require_director("safety")
 view = page_setup("Suicidal-ideation review")
-if view is None:
-    footer()
-    st.stop()
 st.warning("A review aid, not an alerting service: it shows what the last data import holds, which may be days "
            "old. Item 9 of the PHQ-9 is a screening item and over-flags compared with a structured assessment "
            "such as the C-SSRS. Follow your clinic's safety protocol for any patient at risk.",

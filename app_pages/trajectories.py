@@ -13,9 +13,6 @@ from app_pages.common import PALETTE, download, footer, page_setup, pct
 MAX_LINES = 300  # more lines than this is ink, not information
 
 view = page_setup("Trajectories")
-if view is None:
-    footer()
-    st.stop()
 d = view.definitions
 
 st.subheader("PHQ-9 courses")

@@ -14,13 +14,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
 import sqlite3
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -80,30 +78,15 @@ def main() -> None:
     import_questionnaires(first, db=db)
     expected = len(load_questionnaires(first)) + len(load_questionnaires(second))
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    env = {**os.environ, "OUTCOMES_DB": str(db)}
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port",
-                               str(port), "--server.headless", "true"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=1)
-                break
-            except OSError:
-                time.sleep(0.5)
+    from app_pages.serving import serve_dashboard
+
+    with serve_dashboard(env={**os.environ, "OUTCOMES_DB": str(db)}) as url:
         importer = subprocess.Popen([sys.executable, "-m", "analytics", "import", str(second), "--db", str(db)],
                                     cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         t0 = time.monotonic()
         times, errors = asyncio.run(drive(url, args.sessions, args.seconds))
         elapsed = time.monotonic() - t0
         out, err = importer.communicate(timeout=600)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
     con = sqlite3.connect(db)
     stored = con.execute("SELECT count(*) FROM questionnaires").fetchone()[0]
     integrity = con.execute("PRAGMA integrity_check").fetchone()[0]

@@ -7,14 +7,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 
 import pytest
 
+from app_pages.serving import serve_dashboard
 from conftest import ROOT
 
 CHROMIUM = "/usr/bin/chromium"
@@ -26,39 +22,16 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def server():
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     # a fresh store under the git-ignored data/, named the same on every machine so screenshots do not churn
     store = ROOT / "data" / "browser-test.sqlite"
     for leftover in store.parent.glob(store.name + "*"):
         leftover.unlink()
     env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        try:
-            if urllib.request.urlopen(f"{url}/_stcore/health", timeout=2).status == 200:
-                break
-        except OSError:
-            time.sleep(0.5)
-    else:
-        proc.kill()
-        pytest.fail(f"dashboard did not start: {proc.stderr.read().decode()[-2000:]}")
-    yield url
-    proc.terminate()
-    proc.wait(timeout=20)
+    with serve_dashboard(env=env) as url:
+        yield url
     for leftover in store.parent.glob(store.name + "*"):
         leftover.unlink()
 
@@ -159,21 +132,9 @@ def test_quarterly_html_report_in_browser(browser, tmp_path):
 
 
 def test_served_on_every_address_without_sign_in_shows_no_data(browser, tmp_path):
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     env["OUTCOMES_DB"] = str(tmp_path / "none.sqlite")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"), "--server.port", str(port),
-         "--server.address", "0.0.0.0", "--server.headless", "true"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"  # our own traffic stays on loopback
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
+    with serve_dashboard(env=env, address="0.0.0.0") as url:  # our own traffic stays on loopback
         page = browser.new_page()
         page.goto(url, wait_until="domcontentloaded")
         page.wait_for_selector("h1:has-text('Sign-in required')", timeout=60_000)
@@ -181,6 +142,3 @@ def test_served_on_every_address_without_sign_in_shows_no_data(browser, tmp_path
         assert page.locator("[data-testid='stDataFrame']").count() == 0
         assert page.locator("[data-testid='stPlotlyChart']").count() == 0
         page.close()
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)

@@ -8,17 +8,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
-import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from conftest import ROOT
-from test_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+from app_pages.serving import free_port, serve_dashboard
+from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium not installed (.ci/run installs it)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed (.ci/run installs it)")
@@ -46,22 +43,10 @@ directors = ["boss@clinic.org"]
 """)
         env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
         env["OUTCOMES_DB"] = str(home / "none.sqlite")
-        proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard.py"),
-                                 "--server.port", str(port), "--server.headless", "true"], cwd=home, env=env,
-                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        url = f"http://127.0.0.1:{port}"
-        for _ in range(120):
-            try:
-                urllib.request.urlopen(f"{url}/_stcore/health", timeout=2)
-                break
-            except OSError:
-                time.sleep(0.5)
-        with playwright.sync_playwright() as p:
+        with serve_dashboard(env=env, cwd=home, port=port) as url, playwright.sync_playwright() as p:
             browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
             yield url, idp, browser
             browser.close()
-        proc.terminate()
-        proc.wait(timeout=20)
         shutil.rmtree(home, ignore_errors=True)
 
 
