@@ -1,15 +1,18 @@
 # Two commands: `make run` (dashboard on the sample data) and `make test` (every test).
+# Both install from requirements.lock (exact versions with hashes); `make lock` refreshes it
+# from the ranges in pyproject.toml.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.requirements-installed
+STAMP := $(VENV)/.lock-installed
 
-.PHONY: run test sample bench clean
+.PHONY: run test sample bench lock clean
 
-$(STAMP): requirements.txt
+$(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet --require-hashes --no-deps -r requirements.lock
+	# the project itself (console command `ketamine-outcomes`); its dependencies came from the lock
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 run: $(STAMP)
@@ -25,5 +28,11 @@ bench: $(STAMP)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) benchmarks/bench_engine.py
 
+# Re-resolve the dependency ranges of pyproject.toml into the hashed lock (needs the package index).
+lock:
+	test -x $(VENV)-lock/bin/pip-compile || ($(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet pip-tools)
+	$(VENV)-lock/bin/pip-compile --quiet --extra test --all-build-deps --generate-hashes --allow-unsafe --strip-extras \
+		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) $(VENV)-lock .pytest_cache
