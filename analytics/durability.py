@@ -176,7 +176,7 @@ def trajectory_model(questionnaires: pd.DataFrame, groups: pd.DataFrame, *, by: 
     -------
     dict
         ``status`` ("converged", "singular", "not converged" or "not fitted"),
-        ``converged`` (bool: converged, singular or not), ``coefficients``
+        ``converged`` (bool: True when converged or singular), ``coefficients``
         (term, estimate, std_error, ci_low, ci_high, p_value),
         ``variance_components`` (component, value: intercept and slope
         variances, their correlation, residual variance), ``se_method``,
