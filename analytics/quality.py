@@ -47,7 +47,7 @@ from .definitions import (
 )
 from .statistics import Proportion, wilson_proportion
 
-__all__ = ["QualityMeasure", "quality_measures", "MEASURE_STYLE_LABEL"]
+__all__ = ["QualityMeasure", "quality_measures", "quality_audit_list", "MEASURE_STYLE_LABEL"]
 
 #: Printed with every measure.
 MEASURE_STYLE_LABEL = "measure-style, not certified"
@@ -133,6 +133,15 @@ def quality_measures(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, pe
                              lambda score, base: score < REMISSION_BELOW, checked, unchecked))
     results += _utilisation(q, people, lo, hi, checked, unchecked)
     return results
+
+
+def quality_audit_list(measures: list[QualityMeasure]) -> pd.DataFrame:
+    """Every measure's patient-level list in one frame (``measure`` first): for the clinic director only."""
+    parts = [m.patients.assign(measure=m.name) for m in measures if len(m.patients)]
+    if not parts:
+        return pd.DataFrame(columns=["measure", *_LIST_COLUMNS])
+    out = pd.concat(parts, ignore_index=True)
+    return out[["measure", *_LIST_COLUMNS]]
 
 
 def _windowed(index, follow, first_day, last_day, lo, hi, name, text, spec, meets, checked, unchecked):

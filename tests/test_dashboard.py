@@ -173,7 +173,12 @@ def test_export_page_builds_the_four_files(monkeypatch):
     at.button(key="build_export").click().run()
     assert not at.exception
     names = [b.label for b in at.get("download_button")]
-    assert names == ["summary.csv", f"outcomes_{quarter}.xlsx", f"report_{quarter}.html", "manifest.json"]
+    audit = "Download the audit list (CSV)"  # the director's patient-level quality list, not an export file
+    assert [n for n in names if n != audit] == ["summary.csv", f"outcomes_{quarter}.xlsx", f"report_{quarter}.html",
+                                                "manifest.json"]
+    assert audit in names
+    shown = next(df.value for df in at.dataframe if "in_denominator" in df.value.columns)
+    assert shown["measure"].str.startswith("Remission at 12 months").any()
     at.checkbox(key="export_internal").check().run()
     at.button(key="build_export").click().run()
     assert any("INTERNAL" in e.value for e in at.error)

@@ -112,3 +112,21 @@ def test_without_diagnoses_every_diagnosis_exclusion_is_unchecked(clinic):
     assert rem.exclusions_checked == () and "bipolar disorder" in rem.exclusions_unchecked
     # p3 (bipolar), p5 (died) and p6 (no diagnosis) now count: denominator p1 p2 p3 p4 p5 p6 p7 p9
     assert rem.result.n == 8 and rem.strata.empty
+
+
+def test_quarterly_export_carries_strata_and_suppresses_them_together():
+    from analytics.quarterly import quarterly_export
+    from conftest import SAMPLE
+
+    sample = load_questionnaires(SAMPLE)
+    quarter = "2025Q2"
+    raw = quarterly_export(sample, quarter=quarter, suppression=False).quality
+    assert {"all ages", "18+"} <= set(raw["stratum"])  # the sample's age bands are all adult
+    for name, part in raw.groupby("measure"):
+        strata = part[part["stratum"] != "all ages"]
+        if len(strata):
+            assert strata["n"].sum() == part.loc[part["stratum"] == "all ages", "n"].iloc[0]
+    safe = quarterly_export(sample, quarter=quarter).quality
+    for _, part in safe.groupby("measure"):
+        hidden = part["n"].astype(str).eq("<11")
+        assert hidden.sum() != 1 or len(part) == 1  # one hidden cell alone could be recovered by subtraction
