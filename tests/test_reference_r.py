@@ -33,7 +33,7 @@ from analytics import load_questionnaires, patient_outcomes
 from analytics.comparisons import compare_rates, compare_time_to_event, exact_rx2_test
 from analytics.durability import attrition_flow, prepost_effect_sizes, response_durability, trajectory_model
 from analytics.outcomes import event_times
-from analytics.statistics import km_curve
+from analytics.statistics import km_cumulative, km_curve
 
 HERE = Path(__file__).parent / "reference"
 
@@ -164,6 +164,14 @@ def test_kaplan_meier_curves_at_risk_and_logrank_match_r(cohort, metric):
                 shown = curve.set_index("time").loc[t]
                 assert shown["cumulative"] == pytest.approx(1 - r["surv"][i], **CLOSED)
                 assert shown["at_risk"] == r["n_risk"][i]
+        # the cumulative rate at the target day (summary, quarterly and research exports): 1 - S(42)
+        cum = km_cumulative(*event_times(eligible[eligible["site"] == site], metric=metric), at=42)
+        upto = [i for i, t in enumerate(r["time"]) if t <= 42]
+        assert cum.estimate == pytest.approx(1 - r["surv"][upto[-1]] if upto else 0.0, **CLOSED)
+        assert cum.at_risk == ref["at_risk"][site]["n_risk"][-1]
+        if cum.ci_low is not None:
+            assert cum.ci_low == pytest.approx(1 - r["upper"][upto[-1]], **CLOSED)
+            assert cum.ci_high == pytest.approx(1 - r["lower"][upto[-1]], **CLOSED)
         at = res["at_risk"][res["at_risk"]["group"] == site]
         assert at["day"].tolist() == ref["at_risk"][site]["day"]
         assert at["at_risk"].tolist() == ref["at_risk"][site]["n_risk"]
