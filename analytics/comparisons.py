@@ -305,11 +305,12 @@ def logrank_k_groups(durations, observed, groups) -> LogRankTest:
     keep = np.flatnonzero(expected > 0)[:-1]
     df = len(keep)
     if df == 0:
-        return LogRankTest(None, None, None, tuple(deaths.sum(axis=0)), tuple(expected),
+        return LogRankTest(None, None, None, tuple(map(float, deaths.sum(axis=0))), tuple(map(float, expected)),
                            warning="fewer than two groups with expected events: no test")
     sub = var[np.ix_(keep, keep)]
     chi = float(o_minus_e[keep] @ np.linalg.pinv(sub) @ o_minus_e[keep])
-    return LogRankTest(chi, df, float(stats.chi2.sf(chi, df)), tuple(deaths.sum(axis=0)), tuple(expected))
+    return LogRankTest(chi, df, float(stats.chi2.sf(chi, df)), tuple(map(float, deaths.sum(axis=0))),
+                       tuple(map(float, expected)))
 
 
 def compare_time_to_event(patients: pd.DataFrame, *, by: str, metric: str,
