@@ -36,7 +36,8 @@ def questionnaires(seed: int, sizes: dict, slope_sd: float, maintenance: bool) -
                 relapse = 0.0
                 if maintenance and d > 60:  # some responders drift back up during maintenance
                     relapse = (d - 60) / 7 * max(0.0, rng.normal(0.6, 0.5))
-                total = int(np.clip(round(start + slope * (min(weeks, 8) if maintenance else weeks) + relapse + rng.normal(0, 2)), 0, 27))
+                trend = slope * (min(weeks, 8) if maintenance else weeks)  # maintenance: a plateau after week 8
+                total = int(np.clip(round(start + trend + relapse + rng.normal(0, 2)), 0, 27))
                 rows.append({"patient_id": pid, "day": d, "phq9_total": total,
                              "phq9_9": int(total >= 12 and rng.random() < 0.4), "site": site})
     return pd.DataFrame(rows)
