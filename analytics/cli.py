@@ -343,7 +343,11 @@ def _cohort(args) -> int:
         print(json.dumps({"metric": args.metric, "rates": _records(rates["rates"]), "test": rates["test"],
                           "statistic": rates["statistic"], "p_value": rates["p_value"],
                           "pairs": _records(rates["pairs"]), "warning": rates["warning"] or warning,
-                          "time_to_event": {m: {"method": t["method"], "tests": _records(t["tests"])}
+                          "time_to_event": {m: {"method": t["method"], "tests": _records(t["tests"]),
+                                                "omnibus": {"chi_square": t["omnibus"].chi_square,
+                                                            "df": t["omnibus"].df, "p_value": t["omnibus"].p_value,
+                                                            "warning": t["omnibus"].warning},
+                                                "at_risk": _records(t["at_risk"])}
                                             for m, t in timing.items()},
                           "definitions": definitions.as_dict()}, indent=2, default=_jsonable))
         return EXIT_OK
@@ -357,7 +361,10 @@ def _cohort(args) -> int:
     if len(rates["pairs"]):
         print("\n" + rates["pairs"].to_string(index=False))
     for m, t in timing.items():
-        print(f"\ntime to first {m}: {t['method']}\n" + t["tests"].to_string(index=False))
+        omni = t["omnibus"]
+        print(f"\ntime to first {m}: {t['method']}\nomnibus log-rank: " +
+              (f"chi-square {omni.chi_square:.2f}, {omni.df} df, p = {omni.p_value:.3g}" if omni.p_value is not None
+               else omni.warning) + "\n" + t["tests"].to_string(index=False))
     return EXIT_OK
 
 

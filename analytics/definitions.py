@@ -18,6 +18,24 @@ __all__ = [
     "RESPONSE_FRACTION",
     "REMISSION_BELOW",
     "SI_ITEM_POSITIVE_AT",
+    "EXACT_TEST_MIN_EXPECTED",
+    "EXACT_TEST_ENUMERATION_LIMIT",
+    "EXACT_TEST_MONTE_CARLO_DRAWS",
+    "EXACT_TEST_SEED",
+    "AT_RISK_DAYS_STEP",
+    "DURABILITY_LOSS_RULES",
+    "DURABILITY_DEFAULT_LOSS_RULE",
+    "DURABILITY_AT_DAYS",
+    "QUALITY_INDEX_ABOVE",
+    "QUALITY_12M_DAYS",
+    "QUALITY_12M_WINDOW_DAYS",
+    "QUALITY_DRR_WINDOW_DAYS",
+    "QUALITY_UTILISATION_PERIOD_STARTS",
+    "QUALITY_DEPRESSION_PATTERN",
+    "QUALITY_DIAGNOSIS_EXCLUSIONS",
+    "QUALITY_STATUS_EXCLUSIONS",
+    "QUALITY_AGE_STRATA",
+    "QUALITY_SPECIFICATIONS",
     "OutcomeDefinitions",
 ]
 
@@ -31,6 +49,63 @@ RESPONSE_FRACTION = 0.5
 REMISSION_BELOW = 5
 #: Suicidal ideation present: PHQ-9 item 9 at or above this score.
 SI_ITEM_POSITIVE_AT = 1
+
+#: Group comparisons: below this expected count in any cell, the omnibus test is exact, not chi-square.
+EXACT_TEST_MIN_EXPECTED = 5
+#: Exact r x 2 test: enumerate every table up to this many; beyond, a seeded Monte Carlo exact test.
+EXACT_TEST_ENUMERATION_LIMIT = 2_000_000
+#: Monte Carlo exact test: number of simulated tables and the fixed seed (results are reproducible).
+EXACT_TEST_MONTE_CARLO_DRAWS = 100_000
+EXACT_TEST_SEED = 20_240_601
+#: Number-at-risk tables: one column per this many days (plus day 0 and the target day).
+AT_RISK_DAYS_STEP = 7
+
+#: Durability of response: how loss of response is declared after the endpoint response.
+DURABILITY_LOSS_RULES = {
+    "two_consecutive": "two consecutive complete questionnaires above 50% of baseline (dated at the first of them)",
+    "single": "the first complete questionnaire above 50% of baseline",
+}
+#: Default: a single PHQ-9 above the threshold is not enough (day-to-day fluctuation); confirmed loss.
+DURABILITY_DEFAULT_LOSS_RULE = "two_consecutive"
+#: Days after the endpoint response at which durability is reported (McInnes 2022 read at 4 and 8 weeks).
+DURABILITY_AT_DAYS = (28, 56)
+
+# Quality-measure style outcomes (analytics/quality.py; docs/methods.md, "Quality measures").
+#: Index event: the first complete PHQ-9 with a total above this (CMS159 / DRR-E: PHQ-9 > 9).
+QUALITY_INDEX_ABOVE = 9
+#: 12-month remission: the measurement window is centred this many days after the index event ...
+QUALITY_12M_DAYS = 365
+#: ... with this half-width by default (CMS159v12: +/- 60 days; CMS159v6 used +/- 30).
+QUALITY_12M_WINDOW_DAYS = 60
+#: HEDIS DRR-E style follow-up: days after the index event (the latest PHQ-9 in the range counts).
+QUALITY_DRR_WINDOW_DAYS = (120, 240)
+#: PHQ-9 utilisation (CMS160 / DMS-E style): calendar months starting each four-month period.
+QUALITY_UTILISATION_PERIOD_STARTS = (1, 5, 9)
+#: A depression diagnosis in a `diagnosis` column (case-insensitive regular expression; ICD-10 F32/F33).
+QUALITY_DEPRESSION_PATTERN = r"depress|\bmdd\b|\btrd\b|dysthymi|\bf3[23]"
+#: Denominator exclusions read from a `diagnosis` column (any of the patient's rows matching excludes).
+QUALITY_DIAGNOSIS_EXCLUSIONS = {
+    "bipolar disorder": r"bipolar|\bf31",
+    "personality disorder": r"personality disorder|\bf60",
+    "psychotic disorders": r"psychos|psychotic|schizo|\bf2\d",
+    "pervasive developmental disorder": r"pervasive developmental|autis|asperger|\bf84",
+}
+#: Denominator exclusions read from yes/no columns, when the data carry them: exclusion -> column.
+QUALITY_STATUS_EXCLUSIONS = {
+    "death": "deceased",
+    "hospice care": "hospice",
+    "palliative care": "palliative_care",
+    "long-term nursing-home residence": "nursing_home",
+}
+#: Age strata of the 12-month remission measure (CMS159 reports 12-17 and 18+).
+QUALITY_AGE_STRATA = ("12-17", "18+")
+#: The specifications the measures follow (style only: not certified submissions).
+QUALITY_SPECIFICATIONS = {
+    "remission_12m": "CMS159v12 / MIPS 370 / NQF 0710 (Depression Remission at Twelve Months), window "
+                     "+/- 60 days by default (CMS159v6: +/- 30)",
+    "drr": "HEDIS DRR-E (Depression Remission or Response for Adolescents and Adults), 120-240-day follow-up",
+    "utilisation": "CMS160 (Depression Utilization of the PHQ-9 Tool) / HEDIS DMS-E, four-month periods",
+}
 
 ANALYSIS_MODES = ("completer", "itt", "locf")
 ANALYSIS_MODE_LABELS = {

@@ -185,16 +185,22 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
 
     qm = quality_measures(questionnaires, patient_outcomes(questionnaires, definitions=d, attributes=False),
                           period_start=lo, period_end=hi, window_days=qm_window_days)
-    quality = pd.DataFrame([{"measure": m.name, "n": m.result.n, "events": m.result.events,
-                             "rate": m.result.estimate, "ci_low": m.result.ci_low, "ci_high": m.result.ci_high,
-                             "definition": m.definition} for m in qm])
+    # one row per measure, then its age strata (12-17, 18+) when the data have an age band
+    quality = pd.DataFrame([{"measure": m.name, "stratum": s["stratum"], "n": s["n"], "events": s["events"],
+                             "rate": s["rate"], "ci_low": s["ci_low"], "ci_high": s["ci_high"],
+                             "specification": m.specification, "definition": m.definition}
+                            for m in qm for s in [{"stratum": "all ages", "n": m.result.n, "events": m.result.events,
+                                                   "rate": m.result.estimate, "ci_low": m.result.ci_low,
+                                                   "ci_high": m.result.ci_high}] + m.strata.to_dict("records")])
 
     if suppression:
         summary = suppress_small_cells(raw_summary, group_by=("metric", "dimension", "benchmark_id"))
         trend_out = suppress_small_cells(trend, group_by=("metric",), complementary=False)
         safety = suppress_small_cells(safety, group_by=("measure",), complementary=False)
         completeness = suppress_small_cells(completeness, group_by=("measure",), complementary=False)
-        quality = suppress_small_cells(quality, group_by=("measure",), complementary=False)
+        # the age strata add up to the measure's "all ages" row: complementary suppression within a measure
+        quality = suppress_small_cells(quality, group_by=("measure",), dimension_column="stratum",
+                                       total_dimension="all ages")
     else:
         summary, trend_out = raw_summary.assign(suppressed=""), trend.assign(suppressed="")
 

@@ -19,6 +19,7 @@ __all__ = [
     "wilson_proportion",
     "km_cumulative",
     "km_curve",
+    "number_at_risk",
     "binomial_test_p",
     "z_test_p",
 ]
@@ -137,7 +138,8 @@ def km_curve(durations, observed) -> pd.DataFrame:
         Columns ``time, at_risk, events, censored, survival, cumulative,
         ci_low, ci_high, std_error`` (interval and error on the cumulative
         scale ``1 - S``).  Starts with a row at time 0 when no one has an
-        event or censoring there.
+        event or censoring there (everyone at risk, survival 1, cumulative 0,
+        standard error 0, interval undefined), as R's ``survfit`` curves start.
     """
     t = np.asarray(durations, dtype="float64")
     e = np.asarray(observed, dtype=bool)
@@ -167,7 +169,23 @@ def km_curve(durations, observed) -> pd.DataFrame:
         "survival": survival, "cumulative": 1.0 - survival, "ci_low": low, "ci_high": high,
         "std_error": np.where(np.isfinite(se), se, np.nan),
     })
+    if times[0] > 0:
+        start = pd.DataFrame({"time": [0.0], "at_risk": [int(t.size)], "events": [0], "censored": [0],
+                              "survival": [1.0], "cumulative": [0.0], "ci_low": [np.nan], "ci_high": [np.nan],
+                              "std_error": [0.0]})
+        table = pd.concat([start, table], ignore_index=True)
     return table
+
+
+def number_at_risk(durations, times) -> np.ndarray:
+    """Number at risk at each of ``times``: units whose time (event or censoring) is at least ``t``.
+
+    The convention of R's ``summary(survfit(...), times = t)$n.risk``; a unit
+    with an event or censoring on day ``t`` is still at risk on day ``t``.
+    """
+    t = np.sort(np.asarray(durations, dtype="float64"))
+    at = np.asarray(times, dtype="float64")
+    return (t.size - np.searchsorted(t, at, side="left")).astype(int)
 
 
 def km_cumulative(durations, observed, *, at: float) -> CumulativeIncidence:

@@ -7,7 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from analytics import AnalyticsError, __version__
+from analytics import AnalyticsError, __version__, patient_outcomes
+from analytics.cohorts import quarter_bounds
+from analytics.quality import quality_audit_list, quality_measures
 from analytics.quarterly import (
     EXPORT_FORMATS,
     INTERNAL_NOTICE,
@@ -16,7 +18,7 @@ from analytics.quarterly import (
 )
 from analytics.store import default_db_path, record_audit
 from app_pages.access import require_director
-from app_pages.common import footer, page_setup, quarters_in
+from app_pages.common import download, footer, page_setup, quarters_in
 
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".html": "text/html", ".json": "application/json"}
@@ -60,4 +62,14 @@ if built:
     cols = st.columns(len(files))
     for col, (name, data) in zip(cols, files.items()):
         col.download_button(name, data, name, MIME[Path(name).suffix], key=f"dl_{name}")
+    with st.expander("Quality measures: the patients behind each number (director only; never in the export)"):
+        lo, hi = quarter_bounds(quarter_built)
+        frame = view.report.frame
+        audit = quality_audit_list(quality_measures(
+            frame, patient_outcomes(frame, definitions=view.definitions, attributes=False), period_start=lo,
+            period_end=hi))
+        st.caption("One row per candidate patient and measure: exclusion, whether in the denominator, the "
+                   "questionnaire that decided it, met or not. Use it to audit a figure; do not send it out.")
+        st.dataframe(audit, hide_index=True, width="stretch")
+        download(audit, f"quality_audit_{quarter_built}", "Download the audit list (CSV)")
 footer()

@@ -90,11 +90,12 @@ if metric != "si_resolution":
                       yaxis=dict(title=f"Cumulative {metric} (Kaplan-Meier)", tickformat=".0%"), height=380,
                       margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, width="stretch", key="research_km")
-    days = [0, 7, 14, 21, 28, 35, d.target_day]
-    at_risk = {g: [int(c.loc[c["time"] <= day, "at_risk"].iloc[-1]) if (c["time"] <= day).any() else 0
-                   for day in days] for g, c in tte["curves"].groupby("group", sort=False)}
-    st.markdown("**Number at risk**")
-    st.dataframe(pd.DataFrame(at_risk, index=[f"day {x}" for x in days]).T, width="stretch")
+    st.markdown("**Number at risk** (patients followed to at least that day, as R's summary(survfit, times =))")
+    st.dataframe(tte["at_risk"].pivot(index="group", columns="day", values="at_risk")
+                 .rename(columns=lambda x: f"day {x}"), width="stretch")
+    omni = tte["omnibus"]
+    st.caption(f"Omnibus {omni.method}: " + (f"chi-square = {omni.chi_square:.2f}, {omni.df} df, p = {omni.p_value:.3g}"
+                                             if omni.p_value is not None else omni.warning))
     st.dataframe(tte["tests"], hide_index=True, width="stretch")
     st.caption(tte["method"] + ". " + view.caption())
 
@@ -106,14 +107,14 @@ if dur["responders"]:
                                line=dict(shape="hv", color=PALETTE[2], width=2.5), name="This clinic"))
     fig.add_trace(go.Scatter(x=[28, 56], y=[0.8, 0.6], mode="markers", name="Published, about (McInnes 2022)",
                              marker=dict(symbol="diamond-open", size=12, color=PALETTE[5])))
-    fig.update_layout(xaxis=dict(title="Days since first response"), yaxis=dict(title="Still responding",
-                      tickformat=".0%", range=[0, 1.02]), height=340, margin=dict(l=10, r=10, t=10, b=10),
-                      legend=dict(orientation="h", y=1.12))
+    fig.update_layout(xaxis=dict(title="Days since the endpoint response (end of induction)"),
+                      yaxis=dict(title="Still responding", tickformat=".0%", range=[0, 1.02]), height=340,
+                      margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12))
     st.plotly_chart(fig, width="stretch", key="durability")
     st.dataframe(dur["at"], hide_index=True, width="stretch")
-st.caption(f"{dur['responders']} responders, {dur['losses']} lost response (first later questionnaire above 50% of "
-           "baseline). Kaplan-Meier; the published points are approximate and not like for like (completer "
-           "community practices, response definitions as published). " + view.filter_text)
+st.caption(f"{dur['responders']} responders, {dur['losses']} lost response. {dur['definition']} The published points "
+           "are approximate and not like for like (completer community practices, response and loss definitions as "
+           "published). " + view.filter_text)
 
 st.subheader("Attrition")
 a_left, a_right = st.columns(2)
@@ -137,17 +138,21 @@ with a_right:
 st.subheader("Effect sizes by baseline severity")
 st.dataframe(prepost_effect_sizes(cohort_patients), hide_index=True, width="stretch")
 st.caption("Pre-post change to the endpoint: d_z = mean change / SD of the changes; SMC = mean change / SD of the "
-           "baseline scores. Negative = improvement. " + view.caption())
+           "baseline scores. Negative = improvement. The 'all eligible' row counts eligible patients only; band rows "
+           "below the eligibility threshold are marked eligible = False. " + view.caption())
 
 st.subheader("Trajectory model")
 # a patient in two saved cohorts is modelled once, in the first
 model = trajectory_model(view.frame, patients.assign(group=patients[by].astype("str")).drop_duplicates("patient_id"),
                          by="group")
-(st.success if model["converged"] else st.warning)(
-    f"Linear mixed model (statsmodels MixedLM: PHQ-9 ~ weeks x {choices[by]}, random intercept and slope per "
-    f"patient; {model['n_patients']} patients, {model['n_observations']} questionnaires): {model['message']}.")
+(st.success if model["status"] == "converged" else st.warning)(
+    f"Linear mixed model (statsmodels MixedLM, REML: PHQ-9 ~ weeks x {choices[by]}, correlated random intercept and "
+    f"slope per patient; baseline questionnaire at its own day, then days 1-84; {model['n_patients']} patients, "
+    f"{model['n_observations']} questionnaires): {model['message']}.")
 if len(model["coefficients"]):
     st.dataframe(model["coefficients"], hide_index=True, width="stretch")
+    st.caption(f"Standard errors: {model['se_method']}.")
+    st.dataframe(model["variance_components"], hide_index=True, width="stretch")
 
 st.subheader("Save this cohort, export its dataset")
 start_from, start_to, attrs = view.key[1]

@@ -123,3 +123,60 @@ def test_on_the_sample_clinic_by_site():
     assert r["rates"]["n"].sum() == wilson_proportion(int(p["remission"].fillna(False).sum()),
                                                       int(p["remission"].notna().sum())).n
     assert "chi-square" in r["test"] and 0 <= r["p_value"] <= 1
+
+
+def test_sparse_three_groups_use_the_exact_test():
+    # 0/10, 0/10, 3/10: Pearson's chi-square gives p = 0.036.  Exact, by hand: given 3 events among 30,
+    # P(table) = prod C(10, x_i) / C(30, 3).  The observed (0, 0, 3) has C(10, 3) / C(30, 3) = 120 / 4060;
+    # only (3, 0, 0) and (0, 3, 0) are as improbable, so p = 3 * 120 / 4060 = 0.0887.
+    r = compare_rates(frame({"A": (0, 10), "B": (0, 10), "C": (3, 10)}), by="arm", metric="response")
+    assert "Freeman-Halton" in r["test"] and "expected count is below 5" in r["test"]
+    assert r["p_value"] == pytest.approx(3 * 120 / 4060)
+
+
+def test_every_patient_with_the_same_outcome_gets_no_test():
+    for groups in ({"A": (0, 10), "B": (0, 12), "C": (0, 11)}, {"A": (10, 10), "B": (12, 12), "C": (11, 11)},
+                   {"A": (0, 10), "B": (0, 12)}):
+        r = compare_rates(frame(groups), by="arm", metric="response")
+        assert r["p_value"] is None and r["test"] == "none"
+        assert r["warning"].startswith("no test: every patient has the same outcome")
+        assert r["pairs"]["odds_ratio"].isna().all()  # undefined, not 0 or infinity
+
+
+def test_exact_rx2_enumeration_and_monte_carlo_agree():
+    from analytics.comparisons import exact_rx2_test
+    exact = exact_rx2_test([1, 4, 0, 6], [12, 15, 11, 14])
+    mc = exact_rx2_test([1, 4, 0, 6], [12, 15, 11, 14], enumeration_limit=1, draws=20_000, seed=3)
+    assert exact.tables is not None and exact.draws is None and "enumeration" in exact.method
+    assert mc.draws == 20_000 and "20,000 draws (seed 3)" in mc.method
+    assert abs(mc.p_value - exact.p_value) < 4 * np.sqrt(exact.p_value * (1 - exact.p_value) / 20_000)
+    # the two columns are interchangeable
+    assert exact_rx2_test([11, 11, 11, 8], [12, 15, 11, 14]).p_value == pytest.approx(exact.p_value)
+
+
+def test_omnibus_logrank_with_two_groups_is_the_pairwise_test():
+    from analytics.comparisons import logrank_k_groups
+    rng = np.random.default_rng(11)
+    t = rng.integers(1, 40, 50).astype(float)
+    e = rng.random(50) < 0.7
+    g = np.repeat(["A", "B"], 25)
+    z = logrank_by_hand(t[g == "A"], e[g == "A"], t[g == "B"], e[g == "B"])
+    res = logrank_k_groups(t, e, g)
+    assert res.df == 1 and res.chi_square == pytest.approx(z * z, rel=1e-9)
+
+
+def test_time_to_event_reports_omnibus_and_number_at_risk():
+    rows = []
+    for arm, n in (("A", 12), ("B", 10), ("C", 11)):
+        for i in range(n):
+            rows.append({"arm": arm, "eligible": True, "first_response_day": float(7 + 3 * i) if i % 2 else np.nan,
+                         "last_followup_day": float(5 + 4 * i)})
+    patients = pd.DataFrame(rows).astype({"first_response_day": "Float64"})
+    res = compare_time_to_event(patients, by="arm", metric="response")
+    assert res["omnibus"].df == 2 and 0 <= res["omnibus"].p_value <= 1
+    at = res["at_risk"].pivot(index="group", columns="day", values="at_risk")
+    # group C, by hand: times are 7 + 3i (odd i, events) or 5 + 4i (even i, censored), i = 0..10
+    times = np.array([7 + 3 * i if i % 2 else 5 + 4 * i for i in range(11)])
+    for day in at.columns:
+        assert at.loc["C", day] == int((times >= day).sum())
+    assert list(at.columns) == [0, 7, 14, 21, 28, 35, 42]

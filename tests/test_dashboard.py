@@ -173,7 +173,12 @@ def test_export_page_builds_the_four_files(monkeypatch):
     at.button(key="build_export").click().run()
     assert not at.exception
     names = [b.label for b in at.get("download_button")]
-    assert names == ["summary.csv", f"outcomes_{quarter}.xlsx", f"report_{quarter}.html", "manifest.json"]
+    audit = "Download the audit list (CSV)"  # the director's patient-level quality list, not an export file
+    assert [n for n in names if n != audit] == ["summary.csv", f"outcomes_{quarter}.xlsx", f"report_{quarter}.html",
+                                                "manifest.json"]
+    assert audit in names
+    shown = next(df.value for df in at.dataframe if "in_denominator" in df.value.columns)
+    assert shown["measure"].str.startswith("Remission at 12 months").any()
     at.checkbox(key="export_internal").check().run()
     at.button(key="build_export").click().run()
     assert any("INTERNAL" in e.value for e in at.error)
@@ -192,6 +197,13 @@ def test_research_page_matches_engine_and_saves_a_cohort(monkeypatch, sample, tm
     for row in expected["rates"].itertuples():
         assert shown.loc[row.protocol, "n"] == row.n and shown.loc[row.protocol, "events"] == row.events
     assert any(expected["test"] in c.value for c in at.caption)
+    # number at risk: units followed to at least each day, from the engine (not the last event's count)
+    from analytics.comparisons import compare_time_to_event
+    tte = compare_time_to_event(patient_outcomes(sample), by="protocol", metric="remission")
+    risk = next(df.value for df in at.dataframe if "day 0" in df.value.columns)
+    for row in tte["at_risk"].itertuples():
+        assert risk.loc[row.group, f"day {row.day}"] == row.at_risk
+    assert any(c.value.startswith("Omnibus log-rank") for c in at.caption)
     at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
     at.text_input(key="cohort_name").input("north only").run()
     at.button(key="save_cohort").click().run()

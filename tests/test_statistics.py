@@ -117,3 +117,19 @@ def test_binomial_and_z_tests():
     assert binomial_test_p(0, 0, 0.5) is None
     assert z_test_p(0.6, 0.05, 0.5) == pytest.approx(0.0455, abs=1e-4)  # z = 2
     assert z_test_p(0.6, None, 0.5) is None and z_test_p(0.6, 0.0, 0.5) is None
+
+
+def test_number_at_risk_counts_units_followed_to_the_day():
+    from analytics.statistics import number_at_risk
+    # times 3, 7, 7, 20 (event or censoring): at risk on day 7 = 3 (two on day 7 still count), day 8 = 1
+    assert number_at_risk([7, 3, 20, 7], [0, 3, 4, 7, 8, 20, 21]).tolist() == [4, 4, 3, 3, 1, 1, 0]
+
+
+def test_every_km_curve_starts_at_day_0():
+    table = km_curve([5, 9, 12], [True, False, True])
+    first = table.iloc[0]
+    assert (first["time"], first["at_risk"], first["events"], first["cumulative"], first["survival"]) == (
+        0, 3, 0, 0.0, 1.0)
+    assert table["time"].tolist() == [0, 5, 9, 12]
+    # with an event on day 0 the day-0 row is that event's row
+    assert km_curve([0, 4], [True, False])["time"].tolist() == [0, 4]
