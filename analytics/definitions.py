@@ -18,6 +18,8 @@ __all__ = [
     "RESPONSE_FRACTION",
     "REMISSION_BELOW",
     "SI_ITEM_POSITIVE_AT",
+    "OLDEST_EXACT_AGE",
+    "AGE_TOP_CODE",
     "OutcomeDefinitions",
 ]
 
@@ -31,6 +33,10 @@ RESPONSE_FRACTION = 0.5
 REMISSION_BELOW = 5
 #: Suicidal ideation present: PHQ-9 item 9 at or above this score.
 SI_ITEM_POSITIVE_AT = 1
+#: HIPAA Safe Harbor: ages above this are identifying and must be written as the top band.
+OLDEST_EXACT_AGE = 89
+#: The one accepted spelling of the top age band (every age over OLDEST_EXACT_AGE).
+AGE_TOP_CODE = "90+"
 
 ANALYSIS_MODES = ("completer", "itt", "locf")
 ANALYSIS_MODE_LABELS = {
