@@ -24,6 +24,7 @@ from .definitions import AGE_TOP_CODE, OLDEST_EXACT_AGE
 __all__ = [
     "DEIDENTIFIED_ONLY",
     "header_words",
+    "header_key",
     "identifier_column_reason",
     "is_age_column",
     "identifying_ages",
@@ -36,6 +37,11 @@ DEIDENTIFIED_ONLY = "this tool only accepts de-identified data"
 
 # Words that mean "number" in a header: "MRN #", "Acct No", "MedRecNo", "Chart Num".
 _NUMBER_WORDS = {"no", "num", "nbr", "nr", "number", "numbers"}
+# Abbreviations read as the words they stand for, so "D.O.B." and "Date of Birth" are one key.
+_ABBREVIATIONS = {
+    "dob": ("date", "of", "birth"), "yob": ("year", "of", "birth"), "mrn": ("medical", "record", "number"),
+    "ssn": ("social", "security", "number"), "pt": ("patient",), "acct": ("account",), "tel": ("telephone",),
+}
 # A header word "name" is a person's name unless an earlier word names what it belongs to
 # and that is not a person: "clinician_name", "site_name", "redcap_event_name" are fine.
 _NAMED_THINGS = {
@@ -68,6 +74,7 @@ _IDENTIFIER_COLUMNS = [
     (r"phones?|telephones?|tel|mobile|mob|cell|cellphone|fax|pager|telecom|contact_number",
      "a telephone or fax number"),
     (r"e_?mails?|mail", "an e-mail address"),
+    (r"url|urls|website|web_address|ip|ip_address|ipaddress|mac_address", "a web address or IP address"),
     (r"address(es)?|addr|street|city|town|county|zip|zipcode|zip_code|postcode|post_code|postal(_code)?"
      r"|residence|latitude|longitude|lat|lon|lng|gps|coordinates|geolocation|census_(tract|block)",
      "an address or geographic unit smaller than a state"),
@@ -77,7 +84,6 @@ _IDENTIFIER_COLUMNS = [
     (r"licen[cs]e|driver|drivers", "a licence number"),
     (r"vehicle|vin|plate", "a vehicle identifier"),
     (r"device_(id|serial)|serial|serial_number|imei|udi", "a device identifier or serial number"),
-    (r"url|urls|website|web_address|ip|ip_address|ipaddress|mac_address", "a web address or IP address"),
     (r"photos?|photograph|image|picture|face|fingerprint|biometric|voiceprint|retina|iris_scan",
      "a photograph or biometric identifier"),
     (r"notes?|comments?|remarks?|free_?text|narrative|memo|annotations?|specify|other_specify",
@@ -114,25 +120,39 @@ def header_words(header) -> list[str]:
     >>> "_".join(header_words("DateOfBirth")) == "_".join(header_words(" date of  BIRTH "))
     True
     >>> header_words("MRN #")
-    ['mrn', 'number']
+    ['medical', 'record', 'number']
     """
     text = unicodedata.normalize("NFKC", str(header)).strip()
     text = re.sub(r"['’]s\b", "", text)          # "Patient's Name" -> "Patient Name"
     text = text.replace("#", " number ")
     text = _CAMEL.sub(" ", text)                   # "MedRecNo" -> "Med Rec No", "SSN4" -> "SSN 4"
     words = [w for w in re.split(r"[^0-9a-z]+", text.lower()) if w]
-    out: list[str] = []
+    joined: list[str] = []
     letters: list[str] = []
     for w in words + [""]:                         # spelled-out letters: "d", "o", "b" -> "dob"
         if len(w) == 1 and w.isalpha():
             letters.append(w)
             continue
         if letters:
-            out.append("".join(letters) if len(letters) > 1 else letters[0])
+            joined.append("".join(letters))
             letters = []
         if w:
-            out.append("number" if w in _NUMBER_WORDS else w)
+            joined.append(w)
+    out: list[str] = []
+    for w in joined:
+        for word in _ABBREVIATIONS.get(w, ("number" if w in _NUMBER_WORDS else w,)):
+            if not (word == "number" and out and out[-1] == "number"):  # "MRN #": one "number"
+                out.append(word)
     return out
+
+
+def header_key(header) -> str:
+    """The normalised header as one key: ``D.O.B.``, ``Date of Birth``, ``DateOfBirth`` -> ``date_of_birth``.
+
+    >>> header_key("Pt ID")
+    'patient_id'
+    """
+    return "_".join(header_words(header))
 
 
 def identifier_column_reason(header) -> str | None:
