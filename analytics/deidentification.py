@@ -211,7 +211,10 @@ def identifying_ages(col: pd.Series) -> np.ndarray:
         vals = col.to_numpy(dtype="float64", na_value=np.nan)
         with np.errstate(invalid="ignore"):
             return vals > OLDEST_EXACT_AGE
-    codes, uniques = pd.factorize(col)
+    if isinstance(col.dtype, pd.CategoricalDtype):  # Parquet text: the categories are the distinct values
+        codes, uniques = col.cat.codes.to_numpy(), col.cat.categories
+    else:
+        codes, uniques = pd.factorize(col)
     text = pd.Series(np.asarray(uniques, dtype=object), dtype="str").str.strip().str.lower()
     lower = pd.Series(np.nan, index=text.index)
     for pattern, above in _AGE_FORMS:
@@ -239,9 +242,12 @@ _PATIENT_ID_VALUES = [
      "looks like a person's name (words of letters separated by a space or comma)"),
 ]
 _PATIENT_ID_RES = [(re.compile(p, re.IGNORECASE), what) for p, what in _PATIENT_ID_VALUES]
-# Only values with one of these can match a pattern above: checked first, so a file of
-# P0001-style pseudonyms costs one scan.
-_SUSPECT = r"[@:/\s,().+]|\.[a-z]{2,}|^\d{10,11}$|^[\d.-]{8,}$"
+# Values made only of letters, digits, "_" and "-" cannot be an e-mail address, URL, name or
+# formatted number; of those only the dashed SSN and telephone shapes and plain NANP numbers
+# can match.  Checked first (two scans), so a file of P0001-style pseudonyms costs little.
+_PLAIN = r"[A-Za-z0-9_-]*"
+_PLAIN_BUT_SUSPECT = (r"[0-9]{3}-[0-9]{2}-[0-9]{4}|(1-)?[0-9]{3}-[0-9]{3}-[0-9]{4}|[0-9]{3}-[0-9]{4}"
+                      r"|1?[2-9][0-9]{2}[2-9][0-9]{6}")
 
 
 def patient_id_reasons(values) -> pd.Series:
@@ -255,9 +261,11 @@ def patient_id_reasons(values) -> pd.Series:
     numbers (``1042``, ``000000042``, ``5551234567``) and codes such as
     ``P0001``, ``KX-1042`` or ``a81f3c`` are pseudonyms.
     """
-    text = pd.Series(np.asarray(values, dtype=object), dtype="str").str.strip()
+    values = values if isinstance(values, (pd.Index, pd.Series)) else pd.Index(np.asarray(values, dtype=object))
+    text = pd.Series(values.astype("str"), copy=False).reset_index(drop=True).str.strip()
     reasons = pd.Series("", index=text.index, dtype="str")
-    suspect = text.str.contains(_SUSPECT, case=False, regex=True).to_numpy(dtype=bool, na_value=False)
+    plain = text.str.fullmatch(_PLAIN).to_numpy(dtype=bool, na_value=False)
+    suspect = ~plain | text.str.fullmatch(_PLAIN_BUT_SUSPECT).to_numpy(dtype=bool, na_value=False)
     if not suspect.any():
         return reasons
     sub = text[suspect]
