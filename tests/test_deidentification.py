@@ -12,6 +12,8 @@ import json
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import analytics
 from analytics import AnalyticsError, QuestionnaireValidationError, validate_questionnaires
@@ -335,3 +337,25 @@ def test_fhir_patient_without_identifiers_loads(tmp_path):
 def test_rules_are_exported():
     for name in ("identifier_column_reason", "is_age_column", "identifying_ages", "patient_id_reasons"):
         assert name in analytics.__all__ and callable(getattr(analytics, name))
+
+
+# ---------------------------------------------------------------- any spelling of an identifier header
+
+PHRASES = {
+    ("date", "of", "birth"): "birth", ("birth", "date"): "birth", ("patient", "name"): "name",
+    ("first", "name"): "name", ("medical", "record", "number"): "medical record", ("phone", "number"): "telephone",
+    ("email", "address"): "e-mail", ("social", "security", "number"): "social security",
+    ("free", "text"): "free text", ("zip", "code"): "address", ("account", "number"): "account",
+}
+CASINGS = [str.lower, str.upper, str.title, str.capitalize]
+
+
+@settings(max_examples=300, deadline=None)
+@given(phrase=st.sampled_from(sorted(PHRASES)), data=st.data())
+def test_identifier_phrases_refused_in_any_case_spacing_and_punctuation(phrase, data):
+    words = [data.draw(st.sampled_from(CASINGS))(w) for w in phrase]
+    seps = [data.draw(st.sampled_from(["", " ", "  ", "_", "-", ".", " / ", "__"])) for _ in words[1:]]
+    header = words[0] + "".join(s + w for s, w in zip(seps, words[1:]))
+    header = data.draw(st.sampled_from(["", " ", "("])) + header + data.draw(st.sampled_from(["", " ", ")", ":"]))
+    what = identifier_column_reason(header)
+    assert what is not None and PHRASES[phrase] in what, (header, what)
