@@ -105,8 +105,9 @@ _COMPACT_COLUMNS = [
     (r"freetext|notes$|comments$|remarks$", _IDENTIFIER_COLUMNS[-1][1]),
 ]
 _COMPACT_RES = [(re.compile(pat), what) for pat, what in _COMPACT_COLUMNS]
-# Not a date of birth: sex recorded at birth is an ordinary attribute like ``sex``.
-_NOT_IDENTIFIERS = re.compile(r"(^|_)(sex|gender)_(at_)?birth($|_)|(^|_)birth_?(sex|gender)($|_)|^birthsex$")
+# Not a date of birth: sex recorded at birth is an ordinary attribute like ``sex`` (read as "sex";
+# the rest of the header is still checked).
+_NOT_IDENTIFIERS = re.compile(r"(^|_)((sex|gender)_(at_)?birth|birth_?(sex|gender))(?=$|_)")
 
 _CAMEL = re.compile(r"(?<=[a-z])(?=[A-Z])|(?<=[A-Z])(?=[A-Z][a-z])|(?<=[A-Za-z])(?=\d)|(?<=\d)(?=[A-Za-z])")
 _AGE_WORD = re.compile(r"^ages?(band|bands|group|groups|range|cat|category|years|yrs|bracket)?$")
@@ -163,10 +164,8 @@ def identifier_column_reason(header) -> str | None:
     >>> identifier_column_reason("clinician_name") is None
     True
     """
-    words = header_words(header)
-    key = "_".join(words)
-    if _NOT_IDENTIFIERS.search(key):
-        return None
+    key = _NOT_IDENTIFIERS.sub("_sex_", "_".join(header_words(header))).strip("_").replace("__", "_")
+    words = key.split("_")
     for rx, what in _IDENTIFIER_RES:
         if rx.search(key):
             return what

@@ -106,7 +106,7 @@ ALLOWED_HEADERS = [
     "patient_id", "Patient ID", "PatientID", "patient id", "Pt ID", "Subject ID", "study_id", "record_id",
     "pseudonym", "site", "Site Name", "site_name", "clinic", "Location", "clinician", "Clinician Name",
     "clinician_name", "Provider Name", "protocol", "Protocol Name", "diagnosis", "age_band", "Age Band",
-    "AgeGroup", "Age (years)", "age", "sex", "Sex at Birth", "BirthSex", "gender", "infusion_number",
+    "AgeGroup", "Age (years)", "age", "sex", "Sex at Birth", "BirthSex", "Gender at Birth", "gender", "infusion_number",
     "Infusion #", "day", "assessment_date", "Date of Service", "Encounter Date", "treatment_start_date",
     "Treatment Start", *ITEMS, "phq9_total", "PHQ-9 Total Score", "Q9", "gad7_1", "gad7_total",
     "GAD-7 Total Score", "redcap_event_name", "redcap_repeat_instrument", "redcap_repeat_instance", "dose_mg",
