@@ -7,6 +7,7 @@ Pure pandas/NumPy/SciPy; no user interface code.  Typical use::
     print(clinic_summary(frame, definitions=OutcomeDefinitions(week=6)).to_text())
 """
 from .benchmarks import compare_with_benchmarks, load_benchmarks
+from .deidentification import identifier_column_reason, identifying_ages, is_age_column, patient_id_reasons
 from .definitions import (
     ANALYSIS_MODES,
     BASELINE_WINDOW_DAYS,
@@ -52,6 +53,8 @@ __all__ = [
     "PHQ9", "GAD7", "score_items", "severity_band",
     # loading and validation
     "read_table", "validate_questionnaires", "load_questionnaires", "ValidationReport",
+    # de-identification rules
+    "identifier_column_reason", "is_age_column", "identifying_ages", "patient_id_reasons",
     # outcomes
     "patient_outcomes", "response_rate", "remission_rate", "si_resolution_rate", "cumulative_rate", "rate_table",
     # statistics

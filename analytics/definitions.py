@@ -36,6 +36,8 @@ __all__ = [
     "QUALITY_STATUS_EXCLUSIONS",
     "QUALITY_AGE_STRATA",
     "QUALITY_SPECIFICATIONS",
+    "OLDEST_EXACT_AGE",
+    "AGE_TOP_CODE",
     "OutcomeDefinitions",
 ]
 
@@ -49,6 +51,10 @@ RESPONSE_FRACTION = 0.5
 REMISSION_BELOW = 5
 #: Suicidal ideation present: PHQ-9 item 9 at or above this score.
 SI_ITEM_POSITIVE_AT = 1
+#: HIPAA Safe Harbor: ages above this are identifying and must be written as the top band.
+OLDEST_EXACT_AGE = 89
+#: The one accepted spelling of the top age band (every age over OLDEST_EXACT_AGE).
+AGE_TOP_CODE = "90+"
 
 #: Group comparisons: below this expected count in any cell, the omnibus test is exact, not chi-square.
 EXACT_TEST_MIN_EXPECTED = 5

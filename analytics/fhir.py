@@ -6,8 +6,9 @@ LOINC answer list LL358-9 or numbers, and ``Observation`` resources with LOINC
 44261-6 (PHQ-9 total), 44260-8 (item 9) or 70274-6 (GAD-7 total).  The patient
 is the ``subject`` reference, the date ``authored`` / ``effectiveDateTime``.
 
-A ``Patient`` resource that carries a name, birth date, telecom or address is
-refused: the tool accepts de-identified data only.
+A ``Patient`` resource that carries a name, birth date, telecom, address,
+identifier (MRN) or contact is refused: the tool accepts de-identified data
+only (the rules are :mod:`analytics.deidentification`'s, as for file headers).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .deidentification import DEIDENTIFIED_ONLY, patient_resource_identifiers
 from .errors import PROBLEM_COLUMNS, QuestionnaireValidationError, UnreadableFileError
 from .loading import RawTable
 
@@ -29,7 +31,6 @@ PHQ9_ITEM_LOINC = ("44250-9", "44255-8", "44259-0", "44254-1", "44251-7", "44258
 PHQ9_TOTAL_LOINC = "44261-6"
 GAD7_TOTAL_LOINC = "70274-6"
 _ANSWER_SCORE = {"LA6568-5": 0, "LA6569-3": 1, "LA6570-1": 2, "LA6571-9": 3}
-_IDENTIFYING = ("name", "birthDate", "telecom", "address", "photo")
 _CODE_COLUMN = {code: f"phq9_{i + 1}" for i, code in enumerate(PHQ9_ITEM_LOINC)}
 _CODE_COLUMN[PHQ9_TOTAL_LOINC] = "phq9_total"
 _CODE_COLUMN[GAD7_TOTAL_LOINC] = "gad7_total"
@@ -56,10 +57,10 @@ def read_fhir(path) -> RawTable:
     for where, res in resources:
         kind = res.get("resourceType")
         if kind == "Patient":
-            found = [k for k in _IDENTIFYING if res.get(k)]
+            found = patient_resource_identifiers(res)
             if found:
                 problems.append((where, f"Patient/{res.get('id', '?')}", "", "the Patient resource carries direct "
-                                 f"identifiers ({', '.join(found)}); this tool only accepts de-identified data: "
+                                 f"identifiers ({', '.join(found)}); {DEIDENTIFIED_ONLY}: "
                                  "export QuestionnaireResponse and Observation resources without Patient details"))
         elif kind == "QuestionnaireResponse":
             if res.get("status") == "entered-in-error":

@@ -13,7 +13,9 @@ A mapping is a small TOML file::
 
 Headers are matched like the contract's: trimmed and case-insensitive.
 Columns the mapping does not name keep their header (and so become attributes,
-or are refused if they look like direct identifiers).
+or are refused if they look like direct identifiers).  A mapping cannot rename
+an identifier into the data: a line whose export header or target column looks
+like a direct identifier (``"Patient Name" = "site"``) refuses the mapping.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .deidentification import DEIDENTIFIED_ONLY, identifier_column_reason
 from .errors import AnalyticsError
 from .loading import RawTable, normalise_header
 
@@ -48,8 +51,9 @@ def load_mapping(path) -> ColumnMapping:
     Raises
     ------
     AnalyticsError
-        Unreadable TOML, no ``[columns]`` table, non-text values, or two
-        source headers mapped to the same column.
+        Unreadable TOML, no ``[columns]`` table, non-text values, two
+        source headers mapped to the same column, or a line that renames a
+        direct identifier (or renames a column to an identifier's name).
     """
     path = Path(path)
     try:
@@ -65,6 +69,13 @@ def load_mapping(path) -> ColumnMapping:
     for src, dst in columns.items():
         if not isinstance(dst, str) or not dst.strip():
             raise AnalyticsError(f"{path}: [columns] \"{src}\" must map to a column name (text).")
+        for header in (src, dst):
+            what = identifier_column_reason(header)
+            if what:
+                raise AnalyticsError(
+                    f"{path}: [columns] \"{src}\" = \"{dst}\": \"{header}\" looks like {what}, a direct identifier; "
+                    f"{DEIDENTIFIED_ONLY}, and a mapping cannot rename an identifier into the data. Remove the column "
+                    "from the export and this line from the mapping.")
         dst = normalise_header(dst)
         if dst in seen:
             raise AnalyticsError(f"{path}: \"{src}\" and \"{seen[dst]}\" both map to {dst}; map one header per column.")

@@ -13,14 +13,20 @@ columns as text attributes, and ``line`` (the file line it came from).
 """
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from .definitions import BASELINE_WINDOW_DAYS
+from .deidentification import (
+    DEIDENTIFIED_ONLY,
+    identifier_column_reason,
+    identifying_ages,
+    is_age_column,
+    patient_id_reasons,
+)
+from .definitions import AGE_TOP_CODE, BASELINE_WINDOW_DAYS, OLDEST_EXACT_AGE
 from .errors import PROBLEM_COLUMNS, QuestionnaireValidationError
 from .instruments import GAD7, PHQ9, Instrument
 from .loading import RawTable, raw_table_from_frame, read_table
@@ -29,7 +35,6 @@ __all__ = [
     "ValidationReport",
     "validate_questionnaires",
     "load_questionnaires",
-    "identifier_column_reason",
     "DAY_LIMIT",
     "MAX_PROBLEMS_PER_KIND",
 ]
@@ -39,52 +44,8 @@ DAY_LIMIT = 3650
 #: Rows kept per (column, problem) in a report; the rest are counted in one line.
 MAX_PROBLEMS_PER_KIND = 200
 
-_DEIDENTIFIED = "this tool only accepts de-identified data"
-
-# HIPAA Safe Harbor identifiers, matched against the header split into words.
-_IDENTIFIER_COLUMNS = [
-    (r"^name$|(first|last|middle|full|given|family|maiden|patient|sur|fore|nick)_?name", "a person's name"),
-    (r"dob|birth", "a date of birth"),
-    (r"ssn|social_security|social_insurance|nhs_(number|no)|national_id", "a social security or national number"),
-    (r"mrn|medical_record|chart_(number|no)|hospital_number", "a medical record number"),
-    (r"phone|telephone|mobile|cell|fax", "a telephone or fax number"),
-    (r"e_?mail", "an e-mail address"),
-    (r"address|street|addr|city|town|county|zip|zipcode|postcode|postal",
-     "an address or geographic unit smaller than a state"),
-    (r"health_plan|insurance|member_(id|number)|policy_(id|number)|beneficiary|account|acct",
-     "a health plan or account number"),
-    (r"licen[cs]e|driver", "a licence number"),
-    (r"vehicle|vin|plate", "a vehicle identifier"),
-    (r"device_(id|serial)|serial", "a device identifier or serial number"),
-    (r"url|website|ip|ip_address", "a web address or IP address"),
-    (r"photo|photograph|face|fingerprint|biometric|voiceprint", "a photograph or biometric identifier"),
-]
-_IDENTIFIER_RES = [(re.compile(rf"(^|_)({pat})($|_)"), what) for pat, what in _IDENTIFIER_COLUMNS]
-
-_ID_VALUE_PATTERNS = [
-    (r"^\d{3}-\d{2}-\d{4}$", "looks like a social security number (###-##-####)"),
-    (r"^[^@\s]+@[^@\s]+\.[^@\s]+$", "looks like an e-mail address"),
-    (r"^\(\d{3}\)\s*\d{3}-\d{4}$|^\d{3}-\d{3}-\d{4}$|^\+\d[\d\s().-]{8,}$", "looks like a telephone number"),
-]
-
 _TIME_COLUMNS = ("day", "assessment_date", "treatment_start_date")
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
-_AGE_COLUMNS = ("age", "age_years", "age_at_start", "age_at_treatment")
-
-
-def identifier_column_reason(header: str) -> str | None:
-    """Why a header names a direct identifier (HIPAA Safe Harbor), or ``None``.
-
-    >>> identifier_column_reason("Date of Birth")
-    'a date of birth'
-    >>> identifier_column_reason("site") is None
-    True
-    """
-    words = re.sub(r"[^a-z0-9]+", "_", str(header).lower()).strip("_")
-    for rx, what in _IDENTIFIER_RES:
-        if rx.search(words):
-            return what
-    return None
 
 
 @dataclass(frozen=True)
@@ -212,11 +173,7 @@ def _check_schema(raw: RawTable) -> pd.DataFrame:
     header = raw.headers
     rows = list(raw.problems.itertuples(index=False, name=None))
     for col in raw.frame.columns:
-        what = identifier_column_reason(col)
-        if what:
-            rows.append((1, header.get(col, col), "",
-                         f"the column looks like {what}, a direct identifier; {_DEIDENTIFIED}. "
-                         "Remove the column (or replace it with a coded value) and load the file again"))
+        rows.extend(_identifier_column_problems(col, header.get(col, col)))
     if "patient_id" not in cols:
         rows.append((1, "patient_id", "", "required column is missing: a de-identified patient pseudonym"))
     if not cols & {"day", "assessment_date"}:
@@ -234,6 +191,20 @@ def _check_schema(raw: RawTable) -> pd.DataFrame:
     if raw.frame.empty and not rows:
         rows.append((2, "", "", "the file has a header but no data rows; add at least one questionnaire"))
     return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
+
+
+def _identifier_column_problems(name: str, written: str) -> list[tuple]:
+    """The header as written in the file and the name it was mapped to are both checked:
+    a mapping must not turn "Patient Name" into ``site``."""
+    mapped = str(written).strip().lower() != name
+    what = identifier_column_reason(written) or (identifier_column_reason(name) if mapped else None)
+    if not what:
+        return []
+    renamed = f" (mapped to '{name}')" if mapped else ""
+    return [(1, written, "",
+             f"the column{renamed} looks like {what}, a direct identifier; {DEIDENTIFIED_ONLY}. "
+             "Remove the column from the file (or replace it with a coded value) and load the file again; "
+             "free-text columns are refused too, never loaded in part")]
 
 
 # ----------------------------------------------------------------------------- cell parsers
@@ -375,11 +346,12 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
     # patient_id: present, and not a direct identifier itself
     pcodes, pnames = _text_codes(df["patient_id"])
     err.add(pcodes < 0, "patient_id", "patient_id is blank; every row needs the patient's pseudonym")
-    for pattern, what in _ID_VALUE_PATTERNS:
-        hit = np.asarray(pnames.str.match(pattern), dtype=bool)
-        if hit.any():
-            err.add(np.append(hit, False)[pcodes], "patient_id",
-                    f"the patient_id {what}; {_DEIDENTIFIED}: use a study pseudonym (plain numbers are fine)")
+    reasons = patient_id_reasons(pnames)  # one check per distinct value, mapped back by code
+    for what in reasons[reasons != ""].unique():
+        hit = (reasons == what).to_numpy()
+        err.add(np.append(hit, False)[pcodes], "patient_id",
+                f"the patient_id {what}; {DEIDENTIFIED_ONLY}: use a study pseudonym such as P0001 (plain "
+                "numbers are fine unless shaped like a telephone or social security number)")
 
     # scores as int8 with -1 for blank (or refused) cells: two bytes a cell at most
     scores: dict[str, np.ndarray] = {}
@@ -399,12 +371,12 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
         infusion = _parse_bounded(df["infusion_number"], "infusion_number", 0, 10_000, err,
                                   "infusion_number is not a whole number; allowed: 0, 1, 2, ... or blank",
                                   "infusion_number is out of range; allowed: 0 to 10000, or blank", dtype=np.int16)
-    for col in _AGE_COLUMNS:
-        if col in df:
-            vals, _, _ = _parse_integer(df[col])
-            with np.errstate(invalid="ignore"):
-                err.add(vals > 89, col, f"ages over 89 are direct identifiers under HIPAA Safe Harbor; "
-                                        f"{_DEIDENTIFIED}: use an age band with '90+' as its top")
+    for col in df.columns:
+        if is_age_column(col) or is_age_column(raw.headers.get(col, col)):
+            err.add(identifying_ages(df[col]), col,
+                    f"ages over {OLDEST_EXACT_AGE} (and bands above {OLDEST_EXACT_AGE}, such as 90-94 or 95+) are "
+                    f"direct identifiers under HIPAA Safe Harbor; {DEIDENTIFIED_ONLY}: write every age over "
+                    f"{OLDEST_EXACT_AGE} as '{AGE_TOP_CODE}'")
 
     # time
     day = np.full(n, np.nan)

@@ -173,7 +173,7 @@ def test_row_and_size_limits(tmp_path, monkeypatch):
 
 def test_huge_field_and_formulas_in_cells(tmp_path):
     path = tmp_path / "huge.csv"
-    path.write_text("patient_id,day,phq9_total,phq9_9,note\n001,0,12,1," + "x" * 5_000_000 + "\n001,42,=1+2,0,=cmd\n")
+    path.write_text("patient_id,day,phq9_total,phq9_9,protocol\n001,0,12,1," + "x" * 5_000_000 + "\n001,42,=1+2,0,=cmd\n")
     report = validate_questionnaires(path)
     err = report.errors.iloc[0]
     assert (err["line"], err["column"], err["value"]) == (3, "phq9_total", "=1+2")
