@@ -39,7 +39,6 @@ import pandas as pd
 from scipy import stats
 
 from .benchmark_statistics import (
-    Z95,
     difference_interval,
     effective_sample_size,
     fisher_exact_p,
@@ -284,7 +283,8 @@ def _published_limits(b: dict, rate: float, se: float) -> tuple[float, float]:
 
 def _test(clinic, b: dict, d: OutcomeDefinitions) -> dict:
     """Difference interval and p-value of a like-for-like comparison."""
-    if b.get("uncertainty") in (None, "unknown", "pooled mean") or _opt(b.get("published_se")) is None:
+    se = _opt(b.get("published_se"))
+    if b.get("uncertainty") in (None, "unknown", "pooled mean") or se is None or not se > 0:
         return {"test": "none: the published figure's uncertainty is unknown (" + (b.get("uncertainty_note") or
                                                                                   "no n or interval") + ")"}
     if isinstance(clinic, CumulativeIncidence):
@@ -347,7 +347,8 @@ def _loglog(clinic: CumulativeIncidence, b: dict) -> dict:
     if not np.isfinite(p):
         return {"test": "none: the log-log standard error is undefined"}
     source = {"counts": "its counts", "interval": "its published interval",
-              "binomial floor": f"the binomial standard error of n = {int(b['published_n'])} (a floor)"}[b["uncertainty"]]
+              "binomial floor": f"the binomial standard error of n = {int(b['published_n'])} (a floor)"
+              }[b["uncertainty"]]
     return {"diff_ci_low": float(low), "diff_ci_high": float(high), "p_value": float(p),
             "test": (f"Wald z on the log-log scale ({clinic.censored} censored before day {clinic.time:g}): "
                      f"clinic's Kaplan-Meier estimate with Greenwood standard error, published figure with "

@@ -218,3 +218,18 @@ def test_the_comparison_uses_these_building_blocks():
     assert (out["diff_ci_low"], out["diff_ci_high"]) == pytest.approx(
         tuple(float(v) for v in difference_interval(25 / 60, la, ua, 0.5, lb, ub)))
     assert "floor" in out["test"]
+
+
+def test_log_log_p_value_and_difference_interval_agree():
+    """p < 0.05 exactly when the difference's interval excludes 0, bar a few borderline replicates."""
+    rng = np.random.default_rng(30)
+    visits = 6
+    for n, rate in ((30, 0.5), (60, 0.4)):
+        hazard = 1 - (1 - rate) ** (1 / visits)
+        f, se, _ = km_at_end(rng.geometric(hazard, (REPLICATES, n)), rng.integers(2, 30, (REPLICATES, n)), visits)
+        se_c, se_p = loglog_std_error(f, se), loglog_std_error(0.5, np.sqrt(0.25 / 424))
+        _, p = loglog_z_p(f, se_c, 0.5, se_p)
+        low, high = difference_interval(f, *loglog_limits(f, se_c), 0.5, *loglog_limits(0.5, se_p))
+        ok = np.isfinite(p)
+        disagree = ((p[ok] < 0.05) != ((low[ok] > 0) | (high[ok] < 0))).mean()
+        assert disagree < 0.01, (n, disagree)
