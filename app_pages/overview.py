@@ -116,15 +116,21 @@ fig.add_trace(go.Scatter(
 for comparable, symbol, color, name in ((True, "diamond", PALETTE[1], "Published, like for like"),
                                         (False, "diamond-open", PALETTE[5], "Published, not like for like")):
     part = bench[bench["comparable"] == comparable]
+    # the published figure's own uncertainty: +/- 1.96 SE (a floor where only its n is known; see the hover)
+    half = pd.to_numeric(part["published_se"], errors="coerce").fillna(0).to_numpy() * 1.959964
     fig.add_trace(go.Scatter(
         x=part["rate"], y=part["row"], mode="markers", name=name, marker=dict(symbol=symbol, size=10, color=color),
-        customdata=part[["id", "reason"]], hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<extra></extra>"))
+        error_x=dict(type="data", array=half, color=color, thickness=1),
+        customdata=part[["id", "reason", "uncertainty_note"]],
+        hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<br>%{customdata[2]}<extra></extra>"))
 fig.update_layout(xaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]),
                   yaxis=dict(title=None, autorange="reversed"), height=400,
                   legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), margin=dict(l=10, r=10, t=40, b=10))
 st.plotly_chart(fig, width="stretch", key="forest")
-st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis or timepoint; "
-           "the table says how. Item-9 SI figures are not C-SSRS or SSI figures. " + view.caption())
+st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis, timepoint or "
+           "population; the table says how. Bars on the diamonds: the published figure's own uncertainty (±1.96 "
+           "standard errors, a floor where only its n is known). Item-9 SI figures are not C-SSRS or SSI figures. "
+           + view.caption())
 st.caption("A published figure is an estimate too: like-for-like tests include its own uncertainty. Figures that "
            "are not like for like get no test: the two estimates, the difference and the reason only.")
 shown = pd.DataFrame({
