@@ -176,8 +176,8 @@ def _uncertainty(b: dict) -> dict:
         elif scale == "loglog":
             se *= (1 - rate) * abs(math.log(1 - rate))
         out.update(published_n=None if n is None else int(n), published_se=se, uncertainty="interval",
-                   uncertainty_note=f"standard error {se:.1%} from the published 95% interval {low:.1%} to "
-                                    f"{high:.1%} (symmetric on the {scale} scale)")
+                   uncertainty_note=f"standard error {se * 100:.1f} percentage points from the published 95% "
+                                    f"interval {low:.1%} to {high:.1%} (symmetric on the {scale} scale)")
         return out
     if n is not None:
         se = math.sqrt(rate * (1 - rate) / n)
@@ -186,7 +186,8 @@ def _uncertainty(b: dict) -> dict:
                if derived is None else "no interval or count published")
         out.update(published_n=int(n), published_se=se, uncertainty="binomial floor",
                    uncertainty_note=f"only the estimate and n = {int(n)} are published: the binomial standard error "
-                                    f"of that n ({se:.1%}) is used as a floor on its uncertainty ({why})")
+                                    f"of that n ({se * 100:.1f} percentage points) is used as a floor on its "
+                                    f"uncertainty ({why})")
         return out
     out["uncertainty_note"] = ("no count, n or interval for this figure in the reference"
                                + (f"; {b['total_n_note']}" if _opt(b.get("total_n_note")) else ""))
