@@ -90,7 +90,8 @@ def load_benchmarks() -> pd.DataFrame:
         ``instrument``, ``metric``, ``definition``, ``definition_matches``,
         ``timepoint``, ``timepoint_week``, ``method``, ``analysis``, ``rate``,
         ``ci_low``, ``ci_high``, ``ci_scale``, ``pooled_studies``, ``tau2``,
-        ``unstated``, ``source``, ``source_url``, ``note``; missing optional
+        ``unstated``, ``strata``, ``min_baseline``, ``population``,
+        ``source``, ``source_url``, ``note``; missing optional
         fields are ``NaN``/``None``) and derived ones: ``published_n`` and
         ``published_events`` (when the counts are published, or when only one
         whole count of the published n reproduces a snapshot percentage),
@@ -105,7 +106,8 @@ def load_benchmarks() -> pd.DataFrame:
                 "tau2", "rate_decimals", "min_baseline"):
         if col not in frame:
             frame[col] = np.nan
-    for col in ("definition_note", "source_url", "note", "design", "total_n_note", "ci_scale", "unstated", "strata"):
+    for col in ("definition_note", "source_url", "note", "design", "total_n_note", "ci_scale", "unstated", "strata",
+                "population"):
         if col not in frame:
             frame[col] = None
     derived = pd.DataFrame([_uncertainty(b) for b in frame.to_dict("records")], index=frame.index)
@@ -415,6 +417,8 @@ def _mismatches(b: dict, d: OutcomeDefinitions, use_cumulative: bool,
         soft.append(_SI_CAVEAT)
     if _opt(b.get("note")) and "approximate" in b["note"]:
         soft.append("published figure is approximate")
+    if _opt(b.get("population")):
+        soft.append(f"published population: {b['population']}; the tool cannot check this in the clinic's data")
     unstated = b.get("unstated")
     if isinstance(unstated, (list, tuple)) and unstated:
         soft.append(f"not in the {b['study']} abstract, so not confirmed to match: {' and '.join(unstated)}")

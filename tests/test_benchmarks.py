@@ -192,6 +192,7 @@ def test_oliver_reason_says_what_the_abstract_does_not():
     assert row["comparable"]
     assert "eligibility threshold" in row["reason"] and "censoring rule" in row["reason"]
     assert "not in the oliver2022 abstract" in row["reason"]
+    assert "treatment-resistant depression" in row["reason"] and "cannot check" in row["reason"]
 
 
 def test_a_stratum_is_not_like_for_like_with_a_whole_cohort_figure():
