@@ -101,6 +101,11 @@ def load_benchmarks() -> pd.DataFrame:
         language) and ``pi_low``/``pi_high`` (prediction interval of a pooled
         rate, when derivable).
     """
+    return _library_frame().copy()
+
+
+@lru_cache(maxsize=1)
+def _library_frame() -> pd.DataFrame:
     frame = pd.DataFrame(list(_library()))
     for col in ("ci_low", "ci_high", "timepoint_week", "sample_size", "events", "total_n", "pooled_studies",
                 "tau2", "rate_decimals", "min_baseline"):
@@ -154,7 +159,8 @@ def _uncertainty(b: dict) -> dict:
     if n is not None and events is None and b["method"] == "snapshot":
         # a percentage of a known n: derive the count if exactly one whole count reproduces it as published
         tolerance = 0.5 * 10.0 ** -_decimals(b) + 1e-12
-        candidates = [k for k in range(int(n) + 1) if abs(k / n - rate) <= tolerance]
+        counts = np.arange(int(n) + 1)
+        candidates = counts[np.abs(counts / n - rate) <= tolerance].tolist()
         if len(candidates) == 1:
             events = candidates[0]
             derived = True
