@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from .benchmarks import compare_with_benchmarks
+from .comparisons import holm_adjust
 from .cohorts import patient_start_dates, quarter_bounds, select_patients
 from .definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION, OutcomeDefinitions
 from .errors import AnalyticsError
@@ -87,16 +88,36 @@ def _summary(patients: pd.DataFrame, d: OutcomeDefinitions) -> pd.DataFrame:
         own = _rate_rows(rates, dimension=dim, stratum=stratum)
         for row in own:
             rows.append({**row, "benchmark_id": ""})
-        comp = compare_with_benchmarks(rates, definitions=d)
+        # a site, protocol or band is a stratum: like for like only with a figure reported for that stratum
+        comp = compare_with_benchmarks(rates, definitions=d, stratum=None if dim == "overall" else (dim, stratum))
         by_metric = {r["metric"]: r for r in own}
         for b in comp.to_dict("records"):
             metric = b["metric"] if b["clinic_estimate"] == "snapshot" else f"cumulative_{b['metric']}"
-            rows.append({**by_metric[metric], "benchmark_id": b["id"], "benchmark_rate": b["rate"],
-                         "difference": b["difference"], "p_value": b["p_value"], "test": b["test"],
-                         "comparable": b["comparable"], "reason": b["reason"]})
+            rows.append({**by_metric[metric], **_comparison_fields(b)})
     cols = ["dimension", "stratum", "metric", "label", "n", "events", "rate", "ci_low", "ci_high", "method",
-            "benchmark_id", "benchmark_rate", "difference", "p_value", "test", "comparable", "reason"]
-    return pd.DataFrame(rows).reindex(columns=cols)
+            "benchmark_id", *_COMPARISON_COLUMNS]
+    return _holm_within(pd.DataFrame(rows).reindex(columns=cols))
+
+
+#: What a row carries about its published comparison (p-values only for like-for-like rows).
+_COMPARISON_COLUMNS = ["benchmark_rate", "published_uncertainty", "difference", "diff_ci_low", "diff_ci_high",
+                       "p_value", "p_holm", "test", "comparable", "reason"]
+#: Columns computed from a row's counts, hidden with its events.
+_DERIVED = ("rate", "ci_low", "ci_high", "difference", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")
+
+
+def _comparison_fields(b: dict) -> dict:
+    return {"benchmark_id": b["id"], "benchmark_rate": b["rate"], "published_uncertainty": b["uncertainty_note"],
+            "difference": b["difference"], "diff_ci_low": b["diff_ci_low"], "diff_ci_high": b["diff_ci_high"],
+            "p_value": b["p_value"], "test": b["test"], "comparable": b["comparable"], "reason": b["reason"]}
+
+
+def _holm_within(table: pd.DataFrame) -> pd.DataFrame:
+    """Holm's adjustment over every p-value of one table (the family is the table)."""
+    p = pd.to_numeric(table["p_value"], errors="coerce").astype("float64")
+    table["p_holm"] = holm_adjust(p.to_numpy()) if len(table) else []
+    table["p_holm"] = table["p_holm"].astype(object).where(p.notna(), None)
+    return table
 
 
 def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions: OutcomeDefinitions | None = None,
@@ -161,9 +182,10 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
     ]
     bench = compare_with_benchmarks({"si_worsened": si["si_worsened"]}, definitions=d, metrics=("si_worsened",))
     for b in bench.to_dict("records"):
-        safety_rows[2].update({"benchmark_id": b["id"], "benchmark_rate": b["rate"], "difference": b["difference"],
-                               "p_value": b["p_value"], "comparable": b["comparable"], "reason": b["reason"]})
+        safety_rows[2].update(_comparison_fields(b))
     safety = pd.DataFrame(safety_rows)
+    if "p_value" in safety:
+        safety = _holm_within(safety)
     safety["rate"] = [_share(r["events"], r["n"]) for r in safety_rows]
 
     in_quarter = questionnaires["assessment_date"].between(lo, hi)
@@ -194,9 +216,9 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
                                                    "ci_high": m.result.ci_high}] + m.strata.to_dict("records")])
 
     if suppression:
-        summary = suppress_small_cells(raw_summary, group_by=("metric", "dimension", "benchmark_id"))
+        summary = suppress_small_cells(raw_summary, group_by=("metric", "dimension", "benchmark_id"), derived=_DERIVED)
         trend_out = suppress_small_cells(trend, group_by=("metric",), complementary=False)
-        safety = suppress_small_cells(safety, group_by=("measure",), complementary=False)
+        safety = suppress_small_cells(safety, group_by=("measure",), complementary=False, derived=_DERIVED)
         completeness = suppress_small_cells(completeness, group_by=("measure",), complementary=False)
         # the age strata add up to the measure's "all ages" row: complementary suppression within a measure
         quality = suppress_small_cells(quality, group_by=("measure",), dimension_column="stratum",
@@ -213,8 +235,13 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
            ("suppression", "counts from 1 to 10, and values from which one could be derived, are shown as <11 or "
                            "'suppressed' (CMS cell-size rule, with complementary suppression across strata)"
             if suppression else INTERNAL_NOTICE),
-           ("comparisons", "published figures are like for like only when instrument, definition, method, analysis "
-                           "and timepoint match; the reason column says what differs"),
+           ("comparisons", "published figures are like for like only when instrument, definition, method, analysis, "
+                           "timepoint and population match (a site, protocol or baseline band is never like for like "
+                           "with a whole-cohort figure); the reason column says what differs. Only like-for-like "
+                           "rows carry a p-value, and the test includes the published figure's own uncertainty "
+                           "(published_uncertainty)"),
+           ("multiplicity", "p_holm: Holm's adjustment over all the p-values of the same table; the board report "
+                            "(HTML) shows estimates and 95% intervals and no p-values"),
            ("privacy", "aggregate figures only: no patient pseudonym, no patient-level date, no free text"),
            ("disclaimer", "this report informs clinical review; it does not give clinical advice")],
         columns=["item", "value"])
@@ -295,7 +322,9 @@ tr{page-break-inside:avoid}.chart{page-break-inside:avoid}a{color:inherit;text-d
 """
 
 
-_PERCENT_COLUMNS = {"rate", "ci_low", "ci_high", "benchmark_rate", "difference"}
+_PERCENT_COLUMNS = {"rate", "ci_low", "ci_high", "benchmark_rate", "difference", "diff_ci_low", "diff_ci_high"}
+#: The board report leads with estimates and intervals and carries no p-values (docs/methods.md).
+_P_COLUMNS = ("p_value", "p_holm", "test")
 
 
 def _table_html(frame: pd.DataFrame, columns=None) -> str:
@@ -378,13 +407,17 @@ def _html_report(export: QuarterlyExport) -> str:
 Item-9 SI figures are not C-SSRS or SSI figures.</p>
 {_table_html(own, ['dimension', 'stratum', 'label', 'n', 'events', 'rate', 'ci_low', 'ci_high', 'suppressed'])}
 <h2>Comparison with published figures (all patients)</h2>
-{_table_html(bench, ['benchmark_id', 'label', 'benchmark_rate', 'rate', 'difference', 'p_value', 'comparable',
-                     'reason'])}
+<p class="muted">Estimates and 95% intervals, no p-values: the difference is this clinic minus the published
+figure, and its interval includes the published figure's own uncertainty. Rows that are not like for like show
+no interval for the difference; the reason says what differs. The data files (summary.csv, the workbook) give
+Holm-adjusted p-values for like-for-like rows.</p>
+{_table_html(bench, ['benchmark_id', 'label', 'rate', 'ci_low', 'ci_high', 'benchmark_rate', 'published_uncertainty',
+                     'difference', 'diff_ci_low', 'diff_ci_high', 'comparable', 'reason'])}
 <h2>Trend over eight quarters</h2><div class="chart">{trend}</div>
 {_table_html(e.trend, ['quarter', 'label', 'n', 'events', 'rate', 'ci_low', 'ci_high', 'suppressed'])}
 <h2>Suicidal-ideation safety summary</h2>
 <p class="muted">PHQ-9 item 9 is a screening item; it over-flags compared with the C-SSRS.</p>
-{_table_html(e.safety)}
+{_table_html(e.safety, [c for c in e.safety.columns if c not in _P_COLUMNS])}
 <h2>Data completeness and activity</h2>{_table_html(e.completeness)}
 <h2>Quality-measure style outcomes</h2>
 <p class="muted">Measure-style figures for internal and registry reporting, not certified measure submissions.</p>

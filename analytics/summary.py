@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .benchmarks import compare_with_benchmarks
+from .benchmarks import compare_with_benchmarks, format_p_value
 from .definitions import ANALYSIS_MODE_LABELS, OutcomeDefinitions
 from .outcomes import (
     cumulative_rate,
@@ -100,18 +100,27 @@ class ClinicSummary:
         if self.warnings:
             lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
         if len(self.benchmarks):
-            lines += ["", "Published figures (difference = clinic - published)"]
+            lines += ["", "Published figures (difference = clinic - published, in percentage points; a published "
+                          "figure is an estimate too, so its own uncertainty is part of every test)"]
             b = self.benchmarks
             shown = pd.DataFrame({
                 "id": b["id"],
                 "published": b["rate"].map("{:.1%}".format),
                 "clinic": b["clinic_rate"].map(lambda v: "no data" if pd.isna(v) else f"{v:.1%}"),
-                "diff": b["difference"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}"),
-                "p": b["p_value"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
+                "diff (pp)": b["difference"].map(lambda v: "" if pd.isna(v) else f"{v * 100:+.1f}"),
+                "95% CI (pp)": [("" if pd.isna(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f}")
+                                for lo, hi in zip(b["diff_ci_low"], b["diff_ci_high"])],
+                "p": b["p_value"].map(format_p_value),
                 "like for like": b["comparable"].map({True: "yes", False: "NO"}),
-                "why": b["reason"].str.slice(0, 90),
             })
             lines.append(shown.to_string(index=False, justify="left"))
+            like = b[b["comparable"]]
+            if len(like):
+                lines += ["", "Like-for-like comparisons:"]
+                lines += [f"  - {r.id}: {r.plain_language} Test: {r.test}." for r in like.itertuples()]
+            lines += ["", "Not like for like (no test: the two estimates, the difference and the reason only):"]
+            lines += [f"  - {r.id}: {r.reason}. Published figure's uncertainty: {r.uncertainty_note}."
+                      for r in b[~b["comparable"]].itertuples()]
         lines += ["", "This summary informs clinical review; it is not clinical advice."]
         return "\n".join(lines)
 

@@ -5,7 +5,8 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import rate_table
+from analytics import compare_with_benchmarks, rate_table
+from analytics.benchmarks import format_p_value
 from analytics.activity import activity_summary
 from analytics.trends import cumulative_curve, weekly_means
 from app_pages.common import (
@@ -92,7 +93,12 @@ with right:
                f"only. n per week in the hover. {view.filter_text}")
 
 st.subheader("Against published figures")
-bench = s.benchmarks
+chosen = [(col, values) for col, values in view.key[1][2] if values]
+# a site, clinician or protocol filter makes this a stratum: not like for like with a whole-cohort figure
+bench = s.benchmarks if not chosen else compare_with_benchmarks(
+    {"response": s.response, "remission": s.remission, "si_resolution": s.si_resolution,
+     "cumulative_response": s.cumulative_response, "cumulative_remission": s.cumulative_remission},
+    definitions=d, stratum=(" and ".join(c for c, _ in chosen), "; ".join(", ".join(v) for _, v in chosen)))
 labels = list(table["Outcome"])
 target = {("response", "snapshot"): labels[0], ("remission", "snapshot"): labels[1],
           ("si_resolution", "snapshot"): labels[2], ("response", "cumulative"): labels[3],
@@ -110,22 +116,32 @@ fig.add_trace(go.Scatter(
 for comparable, symbol, color, name in ((True, "diamond", PALETTE[1], "Published, like for like"),
                                         (False, "diamond-open", PALETTE[5], "Published, not like for like")):
     part = bench[bench["comparable"] == comparable]
+    # the published figure's own uncertainty: +/- 1.96 SE (a floor where only its n is known; see the hover)
+    half = pd.to_numeric(part["published_se"], errors="coerce").fillna(0).to_numpy() * 1.959964
     fig.add_trace(go.Scatter(
         x=part["rate"], y=part["row"], mode="markers", name=name, marker=dict(symbol=symbol, size=10, color=color),
-        customdata=part[["id", "reason"]], hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<extra></extra>"))
+        error_x=dict(type="data", array=half, color=color, thickness=1),
+        customdata=part[["id", "reason", "uncertainty_note"]],
+        hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<br>%{customdata[2]}<extra></extra>"))
 fig.update_layout(xaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]),
                   yaxis=dict(title=None, autorange="reversed"), height=400,
                   legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), margin=dict(l=10, r=10, t=40, b=10))
 st.plotly_chart(fig, width="stretch", key="forest")
-st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis or timepoint; "
-           "the table says how. Item-9 SI figures are not C-SSRS or SSI figures. " + view.caption())
+st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis, timepoint or "
+           "population; the table says how. Bars on the diamonds: the published figure's own uncertainty (±1.96 "
+           "standard errors, a floor where only its n is known). Item-9 SI figures are not C-SSRS or SSI figures. "
+           + view.caption())
+st.caption("A published figure is an estimate too: like-for-like tests include its own uncertainty. Figures that "
+           "are not like for like get no test: the two estimates, the difference and the reason only.")
 shown = pd.DataFrame({
     "Published figure": bench["id"], "Metric": bench["metric"], "Published": bench["rate"].map(pct),
     "Clinic": bench["clinic_rate"].map(pct),
-    "Difference": bench["difference"].map(lambda v: "" if pd.isna(v) else f"{v:+.1%}"),
-    "p": bench["p_value"].map(lambda v: "" if pd.isna(v) else f"{v:.3g}"),
-    "Like for like": bench["comparable"].map({True: "yes", False: "no"}), "Why": bench["reason"],
-    "Test": bench["test"], "Citation": bench["citation"],
+    "Difference": bench["difference"].map(lambda v: "" if pd.isna(v) else f"{v * 100:+.1f} pp"),
+    "95% CI of difference": [("" if pd.isna(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f} pp")
+                             for lo, hi in zip(bench["diff_ci_low"], bench["diff_ci_high"])],
+    "p": bench["p_value"].map(format_p_value),
+    "Like for like": bench["comparable"].map({True: "yes", False: "no"}), "In plain language": bench["plain_language"],
+    "Published figure's uncertainty": bench["uncertainty_note"], "Test": bench["test"], "Citation": bench["citation"],
 })
 st.dataframe(shown, hide_index=True, width="stretch")
 download(shown, "benchmarks", "Download comparison (CSV)")

@@ -227,3 +227,18 @@ def test_research_page_compares_saved_cohorts(monkeypatch, sample, tmp_path):
     shown = at.dataframe[0].value.set_index("group")
     assert shown.loc["north", "n"] == int(north["response"].notna().sum())
     assert any("more than one of these cohorts" in w.value for w in at.warning)  # severe North patients overlap
+
+
+def test_overview_comparison_says_why_and_how_uncertain(monkeypatch):
+    at = app(monkeypatch)
+    table = next(df.value for df in at.dataframe if "Published figure" in df.value.columns)
+    row = table.set_index("Published figure").loc["oliver2022-response-6w"]
+    assert row["Like for like"] == "yes" and row["p"].startswith("p ")
+    assert "floor" in row["Published figure's uncertainty"] and "censoring rule" in row["In plain language"]
+    other = table.set_index("Published figure").loc["mcinnes2022-response"]
+    assert other["p"] == "" and other["95% CI of difference"] == ""
+    assert "Not like for like, so no test" in other["In plain language"]
+    at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
+    table = next(df.value for df in at.dataframe if "Published figure" in df.value.columns)
+    assert (table["Like for like"] == "no").all() and (table["p"] == "").all()
+    assert "site 'North'" in table.set_index("Published figure").loc["oliver2022-response-6w", "In plain language"]

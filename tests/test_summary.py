@@ -39,3 +39,30 @@ def test_rates_lie_within_intervals():
     s = clinic_summary(load_questionnaires(TINY.with_name("sample_clinic.csv")))
     for r in (s.response, s.remission, s.si_resolution, s.cumulative_response, s.cumulative_remission):
         assert 0 <= r.ci_low <= r.estimate <= r.ci_high <= 1 and not math.isnan(r.estimate)
+
+
+def test_summary_text_says_why_and_how_uncertain():
+    s = clinic_summary(load_questionnaires(TINY.with_name("sample_clinic.csv")))
+    text = s.to_text()
+    like = text.split("Like-for-like comparisons:")[1].split("Not like for like")[0]
+    assert "oliver2022-response-6w" in like and "floor" in like and "censoring rule" in like
+    assert "95% CI of the difference" in like and "log-log" in like
+    rest = text.split("Not like for like (no test: the two estimates, the difference and the reason only):")[1]
+    assert "mcinnes2022-response: timepoint" in rest and "prediction interval" in rest
+    d = s.as_dict()["benchmarks"]
+    assert {"uncertainty_note", "plain_language", "diff_ci_low", "diff_ci_high", "published_n"} <= set(d[0])
+    assert all(b["p_value"] is None for b in d if not b["comparable"])
+    json.dumps(s.as_dict(), allow_nan=False)
+
+
+def test_zero_of_thirty_followed_to_day_42_is_tested_end_to_end():
+    from scipy.stats import fisher_exact
+
+    from conftest import canonical as build
+    rows = [r for i in range(30) for r in ((f"p{i}", 0, 20, 0), (f"p{i}", 21, 18, 0), (f"p{i}", 42, 16, 0))]
+    s = clinic_summary(build(rows))
+    assert (s.cumulative_response.events, s.cumulative_response.n, s.cumulative_response.censored) == (0, 30, 0)
+    row = s.benchmarks.set_index("id").loc["oliver2022-response-6w"]
+    assert row["comparable"] and row["difference"] == pytest.approx(-0.5)
+    assert row["p_value"] == pytest.approx(fisher_exact([[0, 30], [212, 212]]).pvalue)
+    assert "plain proportion 0/30" in row["test"]
