@@ -30,7 +30,7 @@ from analytics import (
 from analytics import loading
 from analytics.errors import PROBLEM_COLUMNS
 
-FUZZ = settings(max_examples=120, deadline=3000, suppress_health_check=[HealthCheck.function_scoped_fixture,
+FUZZ = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture,
                                                                         HealthCheck.too_slow])
 _counter = itertools.count()
 
@@ -118,7 +118,7 @@ def to_frame(patients, prefix="p"):
                          for i, visits in enumerate(patients) for d, t, i9 in visits])
 
 
-@settings(max_examples=80, deadline=3000)
+@settings(max_examples=80, deadline=None)
 @given(patients=clinic_rows(), seed=st.integers(0, 2 ** 16))
 def test_engine_invariants(patients, seed):
     raw = to_frame(patients)
