@@ -31,6 +31,7 @@ __all__ = [
     "MAX_PARQUET_EXPANSION",
     "PARQUET_EXPANSION_CHECKED_ABOVE",
     "MAX_JSON_DEPTH",
+    "MAX_MAPPING_CHARS",
     "MAX_UPLOAD_LABEL_CHARS",
 ]
 
@@ -75,6 +76,8 @@ MAX_PARQUET_EXPANSION = 200
 PARQUET_EXPANSION_CHECKED_ABOVE = 256 * 1024 ** 2
 #: Deepest nesting of JSON (FHIR) or TOML (mapping) read.
 MAX_JSON_DEPTH = 100
+#: Longest mapping file read (characters); a mapping is a few lines.
+MAX_MAPPING_CHARS = 1_000_000
 #: Longest uploaded file name kept (as a label; it is never a path).
 MAX_UPLOAD_LABEL_CHARS = 120
 
