@@ -491,6 +491,8 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
         try:
             con.execute("BEGIN IMMEDIATE")  # one writer at a time; readers carry on (WAL)
         except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise store_error(db if db is not None else default_db_path(), exc) from None
             raise StoreBusyError(f"the store is busy ({exc}): another import is running. Nothing was written; "
                                  "try again when it has finished.") from None
         try:
