@@ -314,11 +314,12 @@ def _scan_lines(buf: bytes, name: str) -> int:
             lengths[0] += carry_len
         too_long = np.flatnonzero(lengths > MAX_LINE_BYTES)
         too_wide = np.flatnonzero(per_line + 1 > MAX_COLUMNS)
-        if len(too_long):
-            _refuse_long_line(name, line_no + int(too_long[0]), int(lengths[too_long[0]]))
-        for i in too_wide:
+        first_long = int(too_long[0]) if len(too_long) else len(ends)
+        for i in too_wide[too_wide < first_long]:  # problems in file order: the first one is reported
             first = line_start if i == 0 else start + int(ends[i - 1]) + 1
             _refuse_wide_line(buf, first, start + int(ends[i]), name, line_no + int(i))
+        if len(too_long):
+            _refuse_long_line(name, line_no + first_long, int(lengths[first_long]))
         if len(ends):
             line_no += len(ends)
             line_start = start + int(ends[-1]) + 1
@@ -327,11 +328,8 @@ def _scan_lines(buf: bytes, name: str) -> int:
         else:
             carry_len += len(a)
             carry_commas += int(commas[-1]) if len(a) else 0
-        if carry_len > MAX_LINE_BYTES:
+        if carry_len > MAX_LINE_BYTES:  # a line that never ends is refused as soon as it passes the limit
             _refuse_long_line(name, line_no, carry_len)
-        if carry_commas + 1 > MAX_COLUMNS:
-            _refuse_wide_line(buf, line_start, min(len(buf), line_start + MAX_LINE_BYTES), name, line_no,
-                              at_least=carry_commas + 1)
     if carry_commas + 1 > MAX_COLUMNS:
         _refuse_wide_line(buf, line_start, len(buf), name, line_no)
     return max(line_no - 2 + (carry_len > 0), 0)  # data lines (the header excluded)
@@ -344,22 +342,22 @@ def _refuse_long_line(name: str, line: int, length: int):
         "binary file).", line=line, source=name)
 
 
-def _refuse_wide_line(buf: bytes, first: int, end: int, name: str, line: int, at_least: int | None = None):
+def _refuse_wide_line(buf: bytes, first: int, end: int, name: str, line: int):
     """Refuse a line with more cells than allowed, unless its extra commas are inside quotes."""
-    if at_least is None:
-        text = buf[first:end].decode("utf-8", errors="replace")
+    segment = buf[first:end]
+    if b'"' in segment:  # rare: count the cells as the CSV parser will
+        text = segment.decode("utf-8", errors="replace")
         cells = max((len(r) for r in csv.reader(io.StringIO(text))), default=0)
         if cells <= MAX_COLUMNS:
             return
     else:
-        cells = at_least
+        cells = segment.count(b",") + 1
     if line == 1:
         _check_shape(name, cells, 0)
-    where = f"line {line:,}"
     raise UnreadableFileError(
-        f"{name}: {where} has {'at least ' if at_least else ''}{cells:,} cells; at most {MAX_COLUMNS:,} columns are "
-        "read. A questionnaire file needs about 30; check that it is the right file (not a wide report, a "
-        "transposed table or a line of stray commas).", line=line, source=name)
+        f"{name}: line {line:,} has {cells:,} cells; at most {MAX_COLUMNS:,} columns are read. A questionnaire "
+        "file needs about 30; check that it is the right file (not a wide report, a transposed table or a line of "
+        "stray commas).", line=line, source=name)
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:

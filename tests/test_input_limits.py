@@ -259,3 +259,21 @@ def test_unreadable_file_says_permission_denied(tmp_path):
     path.chmod(0)
     with pytest.raises(UnreadableFileError, match="locked.csv: permission denied"):
         read_table(path)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3, 5, 7, 64, 1 << 22])
+def test_line_scan_is_the_same_whatever_the_chunk_size(monkeypatch, chunk):
+    """The chunked scan against a plain per-line count: same line count, same first wide or long line."""
+    monkeypatch.setattr(loading, "_SCAN_CHUNK", chunk)
+    monkeypatch.setattr(loading, "MAX_COLUMNS", 4)
+    monkeypatch.setattr(loading, "MAX_LINE_BYTES", 12)
+    ok = b"a,b,c\n1,2,3\n\n4,5\n6,7,8,9"
+    assert loading._scan_lines(ok, "f") == 4  # data lines: the header excluded
+    for body, line, what in [(b"a,b\n1,2,3,4,5\n6\n", 2, "has 5 cells"), (b"a\nb\nc\n1,2,3,4,5,6", 4, "has 6 cells"),
+                             (b"a\n" + b"x" * 13 + b"\n", 2, "MB long"), (b"a\nb\n" + b"y" * 40, 3, "MB long"),
+                             (b"a,b\n1,2,3,4,5\n" + b"z" * 20 + b"\n", 2, "has 5 cells"),
+                             (b"a,b\n" + b"z" * 20 + b"\n1,2,3,4,5\n", 2, "MB long"),
+                             (b'a,b\n"1,2,3,4",5\n1,2,3,4,5,6\n', 3, "has 6 cells")]:  # quoted commas: not cells
+        with pytest.raises(UnreadableFileError, match=what) as exc:
+            loading._scan_lines(body, "f")
+        assert exc.value.problems.iloc[0]["line"] == line, body
