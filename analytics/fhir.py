@@ -123,10 +123,10 @@ def read_fhir(path, *, label: str | None = None) -> RawTable:
 
 
 def _resources(data: bytes, name: str):
+    _check_depth(data, name)
     text = data.decode("utf-8-sig", errors="replace").strip()
     if not text:
         raise UnreadableFileError(f"{name}: the file is empty.", source=name)
-    _check_depth(text, name)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
@@ -155,17 +155,27 @@ def _resources(data: bytes, name: str):
     return out
 
 
-def _check_depth(text: str, name: str) -> None:
-    """Refuse JSON nested deeper than any FHIR resource before parsing it (the parser would recurse)."""
-    brackets = np.frombuffer(text.encode("utf-8", errors="replace"), dtype=np.uint8)
-    step = (brackets == ord("{")).astype(np.int8) + (brackets == ord("[")) - (brackets == ord("}")) \
-        - (brackets == ord("]"))
-    # brackets inside strings are counted too: an over-estimate, and FHIR text never nests 100 deep
-    depth = int(np.cumsum(step, dtype=np.int64).max(initial=0))
-    if depth > MAX_JSON_DEPTH:
-        raise UnreadableFileError(f"{name}: the JSON is nested {depth:,} levels deep; at most {MAX_JSON_DEPTH} are "
+def _check_depth(data: bytes, name: str) -> None:
+    """Refuse JSON nested deeper than any FHIR resource before parsing it (the parser would recurse).
+
+    Brackets inside strings are counted too: an over-estimate, and FHIR text never nests 100 deep.
+    One pass over the bytes in fixed-size chunks, so memory stays small whatever the file size.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    depth = deepest = 0
+    for start in range(0, len(arr), _DEPTH_CHUNK):
+        a = arr[start:start + _DEPTH_CHUNK]
+        step = (a == ord("{")).astype(np.int32) + (a == ord("[")) - (a == ord("}")) - (a == ord("]"))
+        running = depth + np.cumsum(step, dtype=np.int64)
+        deepest = max(deepest, int(running.max(initial=depth)))
+        depth = int(running[-1]) if len(running) else depth
+    if deepest > MAX_JSON_DEPTH:
+        raise UnreadableFileError(f"{name}: the JSON is nested {deepest:,} levels deep; at most {MAX_JSON_DEPTH} are "
                                   "read (FHIR resources nest a few levels). Check that this is a FHIR export.",
                                   source=name)
+
+
+_DEPTH_CHUNK = 1 << 22
 
 
 def _check_resource(res: dict, where) -> None:
