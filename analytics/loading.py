@@ -249,8 +249,7 @@ def _read_csv(data: bytes, name: str):
     utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
     scanned = text.encode("utf-8") if (utf16 or notes) else data
     rows = _scan_lines(scanned, name)
-    header = next(csv.reader(io.StringIO(text[:MAX_LINE_BYTES])), [])  # quoted commas stay inside their header
-    _check_shape(name, len(header), rows)
+    _check_shape(name, _header_cells(text), rows)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -286,6 +285,14 @@ def _read_csv(data: bytes, name: str):
     lines = np.arange(2, len(frame) + 2) + header_breaks + offset
     blank = _blank_rows(frame)
     return frame.loc[~blank], lines[~blank], int(blank.sum()), tuple(notes)
+
+
+def _header_cells(text: str) -> int:
+    """Cells of the header row as the CSV parser will see them (quoted commas stay inside their header)."""
+    try:
+        return len(next(csv.reader(io.StringIO(text[:MAX_LINE_BYTES], newline="")), []))
+    except csv.Error:  # a stray carriage return and the like: pandas will say what is wrong
+        return text[:MAX_LINE_BYTES].split("\n", 1)[0].count(",") + 1
 
 
 _SCAN_CHUNK = 1 << 22  # bytes per step of the line scan: bounded memory whatever the file size
@@ -347,7 +354,10 @@ def _refuse_wide_line(buf: bytes, first: int, end: int, name: str, line: int):
     segment = buf[first:end]
     if b'"' in segment:  # rare: count the cells as the CSV parser will
         text = segment.decode("utf-8", errors="replace")
-        cells = max((len(r) for r in csv.reader(io.StringIO(text))), default=0)
+        try:
+            cells = max((len(r) for r in csv.reader(io.StringIO(text, newline=""))), default=0)
+        except csv.Error:
+            cells = segment.count(b",") + 1
         if cells <= MAX_COLUMNS:
             return
     else:
@@ -370,13 +380,20 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 def _raise_ragged(text: str, name: str):
     """Name the first line with more cells than the header (error path only, so a plain loop)."""
     reader = csv.reader(io.StringIO(text))
-    width = len(next(reader, []))
-    for row in reader:
-        if len(row) > width:
-            raise UnreadableFileError(
-                f"{name}: line {reader.line_num} has {len(row)} cells but the header names {width} columns; "
-                "remove the extra cells (often a stray comma) or name the column.", line=reader.line_num,
-                source=name)
+    try:
+        width = len(next(reader, []))
+        for row in reader:
+            if len(row) > width:
+                raise UnreadableFileError(
+                    f"{name}: line {reader.line_num} has {len(row)} cells but the header names {width} columns; "
+                    "remove the extra cells (often a stray comma) or name the column.", line=reader.line_num,
+                    source=name)
+    except csv.Error:  # a carriage return inside an unquoted cell: the line cannot be split reliably
+        line = max(reader.line_num, 1)
+        raise UnreadableFileError(
+            f"{name}: line {line} has a line break (carriage return) inside a cell that is not in quotes; put the "
+            "cell in double quotes or remove the line break, and save the file again as CSV.", line=line,
+            source=name) from None
     raise UnreadableFileError(f"{name}: a line has more cells than the header names columns; check for stray commas.",
                               source=name)
 

@@ -277,3 +277,13 @@ def test_line_scan_is_the_same_whatever_the_chunk_size(monkeypatch, chunk):
         with pytest.raises(UnreadableFileError, match=what) as exc:
             loading._scan_lines(body, "f")
         assert exc.value.problems.iloc[0]["line"] == line, body
+
+
+def test_carriage_return_inside_an_unquoted_cell_is_a_message(tmp_path):
+    """Found by the random-shapes fuzz: a stray CR in a ragged line used to escape as a csv.Error."""
+    path = tmp_path / "cr.csv"
+    path.write_text("patient_id\n0,\r0\n")
+    with pytest.raises(UnreadableFileError, match=r"cr.csv: line 2 has a line break \(carriage return\) inside a "
+                                                  "cell that is not in quotes") as exc:
+        validate_questionnaires(path)
+    assert exc.value.problems.iloc[0]["line"] == 2
