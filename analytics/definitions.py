@@ -39,6 +39,20 @@ __all__ = [
     "OLDEST_EXACT_AGE",
     "AGE_TOP_CODE",
     "OutcomeDefinitions",
+    "MAX_FILE_BYTES",
+    "MAX_COLUMNS",
+    "MAX_ROWS",
+    "MAX_LINE_BYTES",
+    "MAX_XLSX_ROWS",
+    "MAX_XLSX_CELLS",
+    "MAX_ZIP_MEMBERS",
+    "MAX_ZIP_UNCOMPRESSED_BYTES",
+    "MAX_ZIP_RATIO",
+    "MAX_PARQUET_EXPANSION",
+    "PARQUET_EXPANSION_CHECKED_ABOVE",
+    "MAX_JSON_DEPTH",
+    "MAX_MAPPING_CHARS",
+    "MAX_UPLOAD_LABEL_CHARS",
 ]
 
 SPEC_VERSION = "1"
@@ -112,6 +126,41 @@ QUALITY_SPECIFICATIONS = {
     "drr": "HEDIS DRR-E (Depression Remission or Response for Adolescents and Adults), 120-240-day follow-up",
     "utilisation": "CMS160 (Depression Utilization of the PHQ-9 Tool) / HEDIS DMS-E, four-month periods",
 }
+
+# ----------------------------------------------------------------------------- input limits
+# Checked before anything is decompressed or parsed, so a mistaken or hostile file is refused in
+# seconds and a few hundred MB at most (benchmarks/bench_limits.py): the dashboard serves every user
+# from one process, and one bad upload must not take it down.
+
+#: Largest input file read (bytes on disk).
+MAX_FILE_BYTES = 2 * 1024 ** 3
+#: Columns (cells per line) read; a questionnaire file needs about 30.
+MAX_COLUMNS = 1_000
+#: Rows read at once.
+MAX_ROWS = 50_000_000
+#: Longest CSV line (bytes); a long free-text cell fits, a file that is one endless line does not.
+MAX_LINE_BYTES = 16 * 1024 ** 2
+#: Rows of an XLSX sheet (Excel's own limit).
+MAX_XLSX_ROWS = 1_048_576
+#: Cells of an XLSX sheet held at once (rows x their width, empty cells before the last included).
+MAX_XLSX_CELLS = 30_000_000
+#: Parts in an XLSX (zip) file; a workbook of one sheet has about ten.
+MAX_ZIP_MEMBERS = 10_000
+#: Uncompressed size of all parts of an XLSX file together.
+MAX_ZIP_UNCOMPRESSED_BYTES = 512 * 1024 ** 2
+#: Largest compression ratio of one XLSX part (uncompressed / compressed); sheet XML is around 5-20.
+MAX_ZIP_RATIO = 200
+#: Largest ratio of a Parquet file's size in memory (rows x columns x cell width, from its footer)
+#: to its size on disk; real exports are around 1-20, a run-length "bomb" thousands.
+MAX_PARQUET_EXPANSION = 200
+#: ... checked only when that in-memory estimate is above this many bytes (small files are harmless).
+PARQUET_EXPANSION_CHECKED_ABOVE = 256 * 1024 ** 2
+#: Deepest nesting of JSON (FHIR) or TOML (mapping) read.
+MAX_JSON_DEPTH = 100
+#: Longest mapping file read (characters); a mapping is a few lines.
+MAX_MAPPING_CHARS = 1_000_000
+#: Longest uploaded file name kept (as a label; it is never a path).
+MAX_UPLOAD_LABEL_CHARS = 120
 
 ANALYSIS_MODES = ("completer", "itt", "locf")
 ANALYSIS_MODE_LABELS = {

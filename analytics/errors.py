@@ -13,6 +13,7 @@ __all__ = [
     "DefinitionError",
     "QuestionnaireValidationError",
     "UnreadableFileError",
+    "StoreUnusableError",
     "PROBLEM_COLUMNS",
 ]
 
@@ -70,3 +71,15 @@ class UnreadableFileError(QuestionnaireValidationError):
         AnalyticsError.__init__(self, message)
         self.problems = pd.DataFrame([(line, "", "", message)], columns=PROBLEM_COLUMNS)
         self.source = source
+
+
+class StoreUnusableError(AnalyticsError):
+    """The clinic store cannot be used as it is: read-only, disk full, damaged, or not a file.
+
+    ``reason`` is one of ``"read-only"``, ``"disk full"``, ``"damaged"``, ``"folder"``, ``"unreadable"``;
+    the message says what happened to the data (nothing was written) and what to do.
+    """
+
+    def __init__(self, message: str, reason: str):
+        super().__init__(message)
+        self.reason = reason

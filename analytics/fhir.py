@@ -20,8 +20,9 @@ import numpy as np
 import pandas as pd
 
 from .deidentification import DEIDENTIFIED_ONLY, patient_resource_identifiers
+from .definitions import MAX_JSON_DEPTH
 from .errors import PROBLEM_COLUMNS, QuestionnaireValidationError, UnreadableFileError
-from .loading import RawTable
+from .loading import RawTable, check_input_path, read_input_bytes
 
 __all__ = ["PHQ9_ITEM_LOINC", "PHQ9_TOTAL_LOINC", "read_fhir"]
 
@@ -36,7 +37,22 @@ _CODE_COLUMN[PHQ9_TOTAL_LOINC] = "phq9_total"
 _CODE_COLUMN[GAD7_TOTAL_LOINC] = "gad7_total"
 
 
-def read_fhir(path) -> RawTable:
+class _WrongShape(Exception):
+    """A resource field of the wrong JSON type: (field, what was found, what is allowed)."""
+
+
+def _json_type(value) -> str:
+    return {dict: "an object", list: "a list", str: "text", bool: "true/false", type(None): "null"}.get(
+        type(value), "a number")
+
+
+def _need(value, kind, field: str, allowed: str):
+    if value is not None and not isinstance(value, kind):
+        raise _WrongShape(field, f"{field} is {_json_type(value)}; it must be {allowed}")
+    return value
+
+
+def read_fhir(path, *, label: str | None = None) -> RawTable:
     """Read a FHIR Bundle (``.json``) or NDJSON (``.ndjson``) file.
 
     Line numbers in problems are the NDJSON line, or the Bundle entry number
@@ -50,11 +66,23 @@ def read_fhir(path) -> RawTable:
         A Patient resource carries direct identifiers, or a resource has no subject.
     """
     path = Path(path)
-    data = path.read_bytes()
-    resources = _resources(data, path.name)
+    name = label or path.name
+    check_input_path(path, name)
+    data = read_input_bytes(path, name)
+    resources = _resources(data, name)
     problems, rows, notes = [], [], []
     skipped = 0
     for where, res in resources:
+        if not isinstance(res, dict):
+            problems.append((where, "resource", "", f"this is {_json_type(res)}, not a FHIR resource; each entry "
+                             "(or NDJSON line) must be a JSON object with a resourceType"))
+            continue
+        try:
+            _check_resource(res, where)
+        except _WrongShape as exc:
+            field, what = exc.args
+            problems.append((where, field, "", f"{what} (FHIR R4)"))
+            continue
         kind = res.get("resourceType")
         if kind == "Patient":
             found = patient_resource_identifiers(res)
@@ -79,30 +107,43 @@ def read_fhir(path) -> RawTable:
         else:
             skipped += 1
     for where, row in rows:
-        if not row.get("patient_id"):
+        if str(row.get("patient_id") or "").startswith("#"):
+            problems.append((where, "subject", row["patient_id"], "the subject is a contained resource reference, "
+                             "which only means something inside its own resource (two resources' #p1 can be "
+                             "different patients); reference the patient as Patient/<pseudonym>"))
+        elif not row.get("patient_id"):
             problems.append((where, "subject", "", "the resource has no subject reference (Patient/<pseudonym>); "
                              "every questionnaire needs its patient's pseudonym"))
     if problems:
-        raise QuestionnaireValidationError(pd.DataFrame(problems, columns=PROBLEM_COLUMNS), path.name)
+        raise QuestionnaireValidationError(pd.DataFrame(problems, columns=PROBLEM_COLUMNS), name)
     if skipped:
         notes.append(f"{skipped} resource(s) that are not PHQ-9 data (or entered in error) left out")
     frame, lines = _combine(rows)
-    return RawTable(frame=frame, lines=lines, headers={c: c for c in frame.columns}, source=path.name,
+    return RawTable(frame=frame, lines=lines, headers={c: c for c in frame.columns}, source=name,
                     sha256=hashlib.sha256(data).hexdigest(), file_format="fhir", notes=tuple(notes))
 
 
 def _resources(data: bytes, name: str):
+    _check_depth(data, name)
     text = data.decode("utf-8-sig", errors="replace").strip()
     if not text:
-        raise UnreadableFileError(f"{name}: the file is empty.")
+        raise UnreadableFileError(f"{name}: the file is empty.", source=name)
     try:
         doc = json.loads(text)
     except json.JSONDecodeError:
         doc = None
     if isinstance(doc, dict):
         if doc.get("resourceType") == "Bundle":
-            return [(i + 1, e.get("resource") or {}) for i, e in enumerate(doc.get("entry") or [])]
+            entries = doc.get("entry") or []
+            if not isinstance(entries, list):
+                raise UnreadableFileError(f"{name}: the Bundle's entry is {_json_type(entries)}; it must be a list of "
+                                          "entries.", source=name)
+            return [(i + 1, (e.get("resource") or {}) if isinstance(e, dict) else e) for i, e in enumerate(entries)]
         return [(1, doc)]
+    if isinstance(doc, list):
+        raise UnreadableFileError(f"{name}: the file is a JSON list; a FHIR file is a Bundle (an object with "
+                                  "\"resourceType\": \"Bundle\") or NDJSON (one resource object per line).",
+                                  line=1, source=name)
     out = []
     for i, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
@@ -110,14 +151,78 @@ def _resources(data: bytes, name: str):
         try:
             out.append((i, json.loads(line)))
         except json.JSONDecodeError as exc:
-            raise UnreadableFileError(f"{name}: line {i} is not JSON ({exc.msg}); a FHIR file is a Bundle or "
-                                      "NDJSON (one resource per line).", line=i, source=name) from None
+            raise UnreadableFileError(f"{name}: line {i} is not JSON ({exc.msg}, column {exc.colno}); a FHIR file is "
+                                      "a Bundle or NDJSON (one resource per line).", line=i, source=name) from None
     return out
 
 
+def _check_depth(data: bytes, name: str) -> None:
+    """Refuse JSON nested deeper than any FHIR resource before parsing it (the parser would recurse).
+
+    Brackets inside strings are counted too: an over-estimate, and FHIR text never nests 100 deep.
+    One pass over the bytes in fixed-size chunks, so memory stays small whatever the file size.
+    """
+    arr = np.frombuffer(data, dtype=np.uint8)
+    depth = deepest = 0
+    for start in range(0, len(arr), _DEPTH_CHUNK):
+        a = arr[start:start + _DEPTH_CHUNK]
+        step = (a == ord("{")).astype(np.int32) + (a == ord("[")) - (a == ord("}")) - (a == ord("]"))
+        running = depth + np.cumsum(step, dtype=np.int64)
+        deepest = max(deepest, int(running.max(initial=depth)))
+        depth = int(running[-1]) if len(running) else depth
+    if deepest > MAX_JSON_DEPTH:
+        raise UnreadableFileError(f"{name}: the JSON is nested {deepest:,} levels deep; at most {MAX_JSON_DEPTH} are "
+                                  "read (FHIR resources nest a few levels). Check that this is a FHIR export.",
+                                  source=name)
+
+
+_DEPTH_CHUNK = 1 << 22
+
+
+def _check_resource(res: dict, where) -> None:
+    """Raise _WrongShape when a field this reader uses has the wrong JSON type."""
+    subject = _need(res.get("subject"), dict, "subject", "an object such as {\"reference\": \"Patient/<pseudonym>\"}")
+    if subject is not None:
+        _need(subject.get("reference"), str, "subject.reference", "text such as \"Patient/<pseudonym>\"")
+    _need(res.get("code"), dict, "code", "an object with a coding list")
+    _need((res.get("code") or {}).get("coding"), list, "code.coding", "a list of codings")
+    _need(res.get("valueQuantity"), dict, "valueQuantity", "an object with a value")
+    _need(res.get("contained"), list, "contained", "a list of resources")
+    stack = [(res.get("item"), "item", 0)]
+    while stack:
+        items, field, depth = stack.pop()
+        _need(items, list, field, "a list of items")
+        for k, item in enumerate(items or []):
+            here = f"{field}[{k}]"
+            _need(item, dict, here, "an object with a linkId")
+            answers = _need(item.get("answer"), list, f"{here}.answer", "a list of answers")
+            for j, answer in enumerate(answers or []):
+                _need(answer, dict, f"{here}.answer[{j}]", "an object such as {\"valueInteger\": 2}")
+                coding = _need(answer.get("valueCoding"), dict, f"{here}.answer[{j}].valueCoding",
+                               "an object with a code")
+                _need((coding or {}).get("extension"), list, f"{here}.answer[{j}].valueCoding.extension",
+                      "a list of extensions")
+                _need(answer.get("valueQuantity"), dict, f"{here}.answer[{j}].valueQuantity",
+                      "an object with a value")
+            if item.get("item") is not None:
+                stack.append((item.get("item"), f"{here}.item", depth + 1))
+
+
 def _subject(res) -> str | None:
-    ref = (res.get("subject") or {}).get("reference") or ""
-    return ref.split("/", 1)[1] if ref.startswith("Patient/") else (ref or None)
+    """The patient's logical id: ``Patient/X``, ``https://host/fhir/Patient/X`` (and ``/_history/n``) give X.
+
+    A contained reference (``#p1``) only means something inside its own resource, so it never names a
+    patient across resources; it is refused (see :func:`read_fhir`).
+    """
+    ref = ((res.get("subject") or {}).get("reference") or "").strip()
+    if not ref:
+        return None
+    parts = ref.split("/")
+    if "_history" in parts:
+        parts = parts[:parts.index("_history")]
+    if len(parts) >= 2 and parts[-2] == "Patient":
+        return parts[-1] or None
+    return ref
 
 
 def _date(value) -> str | None:
@@ -132,7 +237,7 @@ def _answer_value(answer: dict):
     coding = answer.get("valueCoding")
     if coding:
         for ext in coding.get("extension") or []:
-            if str(ext.get("url", "")).endswith(("ordinalValue", "itemWeight")):
+            if isinstance(ext, dict) and str(ext.get("url", "")).endswith(("ordinalValue", "itemWeight")):
                 return ext.get("valueDecimal")
         return _ANSWER_SCORE.get(coding.get("code"), coding.get("code"))
     if "valueQuantity" in answer:
@@ -141,9 +246,12 @@ def _answer_value(answer: dict):
 
 
 def _walk(items):
-    for item in items or []:
+    """Every item, depth first, without recursion (nesting depth is the file's choice)."""
+    stack = list(reversed(items or []))
+    while stack:
+        item = stack.pop()
         yield item
-        yield from _walk(item.get("item"))
+        stack.extend(reversed(item.get("item") or []))
 
 
 def _questionnaire_response(res) -> dict | None:
@@ -159,7 +267,7 @@ def _questionnaire_response(res) -> dict | None:
 
 
 def _observation(res) -> dict | None:
-    codes = [c.get("code") for c in (res.get("code") or {}).get("coding") or []]
+    codes = [c.get("code") for c in (res.get("code") or {}).get("coding") or [] if isinstance(c, dict)]
     column = next((_CODE_COLUMN[c] for c in codes if c in (PHQ9_TOTAL_LOINC, "44260-8", GAD7_TOTAL_LOINC)), None)
     if column is None:
         return None

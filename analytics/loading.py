@@ -7,27 +7,40 @@ read.  What the cells mean is checked in :mod:`analytics.validation`.
 from __future__ import annotations
 
 import csv
+import errno
 import hashlib
 import io
+import os
 import re
 import warnings
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from .definitions import (
+    MAX_COLUMNS,
+    MAX_FILE_BYTES,
+    MAX_LINE_BYTES,
+    MAX_PARQUET_EXPANSION,
+    MAX_ROWS,
+    MAX_XLSX_CELLS,
+    MAX_XLSX_ROWS,
+    MAX_ZIP_MEMBERS,
+    MAX_ZIP_RATIO,
+    MAX_ZIP_UNCOMPRESSED_BYTES,
+    PARQUET_EXPANSION_CHECKED_ABOVE,
+)
 from .errors import PROBLEM_COLUMNS, UnreadableFileError
 
 __all__ = ["RawTable", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "MAX_COLUMNS", "MAX_ROWS", "read_table",
-           "normalise_header", "raw_table_from_frame"]
+           "normalise_header", "raw_table_from_frame", "check_input_path"]
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".parquet")
-# Limits that keep a mistaken or hostile file from exhausting the machine; each is checked before the
-# expensive parse, and the message says what to do.
-MAX_FILE_BYTES = 2 * 1024 ** 3
-MAX_COLUMNS = 1_000
-MAX_ROWS = 50_000_000
+# The limits (analytics/definitions.py) keep a mistaken or hostile file from exhausting the machine;
+# each is checked before the expensive parse or decompression, and the message says what to do.
 
 
 @dataclass(frozen=True)
@@ -71,12 +84,17 @@ def normalise_header(name) -> str:
     return str(name).strip().lower()
 
 
-def read_table(path) -> RawTable:
+def read_table(path, *, label: str | None = None, sheet: str | None = None) -> RawTable:
     """Read a ``.csv``, ``.xlsx`` or ``.parquet`` questionnaire file.
 
     Parameters
     ----------
     path : str or pathlib.Path
+    label : str, optional
+        Name used in messages and kept as ``RawTable.source`` (an uploaded file's sanitised name);
+        defaults to the file's own name.
+    sheet : str, optional
+        XLSX only: the sheet to read (a mapping can name it); default the active sheet if visible.
 
     Returns
     -------
@@ -86,34 +104,63 @@ def read_table(path) -> RawTable:
     ------
     UnreadableFileError
         Missing file, unsupported type, empty file, undecodable text,
-        malformed CSV, corrupt spreadsheet or Parquet file.
+        malformed CSV, corrupt spreadsheet or Parquet file, or a file over a limit.
     """
     path = Path(path)
-    name = path.name
-    if not path.is_file():
-        raise UnreadableFileError(f"{path}: no such file. Check the path and try again.")
+    name = label or path.name
+    check_input_path(path, name)
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
         raise UnreadableFileError(
             f"{name}: files of type '{suffix or '(none)'}' are not read; "
-            f"save the data as {', '.join(SUPPORTED_SUFFIXES)}."
+            f"save the data as {', '.join(SUPPORTED_SUFFIXES)}.", source=name
         )
+    data = read_input_bytes(path, name)
+    if not data.strip():
+        raise UnreadableFileError(f"{name}: the file is empty; it needs a header row and at least one data row.",
+                                  source=name)
+    digest = hashlib.sha256(data).hexdigest()
+    notes = ()
+    if suffix == ".csv":
+        frame, lines, blank, notes = _read_csv(data, name)
+    elif suffix == ".xlsx":
+        frame, lines, blank, notes = _read_xlsx(data, name, sheet)
+    else:
+        frame, lines, blank = _read_parquet(data, name)
+    return _finish(frame, lines, name, digest, suffix.lstrip("."), blank, notes)
+
+
+def check_input_path(path: Path, name: str) -> None:
+    """Refuse what is not a regular, readable file of allowed size, saying which it is."""
+    if path.is_symlink() and not path.exists():
+        raise UnreadableFileError(f"{name}: the file is a link to {os.readlink(path)}, which does not exist. "
+                                  "Give the path of the file itself.", source=name)
+    if not path.exists():
+        raise UnreadableFileError(f"{path}: no such file. Check the path and try again.", source=name)
+    if path.is_dir():
+        raise UnreadableFileError(f"{name}: this is a folder, not a file. Give the path of one export file.",
+                                  source=name)
+    if not path.is_file():
+        raise UnreadableFileError(f"{name}: this is not a regular file (a device or pipe?). Give the path of one "
+                                  "export file.", source=name)
     size = path.stat().st_size
     if size > MAX_FILE_BYTES:
         raise UnreadableFileError(
-            f"{name}: the file is {size / 1024 ** 3:.1f} GiB; files up to {MAX_FILE_BYTES / 1024 ** 3:.0f} GiB are read. "
-            "Split it (for example by year) and import the parts.", source=name)
-    data = path.read_bytes()
-    if not data.strip():
-        raise UnreadableFileError(f"{name}: the file is empty; it needs a header row and at least one data row.")
-    digest = hashlib.sha256(data).hexdigest()
-    if suffix == ".csv":
-        frame, lines, blank = _read_csv(data, name)
-    elif suffix == ".xlsx":
-        frame, lines, blank = _read_xlsx(data, name)
-    else:
-        frame, lines, blank = _read_parquet(data, name)
-    return _finish(frame, lines, name, digest, suffix.lstrip("."), blank)
+            f"{name}: the file is {size / 1024 ** 3:.1f} GiB; files up to {MAX_FILE_BYTES / 1024 ** 3:.0f} GiB are "
+            "read. Split it (for example by year) and import the parts.", source=name)
+
+
+def read_input_bytes(path: Path, name: str) -> bytes:
+    """The file's bytes; permission and I/O errors become a message naming the file."""
+    try:
+        return path.read_bytes()
+    except PermissionError:
+        raise UnreadableFileError(f"{name}: permission denied: this account may not read the file. Ask for read "
+                                  "access, or copy the file somewhere readable.", source=name) from None
+    except OSError as exc:
+        what = "the disk reported a read error" if exc.errno == errno.EIO else exc.strerror or str(exc)
+        raise UnreadableFileError(f"{name}: the file cannot be read ({what}). Copy it again and retry.",
+                                  source=name) from None
 
 
 def raw_table_from_frame(frame: pd.DataFrame, *, source: str = "frame") -> RawTable:
@@ -122,7 +169,7 @@ def raw_table_from_frame(frame: pd.DataFrame, *, source: str = "frame") -> RawTa
     return _finish(frame, np.arange(2, len(frame) + 2), source, "", "frame", 0)
 
 
-def _finish(frame, lines, name, digest, fmt, blank) -> RawTable:
+def _finish(frame, lines, name, digest, fmt, blank, notes=()) -> RawTable:
     original = [str(c) for c in frame.columns]
     normalised = [normalise_header(c) for c in original]
     problems = []
@@ -150,6 +197,7 @@ def _finish(frame, lines, name, digest, fmt, blank) -> RawTable:
         file_format=fmt,
         problems=pd.DataFrame(problems, columns=PROBLEM_COLUMNS),
         blank_rows=int(blank),
+        notes=tuple(notes),
     )
 
 
@@ -160,7 +208,12 @@ def _decode(data: bytes, name: str) -> str:
             "renamed to .csv?). Export it as CSV, or load the .xlsx itself."
         )
     if data.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return data.decode("utf-16")
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise UnreadableFileError(
+                f"{name}: the file is UTF-16 text but byte {exc.start} is not ({exc.reason}: the file is cut short "
+                "or damaged). Save it again as 'CSV UTF-8' and load it again.", source=name) from None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -188,8 +241,15 @@ def _check_shape(name: str, columns: int, rows: int) -> None:
 
 def _read_csv(data: bytes, name: str):
     text = _decode(data, name)
-    first_line = text.split("\n", 1)[0]
-    _check_shape(name, first_line.count(",") + 1, text.count("\n"))
+    notes = []
+    if "\r" in text and "\n" not in text:
+        # classic Mac line endings: without this the whole file is one line of thousands of cells
+        text = text.replace("\r", "\n")
+        notes.append("the file uses classic Mac line endings (CR only); they were read as line breaks")
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    scanned = text.encode("utf-8") if (utf16 or notes) else data
+    rows = _scan_lines(scanned, name)
+    _check_shape(name, _header_cells(text), rows)
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", pd.errors.ParserWarning)
@@ -224,7 +284,90 @@ def _read_csv(data: bytes, name: str):
         offset = 0
     lines = np.arange(2, len(frame) + 2) + header_breaks + offset
     blank = _blank_rows(frame)
-    return frame.loc[~blank], lines[~blank], int(blank.sum())
+    return frame.loc[~blank], lines[~blank], int(blank.sum()), tuple(notes)
+
+
+def _header_cells(text: str) -> int:
+    """Cells of the header row as the CSV parser will see them (quoted commas stay inside their header)."""
+    try:
+        return len(next(csv.reader(io.StringIO(text[:MAX_LINE_BYTES], newline="")), []))
+    except csv.Error:  # a stray carriage return and the like: pandas will say what is wrong
+        return text[:MAX_LINE_BYTES].split("\n", 1)[0].count(",") + 1
+
+
+_SCAN_CHUNK = 1 << 22  # bytes per step of the line scan: bounded memory whatever the file size
+
+
+def _scan_lines(buf: bytes, name: str) -> int:
+    """Check every line's length and cell count before pandas sees the file; return the number of lines.
+
+    One vectorised pass over the bytes in fixed-size chunks.  Cells are counted as commas + 1; a line
+    over the limit by that count is re-read with the csv module (quoted commas are not separators)
+    before it is refused.
+    """
+    arr = np.frombuffer(buf, dtype=np.uint8)
+    line_no = 1            # line that the current chunk starts in
+    carry_len = carry_commas = 0  # the part of that line in earlier chunks
+    line_start = 0         # byte offset where the current line starts
+    for start in range(0, len(arr), _SCAN_CHUNK):
+        a = arr[start:start + _SCAN_CHUNK]
+        ends = np.flatnonzero(a == 10)
+        commas = np.cumsum(a == 44, dtype=np.int64)
+        before = np.concatenate(([0], commas[ends[:-1]])) if len(ends) else np.zeros(0, np.int64)
+        per_line = commas[ends] - before if len(ends) else before
+        lengths = np.diff(np.concatenate(([-1], ends))) - 1 if len(ends) else np.zeros(0, np.int64)
+        if len(ends):
+            per_line[0] += carry_commas
+            lengths[0] += carry_len
+        too_long = np.flatnonzero(lengths > MAX_LINE_BYTES)
+        too_wide = np.flatnonzero(per_line + 1 > MAX_COLUMNS)
+        first_long = int(too_long[0]) if len(too_long) else len(ends)
+        for i in too_wide[too_wide < first_long]:  # problems in file order: the first one is reported
+            first = line_start if i == 0 else start + int(ends[i - 1]) + 1
+            _refuse_wide_line(buf, first, start + int(ends[i]), name, line_no + int(i))
+        if len(too_long):
+            _refuse_long_line(name, line_no + first_long, int(lengths[first_long]))
+        if len(ends):
+            line_no += len(ends)
+            line_start = start + int(ends[-1]) + 1
+            carry_len = len(a) - int(ends[-1]) - 1
+            carry_commas = int(commas[-1] - commas[ends[-1]])
+        else:
+            carry_len += len(a)
+            carry_commas += int(commas[-1]) if len(a) else 0
+        if carry_len > MAX_LINE_BYTES:  # a line that never ends is refused as soon as it passes the limit
+            _refuse_long_line(name, line_no, carry_len)
+    if carry_commas + 1 > MAX_COLUMNS:
+        _refuse_wide_line(buf, line_start, len(buf), name, line_no)
+    return max(line_no - 2 + (carry_len > 0), 0)  # data lines (the header excluded)
+
+
+def _refuse_long_line(name: str, line: int, length: int):
+    raise UnreadableFileError(
+        f"{name}: line {line:,} is {length / 1024 ** 2:.1f} MB long; lines up to {MAX_LINE_BYTES / 1024 ** 2:.0f} MB "
+        "are read. Check that this is a CSV export with one questionnaire per line (not a single-line file or a "
+        "binary file).", line=line, source=name)
+
+
+def _refuse_wide_line(buf: bytes, first: int, end: int, name: str, line: int):
+    """Refuse a line with more cells than allowed, unless its extra commas are inside quotes."""
+    segment = buf[first:end]
+    if b'"' in segment:  # rare: count the cells as the CSV parser will
+        text = segment.decode("utf-8", errors="replace")
+        try:
+            cells = max((len(r) for r in csv.reader(io.StringIO(text, newline=""))), default=0)
+        except csv.Error:
+            cells = segment.count(b",") + 1
+        if cells <= MAX_COLUMNS:
+            return
+    else:
+        cells = segment.count(b",") + 1
+    if line == 1:
+        _check_shape(name, cells, 0)
+    raise UnreadableFileError(
+        f"{name}: line {line:,} has {cells:,} cells; at most {MAX_COLUMNS:,} columns are read. A questionnaire "
+        "file needs about 30; check that it is the right file (not a wide report, a transposed table or a line of "
+        "stray commas).", line=line, source=name)
 
 
 def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
@@ -237,13 +380,20 @@ def _blank_rows(frame: pd.DataFrame) -> np.ndarray:
 def _raise_ragged(text: str, name: str):
     """Name the first line with more cells than the header (error path only, so a plain loop)."""
     reader = csv.reader(io.StringIO(text))
-    width = len(next(reader, []))
-    for row in reader:
-        if len(row) > width:
-            raise UnreadableFileError(
-                f"{name}: line {reader.line_num} has {len(row)} cells but the header names {width} columns; "
-                "remove the extra cells (often a stray comma) or name the column.", line=reader.line_num,
-                source=name)
+    try:
+        width = len(next(reader, []))
+        for row in reader:
+            if len(row) > width:
+                raise UnreadableFileError(
+                    f"{name}: line {reader.line_num} has {len(row)} cells but the header names {width} columns; "
+                    "remove the extra cells (often a stray comma) or name the column.", line=reader.line_num,
+                    source=name)
+    except csv.Error:  # a carriage return inside an unquoted cell: the line cannot be split reliably
+        line = max(reader.line_num, 1)
+        raise UnreadableFileError(
+            f"{name}: line {line} has a line break (carriage return) inside a cell that is not in quotes; put the "
+            "cell in double quotes or remove the line break, and save the file again as CSV.", line=line,
+            source=name) from None
     raise UnreadableFileError(f"{name}: a line has more cells than the header names columns; check for stray commas.",
                               source=name)
 
@@ -257,31 +407,154 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _read_xlsx(data: bytes, name: str):
+def _read_xlsx(data: bytes, name: str, sheet: str | None = None):
+    _check_zip(data, name)
+    import openpyxl
+
     try:
-        frame = pd.read_excel(io.BytesIO(data), sheet_name=0, dtype=object, engine="openpyxl")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # openpyxl warns about styles and extensions it does not read
+            book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for corrupt files
         raise UnreadableFileError(
             f"{name}: the spreadsheet cannot be opened ({type(exc).__name__}). "
-            "Check that it is an .xlsx workbook (not .xls or a renamed CSV) and not password-protected."
-        ) from None
-    _check_shape(name, len(frame.columns), len(frame))
+            "Check that it is an .xlsx workbook (not .xls or a renamed CSV) and not password-protected.",
+            source=name) from None
+    try:
+        ws, note = _choose_sheet(book, name, sheet)
+        try:
+            header, rows = _sheet_rows(ws, name)
+        except UnreadableFileError:
+            raise
+        except Exception as exc:
+            raise UnreadableFileError(
+                f"{name}: sheet '{ws.title}' cannot be read ({type(exc).__name__}); the workbook looks damaged. "
+                "Open it in a spreadsheet program, save it again as .xlsx and retry.", source=name) from None
+    finally:
+        book.close()
+    width = max([len(header), *map(len, rows)]) if rows else len(header)
+    columns = [("" if v is None else _cell_text(v)) or f"Unnamed: {i}" for i, v in enumerate(header)]
+    columns += [f"Unnamed: {i}" for i in range(len(columns), width)]
+    padded = [r if len(r) == width else r + (None,) * (width - len(r)) for r in rows]
+    del rows
+    frame = pd.DataFrame(padded, columns=columns, dtype=object) if padded else pd.DataFrame(columns=columns)
     # Spreadsheet cells arrive typed; turn them into text like a CSV would give.
     frame = frame.apply(lambda col: col.map(_cell_text, na_action="ignore").fillna("").astype(str))
     lines = np.arange(2, len(frame) + 2)
     blank = _blank_rows(frame)
-    return frame.loc[~blank], lines[~blank], int(blank.sum())
+    return frame.loc[~blank], lines[~blank], int(blank.sum()), (note,)
+
+
+def _check_zip(data: bytes, name: str) -> None:
+    """Refuse a zip (XLSX) whose parts would expand too far, from its directory alone (nothing inflated).
+
+    The declared sizes bound what is inflated: Python's zipfile stops at a part's declared size, so a part
+    that lies about its size fails its checksum instead of expanding further.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            parts = zf.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise UnreadableFileError(
+            f"{name}: the spreadsheet cannot be opened ({exc}). Check that it is an .xlsx workbook (not .xls or a "
+            "renamed CSV) and not password-protected.", source=name) from None
+    if len(parts) > MAX_ZIP_MEMBERS:
+        raise UnreadableFileError(
+            f"{name}: the workbook has {len(parts):,} parts; at most {MAX_ZIP_MEMBERS:,} are read (a workbook of "
+            "one sheet has about ten). Save the questionnaire sheet alone as a new .xlsx or CSV.", source=name)
+    total = sum(p.file_size for p in parts)
+    if total > MAX_ZIP_UNCOMPRESSED_BYTES:
+        raise UnreadableFileError(
+            f"{name}: the workbook expands to {total / 1024 ** 2:,.0f} MB; at most "
+            f"{MAX_ZIP_UNCOMPRESSED_BYTES / 1024 ** 2:,.0f} MB are read. Export the data as CSV or Parquet instead.",
+            source=name)
+    for p in parts:
+        if p.file_size > 1024 ** 2 and p.file_size > MAX_ZIP_RATIO * max(p.compress_size, 1):
+            raise UnreadableFileError(
+                f"{name}: the part {p.filename} is compressed {p.file_size / max(p.compress_size, 1):,.0f} to 1 "
+                f"({p.compress_size:,} bytes expanding to {p.file_size:,}); at most {MAX_ZIP_RATIO} to 1 is read. "
+                "Real spreadsheets do not compress this far; export the data as CSV instead.", source=name)
+
+
+def _choose_sheet(book, name: str, wanted: str | None):
+    """The sheet a mapping names, else the active sheet if visible, else the first visible one; never a hidden
+    sheet unless it is asked for by name.  Returns the sheet and a note saying which was read."""
+    sheets = book.worksheets
+    visible = [ws for ws in sheets if getattr(ws, "sheet_state", "visible") == "visible"]
+    if wanted is not None:
+        match = [ws for ws in sheets if ws.title == wanted] or \
+            [ws for ws in sheets if ws.title.strip().lower() == str(wanted).strip().lower()]
+        if not match:
+            raise UnreadableFileError(
+                f"{name}: the mapping asks for sheet '{wanted}', which is not in the workbook. Sheets: "
+                f"{', '.join(repr(ws.title) for ws in sheets)}.", source=name)
+        ws = match[0]
+        state = "" if ws in visible else f" ({getattr(ws, 'sheet_state', 'hidden')}, read because the mapping names it)"
+        return ws, f"sheet '{ws.title}' was read{state}, as the mapping names it"
+    if not visible:
+        raise UnreadableFileError(f"{name}: every sheet of the workbook is hidden; unhide the questionnaire sheet "
+                                  "(or name it in a mapping: [workbook] sheet = \"...\").", source=name)
+    active = book.active
+    ws = active if active in visible else visible[0]
+    why = "the active sheet" if ws is active else "the first visible sheet (the active one is hidden)"
+    others = len(sheets) - 1
+    rest = f"; {others} other sheet(s) not read" if others else ""
+    hidden = len(sheets) - len(visible)
+    rest += f", {hidden} of them hidden" if hidden else ""
+    return ws, f"sheet '{ws.title}' was read ({why}{rest})"
+
+
+def _sheet_rows(ws, name: str):
+    """Header and data rows of a sheet, refusing one too wide or too long as its rows arrive."""
+    header, rows, cells = None, [], 0
+    if hasattr(ws, "reset_dimensions"):
+        ws.reset_dimensions()  # the stated dimension can be forged (A1:XFD1048576) to pad every row
+    for number, row in enumerate(ws.iter_rows(values_only=True), start=1):
+        row = _trimmed(row)
+        cells += len(row)
+        if cells > MAX_XLSX_CELLS:
+            raise UnreadableFileError(
+                f"{name}: sheet '{ws.title}' holds more than {MAX_XLSX_CELLS:,} cells (by row {number:,}); export it "
+                "as CSV or Parquet, or split it.", line=number, source=name)
+        if len(row) > MAX_COLUMNS:
+            raise UnreadableFileError(
+                f"{name}: sheet '{ws.title}' row {number:,} has cells in {len(row):,} columns; at most {MAX_COLUMNS:,} "
+                "are read. A questionnaire file needs about 30; check that it is the right sheet.",
+                line=number, source=name)
+        if number > MAX_XLSX_ROWS or number > MAX_ROWS + 1:
+            raise UnreadableFileError(
+                f"{name}: sheet '{ws.title}' has more than {min(MAX_XLSX_ROWS, MAX_ROWS):,} rows; split it or export "
+                "it as CSV or Parquet.", line=number, source=name)
+        if header is None:
+            header = row
+        else:
+            rows.append(row)
+    if header is None:
+        raise UnreadableFileError(f"{name}: sheet '{ws.title}' is empty; it needs a header row and at least one data "
+                                  "row.", source=name)
+    while rows and not rows[-1]:
+        rows.pop()  # trailing empty rows (formatting) are not data
+    return header, rows
+
+
+def _trimmed(row) -> tuple:
+    """The row without its trailing empty cells (formatting keeps them in the file)."""
+    end = len(row)
+    while end and (row[end - 1] is None or row[end - 1] == ""):
+        end -= 1
+    return tuple(row[:end])
 
 
 def _read_parquet(data: bytes, name: str):
     try:
         frame = _parquet_to_frame(data)
     except UnreadableFileError as exc:
-        raise UnreadableFileError(str(exc).replace("file:", f"{name}:", 1), source=name) from None
+        raise UnreadableFileError(str(exc).replace("file:", f"{name}:", 1), line=exc.problems.iloc[0]["line"],
+                                  source=name) from None
     except Exception as exc:
         raise UnreadableFileError(
-            f"{name}: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export it and try again."
-        ) from None
+            f"{name}: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export it and try again.",
+            source=name) from None
     return frame, np.arange(2, len(frame) + 2), 0
 
 
@@ -295,9 +568,14 @@ def _parquet_to_frame(data: bytes) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    schema = pq.read_schema(pa.BufferReader(data))
-    meta = pq.read_metadata(pa.BufferReader(data))
+    try:
+        pf = pq.ParquetFile(pa.BufferReader(data))
+    except Exception as exc:
+        raise UnreadableFileError(f"file: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export "
+                                  "it and try again.") from None
+    meta, schema = pf.metadata, pf.schema_arrow
     _check_shape("file", meta.num_columns, meta.num_rows)
+    _check_expansion(schema, meta.num_rows, len(data))
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
     pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=text)
     columns = {}
@@ -309,6 +587,33 @@ def _parquet_to_frame(data: bytes) -> pd.DataFrame:
             columns[column.name] = table.to_pandas(date_as_object=False, self_destruct=True).iloc[:, 0]
         del table
     return pd.DataFrame(columns, copy=False)
+
+
+def _check_expansion(schema, rows: int, size: int) -> None:
+    """Refuse a Parquet file whose footer promises far more data in memory than its size on disk explains.
+
+    Run-length encoding lets a file of a megabyte declare twenty million rows of one repeated value; the
+    estimate (rows x the width of each column's cells) is made from the footer alone, before any page is
+    decoded.
+    """
+    import pyarrow as pa
+
+    widths = 0
+    for f in schema:
+        t = f.type
+        if pa.types.is_dictionary(t) or pa.types.is_string(t) or pa.types.is_large_string(t):
+            widths += 8  # dictionary code plus a share of the values: conservative
+        elif getattr(t, "bit_width", 0) and t.bit_width >= 8:
+            widths += t.bit_width // 8
+        else:
+            widths += 8
+    estimate = rows * widths
+    if estimate > PARQUET_EXPANSION_CHECKED_ABOVE and estimate > MAX_PARQUET_EXPANSION * size:
+        raise UnreadableFileError(
+            f"file: the Parquet file declares {rows:,} rows x {len(schema):,} columns, about "
+            f"{estimate / 1024 ** 2:,.0f} MB in memory from {size / 1024 ** 2:,.1f} MB on disk ({estimate / size:,.0f} "
+            f"to 1; at most {MAX_PARQUET_EXPANSION} to 1 is read for files this large). Real exports do not repeat "
+            "this much; check the file, or export it as CSV.")
 
 
 def _arrow_integers(chunked) -> pd.arrays.IntegerArray:

@@ -26,7 +26,7 @@ def is_redcap_export(raw: RawTable) -> bool:
     return {"record_id", "redcap_event_name"} <= set(raw.frame.columns)
 
 
-def read_redcap(path, mapping: ColumnMapping) -> RawTable:
+def read_redcap(path, mapping: ColumnMapping, *, label: str | None = None) -> RawTable:
     """Read a REDCap flat CSV export as questionnaire rows.
 
     Parameters
@@ -38,7 +38,7 @@ def read_redcap(path, mapping: ColumnMapping) -> RawTable:
         ``assessment_date``.  ``[redcap] instrument = "..."`` names the PHQ-9
         instrument when it repeats.
     """
-    raw = read_table(path)
+    raw = read_table(path, label=label)
     if not is_redcap_export(raw):
         raise AnalyticsError(f"{raw.source}: not a REDCap export (no record_id and redcap_event_name columns).")
     raw = apply_mapping(raw, mapping)

@@ -13,20 +13,21 @@ __all__ = ["FHIR_SUFFIXES", "read_source"]
 FHIR_SUFFIXES = (".json", ".ndjson")
 
 
-def read_source(path, *, mapping=None) -> RawTable:
+def read_source(path, *, mapping=None, label: str | None = None) -> RawTable:
     """Read any supported export as a raw table in the input contract's columns.
 
     ``.json`` / ``.ndjson`` are FHIR; a CSV with ``record_id`` and
     ``redcap_event_name`` is a REDCap export; anything else is read as a
     questionnaire file.  ``mapping`` (a path or :class:`ColumnMapping`)
-    renames headers and rewrites dates first.
+    renames headers and rewrites dates first (and may name the XLSX sheet to read).  ``label`` is
+    the name used in messages and the import record (an upload's sanitised name; default the file's).
     """
     path = Path(path)
     if isinstance(mapping, (str, Path)):
         mapping = load_mapping(mapping)
     if path.suffix.lower() in FHIR_SUFFIXES:
-        return read_fhir(path)
-    raw = read_table(path)
+        return read_fhir(path, label=label)
+    raw = read_table(path, label=label, sheet=mapping.sheet if mapping else None)
     if is_redcap_export(raw):
-        return read_redcap(path, mapping or ColumnMapping())
+        return read_redcap(path, mapping or ColumnMapping(), label=label)
     return apply_mapping(raw, mapping) if mapping else raw

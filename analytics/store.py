@@ -20,6 +20,8 @@ downstream are computed exactly as for a file.
 """
 from __future__ import annotations
 
+import functools
+import inspect
 import io
 import json
 import os
@@ -32,7 +34,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import AnalyticsError, QuestionnaireValidationError
+from .errors import AnalyticsError, QuestionnaireValidationError, StoreUnusableError
 from .instruments import GAD7, PHQ9
 from .loading import RawTable
 from .validation import ValidationReport, validate_questionnaires
@@ -41,6 +43,8 @@ __all__ = [
     "DEFAULT_DB",
     "SCHEMA_VERSION",
     "StoreBusyError",
+    "StoreUnusableError",
+    "store_error",
     "ImportConflictError",
     "ImportResult",
     "default_db_path",
@@ -150,6 +154,44 @@ _MIGRATIONS = [
 ]
 
 
+def store_error(path, exc: BaseException) -> AnalyticsError:
+    """An SQLite error on the store as a message that says what happened and what to do."""
+    text = str(exc).lower()
+    where = f"{path}: "
+    if "locked" in text or "busy" in text:
+        return StoreBusyError(f"{where}the store is busy: another process is writing to it. Nothing was written; "
+                              "try again in a moment.")
+    if "readonly" in text or "read-only" in text:
+        return StoreUnusableError(f"{where}the store is read-only (this account may not write the file or its "
+                                  "folder). Nothing was written and the store is as it was; give write access, or "
+                                  "point --db / OUTCOMES_DB at a writable copy.", "read-only")
+    if "full" in text or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
+        return StoreUnusableError(f"{where}the disk is full. Nothing was written and the store is as it was; free "
+                                  "some space and try again.", "disk full")
+    if "malformed" in text or "not a database" in text or "corrupt" in text:
+        return StoreUnusableError(f"{where}the store file is damaged ({exc}). Nothing was written. Restore it from "
+                                  "a backup (imports can also be replayed from the original files).", "damaged")
+    if Path(path).is_dir():
+        return StoreUnusableError(f"{where}this is a folder, not a store file. Point --db / OUTCOMES_DB at a file "
+                                  "such as data/outcomes.sqlite.", "folder")
+    return StoreUnusableError(f"{where}the store cannot be used ({exc}). Nothing was written; check the path and "
+                              "its permissions.", "unreadable")
+
+
+def _reports_store_errors(function):
+    """Turn SQLite errors raised while ``function`` uses the store into :func:`store_error` messages."""
+    signature = inspect.signature(function)
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+            db = signature.bind_partial(*args, **kwargs).arguments.get("db")
+            raise store_error(db if db is not None else default_db_path(), exc) from None
+    return wrapper
+
+
 class StoreBusyError(AnalyticsError):
     """Another import holds the store; nothing was written."""
 
@@ -223,11 +265,17 @@ def open_store(path=None, *, create: bool = True) -> sqlite3.Connection:
         When the file is not a store of this tool, or is newer than this version.
     """
     path = Path(path) if path is not None else default_db_path()
+    if path.is_dir():
+        raise store_error(path, sqlite3.OperationalError("unable to open database file"))
+    if path.is_symlink() and not path.exists():
+        raise StoreUnusableError(f"{path}: the store path is a link to {os.readlink(path)}, which does not exist. "
+                                 "Point --db / OUTCOMES_DB at the store file itself.", "unreadable")
     if not path.exists() and not create:
         raise AnalyticsError(f"{path}: no store here yet. Import a file first: python -m analytics import FILE")
     path.parent.mkdir(parents=True, exist_ok=True)
     deadline = time.monotonic() + BUSY_TIMEOUT_S
     while True:
+        con = None
         try:
             con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
             con.execute("PRAGMA journal_mode=WAL")  # needs a moment alone while another process creates the file
@@ -236,19 +284,22 @@ def open_store(path=None, *, create: bool = True) -> sqlite3.Connection:
             version = con.execute("PRAGMA user_version").fetchone()[0]
             break
         except sqlite3.OperationalError as exc:
-            con.close()
+            if con is not None:
+                con.close()
             if "locked" in str(exc) and time.monotonic() < deadline:
                 time.sleep(0.05)
                 continue
             if "locked" in str(exc):
                 raise StoreBusyError(f"{path}: the store stayed locked for {BUSY_TIMEOUT_S:.0f} s; another "
                                      "process is using it. Nothing was written; try again.") from None
-            raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store file.") \
-                from None
+            raise store_error(path, exc) from None
         except sqlite3.DatabaseError as exc:
-            con.close()
-            raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store file.") \
-                from None
+            if con is not None:
+                con.close()
+            if "not a database" in str(exc):
+                raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store "
+                                     "file.") from None
+            raise store_error(path, exc) from None
     if version > SCHEMA_VERSION:
         con.close()
         raise AnalyticsError(f"{path}: store schema v{version} is newer than this tool (v{SCHEMA_VERSION}); "
@@ -396,6 +447,7 @@ def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- import
 
+@_reports_store_errors
 def import_questionnaires(source, *, db=None, file_name: str | None = None, sha256: str = "",
                           source_format: str = "csv", mapping: str | None = None,
                           accept_corrections: bool = False, user: str = "local") -> ImportResult:
@@ -439,6 +491,8 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
         try:
             con.execute("BEGIN IMMEDIATE")  # one writer at a time; readers carry on (WAL)
         except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise store_error(db if db is not None else default_db_path(), exc) from None
             raise StoreBusyError(f"the store is busy ({exc}): another import is running. Nothing was written; "
                                  "try again when it has finished.") from None
         try:
@@ -455,7 +509,8 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
             record_audit("import refused", {**facts, "reason": type(exc).__name__}, con=con, user=user)
             raise
         except BaseException:
-            con.execute("ROLLBACK")
+            if con.in_transaction:  # SQLite may already have rolled back (a full disk does)
+                con.execute("ROLLBACK")
             raise
     finally:
         con.close()
@@ -555,6 +610,7 @@ def _warning_summary(warnings: pd.DataFrame) -> str:
 
 # ----------------------------------------------------------------------------- history
 
+@_reports_store_errors
 def list_imports(db=None) -> pd.DataFrame:
     """The import history, newest last: what each import and revert did."""
     con = open_store(db, create=False)
@@ -628,6 +684,7 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
 
 # ----------------------------------------------------------------------------- reading
 
+@_reports_store_errors
 def store_has_data(db=None) -> bool:
     """True when the store exists and holds at least one questionnaire."""
     path = Path(db) if db is not None else default_db_path()
@@ -640,6 +697,7 @@ def store_has_data(db=None) -> bool:
         con.close()
 
 
+@_reports_store_errors
 def store_fingerprint(db=None) -> str:
     """Which imports the store's contents come from, e.g. ``"imports 1,2,4"`` (for reports and manifests)."""
     con = open_store(db, create=False)
@@ -650,6 +708,7 @@ def store_fingerprint(db=None) -> str:
         con.close()
 
 
+@_reports_store_errors
 def read_store(db=None) -> ValidationReport:
     """Everything in the store as a validation report whose ``frame`` is the canonical frame.
 

@@ -168,12 +168,41 @@ def validate_questionnaires(source) -> ValidationReport:
 
 # ----------------------------------------------------------------------------- schema
 
+def _reserved_columns() -> frozenset:
+    """Column names the tool computes: a source column of the same name would be confused with them later.
+
+    Taken from the engine itself (the canonical frame's own columns and every column
+    :func:`analytics.outcomes.patient_outcomes` adds), plus the labels the store and comparisons add.
+    """
+    global _RESERVED
+    if _RESERVED is None:
+        from .outcomes import patient_outcomes
+
+        probe = pd.DataFrame({"patient_id": ["p"], "day": pd.array([0], dtype="Int16"),
+                              "phq9_total": pd.array([10], dtype="Int16"), "phq9_9": pd.array([1], dtype="Int8"),
+                              "complete": [True], "line": np.array([2], np.int32)})
+        outputs = set(patient_outcomes(probe, attributes=False).columns) | {"complete", "line"}
+        inputs = {"patient_id", "day", "infusion_number", *_TIME_COLUMNS}
+        _RESERVED = frozenset(c for c in outputs - inputs if not c.startswith(("phq9_", "gad7_"))) | \
+            {"occasion", "attributes", "cohort", "group"}
+    return _RESERVED
+
+
+_RESERVED = None
+
+
 def _check_schema(raw: RawTable) -> pd.DataFrame:
     cols = set(raw.frame.columns)
     header = raw.headers
     rows = list(raw.problems.itertuples(index=False, name=None))
+    reserved = _reserved_columns()
     for col in raw.frame.columns:
         rows.extend(_identifier_column_problems(col, header.get(col, col)))
+        if col in reserved:
+            rows.append((1, header.get(col, col), "",
+                         f"the column name '{col}' is one the tool computes ({', '.join(sorted(reserved))}); a "
+                         f"source column of that name would be mistaken for it. Rename it (for example to "
+                         f"source_{col}) or leave it out"))
     if "patient_id" not in cols:
         rows.append((1, "patient_id", "", "required column is missing: a de-identified patient pseudonym"))
     if not cols & {"day", "assessment_date"}:

@@ -22,6 +22,7 @@ from analytics.store import (
     list_audit,
     list_imports,
 )
+from analytics.uploads import upload_label, write_upload
 from app_pages.access import require_director
 from app_pages.common import download, footer, page_setup
 
@@ -43,44 +44,45 @@ def _from_store(read) -> pd.DataFrame:
 st.subheader("Import an export")
 st.caption(f"Into the clinic store `{db}`. The file is checked first; nothing is written unless all of it is "
            "usable. De-identified data only: files with names, birth dates, addresses and the like are refused.")
-upload = st.file_uploader("Questionnaire export", type=["csv", "xlsx", "parquet", "json", "ndjson"], key="upload")
+DATA_TYPES = ["csv", "xlsx", "parquet", "json", "ndjson"]
+upload = st.file_uploader("Questionnaire export", type=DATA_TYPES, key="upload")
 mapping_file = st.file_uploader("Column mapping (optional, TOML)", type=["toml"], key="mapping",
                                 help="For exports whose headers differ; see sample_data/mappings/.")
 accept = st.checkbox("Accept corrections (new values replace stored ones; the old ones are kept in the history)",
                      key="accept")
 if upload is not None and st.button("Check and import", type="primary", key="do_import"):
-    with st.status(f"Importing {upload.name}...", expanded=True) as status:
+    # The browser's file name is a label only: files are written under names the tool chooses.
+    label = upload_label(upload.name)
+    with st.status(f"Importing {label}...", expanded=True) as status:
         with tempfile.TemporaryDirectory() as tmp:
-            path = Path(tmp) / upload.name
-            path.write_bytes(upload.getvalue())
             mapping = None
             try:
+                path = write_upload(upload.getvalue(), upload.name, directory=tmp, allowed=DATA_TYPES)
                 if mapping_file is not None:
-                    mp = Path(tmp) / mapping_file.name
-                    mp.write_bytes(mapping_file.getvalue())
-                    mapping = load_mapping(mp)
+                    mp = write_upload(mapping_file.getvalue(), mapping_file.name, directory=tmp, allowed=["toml"])
+                    mapping = load_mapping(mp, label=upload_label(mapping_file.name))
                 st.write("Reading and checking every row...")
-                raw = read_source(path, mapping=mapping)
+                raw = read_source(path, mapping=mapping, label=label)
                 for note in raw.notes:
                     st.write(f"Note: {note}")
                 report = validate_questionnaires(raw)
                 if not report.ok:
-                    status.update(label=f"{upload.name} refused: nothing was imported", state="error")
+                    status.update(label=f"{label} refused: nothing was imported", state="error")
                     st.error(f"{len(report.errors)} problem row(s). Fix them in the file and import it again.")
                     st.dataframe(report.errors, hide_index=True, width="stretch")
                     download(report.errors, "import_problems", "Download the problems (CSV)")
                 else:
                     st.write("Writing to the store in one transaction...")
-                    result = import_questionnaires(raw, db=db, file_name=upload.name, source_format=raw.file_format,
+                    result = import_questionnaires(raw, db=db, file_name=label, source_format=raw.file_format,
                                                    accept_corrections=accept)
                     status.update(label=result.to_text(), state="complete")
                     st.cache_data.clear()
             except ImportConflictError as exc:
-                status.update(label=f"{upload.name} refused: it changes stored questionnaires", state="error")
+                status.update(label=f"{label} refused: it changes stored questionnaires", state="error")
                 st.error(str(exc))
                 st.dataframe(exc.conflicts, hide_index=True, width="stretch")
             except QuestionnaireValidationError as exc:
-                status.update(label=f"{upload.name} refused: nothing was imported", state="error")
+                status.update(label=f"{label} refused: nothing was imported", state="error")
                 st.error(str(exc))
                 st.dataframe(exc.problems, hide_index=True, width="stretch")
             except (StoreBusyError, AnalyticsError) as exc:

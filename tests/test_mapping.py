@@ -55,3 +55,54 @@ def test_mapping_cannot_smuggle_identifiers(tmp_path):
     path.write_text("\n".join([lines[0] + ",Patient Name"] + [line + ",x" for line in lines[1:]]) + "\n")
     report = validate_questionnaires(read_source(path, mapping=MAPPINGS / "ehr_export.toml"))
     assert not report.ok and report.errors.iloc[0]["column"] == "Patient Name"
+
+
+@pytest.mark.parametrize("fmt, says", [
+    ('"%m/%Q/%d/%Y"', 'format "%m/%Q/%d/%Y" is not a date format'),
+    ('"%d/%m"', "does not give day, month and year"),
+    ('"dd/mm/yyyy"', "does not give day, month and year"),
+    ('""', "must be text"),
+    ("5", "must be text"),
+    ('["%d/%m/%Y"]', "must be text"),
+    ('"%d/%d/%Y"', "does not give day, month and year"),
+    ('"%m/%d/%Y %"', "is not a date format"),
+])
+def test_bad_date_format_is_refused_when_the_mapping_is_read(tmp_path, fmt, says):
+    path = tmp_path / "m.toml"
+    path.write_text(f'[columns]\n"Patient ID" = "patient_id"\n\n[dates]\nformat = {fmt}\n')
+    with pytest.raises(AnalyticsError) as exc:
+        load_mapping(path)
+    assert "m.toml: [dates]" in str(exc.value) and says in str(exc.value)
+    assert "%m/%d/%Y" in str(exc.value)  # says what is allowed
+
+
+@pytest.mark.parametrize("fmt", ["%m/%d/%Y", "%d.%m.%Y", "%Y%m%d", "%d %b %Y", "%m/%d/%y"])
+def test_usual_date_formats_are_accepted(tmp_path, fmt):
+    path = tmp_path / "m.toml"
+    path.write_text(f'[columns]\n"Patient ID" = "patient_id"\n\n[dates]\nformat = "{fmt}"\n')
+    assert load_mapping(path).date_format == fmt
+
+
+@pytest.mark.parametrize("body, says", [
+    ("[columns]\na = \"patient_id\"\nx = " + "[" * 3000 + "]" * 3000 + "\n", "nests lists or tables 3,000 levels"),
+    ("[columns]\na = \"patient_id\"\nx = " + "{y = " * 3000 + "1" + "}" * 3000 + "\n", "nests lists or tables 3,000"),
+    ("[columns]\na = \"patient_id\"\n[dates]\n" + "x" * 2_000_000 + " = 1\n", "at most 1,000,000 characters"),
+    ("dates = 5\n[columns]\na = \"patient_id\"\n", "[dates] must be a table"),
+    ("[columns]\na = \"patient_id\"\n[workbook]\nsheet = 3\n", "[workbook] sheet must be the sheet's name"),
+])
+def test_malformed_mapping_files_get_a_message(tmp_path, body, says):
+    path = tmp_path / "m.toml"
+    path.write_text(body)
+    with pytest.raises(AnalyticsError) as exc:
+        load_mapping(path)
+    assert says in str(exc.value)
+
+
+def test_mapping_messages_use_the_label_not_the_path(tmp_path):
+    path = tmp_path / "upload-abc123.toml"
+    path.write_text("not = toml = at all")
+    with pytest.raises(AnalyticsError, match="^clinic mapping.toml: not a valid TOML mapping"):
+        load_mapping(path, label="clinic mapping.toml")
+    (tmp_path / "folder.toml").mkdir()
+    with pytest.raises(AnalyticsError, match="this is a folder"):
+        load_mapping(tmp_path / "folder.toml")
