@@ -27,7 +27,7 @@ from .quality import quality_measures
 from .safety import si_change_rates
 from .suppression import suppress_small_cells
 
-__all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export",
+__all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export", "hashed_source",
            "INTERNAL_NOTICE", "EXPORT_FORMATS"]
 
 INTERNAL_NOTICE = "INTERNAL – contains small cells"
@@ -115,6 +115,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         marks every output "INTERNAL – contains small cells".
     source : dict, optional
         Where the data came from (file and SHA-256, or store and import ids), for the manifest.
+        Only hashes reach the manifest (:func:`hashed_source`): a file or folder
+        name can carry a patient's name or birth date.
 
     Raises
     ------
@@ -213,7 +215,7 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
            ("disclaimer", "this report informs clinical review; it does not give clinical advice")],
         columns=["item", "value"])
     manifest = {
-        "spec_version": SPEC_VERSION, "quarter": label, "parameters": params, "source": source or {},
+        "spec_version": SPEC_VERSION, "quarter": label, "parameters": params, "source": hashed_source(source),
         "software_version": software_version, "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "small_cell_suppression": suppression, "notice": "" if suppression else INTERNAL_NOTICE,
         "cohort_patients": len(patients) if not suppression or len(patients) > 10 or len(patients) == 0 else "<11",
@@ -222,6 +224,23 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
     }
     return QuarterlyExport(label, d, suppression, summary, trend_out, safety, completeness, quality,
                            definitions_table, manifest, raw_summary)
+
+
+_HASH_KEYS = ("kind", "sha256", "fingerprint")
+
+
+def hashed_source(source: dict | None) -> dict:
+    """The data source as the manifest records it: kind and SHA-256 hashes only, never a file or path name.
+
+    ``{"kind": "file", "sha256": ...}`` for a file; for the store its
+    fingerprint and each import's id and SHA-256.
+    """
+    source = source or {}
+    out = {k: source[k] for k in _HASH_KEYS if k in source and isinstance(source[k], (str, int))}
+    if isinstance(source.get("imports"), list):
+        out["imports"] = [{k: i[k] for k in ("id", "sha256") if k in i} for i in source["imports"]
+                          if isinstance(i, dict)]
+    return out
 
 
 def _counts(p) -> dict:

@@ -152,3 +152,26 @@ def test_definitions_reach_the_export(hostile_file):
                          definitions=OutcomeDefinitions(week=8, analysis="itt"))
     assert e.manifest["parameters"]["week"] == 8 and e.manifest["parameters"]["analysis"] == "itt"
     assert e.summary["label"].str.contains("week 8").any()
+
+
+def test_manifest_names_inputs_by_hash_only(tmp_path):
+    """A file name can carry a name or a birth date: no manifest, report or table repeats it, nor the folder."""
+    folder = tmp_path / "Doe_Jane"
+    folder.mkdir()
+    source = folder / "Jane_Doe_DOB_1961-04-17.csv"
+    source.write_bytes(SAMPLE.read_bytes())
+    db = tmp_path / "Smith_store.sqlite"
+    digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert subprocess.run([sys.executable, "-m", "analytics", "import", str(source), "--db", str(db)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180).returncode == 0
+    for name, args in (("file", [str(source)]), ("store", ["--db", str(db)])):
+        out_dir = tmp_path / name
+        out = subprocess.run([sys.executable, "-m", "analytics", "export", "--quarter", QUARTER, *args,
+                              "--out", str(out_dir)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr
+        manifest = json.loads((out_dir / QUARTER / "manifest.json").read_text())
+        assert manifest["source"]["kind"] == name and digest in json.dumps(manifest["source"])
+        for written in (out_dir / QUARTER).iterdir():
+            text = written.read_bytes().decode("latin-1")
+            for leak in ("Jane", "Doe_", "1961-04-17", "Smith_store", str(tmp_path)):
+                assert leak not in text, (written.name, leak)
