@@ -18,6 +18,8 @@ __all__ = [
     "RESPONSE_FRACTION",
     "REMISSION_BELOW",
     "SI_ITEM_POSITIVE_AT",
+    "SMALL_CELL_MAX",
+    "COHORT_QUARTER_MIN_PATIENTS",
     "OutcomeDefinitions",
 ]
 
@@ -31,6 +33,13 @@ RESPONSE_FRACTION = 0.5
 REMISSION_BELOW = 5
 #: Suicidal ideation present: PHQ-9 item 9 at or above this score.
 SI_ITEM_POSITIVE_AT = 1
+
+#: Small-cell suppression (CMS cell-size rule): no count from 1 to this value leaves the clinic,
+#: in aggregate exports or as the size of a research cohort.
+SMALL_CELL_MAX = 10
+#: A research export names the quarter of a cohort's treatment-start period only when the cohort has at least
+#: this many patients; otherwise the year (no calendar date ever).
+COHORT_QUARTER_MIN_PATIENTS = 100
 
 ANALYSIS_MODES = ("completer", "itt", "locf")
 ANALYSIS_MODE_LABELS = {
