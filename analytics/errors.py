@@ -13,6 +13,7 @@ __all__ = [
     "DefinitionError",
     "QuestionnaireValidationError",
     "UnreadableFileError",
+    "SmallCohortError",
     "PROBLEM_COLUMNS",
 ]
 
@@ -70,3 +71,7 @@ class UnreadableFileError(QuestionnaireValidationError):
         AnalyticsError.__init__(self, message)
         self.problems = pd.DataFrame([(line, "", "", message)], columns=PROBLEM_COLUMNS)
         self.source = source
+
+
+class SmallCohortError(AnalyticsError):
+    """A research export of a cohort of 0 to ``SMALL_CELL_MAX`` patients was refused; nothing was written."""

@@ -34,20 +34,16 @@ import numpy as np
 import pandas as pd
 
 from .definitions import COHORT_QUARTER_MIN_PATIENTS, SMALL_CELL_MAX, OutcomeDefinitions
-from .errors import AnalyticsError
+from .errors import SmallCohortError
 from .exports import neutralise_formulas
 from .instruments import GAD7, PHQ9
 
-__all__ = ["ResearchExport", "SmallCohortError", "write_research_export", "new_study_ids", "session_study_ids",
+__all__ = ["ResearchExport", "write_research_export", "new_study_ids", "session_study_ids",
            "REPRODUCE_SCRIPT", "STUDY_ID_LETTERS"]
 
 #: Study ids are letters only (consonants): they never look like a date, a phone number or a word.
 STUDY_ID_LETTERS = np.frombuffer(b"BCDFGHJKLMNPQRST", dtype="S1")
 _STUDY_ID_LENGTH = 14  # 16 letters ** 14 = 2 ** 56 ids
-
-
-class SmallCohortError(AnalyticsError):
-    """A research export of a cohort of 1 to SMALL_CELL_MAX patients (or none) was refused."""
 
 
 @dataclass(frozen=True)

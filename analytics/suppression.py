@@ -31,6 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.signal import fftconvolve
 
 from .definitions import SMALL_CELL_MAX
 
@@ -74,12 +75,19 @@ def _domain(value: int, upper: int, cap: int | None = None, *, labelled: bool = 
     return d
 
 
+def _convolve(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Boolean convolution: FFT for long arrays (large clinics), exact counting for short ones."""
+    if min(len(a), len(b)) < 512:
+        return np.convolve(a, b) > 0
+    return fftconvolve(a.astype(float), b.astype(float)) > 0.5
+
+
 def _sumset(domains: list[np.ndarray], upper: int) -> np.ndarray:
     """Every total the cells of ``domains`` can add up to (0..upper)."""
     out = np.zeros(upper + 1, dtype=bool)
     out[0] = True
     for d in domains:
-        out = np.convolve(out, d)[:upper + 1] > 0
+        out = _convolve(out, d)[:upper + 1]
     return out
 
 
@@ -103,12 +111,12 @@ def _pinned(strata: list[int], caps: list, total: int | None, known: int, upper:
         elif t_dom is None:  # the hidden strata add up to `known`
             rest = known - np.arange(upper + 1)
             feasible = doms[i] & (rest >= 0) & others[np.clip(rest, 0, upper)]
-        else:  # strata + known = some admissible total
-            feasible = doms[i].copy()
-            sums = np.flatnonzero(others)
-            for k in np.flatnonzero(doms[i]):
-                s = known + k + sums
-                feasible[k] = bool(t_dom[s[s <= upper]].any())
+        else:  # strata + known = some admissible total: value k fits when t_dom[known + k + s] for some sum s
+            shifted = np.zeros(upper + 1, dtype=bool)
+            if known <= upper:
+                shifted[:upper + 1 - known] = t_dom[known:]
+            fits = _convolve(shifted, others[::-1])[upper:2 * upper + 1]  # index upper + k: pairs with k + s
+            feasible = doms[i] & fits
         if feasible.sum() <= 1:
             return True
     return False
