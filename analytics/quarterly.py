@@ -204,8 +204,9 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         [(k, json.dumps(v) if isinstance(v, list) else str(v)) for k, v in params.items()]
         + [("methods", d.describe()), ("analysis mode", ANALYSIS_MODE_LABELS[d.analysis]),
            ("cohort", f"patients whose treatment started in {label}; outcomes at week {d.week} from their start"),
-           ("suppression", "counts from 1 to 10, and values from which one could be derived, are shown as <11 or "
-                           "'suppressed' (CMS cell-size rule, with complementary suppression across strata)"
+           ("suppression", "counts from 1 to 10, and values from which one could be derived, are hidden (CMS "
+                           "cell-size rule, with complementary suppression across strata and across this export's "
+                           "tables); <11 marks a hidden count from 1 to 10, 'suppressed' any other hidden value"
             if suppression else INTERNAL_NOTICE),
            ("comparisons", "published figures are like for like only when instrument, definition, method, analysis "
                            "and timepoint match; the reason column says what differs"),
