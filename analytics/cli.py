@@ -387,15 +387,18 @@ def _research_export(args) -> int:
               f"{fingerprint}); the export uses the data as they are now.", file=sys.stderr)
     patients = apply_cohort(report.frame, patient_outcomes(report.frame, definitions=definitions),
                             saved["definition"])
-    written = write_research_export(report.frame, patients, cohort={"name": saved["name"],
-                                    "definition": saved["definition"]}, definitions=definitions, out_dir=args.out,
-                                    fingerprint=fingerprint, software_version=__version__)
+    # the key (study id -> pseudonym) goes into the store that holds the cohort, never into --out
+    result = write_research_export(report.frame, patients, cohort={"name": saved["name"],
+                                   "definition": saved["definition"]}, definitions=definitions, out_dir=args.out,
+                                   fingerprint=fingerprint, software_version=__version__, db=db)
     from .store import record_audit
     record_audit("research export", {"cohort": saved["name"], "definition": saved["definition"],
                                      "parameters": definitions.as_dict(), "fingerprint": fingerprint,
-                                     "out": str(args.out), "files": _hashes(written)}, db=db)
-    print(f"{saved['name']}: {len(patients)} patients; wrote " + ", ".join(p.name for p in written)
-          + f" to {args.out}")
+                                     "export_id": result.export_id, "out": str(args.out),
+                                     "files": _hashes(result.files)}, db=db)
+    print(f"{saved['name']}: {result.patients} patients under new study ids; wrote "
+          + ", ".join(p.name for p in result.files) + f" to {args.out}. The key to the study ids is kept in the "
+          f"store {db} (export id {result.export_id}), not in the export.")
     return EXIT_OK
 
 

@@ -38,6 +38,8 @@ __all__ = [
     "QUALITY_SPECIFICATIONS",
     "OLDEST_EXACT_AGE",
     "AGE_TOP_CODE",
+    "SMALL_CELL_MAX",
+    "COHORT_QUARTER_MIN_PATIENTS",
     "OutcomeDefinitions",
     "MAX_FILE_BYTES",
     "MAX_COLUMNS",
@@ -161,6 +163,13 @@ MAX_JSON_DEPTH = 100
 MAX_MAPPING_CHARS = 1_000_000
 #: Longest uploaded file name kept (as a label; it is never a path).
 MAX_UPLOAD_LABEL_CHARS = 120
+
+#: Small-cell suppression (CMS cell-size rule): no count from 1 to this value leaves the clinic,
+#: in aggregate exports or as the size of a research cohort.
+SMALL_CELL_MAX = 10
+#: A research export names the quarter of a cohort's treatment-start period only when the cohort has at least
+#: this many patients; otherwise the year (no calendar date ever).
+COHORT_QUARTER_MIN_PATIENTS = 100
 
 ANALYSIS_MODES = ("completer", "itt", "locf")
 ANALYSIS_MODE_LABELS = {

@@ -14,6 +14,7 @@ __all__ = [
     "QuestionnaireValidationError",
     "UnreadableFileError",
     "StoreUnusableError",
+    "SmallCohortError",
     "PROBLEM_COLUMNS",
 ]
 
@@ -83,3 +84,7 @@ class StoreUnusableError(AnalyticsError):
     def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+class SmallCohortError(AnalyticsError):
+    """A research export of a cohort of 0 to ``SMALL_CELL_MAX`` patients was refused; nothing was written."""

@@ -26,9 +26,9 @@ from .exports import neutralise_formulas
 from .outcomes import METRICS, cumulative_rate, patient_outcomes, remission_rate, response_rate, si_resolution_rate
 from .quality import quality_measures
 from .safety import si_change_rates
-from .suppression import suppress_small_cells
+from .suppression import SuppressionMasks, render_suppressed, small_cell_masks, suppress_small_cells
 
-__all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export",
+__all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export", "hashed_source",
            "INTERNAL_NOTICE", "EXPORT_FORMATS"]
 
 INTERNAL_NOTICE = "INTERNAL – contains small cells"
@@ -136,6 +136,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         marks every output "INTERNAL – contains small cells".
     source : dict, optional
         Where the data came from (file and SHA-256, or store and import ids), for the manifest.
+        Only hashes reach the manifest (:func:`hashed_source`): a file or folder
+        name can carry a patient's name or birth date.
 
     Raises
     ------
@@ -216,10 +218,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
                                                    "ci_high": m.result.ci_high}] + m.strata.to_dict("records")])
 
     if suppression:
-        summary = suppress_small_cells(raw_summary, group_by=("metric", "dimension", "benchmark_id"), derived=_DERIVED)
-        trend_out = suppress_small_cells(trend, group_by=("metric",), complementary=False)
-        safety = suppress_small_cells(safety, group_by=("measure",), complementary=False, derived=_DERIVED)
-        completeness = suppress_small_cells(completeness, group_by=("measure",), complementary=False)
+        summary, trend_out, safety, completeness = _suppress_together(raw_summary, trend, safety, completeness,
+                                                                      label)
         # the age strata add up to the measure's "all ages" row: complementary suppression within a measure
         quality = suppress_small_cells(quality, group_by=("measure",), dimension_column="stratum",
                                        total_dimension="all ages")
@@ -232,8 +232,9 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         [(k, json.dumps(v) if isinstance(v, list) else str(v)) for k, v in params.items()]
         + [("methods", d.describe()), ("analysis mode", ANALYSIS_MODE_LABELS[d.analysis]),
            ("cohort", f"patients whose treatment started in {label}; outcomes at week {d.week} from their start"),
-           ("suppression", "counts from 1 to 10, and values from which one could be derived, are shown as <11 or "
-                           "'suppressed' (CMS cell-size rule, with complementary suppression across strata)"
+           ("suppression", "counts from 1 to 10, and values from which one could be derived, are hidden (CMS "
+                           "cell-size rule, with complementary suppression across strata and across this export's "
+                           "tables); <11 marks a hidden count from 1 to 10, 'suppressed' any other hidden value"
             if suppression else INTERNAL_NOTICE),
            ("comparisons", "published figures are like for like only when instrument, definition, method, analysis, "
                            "timepoint and population match (a site, protocol or baseline band is never like for like "
@@ -246,15 +247,93 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
            ("disclaimer", "this report informs clinical review; it does not give clinical advice")],
         columns=["item", "value"])
     manifest = {
-        "spec_version": SPEC_VERSION, "quarter": label, "parameters": params, "source": source or {},
+        "spec_version": SPEC_VERSION, "quarter": label, "parameters": params, "source": hashed_source(source),
         "software_version": software_version, "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "small_cell_suppression": suppression, "notice": "" if suppression else INTERNAL_NOTICE,
-        "cohort_patients": len(patients) if not suppression or len(patients) > 10 or len(patients) == 0 else "<11",
+        "cohort_patients": completeness["n"].iloc[0] if suppression else len(patients),
         "row_counts": {"summary": len(summary), "trend": len(trend_out), "safety": len(safety),
                        "completeness": len(completeness), "quality_measures": len(quality)},
     }
     return QuarterlyExport(label, d, suppression, summary, trend_out, safety, completeness, quality,
                            definitions_table, manifest, raw_summary)
+
+
+def _suppress_together(raw_summary, trend, safety, completeness, quarter):
+    """Suppress the tables of one export so that no count is shown in one and hidden in another.
+
+    The summary's overall rows are the trend's row for this quarter; the
+    safety table's SI resolution is the summary's; the cohort, its eligible
+    patients, completers and SI counts recur in the safety and completeness
+    tables.  A count hidden in one table is hidden wherever it is published
+    (matched by meaning where the tables share a row, by value among the
+    cohort-level counts otherwise: over-hiding a coincidence is the safe
+    error), then the complements are chosen again, until nothing changes.
+    """
+    own = (raw_summary["benchmark_id"] == "").to_numpy()
+    s_own = raw_summary[own].reset_index(drop=True)
+    frames = {"summary": s_own, "trend": trend.reset_index(drop=True), "safety": safety.reset_index(drop=True),
+              "completeness": completeness.reset_index(drop=True)}
+    options = {"summary": dict(group_by=("metric", "dimension")),
+               "trend": dict(group_by=("metric",), complementary=False),
+               "safety": dict(group_by=("measure",), complementary=False),
+               "completeness": dict(group_by=("measure",), complementary=False)}
+    force = {k: [np.zeros(len(f), dtype=bool), np.zeros(len(f), dtype=bool)] for k, f in frames.items()}
+    # the same quantity in two tables: (table, row) pairs whose n and events are equal by construction
+    overall = {m: i for i, m in zip(np.flatnonzero(s_own["dimension"] == "overall"),
+                                   s_own.loc[s_own["dimension"] == "overall", "metric"])}
+    now = {m: i for i, m in zip(np.flatnonzero(frames["trend"]["quarter"] == quarter),
+                               frames["trend"].loc[frames["trend"]["quarter"] == quarter, "metric"])}
+    same_rows = [(("summary", overall[m]), ("trend", now[m])) for m in overall if m in now]
+    if "si_resolution" in overall:
+        same_rows.append((("summary", overall["si_resolution"]), ("safety", 1)))
+    pool = [("summary", i) for i in overall.values()] + [("trend", i) for i in now.values()] + \
+        [("safety", i) for i in range(len(frames["safety"]))] + \
+        [("completeness", i) for i in range(len(frames["completeness"]))]
+    while True:
+        masks = {k: small_cell_masks(f, force_n=force[k][0], force_events=force[k][1], **options[k])
+                 for k, f in frames.items()}
+        hide = {k: [m.hide_n.copy(), m.hide_events.copy()] for k, m in masks.items()}
+        for a, b in same_rows:
+            for kind in (0, 1):
+                either = hide[a[0]][kind][a[1]] or hide[b[0]][kind][b[1]]
+                hide[a[0]][kind][a[1]] = hide[b[0]][kind][b[1]] = either
+        hidden_values = {int(frames[t].loc[i, col]) for t, i in pool for kind, col in ((0, "n"), (1, "events"))
+                         if hide[t][kind][i]} - {0}  # a hidden 0 is the event count of a hidden row: no count itself
+        for t, i in pool:
+            for kind, col in ((0, "n"), (1, "events")):
+                if int(frames[t].loc[i, col]) in hidden_values:
+                    hide[t][kind][i] = True
+        for k in hide:  # a hidden n hides the whole row
+            hide[k][1] |= hide[k][0]
+        if all((hide[k][0] == masks[k].hide_n).all() and (hide[k][1] == masks[k].hide_events).all() for k in hide):
+            break
+        force = hide
+    summary_masks = masks["summary"]
+    # the rows comparing with a published figure repeat their stratum's counts: hidden the same way
+    keyed = s_own.assign(_n=summary_masks.hide_n, _e=summary_masks.hide_events).set_index(
+        ["dimension", "stratum", "metric"])[["_n", "_e"]]
+    full = keyed.reindex(pd.MultiIndex.from_frame(raw_summary[["dimension", "stratum", "metric"]]))
+    summary = render_suppressed(raw_summary, SuppressionMasks(full["_n"].to_numpy(dtype=bool),
+                                                               full["_e"].to_numpy(dtype=bool)), derived=_DERIVED)
+    return (summary, *(render_suppressed(frames[k], masks[k], derived=_DERIVED)
+                       for k in ("trend", "safety", "completeness")))
+
+
+_HASH_KEYS = ("kind", "sha256", "fingerprint")
+
+
+def hashed_source(source: dict | None) -> dict:
+    """The data source as the manifest records it: kind and SHA-256 hashes only, never a file or path name.
+
+    ``{"kind": "file", "sha256": ...}`` for a file; for the store its
+    fingerprint and each import's id and SHA-256.
+    """
+    source = source or {}
+    out = {k: source[k] for k in _HASH_KEYS if k in source and isinstance(source[k], (str, int))}
+    if isinstance(source.get("imports"), list):
+        out["imports"] = [{k: i[k] for k in ("id", "sha256") if k in i} for i in source["imports"]
+                          if isinstance(i, dict)]
+    return out
 
 
 def _counts(p) -> dict:

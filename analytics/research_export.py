@@ -8,23 +8,83 @@ table, study days only: no calendar dates, per HIPAA Safe Harbor),
 fingerprint, software version) and ``reproduce.py``, a standalone script that
 recomputes the headline rates from ``questionnaires.csv`` with pandas and scipy
 alone, re-implementing the definitions independently of this package.
+
+Privacy: the dataset leaving the clinic is re-pseudonymised.  Every export
+draws new random study ids (per export, so two exports cannot be linked by
+their ids, even of the same or overlapping cohorts); the key (study id ->
+the clinic's pseudonym) is kept in the clinic's store under the export id
+written in ``cohort.json``, never in the export folder.  Without a store the
+key is kept nowhere (the export cannot be linked back).  No calendar date is
+written, directly or derived: study days only, a treatment-start period as a
+year (a quarter only for a cohort of at least ``COHORT_QUARTER_MIN_PATIENTS``),
+the year the export was made; a cohort of 1 to ``SMALL_CELL_MAX`` patients is
+refused.
 """
 from __future__ import annotations
 
 import json
+import os
+import re
+import uuid
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .definitions import OutcomeDefinitions
+from .definitions import COHORT_QUARTER_MIN_PATIENTS, SMALL_CELL_MAX, OutcomeDefinitions
+from .errors import SmallCohortError
 from .exports import neutralise_formulas
 from .instruments import GAD7, PHQ9
 
-__all__ = ["write_research_export", "REPRODUCE_SCRIPT"]
+__all__ = ["ResearchExport", "write_research_export", "new_study_ids", "session_study_ids",
+           "REPRODUCE_SCRIPT", "STUDY_ID_LETTERS"]
+
+#: Study ids are letters only (consonants): they never look like a date, a phone number or a word.
+STUDY_ID_LETTERS = np.frombuffer(b"BCDFGHJKLMNPQRST", dtype="S1")
+_STUDY_ID_LENGTH = 14  # 16 letters ** 14 = 2 ** 56 ids
+
+
+@dataclass(frozen=True)
+class ResearchExport:
+    """What :func:`write_research_export` wrote: the files, the export id, and where the key is."""
+
+    files: list
+    export_id: str
+    patients: int
+    key_kept_in: str  # the store's path, or "" when no key was kept
+
+
+def _letters(codes: np.ndarray) -> np.ndarray:
+    """Rows of 4-bit codes as study ids ``S-XXXX...`` (vectorised)."""
+    chars = STUDY_ID_LETTERS[codes].view(f"S{codes.shape[1]}").ravel()
+    return np.char.add(b"S-", chars).astype(str)
+
+
+def new_study_ids(n: int) -> np.ndarray:
+    """``n`` distinct random study ids from the operating system's random source."""
+    while True:
+        raw = np.frombuffer(os.urandom(n * _STUDY_ID_LENGTH), dtype=np.uint8) % 16
+        ids = _letters(raw.reshape(n, _STUDY_ID_LENGTH))
+        if len(np.unique(ids)) == n:  # a clash is astronomically rare; draw again if it happens
+            return ids
+
+
+def session_study_ids(patient_ids: pd.Series, *, secret: str) -> pd.Series:
+    """Stable study ids for a dashboard session: a keyed hash (SipHash) of the pseudonym with a random secret.
+
+    ``secret`` is 16 characters, random per session; without it the ids cannot be linked to the pseudonyms.
+    """
+    h = pd.util.hash_pandas_object(patient_ids.astype("str"), index=False, hash_key=secret).to_numpy(np.uint64)
+    shifts = np.arange(0, 4 * _STUDY_ID_LENGTH, 4, dtype=np.uint64)
+    codes = ((h[:, None] >> shifts[None, :]) & np.uint64(15)).astype(np.uint8)
+    return pd.Series(_letters(codes), index=patient_ids.index)
+
 
 _PATIENT_COLUMNS = {
-    "patient_id": ("text", "study pseudonym (as in the source; no direct identifiers)"),
+    "study_id": ("text", "study id: random, new for this export; the key to the clinic's records stays in the "
+                 "clinic's store"),
     "baseline_day": ("integer", "study day of the baseline questionnaire (latest complete on days -30 to 0)"),
     "baseline_total": ("integer 0-27", "PHQ-9 total at baseline"),
     "baseline_item9": ("integer 0-3", "PHQ-9 item 9 (suicidal ideation) at baseline"),
@@ -47,8 +107,8 @@ _PATIENT_COLUMNS = {
 
 def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, cohort: dict,
                           definitions: OutcomeDefinitions, out_dir, fingerprint: str,
-                          software_version: str = "") -> list[Path]:
-    """Write the research dataset of a cohort into ``out_dir``.
+                          software_version: str = "", db=None, user: str = "local") -> ResearchExport:
+    """Write the re-pseudonymised research dataset of a cohort into ``out_dir``.
 
     Parameters
     ----------
@@ -58,18 +118,39 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
         :func:`analytics.patient_outcomes` rows of the cohort.
     cohort : dict
         ``{"name", "definition"}``.
+    db : path, optional
+        The store that keeps the key (study id -> pseudonym), written before
+        any file.  None: no key is kept anywhere.
+
+    Raises
+    ------
+    SmallCohortError
+        A cohort of 0 to ``SMALL_CELL_MAX`` patients: nothing is written.
     """
+    table_ids = patients["patient_id"].astype("str")
+    if len(patients) <= SMALL_CELL_MAX:
+        raise SmallCohortError(
+            f"cohort {cohort.get('name', '')!r} has {len(patients)} patient(s); a research dataset needs at least "
+            f"{SMALL_CELL_MAX + 1} (small-cell rule: no group of 1 to {SMALL_CELL_MAX} leaves the clinic), so nothing was "
+            "written. Widen the cohort (more sites, a longer treatment-start period).")
+    export_id = str(uuid.uuid4())
+    key = pd.DataFrame({"patient_id": table_ids.to_numpy(), "study_id": new_study_ids(len(table_ids))})
+    if db is not None:  # the key first: a dataset whose key was lost could never be linked back
+        from .store import save_study_key
+        save_study_key(export_id, key, cohort=str(cohort.get("name", "")), db=db, user=user)
+    study_of = pd.Series(key["study_id"].to_numpy(), index=key["patient_id"].to_numpy())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ids = set(patients["patient_id"].astype("str"))
-    q = questionnaires[questionnaires["patient_id"].astype("str").isin(ids)]
+    q = questionnaires[questionnaires["patient_id"].astype("str").isin(study_of.index)]
     attrs = [c for c in ("site", "clinician", "protocol", "diagnosis", "age_band", "sex") if c in patients]
-    p_cols = ["patient_id", *attrs, *[c for c in _PATIENT_COLUMNS if c != "patient_id"]]
-    table = patients[p_cols].copy()
-    table["patient_id"] = table["patient_id"].astype("str")
-    q_cols = [c for c in ["patient_id", "day", "infusion_number", *PHQ9.items, PHQ9.total, "complete",
+    table = patients[["patient_id", *attrs, *[c for c in _PATIENT_COLUMNS if c != "study_id"]]].copy()
+    table.insert(0, "study_id", study_of.reindex(table_ids).to_numpy())
+    table = table.drop(columns="patient_id").sort_values("study_id", ignore_index=True)
+    q_cols = [c for c in ["day", "infusion_number", *PHQ9.items, PHQ9.total, "complete",
                           *GAD7.items, GAD7.total] if c in q]  # no calendar dates: study days only
-    long = q[q_cols].assign(patient_id=q["patient_id"].astype("str")).sort_values(["patient_id", "day"])
+    long = q[q_cols].copy()
+    long.insert(0, "study_id", study_of.reindex(q["patient_id"].astype("str")).to_numpy())
+    long = long.sort_values(["study_id", "day"], ignore_index=True)
     written = []
 
     def save(frame, name):
@@ -79,25 +160,62 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
 
     save(table, "patients.csv")
     save(long, "questionnaires.csv")
-    save(_dictionary(attrs, q_cols), "data_dictionary.csv")
+    save(_dictionary(attrs, ["study_id", *q_cols]), "data_dictionary.csv")
     redcap, redcap_dd = _redcap(long)
     save(redcap, "redcap_import.csv")
     save(redcap_dd, "redcap_data_dictionary.csv")
-    meta = {"cohort": cohort, "parameters": definitions.as_dict(), "data_fingerprint": fingerprint,
+    meta = {"cohort": {"name": _without_dates(str(cohort.get("name", ""))),
+                       "definition": _coarse_definition(cohort.get("definition") or {}, len(table))},
+            "export_id": export_id, "parameters": definitions.as_dict(), "data_fingerprint": fingerprint,
             "software_version": software_version, "patients": len(table), "questionnaires": len(long),
-            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "privacy": "study days only (no calendar dates); pseudonyms as in the source"}
+            "generated_year": datetime.now(timezone.utc).year,
+            "privacy": "re-pseudonymised: study ids are random and new for this export; the key to the clinic's "
+                       "pseudonyms stays in the clinic's store under export_id"
+                       + ("" if db is not None else " (none was kept: this export cannot be linked back)")
+                       + ". Study days only; no calendar dates."}
     (out / "cohort.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     written.append(out / "cohort.json")
     (out / "reproduce.py").write_text(REPRODUCE_SCRIPT)
     written.append(out / "reproduce.py")
-    return written
+    return ResearchExport(written, export_id, len(table), "" if db is None else str(db))
+
+
+_DATE_SHAPES = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{8}")
+
+
+def _without_dates(text: str) -> str:
+    """A cohort name with anything shaped like a date taken out (a name may say '2025-07-01 starters')."""
+    return _DATE_SHAPES.sub("[date removed]", text)
+
+
+def _coarse_definition(definition: dict, patients: int) -> dict:
+    """The cohort definition without calendar dates: the treatment-start period as years, or one quarter.
+
+    A quarter is named only when the whole period lies in one and the cohort
+    has at least ``COHORT_QUARTER_MIN_PATIENTS`` patients; otherwise the
+    year(s).  Dates narrower than a year would let a reader place patients in time.
+    """
+    out = {k: v for k, v in definition.items() if k not in ("start_from", "start_to")}
+    out = {k: ([_without_dates(str(x)) for x in v] if isinstance(v, list) else v) for k, v in out.items()}
+    lo, hi = (pd.to_datetime(definition.get(k), errors="coerce") if definition.get(k) else pd.NaT
+              for k in ("start_from", "start_to"))
+    if pd.isna(lo) and pd.isna(hi):
+        return out
+    if pd.notna(lo) and pd.notna(hi) and lo.to_period("Q") == hi.to_period("Q") \
+            and patients >= COHORT_QUARTER_MIN_PATIENTS:
+        out["treatment_start_period"] = str(lo.to_period("Q"))
+    else:
+        first = "" if pd.isna(lo) else str(lo.year)
+        last = "" if pd.isna(hi) else str(hi.year)
+        out["treatment_start_period"] = first if first == last else f"{first or 'any'} to {last or 'any'} (years)"
+    return out
 
 
 def _dictionary(attrs, q_cols) -> pd.DataFrame:
     rows = [("patients.csv", c, "text", f"patient attribute from the source: {c}") for c in attrs]
     rows += [("patients.csv", c, t, d) for c, (t, d) in _PATIENT_COLUMNS.items()]
-    q_desc = {"patient_id": ("text", "study pseudonym"), "day": ("integer", "study day since treatment start"),
+    q_desc = {"study_id": ("text", "study id (as in patients.csv)"),
+              "day": ("integer", "study day since treatment start"),
               "infusion_number": ("integer", "infusion the questionnaire preceded"),
               "complete": ("true/false", "all PHQ-9 answers present (else left out of outcomes)"),
               PHQ9.total: ("integer 0-27", "PHQ-9 total (blank when incomplete)"),
@@ -113,18 +231,18 @@ def _dictionary(attrs, q_cols) -> pd.DataFrame:
 
 def _redcap(long: pd.DataFrame):
     """A repeating 'phq9' instrument: record_id, redcap_repeat_instrument, redcap_repeat_instance, fields."""
-    fields = [c for c in long.columns if c not in ("patient_id", "complete")]
+    fields = [c for c in long.columns if c not in ("study_id", "complete")]
     rc = long[fields].copy()
-    rc.insert(0, "redcap_repeat_instance", long.groupby("patient_id").cumcount().to_numpy() + 1)
+    rc.insert(0, "redcap_repeat_instance", long.groupby("study_id").cumcount().to_numpy() + 1)
     rc.insert(0, "redcap_repeat_instrument", "phq9")
-    rc.insert(0, "record_id", long["patient_id"].to_numpy())
+    rc.insert(0, "record_id", long["study_id"].to_numpy())
     rc = rc.rename(columns={"day": "study_day"})
     header = ["Variable / Field Name", "Form Name", "Section Header", "Field Type", "Field Label",
               "Choices, Calculations, OR Slider Labels", "Field Note", "Text Validation Type OR Show Slider Number",
               "Text Validation Min", "Text Validation Max", "Identifier?", "Branching Logic (Show field only if...)",
               "Required Field?", "Custom Alignment", "Question Number (surveys only)", "Matrix Group Name",
               "Matrix Ranking?", "Field Annotation"]
-    dd = [["record_id", "phq9", "", "text", "Record ID (study pseudonym)", "", "", "", "", "", "", "", "", "", "",
+    dd = [["record_id", "phq9", "", "text", "Record ID (study id)", "", "", "", "", "", "", "", "", "", "",
            "", "", ""]]
     answers = "0, Not at all | 1, Several days | 2, More than half the days | 3, Nearly every day"
     for c in rc.columns[3:]:
@@ -157,11 +275,11 @@ week, window, min_base, mode = params["week"], params["window_days"], params["mi
 T = 7 * week
 lo, hi = T - window, T + window
 
-q = pd.read_csv(HERE / "questionnaires.csv", dtype={"patient_id": str})
+q = pd.read_csv(HERE / "questionnaires.csv", dtype={"study_id": str})
 q = q[q["complete"].astype(str).str.lower() == "true"]
 
 counts = {"response": [0, 0], "remission": [0, 0], "si_resolution": [0, 0]}
-for pid, rows in q.groupby("patient_id"):
+for sid, rows in q.groupby("study_id"):
     rows = rows.sort_values("day")
     base = rows[(rows["day"] >= -30) & (rows["day"] <= 0)]
     if base.empty:

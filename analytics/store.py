@@ -60,10 +60,12 @@ __all__ = [
     "load_cohort",
     "record_audit",
     "list_audit",
+    "save_study_key",
+    "load_study_key",
 ]
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 BUSY_TIMEOUT_S = 10.0
 
 _SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
@@ -72,7 +74,8 @@ _INT_COLUMNS = ["day", *_SCORE_COLUMNS, "infusion_number"]
 
 # Each migration takes the schema from version i to i + 1.  Version 1 is the
 # first released schema; version 2 adds correction history, reverts and users;
-# version 3 adds saved research cohorts; version 4 the append-only audit trail.
+# version 3 adds saved research cohorts; version 4 the append-only audit trail;
+# version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here).
 _MIGRATIONS = [
     """
     CREATE TABLE imports (
@@ -150,6 +153,22 @@ _MIGRATIONS = [
                json_object('import_id', id, 'file', file_name, 'sha256', sha256, 'added', added,
                            'corrected', corrected, 'removed', removed)
         FROM imports ORDER BY id;
+    """,
+    """
+    CREATE TABLE research_exports (
+        export_id TEXT PRIMARY KEY,
+        cohort TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        user TEXT NOT NULL DEFAULT 'local',
+        patients INTEGER NOT NULL
+    );
+    CREATE TABLE study_keys (
+        export_id TEXT NOT NULL REFERENCES research_exports(export_id),
+        study_id TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        PRIMARY KEY (export_id, study_id),
+        UNIQUE (export_id, patient_id)
+    );
     """,
 ]
 
@@ -773,3 +792,48 @@ def load_cohort(name: str, db=None) -> dict:
         raise AnalyticsError(f"there is no saved cohort {name!r}; list them with: python -m analytics cohort list")
     return {"name": row[0], "definition": json.loads(row[1]), "fingerprint": row[2], "saved_at": row[3],
             "user": row[4]}
+
+
+# ----------------------------------------------------------------------------- study-id keys
+
+def save_study_key(export_id: str, key: pd.DataFrame, *, cohort: str, db=None, user: str = "local") -> None:
+    """Keep the key of one research export (``study_id``, ``patient_id`` columns) in the store, in one transaction.
+
+    The key never goes into the export folder: only the clinic, with its
+    store, can link a study id back to its own pseudonym.
+    """
+    con = open_store(db)
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            con.execute("INSERT INTO research_exports (export_id, cohort, created_at, user, patients) "
+                        "VALUES (?, ?, ?, ?, ?)", (export_id, cohort, _now(), user, len(key)))
+            con.executemany("INSERT INTO study_keys (export_id, study_id, patient_id) VALUES (?, ?, ?)",
+                            zip([export_id] * len(key), key["study_id"].astype("str"),
+                                key["patient_id"].astype("str")))
+            con.execute("COMMIT")
+        except BaseException:
+            con.execute("ROLLBACK")
+            raise
+    finally:
+        con.close()
+
+
+def load_study_key(export_id: str, db=None) -> pd.DataFrame:
+    """The key of one research export: ``study_id``, ``patient_id`` (the clinic's pseudonym), by study id.
+
+    Raises
+    ------
+    AnalyticsError
+        When the store holds no export with this id.
+    """
+    con = open_store(db, create=False)
+    try:
+        key = pd.read_sql_query("SELECT study_id, patient_id FROM study_keys WHERE export_id = ? ORDER BY study_id",
+                                con, params=(export_id,))
+    finally:
+        con.close()
+    if key.empty:
+        raise AnalyticsError(f"{export_id}: no research export with this id in the store. The export id is in the "
+                             "export's cohort.json.")
+    return key

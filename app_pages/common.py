@@ -7,6 +7,7 @@ table and the definitions, with the data source labelled.
 from __future__ import annotations
 
 import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,6 +30,7 @@ from analytics.cohorts import (
 )
 from analytics.definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION
 from analytics.exports import to_safe_csv
+from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -129,6 +131,13 @@ class View:
     definitions: OutcomeDefinitions
     key: tuple
     filter_text: str
+    source_ids: pd.Series | None = None  # study id -> the clinic's pseudonym, for researchers' views (never shown)
+
+    def with_source_ids(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with the clinic's pseudonyms back (for a research export, which re-keys them itself)."""
+        if self.source_ids is None:
+            return frame
+        return frame.assign(patient_id=frame["patient_id"].map(self.source_ids).to_numpy())
 
     @property
     def empty(self) -> bool:
@@ -191,12 +200,27 @@ def _page_view(title: str, subheading: bool) -> View | None:
     parts = [period if period != "Custom range" else f"{filters[0]} to {filters[1]}"] + \
         [f"{c}: {', '.join(v)}" for c, v in attrs if v]
     filter_text = "Cohort: " + "; ".join(parts) + "."
-    view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text)
+    source_ids = None
+    if st.session_state.get("role", "director") != "director":
+        # researchers see study ids only: a keyed hash with a secret of this session, never the pseudonym
+        secret = st.session_state.setdefault("study_id_secret", secrets.token_hex(8))
+        frame, patients, source_ids = _with_study_ids(frame, patients, secret)
+    view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text, source_ids)
     if view.empty:
         st.warning("No patients match these filters. Widen the treatment-start period or clear the site, "
                    "clinician or protocol filters in the sidebar.", icon=":material/filter_alt_off:")
         return None
     return view
+
+
+def _with_study_ids(frame: pd.DataFrame, patients: pd.DataFrame, secret: str):
+    """The frames with session study ids in ``patient_id``, and the study id -> pseudonym map."""
+    unique = pd.Series(pd.unique(frame["patient_id"].astype("str")))
+    study = session_study_ids(unique, secret=secret)
+    study_of = pd.Series(study.to_numpy(), index=unique.to_numpy())
+    source_of = pd.Series(unique.to_numpy(), index=study.to_numpy())
+    return (frame.assign(patient_id=frame["patient_id"].astype("str").map(study_of).to_numpy()),
+            patients.assign(patient_id=patients["patient_id"].astype("str").map(study_of).to_numpy()), source_of)
 
 
 def _definitions_controls() -> OutcomeDefinitions:

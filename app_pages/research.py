@@ -173,19 +173,29 @@ if st.button("Save cohort", key="save_cohort", disabled=not name):
 if len(saved):
     st.dataframe(saved, hide_index=True, width="stretch")
 if st.button("Build the research dataset of this cohort", key="build_dataset"):
-    with tempfile.TemporaryDirectory() as tmp:
-        files = write_research_export(view.frame, view.patients, cohort={"name": name or "unsaved",
-                                      "definition": definition}, definitions=d, out_dir=Path(tmp),
-                                      fingerprint=f"sha256:{view.report.sha256}" if view.kind != "store"
-                                      else store_fingerprint(db), software_version=__version__)
-        buffer = io.BytesIO()
-        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
-            for f in files:
-                zf.write(f, f.name)
-    record_audit("research export (dashboard)", {"user": st.session_state.get("user", "local"), "cohort": name or "unsaved", "definition": definition,
-                                                 "parameters": d.as_dict(), "patients": len(view.patients)}, db=db)
-    st.download_button("Download the dataset (zip)", buffer.getvalue(), "research_dataset.zip", "application/zip",
-                       key="dl_dataset")
-    st.caption("Study days only (no calendar dates); reproduce.py recomputes the headline rates with pandas and "
-               "scipy alone.")
+    user = st.session_state.get("user", "local")
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            # the export draws its own study ids from the clinic's pseudonyms; the key stays in the store
+            result = write_research_export(view.with_source_ids(view.frame), view.with_source_ids(view.patients),
+                                           cohort={"name": name or "unsaved", "definition": definition},
+                                           definitions=d, out_dir=Path(tmp),
+                                           fingerprint=f"sha256:{view.report.sha256}" if view.kind != "store"
+                                           else store_fingerprint(db), software_version=__version__, db=db,
+                                           user=user)
+            buffer = io.BytesIO()
+            with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
+                for f in result.files:
+                    zf.write(f, f.name)
+        record_audit("research export (dashboard)", {"user": user, "cohort": name or "unsaved",
+                                                     "definition": definition, "parameters": d.as_dict(),
+                                                     "patients": result.patients, "export_id": result.export_id},
+                     db=db)
+        st.download_button("Download the dataset (zip)", buffer.getvalue(), "research_dataset.zip",
+                           "application/zip", key="dl_dataset")
+        st.caption(f"{result.patients} patients under new random study ids (export id {result.export_id}; the key "
+                   "to your pseudonyms stays in the clinic store, not in the zip). Study days only, no calendar "
+                   "dates; reproduce.py recomputes the headline rates with pandas and scipy alone.")
+    except AnalyticsError as exc:
+        st.error(str(exc))
 footer()

@@ -13,7 +13,7 @@ import pytest
 from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires
 from analytics.cohorts import quarter_bounds, select_patients
 from analytics.quarterly import INTERNAL_NOTICE, NoDataForQuarterError, quarterly_export, write_quarterly_export
-from analytics.suppression import SUPPRESSED_COUNT
+from analytics.suppression import SUPPRESSED_COUNT, SUPPRESSED_VALUE
 from conftest import ROOT, SAMPLE
 
 QUARTER = "2025Q3"
@@ -55,7 +55,7 @@ def test_figures_equal_the_engine(hostile_file, export):
     assert own.loc["cumulative_remission", "rate"] == pytest.approx(s.cumulative_remission.estimate)
     # every cell the suppressed summary shows is the engine's own figure
     shown = export.summary
-    visible = shown["n"] != SUPPRESSED_COUNT
+    visible = ~shown["n"].isin([SUPPRESSED_COUNT, SUPPRESSED_VALUE])
     assert (shown.loc[visible, "n"].astype(int) == raw.loc[visible, "n"].astype(int)).all()
 
 
@@ -64,7 +64,7 @@ def test_three_patient_site_and_its_complement_are_suppressed(export):
     for metric, rows in site.groupby("metric"):
         tiny = rows[rows["stratum"] == "@Tiny"].iloc[0]
         assert tiny["n"] in (SUPPRESSED_COUNT, 0), metric
-        hidden = (rows["n"] == SUPPRESSED_COUNT).sum()
+        hidden = rows["n"].isin([SUPPRESSED_COUNT, SUPPRESSED_VALUE]).sum()
         assert hidden != 1, f"{metric}: a single hidden site could be recovered from the total"
         if tiny["n"] == SUPPRESSED_COUNT:
             assert "n, events" in tiny["suppressed"]
@@ -152,3 +152,26 @@ def test_definitions_reach_the_export(hostile_file):
                          definitions=OutcomeDefinitions(week=8, analysis="itt"))
     assert e.manifest["parameters"]["week"] == 8 and e.manifest["parameters"]["analysis"] == "itt"
     assert e.summary["label"].str.contains("week 8").any()
+
+
+def test_manifest_names_inputs_by_hash_only(tmp_path):
+    """A file name can carry a name or a birth date: no manifest, report or table repeats it, nor the folder."""
+    folder = tmp_path / "Doe_Jane"
+    folder.mkdir()
+    source = folder / "Jane_Doe_DOB_1961-04-17.csv"
+    source.write_bytes(SAMPLE.read_bytes())
+    db = tmp_path / "Smith_store.sqlite"
+    digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
+    assert subprocess.run([sys.executable, "-m", "analytics", "import", str(source), "--db", str(db)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=180).returncode == 0
+    for name, args in (("file", [str(source)]), ("store", ["--db", str(db)])):
+        out_dir = tmp_path / name
+        out = subprocess.run([sys.executable, "-m", "analytics", "export", "--quarter", QUARTER, *args,
+                              "--out", str(out_dir)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr
+        manifest = json.loads((out_dir / QUARTER / "manifest.json").read_text())
+        assert manifest["source"]["kind"] == name and digest in json.dumps(manifest["source"])
+        for written in (out_dir / QUARTER).iterdir():
+            text = written.read_bytes().decode("latin-1")
+            for leak in ("Jane", "Doe_", "1961-04-17", "Smith_store", str(tmp_path)):
+                assert leak not in text, (written.name, leak)
