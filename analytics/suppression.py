@@ -146,10 +146,11 @@ def small_cell_masks(table: pd.DataFrame, *, group_by=("metric", "dimension"), t
 def _partitions(out, group_by, total_dimension, dimension_column):
     """(strata rows, total row or None) of every partition: one equation each."""
     keys = [c for c in group_by if c in out]
+    keys = keys[0] if len(keys) == 1 else keys  # one key: scalar group labels (pandas 4 changes list keys)
     if dimension_column not in out:
         return [(list(idx), None) for idx in out.groupby(keys, sort=False, dropna=False).groups.values()]
     is_total = (out[dimension_column] == total_dimension).to_numpy()
-    outer = [c for c in keys if c != dimension_column]
+    outer = [c for c in group_by if c in out and c != dimension_column]
     totals = {}
     for i in np.flatnonzero(is_total):
         totals.setdefault(tuple(out.loc[i, outer]) if outer else (), i)

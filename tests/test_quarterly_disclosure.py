@@ -117,7 +117,8 @@ def published_counts(export, mode: str) -> list[tuple]:
     add(("Q",), ("Q incomplete",), c[3])
     add(("A",), ("A",), c[4])
     for row in export.quality.to_dict("records"):
-        add(("QM", row["measure"]), ("QM events", row["measure"]), row)
+        where = (row["measure"], row.get("stratum", "all ages"))  # age strata are rows of their own
+        add(("QM", *where), ("QM events", *where), row)
     out.append((("N",), None, export.manifest["cohort_patients"], None))
     return out
 
