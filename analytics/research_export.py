@@ -25,6 +25,7 @@ __all__ = ["write_research_export", "REPRODUCE_SCRIPT"]
 
 _PATIENT_COLUMNS = {
     "patient_id": ("text", "study pseudonym (as in the source; no direct identifiers)"),
+    "episode": ("integer", "treatment course of the patient (1, 2, ...); study days count from its start"),
     "baseline_day": ("integer", "study day of the baseline questionnaire (latest complete on days -30 to 0)"),
     "baseline_total": ("integer 0-27", "PHQ-9 total at baseline"),
     "baseline_item9": ("integer 0-3", "PHQ-9 item 9 (suicidal ideation) at baseline"),
@@ -61,15 +62,19 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    ids = set(patients["patient_id"].astype("str"))
-    q = questionnaires[questionnaires["patient_id"].astype("str").isin(ids)]
+    # the selected units' questionnaires: (patient, episode) pairs of the cohort
+    units = pd.MultiIndex.from_arrays([patients["patient_id"].astype("str"), patients["episode"].astype("int64")])
+    q_episode = questionnaires["episode"] if "episode" in questionnaires else pd.Series(1, index=questionnaires.index)
+    q = questionnaires[pd.MultiIndex.from_arrays([questionnaires["patient_id"].astype("str"),
+                                                  q_episode.astype("int64")]).isin(units)]
     attrs = [c for c in ("site", "clinician", "protocol", "diagnosis", "age_band", "sex") if c in patients]
     p_cols = ["patient_id", *attrs, *[c for c in _PATIENT_COLUMNS if c != "patient_id"]]
     table = patients[p_cols].copy()
     table["patient_id"] = table["patient_id"].astype("str")
-    q_cols = [c for c in ["patient_id", "day", "infusion_number", *PHQ9.items, PHQ9.total, "complete",
+    q_cols = [c for c in ["patient_id", "episode", "day", "infusion_number", *PHQ9.items, PHQ9.total, "complete",
                           *GAD7.items, GAD7.total] if c in q]  # no calendar dates: study days only
-    long = q[q_cols].assign(patient_id=q["patient_id"].astype("str")).sort_values(["patient_id", "day"])
+    long = q[q_cols].assign(patient_id=q["patient_id"].astype("str")).sort_values(
+        [c for c in ("patient_id", "episode", "day") if c in q_cols])
     written = []
 
     def save(frame, name):
@@ -97,7 +102,8 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
 def _dictionary(attrs, q_cols) -> pd.DataFrame:
     rows = [("patients.csv", c, "text", f"patient attribute from the source: {c}") for c in attrs]
     rows += [("patients.csv", c, t, d) for c, (t, d) in _PATIENT_COLUMNS.items()]
-    q_desc = {"patient_id": ("text", "study pseudonym"), "day": ("integer", "study day since treatment start"),
+    q_desc = {"patient_id": ("text", "study pseudonym"), "day": ("integer", "study day since the episode's start"),
+              "episode": ("integer", "treatment course of the patient (1, 2, ...)"),
               "infusion_number": ("integer", "infusion the questionnaire preceded"),
               "complete": ("true/false", "all PHQ-9 answers present (else left out of outcomes)"),
               PHQ9.total: ("integer 0-27", "PHQ-9 total (blank when incomplete)"),
@@ -140,7 +146,7 @@ def _redcap(long: pd.DataFrame):
 REPRODUCE_SCRIPT = '''"""Recompute the headline rates of this research export from questionnaires.csv.
 
 Standalone: needs only pandas and scipy.  It re-implements the outcome
-definitions recorded in cohort.json (spec v1) one patient at a time, so its
+definitions recorded in cohort.json (spec v2) one episode at a time, so its
 figures are an independent check of the tool's.  Usage:
 
     python reproduce.py            # prints JSON: response, remission, si_resolution
@@ -158,10 +164,14 @@ T = 7 * week
 lo, hi = T - window, T + window
 
 q = pd.read_csv(HERE / "questionnaires.csv", dtype={"patient_id": str})
+if "episode" not in q:
+    q["episode"] = 1
+if "phq9_9" not in q:  # a totals-only export: item 9 unknown everywhere
+    q["phq9_9"] = float("nan")
 q = q[q["complete"].astype(str).str.lower() == "true"]
 
 counts = {"response": [0, 0], "remission": [0, 0], "si_resolution": [0, 0]}
-for pid, rows in q.groupby("patient_id"):
+for (pid, episode), rows in q.groupby(["patient_id", "episode"]):
     rows = rows.sort_values("day")
     base = rows[(rows["day"] >= -30) & (rows["day"] <= 0)]
     if base.empty:
@@ -180,7 +190,9 @@ for pid, rows in q.groupby("patient_id"):
     for name, include, met in (
         ("response", eligible, end is not None and end["phq9_total"] <= 0.5 * b["phq9_total"]),
         ("remission", eligible, end is not None and end["phq9_total"] < 5),
-        ("si_resolution", si, end is not None and end["phq9_9"] == 0),
+        # an endpoint whose item 9 is unknown leaves the SI denominator in every mode
+        ("si_resolution", si and not (end is not None and pd.isna(end["phq9_9"])),
+         end is not None and end["phq9_9"] == 0),
     ):
         if include and (end is not None or mode != "completer"):
             counts[name][1] += 1

@@ -27,7 +27,11 @@ def test_summary_json_contract():
     assert set(d["cumulative"]) == {"response", "remission"}
     assert set(d["benchmarks"][0]) >= {"id", "metric", "rate", "difference", "p_value", "comparable", "reason"}
     assert d["patients"] == 599
-    assert d["definitions"]["spec_version"] == "1" and d["definitions"]["week"] == 6
+    assert d["definitions"]["spec_version"] == "2" and d["definitions"]["week"] == 6
+    # spec v2 keys: one episode per patient in the sample's first-episode view
+    assert d["definitions"]["episodes"] == "first"
+    for key in ("episodes", "patients_with_repeat_episodes", "si_unknown", "si_endpoint_unknown"):
+        assert key in d
 
 
 def test_summary_options_change_the_numbers():
@@ -48,7 +52,7 @@ def test_summary_options_change_the_numbers():
 def test_summary_text_is_readable():
     out = run("summary", TINY)
     assert out.returncode == 0
-    for phrase in ("Spec v1", "Response", "Kaplan-Meier", "oliver2022-remission-6w", "not clinical advice"):
+    for phrase in ("Spec v2", "Response", "Kaplan-Meier", "oliver2022-remission-6w", "not clinical advice"):
         assert phrase in out.stdout
 
 

@@ -132,15 +132,15 @@ def test_accepted_correction_keeps_history_and_revert_restores(db, tmp_path):
         read_store(db)
 
 
-def test_file_inconsistent_with_store_is_refused(db, tmp_path):
+def test_reinduction_in_a_later_file_is_a_second_episode(db, tmp_path):
+    # spec v1 refused a second start date against the store; spec v2 makes it episode 2
     base = "patient_id,assessment_date,treatment_start_date,phq9_total,phq9_9\n"
     (tmp_path / "a.csv").write_text(base + "001,2026-01-05,2026-01-05,18,1\n")
-    (tmp_path / "b.csv").write_text(base + "001,2026-02-16,2026-01-12,6,0\n")
+    (tmp_path / "b.csv").write_text(base + "001,2026-05-16,2026-05-12,16,0\n")
     import_questionnaires(tmp_path / "a.csv", db=db)
-    with pytest.raises(QuestionnaireValidationError) as exc:
-        import_questionnaires(tmp_path / "b.csv", db=db)
-    assert exc.value.problems["problem"].str.contains("already in the store").all()
-    assert count(db) == 1
+    import_questionnaires(tmp_path / "b.csv", db=db)
+    frame = read_store(db).frame
+    assert frame["episode"].tolist() == [1, 2] and frame["day"].tolist() == [0, 4]
 
 
 def test_invalid_file_writes_nothing(db, write_csv):
