@@ -10,16 +10,22 @@ over arrays of rows: no loop per patient.
 """
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
+
 import numpy as np
 import pandas as pd
 
-from .definitions import EPISODE_LOOKBACK_DAYS
+from .definitions import EPISODE_LOOKBACK_DAYS, OutcomeDefinitions
 from .errors import DefinitionError
+from .statistics import Proportion, wilson_proportion
 
 __all__ = [
     "assign_episodes",
     "split_episodes_after_gap",
     "episode_origins",
+    "episode_axis_offsets",
+    "Reinductions",
+    "reinduction_summary",
 ]
 
 # start dates are days since 1970 within 1900-2100: offset them into [0, 2**17)
@@ -96,6 +102,21 @@ def episode_origins(frame: pd.DataFrame) -> pd.Series:
     return frame["assessment_date"] - day
 
 
+def episode_axis_offsets(episodes: pd.DataFrame, *, unknown_gap_days: int = 30) -> pd.Series:
+    """Where each episode of one patient starts on a common axis (days since the first episode's start).
+
+    ``episodes``: one patient's rows of :func:`analytics.patient_outcomes` with
+    ``episodes="all"``.  Known gaps (``days_since_previous_episode``) are used;
+    an unknown one (no dates) places the episode ``unknown_gap_days`` after the
+    previous episode's last questionnaire day.
+    """
+    gap = episodes["days_since_previous_episode"].astype("float64")
+    span = episodes["last_followup_day"].astype("float64").fillna(0) + unknown_gap_days
+    step = gap.fillna(span.shift(1)).fillna(0.0)
+    step.iloc[:1] = 0.0
+    return step.cumsum()
+
+
 def split_episodes_after_gap(frame: pd.DataFrame, *, after_days: int) -> pd.DataFrame:
     """Start a new episode at the first scored questionnaire after a gap of >= ``after_days`` days.
 
@@ -157,3 +178,40 @@ def split_episodes_after_gap(frame: pd.DataFrame, *, after_days: int) -> pd.Data
     out["day"] = pd.arrays.IntegerArray(np.nan_to_num(day).astype(np.int16), np.isnan(day))
     resort = np.lexsort((np.nan_to_num(day, nan=1e7), ep_all, codes))
     return out.iloc[resort].reset_index(drop=True)
+
+
+@dataclass(frozen=True)
+class Reinductions:
+    """Re-induction figures of a clinic: who comes back, when, and how second courses do."""
+
+    patients: int
+    with_second: Proportion
+    median_days_to_second: float | None
+    days_known: int
+    first_response: Proportion
+    second_response: Proportion
+
+
+def reinduction_summary(frame: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None) -> Reinductions:
+    """Share of patients with a second episode, median days from first to second start, response by episode.
+
+    Response uses the definitions' analysis mode, in first episodes and in second episodes separately.
+    """
+    from .outcomes import patient_outcomes  # outcomes imports nothing from here; keep the module order simple
+
+    d = replace(definitions or OutcomeDefinitions(), episodes="all")
+    units = patient_outcomes(frame, definitions=d, attributes=False)
+    firsts = units[units["episode"] == units.groupby("patient_id")["episode"].transform("min")]
+    seconds = units[units["patient_id"].duplicated()]
+    seconds = seconds[~seconds["patient_id"].duplicated()]  # each patient's second episode
+    gaps = seconds["days_since_previous_episode"].dropna().astype("float64")
+    return Reinductions(
+        patients=len(firsts),
+        with_second=wilson_proportion(len(seconds), len(firsts)),
+        median_days_to_second=float(gaps.median()) if len(gaps) else None,
+        days_known=len(gaps),
+        first_response=wilson_proportion(int(firsts["response"].fillna(False).sum()),
+                                         int(firsts["response"].notna().sum())),
+        second_response=wilson_proportion(int(seconds["response"].fillna(False).sum()),
+                                          int(seconds["response"].notna().sum())),
+    )

@@ -194,9 +194,7 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
             r_resp = _by_patient(n_pat, p, after & (total <= RESPONSE_FRACTION * b_total_row), "first", received)[0]
             r_rem = _by_patient(n_pat, p, after & (total < REMISSION_BELOW), "first", received)[0]
             r_si = _by_patient(n_pat, p, after & (item9 == 0), "first", received)[0]
-        r_last = np.full(n_pat, np.nan)
-        if after.any():
-            np.fmax.at(r_last, p[after], received[after])
+        r_last = _max_by_patient(n_pat, p, after, received)
         out["first_response_infusions"] = _int(np.where(eligible, r_resp, np.nan))
         out["first_remission_infusions"] = _int(np.where(eligible, r_rem, np.nan))
         out["first_si_free_infusions"] = _int(np.where(si_base, r_si, np.nan))
@@ -242,9 +240,8 @@ def _days_since_previous(questionnaires: pd.DataFrame, codes: np.ndarray, unit_p
     date = dates.to_numpy(dtype="datetime64[D]").astype("int64").astype("float64")
     date[dates.isna().to_numpy()] = np.nan
     origin = date - questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
-    first = np.full(n_units, np.nan)
     ok = ~np.isnan(origin)
-    np.fmin.at(first, codes[ok], origin[ok])  # every row of a unit gives the same day 0
+    first = pd.Series(origin[ok]).groupby(codes[ok]).min().reindex(np.arange(n_units)).to_numpy()
     same = unit_patient[1:] == unit_patient[:-1]
     gap[1:] = np.where(same, first[1:] - first[:-1], np.nan)
     return gap
@@ -286,6 +283,17 @@ def _by_patient(n_pat, p, mask, which, *columns):
         arr[pats] = col[rows]
         result.append(arr)
     return result
+
+
+def _max_by_patient(n_pat, p, mask, values):
+    """Largest masked value of each patient (NaN where none); ``p`` is sorted."""
+    out = np.full(n_pat, np.nan)
+    idx = np.flatnonzero(mask)
+    if idx.size:
+        pp = p[idx]
+        starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
+        out[pp[starts]] = np.maximum.reduceat(values[idx], starts)
+    return out
 
 
 def _closest_by_patient(n_pat, p, mask, distance, *columns):
