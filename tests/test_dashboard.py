@@ -64,7 +64,7 @@ def test_overview_matches_engine(monkeypatch, sample):
     a = activity_summary(sample, patient_outcomes(sample))
     assert metric(at, "Patients treated") == str(a.patients_treated)
     assert metric(at, "Measurement completeness") == f"{a.completeness.estimate:.1%}"
-    assert any("Spec v1" in c.value for c in at.caption)
+    assert any("Spec v2" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 4
 
 
