@@ -57,7 +57,7 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     if not has.any():
         return episode, ep_start
     key = pcodes[has].astype(np.int64) * _KEY_SHIFT + (start[has] + _DATE_OFFSET).astype(np.int64)
-    ukeys, inverse = np.unique(key, return_inverse=True)
+    inverse, ukeys = pd.factorize(key, sort=True)  # hashing, then sorting only the distinct (patient, start)
     upat = ukeys // _KEY_SHIFT
     first_of_patient = np.r_[0, np.flatnonzero(upat[1:] != upat[:-1]) + 1]
     rank = np.arange(ukeys.size) - np.repeat(first_of_patient, np.diff(np.r_[first_of_patient, ukeys.size])) + 1
