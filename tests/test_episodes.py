@@ -259,3 +259,14 @@ def test_gap_rule_leaves_patients_with_start_dates_alone():
 def test_episodes_option_is_checked():
     with pytest.raises(DefinitionError, match="first, all, latest"):
         OutcomeDefinitions(episodes="second")
+
+
+def test_day_layout_episodes_survive_the_store(tmp_path):
+    from analytics import import_questionnaires, read_store
+    path = tmp_path / "days.csv"
+    path.write_text("patient_id,episode,day,phq9_total,phq9_9\nP,1,0,20,0\nP,1,42,10,0\nP,2,0,22,1\nP,2,42,11,0\n")
+    db = tmp_path / "store.sqlite"
+    import_questionnaires(path, db=db)
+    frame = read_store(db).frame
+    # day 0 and day 42 exist in both episodes: the store keeps them apart
+    assert frame["episode"].tolist() == [1, 1, 2, 2] and frame["day"].tolist() == [0, 42, 0, 42]
