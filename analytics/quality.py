@@ -51,19 +51,22 @@ def quality_measures(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, pe
         Half-width of the 12-month window (default 60).
     """
     lo, hi = pd.Timestamp(period_start), pd.Timestamp(period_end)
+    keys = ["patient_id", "episode"] if "episode" in patients and "episode" in questionnaires else ["patient_id"]
     base = patients.loc[patients["baseline_total"].notna() & (patients["baseline_total"] > INDEX_ABOVE),
-                        ["patient_id", "baseline_day", "baseline_total"]]
+                        [*keys, "baseline_day", "baseline_total"]]
+    base = base.drop_duplicates("patient_id")  # one index event per patient: the first episode's (spec v2)
     q = questionnaires[questionnaires["complete"]]
     if "assessment_date" not in q or base.empty:
         empty = wilson_proportion(0, 0)
         return [QualityMeasure(n, d, empty) for n, d in _names(window_days)]
-    index_date = (q[["patient_id", "day", "assessment_date"]].assign(patient_id=q["patient_id"].astype("str"))
-                  .merge(base, left_on=["patient_id", "day"], right_on=["patient_id", "baseline_day"])
+    index_date = (q[[*keys, "day", "assessment_date"]].assign(patient_id=q["patient_id"].astype("str"))
+                  .merge(base, left_on=[*keys, "day"], right_on=[*keys, "baseline_day"])
                   .set_index("patient_id")["assessment_date"])
     base = base.assign(index_date=base["patient_id"].map(index_date)).dropna(subset=["index_date"])
-    follow = q[["patient_id", "day", "phq9_total"]].assign(patient_id=q["patient_id"].astype("str")).merge(
-        base, on="patient_id")
-    follow["after"] = (follow["day"] - follow["baseline_day"]).astype("float64")
+    follow = q[["patient_id", "assessment_date", "phq9_total"]].assign(patient_id=q["patient_id"].astype("str")) \
+        .merge(base.drop(columns=keys[1:]), on="patient_id")
+    # days after the index on the calendar: later episodes of the patient count too
+    follow["after"] = (follow["assessment_date"] - follow["index_date"]).dt.days.astype("float64")
 
     results = []
     # 12 months: closest to day 365 within the window, ties to the earlier
