@@ -270,3 +270,29 @@ def test_day_layout_episodes_survive_the_store(tmp_path):
     frame = read_store(db).frame
     # day 0 and day 42 exist in both episodes: the store keeps them apart
     assert frame["episode"].tolist() == [1, 1, 2, 2] and frame["day"].tolist() == [0, 42, 0, 42]
+
+
+@pytest.mark.parametrize("fixture, episodes, mode", [("dated", "all", "itt"), ("dated", "latest", "itt"),
+                                                     ("totals", "first", "locf"), ("totals", "first", "completer")])
+def test_research_export_reproduces_episode_figures(tmp_path, fixture, episodes, mode):
+    import json
+    import subprocess
+    import sys
+
+    from analytics import remission_rate, response_rate, si_resolution_rate
+    from analytics.research_export import write_research_export
+
+    frame = load(DATED if fixture == "dated" else TOTALS).frame
+    d = OutcomeDefinitions(episodes=episodes, analysis=mode)
+    units = patient_outcomes(frame, definitions=d)
+    write_research_export(frame, units, cohort={"name": "all", "definition": {}}, definitions=d, out_dir=tmp_path,
+                          fingerprint="sha256:test")
+    long = pd.read_csv(tmp_path / "questionnaires.csv", dtype=str)
+    assert "episode" in long.columns and not any("date" in c for c in long.columns)
+    script = subprocess.run([sys.executable, str(tmp_path / "reproduce.py")], capture_output=True, text=True,
+                            timeout=120)
+    assert script.returncode == 0, script.stderr
+    reproduced = json.loads(script.stdout)
+    for name, fn in (("response", response_rate), ("remission", remission_rate), ("si_resolution", si_resolution_rate)):
+        r = fn(units)
+        assert (reproduced[name]["n"], reproduced[name]["events"]) == (r.n, r.events), name
