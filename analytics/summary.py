@@ -12,6 +12,7 @@ import pandas as pd
 
 from .benchmarks import compare_with_benchmarks
 from .definitions import ANALYSIS_MODE_LABELS, OutcomeDefinitions
+from .infusions import infusion_outcomes
 from .outcomes import (
     cumulative_rate,
     patient_outcomes,
@@ -48,6 +49,7 @@ class ClinicSummary:
     source: str = ""
     sha256: str = ""
     validation: dict = field(default_factory=dict)
+    by_infusions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def warnings(self) -> list[str]:
@@ -116,6 +118,14 @@ class ClinicSummary:
             f"Reached by week {d.week} (day {d.target_day}), Kaplan-Meier among eligible episodes",
             _table([("Response", self.cumulative_response), ("Remission", self.cumulative_remission)]),
         ]
+        if len(self.by_infusions):
+            from .infusions import INFUSION_CONVENTION
+            lines += ["", "By infusions received (Kaplan-Meier), beside Oliver 2022 (not like for like)",
+                      f"  {INFUSION_CONVENTION}"]
+            for r in self.by_infusions.itertuples():
+                rate = "no data" if r.rate is None or pd.isna(r.rate) else f"{r.rate:.1%}"
+                lines.append(f"  {r.label:22} after {r.after_infusions:>2} infusions: n {r.n:>6}  events "
+                             f"{r.events:>6}  {rate:>8}   Oliver 2022: {r.published_text}")
         if self.warnings:
             lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
         if len(self.benchmarks):
@@ -195,4 +205,5 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         source=source,
         sha256=sha256,
         validation=dict(validation or {}),
+        by_infusions=infusion_outcomes(patients),
     )

@@ -296,3 +296,12 @@ def test_research_export_reproduces_episode_figures(tmp_path, fixture, episodes,
     for name, fn in (("response", response_rate), ("remission", remission_rate), ("si_resolution", si_resolution_rate)):
         r = fn(units)
         assert (reproduced[name]["n"], reproduced[name]["events"]) == (r.n, r.events), name
+
+
+def test_summary_text_shows_infusion_counts_beside_oliver():
+    s = clinic_summary(load(INFUSIONS).frame)
+    text = s.to_text()
+    assert "not like for like" in text and "infusion_number - 1" in text
+    row = s.by_infusions.set_index("metric").loc["response"]
+    assert (row["n"], row["events"], row["published_text"]) == (5, 2, "72%")
+    assert row["rate"] == pytest.approx(2 / 3) and not row["comparable"]
