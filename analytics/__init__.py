@@ -14,13 +14,17 @@ from .definitions import (
     REMISSION_BELOW,
     RESPONSE_FRACTION,
     SPEC_VERSION,
+    EPISODE_SELECTIONS,
     OutcomeDefinitions,
 )
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
 from .instruments import GAD7, PHQ9, score_items, severity_band
 from .loading import read_table
+from .episodes import assign_episodes, split_episodes_after_gap
+from .observations import is_observation_export, pivot_observations
 from .outcomes import (
     cumulative_rate,
+    infusion_cumulative_rate,
     patient_outcomes,
     rate_table,
     remission_rate,
@@ -45,7 +49,7 @@ __version__ = "0.1.0"
 __all__ = [
     "__version__",
     # definitions
-    "SPEC_VERSION", "ANALYSIS_MODES", "BASELINE_WINDOW_DAYS", "RESPONSE_FRACTION", "REMISSION_BELOW",
+    "SPEC_VERSION", "ANALYSIS_MODES", "EPISODE_SELECTIONS", "BASELINE_WINDOW_DAYS", "RESPONSE_FRACTION", "REMISSION_BELOW",
     "OutcomeDefinitions",
     # errors
     "AnalyticsError", "DefinitionError", "QuestionnaireValidationError", "UnreadableFileError",
@@ -57,6 +61,9 @@ __all__ = [
     "identifier_column_reason", "is_age_column", "identifying_ages", "patient_id_reasons",
     # outcomes
     "patient_outcomes", "response_rate", "remission_rate", "si_resolution_rate", "cumulative_rate", "rate_table",
+    "infusion_cumulative_rate",
+    # episodes and one-row-per-score exports
+    "assign_episodes", "split_episodes_after_gap", "is_observation_export", "pivot_observations",
     # statistics
     "Proportion", "CumulativeIncidence", "wilson_proportion", "km_cumulative", "km_curve",
     # benchmarks and summary

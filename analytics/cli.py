@@ -20,7 +20,7 @@ import sys
 import traceback
 from pathlib import Path
 
-from .definitions import ANALYSIS_MODES, OutcomeDefinitions
+from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, OutcomeDefinitions
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
 from .sources import read_source
 from .store import (
@@ -47,6 +47,12 @@ def _add_definition_options(parser) -> None:
     parser.add_argument("--min-baseline", type=int, default=10, help="minimum baseline PHQ-9 total (default 10)")
     parser.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer",
                         help="completer, itt (intention to treat) or locf (last observation carried forward)")
+    parser.add_argument("--episodes", choices=EPISODE_SELECTIONS, default="first",
+                        help="which treatment courses count: first (default; the first induction), all (every "
+                             "episode a unit; episodes of one patient are not independent) or latest")
+    parser.add_argument("--new-episode-after-days", type=int, metavar="N",
+                        help="for patients without treatment_start_date: start a new episode at the first scored "
+                             "questionnaire after a gap of at least N days without any (off by default)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -179,7 +185,7 @@ def _load(args):
 
 def _definitions(args) -> OutcomeDefinitions:
     return OutcomeDefinitions(week=args.week, window_days=args.window_days, min_baseline=args.min_baseline,
-                              analysis=args.analysis)
+                              analysis=args.analysis, episodes=args.episodes)
 
 
 def _usable(args):
@@ -188,6 +194,14 @@ def _usable(args):
     if not report.ok:
         print(report.to_text(), file=sys.stderr)
         return None
+    gap = getattr(args, "new_episode_after_days", None)
+    if gap is not None:
+        from dataclasses import replace
+        from .episodes import split_episodes_after_gap
+        frame = split_episodes_after_gap(report.frame, after_days=gap)
+        print(f"note: episodes split after gaps of {gap} days or more without a questionnaire (patients "
+              "without treatment_start_date only)", file=sys.stderr)
+        report = replace(report, frame=frame, counts={**report.counts, "new_episode_after_days": gap})
     return report
 
 
@@ -333,7 +347,7 @@ def _cohort(args) -> int:
         saved = load_cohort(name, db)
         parts.append(apply_cohort(report.frame, patients, saved["definition"]).assign(cohort=name))
     stacked = pd.concat(parts, ignore_index=True)
-    overlap = stacked["patient_id"].duplicated().sum()
+    overlap = stacked[["patient_id", "episode"]].duplicated().sum()
     rates = compare_rates(stacked, by="cohort", metric=args.metric)
     timing = {m: compare_time_to_event(stacked, by="cohort", metric=m, definitions=definitions)
               for m in ("response", "remission")}

@@ -1,6 +1,6 @@
 """Outcome definitions: every threshold, window and mode lives here.
 
-Spec v1 (see ``docs/methods.md``).  Anything that prints a number prints
+Spec v2 (see ``docs/methods.md``).  Anything that prints a number prints
 :meth:`OutcomeDefinitions.describe` next to it, so a figure never travels
 without the definition it was computed under.
 """
@@ -40,6 +40,11 @@ __all__ = [
     "AGE_TOP_CODE",
     "SMALL_CELL_MAX",
     "COHORT_QUARTER_MIN_PATIENTS",
+    "EPISODE_SELECTIONS",
+    "EPISODE_SELECTION_LABELS",
+    "EPISODE_LOOKBACK_DAYS",
+    "INFUSIONS_RESPONSE_AT",
+    "INFUSIONS_SI_AT",
     "OutcomeDefinitions",
     "MAX_FILE_BYTES",
     "MAX_COLUMNS",
@@ -57,7 +62,7 @@ __all__ = [
     "MAX_UPLOAD_LABEL_CHARS",
 ]
 
-SPEC_VERSION = "1"
+SPEC_VERSION = "2"
 
 #: Baseline: the latest complete questionnaire with study day in this closed range.
 BASELINE_WINDOW_DAYS = (-30, 0)
@@ -171,6 +176,20 @@ SMALL_CELL_MAX = 10
 #: this many patients; otherwise the year (no calendar date ever).
 COHORT_QUARTER_MIN_PATIENTS = 100
 
+#: A questionnaire with a blank start date belongs to the episode with the latest
+#: start S such that its date >= S - this many days (a screening before a re-induction).
+EPISODE_LOOKBACK_DAYS = 30
+#: Infusion-count figures: "after 10 infusions" (response, remission) and "after six" (SI), as Oliver 2022.
+INFUSIONS_RESPONSE_AT = 10
+INFUSIONS_SI_AT = 6
+
+EPISODE_SELECTIONS = ("first", "all", "latest")
+EPISODE_SELECTION_LABELS = {
+    "first": "each patient's first episode (first induction)",
+    "all": "every episode (units are episodes; episodes of one patient are not independent)",
+    "latest": "each patient's latest episode",
+}
+
 ANALYSIS_MODES = ("completer", "itt", "locf")
 ANALYSIS_MODE_LABELS = {
     "completer": "completers only (eligible patients with a questionnaire in the endpoint window)",
@@ -182,7 +201,7 @@ ANALYSIS_MODE_LABELS = {
 
 @dataclass(frozen=True)
 class OutcomeDefinitions:
-    """Parameters of the outcome definitions (spec v1).
+    """Parameters of the outcome definitions (spec v2).
 
     Parameters
     ----------
@@ -194,12 +213,15 @@ class OutcomeDefinitions:
         Minimum baseline PHQ-9 total for the response and remission denominators.
     analysis : {"completer", "itt", "locf"}
         How patients without an endpoint questionnaire are handled.
+    episodes : {"first", "all", "latest"}
+        Which episodes (treatment courses) are the units of analysis.
     """
 
     week: int = 6
     window_days: int = 7
     min_baseline: int = 10
     analysis: str = "completer"
+    episodes: str = "first"
 
     def __post_init__(self):
         _check_int("week", self.week, 1, 104, "whole weeks from 1 to 104")
@@ -209,6 +231,11 @@ class OutcomeDefinitions:
             raise DefinitionError(
                 f"analysis={self.analysis!r} is not a known analysis mode; "
                 f"use one of {', '.join(ANALYSIS_MODES)}."
+            )
+        if self.episodes not in EPISODE_SELECTIONS:
+            raise DefinitionError(
+                f"episodes={self.episodes!r} is not a known episode selection; "
+                f"use one of {', '.join(EPISODE_SELECTIONS)}."
             )
         # A window reaching day 0 would let the baseline count as its own endpoint.
         if self.target_day - self.window_days <= 0:
@@ -239,7 +266,15 @@ class OutcomeDefinitions:
             "response": f"endpoint PHQ-9 total <= {RESPONSE_FRACTION:.0%} of baseline total",
             "remission": f"endpoint PHQ-9 total < {REMISSION_BELOW}",
             "si_at_baseline": f"baseline PHQ-9 item 9 >= {SI_ITEM_POSITIVE_AT}",
-            "si_resolution": "endpoint PHQ-9 item 9 = 0, among patients with SI at baseline",
+            "si_resolution": "endpoint PHQ-9 item 9 = 0, among units with SI at baseline whose endpoint item 9 "
+                             "is known",
+            "si_unknown": "units whose baseline item 9 is unknown (totals-only): in no SI denominator",
+            "si_endpoint_unknown": "units with SI at baseline whose endpoint item 9 is unknown: out of the SI "
+                                   "denominator in every analysis mode",
+            "episode_rule": f"each distinct treatment_start_date starts an episode; a row with a blank start "
+                            f"date belongs to the latest episode starting at most {EPISODE_LOOKBACK_DAYS} days "
+                            "after it, else episode 1",
+            "episodes_label": EPISODE_SELECTION_LABELS[self.episodes],
             "interval": "Wilson score 95% (rates); Kaplan-Meier with Greenwood log-log 95% (cumulative)",
         }
 
@@ -247,13 +282,15 @@ class OutcomeDefinitions:
         """One paragraph, in plain words, for captions and report headers."""
         lo, hi = self.window
         return (
-            f"Spec v{SPEC_VERSION}. Baseline: latest complete PHQ-9 on study days "
+            f"Spec v{SPEC_VERSION}. Episodes: {EPISODE_SELECTION_LABELS[self.episodes]}; study days count from "
+            f"the episode's start. Baseline: latest scored PHQ-9 on study days "
             f"{BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]}. Eligible: baseline total >= "
             f"{self.min_baseline}. Endpoint: week {self.week} (day {self.target_day}, window days "
             f"{lo}-{hi}, closest to day {self.target_day}, ties to the earlier). Response: total <= "
             f"{RESPONSE_FRACTION:.0%} of baseline; remission: total < {REMISSION_BELOW}; SI "
             f"resolution: item 9 falls to 0 among those with item 9 >= {SI_ITEM_POSITIVE_AT} at "
-            f"baseline. Analysis: {ANALYSIS_MODE_LABELS[self.analysis]}."
+            f"baseline (an unknown item 9 leaves the unit out of SI figures). "
+            f"Analysis: {ANALYSIS_MODE_LABELS[self.analysis]}."
         )
 
 

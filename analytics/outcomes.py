@@ -1,9 +1,10 @@
-"""Baseline, endpoint and outcomes per patient, and the clinic's rates.
+"""Baseline, endpoint and outcomes per episode (treatment course), and the clinic's rates.
 
-Implements spec v1 (``docs/methods.md``) on the canonical frame from
-:mod:`analytics.validation`.  Everything is vectorised over NumPy arrays of
-complete questionnaires sorted by patient and study day: no Python loop per
-patient or per row.
+Implements spec v2 (``docs/methods.md``) on the canonical frame from
+:mod:`analytics.validation`.  The unit of analysis is an episode: a patient's
+treatment course (one per patient in spec v1 data, where v2 gives exactly the
+v1 figures).  Everything is vectorised over NumPy arrays of scored
+questionnaires sorted by unit and study day: no Python loop per patient or per row.
 """
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ import pandas as pd
 
 from .definitions import (
     BASELINE_WINDOW_DAYS,
+    INFUSIONS_RESPONSE_AT,
+    INFUSIONS_SI_AT,
     REMISSION_BELOW,
     RESPONSE_FRACTION,
     SI_ITEM_POSITIVE_AT,
@@ -29,6 +32,8 @@ __all__ = [
     "si_resolution_rate",
     "cumulative_rate",
     "event_times",
+    "infusion_event_times",
+    "infusion_cumulative_rate",
     "rate_table",
 ]
 
@@ -39,60 +44,79 @@ METRICS = {
     "si_resolution": "SI resolution (item 9 falls to 0)",
 }
 _OUTCOME_COLUMN = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
-_CORE = {"patient_id", "day", "assessment_date", "phq9_total", "complete", "line"}
+_CORE = {"patient_id", "episode", "day", "assessment_date", "phq9_total", "complete", "line"}
+_UNIT_STRIDE = 1 << 16  # episode numbers are below this (validation allows up to 1000)
 
 
 def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
                      attributes: bool = True) -> pd.DataFrame:
-    """One row per patient: baseline, endpoint and outcomes under the definitions.
+    """One row per selected episode: baseline, endpoint and outcomes under the definitions.
 
     Parameters
     ----------
     questionnaires : pandas.DataFrame
-        Canonical frame (:func:`analytics.load_questionnaires`).
+        Canonical frame (:func:`analytics.load_questionnaires`); without an
+        ``episode`` column every patient has one episode.
     definitions : OutcomeDefinitions, optional
-        Defaults to spec v1 defaults (week 6 +/- 7 days, baseline >= 10, completer).
+        Defaults to spec defaults (week 6 +/- 7 days, baseline >= 10, completer,
+        first episodes).  ``definitions.episodes`` chooses the rows returned:
+        each patient's first episode, every episode, or each patient's latest.
     attributes : bool
-        Carry each patient's first non-blank value of every other column
+        Carry each episode's first non-blank value of every other column
         (site, protocol, ...) for stratification.
 
     Returns
     -------
     pandas.DataFrame
-        Every patient in the data, with ``baseline_day``, ``baseline_total``,
-        ``baseline_item9``, ``baseline_band``, ``eligible``, ``si_at_baseline``,
+        One row per selected episode (unit), with ``patient_id``, ``episode``,
+        ``n_episodes`` (the patient's), ``days_since_previous_episode`` (start
+        to start; <NA> for a first episode or without dates), ``baseline_day``,
+        ``baseline_total``, ``baseline_item9``, ``baseline_band``, ``eligible``,
+        ``si_at_baseline``, ``si_unknown`` (baseline item 9 unknown),
         ``endpoint_day``, ``endpoint_total``, ``endpoint_item9``,
-        ``endpoint_source`` ("window" or "carried forward"), ``change_pct``,
-        ``response``, ``remission``, ``si_resolved`` (nullable booleans: ``<NA>``
-        means outside that denominator under the analysis mode),
-        ``first_response_day``, ``first_remission_day`` and ``last_followup_day``
-        (the inputs of the cumulative Kaplan-Meier estimates).
+        ``endpoint_source`` ("window" or "carried forward"),
+        ``si_endpoint_unknown``, ``change_pct``, ``response``, ``remission``,
+        ``si_resolved`` (nullable booleans: ``<NA>`` means outside that
+        denominator under the analysis mode), ``first_response_day``,
+        ``first_remission_day`` and ``last_followup_day`` (the inputs of the
+        cumulative Kaplan-Meier estimates) and, when ``infusion_number`` is
+        given, ``first_response_infusions``, ``first_remission_infusions``,
+        ``first_si_free_infusions`` and ``last_followup_infusions`` (infusions
+        received before the questionnaire, i.e. ``infusion_number - 1``).
     """
     d = definitions or OutcomeDefinitions()
-    missing = {"patient_id", "day", "phq9_total", "phq9_9", "complete"} - set(questionnaires.columns)
+    missing = {"patient_id", "day", "phq9_total", "complete"} - set(questionnaires.columns)
     if missing:
         raise DefinitionError(
             f"the frame lacks columns {sorted(missing)}; pass the canonical frame from load_questionnaires()."
         )
-    codes, patients = pd.factorize(questionnaires["patient_id"])
-    n_pat = len(patients)
+    pcodes, patients = pd.factorize(questionnaires["patient_id"])
+    codes, unit_patient, unit_episode = _units(pcodes, questionnaires)
+    n_pat = unit_patient.size  # units: (patient, episode)
     day_all = questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
     keep = questionnaires["complete"].to_numpy(dtype=bool) & ~np.isnan(day_all)
     p = codes[keep]
     day = day_all[keep]
     total = questionnaires["phq9_total"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-    item9 = questionnaires["phq9_9"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    item9 = (questionnaires["phq9_9"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+             if "phq9_9" in questionnaires else np.full(p.size, np.nan))
+    has_inf = "infusion_number" in questionnaires
+    received = (questionnaires["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)[keep] - 1
+                if has_inf else None)
     order = _sort_order(p, day)
     if order is not None:
         p, day, total, item9 = p[order], day[order], total[order], item9[order]
+        if has_inf:
+            received = received[order]
 
-    # baseline: latest complete questionnaire on days [-30, 0]
+    # baseline: latest scored questionnaire on days [-30, 0]
     lo, hi = BASELINE_WINDOW_DAYS
     base = _by_patient(n_pat, p, (day >= lo) & (day <= hi), "last", day, total, item9)
     base_day, base_total, base_item9 = base
     has_base = ~np.isnan(base_day)
     eligible = has_base & (base_total >= d.min_baseline)
     si_base = has_base & (base_item9 >= SI_ITEM_POSITIVE_AT)
+    si_unknown = has_base & np.isnan(base_item9)
 
     # endpoint in the window, closest to T, ties to the earlier day
     T, (w_lo, w_hi) = d.target_day, d.window
@@ -101,7 +125,7 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     has_win = ~np.isnan(win_day)
 
     if d.analysis == "locf":
-        b_row = base_day[p]  # NaN for patients without baseline: comparisons are False
+        b_row = base_day[p]  # NaN for units without baseline: comparisons are False
         before = (day >= b_row) & (day < w_lo)
         cf_day, cf_total, cf_item9 = _by_patient(n_pat, p, before, "last", day, total, item9)
         end_day = np.where(has_win, win_day, cf_day)
@@ -112,6 +136,7 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         end_day, end_total, end_item9 = win_day, win_total, win_item9
         source = np.where(has_win, "window", None)
     has_end = ~np.isnan(end_day)
+    si_end_unknown = si_base & has_end & np.isnan(end_item9)
 
     with np.errstate(invalid="ignore", divide="ignore"):
         responded = has_end & (end_total <= RESPONSE_FRACTION * base_total)
@@ -121,8 +146,9 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
 
     if d.analysis == "completer":
         in_rr, in_si = eligible & has_win, si_base & has_win
-    else:  # itt and locf: every eligible patient; no endpoint counts as not met
+    else:  # itt and locf: every eligible unit; no endpoint counts as not met
         in_rr, in_si = eligible, si_base
+    in_si = in_si & ~si_end_unknown  # an unknown endpoint item 9 leaves the SI denominator in every mode
 
     # cumulative: first day in (0, T] meeting the criterion; otherwise censored at last follow-up
     b_total_row = base_total[p]
@@ -133,8 +159,12 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     last_fu = _by_patient(n_pat, p, day > 0, "last", day)[0]
     last_fu = np.where(np.isnan(last_fu), 0.0, last_fu)
 
+    n_episodes = np.bincount(unit_patient, minlength=len(patients))[unit_patient]
     out = pd.DataFrame({
-        "patient_id": pd.Series(patients, dtype="str"),
+        "patient_id": pd.Series(np.asarray(patients, dtype=object)[unit_patient], dtype="str"),
+        "episode": unit_episode.astype(np.int64),
+        "n_episodes": n_episodes.astype(np.int64),
+        "days_since_previous_episode": _int(_days_since_previous(questionnaires, codes, unit_patient)),
         "n_questionnaires": np.bincount(codes, minlength=n_pat),
         "n_complete": np.bincount(p, minlength=n_pat),
         "baseline_day": _int(base_day),
@@ -142,10 +172,12 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         "baseline_item9": _int(base_item9),
         "eligible": eligible,
         "si_at_baseline": si_base,
+        "si_unknown": si_unknown,
         "endpoint_day": _int(end_day),
         "endpoint_total": _int(end_total),
         "endpoint_item9": _int(end_item9),
         "endpoint_source": pd.array(source, dtype="str"),
+        "si_endpoint_unknown": si_end_unknown,
         "change_pct": change,
         "response": _nullable(responded, in_rr),
         "remission": _nullable(remitted, in_rr),
@@ -154,10 +186,65 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         "first_remission_day": _int(np.where(eligible, first_rem, np.nan)),
         "last_followup_day": _int(last_fu),
     })
-    out.insert(4, "baseline_band", severity_band(out["baseline_total"], PHQ9))
+    out.insert(9, "baseline_band", severity_band(out["baseline_total"], PHQ9))
+    if has_inf:
+        # infusions received before each questionnaire after baseline (infusion_number - 1)
+        after = (day > 0) & ~np.isnan(received)
+        with np.errstate(invalid="ignore"):
+            r_resp = _by_patient(n_pat, p, after & (total <= RESPONSE_FRACTION * b_total_row), "first", received)[0]
+            r_rem = _by_patient(n_pat, p, after & (total < REMISSION_BELOW), "first", received)[0]
+            r_si = _by_patient(n_pat, p, after & (item9 == 0), "first", received)[0]
+        r_last = _max_by_patient(n_pat, p, after, received)
+        out["first_response_infusions"] = _int(np.where(eligible, r_resp, np.nan))
+        out["first_remission_infusions"] = _int(np.where(eligible, r_rem, np.nan))
+        out["first_si_free_infusions"] = _int(np.where(si_base, r_si, np.nan))
+        out["last_followup_infusions"] = _int(np.where(np.isnan(r_last), 0.0, r_last))
     if attributes:
         out = _attach_attributes(out, questionnaires, codes)
+    selected = _selected_units(unit_patient, d.episodes)
+    if selected is not None:
+        out = out[selected].reset_index(drop=True)
     return out
+
+
+def _units(pcodes: np.ndarray, questionnaires: pd.DataFrame):
+    """Unit code of every row, and each unit's patient code and episode; units sorted by patient, episode."""
+    if "episode" not in questionnaires:
+        n = int(pcodes.max()) + 1 if pcodes.size else 0
+        return pcodes, np.arange(n), np.ones(n, np.int64)
+    episode = questionnaires["episode"].to_numpy(dtype="int64")
+    if episode.size == 0 or (episode == 1).all():  # spec v1 data: one unit per patient, no extra work
+        n = int(pcodes.max()) + 1 if pcodes.size else 0
+        return pcodes, np.arange(n), np.ones(n, np.int64)
+    key = pcodes.astype(np.int64) * _UNIT_STRIDE + episode
+    codes, keys = pd.factorize(key, sort=True)
+    return codes, keys // _UNIT_STRIDE, keys % _UNIT_STRIDE
+
+
+def _selected_units(unit_patient: np.ndarray, episodes: str):
+    """Mask of the units ``episodes`` selects (None: all); units are sorted by patient then episode."""
+    if episodes == "all" or unit_patient.size == 0:
+        return None
+    if episodes == "first":
+        return np.r_[True, unit_patient[1:] != unit_patient[:-1]]
+    return np.r_[unit_patient[1:] != unit_patient[:-1], True]  # latest
+
+
+def _days_since_previous(questionnaires: pd.DataFrame, codes: np.ndarray, unit_patient: np.ndarray) -> np.ndarray:
+    """Days from the previous episode's day 0 to this one's (NaN for a first episode or without dates)."""
+    n_units = unit_patient.size
+    gap = np.full(n_units, np.nan)
+    if n_units < 2 or "assessment_date" not in questionnaires or not (unit_patient[1:] == unit_patient[:-1]).any():
+        return gap
+    dates = questionnaires["assessment_date"]
+    date = dates.to_numpy(dtype="datetime64[D]").astype("int64").astype("float64")
+    date[dates.isna().to_numpy()] = np.nan
+    origin = date - questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
+    ok = ~np.isnan(origin)
+    first = pd.Series(origin[ok]).groupby(codes[ok]).min().reindex(np.arange(n_units)).to_numpy()
+    same = unit_patient[1:] == unit_patient[:-1]
+    gap[1:] = np.where(same, first[1:] - first[:-1], np.nan)
+    return gap
 
 
 def _int(values: np.ndarray) -> pd.arrays.IntegerArray:
@@ -198,6 +285,17 @@ def _by_patient(n_pat, p, mask, which, *columns):
     return result
 
 
+def _max_by_patient(n_pat, p, mask, values):
+    """Largest masked value of each patient (NaN where none); ``p`` is sorted."""
+    out = np.full(n_pat, np.nan)
+    idx = np.flatnonzero(mask)
+    if idx.size:
+        pp = p[idx]
+        starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
+        out[pp[starts]] = np.maximum.reduceat(values[idx], starts)
+    return out
+
+
 def _closest_by_patient(n_pat, p, mask, distance, *columns):
     """Per patient, the masked row with the smallest distance; ties to the earlier row."""
     idx = np.flatnonzero(mask)
@@ -212,6 +310,7 @@ def _closest_by_patient(n_pat, p, mask, distance, *columns):
 
 
 def _attach_attributes(out, questionnaires, codes):
+    """Each unit's first non-blank value of every attribute column (``codes``: the rows' units)."""
     extra = [c for c in questionnaires.columns
              if c not in _CORE and not c.startswith(("phq9_", "gad7_")) and c not in ("infusion_number",)]
     if not extra:
@@ -283,6 +382,51 @@ def event_times(patients: pd.DataFrame, *, metric: str) -> tuple[np.ndarray, np.
     times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
                      patients["last_followup_day"].to_numpy(dtype="float64"))
     return times, observed
+
+
+#: Infusion-count metrics: the rows they count among, the column of the first event, the figure's count.
+_INFUSION_METRICS = {
+    "response": ("eligible", "first_response_infusions", INFUSIONS_RESPONSE_AT),
+    "remission": ("eligible", "first_remission_infusions", INFUSIONS_RESPONSE_AT),
+    "si_free": ("si_at_baseline", "first_si_free_infusions", INFUSIONS_SI_AT),
+}
+
+
+def infusion_event_times(patients: pd.DataFrame, *, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier inputs on the infusion axis: (infusions received, observed) per unit row.
+
+    Time is the number of infusions received before the first questionnaire
+    after baseline that meets the criterion (``infusion_number - 1``), else
+    before the last questionnaire with an infusion number (censoring).  The
+    caller chooses the rows (eligible units; SI at baseline for ``si_free``).
+    """
+    if metric not in _INFUSION_METRICS:
+        raise DefinitionError(f"metric={metric!r}: infusion counts exist for {', '.join(_INFUSION_METRICS)}.")
+    column = _INFUSION_METRICS[metric][1]
+    if column not in patients:
+        raise DefinitionError("the data have no infusion_number column: outcomes by infusions received need "
+                              "the infusion each questionnaire was completed before.")
+    first = patients[column]
+    observed = first.notna().to_numpy()
+    times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
+                     patients["last_followup_infusions"].to_numpy(dtype="float64"))
+    return times, observed
+
+
+def infusion_cumulative_rate(patients: pd.DataFrame, *, metric: str, at: int | None = None) -> CumulativeIncidence:
+    """Kaplan-Meier probability of first response, remission or SI-free (item 9 = 0) by ``at`` infusions.
+
+    Among eligible units (response, remission) or units with SI at baseline
+    (``si_free``).  Default ``at``: 10 infusions for response and remission, six
+    for SI, the counts Oliver 2022 reports.  The returned ``time`` is in
+    infusions received, not days.
+    """
+    if metric not in _INFUSION_METRICS:
+        raise DefinitionError(f"metric={metric!r}: infusion counts exist for {', '.join(_INFUSION_METRICS)}.")
+    among, _, default_at = _INFUSION_METRICS[metric]
+    rows = patients[patients[among].to_numpy(dtype=bool)]
+    times, observed = infusion_event_times(rows, metric=metric)
+    return km_cumulative(times, observed, at=default_at if at is None else at)
 
 
 def rate_table(patients: pd.DataFrame, *, by: str | list[str] | None = None,

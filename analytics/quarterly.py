@@ -182,6 +182,13 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         {"measure": "SI worsened at the endpoint (item 9 above baseline)", **_counts(si["si_worsened"])},
         {"measure": "New SI at the endpoint (item 9 = 0 at baseline, >= 1 at endpoint)", **_counts(si["si_new"])},
     ]
+    # spec v2: totals-only questionnaires leave item 9 unknown; say how many are outside the SI figures
+    safety_rows += [
+        {"measure": "Baseline item 9 unknown (totals only): in no SI denominator", "n": len(patients),
+         "events": int(patients["si_unknown"].sum())},
+        {"measure": "SI at baseline but endpoint item 9 unknown: out of the SI denominator",
+         "n": int(patients["si_at_baseline"].sum()), "events": int(patients["si_endpoint_unknown"].sum())},
+    ]
     bench = compare_with_benchmarks({"si_worsened": si["si_worsened"]}, definitions=d, metrics=("si_worsened",))
     for b in bench.to_dict("records"):
         safety_rows[2].update(_comparison_fields(b))

@@ -85,6 +85,7 @@ def session_study_ids(patient_ids: pd.Series, *, secret: str) -> pd.Series:
 _PATIENT_COLUMNS = {
     "study_id": ("text", "study id: random, new for this export; the key to the clinic's records stays in the "
                  "clinic's store"),
+    "episode": ("integer", "treatment course of the patient (1, 2, ...); study days count from its start"),
     "baseline_day": ("integer", "study day of the baseline questionnaire (latest complete on days -30 to 0)"),
     "baseline_total": ("integer 0-27", "PHQ-9 total at baseline"),
     "baseline_item9": ("integer 0-3", "PHQ-9 item 9 (suicidal ideation) at baseline"),
@@ -128,29 +129,34 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
         A cohort of 0 to ``SMALL_CELL_MAX`` patients: nothing is written.
     """
     table_ids = patients["patient_id"].astype("str")
-    if len(patients) <= SMALL_CELL_MAX:
+    patient_ids = pd.unique(table_ids.to_numpy())  # with every episode selected, a patient has several rows
+    if len(patient_ids) <= SMALL_CELL_MAX:
         raise SmallCohortError(
-            f"cohort {cohort.get('name', '')!r} has {len(patients)} patient(s); a research dataset needs at least "
+            f"cohort {cohort.get('name', '')!r} has {len(patient_ids)} patient(s); a research dataset needs at least "
             f"{SMALL_CELL_MAX + 1} (small-cell rule: no group of 1 to {SMALL_CELL_MAX} leaves the clinic), so nothing was "
             "written. Widen the cohort (more sites, a longer treatment-start period).")
     export_id = str(uuid.uuid4())
-    key = pd.DataFrame({"patient_id": table_ids.to_numpy(), "study_id": new_study_ids(len(table_ids))})
+    key = pd.DataFrame({"patient_id": patient_ids, "study_id": new_study_ids(len(patient_ids))})
     if db is not None:  # the key first: a dataset whose key was lost could never be linked back
         from .store import save_study_key
         save_study_key(export_id, key, cohort=str(cohort.get("name", "")), db=db, user=user)
     study_of = pd.Series(key["study_id"].to_numpy(), index=key["patient_id"].to_numpy())
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    q = questionnaires[questionnaires["patient_id"].astype("str").isin(study_of.index)]
+    # the selected units' questionnaires: (patient, episode) pairs of the cohort
+    units = pd.MultiIndex.from_arrays([table_ids, patients["episode"].astype("int64")])
+    q_episode = questionnaires["episode"] if "episode" in questionnaires else pd.Series(1, index=questionnaires.index)
+    q = questionnaires[pd.MultiIndex.from_arrays([questionnaires["patient_id"].astype("str"),
+                                                  q_episode.astype("int64")]).isin(units)]
     attrs = [c for c in ("site", "clinician", "protocol", "diagnosis", "age_band", "sex") if c in patients]
     table = patients[["patient_id", *attrs, *[c for c in _PATIENT_COLUMNS if c != "study_id"]]].copy()
     table.insert(0, "study_id", study_of.reindex(table_ids).to_numpy())
-    table = table.drop(columns="patient_id").sort_values("study_id", ignore_index=True)
-    q_cols = [c for c in ["day", "infusion_number", *PHQ9.items, PHQ9.total, "complete",
+    table = table.drop(columns="patient_id").sort_values(["study_id", "episode"], ignore_index=True)
+    q_cols = [c for c in ["episode", "day", "infusion_number", *PHQ9.items, PHQ9.total, "complete",
                           *GAD7.items, GAD7.total] if c in q]  # no calendar dates: study days only
     long = q[q_cols].copy()
     long.insert(0, "study_id", study_of.reindex(q["patient_id"].astype("str")).to_numpy())
-    long = long.sort_values(["study_id", "day"], ignore_index=True)
+    long = long.sort_values([c for c in ("study_id", "episode", "day") if c in long], ignore_index=True)
     written = []
 
     def save(frame, name):
@@ -215,7 +221,8 @@ def _dictionary(attrs, q_cols) -> pd.DataFrame:
     rows = [("patients.csv", c, "text", f"patient attribute from the source: {c}") for c in attrs]
     rows += [("patients.csv", c, t, d) for c, (t, d) in _PATIENT_COLUMNS.items()]
     q_desc = {"study_id": ("text", "study id (as in patients.csv)"),
-              "day": ("integer", "study day since treatment start"),
+              "day": ("integer", "study day since the episode's start"),
+              "episode": ("integer", "treatment course of the patient (1, 2, ...)"),
               "infusion_number": ("integer", "infusion the questionnaire preceded"),
               "complete": ("true/false", "all PHQ-9 answers present (else left out of outcomes)"),
               PHQ9.total: ("integer 0-27", "PHQ-9 total (blank when incomplete)"),
@@ -258,7 +265,7 @@ def _redcap(long: pd.DataFrame):
 REPRODUCE_SCRIPT = '''"""Recompute the headline rates of this research export from questionnaires.csv.
 
 Standalone: needs only pandas and scipy.  It re-implements the outcome
-definitions recorded in cohort.json (spec v1) one patient at a time, so its
+definitions recorded in cohort.json (spec v2) one episode at a time, so its
 figures are an independent check of the tool's.  Usage:
 
     python reproduce.py            # prints JSON: response, remission, si_resolution
@@ -276,10 +283,14 @@ T = 7 * week
 lo, hi = T - window, T + window
 
 q = pd.read_csv(HERE / "questionnaires.csv", dtype={"study_id": str})
+if "episode" not in q:
+    q["episode"] = 1
+if "phq9_9" not in q:  # a totals-only export: item 9 unknown everywhere
+    q["phq9_9"] = float("nan")
 q = q[q["complete"].astype(str).str.lower() == "true"]
 
 counts = {"response": [0, 0], "remission": [0, 0], "si_resolution": [0, 0]}
-for sid, rows in q.groupby("study_id"):
+for (sid, episode), rows in q.groupby(["study_id", "episode"]):
     rows = rows.sort_values("day")
     base = rows[(rows["day"] >= -30) & (rows["day"] <= 0)]
     if base.empty:
@@ -298,7 +309,9 @@ for sid, rows in q.groupby("study_id"):
     for name, include, met in (
         ("response", eligible, end is not None and end["phq9_total"] <= 0.5 * b["phq9_total"]),
         ("remission", eligible, end is not None and end["phq9_total"] < 5),
-        ("si_resolution", si, end is not None and end["phq9_9"] == 0),
+        # an endpoint whose item 9 is unknown leaves the SI denominator in every mode
+        ("si_resolution", si and not (end is not None and pd.isna(end["phq9_9"])),
+         end is not None and end["phq9_9"] == 0),
     ):
         if include and (end is not None or mode != "completer"):
             counts[name][1] += 1

@@ -24,7 +24,9 @@ def si_review(questionnaires: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFr
         item9_latest, item9_previous, item9_baseline, phq9_total_latest,
         reason``, sorted by latest item 9 (highest first), then most recent.
     """
-    q = questionnaires[questionnaires["complete"]].sort_values(["patient_id", "day"], kind="stable")
+    # by episode then day: the latest questionnaire is in the patient's latest episode
+    order = [c for c in ("patient_id", "episode", "day") if c in questionnaires]
+    q = questionnaires[questionnaires["complete"]].sort_values(order, kind="stable")
     pid = q["patient_id"].astype("str")
     last = ~pid.duplicated(keep="last")
     prev_item9 = q["phq9_9"].groupby(pid, sort=False).shift(1)
@@ -36,7 +38,8 @@ def si_review(questionnaires: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFr
         "item9_previous": prev_item9[last].to_numpy(),
         "phq9_total_latest": q.loc[last, "phq9_total"].to_numpy(),
     })
-    base = patients.set_index(patients["patient_id"].astype("str"))["baseline_item9"]
+    latest_unit = patients.drop_duplicates("patient_id", keep="last")  # one row per patient whatever --episodes
+    base = latest_unit.set_index(latest_unit["patient_id"].astype("str"))["baseline_item9"]
     latest["item9_baseline"] = base.reindex(latest["patient_id"]).to_numpy()
     item9 = latest["item9_latest"].astype("float64")
     prev = latest["item9_previous"].astype("float64")

@@ -6,6 +6,7 @@ from pathlib import Path
 from .fhir import read_fhir
 from .loading import RawTable, read_table
 from .mapping import ColumnMapping, apply_mapping, load_mapping
+from .observations import is_observation_export, pivot_observations
 from .redcap import is_redcap_export, read_redcap
 
 __all__ = ["FHIR_SUFFIXES", "read_source"]
@@ -19,7 +20,8 @@ def read_source(path, *, mapping=None, label: str | None = None) -> RawTable:
     ``.json`` / ``.ndjson`` are FHIR; a CSV with ``record_id`` and
     ``redcap_event_name`` is a REDCap export; anything else is read as a
     questionnaire file.  ``mapping`` (a path or :class:`ColumnMapping`)
-    renames headers and rewrites dates first (and may name the XLSX sheet to read).  ``label`` is
+    renames headers and rewrites dates first (and may name the XLSX sheet to read).  A table with
+    one row per score (patient, date, code, value) is then pivoted into questionnaires.  ``label`` is
     the name used in messages and the import record (an upload's sanitised name; default the file's).
     """
     path = Path(path)
@@ -30,4 +32,5 @@ def read_source(path, *, mapping=None, label: str | None = None) -> RawTable:
     raw = read_table(path, label=label, sheet=mapping.sheet if mapping else None)
     if is_redcap_export(raw):
         return read_redcap(path, mapping or ColumnMapping(), label=label)
-    return apply_mapping(raw, mapping) if mapping else raw
+    raw = apply_mapping(raw, mapping) if mapping else raw
+    return pivot_observations(raw) if is_observation_export(raw) else raw

@@ -406,7 +406,11 @@ def _occasion(frame: pd.DataFrame) -> pd.Series:
     else:
         dates = pd.Series(pd.NA, index=frame.index, dtype="str")
     given = frame["_given_day"]
-    return dates.fillna("day:" + given.astype("str"))
+    day = "day:" + given.astype("str")
+    if "episode" in frame:  # day layout with several episodes: the day counts from its episode's start
+        ep = frame["episode"].astype("int64")
+        day = day.where(ep <= 1, "episode:" + ep.astype("str") + " " + day)
+    return dates.fillna(day)
 
 
 def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
@@ -428,8 +432,9 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     for c in _SCORE_COLUMNS + ["infusion_number"]:
         rows[c] = frame[c].astype("Int64") if c in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
     known = {"patient_id", "day", "assessment_date", "treatment_start_date", "complete", "line", "infusion_number",
-             *_SCORE_COLUMNS}
-    attrs = sorted(c for c in frame.columns if c not in known)
+             "episode", *_SCORE_COLUMNS}
+    # the episode is kept only when the file gave it (day layout); otherwise it follows from the start dates
+    attrs = sorted(c for c in frame.columns if c not in known or (c == "episode" and "episode" in raw.frame))
     if attrs:
         rows["attributes"] = frame[attrs].astype(object).to_json(orient="records", lines=True).splitlines()
     else:

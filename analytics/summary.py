@@ -12,6 +12,7 @@ import pandas as pd
 
 from .benchmarks import compare_with_benchmarks, format_p_value
 from .definitions import ANALYSIS_MODE_LABELS, OutcomeDefinitions
+from .infusions import infusion_outcomes
 from .outcomes import (
     cumulative_rate,
     patient_outcomes,
@@ -30,11 +31,15 @@ class ClinicSummary:
 
     definitions: OutcomeDefinitions
     patients: int
+    episodes: int
+    patients_with_repeat_episodes: int
     questionnaires: int
     complete_questionnaires: int
     with_baseline: int
     eligible: int
     si_at_baseline: int
+    si_unknown: int
+    si_endpoint_unknown: int
     response: Proportion
     remission: Proportion
     si_resolution: Proportion
@@ -44,6 +49,7 @@ class ClinicSummary:
     source: str = ""
     sha256: str = ""
     validation: dict = field(default_factory=dict)
+    by_infusions: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     @property
     def warnings(self) -> list[str]:
@@ -51,7 +57,14 @@ class ClinicSummary:
         named = {"response": self.response, "remission": self.remission, "SI resolution": self.si_resolution,
                  "cumulative response": self.cumulative_response,
                  "cumulative remission": self.cumulative_remission}
-        return [f"{k}: {v.warning}" for k, v in named.items() if v.warning]
+        out = [f"{k}: {v.warning}" for k, v in named.items() if v.warning]
+        if self.definitions.episodes == "all" and self.episodes > self.patients:
+            out.append(f"episodes: {self.episodes} episodes from {self.patients} patients are the units; "
+                       "episodes of one patient are not independent, so the intervals are too narrow")
+        if self.si_unknown or self.si_endpoint_unknown:
+            out.append(f"SI resolution: {self.si_unknown} with baseline item 9 unknown and "
+                       f"{self.si_endpoint_unknown} with endpoint item 9 unknown are outside the SI denominator")
+        return out
 
     def as_dict(self) -> dict:
         """The JSON contract of ``python -m analytics summary --format json``."""
@@ -60,11 +73,15 @@ class ClinicSummary:
             "spec_version": self.definitions.as_dict()["spec_version"],
             "source": {"file": self.source, "sha256": self.sha256},
             "patients": self.patients,
+            "episodes": self.episodes,
+            "patients_with_repeat_episodes": self.patients_with_repeat_episodes,
             "questionnaires": self.questionnaires,
             "complete_questionnaires": self.complete_questionnaires,
             "with_baseline": self.with_baseline,
             "eligible": self.eligible,
             "si_at_baseline": self.si_at_baseline,
+            "si_unknown": self.si_unknown,
+            "si_endpoint_unknown": self.si_endpoint_unknown,
             "analysis": self.definitions.analysis,
             "response": self.response.as_dict(),
             "remission": self.remission.as_dict(),
@@ -86,17 +103,29 @@ class ClinicSummary:
             d.describe(),
             "",
             f"Patients in the data: {self.patients}   questionnaires: {self.questionnaires} "
-            f"({self.complete_questionnaires} complete)",
+            f"({self.complete_questionnaires} scored)",
+            f"Episodes ({d.episodes}): {self.episodes}   patients with more than one episode: "
+            f"{self.patients_with_repeat_episodes}",
             f"With a baseline: {self.with_baseline}   eligible (baseline >= {d.min_baseline}): {self.eligible}   "
             f"SI at baseline (item 9 >= 1): {self.si_at_baseline}",
+            f"Item 9 unknown (totals only): at baseline {self.si_unknown}, at the endpoint of SI-at-baseline "
+            f"episodes {self.si_endpoint_unknown} (outside the SI denominator)",
             "",
             f"Week {d.week} outcomes, {d.analysis}: {ANALYSIS_MODE_LABELS[d.analysis]}",
             _table([("Response", self.response), ("Remission", self.remission),
                     ("SI resolution", self.si_resolution)]),
             "",
-            f"Reached by week {d.week} (day {d.target_day}), Kaplan-Meier among eligible patients",
+            f"Reached by week {d.week} (day {d.target_day}), Kaplan-Meier among eligible episodes",
             _table([("Response", self.cumulative_response), ("Remission", self.cumulative_remission)]),
         ]
+        if len(self.by_infusions):
+            from .infusions import INFUSION_CONVENTION
+            lines += ["", "By infusions received (Kaplan-Meier), beside Oliver 2022 (not like for like)",
+                      f"  {INFUSION_CONVENTION}"]
+            for r in self.by_infusions.itertuples():
+                rate = "no data" if r.rate is None or pd.isna(r.rate) else f"{r.rate:.1%}"
+                lines.append(f"  {r.label:22} after {r.after_infusions:>2} infusions: n {r.n:>6}  events "
+                             f"{r.events:>6}  {rate:>8}   Oliver 2022: {r.published_text}")
         if self.warnings:
             lines += ["", "Warnings:"] + [f"  - {w}" for w in self.warnings]
         if len(self.benchmarks):
@@ -163,14 +192,19 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         "cumulative_response": cumulative_rate(patients, metric="response", definitions=d),
         "cumulative_remission": cumulative_rate(patients, metric="remission", definitions=d),
     }
+    one_row_each = ~patients["patient_id"].duplicated()
     return ClinicSummary(
         definitions=d,
-        patients=len(patients),
+        patients=int(questionnaires["patient_id"].nunique()),
+        episodes=len(patients),
+        patients_with_repeat_episodes=int((patients.loc[one_row_each, "n_episodes"] > 1).sum()),
         questionnaires=len(questionnaires),
         complete_questionnaires=int(questionnaires["complete"].sum()),
         with_baseline=int(patients["baseline_day"].notna().sum()),
         eligible=int(patients["eligible"].sum()),
         si_at_baseline=int(patients["si_at_baseline"].sum()),
+        si_unknown=int(patients["si_unknown"].sum()),
+        si_endpoint_unknown=int(patients["si_endpoint_unknown"].sum()),
         response=rates["response"],
         remission=rates["remission"],
         si_resolution=rates["si_resolution"],
@@ -180,4 +214,5 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         source=source,
         sha256=sha256,
         validation=dict(validation or {}),
+        by_infusions=infusion_outcomes(patients),
     )

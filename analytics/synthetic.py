@@ -36,7 +36,8 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
                      last_start: str = "2026-09-30", data_cutoff: str = "2026-11-15",
                      booster_share: float = 0.7, boosters_mean: float = 4.0, max_boosters: int = 12,
                      incomplete_share: float = 0.015, duplicate_share: float = 0.003,
-                     gad7_share: float = 0.7, dates_as_text: bool = True) -> pd.DataFrame:
+                     gad7_share: float = 0.7, reinduction_share: float = 0.2,
+                     totals_only_site: str | None = "Riverside", dates_as_text: bool = True) -> pd.DataFrame:
     """Generate a synthetic clinic's questionnaire export (long format).
 
     Parameters
@@ -53,6 +54,14 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
     incomplete_share, duplicate_share, gad7_share : float
         Questionnaires with one blank PHQ-9 item, exact duplicate rows, and
         questionnaires that include a GAD-7.
+    reinduction_share : float
+        Share of patients drawn to come back for a second induction (a second
+        episode) 2 to 9 months after their first start; their first course
+        stops there, and the second course's screening rows carry a blank
+        ``treatment_start_date`` (the 30-day rule assigns them).
+    totals_only_site : str or None
+        A site whose export carries totals only (``phq9_total``,
+        ``gad7_total``; no item answers, so item 9 is unknown there).
     dates_as_text : bool
         ISO text dates, as in a CSV export (default); False keeps ``datetime64``.
 
@@ -61,9 +70,70 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
     pandas.DataFrame
         Columns ``patient_id, assessment_date, treatment_start_date, site,
         clinician, protocol, diagnosis, age_band, sex, infusion_number,
-        phq9_1..phq9_9, gad7_1..gad7_7`` (dates as ISO text, blanks as
+        phq9_1..phq9_9, gad7_1..gad7_7`` and, with a totals-only site,
+        ``phq9_total`` and ``gad7_total`` (dates as ISO text, blanks as
         missing), sorted by treatment start, patient and date.
     """
+    frame, _ = _courses(n_patients, seed, first_start, last_start, booster_share, boosters_mean, max_boosters,
+                        incomplete_share, gad7_share)
+    if reinduction_share > 0:
+        frame = _add_reinductions(frame, seed, reinduction_share, booster_share, boosters_mean, max_boosters,
+                                  incomplete_share, gad7_share)
+    if totals_only_site is not None:
+        frame = _totals_only(frame, frame["site"] == totals_only_site)
+
+    cutoff = np.datetime64(data_cutoff, "D")
+    frame = frame[frame["assessment_date"].to_numpy() <= cutoff]
+    dups = frame.sample(frac=duplicate_share, random_state=seed)
+    frame = pd.concat([frame, dups], ignore_index=True)
+    frame = frame.sort_values(["treatment_start_date", "patient_id", "assessment_date"], kind="stable",
+                              ignore_index=True)
+    if dates_as_text:
+        for col in ("assessment_date", "treatment_start_date"):
+            frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
+    return frame
+
+
+def _add_reinductions(frame, seed, share, booster_share, boosters_mean, max_boosters, incomplete_share, gad7_share):
+    """Second inductions 2-9 months after the first start, for ``share`` of the patients (vectorised)."""
+    rng = np.random.default_rng([seed, 2])  # its own stream: the first courses stay as they were
+    firsts = frame.drop_duplicates("patient_id")
+    chosen = firsts[rng.random(len(firsts)) < share].reset_index(drop=True)
+    if chosen.empty:
+        return frame
+    new_start = chosen["treatment_start_date"].to_numpy() + rng.integers(61, 275, len(chosen)).astype(
+        "timedelta64[D]")
+    second, pat = _courses(len(chosen), [seed, 3], "2000-01-01", "2000-01-01", booster_share, boosters_mean,
+                           max_boosters, incomplete_share, gad7_share)
+    offset = second["assessment_date"].to_numpy() - second["treatment_start_date"].to_numpy()
+    second["treatment_start_date"] = new_start[pat]
+    second["assessment_date"] = new_start[pat] + offset
+    for col in ("patient_id", "site", "clinician", "diagnosis", "age_band", "sex"):
+        second[col] = chosen[col].to_numpy()[pat]
+    # screening before the re-induction: start date left blank, as many exports do
+    second["treatment_start_date"] = second["treatment_start_date"].where(offset >= np.timedelta64(0, "D"))
+    # the first course stops when the second starts
+    stop = pd.Series(new_start, index=chosen["patient_id"]).reindex(frame["patient_id"]).to_numpy()
+    keep = ~(frame["assessment_date"].to_numpy() >= stop)
+    return pd.concat([frame[keep], second], ignore_index=True)
+
+
+def _totals_only(frame, rows):
+    """PHQ-9 and GAD-7 totals instead of item answers on ``rows`` (a blank item leaves the total blank)."""
+    rows = rows.to_numpy()
+    out = frame.copy()
+    for name, n_items in (("phq9", 9), ("gad7", 7)):
+        items = [f"{name}_{k}" for k in range(1, n_items + 1)]
+        total = out[items].sum(axis=1, skipna=False).astype("Int16")
+        out.insert(out.columns.get_loc(items[-1]) + 1, f"{name}_total",
+                   total.where(pd.Series(rows, index=out.index)))
+        out.loc[rows, items] = pd.NA
+    return out
+
+
+def _courses(n_patients, seed, first_start, last_start, booster_share, boosters_mean, max_boosters,
+             incomplete_share, gad7_share):
+    """One treatment course per patient: the frame before the data cutoff, and each row's patient index."""
     rng = np.random.default_rng(seed)
     n = int(n_patients)
 
@@ -162,14 +232,4 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
     blank_items = rng.integers(1, 9, blank_rows.size)
     for k in range(1, 9):  # eight columns, not per row
         frame.loc[blank_rows[blank_items == k], f"phq9_{k}"] = pd.NA
-
-    cutoff = np.datetime64(data_cutoff, "D")
-    frame = frame[frame["assessment_date"].to_numpy() <= cutoff]
-    dups = frame.sample(frac=duplicate_share, random_state=seed)
-    frame = pd.concat([frame, dups], ignore_index=True)
-    frame = frame.sort_values(["treatment_start_date", "patient_id", "assessment_date"], kind="stable",
-                              ignore_index=True)
-    if dates_as_text:
-        for col in ("assessment_date", "treatment_start_date"):
-            frame[col] = pd.to_datetime(frame[col]).dt.strftime("%Y-%m-%d")
-    return frame
+    return frame, pat

@@ -27,6 +27,7 @@ from .deidentification import (
     patient_id_reasons,
 )
 from .definitions import AGE_TOP_CODE, BASELINE_WINDOW_DAYS, OLDEST_EXACT_AGE
+from .episodes import assign_episodes
 from .errors import PROBLEM_COLUMNS, QuestionnaireValidationError
 from .instruments import GAD7, PHQ9, Instrument
 from .loading import RawTable, raw_table_from_frame, read_table
@@ -44,7 +45,9 @@ DAY_LIMIT = 3650
 #: Rows kept per (column, problem) in a report; the rest are counted in one line.
 MAX_PROBLEMS_PER_KIND = 200
 
-_TIME_COLUMNS = ("day", "assessment_date", "treatment_start_date")
+_TIME_COLUMNS = ("day", "assessment_date", "treatment_start_date", "episode")
+#: Episodes per patient allowed in the day layout's ``episode`` column.
+EPISODE_LIMIT = 1000
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 
 
@@ -210,13 +213,13 @@ def _check_schema(raw: RawTable) -> pd.DataFrame:
                      "required column is missing: give 'assessment_date' (ISO date, YYYY-MM-DD) or 'day' (study day)"))
     items = set(PHQ9.items)
     has_items = items <= cols
-    has_total = {PHQ9.total, "phq9_9"} <= cols
+    has_total = PHQ9.total in cols  # spec v2: a total alone is scored; item 9 is optional
     if not (has_items or has_total):
         missing = sorted(items - cols, key=PHQ9.items.index)
         want = ", ".join(missing) if (cols & items) else "phq9_1 ... phq9_9"
         rows.append((1, want if len(want) < 60 else "phq9_*", "",
                      "PHQ-9 columns are missing: give all nine items phq9_1 ... phq9_9, "
-                     "or phq9_total with phq9_9 (item 9)"))
+                     "or phq9_total (with phq9_9, item 9, when known)"))
     if raw.frame.empty and not rows:
         rows.append((2, "", "", "the file has a header but no data rows; add at least one questionnaire"))
     return pd.DataFrame(rows, columns=PROBLEM_COLUMNS)
@@ -397,9 +400,10 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
                     del df[col]  # parsed into ``scores``; later checks compare scores there
     infusion = None
     if "infusion_number" in df:
-        infusion = _parse_bounded(df["infusion_number"], "infusion_number", 0, 10_000, err,
-                                  "infusion_number is not a whole number; allowed: 0, 1, 2, ... or blank",
-                                  "infusion_number is out of range; allowed: 0 to 10000, or blank", dtype=np.int16)
+        infusion = _parse_bounded(df["infusion_number"], "infusion_number", 1, 10_000, err,
+                                  "infusion_number is not a whole number; allowed: 1, 2, 3, ... or blank",
+                                  "infusion_number is out of range; allowed: 1 to 10000 (the infusion the "
+                                  "questionnaire was completed before), or blank", dtype=np.int16)
     for col in df.columns:
         if is_age_column(col) or is_age_column(raw.headers.get(col, col)):
             err.add(identifying_ages(df[col]), col,
@@ -421,20 +425,21 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
     date, blank = _checked_date(df, "assessment_date", err)
     time_blank &= blank
     start, _ = _checked_date(df, "treatment_start_date", err)
-    if "treatment_start_date" in df:
-        start = _one_start_per_patient(start, pcodes, raw, err)
+    episode, ep_start = _episodes(df, pcodes, start, date, err)
     err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
 
     phq_total, complete = _score(PHQ9, scores, err, n)
     gad_total = _score(GAD7, scores, err, n)[0] if any(c in scores for c in GAD7.items + [GAD7.total]) else None
 
-    # study day: given day, else from treatment start, else from first complete questionnaire
-    from_start = np.isnan(day) & ~np.isnan(date) & ~np.isnan(start)
-    day[from_start] = date[from_start] - start[from_start]
+    # study day within the episode: given day, else from the episode's start, else from its first
+    # scored questionnaire
+    from_start = np.isnan(day) & ~np.isnan(date) & ~np.isnan(ep_start)
+    day[from_start] = date[from_start] - ep_start[from_start]
     rest = np.isnan(day) & ~np.isnan(date)
     if rest.any():
-        first = pd.Series(np.where(complete, date, np.nan), copy=False).groupby(pcodes).transform("min").to_numpy()
+        unit = pcodes.astype(np.int64) * (EPISODE_LIMIT + 1) + episode
+        first = pd.Series(np.where(complete, date, np.nan), copy=False).groupby(unit).transform("min").to_numpy()
         day[rest] = date[rest] - first[rest]
     with np.errstate(invalid="ignore"):
         far = np.abs(day) > DAY_LIMIT
@@ -451,7 +456,8 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
                 del df[col]
 
     # one questionnaire per patient and time; rows sorted by patient then time
-    when = np.where(np.isnan(day), date + 1e7, day)  # no study day (no complete one yet): by date, after
+    # by episode, then study day; no study day (no scored one yet): by date, after
+    when = np.where(np.isnan(day), date + 1e7, day + (episode - 1) * _EPISODE_STRIDE)
     order = _sort_order(pcodes, when)
     parsed = {**scores, "assessment_date": date, "treatment_start_date": start}
     keep, dup_errors, collapsed = _duplicates(df, raw, pcodes, when, order, parsed)
@@ -461,7 +467,8 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
     warn.add_rows(collapsed)
 
     # hand the working arrays over so each is released as soon as it is gathered
-    work = {"patient_id": pcodes, "day": day, "complete": complete, "line": raw.lines, **scores,
+    work = {"patient_id": pcodes, "episode": episode, "day": day, "complete": complete, "line": raw.lines,
+            **scores,
             PHQ9.total: phq_total}
     if "assessment_date" in raw.headers:
         work["assessment_date"] = date
@@ -471,7 +478,7 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
         work[GAD7.total] = gad_total
     if infusion is not None:
         work["infusion_number"] = infusion
-    del pcodes, day, date, start, scores, parsed, phq_total, gad_total, complete, infusion, when
+    del pcodes, day, date, start, scores, parsed, phq_total, gad_total, complete, infusion, when, episode, ep_start
     frame = _assemble(df, keep, pnames, work)
     incomplete = ~frame["complete"].to_numpy()
     if incomplete.any():
@@ -479,17 +486,21 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
             "line": frame["line"].to_numpy()[incomplete],
             "column": _blank_item_names(frame.loc[incomplete, [c for c in PHQ9.items + [PHQ9.total] if c in frame]]),
             "value": "",
-            "problem": "incomplete PHQ-9 (blank answer): no total computed; left out of outcomes",
+            "problem": "incomplete PHQ-9 (blank answer and no total): not scored (no prorating); left out of "
+                       "outcomes",
             "kind": "incomplete PHQ-9",
         }))
     no_base = _patients_without_baseline(frame)
     warn.add_rows(no_base)
+    if "infusion_number" in frame:
+        warn.add_rows(_infusion_decreases(frame))
     counts.update({
         "questionnaires": len(frame),
         "complete": int((~incomplete).sum()),
         "incomplete": int(incomplete.sum()),
         "duplicates_collapsed": len(collapsed),
         "patients": int(frame["patient_id"].nunique()),
+        "episodes": _count_units(frame),
         "patients_without_baseline": len(no_base),
     })
     return ValidationReport(raw.source, _empty(), warn.table(), counts, frame, raw.sha256)
@@ -523,20 +534,30 @@ def _checked_date(df, col, err):
     return days, blank
 
 
-def _one_start_per_patient(start, pcodes, raw, err):
-    """One treatment start per patient; blank rows take the patient's date."""
-    grouped = pd.Series(start, copy=False).groupby(pcodes)
-    earliest = grouped.transform("min").to_numpy()
-    differs = ~np.isnan(start) & (start != earliest)
-    if differs.any():
-        first_line = pd.Series(np.where(start == earliest, raw.lines, np.nan), copy=False).groupby(pcodes) \
-            .transform("min").to_numpy()
-        dates = pd.to_datetime(earliest[differs], unit="D").strftime("%Y-%m-%d")
-        err.add(differs, "treatment_start_date", [
-            f"this patient already has treatment_start_date {d} (line {int(line)}); a patient has one start date"
-            for d, line in zip(dates, first_line[differs])],
-            kind="a patient with more than one treatment_start_date")
-    return earliest
+_EPISODE_STRIDE = 20_000  # sort key: episode blocks never overlap (|day| <= DAY_LIMIT)
+
+
+def _episodes(df, pcodes, start, date, err):
+    """Episode of every row and its start date (spec v2; see :mod:`analytics.episodes`).
+
+    The day layout's ``episode`` column, when given, names the episode of its rows;
+    a row with both a start date and an episode number must agree with the start's rank."""
+    episode, ep_start = assign_episodes(pcodes, start, date)
+    if "episode" not in df:
+        return episode, ep_start
+    given = _parse_bounded(df["episode"], "episode", 1, EPISODE_LIMIT, err,
+                           "episode is not a whole number; allowed: 1, 2, 3, ... (the patient's treatment "
+                           "course), or blank for 1",
+                           f"episode is out of range; allowed: 1 to {EPISODE_LIMIT}, or blank", dtype=np.int16)
+    labelled = given > 0
+    clash = labelled & ~np.isnan(start) & (given != episode)
+    err.add(clash, "episode", [f"this row's treatment_start_date is the patient's start number {k}, not episode "
+                               f"{g}; give one of them or make them agree" for k, g in
+                               zip(episode[clash], given[clash])], kind="episode and treatment_start_date disagree")
+    dated_label = labelled & np.isnan(start)
+    episode = np.where(labelled, given, episode).astype(np.int16)
+    ep_start = np.where(dated_label & (given != 1), np.nan, ep_start)  # its start is not known: day or first scored
+    return episode, ep_start
 
 
 def _score(inst: Instrument, scores: dict, err: _Collector, n: int):
@@ -557,9 +578,8 @@ def _score(inst: Instrument, scores: dict, err: _Collector, n: int):
         err.add(over, inst.total, f"{inst.name} total is smaller than the sum of the answered items; correct one "
                                   "of them", values=given[over].astype(str) if over.any() else None)
     total = np.where(all_items, item_sum, np.int8(-1))
-    # PHQ-9 may come as total + item 9 (the SI item); a total without item 9 is incomplete
-    usable = scores["phq9_9"] >= 0 if inst is PHQ9 else np.ones(n, bool)
-    by_total = ~all_items & has_total & usable
+    # spec v2: a known total is scored whatever the items (item 9 may be unknown: SI then is too)
+    by_total = ~all_items & has_total
     if by_total.any():
         total[by_total] = given[by_total]
     return total, total >= 0
@@ -602,8 +622,9 @@ def _duplicates(df, raw, pcodes, when, order, parsed):
     a, b = df[rest].iloc[dup].reset_index(drop=True), df[rest].iloc[first].reset_index(drop=True)
     other_differs |= ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy()
     other_differs &= ~score_differs
+    shown_day = (np.nan_to_num(w[same]) + _EPISODE_STRIDE // 2) % _EPISODE_STRIDE - _EPISODE_STRIDE // 2
     when_text = np.where(w[same] > 1e6, "the same date",
-                         "study day " + pd.Series(np.nan_to_num(w[same]), copy=False).astype("int64").astype("str"))
+                         "study day " + pd.Series(shown_day, copy=False).astype("int64").astype("str"))
     pid = df["patient_id"].iloc[dup].astype("str").to_numpy()
     errors = pd.concat([
         pd.DataFrame({"line": lines[score_differs], "column": "patient_id", "value": pid[score_differs],
@@ -639,7 +660,8 @@ def _assemble(df, keep, pnames, work: dict) -> pd.DataFrame:
         a = work.pop(name)
         return a if keep is None else a[keep]
 
-    cols = {"patient_id": pd.Categorical.from_codes(take("patient_id"), categories=pnames)}
+    cols = {"patient_id": pd.Categorical.from_codes(take("patient_id"), categories=pnames),
+            "episode": take("episode").astype(np.int16)}
     d = take("day")
     missing_day = np.isnan(d)
     cols["day"] = _nullable(np.where(missing_day, 0, d), missing_day, np.int16)
@@ -656,7 +678,7 @@ def _assemble(df, keep, pnames, work: dict) -> pd.DataFrame:
     if "infusion_number" in work:
         v = take("infusion_number")
         cols["infusion_number"] = _nullable(v, v < 0, np.int16)
-    skip = set(_TIME_COLUMNS) | {"patient_id", "infusion_number", "line"}
+    skip = set(_TIME_COLUMNS) | {"patient_id", "infusion_number", "line", "episode"}
     for c in df.columns:
         if c not in skip and not c.startswith(("phq9_", "gad7_")):
             codes, uniques = _text_codes(df[c])
@@ -680,23 +702,60 @@ def _blank_item_names(rows: pd.DataFrame) -> np.ndarray:
     return pd.Series(names, dtype="str").str.rstrip(", ").to_numpy()
 
 
+def _unit_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(patient, episode) unit of each row of the canonical frame (sorted by both) and each unit's first row."""
+    codes = frame["patient_id"].cat.codes.to_numpy().astype(np.int64)
+    episode = frame["episode"].to_numpy().astype(np.int64)
+    new = np.r_[True, (codes[1:] != codes[:-1]) | (episode[1:] != episode[:-1])] if codes.size else np.zeros(0, bool)
+    return np.cumsum(new) - 1, np.flatnonzero(new)
+
+
+def _count_units(frame: pd.DataFrame) -> int:
+    return int(_unit_codes(frame)[1].size)
+
+
 def _patients_without_baseline(frame: pd.DataFrame) -> pd.DataFrame:
+    """One warning per episode (per patient in spec v1 data) with no scored baseline questionnaire."""
     lo, hi = BASELINE_WINDOW_DAYS
-    codes = frame["patient_id"].cat.codes.to_numpy()
+    units, firsts = _unit_codes(frame)
     day = frame["day"].to_numpy(dtype="float64", na_value=np.nan)
     with np.errstate(invalid="ignore"):
         has = frame["complete"].to_numpy() & (day >= lo) & (day <= hi)
-    n_cat = len(frame["patient_id"].cat.categories)
-    with_base = np.bincount(codes[has], minlength=n_cat) > 0
-    present = np.bincount(codes, minlength=n_cat) > 0
-    missing = np.flatnonzero(present & ~with_base)
-    if missing.size == 0:
+    with_base = np.bincount(units[has], minlength=firsts.size) > 0
+    rows = firsts[~with_base]
+    if rows.size == 0:
         return _empty()
-    rows = np.searchsorted(codes, missing)  # the canonical frame is sorted by patient code
+    episode = frame["episode"].to_numpy()[rows]
     return pd.DataFrame({
         "line": frame["line"].to_numpy()[rows],
         "column": "patient_id",
-        "value": frame["patient_id"].cat.categories[missing].to_numpy(),
-        "problem": f"no complete questionnaire on study days {lo} to {hi}: no baseline, so the patient is in no "
-                   "outcome denominator",
+        "value": frame["patient_id"].cat.categories[frame["patient_id"].cat.codes.to_numpy()[rows]].to_numpy(),
+        "problem": np.where(episode > 1, pd.Series(episode).astype("str").radd("episode ").add(": ").to_numpy(), "")
+        + f"no scored questionnaire on study days {lo} to {hi}: no baseline, so the "
+        + np.where(episode > 1, "episode", "patient") + " is in no outcome denominator",
+    })
+
+
+def _infusion_decreases(frame: pd.DataFrame) -> pd.DataFrame:
+    """Warnings for an infusion_number lower than an earlier one in the same episode (naming both lines)."""
+    units, _ = _unit_codes(frame)
+    inf = frame["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)
+    known = ~np.isnan(inf)
+    idx = np.flatnonzero(known)
+    if idx.size < 2:
+        return _empty()
+    u, v = units[idx], inf[idx]
+    drop = (u[1:] == u[:-1]) & (v[1:] < v[:-1])
+    if not drop.any():
+        return _empty()
+    at, before = idx[1:][drop], idx[:-1][drop]
+    lines = frame["line"].to_numpy()
+    return pd.DataFrame({
+        "line": lines[at],
+        "column": "infusion_number",
+        "value": inf[at].astype(np.int64).astype(str),
+        "problem": [f"infusion_number falls from {int(a)} (line {int(b)}) to {int(c)} in the same episode; check "
+                    "both lines (a new course needs its own treatment_start_date)"
+                    for a, b, c in zip(inf[before], lines[before], inf[at])],
+        "kind": "infusion_number decreases within an episode",
     })

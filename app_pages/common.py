@@ -28,7 +28,7 @@ from analytics.cohorts import (
     quarter_of,
     select_patients,
 )
-from analytics.definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION
+from analytics.definitions import ANALYSIS_MODE_LABELS, EPISODE_SELECTION_LABELS, EPISODE_SELECTIONS, SPEC_VERSION
 from analytics.exports import to_safe_csv
 from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
@@ -40,6 +40,7 @@ PALETTE = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F
 FILTER_COLUMNS = ("site", "clinician", "protocol")
 MODE_NAMES = {"completer": "Completers", "itt": "Intention to treat", "locf": "Last observation carried forward"}
 SOURCE_NAMES = {"file": "File ($OUTCOMES_DATA)", "store": "Clinic store", "sample": "Synthetic sample"}
+EPISODE_NAMES = {"first": "First episode (first induction)", "all": "All episodes", "latest": "Latest episode"}
 
 
 # ----------------------------------------------------------------------------- data
@@ -106,6 +107,12 @@ def summary_for(_frame, _report, key: tuple):
                           validation=_report.counts)
 
 
+@st.cache_data(show_spinner="Computing re-inductions...", max_entries=32)
+def reinductions_for(_frame, key: tuple):
+    from analytics.episodes import reinduction_summary
+    return reinduction_summary(_frame, definitions=OutcomeDefinitions(*key[-1]))
+
+
 @st.cache_data(max_entries=4)
 def quarters_in(_report, source_key: tuple) -> list[str]:
     starts = patient_start_dates(_report.frame).dropna()
@@ -147,8 +154,11 @@ class View:
         """Caption for a chart or rate: n, definition, mode and spec version."""
         d = self.definitions
         n_text = f"n = {n}. " if n is not None else ""
+        episodes = ("all episodes (episodes of one patient are not independent)" if d.episodes == "all"
+                    else f"{d.episodes} episode of each patient")
         return (f"{n_text}{what}Week {d.week} (day {d.target_day}, ±{d.window_days} days), baseline ≥ "
-                f"{d.min_baseline}, {MODE_NAMES[d.analysis].lower()}; spec v{SPEC_VERSION}. {self.filter_text}")
+                f"{d.min_baseline}, {MODE_NAMES[d.analysis].lower()}, {episodes}; spec v{SPEC_VERSION}. "
+                f"{self.filter_text}")
 
 
 def page_setup(title: str, *, subheading: bool = False) -> View:
@@ -193,7 +203,8 @@ def _page_view(title: str, subheading: bool) -> View | None:
         definitions = _definitions_controls()
     banner(kind, sources[kind], report)
 
-    defs = (definitions.week, definitions.window_days, definitions.min_baseline, definitions.analysis)
+    defs = (definitions.week, definitions.window_days, definitions.min_baseline, definitions.analysis,
+            definitions.episodes)
     filters = (start_from.strftime("%Y-%m-%d") if start_from is not None else None,
                start_to.strftime("%Y-%m-%d") if start_to is not None else None, tuple(attrs))
     frame, patients = _cohort(report, source_key, filters, defs)
@@ -233,12 +244,16 @@ def _definitions_controls() -> OutcomeDefinitions:
     analysis = st.selectbox("Analysis mode", ANALYSIS_MODES, key="analysis", format_func=MODE_NAMES.get,
                             help="How patients without a questionnaire in the endpoint window count.")
     st.caption(ANALYSIS_MODE_LABELS[analysis])
+    episodes = st.selectbox("Episodes", EPISODE_SELECTIONS, key="episodes", format_func=EPISODE_NAMES.get,
+                            help="Which treatment courses count. First: each patient's first induction (what "
+                                 "published induction studies report). All: every course is a unit.")
+    st.caption(EPISODE_SELECTION_LABELS[episodes])
     try:
         return OutcomeDefinitions(week=int(week), window_days=int(window), min_baseline=int(min_base),
-                                  analysis=analysis)
+                                  analysis=analysis, episodes=episodes)
     except AnalyticsError as exc:
         st.error(f"{exc} Showing week 6 ± 7 days instead.")
-        return OutcomeDefinitions(min_baseline=int(min_base), analysis=analysis)
+        return OutcomeDefinitions(min_baseline=int(min_base), analysis=analysis, episodes=episodes)
 
 
 def banner(kind: str, path: Path, report) -> None:

@@ -8,6 +8,7 @@ import streamlit as st
 from analytics import compare_with_benchmarks, rate_table
 from analytics.benchmarks import format_p_value
 from analytics.activity import activity_summary
+from analytics.infusions import INFUSION_CONVENTION, infusion_outcomes
 from analytics.trends import cumulative_curve, weekly_means
 from app_pages.common import (
     PALETTE,
@@ -17,6 +18,7 @@ from app_pages.common import (
     page_setup,
     pct,
     rate_rows,
+    reinductions_for,
     summary_for,
     translucent,
 )
@@ -170,6 +172,47 @@ if view.patients["start_quarter"].notna().any():
     download(quarter_table, "rates_by_quarter", "Download rates by quarter (CSV)")
 else:
     st.info("These data have study days but no calendar dates, so there are no quarters to show.")
+
+st.subheader("Re-inductions (second episodes)")
+re = reinductions_for(view.frame, view.key)
+if re.with_second.events == 0:
+    st.info(f"None of the {re.patients} patients has a second treatment start date in these data, so there is no "
+            "re-induction to show.")
+else:
+    cols = st.columns(3)
+    cols[0].metric("Patients with a second episode", pct(re.with_second.estimate),
+                   help=f"{re.with_second.events} of {re.with_second.n} patients (95% CI "
+                        f"{ci(re.with_second.ci_low, re.with_second.ci_high)}).")
+    cols[1].metric("Median time to the second episode", "not known" if re.median_days_to_second is None
+                   else f"{re.median_days_to_second:.0f} days",
+                   help=f"From the first start to the second, among {re.days_known} patients with dates.")
+    cols[2].metric("Response: second vs first episodes",
+                   f"{pct(re.second_response.estimate)} vs {pct(re.first_response.estimate)}",
+                   help=f"Second episodes n = {re.second_response.n}; first episodes n = {re.first_response.n}.")
+    st.dataframe(rate_rows([("Response, first episodes", f"week {d.week}, {d.analysis}", re.first_response),
+                            ("Response, second episodes", f"week {d.week}, {d.analysis}", re.second_response),
+                            ("Patients with a second episode", "share of patients", re.with_second)]),
+                 hide_index=True, width="stretch")
+    st.caption("Every episode is computed within itself (study days from its own start). A patient's first and "
+               "second episodes are not independent samples: read the difference as descriptive. "
+               + view.caption(None))
+
+by_infusions = infusion_outcomes(view.patients)
+if len(by_infusions):
+    st.subheader("By number of infusions received")
+    shown_inf = pd.DataFrame({
+        "Outcome": by_infusions["label"],
+        "After": by_infusions["after_infusions"].map(lambda k: f"{k} infusions"),
+        "n": by_infusions["n"], "Events": by_infusions["events"], "Clinic": by_infusions["rate"].map(pct),
+        "95% CI": [ci(lo, hi) for lo, hi in zip(by_infusions["ci_low"], by_infusions["ci_high"])],
+        "Oliver 2022": by_infusions["published_text"], "Like for like": "no", "Why": by_infusions["reason"],
+    })
+    st.dataframe(shown_inf, hide_index=True, width="stretch")
+    st.caption(INFUSION_CONVENTION + " Response and remission among eligible episodes; SI among episodes with "
+               "item 9 >= 1 at baseline. " + view.caption(None))
+    for w in by_infusions["warning"].dropna():
+        st.warning(w, icon=":material/warning:")
+    download(shown_inf, "by_infusions", "Download outcomes by infusions (CSV)")
 
 footer()
 

@@ -54,7 +54,7 @@ if by == "cohort":
     parts = [apply_cohort(view.frame, patients, json.loads(saved.set_index("name").loc[n, "definition"]))
              .assign(cohort=n) for n in names]
     patients = pd.concat(parts, ignore_index=True) if parts else patients.iloc[0:0].assign(cohort="")
-    overlap = int(patients["patient_id"].duplicated().sum())
+    overlap = int(patients[["patient_id", "episode"]].duplicated().sum())
     if overlap:
         st.warning(f"{overlap} patient(s) are in more than one of these cohorts: the tests assume separate groups.")
 

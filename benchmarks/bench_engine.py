@@ -7,11 +7,13 @@ Generates a registry-sized synthetic Parquet file once (benchmarks/out/,
 git-ignored), then runs each side in its own process so that peak memory is
 measured cleanly:
 
-* engine: read + validate the file (every check, as the CLI does) + spec v1
-  summary (baselines, endpoints, three rates with Wilson intervals, two
+* engine: read + validate the file (every check, as the CLI does) + spec v2
+  summary (first episodes) (baselines, endpoints, three rates with Wilson intervals, two
   Kaplan-Meier cumulative rates, benchmark comparisons);
-* duckdb: one SQL query of the same definitions on the same file (completer
-  rates and Kaplan-Meier cumulative rates; no validation), all cores.
+* duckdb: one SQL query of the same definitions on the same file (episodes from
+  the start dates with the 30-day rule for blank ones, totals-only rows scored,
+  first episodes, completer rates and Kaplan-Meier cumulative rates; no
+  validation), all cores.
 
 Prints both wall times, the ratio, each peak RSS, and checks that both sides
 found the same counts.  Needs `pip install -r benchmarks/requirements.txt`.
@@ -32,28 +34,42 @@ sys.path.insert(0, str(ROOT))
 OUT = ROOT / "benchmarks" / "out"
 
 DUCKDB_SQL = """
-WITH q AS (
+WITH raw AS (
   SELECT patient_id,
-         CAST(assessment_date AS DATE) - CAST(treatment_start_date AS DATE) AS day,
-         phq9_1 + phq9_2 + phq9_3 + phq9_4 + phq9_5 + phq9_6 + phq9_7 + phq9_8 + phq9_9 AS total,
+         CAST(assessment_date AS DATE) AS adate,
+         CAST(treatment_start_date AS DATE) AS sdate,
+         -- spec v2: scored when the total is known (all nine items, or phq9_total)
+         coalesce({phq9_total},
+                  phq9_1 + phq9_2 + phq9_3 + phq9_4 + phq9_5 + phq9_6 + phq9_7 + phq9_8 + phq9_9) AS total,
          phq9_9 AS item9
   FROM read_parquet($path)
-  WHERE phq9_1 IS NOT NULL AND phq9_2 IS NOT NULL AND phq9_3 IS NOT NULL AND phq9_4 IS NOT NULL
-    AND phq9_5 IS NOT NULL AND phq9_6 IS NOT NULL AND phq9_7 IS NOT NULL AND phq9_8 IS NOT NULL
-    AND phq9_9 IS NOT NULL
 ),
-base AS (
-  SELECT patient_id, max(day) AS bday, arg_max(total, day) AS btotal, arg_max(item9, day) AS bitem9
+starts AS (SELECT DISTINCT patient_id, sdate FROM raw WHERE sdate IS NOT NULL),
+firsts AS (SELECT patient_id, min(sdate) AS first_start FROM starts GROUP BY patient_id),
+labelled AS (  -- a blank start date: the latest start S with S <= date + 30 days, else the first start
+  SELECT r.patient_id, r.total, r.item9, r.adate,
+         coalesce(r.sdate, s.sdate, f.first_start) AS ep_start, f.first_start
+  FROM raw r
+  ASOF LEFT JOIN starts s ON r.patient_id = s.patient_id AND r.adate + 30 >= s.sdate
+  LEFT JOIN firsts f ON r.patient_id = f.patient_id
+),
+q AS (  -- --episodes first: each patient's first episode, days from its start
+  SELECT patient_id, adate - ep_start AS day, total, item9
+  FROM labelled WHERE total IS NOT NULL AND ep_start = first_start
+),
+base AS (  -- one struct so a blank item 9 stays blank rather than being skipped
+  SELECT patient_id, max(day) AS bday,
+         arg_max(struct_pack(t := total, i := item9), day) AS b
   FROM q WHERE day BETWEEN -30 AND 0 GROUP BY patient_id
 ),
 win AS (  -- closest to T = 42, ties to the earlier day
   SELECT patient_id,
-         arg_min(total, abs(day - 42) * 2 + CAST(day > 42 AS INTEGER)) AS etotal,
-         arg_min(item9, abs(day - 42) * 2 + CAST(day > 42 AS INTEGER)) AS eitem9
+         arg_min(struct_pack(t := total, i := item9), abs(day - 42) * 2 + CAST(day > 42 AS INTEGER)) AS e
   FROM q WHERE day > 0 AND day BETWEEN 35 AND 49 GROUP BY patient_id
 ),
 pat AS (
-  SELECT b.*, w.etotal, w.eitem9, b.btotal >= 10 AS eligible, b.bitem9 >= 1 AS si
+  SELECT b.patient_id, b.bday, b.b.t AS btotal, b.b.i AS bitem9, w.e.t AS etotal, w.e.i AS eitem9,
+         b.b.t >= 10 AS eligible, b.b.i >= 1 AS si
   FROM base b LEFT JOIN win w USING (patient_id)
 ),
 fu AS (
@@ -86,7 +102,7 @@ SELECT
   (SELECT count(*) FILTER (WHERE eligible AND etotal IS NOT NULL) FROM pat) AS response_n,
   (SELECT count(*) FILTER (WHERE eligible AND 2 * etotal <= btotal) FROM pat) AS response_events,
   (SELECT count(*) FILTER (WHERE eligible AND etotal < 5) FROM pat) AS remission_events,
-  (SELECT count(*) FILTER (WHERE si AND eitem9 IS NOT NULL) FROM pat) AS si_n,
+  (SELECT count(*) FILTER (WHERE si AND etotal IS NOT NULL AND eitem9 IS NOT NULL) FROM pat) AS si_n,
   (SELECT count(*) FILTER (WHERE si AND eitem9 = 0) FROM pat) AS si_events,
   (SELECT cumulative FROM km WHERE metric = 'response') AS cumulative_response,
   (SELECT cumulative FROM km WHERE metric = 'remission') AS cumulative_remission
@@ -131,7 +147,9 @@ def run_duckdb(path: Path) -> dict:
 
     t0 = time.perf_counter()
     con = duckdb.connect()
-    row = con.execute(DUCKDB_SQL, {"path": str(path)}).fetchone()
+    columns = {r[0] for r in con.execute("DESCRIBE SELECT * FROM read_parquet($path)", {"path": str(path)}).fetchall()}
+    total = "phq9_total" if "phq9_total" in columns else "CAST(NULL AS INTEGER)"  # files with items only
+    row = con.execute(DUCKDB_SQL.replace("{phq9_total}", total), {"path": str(path)}).fetchone()
     names = [d[0] for d in con.description]
     seconds = time.perf_counter() - t0
     return {"seconds": seconds, **dict(zip(names, row)), "threads": con.execute(
@@ -162,6 +180,7 @@ def main() -> None:
         return
     path = ensure_file(args.patients, args.regenerate)
     engine = min((measure("engine", path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
+    print(f"engine: {engine['seconds']:.2f} s (read + validate {engine['validate_seconds']:.2f} s)", flush=True)
     duck = min((measure("duckdb", path) for _ in range(args.repeat)), key=lambda r: r["seconds"])
     print(f"machine: {os.cpu_count()} cores; file: {path.name} ({path.stat().st_size / 1e6:.0f} MB), "
           f"{engine['questionnaires']:,} questionnaires, {engine['patients']:,} patients")

@@ -27,7 +27,11 @@ def test_summary_json_contract():
     assert set(d["cumulative"]) == {"response", "remission"}
     assert set(d["benchmarks"][0]) >= {"id", "metric", "rate", "difference", "p_value", "comparable", "reason"}
     assert d["patients"] == 599
-    assert d["definitions"]["spec_version"] == "1" and d["definitions"]["week"] == 6
+    assert d["definitions"]["spec_version"] == "2" and d["definitions"]["week"] == 6
+    # spec v2 keys: one episode per patient in the sample's first-episode view
+    assert d["definitions"]["episodes"] == "first"
+    for key in ("episodes", "patients_with_repeat_episodes", "si_unknown", "si_endpoint_unknown"):
+        assert key in d
 
 
 def test_summary_options_change_the_numbers():
@@ -48,7 +52,7 @@ def test_summary_options_change_the_numbers():
 def test_summary_text_is_readable():
     out = run("summary", TINY)
     assert out.returncode == 0
-    for phrase in ("Spec v1", "Response", "Kaplan-Meier", "oliver2022-remission-6w", "not clinical advice"):
+    for phrase in ("Spec v2", "Response", "Kaplan-Meier", "oliver2022-remission-6w", "not clinical advice"):
         assert phrase in out.stdout
 
 
@@ -80,3 +84,20 @@ def test_bad_options_exit_2():
     out = run("summary", TINY, "--week", "0")
     assert out.returncode == 2 and "week=0" in out.stderr and "Traceback" not in out.stderr
     assert run("summary", TINY, "--analysis", "pp").returncode == 2
+
+
+def test_episodes_and_gap_options(write_csv):
+    from test_episodes import DATED, GAP
+    dated = write_csv(DATED, "dated.csv")
+    first = json.loads(run("summary", dated, "--format", "json").stdout)
+    every = json.loads(run("summary", dated, "--format", "json", "--episodes", "all").stdout)
+    assert (first["patients"], first["episodes"], first["remission"]["events"]) == (2, 2, 0)
+    assert (every["patients"], every["episodes"], every["remission"]["events"]) == (2, 3, 1)
+    assert every["patients_with_repeat_episodes"] == 1 and every["definitions"]["episodes"] == "all"
+    assert any("not independent" in w for w in every["warnings"])
+    gap = write_csv(GAP, "gap.csv")
+    plain = json.loads(run("summary", gap, "--format", "json", "--episodes", "all").stdout)
+    out = run("summary", gap, "--format", "json", "--episodes", "all", "--new-episode-after-days", "90")
+    split = json.loads(out.stdout)
+    assert plain["episodes"] == 2 and split["episodes"] == 3 and "gaps of 90 days" in out.stderr
+    assert run("summary", gap, "--new-episode-after-days", "0").returncode == 2

@@ -64,7 +64,7 @@ def test_overview_matches_engine(monkeypatch, sample):
     a = activity_summary(sample, patient_outcomes(sample))
     assert metric(at, "Patients treated") == str(a.patients_treated)
     assert metric(at, "Measurement completeness") == f"{a.completeness.estimate:.1%}"
-    assert any("Spec v1" in c.value for c in at.caption)
+    assert any("Spec v2" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 4
 
 
@@ -242,3 +242,50 @@ def test_overview_comparison_says_why_and_how_uncertain(monkeypatch):
     table = next(df.value for df in at.dataframe if "Published figure" in df.value.columns)
     assert (table["Like for like"] == "no").all() and (table["p"] == "").all()
     assert "site 'North'" in table.set_index("Published figure").loc["oliver2022-response-6w", "In plain language"]
+
+
+EPISODES_CSV = """patient_id,assessment_date,treatment_start_date,infusion_number,phq9_total,phq9_9
+A,2024-12-20,,1,21,2
+A,2025-01-01,2025-01-01,1,20,2
+A,2025-01-05,2025-01-01,2,15,1
+A,2025-02-12,,,8,0
+A,2025-05-10,,,18,1
+A,2025-06-01,2025-06-01,1,17,1
+A,2025-07-13,2025-06-01,,4,0
+B,2025-03-01,,1,15,0
+B,2025-03-04,,2,12,0
+B,2025-04-12,,,6,0
+"""
+
+
+def test_patient_page_shows_every_episode_on_one_axis(monkeypatch, tmp_path):
+    data = tmp_path / "episodes.csv"
+    data.write_text(EPISODES_CSV)
+    at = app(monkeypatch, data=data, page="patient")
+    assert not at.exception, at.exception
+    at.selectbox(key="patient").set_value("A").run()
+    assert not at.exception, at.exception
+    table = next(t.value for t in at.dataframe if "Episode" in t.value.columns)
+    # episode 1: 20 -> 8 (response); episode 2: baseline 17 (day 0, after the day -22 screening), 4: remission
+    assert table["Outcome"].tolist() == ["response", "remission"]
+    assert table["Days since previous start"].tolist()[1] == 151
+    assert metric(at, "Baseline PHQ-9") == "20"  # the first episode by default
+    at.selectbox(key="episodes").set_value("latest").run()
+    assert metric(at, "Baseline PHQ-9") == "17" and metric(at, "Outcome") == "remission"
+    assert any("episode" in c.value and "baseline windows" in c.value for c in at.caption)
+
+
+def test_overview_shows_reinductions_and_infusion_counts(monkeypatch, tmp_path):
+    data = tmp_path / "episodes.csv"
+    data.write_text(EPISODES_CSV)
+    at = app(monkeypatch, data=data)
+    assert not at.exception, at.exception
+    assert metric(at, "Patients with a second episode") == "50.0%"  # A of A and B
+    assert metric(at, "Median time to the second episode") == "151 days"
+    assert metric(at, "Response: second vs first episodes") == "100.0% vs 100.0%"
+    inf = next(t.value for t in at.dataframe if "Oliver 2022" in t.value.columns)
+    assert inf["Like for like"].eq("no").all() and inf["Oliver 2022"].tolist() == ["72%", "38%", "half"]
+    assert any("infusion_number - 1" in c.value for c in at.caption)
+    at.selectbox(key="episodes").set_value("all").run()
+    assert not at.exception
+    assert any("not independent" in w.value for w in at.warning)

@@ -13,8 +13,10 @@ def test_defaults_and_window():
 def test_as_dict_and_describe_carry_every_parameter():
     d = OutcomeDefinitions(week=8, window_days=10, min_baseline=15, analysis="locf")
     out = d.as_dict()
-    assert out["spec_version"] == SPEC_VERSION == "1"
+    assert out["spec_version"] == SPEC_VERSION == "2"
+    assert out["episodes"] == "first"
     assert out["endpoint_window_days"] == [46, 66] and out["baseline_window_days"] == [-30, 0]
     text = d.describe()
-    for phrase in ("week 8", "46-66", ">= 15", "last observation carried forward", "Spec v1"):
+    for phrase in ("week 8", "46-66", ">= 15", "last observation carried forward", "Spec v2",
+                   "first episode"):
         assert phrase in text

@@ -118,7 +118,7 @@ def to_frame(patients, prefix="p"):
                          for i, visits in enumerate(patients) for d, t, i9 in visits])
 
 
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=80, deadline=None)  # no timing: the machine may be loaded
 @given(patients=clinic_rows(), seed=st.integers(0, 2 ** 16))
 def test_engine_invariants(patients, seed):
     raw = to_frame(patients)

@@ -49,7 +49,7 @@ def count(db):
 
 def test_round_trip_gives_the_same_figures(db):
     result = import_questionnaires(SAMPLE, db=db)
-    assert (result.import_id, result.added, result.unchanged) == (1, 3401, 0)
+    assert (result.import_id, result.added, result.unchanged) == (1, 3956, 0)
     from_store = read_store(db)
     assert from_store.ok
     assert headline(clinic_summary(from_store.frame)) == headline(clinic_summary(load_questionnaires(SAMPLE)))
@@ -78,8 +78,8 @@ def test_overlapping_export_adds_only_new(db, tmp_path):
     first.to_csv(tmp_path / "first.csv", index=False)
     a = import_questionnaires(tmp_path / "first.csv", db=db)
     b = import_questionnaires(SAMPLE, db=db)
-    assert a.added + b.added == 3401 and b.unchanged == a.added and b.corrected == 0
-    assert count(db) == 3401
+    assert a.added + b.added == 3956 and b.unchanged == a.added and b.corrected == 0
+    assert count(db) == 3956
 
 
 def changed_copy(tmp_path, name="changed.csv"):
@@ -132,15 +132,15 @@ def test_accepted_correction_keeps_history_and_revert_restores(db, tmp_path):
         read_store(db)
 
 
-def test_file_inconsistent_with_store_is_refused(db, tmp_path):
+def test_reinduction_in_a_later_file_is_a_second_episode(db, tmp_path):
+    # spec v1 refused a second start date against the store; spec v2 makes it episode 2
     base = "patient_id,assessment_date,treatment_start_date,phq9_total,phq9_9\n"
     (tmp_path / "a.csv").write_text(base + "001,2026-01-05,2026-01-05,18,1\n")
-    (tmp_path / "b.csv").write_text(base + "001,2026-02-16,2026-01-12,6,0\n")
+    (tmp_path / "b.csv").write_text(base + "001,2026-05-16,2026-05-12,16,0\n")
     import_questionnaires(tmp_path / "a.csv", db=db)
-    with pytest.raises(QuestionnaireValidationError) as exc:
-        import_questionnaires(tmp_path / "b.csv", db=db)
-    assert exc.value.problems["problem"].str.contains("already in the store").all()
-    assert count(db) == 1
+    import_questionnaires(tmp_path / "b.csv", db=db)
+    frame = read_store(db).frame
+    assert frame["episode"].tolist() == [1, 2] and frame["day"].tolist() == [0, 4]
 
 
 def test_invalid_file_writes_nothing(db, write_csv):
@@ -155,7 +155,7 @@ def test_import_record_has_hash_counts_and_warnings(db):
     import_questionnaires(SAMPLE, db=db)
     row = list_imports(db).iloc[0]
     assert row["sha256"] == hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
-    assert (row["rows_read"], row["added"], row["user"]) == (3411, 3401, "local")
+    assert (row["rows_read"], row["added"], row["user"]) == (3968, 3956, "local")
     assert row["warnings"] > 0 and "duplicate" in row["warning_summary"]
 
 

@@ -1,0 +1,29 @@
+"""The DuckDB benchmark query computes the same spec v2 figures as the engine (episodes, totals-only rows)."""
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from conftest import ROOT
+
+duckdb = pytest.importorskip("duckdb")  # a benchmark-only dependency (benchmarks/requirements.txt)
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import bench_engine  # noqa: E402
+
+from analytics.synthetic import synthetic_clinic  # noqa: E402
+
+KEYS = ["patients", "eligible", "response_n", "response_events", "remission_events", "si_n", "si_events"]
+
+
+def test_duckdb_query_agrees_with_the_engine(tmp_path):
+    path = tmp_path / "registry.parquet"
+    frame = synthetic_clinic(1500, seed=2026, first_start="2016-01-01", booster_share=1.0, boosters_mean=10,
+                             max_boosters=20, dates_as_text=False)
+    assert frame["treatment_start_date"].isna().any()  # re-induction screenings with a blank start date
+    assert frame["phq9_total"].notna().any()  # the totals-only site
+    frame.to_parquet(path, index=False)
+    engine, duck = bench_engine.run_engine(path), bench_engine.run_duckdb(path)
+    assert {k: engine[k] for k in KEYS} == {k: duck[k] for k in KEYS}
+    for k in ("cumulative_response", "cumulative_remission"):
+        assert engine[k] == pytest.approx(duck[k], abs=1e-9)

@@ -1,0 +1,310 @@
+"""Baseline, endpoint and outcomes per patient, and the clinic's rates.
+
+Implements spec v1 (``docs/methods.md``) on the canonical frame from
+:mod:`analytics.validation`.  Everything is vectorised over NumPy arrays of
+complete questionnaires sorted by patient and study day: no Python loop per
+patient or per row.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from analytics.definitions import (
+    BASELINE_WINDOW_DAYS,
+    REMISSION_BELOW,
+    RESPONSE_FRACTION,
+    SI_ITEM_POSITIVE_AT,
+    OutcomeDefinitions,
+)
+from analytics.errors import DefinitionError
+from analytics.instruments import PHQ9, severity_band
+from analytics.statistics import CumulativeIncidence, Proportion, km_cumulative, wilson_proportion
+
+__all__ = [
+    "METRICS",
+    "patient_outcomes",
+    "response_rate",
+    "remission_rate",
+    "si_resolution_rate",
+    "cumulative_rate",
+    "event_times",
+    "rate_table",
+]
+
+#: Snapshot metrics: per-patient column in :func:`patient_outcomes` and its label.
+METRICS = {
+    "response": "Response (>= 50% fall from baseline)",
+    "remission": f"Remission (PHQ-9 < {REMISSION_BELOW})",
+    "si_resolution": "SI resolution (item 9 falls to 0)",
+}
+_OUTCOME_COLUMN = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
+_CORE = {"patient_id", "day", "assessment_date", "phq9_total", "complete", "line"}
+
+
+def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
+                     attributes: bool = True) -> pd.DataFrame:
+    """One row per patient: baseline, endpoint and outcomes under the definitions.
+
+    Parameters
+    ----------
+    questionnaires : pandas.DataFrame
+        Canonical frame (:func:`analytics.load_questionnaires`).
+    definitions : OutcomeDefinitions, optional
+        Defaults to spec v1 defaults (week 6 +/- 7 days, baseline >= 10, completer).
+    attributes : bool
+        Carry each patient's first non-blank value of every other column
+        (site, protocol, ...) for stratification.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Every patient in the data, with ``baseline_day``, ``baseline_total``,
+        ``baseline_item9``, ``baseline_band``, ``eligible``, ``si_at_baseline``,
+        ``endpoint_day``, ``endpoint_total``, ``endpoint_item9``,
+        ``endpoint_source`` ("window" or "carried forward"), ``change_pct``,
+        ``response``, ``remission``, ``si_resolved`` (nullable booleans: ``<NA>``
+        means outside that denominator under the analysis mode),
+        ``first_response_day``, ``first_remission_day`` and ``last_followup_day``
+        (the inputs of the cumulative Kaplan-Meier estimates).
+    """
+    d = definitions or OutcomeDefinitions()
+    missing = {"patient_id", "day", "phq9_total", "phq9_9", "complete"} - set(questionnaires.columns)
+    if missing:
+        raise DefinitionError(
+            f"the frame lacks columns {sorted(missing)}; pass the canonical frame from load_questionnaires()."
+        )
+    codes, patients = pd.factorize(questionnaires["patient_id"])
+    n_pat = len(patients)
+    day_all = questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
+    keep = questionnaires["complete"].to_numpy(dtype=bool) & ~np.isnan(day_all)
+    p = codes[keep]
+    day = day_all[keep]
+    total = questionnaires["phq9_total"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    item9 = questionnaires["phq9_9"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    order = _sort_order(p, day)
+    if order is not None:
+        p, day, total, item9 = p[order], day[order], total[order], item9[order]
+
+    # baseline: latest complete questionnaire on days [-30, 0]
+    lo, hi = BASELINE_WINDOW_DAYS
+    base = _by_patient(n_pat, p, (day >= lo) & (day <= hi), "last", day, total, item9)
+    base_day, base_total, base_item9 = base
+    has_base = ~np.isnan(base_day)
+    eligible = has_base & (base_total >= d.min_baseline)
+    si_base = has_base & (base_item9 >= SI_ITEM_POSITIVE_AT)
+
+    # endpoint in the window, closest to T, ties to the earlier day
+    T, (w_lo, w_hi) = d.target_day, d.window
+    in_window = (day > 0) & (day >= w_lo) & (day <= w_hi)
+    win_day, win_total, win_item9 = _closest_by_patient(n_pat, p, in_window, np.abs(day - T), day, total, item9)
+    has_win = ~np.isnan(win_day)
+
+    if d.analysis == "locf":
+        b_row = base_day[p]  # NaN for patients without baseline: comparisons are False
+        before = (day >= b_row) & (day < w_lo)
+        cf_day, cf_total, cf_item9 = _by_patient(n_pat, p, before, "last", day, total, item9)
+        end_day = np.where(has_win, win_day, cf_day)
+        end_total = np.where(has_win, win_total, cf_total)
+        end_item9 = np.where(has_win, win_item9, cf_item9)
+        source = np.where(has_win, "window", np.where(np.isnan(cf_day), None, "carried forward"))
+    else:
+        end_day, end_total, end_item9 = win_day, win_total, win_item9
+        source = np.where(has_win, "window", None)
+    has_end = ~np.isnan(end_day)
+
+    with np.errstate(invalid="ignore", divide="ignore"):
+        responded = has_end & (end_total <= RESPONSE_FRACTION * base_total)
+        remitted = has_end & (end_total < REMISSION_BELOW)
+        resolved = has_end & (end_item9 == 0)
+        change = np.where(has_end & has_base & (base_total > 0), (end_total - base_total) / base_total, np.nan)
+
+    if d.analysis == "completer":
+        in_rr, in_si = eligible & has_win, si_base & has_win
+    else:  # itt and locf: every eligible patient; no endpoint counts as not met
+        in_rr, in_si = eligible, si_base
+
+    # cumulative: first day in (0, T] meeting the criterion; otherwise censored at last follow-up
+    b_total_row = base_total[p]
+    with np.errstate(invalid="ignore"):
+        early = (day > 0) & (day <= T)
+        first_resp = _by_patient(n_pat, p, early & (total <= RESPONSE_FRACTION * b_total_row), "first", day)[0]
+        first_rem = _by_patient(n_pat, p, early & (total < REMISSION_BELOW), "first", day)[0]
+    last_fu = _by_patient(n_pat, p, day > 0, "last", day)[0]
+    last_fu = np.where(np.isnan(last_fu), 0.0, last_fu)
+
+    out = pd.DataFrame({
+        "patient_id": pd.Series(patients, dtype="str"),
+        "n_questionnaires": np.bincount(codes, minlength=n_pat),
+        "n_complete": np.bincount(p, minlength=n_pat),
+        "baseline_day": _int(base_day),
+        "baseline_total": _int(base_total),
+        "baseline_item9": _int(base_item9),
+        "eligible": eligible,
+        "si_at_baseline": si_base,
+        "endpoint_day": _int(end_day),
+        "endpoint_total": _int(end_total),
+        "endpoint_item9": _int(end_item9),
+        "endpoint_source": pd.array(source, dtype="str"),
+        "change_pct": change,
+        "response": _nullable(responded, in_rr),
+        "remission": _nullable(remitted, in_rr),
+        "si_resolved": _nullable(resolved, in_si),
+        "first_response_day": _int(np.where(eligible, first_resp, np.nan)),
+        "first_remission_day": _int(np.where(eligible, first_rem, np.nan)),
+        "last_followup_day": _int(last_fu),
+    })
+    out.insert(4, "baseline_band", severity_band(out["baseline_total"], PHQ9))
+    if attributes:
+        out = _attach_attributes(out, questionnaires, codes)
+    return out
+
+
+def _int(values: np.ndarray) -> pd.arrays.IntegerArray:
+    """Whole numbers as nullable integers (NaN becomes <NA>)."""
+    return pd.array(values, dtype="Int64")
+
+
+def _nullable(values: np.ndarray, in_denominator: np.ndarray) -> pd.arrays.BooleanArray:
+    return pd.arrays.BooleanArray(values.astype(bool), ~in_denominator)
+
+
+def _sort_order(p: np.ndarray, day: np.ndarray):
+    """Order by patient then day, or None when already so (the canonical frame is)."""
+    if p.size < 2:
+        return None
+    step_p = np.diff(p)
+    if (step_p >= 0).all() and ((step_p > 0) | (np.diff(day) > 0)).all():
+        return None
+    return np.lexsort((day, p))
+
+
+def _by_patient(n_pat, p, mask, which, *columns):
+    """Values of the first or last masked row of each patient (NaN where none)."""
+    idx = np.flatnonzero(mask)
+    pp = p[idx]
+    if which == "last":
+        pick = np.ones(pp.size, bool)
+        pick[:-1] = pp[1:] != pp[:-1]
+    else:
+        pick = np.ones(pp.size, bool)
+        pick[1:] = pp[1:] != pp[:-1]
+    rows, pats = idx[pick], pp[pick]
+    result = []
+    for col in columns:
+        arr = np.full(n_pat, np.nan)
+        arr[pats] = col[rows]
+        result.append(arr)
+    return result
+
+
+def _closest_by_patient(n_pat, p, mask, distance, *columns):
+    """Per patient, the masked row with the smallest distance; ties to the earlier row."""
+    idx = np.flatnonzero(mask)
+    if idx.size == 0:
+        return [np.full(n_pat, np.nan) for _ in columns]
+    pp, dist = p[idx], distance[idx]
+    starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
+    smallest = np.repeat(np.minimum.reduceat(dist, starts), np.diff(np.r_[starts, pp.size]))
+    is_min = dist == smallest
+    sub = [col[idx] for col in columns]
+    return _by_patient(n_pat, pp, is_min, "first", *sub)
+
+
+def _attach_attributes(out, questionnaires, codes):
+    extra = [c for c in questionnaires.columns
+             if c not in _CORE and not c.startswith(("phq9_", "gad7_")) and c not in ("infusion_number",)]
+    if not extra:
+        return out
+    firsts = questionnaires[extra].groupby(codes, sort=True).first()
+    firsts.index = out.index
+    return pd.concat([out, firsts], axis=1)
+
+
+# ----------------------------------------------------------------------------- rates
+
+def _rate(patients: pd.DataFrame, column: str) -> Proportion:
+    values = patients[column]
+    n = int(values.notna().sum())
+    return wilson_proportion(int(values.fillna(False).sum()), n)
+
+
+def response_rate(patients: pd.DataFrame) -> Proportion:
+    """Share of the response denominator with endpoint total <= 50% of baseline.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        From :func:`patient_outcomes` (the analysis mode is already applied).
+    """
+    return _rate(patients, "response")
+
+
+def remission_rate(patients: pd.DataFrame) -> Proportion:
+    """Share of the remission denominator with endpoint PHQ-9 total < 5."""
+    return _rate(patients, "remission")
+
+
+def si_resolution_rate(patients: pd.DataFrame) -> Proportion:
+    """Share of patients with SI at baseline (item 9 >= 1) whose endpoint item 9 is 0."""
+    return _rate(patients, "si_resolved")
+
+
+def cumulative_rate(patients: pd.DataFrame, *, metric: str, definitions: OutcomeDefinitions | None = None
+                    ) -> CumulativeIncidence:
+    """Kaplan-Meier probability of first response or remission by the target day.
+
+    Among eligible patients; event time is the first day in ``(0, T]`` meeting
+    the criterion, otherwise the patient is censored at the last complete
+    questionnaire day (0 if none after baseline).  Wraps ``scipy.stats.ecdf``.
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        From :func:`patient_outcomes`.
+    metric : {"response", "remission"}
+    definitions : OutcomeDefinitions, optional
+    """
+    d = definitions or OutcomeDefinitions()
+    times, observed = event_times(patients[patients["eligible"]], metric=metric)
+    return km_cumulative(times, observed, at=d.target_day)
+
+
+def event_times(patients: pd.DataFrame, *, metric: str) -> tuple[np.ndarray, np.ndarray]:
+    """Kaplan-Meier inputs for first response or remission: (time, observed) per patient row.
+
+    Time is the first day meeting the criterion when there is one, else the
+    last follow-up day (censoring).  The caller chooses the rows (eligible patients).
+    """
+    if metric not in ("response", "remission"):
+        raise DefinitionError(f"metric={metric!r}: times to event exist for 'response' and 'remission'.")
+    first = patients[f"first_{metric}_day"]
+    observed = first.notna().to_numpy()
+    times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
+                     patients["last_followup_day"].to_numpy(dtype="float64"))
+    return times, observed
+
+
+def rate_table(patients: pd.DataFrame, *, by: str | list[str] | None = None,
+               definitions: OutcomeDefinitions | None = None) -> pd.DataFrame:
+    """Tidy table of every snapshot rate, overall or by stratum.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: the ``by`` columns, ``metric``, ``label``, ``n``, ``events``,
+        ``rate``, ``ci_low``, ``ci_high``, ``method``, ``analysis``, ``warning``.
+        Rates with ``n == 0`` are missing, never 0.
+    """
+    d = definitions or OutcomeDefinitions()
+    keys = [by] if isinstance(by, str) else list(by or [])
+    groups = patients.groupby(keys, observed=True, dropna=False, sort=True) if keys else [((), patients)]
+    rows = []
+    for key, part in groups:
+        key = key if isinstance(key, tuple) else (key,)
+        for metric, column in _OUTCOME_COLUMN.items():
+            r = _rate(part, column)
+            rows.append((*key, metric, METRICS[metric], r.n, r.events, r.estimate, r.ci_low, r.ci_high,
+                         r.method, d.analysis, r.warning))
+    return pd.DataFrame(rows, columns=[*keys, "metric", "label", "n", "events", "rate", "ci_low", "ci_high",
+                                       "method", "analysis", "warning"])
