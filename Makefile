@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.requirements-installed
 
-.PHONY: run test sample bench clean
+.PHONY: run test sample bench screenshots clean
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,11 @@ sample: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m pip install --quiet -r benchmarks/requirements.txt
 	$(PY) benchmarks/bench_engine.py
+
+# the tests write screenshots to the git-ignored data/screenshots; this refreshes the README's
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py \
+		-k "test_every_page_in_browser or test_quarterly_html_report_in_browser"
 
 clean:
 	rm -rf $(VENV) .pytest_cache

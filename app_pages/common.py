@@ -40,6 +40,35 @@ MODE_NAMES = {"completer": "Completers", "itt": "Intention to treat", "locf": "L
 SOURCE_NAMES = {"file": "File ($OUTCOMES_DATA)", "store": "Clinic store", "sample": "Synthetic sample"}
 
 
+# ----------------------------------------------------------------------------- text from data
+
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$:&"})
+_CHART_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def plain(value) -> str:
+    """Text from the data (site, clinician, protocol, cohort and file names, messages quoting them) made safe
+    for st.markdown, st.caption, st.error and the like: every markdown, HTML, LaTeX and directive character is
+    backslash-escaped, so it shows exactly as written and never as formatting, a link or a tag."""
+    return " ".join(str(value).split()).translate(_MARKDOWN_SPECIAL)
+
+
+def chart_text(value) -> str:
+    """Text from the data for plotly legends, hover text and labels: plotly draws ``<b>``, ``<a href>`` and the
+    like as formatting, so ``&``, ``<`` and ``>`` are written as entities (shown literally)."""
+    return str(value).translate(_CHART_SPECIAL)
+
+
+# ----------------------------------------------------------------------------- who
+
+def signed_in_user() -> str:
+    """Who this session is, for the store's records: the signed-in e-mail, else ``local`` (loopback, no sign-in).
+
+    dashboard.py puts it in the session after :func:`app_pages.access.current_user` admitted the visitor.
+    """
+    return st.session_state.get("user") or "local"
+
+
 # ----------------------------------------------------------------------------- data
 
 def available_sources() -> dict[str, Path]:
@@ -79,7 +108,7 @@ def load_report(kind: str, path: Path):
             return _from_store(str(path), _stamp(path))
         return _validated(str(path), _stamp(path))
     except (AnalyticsError, OSError) as exc:
-        st.error(f"The data could not be read: {exc}")
+        st.error(f"The data could not be read: {plain(exc)}")
         return None
 
 
@@ -189,7 +218,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
                start_to.strftime("%Y-%m-%d") if start_to is not None else None, tuple(attrs))
     frame, patients = _cohort(report, source_key, filters, defs)
     parts = [period if period != "Custom range" else f"{filters[0]} to {filters[1]}"] + \
-        [f"{c}: {', '.join(v)}" for c, v in attrs if v]
+        [f"{c}: {', '.join(plain(x) for x in v)}" for c, v in attrs if v]  # shown as markdown in captions
     filter_text = "Cohort: " + "; ".join(parts) + "."
     view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text)
     if view.empty:
@@ -224,9 +253,9 @@ def banner(kind: str, path: Path, report) -> None:
                 "Import your de-identified exports on the Data page to see your own clinic.",
                 icon=":material/science:")
     elif kind == "store":
-        st.caption(f"Data: clinic store `{path}` — {report.source}")
+        st.caption(f"Data: clinic store {plain(path)} — {plain(report.source)}")
     else:
-        st.caption(f"Data: `{report.source}` (SHA-256 {report.sha256[:12]}...)")
+        st.caption(f"Data: {plain(report.source)} (SHA-256 {report.sha256[:12]}...)")
 
 
 def download(frame: pd.DataFrame, name: str, label: str = "Download (CSV)") -> None:

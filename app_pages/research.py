@@ -1,6 +1,7 @@
 """Research: compare groups with the right statistics, follow durability, and export a dataset."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tempfile
@@ -22,14 +23,14 @@ from analytics.durability import (
     trajectory_model,
 )
 from analytics.research_export import write_research_export
+from analytics.audit import audited
 from analytics.store import (
     default_db_path,
     list_cohorts,
-    record_audit,
     save_cohort,
     store_fingerprint,
 )
-from app_pages.common import PALETTE, download, footer, page_setup, translucent
+from app_pages.common import PALETTE, chart_text, download, footer, page_setup, plain, signed_in_user, translucent
 
 view = page_setup("Research cohort review")
 d, patients = view.definitions, view.patients.copy()
@@ -65,7 +66,7 @@ st.dataframe(rates, hide_index=True, width="stretch")
 test_line = f"Test: {res['test']}" + ("" if res["p_value"] is None else f", p = {res['p_value']:.3g}")
 st.caption(test_line + ". " + view.caption(int(rates["n"].sum()), "Wilson 95% intervals. "))
 if res["warning"]:
-    st.warning(res["warning"])
+    st.warning(plain(res["warning"]))
 if len(res["pairs"]):
     st.markdown("**Pairs**: difference with Newcombe's 95% interval, conditional odds ratio, Fisher's exact test "
                 "(Holm-adjusted when more than two groups)")
@@ -83,7 +84,7 @@ if metric != "si_resolution":
         fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"),
                                  fill="tonexty", fillcolor=translucent(color, 0.12), showlegend=False,
                                  hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=curve["time"], y=curve["cumulative"], mode="lines", name=str(group),
+        fig.add_trace(go.Scatter(x=curve["time"], y=curve["cumulative"], mode="lines", name=chart_text(group),
                                  line=dict(color=color, shape="hv", width=2.5), customdata=curve[["at_risk"]],
                                  hovertemplate="day %{x}: %{y:.1%} (%{customdata[0]} at risk)<extra></extra>"))
     fig.update_layout(xaxis=dict(title="Study day", range=[0, d.target_day]),
@@ -145,7 +146,7 @@ model = trajectory_model(view.frame, patients.assign(group=patients[by].astype("
                          by="group")
 (st.success if model["converged"] else st.warning)(
     f"Linear mixed model (statsmodels MixedLM: PHQ-9 ~ weeks x {choices[by]}, random intercept and slope per "
-    f"patient; {model['n_patients']} patients, {model['n_observations']} questionnaires): {model['message']}.")
+    f"patient; {model['n_patients']} patients, {model['n_observations']} questionnaires): {plain(model['message'])}.")
 if len(model["coefficients"]):
     st.dataframe(model["coefficients"], hide_index=True, width="stretch")
 
@@ -156,19 +157,22 @@ if start_from:
     definition["start_from"] = start_from
 if start_to:
     definition["start_to"] = start_to
-st.caption(f"The sidebar's filters define the cohort: {definition or 'all patients'}.")
+st.caption(f"The sidebar's filters define the cohort: {plain(definition) if definition else 'all patients'}.")
 name = st.text_input("Cohort name", key="cohort_name")
 if st.button("Save cohort", key="save_cohort", disabled=not name):
     try:
         fingerprint = store_fingerprint(db) if view.kind == "store" else f"sha256:{view.report.sha256}"
-        save_cohort(name, definition, fingerprint=fingerprint, db=db)
-        st.success(f"Saved cohort {name!r} in {db}.")
+        save_cohort(name, definition, fingerprint=fingerprint, db=db, user=signed_in_user())
+        st.success(f"Saved cohort '{plain(name)}' in {plain(db)}.")
     except AnalyticsError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 if len(saved):
     st.dataframe(saved, hide_index=True, width="stretch")
 if st.button("Build the research dataset of this cohort", key="build_dataset"):
-    with tempfile.TemporaryDirectory() as tmp:
+    # recorded before the files are written and after: a failure half-way is on record
+    with audited("research export (dashboard)", {"cohort": name or "unsaved", "definition": definition,
+                                                 "parameters": d.as_dict(), "patients": len(view.patients)},
+                 db=db, user=signed_in_user()) as done, tempfile.TemporaryDirectory() as tmp:
         files = write_research_export(view.frame, view.patients, cohort={"name": name or "unsaved",
                                       "definition": definition}, definitions=d, out_dir=Path(tmp),
                                       fingerprint=f"sha256:{view.report.sha256}" if view.kind != "store"
@@ -177,8 +181,7 @@ if st.button("Build the research dataset of this cohort", key="build_dataset"):
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
             for f in files:
                 zf.write(f, f.name)
-    record_audit("research export (dashboard)", {"user": st.session_state.get("user", "local"), "cohort": name or "unsaved", "definition": definition,
-                                                 "parameters": d.as_dict(), "patients": len(view.patients)}, db=db)
+        done["files"] = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in files}
     st.download_button("Download the dataset (zip)", buffer.getvalue(), "research_dataset.zip", "application/zip",
                        key="dl_dataset")
     st.caption("Study days only (no calendar dates); reproduce.py recomputes the headline rates with pandas and "

@@ -19,6 +19,8 @@ from test_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium not installed (.ci/run installs it)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed (.ci/run installs it)")
+expect = playwright.expect
+NO_DATA = "[data-testid='stDataFrame'], [data-testid='stPlotlyChart'], [data-testid='stMetric']"
 
 
 @pytest.fixture(scope="module")
@@ -50,14 +52,15 @@ directors = ["boss@clinic.org"]
         shutil.rmtree(home, ignore_errors=True)
 
 
-def sign_in(url, idp, browser, email):
+def sign_in(url, idp, browser, email, *, verified=True):
     context = browser.new_context()
     page = context.new_page()
     page.goto(url, wait_until="domcontentloaded")
     page.wait_for_selector("text=Sign in with your clinic account", timeout=60_000)
-    # signed out: the sign-in prompt and nothing else
-    assert page.locator("[data-testid='stDataFrame'], [data-testid='stPlotlyChart']").count() == 0
-    idp.next_email = email
+    # signed out: the sign-in prompt (the last thing that page draws) and nothing else
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+    expect(page.locator(NO_DATA)).to_have_count(0)
+    idp.next_email, idp.next_email_verified = email, verified
     page.get_by_role("button", name="Sign in").click()
     return context, page
 
@@ -67,8 +70,9 @@ def test_director_signs_in_and_sees_every_page(signed_in_dashboard):
     context, page = sign_in(url, idp, browser, "boss@clinic.org")
     page.wait_for_selector("h1:has-text('Outcome overview')", timeout=60_000)
     page.wait_for_selector("text=Signed in as boss@clinic.org (director)", timeout=30_000)
-    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-    assert all(name in nav for name in ("Overview", "Patient", "Safety", "Research", "Export", "Data"))
+    nav = page.locator("[data-testid='stSidebarNav']")
+    for name in ("Overview", "Patient", "Safety", "Research", "Export", "Data"):
+        expect(nav).to_contain_text(name, timeout=30_000)
     context.close()
 
 
@@ -76,8 +80,11 @@ def test_researcher_sees_no_patient_or_safety_page(signed_in_dashboard):
     url, idp, browser = signed_in_dashboard
     context, page = sign_in(url, idp, browser, "analyst@clinic.org")
     page.wait_for_selector("text=Signed in as analyst@clinic.org (researcher)", timeout=60_000)
-    nav = page.locator("[data-testid='stSidebarNav']").inner_text()
-    assert "Research" in nav and "Safety" not in nav and "Patient" not in nav and "Data" not in nav
+    nav = page.locator("[data-testid='stSidebarNav']")
+    expect(nav).to_contain_text("Research", timeout=30_000)  # the navigation has drawn
+    expect(nav).to_contain_text("Trajectories")
+    for name in ("Safety", "Patient", "Data", "Export"):
+        expect(nav).not_to_contain_text(name)
     context.close()
 
 
@@ -85,6 +92,18 @@ def test_stranger_is_refused_and_sees_no_data(signed_in_dashboard):
     url, idp, browser = signed_in_dashboard
     context, page = sign_in(url, idp, browser, "stranger@gmail.com")
     page.wait_for_selector("h1:has-text('Access refused')", timeout=60_000)
-    assert page.get_by_text("not on this clinic's allow-list").count() >= 1
-    assert page.locator("[data-testid='stDataFrame'], [data-testid='stPlotlyChart']").count() == 0
+    expect(page.get_by_text("not on this clinic's allow-list")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)  # drawn last
+    expect(page.locator(NO_DATA)).to_have_count(0)
+    context.close()
+
+
+def test_unverified_address_is_refused_even_on_the_allow_list(signed_in_dashboard):
+    url, idp, browser = signed_in_dashboard
+    context, page = sign_in(url, idp, browser, "boss@clinic.org", verified=False)
+    page.wait_for_selector("h1:has-text('Access refused')", timeout=60_000)
+    expect(page.get_by_text("has not verified boss@clinic.org")).to_be_visible(timeout=30_000)
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible(timeout=30_000)
+    expect(page.locator(NO_DATA)).to_have_count(0)
+    expect(page.get_by_text("Signed in as")).to_have_count(0)
     context.close()
