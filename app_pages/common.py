@@ -7,6 +7,7 @@ table and the definitions, with the data source labelled.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,15 +43,19 @@ SOURCE_NAMES = {"file": "File ($OUTCOMES_DATA)", "store": "Clinic store", "sampl
 
 # ----------------------------------------------------------------------------- text from data
 
-_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>#+-.!|~$:&"})
+# inline markdown, HTML, LaTeX ($) and Streamlit directives (:red[...]); the block markers (#, -, +, 1.) only
+# matter at the start of a line, and plain() joins lines
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>|~$&"})
 _CHART_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
 
 
 def plain(value) -> str:
     """Text from the data (site, clinician, protocol, cohort and file names, messages quoting them) made safe
-    for st.markdown, st.caption, st.error and the like: every markdown, HTML, LaTeX and directive character is
+    for st.markdown, st.caption, st.error and the like: markdown, HTML, LaTeX and directive characters are
     backslash-escaped, so it shows exactly as written and never as formatting, a link or a tag."""
-    return " ".join(str(value).split()).translate(_MARKDOWN_SPECIAL)
+    text = " ".join(str(value).split()).translate(_MARKDOWN_SPECIAL)
+    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # "1. x" would start a list
+    return "\\" + text if text[:1] in ("#", "-", "+", "=", "!") else text
 
 
 def chart_text(value) -> str:

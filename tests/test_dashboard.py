@@ -283,7 +283,9 @@ def test_a_cohort_name_is_shown_as_written(monkeypatch, tmp_path):
 def test_plain_and_chart_text_escape_every_special_character():
     from app_pages.common import chart_text, plain
 
-    assert plain("<b>x</b> & **y** _z_ `c` [l](u) $x$ :red[t] #h") == (
-        r"\<b\>x\</b\> \& \*\*y\*\* \_z\_ \`c\` \[l\]\(u\) \$x\$ \:red\[t\] \#h")
+    assert plain("<b>x</b> & **y** _z_ `c` [l](u) $x$ :red[t] ~~s~~ a|b") == (
+        r"\<b\>x\</b\> \& \*\*y\*\* \_z\_ \`c\` \[l\]\(u\) \$x\$ :red\[t\] \~\~s\~\~ a\|b")
     assert plain("two\nlines") == "two lines"
+    assert [plain(t) for t in ("# h", "- item", "+ item", "12. item", "3) item", "x. y")] == [
+        r"\# h", r"\- item", r"\+ item", r"12\. item", r"3\) item", "x. y"]
     assert chart_text("<a href='x'>A & B</a>") == "&lt;a href='x'&gt;A &amp; B&lt;/a&gt;"
