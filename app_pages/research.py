@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import AnalyticsError, __version__
+from analytics.audit import audited
 from analytics.cohorts import apply_cohort
 from analytics.comparisons import compare_rates, compare_time_to_event
 from analytics.durability import (
@@ -23,14 +24,22 @@ from analytics.durability import (
     trajectory_model,
 )
 from analytics.research_export import write_research_export
-from analytics.audit import audited
 from analytics.store import (
     default_db_path,
     list_cohorts,
     save_cohort,
     store_fingerprint,
 )
-from app_pages.common import PALETTE, chart_text, download, footer, page_setup, plain, signed_in_user, translucent
+from app_pages.common import (
+    PALETTE,
+    chart_text,
+    download,
+    footer,
+    page_setup,
+    plain,
+    signed_in_user,
+    translucent,
+)
 
 view = page_setup("Research cohort review")
 d, patients = view.definitions, view.patients.copy()

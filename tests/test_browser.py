@@ -156,8 +156,11 @@ def refused_without_data(page):
     expect(page.get_by_text("Outcome overview")).to_have_count(0)
 
 
-@pytest.mark.parametrize("header, value", [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Host", "outcomes.example.org"),
-                                           ("X-Real-IP", "203.0.113.7"), ("Forwarded", "for=203.0.113.7;proto=https")])
+PROXIED = [("X-Forwarded-For", "203.0.113.7"), ("X-Forwarded-Host", "outcomes.example.org"),
+           ("X-Real-IP", "203.0.113.7"), ("Forwarded", "for=203.0.113.7;proto=https")]
+
+
+@pytest.mark.parametrize("header, value", PROXIED)
 def test_behind_a_reverse_proxy_without_sign_in_shows_no_data(server, browser, header, value):
     # the loopback dashboard with data; a request relayed by a proxy comes from elsewhere
     context = browser.new_context(extra_http_headers={header: value})
