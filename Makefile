@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lock-installed
 
-.PHONY: run test sample bench lock clean
+.PHONY: run test sample bench lock screenshots clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,11 @@ lock:
 	test -x $(VENV)-lock/bin/pip-compile || ($(PYTHON) -m venv $(VENV)-lock && $(VENV)-lock/bin/pip install --quiet pip-tools)
 	$(VENV)-lock/bin/pip-compile --quiet --extra test --all-build-deps --generate-hashes --allow-unsafe --strip-extras \
 		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
+
+# the tests write screenshots to the git-ignored data/screenshots; this refreshes the README's
+screenshots: $(STAMP)
+	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py \
+		-k "test_every_page_in_browser or test_quarterly_html_report_in_browser"
 
 clean:
 	rm -rf $(VENV) $(VENV)-lock .pytest_cache

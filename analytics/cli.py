@@ -1,4 +1,4 @@
-"""Command line: ``python -m analytics validate|summary|import|imports``.
+"""Command line: ``python -m analytics validate|summary|import|imports|export|cohort|research-export|audit``.
 
 Machine contract: command and option names, the JSON keys of ``summary
 --format json`` and the exit codes are stable.  Exit codes: 0 done,
@@ -135,6 +135,8 @@ def build_parser() -> argparse.ArgumentParser:
     a = sub.add_parser("audit", help="the audit trail: every import, revert, export and research export")
     a.add_argument("--db", help=db_help)
     a.add_argument("--format", choices=("text", "json"), default="text")
+    a.add_argument("--verify", action="store_true",
+                   help="check the hash chain: exit 0 when every row verifies, 1 naming the first broken row")
 
     h = sub.add_parser("imports", help="list the import history, or revert one import")
     h.add_argument("--db", help=db_help)
@@ -275,15 +277,29 @@ def _export(args) -> int:
                               suppression=not args.no_suppression, qm_window_days=args.qm_window_days,
                               source=source, software_version=__version__)
     out = Path(args.out) / export.quarter
-    written = write_quarterly_export(export, out, formats=formats)
+    from .audit import audited
+    # recorded before the first file is written and after the last: a failure half-way is on record
+    with audited("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
+                            "source": source, "out": str(out)}, db=args.db or default_db_path()) as done:
+        written = _writing(out, lambda: write_quarterly_export(export, out, formats=formats))
+        done["files"] = _hashes(written)
     if args.no_suppression:
         print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL – contains small cells'.",
               file=sys.stderr)
-    from .store import record_audit
-    record_audit("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
-                            "source": source, "files": _hashes(written)}, db=args.db or default_db_path())
     print(f"{export.quarter}: wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK
+
+
+def _writing(out, write):
+    """Run ``write``; a folder that cannot be written is the user's to fix, said plainly (the audit trail keeps
+    the started and failed rows)."""
+    try:
+        return write()
+    except OSError as exc:
+        raise AnalyticsError(f"{out}: the export could not be written ({exc.strerror or exc}"
+                             f"{': ' + str(exc.filename) if exc.filename else ''}). Files written before the "
+                             "failure may be incomplete; choose a writable folder with --out and run it again.") \
+            from None
 
 
 def _hashes(paths) -> dict:
@@ -401,15 +417,17 @@ def _research_export(args) -> int:
               f"{fingerprint}); the export uses the data as they are now.", file=sys.stderr)
     patients = apply_cohort(report.frame, patient_outcomes(report.frame, definitions=definitions),
                             saved["definition"])
-    # the key (study id -> pseudonym) goes into the store that holds the cohort, never into --out
-    result = write_research_export(report.frame, patients, cohort={"name": saved["name"],
-                                   "definition": saved["definition"]}, definitions=definitions, out_dir=args.out,
-                                   fingerprint=fingerprint, software_version=__version__, db=db)
-    from .store import record_audit
-    record_audit("research export", {"cohort": saved["name"], "definition": saved["definition"],
+    from .audit import audited
+    with audited("research export", {"cohort": saved["name"], "definition": saved["definition"],
                                      "parameters": definitions.as_dict(), "fingerprint": fingerprint,
-                                     "export_id": result.export_id, "out": str(args.out),
-                                     "files": _hashes(result.files)}, db=db)
+                                     "out": str(args.out), "patients": len(patients)}, db=db) as done:
+        # the key (study id -> pseudonym) goes into the store that holds the cohort, never into --out
+        result = _writing(args.out, lambda: write_research_export(
+            report.frame, patients, cohort={"name": saved["name"], "definition": saved["definition"]},
+            definitions=definitions, out_dir=args.out, fingerprint=fingerprint, software_version=__version__,
+            db=db))
+        done["files"] = _hashes(result.files)
+        done["export_id"] = result.export_id
     print(f"{saved['name']}: {result.patients} patients under new study ids; wrote "
           + ", ".join(p.name for p in result.files) + f" to {args.out}. The key to the study ids is kept in the "
           f"store {db} (export id {result.export_id}), not in the export.")
@@ -417,8 +435,16 @@ def _research_export(args) -> int:
 
 
 def _audit(args) -> int:
-    from .store import list_audit
-    trail = list_audit(args.db or default_db_path())
+    from .audit import list_audit, verify_audit
+    if args.verify:
+        result = verify_audit(args.db or default_db_path())
+        if args.format == "json":
+            print(json.dumps({"ok": result.ok, "rows_verified": result.rows, "broken_id": result.broken_id,
+                              "problem": result.problem or None}, indent=2))
+        else:
+            print(result.to_text(), file=sys.stdout if result.ok else sys.stderr)
+        return EXIT_OK if result.ok else EXIT_BAD_INPUT
+    trail = list_audit(args.db or default_db_path()).drop(columns=["prev_hash", "hash"])
     if args.format == "json":
         print(json.dumps(_records(trail.assign(details=trail["details"].map(json.loads))), indent=2,
                          default=_jsonable))

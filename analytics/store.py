@@ -65,17 +65,29 @@ __all__ = [
 ]
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 BUSY_TIMEOUT_S = 10.0
 
 _SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
 _VALUE_COLUMNS = ["assessment_date", "day", "treatment_start_date", *_SCORE_COLUMNS, "infusion_number", "attributes"]
 _INT_COLUMNS = ["day", *_SCORE_COLUMNS, "infusion_number"]
 
+
+def _chain_audit_and_own_cohorts(con: sqlite3.Connection) -> None:
+    """v4 -> v5: hash-chain the audit trail (existing rows too); a cohort's owner is whoever saved it so far."""
+    from .audit import backfill_audit_chain
+
+    backfill_audit_chain(con)
+    con.execute("ALTER TABLE cohorts ADD COLUMN owner TEXT")
+    con.execute("UPDATE cohorts SET owner = user")
+
+
 # Each migration takes the schema from version i to i + 1.  Version 1 is the
 # first released schema; version 2 adds correction history, reverts and users;
 # version 3 adds saved research cohorts; version 4 the append-only audit trail;
-# version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here).
+# version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here);
+# version 6 chains the audit rows by hash and gives saved cohorts an owner.
+# A step is SQL, or a function of the connection when it needs Python (hashing).
 _MIGRATIONS = [
     """
     CREATE TABLE imports (
@@ -170,6 +182,7 @@ _MIGRATIONS = [
         UNIQUE (export_id, patient_id)
     );
     """,
+    _chain_audit_and_own_cohorts,
 ]
 
 
@@ -354,8 +367,11 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
             continue
         try:
             for step in range(version, SCHEMA_VERSION):
-                for statement in _statements(_MIGRATIONS[step]):
-                    con.execute(statement)
+                if callable(_MIGRATIONS[step]):
+                    _MIGRATIONS[step](con)
+                else:
+                    for statement in _statements(_MIGRATIONS[step]):
+                        con.execute(statement)
                 con.execute(f"PRAGMA user_version = {step + 1}")
             con.execute("COMMIT")
             return
@@ -375,26 +391,18 @@ def _statements(script: str) -> list[str]:
     return [statement for statement in out if statement.strip(" ;\n")]
 
 
-def record_audit(action: str, details: dict, *, db=None, user: str = "local", con=None) -> None:
-    """Append one entry to the audit trail (within ``con``'s transaction when given)."""
-    row = (_now(), user, action, json.dumps(details, default=str, sort_keys=True))
-    if con is not None:
-        con.execute("INSERT INTO audit (at, user, action, details) VALUES (?, ?, ?, ?)", row)
-        return
-    own = open_store(db)
-    try:
-        own.execute("INSERT INTO audit (at, user, action, details) VALUES (?, ?, ?, ?)", row)
-    finally:
-        own.close()
+def record_audit(action: str, details: dict, *, db=None, user: str = "local", con=None) -> int:
+    """Append one chained entry to the audit trail (see :mod:`analytics.audit`, where the trail lives)."""
+    from .audit import record_audit as append
+
+    return append(action, details, db=db, user=user, con=con)
 
 
 def list_audit(db=None) -> pd.DataFrame:
-    """The audit trail, oldest first: id, at, user, action, details (JSON)."""
-    con = open_store(db, create=False)
-    try:
-        return pd.read_sql_query("SELECT id, at, user, action, details FROM audit ORDER BY id", con)
-    finally:
-        con.close()
+    """The audit trail, oldest first (see :func:`analytics.audit.list_audit`)."""
+    from .audit import list_audit as listing
+
+    return listing(db)
 
 
 # ----------------------------------------------------------------------------- rows
@@ -759,44 +767,65 @@ def read_store(db=None) -> ValidationReport:
 # ----------------------------------------------------------------------------- saved cohorts
 
 def save_cohort(name: str, definition: dict, *, fingerprint: str, db=None, user: str = "local") -> None:
-    """Save (or replace) a named cohort definition with the data fingerprint it was saved against."""
+    """Save a named cohort definition with the data fingerprint it was saved against.
+
+    The first to save a name owns it: only the owner may replace it (anyone else picks another
+    name).  Every save, and every refused save, is on the audit trail.
+    """
+    from .audit import record_audit
     from .cohorts import check_cohort_definition
 
     if not name or not name.strip():
         raise AnalyticsError("a cohort needs a name.")
+    name = name.strip()
     definition = check_cohort_definition(definition)
+    facts = {"cohort": name, "definition": definition, "fingerprint": fingerprint}
     con = open_store(db)
     try:
-        con.execute("INSERT INTO cohorts (name, definition, fingerprint, saved_at, user) VALUES (?, ?, ?, ?, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, "
-                    "fingerprint = excluded.fingerprint, saved_at = excluded.saved_at, user = excluded.user",
-                    (name.strip(), json.dumps(definition, sort_keys=True), fingerprint, _now(), user))
+        con.execute("BEGIN IMMEDIATE")
+        try:
+            row = con.execute("SELECT owner FROM cohorts WHERE name = ?", (name,)).fetchone()
+            if row is not None and row[0] != user:
+                record_audit("cohort save refused", {**facts, "owner": row[0]}, con=con, user=user)
+                con.execute("COMMIT")
+                raise AnalyticsError(f"cohort {name!r} belongs to {row[0]}; only they can replace it. Save yours "
+                                     "under another name.")
+            con.execute("INSERT INTO cohorts (name, definition, fingerprint, saved_at, user, owner) "
+                        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(name) DO UPDATE SET definition = excluded.definition, "
+                        "fingerprint = excluded.fingerprint, saved_at = excluded.saved_at, user = excluded.user",
+                        (name, json.dumps(definition, sort_keys=True), fingerprint, _now(), user, user))
+            record_audit("cohort save", {**facts, "replaced": row is not None}, con=con, user=user)
+            con.execute("COMMIT")
+        except BaseException:
+            if con.in_transaction:
+                con.execute("ROLLBACK")
+            raise
     finally:
         con.close()
 
 
 def list_cohorts(db=None) -> pd.DataFrame:
-    """Saved cohorts: name, definition (JSON), fingerprint, saved_at, user."""
+    """Saved cohorts: name, definition (JSON), fingerprint, saved_at, user (who saved it last), owner."""
     con = open_store(db, create=False)
     try:
-        return pd.read_sql_query("SELECT name, definition, fingerprint, saved_at, user FROM cohorts ORDER BY name",
-                                 con)
+        return pd.read_sql_query("SELECT name, definition, fingerprint, saved_at, user, owner FROM cohorts "
+                                 "ORDER BY name", con)
     finally:
         con.close()
 
 
 def load_cohort(name: str, db=None) -> dict:
-    """``{"name", "definition", "fingerprint", "saved_at", "user"}`` of a saved cohort."""
+    """``{"name", "definition", "fingerprint", "saved_at", "user", "owner"}`` of a saved cohort."""
     con = open_store(db, create=False)
     try:
-        row = con.execute("SELECT name, definition, fingerprint, saved_at, user FROM cohorts WHERE name = ?",
+        row = con.execute("SELECT name, definition, fingerprint, saved_at, user, owner FROM cohorts WHERE name = ?",
                           (name,)).fetchone()
     finally:
         con.close()
     if row is None:
         raise AnalyticsError(f"there is no saved cohort {name!r}; list them with: python -m analytics cohort list")
     return {"name": row[0], "definition": json.loads(row[1]), "fingerprint": row[2], "saved_at": row[3],
-            "user": row[4]}
+            "user": row[4], "owner": row[5]}
 
 
 # ----------------------------------------------------------------------------- study-id keys

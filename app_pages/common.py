@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +42,39 @@ FILTER_COLUMNS = ("site", "clinician", "protocol")
 MODE_NAMES = {"completer": "Completers", "itt": "Intention to treat", "locf": "Last observation carried forward"}
 SOURCE_NAMES = {"file": "File ($OUTCOMES_DATA)", "store": "Clinic store", "sample": "Synthetic sample"}
 EPISODE_NAMES = {"first": "First episode (first induction)", "all": "All episodes", "latest": "Latest episode"}
+
+
+# ----------------------------------------------------------------------------- text from data
+
+# inline markdown, HTML, LaTeX ($) and Streamlit directives (:red[...]); the block markers (#, -, +, 1.) only
+# matter at the start of a line, and plain() joins lines
+_MARKDOWN_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_{}[]()<>|~$&"})
+_CHART_SPECIAL = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;"})
+
+
+def plain(value) -> str:
+    """Text from the data (site, clinician, protocol, cohort and file names, messages quoting them) made safe
+    for st.markdown, st.caption, st.error and the like: markdown, HTML, LaTeX and directive characters are
+    backslash-escaped, so it shows exactly as written and never as formatting, a link or a tag."""
+    text = " ".join(str(value).split()).translate(_MARKDOWN_SPECIAL)
+    text = re.sub(r"^(\d+)([.)])", r"\1\\\2", text)  # "1. x" would start a list
+    return "\\" + text if text[:1] in ("#", "-", "+", "=", "!") else text
+
+
+def chart_text(value) -> str:
+    """Text from the data for plotly legends, hover text and labels: plotly draws ``<b>``, ``<a href>`` and the
+    like as formatting, so ``&``, ``<`` and ``>`` are written as entities (shown literally)."""
+    return str(value).translate(_CHART_SPECIAL)
+
+
+# ----------------------------------------------------------------------------- who
+
+def signed_in_user() -> str:
+    """Who this session is, for the store's records: the signed-in e-mail, else ``local`` (loopback, no sign-in).
+
+    dashboard.py puts it in the session after :func:`app_pages.access.current_user` admitted the visitor.
+    """
+    return st.session_state.get("user") or "local"
 
 
 # ----------------------------------------------------------------------------- data
@@ -82,7 +116,7 @@ def load_report(kind: str, path: Path):
             return _from_store(str(path), _stamp(path))
         return _validated(str(path), _stamp(path))
     except (AnalyticsError, OSError) as exc:
-        st.error(f"The data could not be read: {exc}")
+        st.error(f"The data could not be read: {plain(exc)}")
         return None
 
 
@@ -209,7 +243,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
                start_to.strftime("%Y-%m-%d") if start_to is not None else None, tuple(attrs))
     frame, patients = _cohort(report, source_key, filters, defs)
     parts = [period if period != "Custom range" else f"{filters[0]} to {filters[1]}"] + \
-        [f"{c}: {', '.join(v)}" for c, v in attrs if v]
+        [f"{c}: {', '.join(plain(x) for x in v)}" for c, v in attrs if v]  # shown as markdown in captions
     filter_text = "Cohort: " + "; ".join(parts) + "."
     source_ids = None
     if st.session_state.get("role", "director") != "director":
@@ -263,9 +297,9 @@ def banner(kind: str, path: Path, report) -> None:
                 "Import your de-identified exports on the Data page to see your own clinic.",
                 icon=":material/science:")
     elif kind == "store":
-        st.caption(f"Data: clinic store `{path}` — {report.source}")
+        st.caption(f"Data: clinic store {plain(path)} — {plain(report.source)}")
     else:
-        st.caption(f"Data: `{report.source}` (SHA-256 {report.sha256[:12]}...)")
+        st.caption(f"Data: {plain(report.source)} (SHA-256 {report.sha256[:12]}...)")
 
 
 def download(frame: pd.DataFrame, name: str, label: str = "Download (CSV)") -> None:

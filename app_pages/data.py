@@ -24,7 +24,7 @@ from analytics.store import (
 )
 from analytics.uploads import upload_label, write_upload
 from app_pages.access import require_director
-from app_pages.common import download, footer, page_setup
+from app_pages.common import download, footer, page_setup, plain, signed_in_user
 
 require_director("data")
 st.title("Data")
@@ -38,7 +38,7 @@ def _from_store(read) -> pd.DataFrame:
     try:
         return read(db)
     except AnalyticsError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
         return pd.DataFrame()
 
 st.subheader("Import an export")
@@ -51,7 +51,8 @@ mapping_file = st.file_uploader("Column mapping (optional, TOML)", type=["toml"]
 accept = st.checkbox("Accept corrections (new values replace stored ones; the old ones are kept in the history)",
                      key="accept")
 if upload is not None and st.button("Check and import", type="primary", key="do_import"):
-    # The browser's file name is a label only: files are written under names the tool chooses.
+    # The browser's file name is a label only: files are written under names the tool chooses,
+    # and the label is shown as written, never as markdown.
     label = upload_label(upload.name)
     with st.status(f"Importing {label}...", expanded=True) as status:
         with tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +65,7 @@ if upload is not None and st.button("Check and import", type="primary", key="do_
                 st.write("Reading and checking every row...")
                 raw = read_source(path, mapping=mapping, label=label)
                 for note in raw.notes:
-                    st.write(f"Note: {note}")
+                    st.write(f"Note: {plain(note)}")
                 report = validate_questionnaires(raw)
                 if not report.ok:
                     status.update(label=f"{label} refused: nothing was imported", state="error")
@@ -74,20 +75,20 @@ if upload is not None and st.button("Check and import", type="primary", key="do_
                 else:
                     st.write("Writing to the store in one transaction...")
                     result = import_questionnaires(raw, db=db, file_name=label, source_format=raw.file_format,
-                                                   accept_corrections=accept)
-                    status.update(label=result.to_text(), state="complete")
+                                                   accept_corrections=accept, user=signed_in_user())
+                    status.update(label=plain(result.to_text()), state="complete")
                     st.cache_data.clear()
             except ImportConflictError as exc:
-                status.update(label=f"{label} refused: it changes stored questionnaires", state="error")
-                st.error(str(exc))
+                status.update(label=f"{plain(label)} refused: it changes stored questionnaires", state="error")
+                st.error(plain(exc))
                 st.dataframe(exc.conflicts, hide_index=True, width="stretch")
             except QuestionnaireValidationError as exc:
-                status.update(label=f"{label} refused: nothing was imported", state="error")
-                st.error(str(exc))
+                status.update(label=f"{plain(label)} refused: nothing was imported", state="error")
+                st.error(plain(exc))
                 st.dataframe(exc.problems, hide_index=True, width="stretch")
             except (StoreBusyError, AnalyticsError) as exc:
                 status.update(label="Not imported", state="error")
-                st.error(str(exc))
+                st.error(plain(exc))
 
 st.subheader("Import history")
 history = _from_store(list_imports)
@@ -107,7 +108,9 @@ if trail.empty:
     st.info("Nothing recorded yet. Every import, revert, export and research export will be listed here.")
 else:
     st.dataframe(trail.iloc[::-1], hide_index=True, width="stretch")
-    st.caption("Append-only: the store refuses any change to these rows. Newest first.")
+    st.caption("Append-only: the store refuses any change to these rows, and each row carries the hash of its "
+               "content and of the row before, so an edit made to the file directly shows: check it with "
+               "python -m analytics audit --verify. Newest first.")
     download(trail, "audit_trail", "Download the audit trail (CSV)")
 
 st.divider()

@@ -16,9 +16,10 @@ from analytics.quarterly import (
     quarterly_export,
     write_quarterly_export,
 )
-from analytics.store import default_db_path, record_audit
+from analytics.audit import audited
+from analytics.store import default_db_path
 from app_pages.access import require_director
-from app_pages.common import download, footer, page_setup, quarters_in
+from app_pages.common import download, footer, page_setup, plain, quarters_in, signed_in_user
 
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".html": "text/html", ".json": "application/json"}
@@ -42,17 +43,17 @@ if st.button("Build the export", type="primary", key="build_export"):
             source = {"kind": view.kind, "source": view.report.source, "sha256": view.report.sha256}
             export = quarterly_export(view.report.frame, quarter=quarter, definitions=view.definitions,
                                       suppression=not internal, source=source, software_version=__version__)
-            with tempfile.TemporaryDirectory() as tmp:
+            # recorded before the files are built and after: a failure half-way is on record
+            with audited("export (dashboard)", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
+                                                "source": source}, db=default_db_path(), user=signed_in_user()) \
+                    as done, tempfile.TemporaryDirectory() as tmp:
                 files = {p.name: p.read_bytes() for p in write_quarterly_export(export, Path(tmp),
                                                                                 formats=EXPORT_FORMATS)}
+                done["files"] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}
             st.session_state["export_files"] = (quarter, internal, files)
-            record_audit("export (dashboard)", {"user": st.session_state.get("user", "local"), "quarter": export.quarter, "parameters": export.manifest["parameters"],
-                                                "source": source, "files": {n: hashlib.sha256(b).hexdigest()
-                                                                            for n, b in files.items()}},
-                         db=default_db_path())
-        except AnalyticsError as exc:
+        except (AnalyticsError, OSError) as exc:
             st.session_state.pop("export_files", None)
-            st.error(str(exc))
+            st.error(plain(exc))
 built = st.session_state.get("export_files")
 if built:
     quarter_built, was_internal, files = built

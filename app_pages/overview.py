@@ -17,6 +17,7 @@ from app_pages.common import (
     footer,
     page_setup,
     pct,
+    plain,
     rate_rows,
     reinductions_for,
     summary_for,
@@ -48,7 +49,7 @@ table = rate_rows([
 st.dataframe(table, hide_index=True, width="stretch")
 st.caption(d.describe() + " " + view.filter_text)
 for warning in s.warnings:
-    st.warning(warning, icon=":material/warning:")
+    st.warning(plain(warning), icon=":material/warning:")
 download(table, "outcomes", "Download outcomes (CSV)")
 
 left, right = st.columns(2)

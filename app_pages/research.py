@@ -1,6 +1,7 @@
 """Research: compare groups with the right statistics, follow durability, and export a dataset."""
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tempfile
@@ -12,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import AnalyticsError, __version__
+from analytics.audit import audited
 from analytics.cohorts import apply_cohort
 from analytics.comparisons import compare_rates, compare_time_to_event
 from analytics.durability import (
@@ -25,11 +27,19 @@ from analytics.research_export import write_research_export
 from analytics.store import (
     default_db_path,
     list_cohorts,
-    record_audit,
     save_cohort,
     store_fingerprint,
 )
-from app_pages.common import PALETTE, download, footer, page_setup, translucent
+from app_pages.common import (
+    PALETTE,
+    chart_text,
+    download,
+    footer,
+    page_setup,
+    plain,
+    signed_in_user,
+    translucent,
+)
 
 view = page_setup("Research cohort review")
 d, patients = view.definitions, view.patients.copy()
@@ -65,7 +75,7 @@ st.dataframe(rates, hide_index=True, width="stretch")
 test_line = f"Test: {res['test']}" + ("" if res["p_value"] is None else f", p = {res['p_value']:.3g}")
 st.caption(test_line + ". " + view.caption(int(rates["n"].sum()), "Wilson 95% intervals. "))
 if res["warning"]:
-    st.warning(res["warning"])
+    st.warning(plain(res["warning"]))
 if len(res["pairs"]):
     st.markdown("**Pairs**: difference with Newcombe's 95% interval, conditional odds ratio, Fisher's exact test "
                 "(Holm-adjusted when more than two groups)")
@@ -83,7 +93,7 @@ if metric != "si_resolution":
         fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"),
                                  fill="tonexty", fillcolor=translucent(color, 0.12), showlegend=False,
                                  hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=curve["time"], y=curve["cumulative"], mode="lines", name=str(group),
+        fig.add_trace(go.Scatter(x=curve["time"], y=curve["cumulative"], mode="lines", name=chart_text(group),
                                  line=dict(color=color, shape="hv", width=2.5), customdata=curve[["at_risk"]],
                                  hovertemplate="day %{x}: %{y:.1%} (%{customdata[0]} at risk)<extra></extra>"))
     fig.update_layout(xaxis=dict(title="Study day", range=[0, d.target_day]),
@@ -148,7 +158,7 @@ model = trajectory_model(view.frame, patients.assign(group=patients[by].astype("
 (st.success if model["status"] == "converged" else st.warning)(
     f"Linear mixed model (statsmodels MixedLM, REML: PHQ-9 ~ weeks x {choices[by]}, correlated random intercept and "
     f"slope per patient; baseline questionnaire at its own day, then days 1-84; {model['n_patients']} patients, "
-    f"{model['n_observations']} questionnaires): {model['message']}.")
+    f"{model['n_observations']} questionnaires): {plain(model['message'])}.")
 if len(model["coefficients"]):
     st.dataframe(model["coefficients"], hide_index=True, width="stretch")
     st.caption(f"Standard errors: {model['se_method']}.")
@@ -161,41 +171,41 @@ if start_from:
     definition["start_from"] = start_from
 if start_to:
     definition["start_to"] = start_to
-st.caption(f"The sidebar's filters define the cohort: {definition or 'all patients'}.")
+st.caption(f"The sidebar's filters define the cohort: {plain(definition) if definition else 'all patients'}.")
 name = st.text_input("Cohort name", key="cohort_name")
 if st.button("Save cohort", key="save_cohort", disabled=not name):
     try:
         fingerprint = store_fingerprint(db) if view.kind == "store" else f"sha256:{view.report.sha256}"
-        save_cohort(name, definition, fingerprint=fingerprint, db=db)
-        st.success(f"Saved cohort {name!r} in {db}.")
+        save_cohort(name, definition, fingerprint=fingerprint, db=db, user=signed_in_user())
+        st.success(f"Saved cohort '{plain(name)}' in {plain(db)}.")
     except AnalyticsError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 if len(saved):
     st.dataframe(saved, hide_index=True, width="stretch")
 if st.button("Build the research dataset of this cohort", key="build_dataset"):
-    user = st.session_state.get("user", "local")
+    # recorded before the files are written and after: a failure half-way is on record
     try:
-        with tempfile.TemporaryDirectory() as tmp:
+        with audited("research export (dashboard)", {"cohort": name or "unsaved", "definition": definition,
+                                                     "parameters": d.as_dict(), "patients": len(view.patients)},
+                     db=db, user=signed_in_user()) as done, tempfile.TemporaryDirectory() as tmp:
             # the export draws its own study ids from the clinic's pseudonyms; the key stays in the store
             result = write_research_export(view.with_source_ids(view.frame), view.with_source_ids(view.patients),
                                            cohort={"name": name or "unsaved", "definition": definition},
                                            definitions=d, out_dir=Path(tmp),
                                            fingerprint=f"sha256:{view.report.sha256}" if view.kind != "store"
                                            else store_fingerprint(db), software_version=__version__, db=db,
-                                           user=user)
+                                           user=signed_in_user())
             buffer = io.BytesIO()
             with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zf:
                 for f in result.files:
                     zf.write(f, f.name)
-        record_audit("research export (dashboard)", {"user": user, "cohort": name or "unsaved",
-                                                     "definition": definition, "parameters": d.as_dict(),
-                                                     "patients": result.patients, "export_id": result.export_id},
-                     db=db)
+            done["files"] = {f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in result.files}
+            done["export_id"] = result.export_id
         st.download_button("Download the dataset (zip)", buffer.getvalue(), "research_dataset.zip",
                            "application/zip", key="dl_dataset")
         st.caption(f"{result.patients} patients under new random study ids (export id {result.export_id}; the key "
                    "to your pseudonyms stays in the clinic store, not in the zip). Study days only, no calendar "
                    "dates; reproduce.py recomputes the headline rates with pandas and scipy alone.")
     except AnalyticsError as exc:
-        st.error(str(exc))
+        st.error(plain(exc))
 footer()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics import rate_table
 from analytics.trends import weekly_means
-from app_pages.common import PALETTE, download, footer, page_setup, pct
+from app_pages.common import PALETTE, chart_text, download, footer, page_setup, pct
 
 MAX_LINES = 300  # more lines than this is ink, not information
 
@@ -25,7 +25,7 @@ breaks = lines["patient_id"].astype("str").ne(lines["patient_id"].astype("str").
 order = np.argsort(np.r_[np.arange(len(lines)), np.flatnonzero(breaks.to_numpy()) + 0.5], kind="stable")
 xs = np.r_[lines["day"].astype("float64").to_numpy(), np.full(int(breaks.sum()), np.nan)][order]
 ys = np.r_[lines["phq9_total"].astype("float64").to_numpy(), np.full(int(breaks.sum()), np.nan)][order]
-who = np.r_[lines["patient_id"].astype("str").to_numpy(), np.full(int(breaks.sum()), "")][order]
+who = np.r_[lines["patient_id"].astype("str").map(chart_text).to_numpy(), np.full(int(breaks.sum()), "")][order]
 fig = go.Figure()
 fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line=dict(color="rgba(0,114,178,0.18)", width=1),
                            name="Patients", customdata=who, connectgaps=False,
@@ -50,7 +50,8 @@ else:
     colors = np.where(change["change_pct"] <= -0.5, PALETTE[2], np.where(change["change_pct"] <= 0, PALETTE[0],
                                                                          PALETTE[5]))
     fig = go.Figure(go.Bar(x=np.arange(len(change)), y=change["change_pct"], marker_color=colors,
-                           customdata=change[["patient_id", "baseline_total", "endpoint_total", "endpoint_day"]],
+                           customdata=change[["patient_id", "baseline_total", "endpoint_total", "endpoint_day"]].assign(
+                               patient_id=change["patient_id"].astype("str").map(chart_text)),
                            hovertemplate="%{customdata[0]}: %{customdata[1]} → %{customdata[2]} (day "
                                          "%{customdata[3]}), %{y:.0%}<extra></extra>"))
     fig.add_hline(y=-0.5, line=dict(color=PALETTE[2], dash="dash"), annotation_text="response (≥ 50% fall)")

@@ -23,6 +23,7 @@ class TestOIDCProvider:
         self.client_id = client_id
         self.key = RSAKey.generate_key(2048, parameters={"kid": "test-key"})
         self.next_email = "nobody@example.invalid"
+        self.next_email_verified = True  # the provider's email_verified claim for the next sign-in
         self.codes: dict[str, dict] = {}
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -72,14 +73,16 @@ class TestOIDCProvider:
                 if url.path == "/authorize":
                     q = dict(urllib.parse.parse_qsl(url.query))
                     code = secrets.token_urlsafe(16)
-                    provider.codes[code] = {"email": provider.next_email, "nonce": q.get("nonce")}
+                    provider.codes[code] = {"email": provider.next_email, "nonce": q.get("nonce"),
+                                            "email_verified": provider.next_email_verified}
                     target = f"{q['redirect_uri']}?{urllib.parse.urlencode({'code': code, 'state': q.get('state', '')})}"
                     self.send_response(302)
                     self.send_header("Location", target)
                     self.end_headers()
                     return None
                 if url.path == "/userinfo":
-                    return self._json({"sub": provider.next_email, "email": provider.next_email})
+                    return self._json({"sub": provider.next_email, "email": provider.next_email,
+                                       "email_verified": provider.next_email_verified})
                 return self._json({"error": "not found"}, 404)
 
             def do_POST(self):
@@ -90,7 +93,7 @@ class TestOIDCProvider:
                     return self._json({"error": "invalid_grant"}, 400)
                 now = int(time.time())
                 claims = {"iss": provider.issuer, "sub": grant["email"], "aud": provider.client_id, "iat": now,
-                          "exp": now + 600, "email": grant["email"], "email_verified": True,
+                          "exp": now + 600, "email": grant["email"], "email_verified": grant["email_verified"],
                           "name": grant["email"].split("@")[0]}
                 if grant["nonce"]:
                     claims["nonce"] = grant["nonce"]

@@ -65,3 +65,68 @@ def test_director_sees_everything():
     assert any("director" in c.value for c in at.sidebar.caption)
     at.switch_page("app_pages/safety.py").run()
     assert not at.exception and shows_data(at)
+
+
+# ----------------------------------------------------------------------------- verified addresses only
+
+@pytest.mark.parametrize("claim", [False, "false", None])
+def test_unverified_address_is_refused_even_on_the_allow_list(claim):
+    user = {"is_logged_in": True, "email": "boss@clinic.org"}
+    if claim is not None:
+        user["email_verified"] = claim
+        at = app(user)
+        assert not at.exception and not shows_data(at)
+        assert "has not verified boss@clinic.org" in at.error[0].value
+        assert not any("director" in c.value for c in at.sidebar.caption)
+    else:  # a provider that does not send the claim: the allow-list decides
+        assert shows_data(app(user))
+
+
+def test_verified_address_given_as_text_is_accepted():
+    at = app({"is_logged_in": True, "email": "boss@clinic.org", "email_verified": "true"})
+    assert not at.exception and shows_data(at) and any("director" in c.value for c in at.sidebar.caption)
+
+
+# ----------------------------------------------------------------------------- who did what
+
+def test_signed_in_director_is_recorded_as_themselves(tmp_path):
+    from analytics.audit import list_audit
+    from analytics.store import list_cohorts
+
+    db = tmp_path / "none.sqlite"
+    at = app({"is_logged_in": True, "email": "boss@clinic.org"})
+    at.switch_page("app_pages/research.py").run()
+    at.text_input(key="cohort_name").input("all of them").run()
+    at.button(key="save_cohort").click().run()
+    assert not at.exception
+    at.switch_page("app_pages/export.py").run()
+    at.button(key="build_export").click().run()
+    assert not at.exception
+    trail = list_audit(db)
+    assert list(trail["action"]) == ["cohort save", "export (dashboard) started", "export (dashboard)"]
+    assert (trail["user"] == "boss@clinic.org").all()
+    assert list_cohorts(db).set_index("name").loc["all of them", "owner"] == "boss@clinic.org"
+
+
+def test_researcher_cannot_overwrite_a_directors_cohort(tmp_path):
+    from analytics.audit import list_audit
+    from analytics.store import list_cohorts, save_cohort
+
+    db = tmp_path / "none.sqlite"
+    save_cohort("north", {"site": ["North"]}, fingerprint="x", db=db, user="boss@clinic.org")
+    at = app({"is_logged_in": True, "email": "analyst@clinic.org"})
+    at.switch_page("app_pages/research.py").run()
+    at.sidebar.multiselect(key="filter_site").set_value(["Central"]).run()
+    at.text_input(key="cohort_name").input("north").run()
+    at.button(key="save_cohort").click().run()
+    assert not at.exception
+    assert "belongs to boss@clinic.org" in at.error[-1].value
+    saved = list_cohorts(db).set_index("name").loc["north"]
+    assert saved["definition"] == '{"site": ["North"]}' and saved["owner"] == "boss@clinic.org"
+    trail = list_audit(db)
+    assert list(trail["action"]) == ["cohort save", "cohort save refused"]
+    assert list(trail["user"]) == ["boss@clinic.org", "analyst@clinic.org"]
+    # under their own name the researcher saves, as themselves
+    at.text_input(key="cohort_name").input("central").run()
+    at.button(key="save_cohort").click().run()
+    assert list_cohorts(db).set_index("name").loc["central", "owner"] == "analyst@clinic.org"

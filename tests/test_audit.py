@@ -10,7 +10,17 @@ import sys
 import pytest
 
 from analytics import QuestionnaireValidationError
-from analytics.store import _MIGRATIONS, _statements, import_questionnaires, list_audit, open_store, revert_import
+from analytics.audit import GENESIS, audit_row_hash, record_audit, verify_audit
+from analytics.store import (
+    _MIGRATIONS,
+    _statements,
+    import_questionnaires,
+    list_audit,
+    list_cohorts,
+    open_store,
+    revert_import,
+    save_cohort,
+)
 from conftest import ROOT, SAMPLE, TINY
 
 BAD = ROOT / "tests" / "data" / "bad" / "us_date.csv"
@@ -66,9 +76,165 @@ def test_cli_exports_are_recorded_with_file_hashes(tmp_path):
     assert run("cohort", "save", "north", "--db", db, "--site", "North").returncode == 0
     assert run("research-export", "north", "--db", db, "--out", tmp_path / "r").returncode == 0
     trail = list_audit(db)
-    assert list(trail["action"])[-2:] == ["export", "research export"]
-    export = json.loads(trail["details"].iloc[-2])
+    actions = list(trail["action"])
+    assert actions[-5:] == ["export started", "export", "cohort save", "research export started", "research export"]
+    export = json.loads(trail["details"].iloc[-4])
     written = tmp_path / "x" / "2025Q4" / "summary.csv"
     assert export["files"]["summary.csv"] == hashlib.sha256(written.read_bytes()).hexdigest()
+    assert export["started"] == int(trail["id"].iloc[-5])  # the completion points at its start
     listed = run("audit", "--db", db, "--format", "json")
     assert [e["action"] for e in json.loads(listed.stdout)][-1] == "research export"
+
+
+# ----------------------------------------------------------------------------- tamper evidence
+
+def cli(*args):
+    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT, capture_output=True,
+                          text=True, timeout=180)
+
+
+@pytest.fixture
+def trail_db(tmp_path):
+    """A store with five audit rows: an import, a refusal, a revert and two cohort saves."""
+    db = tmp_path / "s.sqlite"
+    import_questionnaires(TINY, db=db)
+    with pytest.raises(QuestionnaireValidationError):
+        import_questionnaires(BAD, db=db)
+    revert_import(1, db=db)
+    save_cohort("north", {"site": ["North"]}, fingerprint="x", db=db, user="boss@clinic.org")
+    save_cohort("north", {"site": ["North", "South"]}, fingerprint="x", db=db, user="boss@clinic.org")
+    return db
+
+
+def attacker(db, *statements):
+    """Direct SQL on the file, as someone with the file would do it: drop the triggers first."""
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("DROP TRIGGER IF EXISTS audit_no_update")
+    con.execute("DROP TRIGGER IF EXISTS audit_no_delete")
+    for statement, params in statements:
+        con.execute(statement, params)
+    con.close()
+
+
+def test_each_row_hashes_its_content_and_the_row_before(trail_db):
+    trail = list_audit(trail_db)
+    assert list(trail["id"]) == [1, 2, 3, 4, 5]
+    assert trail["prev_hash"].iloc[0] == GENESIS == "0" * 64
+    assert list(trail["prev_hash"].iloc[1:]) == list(trail["hash"].iloc[:-1])
+    # worked out independently: SHA-256 of the sorted-key compact JSON of the row and the previous hash
+    first = trail.iloc[0]
+    canonical = json.dumps({"action": first["action"], "at": first["at"], "details": first["details"], "id": 1,
+                            "prev_hash": "0" * 64, "user": first["user"]}, separators=(",", ":"))
+    assert first["hash"] == hashlib.sha256(canonical.encode()).hexdigest()
+    assert audit_row_hash(1, first["at"], first["user"], first["action"], first["details"], GENESIS) == first["hash"]
+
+
+def test_verify_passes_on_an_intact_trail(trail_db):
+    result = verify_audit(trail_db)
+    assert result.ok and result.rows == 5 and result.broken_id is None
+    run = cli("audit", "--verify", "--db", trail_db)
+    assert run.returncode == 0, run.stderr
+    assert "5 row(s) verified" in run.stdout
+
+
+def test_verify_names_a_changed_row(trail_db):
+    attacker(trail_db, ("UPDATE audit SET user = 'someone else' WHERE id = 3", ()))
+    result = verify_audit(trail_db)
+    assert not result.ok and result.broken_id == 3 and result.rows == 2
+    run = cli("audit", "--verify", "--db", trail_db)
+    assert run.returncode == 1 and "BROKEN at row 3" in run.stderr and "content does not match" in run.stderr
+
+
+def test_verify_names_the_row_after_a_deleted_one(trail_db):
+    attacker(trail_db, ("DELETE FROM audit WHERE id = 2", ()))
+    run = cli("audit", "--verify", "--db", trail_db)
+    assert run.returncode == 1 and "BROKEN at row 3" in run.stderr and "deleted" in run.stderr
+
+
+def test_verify_names_an_inserted_row(trail_db):
+    # renumber to make room, then insert a plausible row in the middle without a valid hash chain
+    attacker(trail_db, ("UPDATE audit SET id = id + 10 WHERE id >= 3", ()),
+             ("UPDATE audit SET id = id - 9 WHERE id >= 13", ()),
+             ("INSERT INTO audit (id, at, user, action, details, prev_hash, hash) "
+              "VALUES (3, '2026-01-01T00:00:00+00:00', 'local', 'import', '{}', ?, ?)",
+              (list_audit(trail_db)["hash"].iloc[1], "f" * 64)))
+    assert len(list_audit(trail_db)) == 6
+    run = cli("audit", "--verify", "--db", trail_db)
+    assert run.returncode == 1 and "BROKEN at row 3" in run.stderr
+
+
+def test_an_inserted_row_with_a_recomputed_hash_still_breaks_the_next_link(trail_db):
+    # an attacker who hashes his own row correctly still cannot make the rows after it point at it
+    trail = list_audit(trail_db)
+    attacker(trail_db, ("UPDATE audit SET id = id + 1 WHERE id = 5", ()),
+             ("INSERT INTO audit (id, at, user, action, details, prev_hash, hash) VALUES (5, ?, ?, ?, ?, ?, ?)",
+              ("2026-01-01T00:00:00+00:00", "local", "export", "{}", trail["hash"].iloc[3],
+               audit_row_hash(5, "2026-01-01T00:00:00+00:00", "local", "export", "{}", trail["hash"].iloc[3]))))
+    result = verify_audit(trail_db)
+    assert not result.ok and result.broken_id == 6
+
+
+def test_appending_after_verification_keeps_the_chain(trail_db):
+    record_audit("export", {"quarter": "2025Q4"}, db=trail_db, user="boss@clinic.org")
+    assert verify_audit(trail_db).ok and verify_audit(trail_db).rows == 6
+
+
+def test_migration_chains_the_rows_of_a_v4_store_and_gives_cohorts_owners(tmp_path):
+    db = tmp_path / "v4.sqlite"
+    con = sqlite3.connect(db, isolation_level=None)
+    for step in range(4):  # a v4 store: audit trail without hashes, cohorts without owners
+        for statement in _statements(_MIGRATIONS[step]):
+            con.execute(statement)
+    con.execute("PRAGMA user_version = 4")
+    for i in range(3):
+        con.execute("INSERT INTO audit (at, user, action, details) VALUES (?, 'local', 'import', ?)",
+                    (f"2025-01-0{i + 1}T00:00:00+00:00", json.dumps({"n": i})))
+    con.execute("INSERT INTO cohorts (name, definition, fingerprint, saved_at, user) "
+                "VALUES ('north', '{}', 'x', '2025-01-01T00:00:00+00:00', 'boss@clinic.org')")
+    con.close()
+    open_store(db).close()
+    assert verify_audit(db).ok and verify_audit(db).rows == 3
+    assert list_cohorts(db)["owner"].tolist() == ["boss@clinic.org"]
+    con = sqlite3.connect(db)  # the triggers are back after the backfill
+    with pytest.raises(sqlite3.DatabaseError, match="cannot be changed"):
+        con.execute("UPDATE audit SET user = 'x'")
+    con.close()
+
+
+# ----------------------------------------------------------------------------- exports started and finished
+
+def test_quarterly_export_failing_half_way_leaves_its_start_on_record(tmp_path):
+    db = tmp_path / "s.sqlite"
+    import_questionnaires(SAMPLE, db=db)
+    out = tmp_path / "x"
+    (out / "2025Q4" / "manifest.json").mkdir(parents=True)  # the last file cannot be written: the others are
+    run = cli("export", "--quarter", "2025Q4", "--db", db, "--out", out)
+    assert run.returncode == 1 and "could not be written" in run.stderr and "internal error" not in run.stderr
+    assert (out / "2025Q4" / "summary.csv").exists()  # it really failed half-way
+    actions = list(list_audit(db)["action"])
+    assert actions[-2:] == ["export started", "export failed"] and "export" not in actions
+    assert verify_audit(db).ok
+
+
+def test_research_export_failing_half_way_leaves_its_start_on_record(tmp_path):
+    db = tmp_path / "s.sqlite"
+    import_questionnaires(SAMPLE, db=db)
+    save_cohort("north", {"site": ["North"]}, fingerprint="x", db=db)
+    out = tmp_path / "r"
+    (out / "reproduce.py").mkdir(parents=True)
+    run = cli("research-export", "north", "--db", db, "--out", out)
+    assert run.returncode == 1 and "could not be written" in run.stderr
+    actions = list(list_audit(db)["action"])
+    assert actions[-2:] == ["research export started", "research export failed"]
+    assert "research export" not in actions
+
+
+def test_a_killed_export_leaves_a_start_without_completion(tmp_path):
+    # a process that dies between the two rows (power cut, kill -9) leaves only the start: simulated by
+    # a child process that records the start and then exits without unwinding
+    db = tmp_path / "s.sqlite"
+    code = ("import os; from analytics.audit import audited\n"
+            f"with audited('export', {{'quarter': '2025Q4'}}, db={str(db)!r}):\n"
+            "    os._exit(9)\n")
+    assert subprocess.run([sys.executable, "-c", code], cwd=ROOT, timeout=120).returncode == 9
+    assert list(list_audit(db)["action"]) == ["export started"]

@@ -289,3 +289,77 @@ def test_overview_shows_reinductions_and_infusion_counts(monkeypatch, tmp_path):
     at.selectbox(key="episodes").set_value("all").run()
     assert not at.exception
     assert any("not independent" in w.value for w in at.warning)
+
+
+# ----------------------------------------------------------------------------- text from data is plain text
+
+HOSTILE = {"site": {"North": "<b>x</b>"}, "clinician": {"CL01": "**bold**"},
+           "protocol": {"IV 6 over 21 days": "[link](http://evil)"}}
+
+
+@pytest.fixture(scope="module")
+def hostile_csv(tmp_path_factory):
+    import pandas as pd
+
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    for column, names in HOSTILE.items():
+        frame[column] = frame[column].replace(names)
+    path = tmp_path_factory.mktemp("hostile") / "hostile_clinic.csv"
+    frame.to_csv(path, index=False)
+    return path
+
+
+def markdown_texts(at) -> list[str]:
+    """Every text the page renders as markdown (captions, markdown, alerts, headings, status labels)."""
+    out = []
+    for kind in ("caption", "markdown", "error", "warning", "info", "success", "title", "subheader", "header"):
+        out += [str(e.value) for e in at.get(kind)]
+        out += [str(e.value) for e in at.sidebar.get(kind)]
+    return out
+
+
+def shows_raw(text: str) -> bool:
+    return any(raw in text for names in HOSTILE.values() for raw in names.values())
+
+
+@pytest.mark.parametrize("page", ["overview", "safety", "trajectories", "research", "data"])
+def test_names_from_the_data_are_never_markdown(monkeypatch, hostile_csv, page):
+    at = app(monkeypatch, data=hostile_csv, page=page)
+    for column, names in HOSTILE.items():
+        at.sidebar.multiselect(key=f"filter_{column}").set_value(list(names.values())).run()
+    assert not at.exception, at.exception
+    texts = markdown_texts(at)
+    assert not [t for t in texts if shows_raw(t)]
+    # the cohort caption names them, escaped so markdown shows them exactly as written
+    assert any(r"\<b\>x\</b\>" in t and r"\*\*bold\*\*" in t and r"\[link\]\(http://evil\)" in t for t in texts)
+
+
+def test_chart_legends_and_hover_text_from_data_are_escaped(monkeypatch, hostile_csv):
+    import json
+
+    at = app(monkeypatch, data=hostile_csv, page="research")
+    at.selectbox(key="research_by").set_value("site").run()
+    assert not at.exception
+    specs = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    names = [t.get("name") for s in specs for t in s["data"] if t.get("name")]
+    assert "&lt;b&gt;x&lt;/b&gt;" in names and "<b>x</b>" not in names
+
+
+def test_a_cohort_name_is_shown_as_written(monkeypatch, tmp_path):
+    at = app(monkeypatch, page="research")
+    at.text_input(key="cohort_name").input("**big** [here](http://evil)").run()
+    at.button(key="save_cohort").click().run()
+    assert not at.exception
+    message = at.success[-1].value
+    assert r"\*\*big\*\* \[here\]\(http://evil\)" in message and "**big**" not in message
+
+
+def test_plain_and_chart_text_escape_every_special_character():
+    from app_pages.common import chart_text, plain
+
+    assert plain("<b>x</b> & **y** _z_ `c` [l](u) $x$ :red[t] ~~s~~ a|b") == (
+        r"\<b\>x\</b\> \& \*\*y\*\* \_z\_ \`c\` \[l\]\(u\) \$x\$ :red\[t\] \~\~s\~\~ a\|b")
+    assert plain("two\nlines") == "two lines"
+    assert [plain(t) for t in ("# h", "- item", "+ item", "12. item", "3) item", "x. y")] == [
+        r"\# h", r"\- item", r"\+ item", r"12\. item", r"3\) item", "x. y"]
+    assert chart_text("<a href='x'>A & B</a>") == "&lt;a href='x'&gt;A &amp; B&lt;/a&gt;"

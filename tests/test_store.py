@@ -329,3 +329,23 @@ def test_processes_creating_a_new_store_at_once(tmp_path):
         failures += [r for r in (results.get(timeout=10) for _ in procs) if r != "ok"]
         assert integrity(path) == "ok"
     assert not failures
+
+
+def test_a_saved_cohort_belongs_to_whoever_saved_it_first(tmp_path):
+    from analytics.audit import list_audit
+    from analytics.store import list_cohorts, load_cohort, save_cohort
+
+    db = tmp_path / "s.sqlite"
+    save_cohort("north", {"site": ["North"]}, fingerprint="a", db=db, user="boss@clinic.org")
+    save_cohort("north", {"site": ["North", "Central"]}, fingerprint="b", db=db, user="boss@clinic.org")
+    with pytest.raises(AnalyticsError, match="belongs to boss@clinic.org"):
+        save_cohort("north", {"site": ["Riverside"]}, fingerprint="c", db=db, user="analyst@clinic.org")
+    with pytest.raises(AnalyticsError, match="belongs to boss@clinic.org"):
+        save_cohort(" north ", {}, fingerprint="c", db=db)  # the same name however spaced, and 'local' is no owner
+    saved = load_cohort("north", db)
+    assert saved["definition"] == {"site": ["North", "Central"]} and saved["owner"] == "boss@clinic.org"
+    assert list(list_audit(db)["action"]) == ["cohort save", "cohort save", "cohort save refused",
+                                              "cohort save refused"]
+    details = [json.loads(d) for d in list_audit(db)["details"]]
+    assert [d.get("replaced") for d in details[:2]] == [False, True] and details[2]["owner"] == "boss@clinic.org"
+    assert len(list_cohorts(db)) == 1
