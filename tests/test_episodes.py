@@ -282,7 +282,10 @@ def test_research_export_reproduces_episode_figures(tmp_path, fixture, episodes,
     from analytics import remission_rate, response_rate, si_resolution_rate
     from analytics.research_export import write_research_export
 
-    frame = load(DATED if fixture == "dated" else TOTALS).frame
+    # six copies of the fixture's patients: a research dataset needs more than SMALL_CELL_MAX patients
+    lines = (DATED if fixture == "dated" else TOTALS).strip().splitlines()
+    copies = [lines[0]] + [f"{pid}{k},{rest}" for k in range(6) for pid, rest in (r.split(",", 1) for r in lines[1:])]
+    frame = load("\n".join(copies) + "\n").frame
     d = OutcomeDefinitions(episodes=episodes, analysis=mode)
     units = patient_outcomes(frame, definitions=d)
     write_research_export(frame, units, cohort={"name": "all", "definition": {}}, definitions=d, out_dir=tmp_path,
