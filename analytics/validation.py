@@ -183,7 +183,9 @@ def _reserved_columns() -> frozenset:
 
         probe = pd.DataFrame({"patient_id": ["p"], "day": pd.array([0], dtype="Int16"),
                               "phq9_total": pd.array([10], dtype="Int16"), "phq9_9": pd.array([1], dtype="Int8"),
-                              "complete": [True], "line": np.array([2], np.int32)})
+                              "complete": [True], "line": np.array([2], np.int32),
+                              # with an infusion count the engine adds its by-infusions columns too
+                              "infusion_number": pd.array([1], dtype="Int16")})
         outputs = set(patient_outcomes(probe, attributes=False).columns) | {"complete", "line"}
         inputs = {"patient_id", "day", "infusion_number", *_TIME_COLUMNS}
         _RESERVED = frozenset(c for c in outputs - inputs if not c.startswith(("phq9_", "gad7_"))) | \

@@ -113,7 +113,12 @@ def test_small_cohort_is_refused_and_nothing_is_written(tmp_path):
     assert not out_dir.exists()
     con = open_store(db)
     assert con.execute("SELECT count(*) FROM study_keys").fetchone()[0] == 0
-    assert con.execute("SELECT count(*) FROM audit").fetchone()[0] == before
+    # the attempt is on record (started, then failed with the reason), never as a completed export
+    actions = [a for (a,) in con.execute("SELECT action FROM audit WHERE id > ? ORDER BY id", (before,))]
+    assert [a for a in actions if a.startswith("research export")] == ["research export started",
+                                                                       "research export failed"]
+    reason = con.execute("SELECT details FROM audit WHERE action = 'research export failed'").fetchone()[0]
+    assert f"needs at least {SMALL_CELL_MAX + 1}" in reason
 
 
 def test_researcher_sees_study_ids_only_and_downloads_a_rekeyed_dataset(monkeypatch, tmp_path):

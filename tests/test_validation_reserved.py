@@ -8,7 +8,7 @@ from analytics import load_questionnaires, patient_outcomes, validate_questionna
 from conftest import SAMPLE
 
 ROWS = pd.DataFrame({"patient_id": ["001", "001"], "day": [0, 42], "phq9_total": [20, 5], "phq9_9": [1, 0]})
-INPUTS = {"patient_id", "day", "assessment_date", "treatment_start_date", "infusion_number"}
+INPUTS = {"patient_id", "day", "assessment_date", "treatment_start_date", "infusion_number", "episode"}
 
 
 def _engine_columns() -> set:
