@@ -137,9 +137,9 @@ QIDS_SR16 = Instrument(
     domains=QIDS_SR16_DOMAINS,
 )
 
-#: PCL-5: a fall of at least this many points is a clinically meaningful change
-#: (National Center for PTSD, PCL-5 scoring guidance: 10 points, with 5 points as a
-#: minimum detectable response; see docs/instruments.md).
+#: PCL-5: a fall of at least this many points is a clinically meaningful change (the
+#: figure the National Center for PTSD's PCL-5 guidance is quoted for; the guidance page
+#: itself was not re-read this round, see docs/instruments.md).
 PCL5_MEANINGFUL_CHANGE = 10
 #: PCL-5 probable-PTSD cut-points: the National Center for PTSD says a total of 31-33
 #: indicates probable PTSD across samples (Bovin et al. 2016), and that the right

@@ -149,3 +149,22 @@ def test_cssrs_unknown_when_gated_item_blank():
     f = report.frame.iloc[0]
     assert f["positive_screen"] is True or f["positive_screen"] == True  # noqa: E712 (item 2 yes)
     assert pd.isna(f["ideation_with_intent"])
+
+
+def test_yes_no_spellings_numbers_and_booleans():
+    from analytics.instruments import parse_yes_no
+    values, bad = parse_yes_no(pd.Series(["Yes", " no ", "Y", "n", "1", "0", "TRUE", "false", "", None, "1.0", "2"]))
+    assert values.tolist()[:8] == [True, False, True, False, True, False, True, False]
+    assert pd.isna(values.iloc[8]) and pd.isna(values.iloc[9]) and values.iloc[10] == True  # noqa: E712
+    assert bad.tolist() == [False] * 11 + [True]
+    values, bad = parse_yes_no(pd.Series([1.0, 0.0, None]))
+    assert values.tolist()[:2] == [True, False] and not bad.any()
+    values, bad = parse_yes_no(pd.Series([True, False]))
+    assert values.tolist() == [True, False] and not bad.any()
+
+
+def test_scoring_is_vectorised_over_many_rows():
+    # 3 patterns repeated: the totals repeat exactly (domain rule applied column-wise)
+    rows = [[0, 3, 1, 2, 1, 0, 2, 1, 0, 1, 0, 0, 1, 2, 1, 0], [3] * 16, [0] * 16] * 1000
+    totals = score_instrument(_qids(*rows), QIDS_SR16)
+    assert totals.tolist() == [11, 27, 0] * 1000

@@ -116,3 +116,14 @@ def test_dissociation_and_sedation_by_session_number_and_dose():
     assert d.loc[("56-84 mg", "dissociation (0-10)"), "median"] == 5
     with pytest.raises(DefinitionError):
         dissociation_sedation_by(_sessions(), by="site")
+
+
+def test_summaries_without_optional_columns():
+    minimal = load_sessions(pd.DataFrame([["P1", "0", "IM", "0.5", "yes"], ["P1", "2", "IM", "0.5", "no"]],
+                                         columns=["patient_id", "day", "route", "dose_mg_per_kg", "completed"]))
+    assert dissociation_sedation_by(minimal).empty
+    table = blood_pressure_summary(minimal)
+    assert table["n"].tolist() == [0, 0, 0, 0]  # no readings: no data, not 0%
+    t = monitoring_completeness(minimal)
+    assert t[["route", "events", "n"]].values.tolist() == [["im_ketamine", 0, 1]]
+    assert adverse_event_rates(minimal).set_index(["event", "unit"]).loc[("any", "session"), "n"] == 2
