@@ -57,8 +57,8 @@ from .errors import PROBLEM_COLUMNS, SessionAlignmentError, SessionValidationErr
 from .instruments import parse_yes_no
 from .loading import RawTable, raw_table_from_frame, read_table
 from .validation import (
-    _ID_VALUE_PATTERNS, DAY_LIMIT, _cap, _Collector, _empty, _parse_date, _parse_integer, _text_codes,
-    identifier_column_reason,
+    _ID_VALUE_PATTERNS, DAY_LIMIT, _cap, _Collector, _empty, _format_problems, _parse_date, _parse_integer,
+    _text_codes, identifier_column_reason,
 )
 
 __all__ = [
@@ -169,6 +169,22 @@ class SessionReport:
         """Raise :class:`SessionValidationError` carrying every error."""
         if not self.ok:
             raise SessionValidationError(self.errors, self.source)
+
+    def to_text(self) -> str:
+        """The report for a person: verdict, counts, then every problem."""
+        if self.ok:
+            out = [f"{self.source}: usable. {self.counts.get('sessions', 0)} sessions from "
+                   f"{self.counts.get('patients', 0)} patients."]
+        else:
+            out = [f"{self.source}: REFUSED, {len(self.errors)} error row(s); nothing was loaded. "
+                   "Fix the table and validate it again."]
+        if self.counts:
+            out.append("  " + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in self.counts.items()))
+        for title, table in (("Errors", self.errors), ("Warnings", self.warnings)):
+            if len(table):
+                out.append(f"\n{title} ({len(table)}):")
+                out.append(_format_problems(table))
+        return "\n".join(out)
 
 
 def load_sessions(source, **kwargs) -> pd.DataFrame:

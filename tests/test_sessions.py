@@ -173,3 +173,31 @@ def test_typed_parquet_like_frame():
     report = validate_sessions(frame)
     assert report.ok, report.errors
     assert report.frame["systolic_pre"].tolist() == [120, 121]
+
+
+@pytest.mark.parametrize("suffix", [".parquet", ".xlsx", ".csv"])
+def test_read_from_files(tmp_path, suffix):
+    frame = _frame(_row(), _row(date="2025-01-08", ae="vomiting", done="no"))
+    path = tmp_path / f"sessions{suffix}"
+    if suffix == ".parquet":  # typed columns: dates, numbers and booleans as a clinic system writes them
+        typed = frame.assign(session_date=pd.to_datetime(frame["session_date"]),
+                             completed=frame["completed"] == "yes",
+                             systolic_pre=pd.array([120, 124], dtype="Int64"),
+                             dose_mg_per_kg=[0.5, 0.5])
+        typed.to_parquet(path)
+    elif suffix == ".xlsx":
+        frame.to_excel(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    report = validate_sessions(path)
+    assert report.ok, report.to_text()
+    f = report.frame
+    assert f["completed"].tolist() == [True, False] and f["ae_vomiting"].tolist() == [False, True]
+    assert f["session_date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-06", "2025-01-08"]
+    assert "usable. 2 sessions from 1 patients" in report.to_text()
+
+
+def test_refused_report_text_lists_every_problem():
+    report = validate_sessions(_frame(_row(route="drip"), _row(date="2025-01-07", spo2="20")))
+    text = report.to_text()
+    assert "REFUSED, 2 error row(s)" in text and "route" in text and "spo2_lowest" in text
