@@ -430,9 +430,11 @@ def score_cssrs_screener(items: pd.DataFrame, screener: Screener = CSSRS_SCREENE
                                                                                dtype="boolean")
     q = {i: col(i) for i in range(1, 7)}
     q["6_recent"] = col("6_recent")
-    for i in (3, 4, 5):  # not asked (item 2 is no): counts as no
-        q[i] = q[i].mask(q[2] == False, False)  # noqa: E712 (nullable boolean comparison)
-    q["6_recent"] = q["6_recent"].mask(q[6] == False, False)  # noqa: E712
+    # not asked because the gate is no: counts as no (an unknown gate leaves the item as given)
+    item2_no = (q[2] == False).fillna(False).to_numpy(dtype=bool)  # noqa: E712 (nullable boolean)
+    for i in (3, 4, 5):
+        q[i] = q[i].mask(item2_no, False)
+    q["6_recent"] = q["6_recent"].mask((q[6] == False).fillna(False).to_numpy(dtype=bool), False)  # noqa: E712
     ideation = q[1] | q[2] | q[3] | q[4] | q[5]  # Kleene logic: True wins over <NA>
     out = pd.DataFrame({
         "recent_ideation": ideation,

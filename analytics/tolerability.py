@@ -49,9 +49,10 @@ DIASTOLIC_READING_OVER = 90
 #: docs/instruments.md for the verification status).  Other routes have no regulatory
 #: minimum, so monitoring completeness applies this to esketamine sessions by default.
 MIN_MONITORING_MINUTES = {"intranasal_esketamine": 120}
-#: Dose bands for the summaries (left-closed): mg/kg for IV/IM ketamine, mg for esketamine.
-DOSE_BANDS_MG_PER_KG = (0, 0.5, 0.75, 1.0, 10.0)
-DOSE_BANDS_MG = (0, 28, 56, 84, 1000)
+#: Dose bands for the summaries (left-closed, the last open-ended): mg/kg for IV/IM
+#: ketamine, mg for esketamine and oral doses.  Presentation bands, not a classification.
+DOSE_BANDS_MG_PER_KG = (0, 0.5, 0.75, 1.0, np.inf)
+DOSE_BANDS_MG = (0, 28, 56, 84, np.inf)
 
 
 def _check_threshold(name, value, lo, hi):
@@ -129,9 +130,13 @@ def _rate_row(measure, events, n, definition, **extra) -> dict:
 
 
 def dose_band(sessions: pd.DataFrame, *, mg_per_kg_bands=DOSE_BANDS_MG_PER_KG, mg_bands=DOSE_BANDS_MG) -> pd.Series:
-    """Dose band label of each session: mg/kg when given, else mg (e.g. ``"0.5-0.75 mg/kg"``)."""
+    """Dose band label of each session: mg/kg when given, else mg (e.g. ``"0.5-0.75 mg/kg"``, ``"84+ mg"``).
+
+    Bands are closed on the left: 0.75 mg/kg is in ``"0.75-1 mg/kg"``, 84 mg in ``"84+ mg"``.
+    """
     def cut(values, edges, unit):
-        labels = [f"{lo:g}-{hi:g} {unit}" for lo, hi in zip(edges[:-1], edges[1:])]
+        labels = [f"{lo:g}-{hi:g} {unit}" if np.isfinite(hi) else f"{lo:g}+ {unit}"
+                  for lo, hi in zip(edges[:-1], edges[1:])]
         return pd.cut(values, bins=list(edges), labels=labels, right=False).astype("object")
 
     per_kg = sessions["dose_mg_per_kg"].astype("Float64").astype("float64") if "dose_mg_per_kg" in sessions \

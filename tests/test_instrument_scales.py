@@ -168,3 +168,15 @@ def test_scoring_is_vectorised_over_many_rows():
     rows = [[0, 3, 1, 2, 1, 0, 2, 1, 0, 1, 0, 0, 1, 2, 1, 0], [3] * 16, [0] * 16] * 1000
     totals = score_instrument(_qids(*rows), QIDS_SR16)
     assert totals.tolist() == [11, 27, 0] * 1000
+
+
+def test_cssrs_unknown_gate_leaves_flags_unknown():
+    from analytics.instruments import score_cssrs_screener
+    items = pd.DataFrame({c: pd.array([None, None], dtype="boolean") for c in CSSRS_SCREENER.items})
+    items["cssrs_1"] = pd.array([False, True], dtype="boolean")
+    items["cssrs_6"] = pd.array([False, None], dtype="boolean")
+    f = score_cssrs_screener(items)
+    # item 2 unknown: ideation unknown unless another item is yes; item 6 no: behaviour is no
+    assert pd.isna(f["recent_ideation"].iloc[0]) and f["recent_ideation"].iloc[1] == True  # noqa: E712
+    assert f["recent_behaviour"].iloc[0] == False and pd.isna(f["recent_behaviour"].iloc[1])  # noqa: E712
+    assert pd.isna(f["positive_screen"].iloc[0]) and f["positive_screen"].iloc[1] == True  # noqa: E712

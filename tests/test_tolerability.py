@@ -127,3 +127,9 @@ def test_summaries_without_optional_columns():
     t = monitoring_completeness(minimal)
     assert t[["route", "events", "n"]].values.tolist() == [["im_ketamine", 0, 1]]
     assert adverse_event_rates(minimal).set_index(["event", "unit"]).loc[("any", "session"), "n"] == 2
+
+
+def test_dose_band_edges_closed_on_the_left():
+    frame = pd.DataFrame({"dose_mg_per_kg": pd.array([0.49, 0.5, 1.0, 10.0, None, None], dtype="Float64"),
+                          "dose_mg": pd.array([None, None, None, None, 84.0, 83.9], dtype="Float64")})
+    assert dose_band(frame).tolist() == ["0-0.5 mg/kg", "0.5-0.75 mg/kg", "1+ mg/kg", "1+ mg/kg", "84+ mg", "56-84 mg"]
