@@ -62,6 +62,9 @@ class Instrument:
     """A questionnaire: item columns, item range and severity bands.
 
     ``bands`` is a tuple of ``(lowest total, label)`` in increasing order.
+    ``loinc_total`` is "" when no LOINC code could be verified.  ``domains``, when
+    given, makes the total the sum of domain maxima (QIDS-SR16); ``rater`` says who
+    fills it in.
     """
 
     key: str

@@ -160,24 +160,25 @@ def dissociation_sedation_by(sessions: pd.DataFrame, *, by: str = "session_numbe
     if by not in ("session_number", "dose_band"):
         raise DefinitionError(f"by={by!r} is not a known grouping; use session_number or dose_band.")
     frame = sessions.assign(dose_band=dose_band(sessions)) if by == "dose_band" else sessions
+    keys = frame[by].astype("object") if by == "dose_band" else frame[by]
     parts = []
     if "dissociation" in frame:
-        d = frame.assign(score=frame["dissociation"].astype("Float64").astype("float64"),
-                         measure="dissociation (" + frame["dissociation_scale"].astype("str") + ")")
-        parts.append(d[[by, "measure", "score"]].dropna(subset=["score"]))
+        scale = frame["dissociation_scale"]
+        measure = scale.cat.rename_categories([f"dissociation ({c})" for c in scale.cat.categories]).astype("object")
+        parts.append(pd.DataFrame({by: keys, "measure": measure,
+                                   "score": frame["dissociation"].to_numpy(dtype="float64", na_value=np.nan)}))
     if "sedation_moaas" in frame:
-        s = frame.assign(score=frame["sedation_moaas"].astype("Float64").astype("float64"), measure="sedation (MOAA/S)")
-        parts.append(s[[by, "measure", "score"]].dropna(subset=["score"]))
+        parts.append(pd.DataFrame({by: keys, "measure": "sedation (MOAA/S)",
+                                   "score": frame["sedation_moaas"].to_numpy(dtype="float64", na_value=np.nan)}))
     if not parts:
         return pd.DataFrame(columns=[by, "measure", "n", "mean", "median", "q1", "q3", "share_moaas_le_3"])
-    long = pd.concat(parts, ignore_index=True)
-    long[by] = long[by].astype("object")
-    g = long.groupby([by, "measure"], sort=True, observed=True)["score"]
-    out = g.agg(n="size", mean="mean", median="median").reset_index()
-    out["q1"] = g.quantile(0.25).to_numpy()
-    out["q3"] = g.quantile(0.75).to_numpy()
-    le3 = long.assign(le3=long["score"] <= 3).groupby([by, "measure"], sort=True, observed=True)["le3"].mean()
-    out["share_moaas_le_3"] = np.where(out["measure"] == "sedation (MOAA/S)", le3.to_numpy(), np.nan)
+    long = pd.concat(parts, ignore_index=True).dropna(subset=["score"])
+    long["le3"] = long["score"] <= 3
+    g = long.groupby([by, "measure"], sort=True)
+    out = g["score"].agg(n="size", mean="mean", median="median").reset_index()
+    out["q1"] = g["score"].quantile(0.25).to_numpy()
+    out["q3"] = g["score"].quantile(0.75).to_numpy()
+    out["share_moaas_le_3"] = np.where(out["measure"] == "sedation (MOAA/S)", g["le3"].mean().to_numpy(), np.nan)
     return out
 
 
@@ -191,7 +192,9 @@ def adverse_event_rates(sessions: pd.DataFrame) -> pd.DataFrame:
     cols = {k: sessions[f"ae_{k}"].to_numpy(dtype=bool) for k in ADVERSE_EVENTS}
     cols["any"] = np.logical_or.reduce(list(cols.values())) if cols else np.zeros(len(sessions), bool)
     flags = pd.DataFrame(cols)
-    flags["patient"] = sessions["patient_id"].astype("str").to_numpy()
+    pid = sessions["patient_id"]
+    flags["patient"] = pid.cat.codes.to_numpy() if isinstance(pid.dtype, pd.CategoricalDtype) \
+        else pid.astype("str").to_numpy()
     per_patient = flags.groupby("patient", sort=False).any()
     rows = []
     for k in [*ADVERSE_EVENTS, "any"]:  # six events, not rows
@@ -204,14 +207,12 @@ def adverse_event_rates(sessions: pd.DataFrame) -> pd.DataFrame:
 
 def stopped_early(sessions: pd.DataFrame) -> pd.DataFrame:
     """Sessions not completed, overall and by route, with Wilson intervals."""
-    done = sessions["completed"].to_numpy(dtype=bool)
-    rows = [_rate_row("stopped early", int((~done).sum()), len(done), "sessions not completed / sessions",
+    stopped = ~sessions["completed"].to_numpy(dtype=bool)
+    rows = [_rate_row("stopped early", int(stopped.sum()), len(stopped), "sessions not completed / sessions",
                       route="all")]
-    route = sessions["route"].astype("str").to_numpy()
-    for r in sorted(set(route)):
-        m = route == r
-        rows.append(_rate_row("stopped early", int((~done[m]).sum()), int(m.sum()),
-                              "sessions not completed / sessions", route=r))
+    by_route = pd.Series(stopped).groupby(sessions["route"].to_numpy(), sort=True).agg(["sum", "size"])
+    for r, (events, n) in by_route.iterrows():  # one row per route, not per session
+        rows.append(_rate_row("stopped early", int(events), int(n), "sessions not completed / sessions", route=str(r)))
     return pd.DataFrame(rows)
 
 
@@ -229,7 +230,8 @@ def monitoring_completeness(sessions: pd.DataFrame, *, min_minutes: dict | None 
     for route, m in minimum.items():
         _check_threshold(f"min_minutes[{route!r}]", m, 0, 1440)
     done = sessions["completed"].to_numpy(dtype=bool)
-    route = sessions["route"].astype("str").to_numpy()
+    route = np.asarray(sessions["route"].cat.categories.astype("str"))[sessions["route"].cat.codes.to_numpy()] \
+        if isinstance(sessions["route"].dtype, pd.CategoricalDtype) else sessions["route"].astype("str").to_numpy()
 
     def num(col):
         return sessions[col].to_numpy(dtype="float64", na_value=np.nan) if col in sessions \
@@ -237,16 +239,18 @@ def monitoring_completeness(sessions: pd.DataFrame, *, min_minutes: dict | None 
 
     post = ~np.isnan(num("systolic_post")) & ~np.isnan(num("diastolic_post"))
     minutes = num("minutes_monitored")
+    need = pd.Series(route).map(minimum).to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        enough = minutes >= need
+    per = pd.DataFrame({"route": route, "post": post, "enough": enough})[done] \
+        .groupby("route", sort=True).agg(post=("post", "sum"), enough=("enough", "sum"), n=("post", "size"))
     rows = []
-    for r in sorted(set(route[done])):
-        m = done & (route == r)
-        rows.append(_rate_row("post-dose blood pressure recorded", int((post & m).sum()), int(m.sum()),
+    for r, counts in per.iterrows():  # one row per route, not per session
+        rows.append(_rate_row("post-dose blood pressure recorded", int(counts["post"]), int(counts["n"]),
                               "completed sessions with systolic_post and diastolic_post / completed sessions",
                               route=r))
         if r in minimum:
-            with np.errstate(invalid="ignore"):
-                enough = minutes >= minimum[r]
-            rows.append(_rate_row(f"monitored >= {minimum[r]:g} minutes", int((enough & m).sum()), int(m.sum()),
+            rows.append(_rate_row(f"monitored >= {minimum[r]:g} minutes", int(counts["enough"]), int(counts["n"]),
                                   f"completed sessions with minutes_monitored >= {minimum[r]:g} / completed "
                                   "sessions (blank minutes count as not met)", route=r))
     return pd.DataFrame(rows, columns=["route", "measure", "events", "n", "rate", "ci_low", "ci_high", "definition",
