@@ -180,3 +180,24 @@ def test_cssrs_unknown_gate_leaves_flags_unknown():
     assert pd.isna(f["recent_ideation"].iloc[0]) and f["recent_ideation"].iloc[1] == True  # noqa: E712
     assert f["recent_behaviour"].iloc[0] == False and pd.isna(f["recent_behaviour"].iloc[1])  # noqa: E712
     assert pd.isna(f["positive_screen"].iloc[0]) and f["positive_screen"].iloc[1] == True  # noqa: E712
+
+
+@pytest.mark.parametrize("instrument,top", [(QIDS_SR16, 3), (PCL5, 4), (MADRS, 6), (GAD7, 3)])
+def test_item_range_edges_per_instrument(instrument, top):
+    n = instrument.n_items
+    frame = pd.DataFrame([[top] * n, [0] * n, [top + 1] + [0] * (n - 1), [-1] + [0] * (n - 1)],
+                         columns=instrument.items).astype(object)
+    report = validate_instrument_items(frame, instrument)
+    assert report.errors[["line", "column"]].values.tolist() == [[4, instrument.items[0]], [5, instrument.items[0]]]
+    assert f"allowed: 0 to {top}" in report.errors["problem"].iloc[0]
+    ok = validate_instrument_items(frame.iloc[:2], instrument)
+    assert ok.frame[instrument.total].tolist() == [instrument.total_max, 0]
+
+
+def test_cssrs_missing_always_asked_column():
+    frame = _cssrs(["no", "no", None, None, None, "no", None]).drop(columns=["cssrs_6"])
+    report = validate_screener_items(frame, CSSRS_SCREENER)
+    assert report.errors[["line", "column"]].values.tolist() == [[1, "cssrs_6"]]
+    # gated columns may be absent altogether when nobody reached them
+    frame = _cssrs(["no", "no", None, None, None, "no", None]).drop(columns=["cssrs_3", "cssrs_4", "cssrs_5"])
+    assert validate_screener_items(frame, CSSRS_SCREENER).ok
