@@ -106,9 +106,14 @@ def validate_instrument_items(source, instrument: Instrument) -> ItemValidation:
         err.add(disagree, instrument.total,
                 f"{instrument.name} total does not equal {rule}; correct the total or the items")
     blank = items.isna().any(axis=1).to_numpy()
-    warn.add(blank, instrument.items[0], f"incomplete {instrument.name} (blank item): no total computed; "
-                                         "left out of totals and outcomes", values="",
-             kind=f"incomplete {instrument.name}")
+    if blank.any():
+        names = np.full(len(items), "", dtype=object)
+        for c in instrument.items:  # item columns, not rows
+            names = np.where(items[c].isna().to_numpy(), names + c + ", ", names)
+        warn.add_rows(pd.DataFrame({
+            "line": raw.lines[blank], "column": pd.Series(names[blank], dtype="str").str.rstrip(", ").to_numpy(),
+            "value": "", "problem": f"incomplete {instrument.name} (blank item): no total computed; left out of "
+                                    "totals and outcomes", "kind": f"incomplete {instrument.name}"}))
     if err.parts:
         return ItemValidation(instrument.key, err.table(), warn.table(), None)
     frame = items.assign(**{instrument.total: total.to_numpy(), "line": raw.lines.astype(np.int32)})

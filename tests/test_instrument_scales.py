@@ -94,7 +94,11 @@ def test_item_validation_reports_every_problem_with_line_and_column():
     assert "not a whole number" in report.errors["problem"].iloc[1]
     ok = validate_instrument_items(frame.iloc[[0, 4]].reset_index(drop=True), MADRS)
     assert ok.ok and ok.frame[MADRS.total].tolist()[0] == 10 and pd.isna(ok.frame[MADRS.total].iloc[1])
-    assert ok.warnings["line"].tolist() == [3] and "incomplete MADRS" in ok.warnings["problem"].iloc[0]
+    assert ok.warnings[["line", "column"]].values.tolist() == [[3, "madrs_1"]]
+    assert "incomplete MADRS" in ok.warnings["problem"].iloc[0]
+    two_blank = frame.iloc[[4]].reset_index(drop=True)
+    two_blank.loc[0, "madrs_7"] = None
+    assert validate_instrument_items(two_blank, MADRS).warnings["column"].tolist() == ["madrs_1, madrs_7"]
 
 
 def test_item_validation_missing_column_and_total_disagreement():
