@@ -23,6 +23,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .definitions import REMISSION_BELOW, RESPONSE_FRACTION
+
 __all__ = [
     "Instrument",
     "Screener",
@@ -201,13 +203,15 @@ class InstrumentOutcomes:
 
 
 #: Outcome definitions per instrument; sources in docs/instruments.md.
+#: Response is the same >= 50% fall on every instrument (RESPONSE_FRACTION of spec v1).
 OUTCOMES = {
-    PHQ9.key: InstrumentOutcomes(PHQ9, 0.5, 4, "total < 5", "Kroenke et al. 2001; spec v1 (definitions.py)"),
-    GAD7.key: InstrumentOutcomes(GAD7, 0.5, 4, "total < 5",
+    PHQ9.key: InstrumentOutcomes(PHQ9, RESPONSE_FRACTION, REMISSION_BELOW - 1, f"total < {REMISSION_BELOW}",
+                                 "Kroenke et al. 2001; spec v1 (definitions.py)"),
+    GAD7.key: InstrumentOutcomes(GAD7, RESPONSE_FRACTION, 4, "total < 5",
                                  "response >= 50% fall; remission < 5 (the GAD-7 'minimal' band, Spitzer et al. 2006)"),
-    QIDS_SR16.key: InstrumentOutcomes(QIDS_SR16, 0.5, 5, "total <= 5",
+    QIDS_SR16.key: InstrumentOutcomes(QIDS_SR16, RESPONSE_FRACTION, 5, "total <= 5",
                                       "Rush et al. 2003; STAR*D (Rush et al. 2006); ELEKT-D (Anand et al. 2023)"),
-    MADRS.key: InstrumentOutcomes(MADRS, 0.5, MADRS_REMISSION_DEFAULT, f"total <= {MADRS_REMISSION_DEFAULT}",
+    MADRS.key: InstrumentOutcomes(MADRS, RESPONSE_FRACTION, MADRS_REMISSION_DEFAULT, f"total <= {MADRS_REMISSION_DEFAULT}",
                                   "TRANSFORM-2 (Popova et al. 2019) <= 12; others use <= 10"),
     PCL5.key: InstrumentOutcomes(PCL5, None, None, "no remission definition: use the meaningful-change "
                                  f"({PCL5_MEANINGFUL_CHANGE} points) and probable-PTSD cut-point rules",
