@@ -15,6 +15,8 @@ __all__ = [
     "UnreadableFileError",
     "StoreUnusableError",
     "SmallCohortError",
+    "SessionValidationError",
+    "SessionAlignmentError",
     "PROBLEM_COLUMNS",
 ]
 
@@ -88,3 +90,31 @@ class StoreUnusableError(AnalyticsError):
 
 class SmallCohortError(AnalyticsError):
     """A research export of a cohort of 0 to ``SMALL_CELL_MAX`` patients was refused; nothing was written."""
+
+
+class SessionValidationError(QuestionnaireValidationError):
+    """The sessions table was refused; nothing from it was loaded.
+
+    A :class:`QuestionnaireValidationError` too (same ``problems`` table of line,
+    column, value and problem), so one ``except`` catches every refused input.
+    """
+
+    def __init__(self, problems: pd.DataFrame, source: str = "sessions"):
+        self.problems = problems.reset_index(drop=True)
+        self.source = source
+        n = len(self.problems)
+        head = f"{source}: sessions table refused, {n} problem{'s' if n != 1 else ''} found; nothing was loaded."
+        if n:
+            first = self.problems.iloc[0]
+            where = f"line {first['line']}" if pd.notna(first["line"]) else "file"
+            col = f", column {first['column']}" if first["column"] else ""
+            head += f" First: {where}{col}: {first['problem']}"
+        head += " Fix the table and load it again; the report lists every problem."
+        AnalyticsError.__init__(self, head)
+
+
+class SessionAlignmentError(AnalyticsError, ValueError):
+    """Sessions and questionnaires share no time axis (dates or study days).
+
+    The message says which columns each table has and what to add.
+    """
