@@ -112,8 +112,9 @@ def _add_reinductions(frame, seed, share, booster_share, boosters_mean, max_boos
         second[col] = chosen[col].to_numpy()[pat]
     # screening before the re-induction: start date left blank, as many exports do
     second["treatment_start_date"] = second["treatment_start_date"].where(offset >= np.timedelta64(0, "D"))
-    # the first course stops when the second starts
-    stop = pd.Series(new_start, index=chosen["patient_id"]).reindex(frame["patient_id"]).to_numpy()
+    # the first course stops when the second course's first visit (its screening) comes: one questionnaire a day
+    first_visit = second.groupby("patient_id", sort=False)["assessment_date"].min()
+    stop = first_visit.reindex(frame["patient_id"]).to_numpy()
     keep = ~(frame["assessment_date"].to_numpy() >= stop)
     return pd.concat([frame[keep], second], ignore_index=True)
 
