@@ -30,6 +30,7 @@ from analytics.cohorts import (
 )
 from analytics.definitions import ANALYSIS_MODE_LABELS, EPISODE_SELECTION_LABELS, EPISODE_SELECTIONS, SPEC_VERSION
 from analytics.exports import to_safe_csv
+from analytics.wording import readable_table
 from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
 
@@ -105,6 +106,12 @@ def summary_for(_frame, _report, key: tuple):
     d = OutcomeDefinitions(*key[-1])
     return clinic_summary(_frame, definitions=d, source=_report.source, sha256=_report.sha256,
                           validation=_report.counts)
+
+
+@st.cache_data(show_spinner="Computing the headline figures...", max_entries=32)
+def cards_for(_frame, key: tuple, stratum):
+    from analytics.headline import headline_cards
+    return headline_cards(_frame, definitions=OutcomeDefinitions(*key[-1]), stratum=stratum)
 
 
 @st.cache_data(show_spinner="Computing re-inductions...", max_entries=32)
@@ -266,6 +273,14 @@ def banner(kind: str, path: Path, report) -> None:
         st.caption(f"Data: clinic store `{path}` — {report.source}")
     else:
         st.caption(f"Data: `{report.source}` (SHA-256 {report.sha256[:12]}...)")
+
+
+def show_table(frame: pd.DataFrame, **kwargs) -> None:
+    """A table for people: readable headers, percentages, yes/no and "—" instead of None/nan/True/False."""
+    options = {k: kwargs.pop(k) for k in ("percent_columns", "points_columns", "p_columns") if k in kwargs}
+    kwargs.setdefault("hide_index", True)
+    kwargs.setdefault("width", "stretch")
+    st.dataframe(readable_table(frame, **options), **kwargs)
 
 
 def download(frame: pd.DataFrame, name: str, label: str = "Download (CSV)") -> None:

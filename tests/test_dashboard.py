@@ -232,16 +232,21 @@ def test_research_page_compares_saved_cohorts(monkeypatch, sample, tmp_path):
 def test_overview_comparison_says_why_and_how_uncertain(monkeypatch):
     at = app(monkeypatch)
     table = next(df.value for df in at.dataframe if "Published figure" in df.value.columns)
-    row = table.set_index("Published figure").loc["oliver2022-response-6w"]
+    # named by author and year, never by the library id
+    assert not table["Published figure"].str.contains(r"\d{4}-|-6w", regex=True).any()
+    week6 = "within 6 weeks of the first infusion"
+    row = table.set_index(["Published figure", "Outcome", "Published timepoint"]).loc[
+        ("Oliver 2022", "Response reached by week", week6)]
     assert row["Like for like"] == "yes" and row["p"].startswith("p ")
     assert "floor" in row["Published figure's uncertainty"] and "censoring rule" in row["In plain language"]
-    other = table.set_index("Published figure").loc["mcinnes2022-response"]
+    other = table.set_index(["Published figure", "Outcome"]).loc[("McInnes 2022", "Response")]
     assert other["p"] == "" and other["95% CI of difference"] == ""
     assert "Not like for like, so no test" in other["In plain language"]
     at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
     table = next(df.value for df in at.dataframe if "Published figure" in df.value.columns)
     assert (table["Like for like"] == "no").all() and (table["p"] == "").all()
-    assert "site 'North'" in table.set_index("Published figure").loc["oliver2022-response-6w", "In plain language"]
+    assert "site 'North'" in table.set_index(["Published figure", "Outcome", "Published timepoint"]).loc[
+        ("Oliver 2022", "Response reached by week", week6), "In plain language"]
 
 
 EPISODES_CSV = """patient_id,assessment_date,treatment_start_date,infusion_number,phq9_total,phq9_9
