@@ -34,7 +34,14 @@ HEADERS = {
     "week": "Week", "at_risk": "Number at risk", "estimate": "Estimate", "std_error": "Standard error",
     "coef": "Coefficient", "term": "Term", "name": "Name", "definition": "Definition", "created": "Saved",
     "created_at": "Saved", "status": "Status", "mean": "Mean", "sd": "SD", "share_of_first": "Share of the first",
+    "response": "Response", "remission": "Remission", "si_resolution": "SI resolution", "episode": "Episode",
+    "assessment_date": "Date", "infusion_number": "Infusion", "phq9_total": "PHQ-9 total", "gad7_total": "GAD-7 total",
+    "complete": "Complete", "last_date": "Last questionnaire", "last_day": "Study day (last)",
+    "item9_latest": "Item 9 (latest)", "item9_previous": "Item 9 (previous)", "item9_baseline": "Item 9 (baseline)",
+    "phq9_total_latest": "PHQ-9 (latest)", "age_stratum": "Age group", "index_score": "Index PHQ-9",
+    "measured_score": "Measured PHQ-9", "met": "Met", "z": "z statistic", "df": "Degrees of freedom",
 }
+_ITEM = re.compile(r"^(phq9|gad7)_(\d+)$")
 _TREATMENT_TERM = re.compile(r"^C\((?P<var>[^)]+)\)\[T\.(?P<level>.+)\]$")
 
 
@@ -104,6 +111,9 @@ def readable_header(name) -> str:
     name = str(name)
     if name in HEADERS:
         return HEADERS[name]
+    item = _ITEM.match(name)
+    if item:
+        return f"{'PHQ-9' if item[1] == 'phq9' else 'GAD-7'} item {item[2]}"
     term = _TREATMENT_TERM.match(name)
     if term:
         return f"{readable_header(term['var'])}: {term['level']} (vs reference)"
@@ -144,12 +154,15 @@ def readable_table(frame: pd.DataFrame, *, percent_columns=(), points_columns=()
             out[col] = [points(v) for v in s]
         elif col in pv:
             out[col] = [p_value(v) for v in s]
-        elif pd.api.types.is_bool_dtype(s.dtype) or s.dtype == object or isinstance(s.dtype, pd.StringDtype) \
-                or s.isna().any():
-            cells = [_cell_text(v) for v in s]
-            # a column of numbers with gaps keeps numbers as text beside the "—"
-            out[col] = pd.Series(cells, index=s.index, dtype=object).map(
-                lambda v: v if isinstance(v, str) else (f"{v:g}" if isinstance(v, float) else str(v)))
+        elif pd.api.types.is_datetime64_any_dtype(s.dtype):
+            out[col] = [("—" if _missing(v) else f"{v:%Y-%m-%d}") for v in s]
+        elif pd.api.types.is_bool_dtype(s.dtype):
+            out[col] = [_cell_text(v) for v in s]
+        elif pd.api.types.is_numeric_dtype(s.dtype):
+            if s.isna().any():  # a column of numbers with gaps: numbers as text beside the "—"
+                out[col] = [("—" if _missing(v) else (f"{v:g}" if isinstance(v, float) else str(v))) for v in s]
+        elif s.isna().any() or s.dtype == object:
+            out[col] = pd.Series([_cell_text(v) for v in s], index=s.index, dtype=object)
     out.columns = [readable_header(c) for c in out.columns]
     return out
 

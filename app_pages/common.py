@@ -188,7 +188,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
         return None
     if not report.ok:
         st.error("The data were refused; nothing from them is shown. Fix these problems and reload.")
-        st.dataframe(report.errors, hide_index=True)
+        show_table(report.errors, width="content")
         return None
     source_key = (kind, str(sources[kind]), report.sha256, report.source, report.counts.get("questionnaires"))
 

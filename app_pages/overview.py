@@ -51,7 +51,7 @@ for column, card in zip(st.columns(len(cards)), cards):
                    + view.caption(None))
         with st.expander("Other ways to count this"):
             for alt in card.alternatives:
-                st.markdown(f"- **{alt.label.capitalize()}: {alt.text}.** {alt.explanation}.")
+                st.markdown(f"- **{alt.text}.** {alt.explanation}.")
 
 completeness = endpoint_completeness(view.patients)
 cols = st.columns(5)

@@ -13,7 +13,7 @@ from analytics.definitions import BASELINE_WINDOW_DAYS, REMISSION_BELOW, RESPONS
 from analytics.episodes import episode_axis_offsets
 from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
-from app_pages.common import PALETTE, download, footer, page_setup
+from app_pages.common import PALETTE, download, footer, page_setup, show_table
 
 # one hue growing with severity: readable with the common colour-vision deficiencies
 BAND_COLORS = [f"rgba(213,94,0,{a})" for a in (0.03, 0.08, 0.14, 0.20, 0.27)]
@@ -143,7 +143,7 @@ if len(courses) > 1:
         "SI at baseline": courses["si_at_baseline"].map({True: "yes", False: "no"}).where(~courses["si_unknown"],
                                                                                         "unknown"),
     })
-    st.dataframe(episodes_table, hide_index=True, width="stretch")
+    show_table(episodes_table)
     st.caption("Each outcome is computed within its episode, with study days from that episode's start. "
                + view.caption(None))
 
@@ -163,7 +163,6 @@ if len(complete):
 shown_cols = [c for c in ["episode", "day", "assessment_date", "infusion_number", *PHQ9.items, "phq9_total", "complete",
                           GAD7.total] if c in q]
 table = q[shown_cols].reset_index(drop=True)
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"assessment_date": st.column_config.DateColumn("date", format="YYYY-MM-DD")})
+show_table(table)
 download(table, f"patient_{pid}", "Download this patient's questionnaires (CSV)")
 footer()

@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics import rate_table
 from analytics.trends import weekly_means
-from app_pages.common import PALETTE, download, footer, page_setup, pct
+from app_pages.common import PALETTE, download, footer, page_setup, pct, show_table
 
 MAX_LINES = 300  # more lines than this is ink, not information
 
@@ -73,7 +73,7 @@ for by, title in (("baseline_band", "Baseline severity"), ("site", "Site"), ("pr
     if isinstance(view.patients[by].dtype, pd.CategoricalDtype):  # severity bands in severity order
         wide = wide.reindex([c for c in view.patients[by].cat.categories if c in wide.index])
     st.markdown(f"**{title}**")
-    st.dataframe(wide.reset_index(), hide_index=True, width="stretch")
+    show_table(wide.reset_index().rename(columns={by: title}))
     download(table.assign(rate=table["rate"].map(pct)), f"rates_by_{by}", f"Download rates by {title.lower()} (CSV)")
 st.caption(view.caption(None, "Cells: rate (events/n); Wilson intervals in the downloads. "))
 footer()

@@ -90,3 +90,10 @@ def test_glossary_covers_the_terms_in_one_sentence_each():
                  "Percentage points (pp)", "Suppression"):
         text = GLOSSARY[term]
         assert text.endswith(".") and text.count(". ") == 0, term
+
+
+def test_items_dates_and_outcome_headers():
+    assert readable_header("phq9_9") == "PHQ-9 item 9" and readable_header("gad7_3") == "GAD-7 item 3"
+    assert readable_header("si_resolution") == "SI resolution"
+    out = readable_table(pd.DataFrame({"assessment_date": pd.to_datetime(["2025-01-02", None])}))
+    assert list(out["Date"]) == ["2025-01-02", "—"]
