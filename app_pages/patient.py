@@ -86,11 +86,11 @@ for i, course in enumerate(courses.itertuples()):  # a patient's few episodes, n
                              hovertemplate=f"episode {course.episode}, day %{{customdata[0]}}: PHQ-9 %{{y}}"
                                            "<extra></extra>"), row=1, col=1)
     fig.add_vline(x=x0, line=dict(color="#333", width=1.5), row=1, col=1,
-                  annotation_text=f"episode {course.episode} start", annotation_position="top left")
+                  annotation_text=f"episode {course.episode} start", annotation_position="top right")
     fig.add_vrect(x0=x0 + lo_b, x1=x0 + hi_b, fillcolor="rgba(0,114,178,0.07)", line_width=0, row=1, col=1,
-                  annotation_text="baseline", annotation_position="bottom left", annotation_font_size=10)
+                  annotation_text="baseline", annotation_position="top left", annotation_font_size=10)
     fig.add_vrect(x0=x0 + lo_w, x1=x0 + hi_w, fillcolor="rgba(230,159,0,0.12)", line_width=0, row=1, col=1,
-                  annotation_text=f"week {d.week}", annotation_position="bottom right", annotation_font_size=10)
+                  annotation_text=f"week {d.week}", annotation_position="top right", annotation_font_size=10)
     if pd.notna(course.baseline_total):
         fig.add_trace(go.Scatter(x=[x0, x0 + hi_w], y=[RESPONSE_FRACTION * course.baseline_total] * 2,
                                  mode="lines", line=dict(color=PALETTE[2], dash="dash"), legendgroup="half",

@@ -412,3 +412,35 @@ def test_small_quarters_are_hollow_markers(monkeypatch, sample):
         few = set(small.loc[small["label"] == t.name, "start_quarter"])
         for x, y in zip(t.x, t.y):
             assert pd.isna(y) == (x in few), (t.name, x, y)
+
+
+def _spec(at, needle):
+    import json
+
+    return json.loads(next(c for c in at.get("plotly_chart") if needle in c.proto.spec).proto.spec)
+
+
+def test_waterfall_legend_explains_its_colours(monkeypatch, sample):
+    at = app(monkeypatch, page="trajectories")
+    assert not at.exception
+    chart = _spec(at, "Change from baseline")
+    names = [t["name"] for t in chart["data"]]
+    p = patient_outcomes(sample)
+    change = p.loc[p["eligible"] & p["change_pct"].notna(), "change_pct"]
+    assert names == [f"Response (fall of 50% or more): {int((change <= -0.5).sum())}",
+                     f"Improved, less than 50%: {int(((change > -0.5) & (change < 0)).sum())}",
+                     f"No change or worse: {int((change >= 0).sum())}"]
+    assert any("Green: response" in c.value and "orange-red: no change or worse" in c.value for c in at.caption)
+
+
+def test_patient_chart_labels_do_not_share_a_corner(monkeypatch):
+    """Band labels sit inside left, remission bottom right at y 4.5; window and episode labels along the top,
+    each anchored on its own edge, so no two labels are drawn at the same place."""
+    at = app(monkeypatch, page="patient")
+    chart = _spec(at, "PHQ-9 total (0-27)")
+    labels = [a for a in chart["layout"]["annotations"] if a.get("text")]
+    anchors = [(a.get("x"), a.get("y"), a.get("xref"), a.get("yref"), a.get("xanchor"), a.get("yanchor"))
+               for a in labels]
+    assert len(anchors) == len(set(anchors)), labels
+    top = [a for a in labels if a["text"] in ("baseline", "week 6") or a["text"].startswith("episode")]
+    assert all(a.get("yanchor") == "top" or a.get("y") == 1 for a in top), top
