@@ -39,7 +39,9 @@ HEADERS = {
     "complete": "Complete", "last_date": "Last questionnaire", "last_day": "Study day (last)",
     "item9_latest": "Item 9 (latest)", "item9_previous": "Item 9 (previous)", "item9_baseline": "Item 9 (baseline)",
     "phq9_total_latest": "PHQ-9 (latest)", "age_stratum": "Age group", "index_score": "Index PHQ-9",
-    "measured_score": "Measured PHQ-9", "met": "Met", "z": "z statistic", "df": "Degrees of freedom",
+    "measured_score": "Measured PHQ-9", "met": "Met", "group_a": "Group A", "group_b": "Group B",
+    "odds_ratio": "Odds ratio", "or_ci_low": "Odds ratio, 95% CI low", "or_ci_high": "Odds ratio, 95% CI high",
+    "p_holm": "p (Holm-adjusted)", "z": "z statistic", "df": "Degrees of freedom",
 }
 _ITEM = re.compile(r"^(phq9|gad7)_(\d+)$")
 _TREATMENT_TERM = re.compile(r"^C\((?P<var>[^)]+)\)\[T\.(?P<level>.+)\]$")
@@ -89,8 +91,8 @@ def p_value(p) -> str:
     """A p-value as printed in a journal: ``p < 0.001``, ``p = 0.003``, ``p = 0.04``, ``p = 0.05``.
 
     Below 0.01 three decimals, otherwise two; a value that would round to 0.05 from below
-    keeps three decimals (``0.0495 -> "p = 0.050"`` would hide that it is below 0.05), so
-    ``0.0495`` reads ``p = 0.0495``. Missing -> "".
+    keeps its digits (``"p = 0.05"`` would hide that it is below 0.05), so ``0.0495`` reads
+    ``p = 0.0495``. Missing -> "".
     """
     if _missing(p):
         return ""
@@ -145,9 +147,11 @@ def readable_table(frame: pd.DataFrame, *, percent_columns=(), points_columns=()
         out = out.reset_index()
     pct = set(percent_columns) | ({"rate", "ci_low", "ci_high"} & set(out.columns))
     pts = set(points_columns) | ({"difference", "diff_ci_low", "diff_ci_high"} & set(out.columns))
-    pv = set(p_columns) | ({"p_value", "p_adjusted"} & set(out.columns))
+    pv = set(p_columns) | ({"p_value", "p_adjusted", "p_holm"} & set(out.columns))
     for col in out.columns:
         s = out[col]
+        if s.dtype.kind == "f" and col not in pct | pts | pv:
+            s = out[col] = s.round(3)  # no 1.179182: three decimals are plenty for a person
         if col in pct:
             out[col] = [percent(v) for v in s]
         elif col in pts:

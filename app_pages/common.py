@@ -30,7 +30,7 @@ from analytics.cohorts import (
 )
 from analytics.definitions import ANALYSIS_MODE_LABELS, EPISODE_SELECTION_LABELS, EPISODE_SELECTIONS, SPEC_VERSION
 from analytics.exports import to_safe_csv
-from analytics.wording import readable_table
+from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
 
@@ -244,12 +244,14 @@ def _with_study_ids(frame: pd.DataFrame, patients: pd.DataFrame, secret: str):
 def _definitions_controls() -> OutcomeDefinitions:
     st.header("Definitions")
     week = st.number_input("Endpoint week", min_value=1, max_value=52, value=6, step=1, key="week",
-                           help="Target study day is 7 x week.")
+                           help="Target study day is 7 x week. " + GLOSSARY["Study day"])
     window = st.number_input("Window (± days)", min_value=0, max_value=28, value=7, step=1, key="window")
     min_base = st.number_input("Minimum baseline PHQ-9", min_value=0, max_value=27, value=10, step=1,
                                key="min_baseline", help="Eligibility for response and remission.")
     analysis = st.selectbox("Analysis mode", ANALYSIS_MODES, key="analysis", format_func=MODE_NAMES.get,
-                            help="How patients without a questionnaire in the endpoint window count.")
+                            help="How patients without a questionnaire in the endpoint window count. "
+                                 + " ".join(GLOSSARY[t] for t in ("Completers only", "Intention to treat (ITT)",
+                                                                   "Last observation carried forward (LOCF)")))
     st.caption(ANALYSIS_MODE_LABELS[analysis])
     episodes = st.selectbox("Episodes", EPISODE_SELECTIONS, key="episodes", format_func=EPISODE_NAMES.get,
                             help="Which treatment courses count. First: each patient's first induction (what "

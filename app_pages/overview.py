@@ -37,7 +37,7 @@ chosen = [(col, values) for col, values in view.key[1][2] if values]
 # a site, clinician or protocol filter makes this a stratum: not like for like with a whole-cohort figure
 stratum = None if not chosen else (" and ".join(c for c, _ in chosen), "; ".join(", ".join(v) for _, v in chosen))
 
-st.subheader("The headline answer")
+st.subheader("The headline answer", help=GLOSSARY["Spec version"])
 cards = cards_for(view.frame, view.key, stratum)
 for column, card in zip(st.columns(len(cards)), cards):
     with column.container(border=True):
@@ -84,7 +84,7 @@ download(table, "outcomes", "Download outcomes (CSV)")
 
 left, right = st.columns(2)
 with left:
-    st.subheader(f"Reached by week {d.week}")
+    st.subheader(f"Reached by week {d.week}", help=GLOSSARY["Kaplan-Meier"])
     fig = go.Figure()
     for i, metric in enumerate(("response", "remission")):
         curve = cumulative_curve(view.patients, metric=metric, definitions=d)
@@ -125,7 +125,7 @@ with right:
     st.caption(f"Each patient counts once a week (their mean); shaded: 95% t interval. Complete questionnaires "
                f"only. n per week in the hover. {view.filter_text}")
 
-st.subheader("Against published figures")
+st.subheader("Against published figures", help=GLOSSARY["Like for like"] + " " + GLOSSARY["Percentage points (pp)"])
 bench = s.benchmarks if not chosen else compare_with_benchmarks(
     {"response": s.response, "remission": s.remission, "si_resolution": s.si_resolution,
      "cumulative_response": s.cumulative_response, "cumulative_remission": s.cumulative_remission},
@@ -181,7 +181,7 @@ st.dataframe(shown.fillna("—"), hide_index=True, width="stretch", column_confi
     "Difference": st.column_config.TextColumn("Difference", help=GLOSSARY["Percentage points (pp)"])})
 download(shown, "benchmarks", "Download comparison (CSV)")
 
-st.subheader("By quarter of treatment start")
+st.subheader("By quarter of treatment start", help=GLOSSARY["Wilson interval"])
 if view.patients["start_quarter"].notna().any():
     by_q = rate_table(view.patients.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d)
     fig = go.Figure()
@@ -220,7 +220,7 @@ if view.patients["start_quarter"].notna().any():
 else:
     st.info("These data have study days but no calendar dates, so there are no quarters to show.")
 
-st.subheader("Re-inductions (second episodes)")
+st.subheader("Re-inductions (second episodes)", help=GLOSSARY["Episode"])
 re = reinductions_for(view.frame, view.key)
 if re.with_second.events == 0:
     st.info(f"None of the {re.patients} patients has a second treatment start date in these data, so there is no "

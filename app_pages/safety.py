@@ -7,6 +7,7 @@ import streamlit as st
 from analytics import compare_with_benchmarks
 from analytics.benchmarks import format_p_value
 from analytics.safety import si_change_rates, si_review
+from analytics.wording import points
 from app_pages.access import require_director
 from app_pages.common import ci, download, footer, page_setup, pct, show_table
 
@@ -46,7 +47,7 @@ bench = compare_with_benchmarks({"si_worsened": rates["si_worsened"]}, definitio
 for row in bench.itertuples():
     st.caption(f"Published: SI increased in {row.rate:.1%} (McInnes 2022, 178 US community practices). "
                f"Here: {pct(row.clinic_rate)}" + ("" if pd.isna(row.difference) else
-                                                 f", difference {row.difference * 100:+.1f} percentage points" +
+                                                 f", difference {points(row.difference)} (percentage points)" +
                                                  ("" if pd.isna(row.p_value) else f", {format_p_value(row.p_value)}")) +
                f". {'Like for like' if row.comparable else 'Not like for like'}: {row.reason}.")
 st.caption(view.caption(rates["si_worsened"].n, "Among patients with a baseline and a window endpoint. "))

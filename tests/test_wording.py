@@ -52,6 +52,7 @@ def test_percent_interval_and_points():
     ("start_quarter", "Quarter of treatment start"), ("diff_ci_low", "Difference, 95% CI low"),
     ("C(group)[T.Westlake]", "Group: Westlake (vs reference)"), ("C(site)[T.North]", "Site: North (vs reference)"),
     ("ci_high", "95% CI high"), ("some_new_column", "Some new column"), ("patient_id", "Patient"),
+    ("p_holm", "p (Holm-adjusted)"), ("or_ci_low", "Odds ratio, 95% CI low"),
     ("Already readable", "Already readable"), ("n", "n"), ("events", "Events"),
 ])
 def test_readable_header(name, header):
