@@ -444,3 +444,12 @@ def test_patient_chart_labels_do_not_share_a_corner(monkeypatch):
     assert len(anchors) == len(set(anchors)), labels
     top = [a for a in labels if a["text"] in ("baseline", "week 6") or a["text"].startswith("episode")]
     assert all(a.get("yanchor") == "top" or a.get("y") == 1 for a in top), top
+
+
+def test_severity_bands_sort_by_severity(monkeypatch):
+    at = app(monkeypatch, page="trajectories")
+    table = next(df.value for df in at.dataframe if "Baseline severity" in df.value.columns)
+    order = ["minimal", "mild", "moderate", "moderately severe", "severe"]
+    shown = [b.split(" (")[0] for b in table["Baseline severity"]]
+    assert shown == [b for b in order if b in shown] and len(shown) >= 3
+    assert table["Response"].str.contains("%").all()  # "54% (38/70)", never 0.54
