@@ -46,12 +46,14 @@ for column, card in zip(st.columns(len(cards)), cards):
                   help=GLOSSARY["Kaplan-Meier"] if r.mode == "cumulative" else ANALYSIS_MODE_LABELS[r.mode])
         st.markdown(f"**{card.sentence}**")
         st.caption(f"{card.why_recommended} n = {r.n} ({r.events} events); {r.label}; {r.method}. "
-                   + ("" if card.published is None or card.published_comparable else
-                      "The published figure is not like for like: " + card.published_reason + ". ")
+                   + ("" if card.published is None else "Published figure like for like: "
+                      + ("yes. " if card.published_comparable else "no (why: under 'Other ways to count this'). "))
                    + view.caption(None))
         with st.expander("Other ways to count this"):
             for alt in card.alternatives:
                 st.markdown(f"- **{alt.text}.** {alt.explanation}.")
+            if card.published is not None and not card.published_comparable:
+                st.caption("Why the published figure is not like for like: " + card.published_reason + ".")
 
 completeness = endpoint_completeness(view.patients)
 cols = st.columns(5)
@@ -63,7 +65,7 @@ cols[3].metric(f"Measured at week {d.week}", percent(completeness.estimate),
                     f"week-{d.week} window (day {d.target_day} ± {d.window_days}); 95% CI "
                     f"{percent_interval(completeness.ci_low, completeness.ci_high)}. This is the share behind a "
                     "completers-only figure.")
-cols[4].metric("Measurement completeness", pct(act.completeness.estimate),
+cols[4].metric("Any follow-up", pct(act.completeness.estimate),
                help=f"Any follow-up: of {act.new_starts} new starts, {act.with_followup} have a baseline and at "
                     f"least one follow-up questionnaire (95% CI "
                     f"{ci(act.completeness.ci_low, act.completeness.ci_high)}).")

@@ -66,7 +66,7 @@ def test_overview_matches_engine(monkeypatch, sample):
     assert outcome_cell(at, "Remission reached by week", "Events") == s.cumulative_remission.events
     a = activity_summary(sample, patient_outcomes(sample))
     assert metric(at, "Patients treated") == str(a.patients_treated)
-    assert metric(at, "Measurement completeness") == f"{a.completeness.estimate:.1%}"
+    assert metric(at, "Any follow-up") == f"{a.completeness.estimate:.1%}"
     assert any("Spec v2" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 4
 
