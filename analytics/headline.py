@@ -99,8 +99,9 @@ def _published_text(row: dict) -> str:
     who = author_year(row["citation"], row["study"])
     n = row.get("published_n")
     size = f", {int(n)} patients" if n is not None and not pd.isna(n) else "; its denominator is not published"
-    return f"{percent(row['rate'], decimals=0) if round(row['rate'] * 100, 1) % 1 == 0 else percent(row['rate'])} " \
-           f"({who}{size})"
+    # as published: "20%", "53.6%" (no invented decimal)
+    rate = percent(row["rate"], decimals=0 if round(row["rate"] * 100, 1) % 1 == 0 else 1)
+    return f"{rate} ({who}{size})"
 
 
 def headline_cards(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,

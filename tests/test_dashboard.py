@@ -213,6 +213,11 @@ def test_research_page_matches_engine_and_saves_a_cohort(monkeypatch, sample, tm
     assert not at.exception and "Saved cohort 'north only'" in at.success[-1].value
     saved = list_cohorts(tmp_path / "no-store.sqlite").set_index("name")
     assert saved.loc["north only", "definition"] == '{"site": ["North"]}'
+    # on the page, a saved cohort's definition reads as a sentence, not a Python dict
+    at.run()
+    shown = next(df.value for df in at.dataframe if "Definition" in df.value.columns).set_index("Name")
+    assert shown.loc["north only", "Definition"] == "Patients with site North."
+    assert any("define the cohort: Patients with site North." in c.value for c in at.caption)
 
 
 def test_research_page_compares_saved_cohorts(monkeypatch, sample, tmp_path):
