@@ -143,7 +143,7 @@ def headline_cards(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
             first = d.analysis
             why = (f"Shown first: your chosen analysis mode ({_MODE_SHORT[d.analysis]}); the published "
                    "figure's method is not stated, so no clinic figure matches it exactly.")
-        title = f"{_TITLES[metric]} by week {d.week}" if first == "cumulative" else f"{_TITLES[metric]} at week {d.week}"
+        title = f"{_TITLES[metric]} {'by' if first == 'cumulative' else 'at'} week {d.week}"
         cards.append(HeadlineCard(
             metric=metric, title=title, recommended=figures[first],
             alternatives=tuple(f for m, f in figures.items() if m != first),

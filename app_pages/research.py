@@ -95,7 +95,8 @@ if metric != "si_resolution":
     show_table(tte["at_risk"].pivot(index="group", columns="day", values="at_risk")
                .rename(columns=lambda x: f"day {x}").rename_axis(columns=None))
     omni = tte["omnibus"]
-    st.caption(f"Omnibus {omni.method}: " + (f"chi-square = {omni.chi_square:.2f}, {omni.df} df, {p_value(omni.p_value)}"
+    st.caption(f"Omnibus {omni.method}: " + (f"chi-square = {omni.chi_square:.2f}, {omni.df} df, "
+                                             f"{p_value(omni.p_value)}"
                                              if omni.p_value is not None else omni.warning))
     show_table(tte["tests"])
     st.caption(tte["method"] + ". " + view.caption())

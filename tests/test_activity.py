@@ -41,7 +41,8 @@ def test_endpoint_completeness_by_hand():
     c = endpoint_completeness(patient_outcomes(tiny))
     assert (c.events, c.n) == (4, 7)
     z, p, n = 1.959963985, 4 / 7, 7
-    centre, half = (p + z * z / (2 * n)) / (1 + z * z / n), z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     assert abs(c.ci_low - (centre - half)) < 1e-9 and abs(c.ci_high - (centre + half)) < 1e-9
     # window 0: only day 42 itself counts -> 001 alone
     exact = endpoint_completeness(patient_outcomes(tiny, definitions=OutcomeDefinitions(window_days=0)))

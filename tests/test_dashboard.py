@@ -389,7 +389,8 @@ def test_small_quarters_are_hollow_markers(monkeypatch, sample):
     from analytics.definitions import SMALL_CELL_MAX
 
     at = app(monkeypatch)
-    chart = json.loads(next(c for c in at.get("plotly_chart") if "Quarter of treatment start" in c.proto.spec).proto.spec)
+    chart = json.loads(next(c for c in at.get("plotly_chart")
+                            if "Quarter of treatment start" in c.proto.spec).proto.spec)
     import base64
     from types import SimpleNamespace
 
@@ -398,7 +399,8 @@ def test_small_quarters_are_hollow_markers(monkeypatch, sample):
     def values(v):  # plotly sends numbers as typed arrays: {"dtype": "f8", "bdata": base64}
         return np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]) if isinstance(v, dict) else v
 
-    traces = [SimpleNamespace(x=values(t.get("x")), y=values(t.get("y")), text=t.get("text"), mode=t.get("mode"), name=t.get("name"),
+    traces = [SimpleNamespace(x=values(t.get("x")), y=values(t.get("y")), text=t.get("text"), mode=t.get("mode"),
+                              name=t.get("name"),
                               symbol=t.get("marker", {}).get("symbol")) for t in chart["data"]]
     hollow = [t for t in traces if t.symbol == "circle-open"]
     lines = [t for t in traces if t.mode == "lines+markers"]
