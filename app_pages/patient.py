@@ -86,7 +86,9 @@ for i, course in enumerate(courses.itertuples()):  # a patient's few episodes, n
                              hovertemplate=f"episode {course.episode}, day %{{customdata[0]}}: PHQ-9 %{{y}}"
                                            "<extra></extra>"), row=1, col=1)
     fig.add_vline(x=x0, line=dict(color="#333", width=1.5), row=1, col=1,
-                  annotation_text=f"episode {course.episode} start", annotation_position="top right")
+                  # written up the line, so it never runs into the week-W label on a long axis
+                  annotation_text=f"episode {course.episode} start", annotation_position="top right",
+                  annotation_textangle=-90, annotation_font_size=10)
     fig.add_vrect(x0=x0 + lo_b, x1=x0 + hi_b, fillcolor="rgba(0,114,178,0.07)", line_width=0, row=1, col=1,
                   annotation_text="baseline", annotation_position="top left", annotation_font_size=10)
     fig.add_vrect(x0=x0 + lo_w, x1=x0 + hi_w, fillcolor="rgba(230,159,0,0.12)", line_width=0, row=1, col=1,

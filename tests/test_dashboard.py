@@ -451,6 +451,8 @@ def test_patient_chart_labels_do_not_share_a_corner(monkeypatch):
     assert len(anchors) == len(set(anchors)), labels
     top = [a for a in labels if a["text"] in ("baseline", "week 6") or a["text"].startswith("episode")]
     assert all(a.get("yanchor") == "top" or a.get("y") == 1 for a in top), top
+    # the episode label runs up its line: no width along the axis to collide with the week label
+    assert all(a.get("textangle") == -90 for a in top if a["text"].startswith("episode"))
 
 
 def test_severity_bands_sort_by_severity(monkeypatch):
