@@ -61,7 +61,8 @@ else:
                              customdata=part[["patient_id", "baseline_total", "endpoint_total", "endpoint_day"]],
                              hovertemplate="%{customdata[0]}: %{customdata[1]} → %{customdata[2]} (day "
                                            "%{customdata[3]}), %{y:.0%}<extra></extra>"))
-    fig.add_hline(y=-0.5, line=dict(color=PALETTE[2], dash="dash"), annotation_text="response (≥ 50% fall)")
+    fig.add_hline(y=-0.5, line=dict(color=PALETTE[2], dash="dash"), annotation_text="response (≥ 50% fall)",
+                  annotation_position="bottom left")  # where no bar reaches, so the label stays readable
     fig.update_layout(xaxis=dict(title="Patients, most improved on the right", showticklabels=False),
                       yaxis=dict(title="Change from baseline", tickformat=".0%"), height=380, bargap=0.05,
                       barmode="overlay", margin=dict(l=10, r=10, t=30, b=10),
