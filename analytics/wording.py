@@ -13,12 +13,10 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["NO_DATA", "HEADERS", "GLOSSARY", "percent", "percent_interval", "points", "points_interval",
-           "p_value", "readable_header", "readable_table", "cohort_sentence", "SEVERITY_ORDER"]
+           "p_value", "readable_header", "readable_table", "cohort_sentence"]
 
 #: What a missing rate reads as: n = 0 is "no data", never 0%.
 NO_DATA = "no data"
-#: PHQ-9 severity bands, mildest first (Kroenke 2001), for sorting tables by severity.
-SEVERITY_ORDER = ("minimal", "mild", "moderate", "moderately severe", "severe")
 
 #: Code-style column names and their plain headers.
 HEADERS = {
