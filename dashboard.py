@@ -18,6 +18,7 @@ pages = [
     st.Page("app_pages/research.py", title="Research", icon=":material/science:", url_path="research"),
     st.Page("app_pages/export.py", title="Export", icon=":material/ios_share:", url_path="export"),
     st.Page("app_pages/data.py", title="Data", icon=":material/database:", url_path="data"),
+    st.Page("app_pages/glossary.py", title="Glossary", icon=":material/menu_book:", url_path="glossary"),
 ]
 if who[1] != "director":
     pages = [p for p in pages if p.url_path not in DIRECTOR_ONLY]

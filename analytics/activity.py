@@ -9,7 +9,7 @@ import pandas as pd
 from .cohorts import patient_start_dates
 from .statistics import Proportion, wilson_proportion
 
-__all__ = ["Activity", "activity_summary"]
+__all__ = ["Activity", "activity_summary", "endpoint_completeness"]
 
 
 @dataclass(frozen=True)
@@ -67,3 +67,21 @@ def activity_summary(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, st
         completeness=wilson_proportion(int(followed.sum()), len(cohort)),
         period=label,
     )
+
+
+def endpoint_completeness(patients: pd.DataFrame) -> Proportion:
+    """Share of eligible patients with a questionnaire in the endpoint window (week W ± the window).
+
+    What a director means by "measurement completeness": of the patients whose outcome the
+    clinic reports, how many were actually measured at the endpoint week. Independent of the
+    analysis mode (a carried-forward value is not a week-W questionnaire).
+
+    Parameters
+    ----------
+    patients : pandas.DataFrame
+        :func:`analytics.patient_outcomes` under the current definitions.
+    """
+    eligible = patients["eligible"].to_numpy(bool)
+    measured = eligible & (patients["endpoint_source"].astype("str").to_numpy() == "window") \
+        & patients["endpoint_day"].notna().to_numpy()
+    return wilson_proportion(int(measured.sum()), int(eligible.sum()))

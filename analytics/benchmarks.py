@@ -203,10 +203,12 @@ def _uncertainty(b: dict) -> dict:
 
 
 def format_p_value(p) -> str:
-    """Readable p-value: ``"p < 0.001"`` or two significant digits; ``""`` when there is none."""
-    if p is None or (isinstance(p, float) and np.isnan(p)):
-        return ""
-    return "p < 0.001" if p < 0.001 else f"p = {p:.2g}"
+    """Readable p-value (``"p < 0.001"``, ``"p = 0.003"``, ``"p = 0.04"``); ``""`` when there is none.
+
+    One rule for the whole product: :func:`analytics.wording.p_value`.
+    """
+    from .wording import p_value
+    return p_value(p)
 
 
 def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | None = None,

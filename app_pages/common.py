@@ -31,6 +31,7 @@ from analytics.cohorts import (
 )
 from analytics.definitions import ANALYSIS_MODE_LABELS, EPISODE_SELECTION_LABELS, EPISODE_SELECTIONS, SPEC_VERSION
 from analytics.exports import to_safe_csv
+from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
 
@@ -141,6 +142,12 @@ def summary_for(_frame, _report, key: tuple):
                           validation=_report.counts)
 
 
+@st.cache_data(show_spinner="Computing the headline figures...", max_entries=32)
+def cards_for(_frame, key: tuple, stratum):
+    from analytics.headline import headline_cards
+    return headline_cards(_frame, definitions=OutcomeDefinitions(*key[-1]), stratum=stratum)
+
+
 @st.cache_data(show_spinner="Computing re-inductions...", max_entries=32)
 def reinductions_for(_frame, key: tuple):
     from analytics.episodes import reinduction_summary
@@ -215,7 +222,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
         return None
     if not report.ok:
         st.error("The data were refused; nothing from them is shown. Fix these problems and reload.")
-        st.dataframe(report.errors, hide_index=True)
+        show_table(report.errors, width="content")
         return None
     source_key = (kind, str(sources[kind]), report.sha256, report.source, report.counts.get("questionnaires"))
 
@@ -271,12 +278,14 @@ def _with_study_ids(frame: pd.DataFrame, patients: pd.DataFrame, secret: str):
 def _definitions_controls() -> OutcomeDefinitions:
     st.header("Definitions")
     week = st.number_input("Endpoint week", min_value=1, max_value=52, value=6, step=1, key="week",
-                           help="Target study day is 7 x week.")
+                           help="Target study day is 7 x week. " + GLOSSARY["Study day"])
     window = st.number_input("Window (± days)", min_value=0, max_value=28, value=7, step=1, key="window")
     min_base = st.number_input("Minimum baseline PHQ-9", min_value=0, max_value=27, value=10, step=1,
                                key="min_baseline", help="Eligibility for response and remission.")
     analysis = st.selectbox("Analysis mode", ANALYSIS_MODES, key="analysis", format_func=MODE_NAMES.get,
-                            help="How patients without a questionnaire in the endpoint window count.")
+                            help="How patients without a questionnaire in the endpoint window count. "
+                                 + " ".join(GLOSSARY[t] for t in ("Completers only", "Intention to treat (ITT)",
+                                                                   "Last observation carried forward (LOCF)")))
     st.caption(ANALYSIS_MODE_LABELS[analysis])
     episodes = st.selectbox("Episodes", EPISODE_SELECTIONS, key="episodes", format_func=EPISODE_NAMES.get,
                             help="Which treatment courses count. First: each patient's first induction (what "
@@ -300,6 +309,14 @@ def banner(kind: str, path: Path, report) -> None:
         st.caption(f"Data: clinic store {plain(path)} — {plain(report.source)}")
     else:
         st.caption(f"Data: {plain(report.source)} (SHA-256 {report.sha256[:12]}...)")
+
+
+def show_table(frame: pd.DataFrame, **kwargs) -> None:
+    """A table for people: readable headers, percentages, yes/no and "—" instead of None/nan/True/False."""
+    options = {k: kwargs.pop(k) for k in ("percent_columns", "points_columns", "p_columns") if k in kwargs}
+    kwargs.setdefault("hide_index", True)
+    kwargs.setdefault("width", "stretch")
+    st.dataframe(readable_table(frame, **options), **kwargs)
 
 
 def download(frame: pd.DataFrame, name: str, label: str = "Download (CSV)") -> None:

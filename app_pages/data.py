@@ -24,7 +24,7 @@ from analytics.store import (
 )
 from analytics.uploads import upload_label, write_upload
 from app_pages.access import require_director
-from app_pages.common import download, footer, page_setup, plain, signed_in_user
+from app_pages.common import download, footer, page_setup, plain, show_table, signed_in_user
 
 require_director("data")
 st.title("Data")
@@ -70,7 +70,7 @@ if upload is not None and st.button("Check and import", type="primary", key="do_
                 if not report.ok:
                     status.update(label=f"{label} refused: nothing was imported", state="error")
                     st.error(f"{len(report.errors)} problem row(s). Fix them in the file and import it again.")
-                    st.dataframe(report.errors, hide_index=True, width="stretch")
+                    show_table(report.errors)
                     download(report.errors, "import_problems", "Download the problems (CSV)")
                 else:
                     st.write("Writing to the store in one transaction...")
@@ -81,11 +81,11 @@ if upload is not None and st.button("Check and import", type="primary", key="do_
             except ImportConflictError as exc:
                 status.update(label=f"{plain(label)} refused: it changes stored questionnaires", state="error")
                 st.error(plain(exc))
-                st.dataframe(exc.conflicts, hide_index=True, width="stretch")
+                show_table(exc.conflicts)
             except QuestionnaireValidationError as exc:
                 status.update(label=f"{plain(label)} refused: nothing was imported", state="error")
                 st.error(plain(exc))
-                st.dataframe(exc.problems, hide_index=True, width="stretch")
+                show_table(exc.problems)
             except (StoreBusyError, AnalyticsError) as exc:
                 status.update(label="Not imported", state="error")
                 st.error(plain(exc))
@@ -97,7 +97,7 @@ if history.empty:
 else:
     shown = history[["id", "kind", "started_at", "file_name", "sha256", "rows_read", "added", "unchanged",
                      "corrected", "removed", "restored", "warnings", "warning_summary", "reverted_by"]]
-    st.dataframe(shown, hide_index=True, width="stretch")
+    show_table(shown)
     st.caption("Revert an import from the command line: python -m analytics imports --revert ID "
                "(recorded as its own entry).")
     download(shown, "import_history", "Download the import history (CSV)")
@@ -107,7 +107,7 @@ trail = _from_store(list_audit)
 if trail.empty:
     st.info("Nothing recorded yet. Every import, revert, export and research export will be listed here.")
 else:
-    st.dataframe(trail.iloc[::-1], hide_index=True, width="stretch")
+    show_table(trail.iloc[::-1])
     st.caption("Append-only: the store refuses any change to these rows, and each row carries the hash of its "
                "content and of the row before, so an edit made to the file directly shows: check it with "
                "python -m analytics audit --verify. Newest first.")
@@ -130,11 +130,11 @@ quality = pd.DataFrame([
     (f"Eligible patients without a week-{view.definitions.week} endpoint", int(missing_endpoint.sum()),
      f"nothing on days {view.definitions.window[0]}-{view.definitions.window[1]}: out of completer rates"),
 ], columns=["Check", "Count", "What it means"])
-st.dataframe(quality, hide_index=True, width="stretch")
+show_table(quality)
 st.caption(view.filter_text + " Counts of rows and questionnaires are for the whole data source.")
 download(quality, "data_quality", "Download the data-quality summary (CSV)")
 if len(report.warnings):
     st.markdown("**Warning rows** (line numbers of the source file or store export)")
-    st.dataframe(report.warnings, hide_index=True, width="stretch")
+    show_table(report.warnings)
     download(report.warnings, "data_quality_rows", "Download the warning rows (CSV)")
 footer()

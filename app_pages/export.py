@@ -19,7 +19,7 @@ from analytics.quarterly import (
 from analytics.audit import audited
 from analytics.store import default_db_path
 from app_pages.access import require_director
-from app_pages.common import download, footer, page_setup, plain, quarters_in, signed_in_user
+from app_pages.common import download, footer, page_setup, plain, quarters_in, show_table, signed_in_user
 
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".html": "text/html", ".json": "application/json"}
@@ -71,6 +71,6 @@ if built:
             period_end=hi))
         st.caption("One row per candidate patient and measure: exclusion, whether in the denominator, the "
                    "questionnaire that decided it, met or not. Use it to audit a figure; do not send it out.")
-        st.dataframe(audit, hide_index=True, width="stretch")
+        show_table(audit)
         download(audit, f"quality_audit_{quarter_built}", "Download the audit list (CSV)")
 footer()

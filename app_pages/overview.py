@@ -5,13 +5,17 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import compare_with_benchmarks, rate_table
-from analytics.benchmarks import format_p_value
-from analytics.activity import activity_summary
+from analytics import compare_with_benchmarks, load_benchmarks, rate_table
+from analytics.activity import activity_summary, endpoint_completeness
+from analytics.definitions import ANALYSIS_MODE_LABELS, SMALL_CELL_MAX
+from analytics.headline import author_year
+from analytics.wording import GLOSSARY, p_value, percent, percent_interval, points, points_interval, readable_table
 from analytics.infusions import INFUSION_CONVENTION, infusion_outcomes
 from analytics.trends import cumulative_curve, weekly_means
 from app_pages.common import (
     PALETTE,
+    cards_for,
+    show_table,
     ci,
     download,
     footer,
@@ -30,13 +34,42 @@ s = summary_for(view.frame, view.report, view.key)
 start_from, start_to, _ = view.key[1]
 act = activity_summary(view.frame, view.patients, start=start_from, end=start_to)
 
-cols = st.columns(4)
+chosen = [(col, values) for col, values in view.key[1][2] if values]
+# a site, clinician or protocol filter makes this a stratum: not like for like with a whole-cohort figure
+stratum = None if not chosen else (" and ".join(c for c, _ in chosen), "; ".join(", ".join(v) for _, v in chosen))
+
+st.subheader("The headline answer", help=GLOSSARY["Spec version"])
+cards = cards_for(view.frame, view.key, stratum)
+for column, card in zip(st.columns(len(cards)), cards):
+    with column.container(border=True):
+        r = card.recommended
+        st.metric(card.title, percent(r.estimate),
+                  help=GLOSSARY["Kaplan-Meier"] if r.mode == "cumulative" else ANALYSIS_MODE_LABELS[r.mode])
+        st.markdown(f"**{card.sentence}**")
+        st.caption(f"{card.why_recommended} n = {r.n} ({r.events} events); {r.label}; {r.method}. "
+                   + ("" if card.published is None else "Published figure like for like: "
+                      + ("yes. " if card.published_comparable else "no (why: under 'Other ways to count this'). "))
+                   + view.caption(None))
+        with st.expander("Other ways to count this"):
+            for alt in card.alternatives:
+                st.markdown(f"- **{alt.text}.** {alt.explanation}.")
+            if card.published is not None and not card.published_comparable:
+                st.caption("Why the published figure is not like for like: " + card.published_reason + ".")
+
+completeness = endpoint_completeness(view.patients)
+cols = st.columns(5)
 cols[0].metric("Patients treated", act.patients_treated, help="Patients with a questionnaire in the period.")
 cols[1].metric("New treatment starts", act.new_starts, help="Patients whose treatment started in the period.")
 cols[2].metric("Questionnaires collected", act.questionnaires)
-cols[3].metric("Measurement completeness", pct(act.completeness.estimate),
-               help=f"Of {act.new_starts} new starts, {act.with_followup} have a baseline and at least one "
-                    f"follow-up questionnaire (95% CI {ci(act.completeness.ci_low, act.completeness.ci_high)}).")
+cols[3].metric(f"Measured at week {d.week}", percent(completeness.estimate),
+               help=f"Of {completeness.n} eligible patients, {completeness.events} have a questionnaire in the "
+                    f"week-{d.week} window (day {d.target_day} ± {d.window_days}); 95% CI "
+                    f"{percent_interval(completeness.ci_low, completeness.ci_high)}. This is the share behind a "
+                    "completers-only figure.")
+cols[4].metric("Any follow-up", pct(act.completeness.estimate),
+               help=f"Any follow-up: of {act.new_starts} new starts, {act.with_followup} have a baseline and at "
+                    f"least one follow-up questionnaire (95% CI "
+                    f"{ci(act.completeness.ci_low, act.completeness.ci_high)}).")
 
 st.subheader(f"Outcomes at week {d.week}")
 table = rate_rows([
@@ -54,7 +87,7 @@ download(table, "outcomes", "Download outcomes (CSV)")
 
 left, right = st.columns(2)
 with left:
-    st.subheader(f"Reached by week {d.week}")
+    st.subheader(f"Reached by week {d.week}", help=GLOSSARY["Kaplan-Meier"])
     fig = go.Figure()
     for i, metric in enumerate(("response", "remission")):
         curve = cumulative_curve(view.patients, metric=metric, definitions=d)
@@ -95,18 +128,17 @@ with right:
     st.caption(f"Each patient counts once a week (their mean); shaded: 95% t interval. Complete questionnaires "
                f"only. n per week in the hover. {view.filter_text}")
 
-st.subheader("Against published figures")
-chosen = [(col, values) for col, values in view.key[1][2] if values]
-# a site, clinician or protocol filter makes this a stratum: not like for like with a whole-cohort figure
+st.subheader("Against published figures", help=GLOSSARY["Like for like"] + " " + GLOSSARY["Percentage points (pp)"])
 bench = s.benchmarks if not chosen else compare_with_benchmarks(
     {"response": s.response, "remission": s.remission, "si_resolution": s.si_resolution,
      "cumulative_response": s.cumulative_response, "cumulative_remission": s.cumulative_remission},
-    definitions=d, stratum=(" and ".join(c for c, _ in chosen), "; ".join(", ".join(v) for _, v in chosen)))
+    definitions=d, stratum=stratum)
 labels = list(table["Outcome"])
 target = {("response", "snapshot"): labels[0], ("remission", "snapshot"): labels[1],
           ("si_resolution", "snapshot"): labels[2], ("response", "cumulative"): labels[3],
           ("remission", "cumulative"): labels[4]}
-bench = bench.assign(row=[target[(m, e)] for m, e in zip(bench["metric"], bench["clinic_estimate"])])
+bench = bench.assign(row=[target[(m, e)] for m, e in zip(bench["metric"], bench["clinic_estimate"])],
+                     who=[author_year(c, st_) for c, st_ in zip(bench["citation"], bench["study"])])
 results = [s.response, s.remission, s.si_resolution, s.cumulative_response, s.cumulative_remission]
 fig = go.Figure()
 fig.add_trace(go.Scatter(
@@ -124,7 +156,7 @@ for comparable, symbol, color, name in ((True, "diamond", PALETTE[1], "Published
     fig.add_trace(go.Scatter(
         x=part["rate"], y=part["row"], mode="markers", name=name, marker=dict(symbol=symbol, size=10, color=color),
         error_x=dict(type="data", array=half, color=color, thickness=1),
-        customdata=part[["id", "reason", "uncertainty_note"]],
+        customdata=part[["who", "reason", "uncertainty_note"]],
         hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<br>%{customdata[2]}<extra></extra>"))
 fig.update_layout(xaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]),
                   yaxis=dict(title=None, autorange="reversed"), height=400,
@@ -137,44 +169,61 @@ st.caption("Open diamonds differ from this clinic's figure in instrument, defini
 st.caption("A published figure is an estimate too: like-for-like tests include its own uncertainty. Figures that "
            "are not like for like get no test: the two estimates, the difference and the reason only.")
 shown = pd.DataFrame({
-    "Published figure": bench["id"], "Metric": bench["metric"], "Published": bench["rate"].map(pct),
-    "Clinic": bench["clinic_rate"].map(pct),
-    "Difference": bench["difference"].map(lambda v: "" if pd.isna(v) else f"{v * 100:+.1f} pp"),
-    "95% CI of difference": [("" if pd.isna(lo) else f"{lo * 100:+.1f} to {hi * 100:+.1f} pp")
-                             for lo, hi in zip(bench["diff_ci_low"], bench["diff_ci_high"])],
-    "p": bench["p_value"].map(format_p_value),
+    "Published figure": bench["who"], "Outcome": bench["row"],
+    "Published timepoint": bench["id"].map(load_benchmarks().set_index("id")["timepoint"]),
+    "Published": bench["rate"].map(percent),
+    "Clinic": bench["clinic_rate"].map(percent),
+    "Difference": bench["difference"].map(points),
+    "95% CI of difference": [points_interval(lo, hi) for lo, hi in zip(bench["diff_ci_low"], bench["diff_ci_high"])],
+    "p": bench["p_value"].map(p_value),
     "Like for like": bench["comparable"].map({True: "yes", False: "no"}), "In plain language": bench["plain_language"],
     "Published figure's uncertainty": bench["uncertainty_note"], "Test": bench["test"], "Citation": bench["citation"],
 })
-st.dataframe(shown, hide_index=True, width="stretch")
+st.dataframe(shown.fillna("—"), hide_index=True, width="stretch", column_config={
+    "Like for like": st.column_config.TextColumn("Like for like", help=GLOSSARY["Like for like"]),
+    "Difference": st.column_config.TextColumn("Difference", help=GLOSSARY["Percentage points (pp)"])})
 download(shown, "benchmarks", "Download comparison (CSV)")
 
-st.subheader("By quarter of treatment start")
+st.subheader("By quarter of treatment start", help=GLOSSARY["Wilson interval"])
 if view.patients["start_quarter"].notna().any():
     by_q = rate_table(view.patients.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d)
     fig = go.Figure()
     for i, metric in enumerate(("response", "remission", "si_resolution")):
         part = by_q[(by_q["metric"] == metric) & by_q["rate"].notna()]
+        # a quarter with a small denominator draws a hollow marker labelled with its n, off the line: its rate
+        # cannot carry a change (a 0-of-3 quarter is not a plunge to 0%)
+        small = part["n"] <= SMALL_CELL_MAX
+        line = part.assign(rate=part["rate"].where(~small))
+        name = part["label"].iloc[0] if len(part) else metric
         fig.add_trace(go.Scatter(
-            x=part["start_quarter"], y=part["rate"], mode="lines+markers", name=part["label"].iloc[0] if len(part)
-            else metric, line=dict(color=PALETTE[i]),
-            error_y=dict(type="data", symmetric=False, array=part["ci_high"] - part["rate"],
-                         arrayminus=part["rate"] - part["ci_low"]),
+            x=line["start_quarter"], y=line["rate"], mode="lines+markers", name=name, legendgroup=metric,
+            line=dict(color=PALETTE[i]), connectgaps=False,
+            error_y=dict(type="data", symmetric=False, array=line["ci_high"] - line["rate"],
+                         arrayminus=line["rate"] - line["ci_low"]),
             customdata=part[["events", "n"]],
             hovertemplate="%{x}: %{y:.1%} (%{customdata[0]}/%{customdata[1]})<extra></extra>"))
+        few = part[small]
+        if len(few):
+            fig.add_trace(go.Scatter(
+                x=few["start_quarter"], y=few["rate"], mode="markers+text", legendgroup=metric, showlegend=False,
+                marker=dict(symbol="circle-open", size=10, color=PALETTE[i]), text=[f"n = {n}" for n in few["n"]],
+                textposition="top center", textfont=dict(size=10, color=PALETTE[i]), customdata=few[["events", "n"]],
+                hovertemplate="%{x}: only %{customdata[1]} patients (%{customdata[0]} events): too few to read a "
+                              "change<extra></extra>"))
     fig.update_layout(xaxis=dict(title="Quarter of treatment start", type="category"),
                       yaxis=dict(title="Rate (95% Wilson CI)", tickformat=".0%", range=[0, 1]), height=360,
                       margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, width="stretch", key="quarters")
-    st.caption(view.caption(None, "Quarters with no patient in a denominator show no point (no data, not 0%). "))
-    quarter_table = by_q.assign(rate=by_q["rate"].map(pct), ci_low=by_q["ci_low"].map(pct),
-                                ci_high=by_q["ci_high"].map(pct))
-    st.dataframe(quarter_table.drop(columns=["label"]), hide_index=True, width="stretch")
+    st.caption(view.caption(None, "Quarters with no patient in a denominator show no point (no data, not 0%). "
+                            f"A quarter with {SMALL_CELL_MAX} patients or fewer in a denominator shows a hollow "
+                            "marker labelled with its n, off the line: too few to read a change. "))
+    quarter_table = by_q.drop(columns=["metric"]).rename(columns={"label": "metric"})
+    show_table(quarter_table)
     download(quarter_table, "rates_by_quarter", "Download rates by quarter (CSV)")
 else:
     st.info("These data have study days but no calendar dates, so there are no quarters to show.")
 
-st.subheader("Re-inductions (second episodes)")
+st.subheader("Re-inductions (second episodes)", help=GLOSSARY["Episode"])
 re = reinductions_for(view.frame, view.key)
 if re.with_second.events == 0:
     st.info(f"None of the {re.patients} patients has a second treatment start date in these data, so there is no "
@@ -208,7 +257,7 @@ if len(by_infusions):
         "95% CI": [ci(lo, hi) for lo, hi in zip(by_infusions["ci_low"], by_infusions["ci_high"])],
         "Oliver 2022": by_infusions["published_text"], "Like for like": "no", "Why": by_infusions["reason"],
     })
-    st.dataframe(shown_inf, hide_index=True, width="stretch")
+    st.dataframe(shown_inf.fillna("—"), hide_index=True, width="stretch")
     st.caption(INFUSION_CONVENTION + " Response and remission among eligible episodes; SI among episodes with "
                "item 9 >= 1 at baseline. " + view.caption(None))
     for w in by_infusions["warning"].dropna():

@@ -13,7 +13,7 @@ from analytics.definitions import BASELINE_WINDOW_DAYS, REMISSION_BELOW, RESPONS
 from analytics.episodes import episode_axis_offsets
 from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
-from app_pages.common import PALETTE, download, footer, page_setup
+from app_pages.common import PALETTE, download, footer, page_setup, show_table
 
 # one hue growing with severity: readable with the common colour-vision deficiencies
 BAND_COLORS = [f"rgba(213,94,0,{a})" for a in (0.03, 0.08, 0.14, 0.20, 0.27)]
@@ -86,11 +86,13 @@ for i, course in enumerate(courses.itertuples()):  # a patient's few episodes, n
                              hovertemplate=f"episode {course.episode}, day %{{customdata[0]}}: PHQ-9 %{{y}}"
                                            "<extra></extra>"), row=1, col=1)
     fig.add_vline(x=x0, line=dict(color="#333", width=1.5), row=1, col=1,
-                  annotation_text=f"episode {course.episode} start", annotation_position="top left")
+                  # written up the line, so it never runs into the week-W label on a long axis
+                  annotation_text=f"episode {course.episode} start", annotation_position="top right",
+                  annotation_textangle=-90, annotation_font_size=10)
     fig.add_vrect(x0=x0 + lo_b, x1=x0 + hi_b, fillcolor="rgba(0,114,178,0.07)", line_width=0, row=1, col=1,
-                  annotation_text="baseline", annotation_position="bottom left", annotation_font_size=10)
+                  annotation_text="baseline", annotation_position="top left", annotation_font_size=10)
     fig.add_vrect(x0=x0 + lo_w, x1=x0 + hi_w, fillcolor="rgba(230,159,0,0.12)", line_width=0, row=1, col=1,
-                  annotation_text=f"week {d.week}", annotation_position="bottom right", annotation_font_size=10)
+                  annotation_text=f"week {d.week}", annotation_position="top right", annotation_font_size=10)
     if pd.notna(course.baseline_total):
         fig.add_trace(go.Scatter(x=[x0, x0 + hi_w], y=[RESPONSE_FRACTION * course.baseline_total] * 2,
                                  mode="lines", line=dict(color=PALETTE[2], dash="dash"), legendgroup="half",
@@ -143,7 +145,7 @@ if len(courses) > 1:
         "SI at baseline": courses["si_at_baseline"].map({True: "yes", False: "no"}).where(~courses["si_unknown"],
                                                                                         "unknown"),
     })
-    st.dataframe(episodes_table, hide_index=True, width="stretch")
+    show_table(episodes_table)
     st.caption("Each outcome is computed within its episode, with study days from that episode's start. "
                + view.caption(None))
 
@@ -163,7 +165,6 @@ if len(complete):
 shown_cols = [c for c in ["episode", "day", "assessment_date", "infusion_number", *PHQ9.items, "phq9_total", "complete",
                           GAD7.total] if c in q]
 table = q[shown_cols].reset_index(drop=True)
-st.dataframe(table, hide_index=True, width="stretch",
-             column_config={"assessment_date": st.column_config.DateColumn("date", format="YYYY-MM-DD")})
+show_table(table)
 download(table, f"patient_{pid}", "Download this patient's questionnaires (CSV)")
 footer()

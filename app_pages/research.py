@@ -30,6 +30,7 @@ from analytics.store import (
     save_cohort,
     store_fingerprint,
 )
+from analytics.wording import cohort_sentence, p_value
 from app_pages.common import (
     PALETTE,
     chart_text,
@@ -37,6 +38,7 @@ from app_pages.common import (
     footer,
     page_setup,
     plain,
+    show_table,
     signed_in_user,
     translucent,
 )
@@ -71,15 +73,15 @@ if by == "cohort":
 st.subheader("Rates by group")
 res = compare_rates(patients, by=by, metric=metric)
 rates = res["rates"].rename(columns={by: "group"})
-st.dataframe(rates, hide_index=True, width="stretch")
-test_line = f"Test: {res['test']}" + ("" if res["p_value"] is None else f", p = {res['p_value']:.3g}")
+show_table(rates)
+test_line = f"Test: {res['test']}" + ("" if res["p_value"] is None else f", {p_value(res['p_value'])}")
 st.caption(test_line + ". " + view.caption(int(rates["n"].sum()), "Wilson 95% intervals. "))
 if res["warning"]:
     st.warning(plain(res["warning"]))
 if len(res["pairs"]):
     st.markdown("**Pairs**: difference with Newcombe's 95% interval, conditional odds ratio, Fisher's exact test "
                 "(Holm-adjusted when more than two groups)")
-    st.dataframe(res["pairs"], hide_index=True, width="stretch")
+    show_table(res["pairs"])
     download(res["pairs"], "research_pairs", "Download the pairwise comparisons (CSV)")
 
 if metric != "si_resolution":
@@ -101,12 +103,13 @@ if metric != "si_resolution":
                       margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, width="stretch", key="research_km")
     st.markdown("**Number at risk** (patients followed to at least that day, as R's summary(survfit, times =))")
-    st.dataframe(tte["at_risk"].pivot(index="group", columns="day", values="at_risk")
-                 .rename(columns=lambda x: f"day {x}"), width="stretch")
+    show_table(tte["at_risk"].pivot(index="group", columns="day", values="at_risk")
+               .rename(columns=lambda x: f"day {x}").rename_axis(columns=None))
     omni = tte["omnibus"]
-    st.caption(f"Omnibus {omni.method}: " + (f"chi-square = {omni.chi_square:.2f}, {omni.df} df, p = {omni.p_value:.3g}"
+    st.caption(f"Omnibus {omni.method}: " + (f"chi-square = {omni.chi_square:.2f}, {omni.df} df, "
+                                             f"{p_value(omni.p_value)}"
                                              if omni.p_value is not None else omni.warning))
-    st.dataframe(tte["tests"], hide_index=True, width="stretch")
+    show_table(tte["tests"])
     st.caption(tte["method"] + ". " + view.caption())
 
 st.subheader("Durability of response")
@@ -121,7 +124,7 @@ if dur["responders"]:
                       yaxis=dict(title="Still responding", tickformat=".0%", range=[0, 1.02]), height=340,
                       margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.12))
     st.plotly_chart(fig, width="stretch", key="durability")
-    st.dataframe(dur["at"], hide_index=True, width="stretch")
+    show_table(dur["at"])
 st.caption(f"{dur['responders']} responders, {dur['losses']} lost response. {dur['definition']} The published points "
            "are approximate and not like for like (completer community practices, response and loss definitions as "
            "published). " + view.filter_text)
@@ -130,8 +133,7 @@ st.subheader("Attrition")
 a_left, a_right = st.columns(2)
 with a_left:
     flow = attrition_flow(cohort_patients, definitions=d)
-    st.dataframe(flow.assign(share_of_first=flow["share_of_first"].map("{:.0%}".format)), hide_index=True,
-                 width="stretch")
+    show_table(flow, percent_columns=("share_of_first",))
 with a_right:
     drop = dropout_by_infusion(view.frame)
     if len(drop):
@@ -146,7 +148,7 @@ with a_right:
         st.plotly_chart(fig, width="stretch", key="dropout")
 
 st.subheader("Effect sizes by baseline severity")
-st.dataframe(prepost_effect_sizes(cohort_patients), hide_index=True, width="stretch")
+show_table(prepost_effect_sizes(cohort_patients))
 st.caption("Pre-post change to the endpoint: d_z = mean change / SD of the changes; SMC = mean change / SD of the "
            "baseline scores. Negative = improvement. The 'all eligible' row counts eligible patients only; band rows "
            "below the eligibility threshold are marked eligible = False. " + view.caption())
@@ -160,9 +162,9 @@ model = trajectory_model(view.frame, patients.assign(group=patients[by].astype("
     f"slope per patient; baseline questionnaire at its own day, then days 1-84; {model['n_patients']} patients, "
     f"{model['n_observations']} questionnaires): {plain(model['message'])}.")
 if len(model["coefficients"]):
-    st.dataframe(model["coefficients"], hide_index=True, width="stretch")
+    show_table(model["coefficients"])
     st.caption(f"Standard errors: {model['se_method']}.")
-    st.dataframe(model["variance_components"], hide_index=True, width="stretch")
+    show_table(model["variance_components"])
 
 st.subheader("Save this cohort, export its dataset")
 start_from, start_to, attrs = view.key[1]
@@ -171,7 +173,7 @@ if start_from:
     definition["start_from"] = start_from
 if start_to:
     definition["start_to"] = start_to
-st.caption(f"The sidebar's filters define the cohort: {plain(definition) if definition else 'all patients'}.")
+st.caption(f"The sidebar's filters define the cohort: {plain(cohort_sentence(definition))}")
 name = st.text_input("Cohort name", key="cohort_name")
 if st.button("Save cohort", key="save_cohort", disabled=not name):
     try:
@@ -181,7 +183,7 @@ if st.button("Save cohort", key="save_cohort", disabled=not name):
     except AnalyticsError as exc:
         st.error(plain(exc))
 if len(saved):
-    st.dataframe(saved, hide_index=True, width="stretch")
+    show_table(saved.assign(definition=[cohort_sentence(json.loads(x)) for x in saved["definition"]]))
 if st.button("Build the research dataset of this cohort", key="build_dataset"):
     # recorded before the files are written and after: a failure half-way is on record
     try:

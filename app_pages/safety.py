@@ -7,8 +7,9 @@ import streamlit as st
 from analytics import compare_with_benchmarks
 from analytics.benchmarks import format_p_value
 from analytics.safety import si_change_rates, si_review
+from analytics.wording import points
 from app_pages.access import require_director
-from app_pages.common import ci, download, footer, page_setup, pct
+from app_pages.common import ci, download, footer, page_setup, pct, show_table
 
 require_director("safety")
 view = page_setup("Suicidal-ideation review")
@@ -28,10 +29,7 @@ st.subheader("Patients to review")
 if flagged.empty:
     st.success("No patient's latest complete questionnaire has item 9 ≥ 1, and none is higher than before.")
 else:
-    st.dataframe(flagged, hide_index=True, width="stretch", column_config={
-        "last_date": st.column_config.DateColumn("Last questionnaire"),
-        "last_day": "Study day", "item9_latest": "Item 9 (latest)", "item9_previous": "Item 9 (previous)",
-        "item9_baseline": "Item 9 (baseline)", "phq9_total_latest": "PHQ-9 (latest)", "reason": "Why listed"})
+    show_table(flagged.rename(columns={"reason": "Why listed", "last_day": "Study day"}))
     st.caption("Sorted by the latest item-9 score (3 = nearly every day), then by the most recent questionnaire. "
                + view.filter_text)
     download(flagged, "si_review", "Download the review list (CSV)")
@@ -43,13 +41,13 @@ table = pd.DataFrame([
     {"Measure": "New SI (item 9 = 0 at baseline, ≥ 1 at endpoint)", "n": rates["si_new"].n,
      "Events": rates["si_new"].events, "Rate": pct(rates["si_new"].estimate),
      "95% CI": ci(rates["si_new"].ci_low, rates["si_new"].ci_high)}])
-st.dataframe(table, hide_index=True, width="stretch")
+show_table(table)
 bench = compare_with_benchmarks({"si_worsened": rates["si_worsened"]}, definitions=view.definitions,
                                 metrics=("si_worsened",))
 for row in bench.itertuples():
     st.caption(f"Published: SI increased in {row.rate:.1%} (McInnes 2022, 178 US community practices). "
                f"Here: {pct(row.clinic_rate)}" + ("" if pd.isna(row.difference) else
-                                                 f", difference {row.difference * 100:+.1f} percentage points" +
+                                                 f", difference {points(row.difference)} (percentage points)" +
                                                  ("" if pd.isna(row.p_value) else f", {format_p_value(row.p_value)}")) +
                f". {'Like for like' if row.comparable else 'Not like for like'}: {row.reason}.")
 st.caption(view.caption(rates["si_worsened"].n, "Among patients with a baseline and a window endpoint. "))

@@ -7,8 +7,9 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import rate_table
+from analytics.definitions import RESPONSE_FRACTION
 from analytics.trends import weekly_means
-from app_pages.common import PALETTE, chart_text, download, footer, page_setup, pct
+from app_pages.common import PALETTE, chart_text, download, footer, page_setup, pct, show_table
 
 MAX_LINES = 300  # more lines than this is ink, not information
 
@@ -47,19 +48,30 @@ change = view.patients[view.patients["change_pct"].notna() & view.patients["elig
 if change.empty:
     st.info("No eligible patient has an endpoint questionnaire under these definitions.")
 else:
-    colors = np.where(change["change_pct"] <= -0.5, PALETTE[2], np.where(change["change_pct"] <= 0, PALETTE[0],
-                                                                         PALETTE[5]))
-    fig = go.Figure(go.Bar(x=np.arange(len(change)), y=change["change_pct"], marker_color=colors,
-                           customdata=change[["patient_id", "baseline_total", "endpoint_total", "endpoint_day"]].assign(
-                               patient_id=change["patient_id"].astype("str").map(chart_text)),
-                           hovertemplate="%{customdata[0]}: %{customdata[1]} → %{customdata[2]} (day "
-                                         "%{customdata[3]}), %{y:.0%}<extra></extra>"))
-    fig.add_hline(y=-0.5, line=dict(color=PALETTE[2], dash="dash"), annotation_text="response (≥ 50% fall)")
+    # one trace per colour so the legend says what each colour means
+    position = pd.Series(np.arange(len(change)), index=change.index)
+    groups = (("Response (fall of 50% or more)", change["change_pct"] <= -RESPONSE_FRACTION, PALETTE[2]),
+              ("Improved, less than 50%", (change["change_pct"] > -RESPONSE_FRACTION) & (change["change_pct"] < 0),
+               PALETTE[0]),
+              ("No change or worse", change["change_pct"] >= 0, PALETTE[5]))
+    fig = go.Figure()
+    for name, mask, color in groups:
+        part = change[mask]
+        fig.add_trace(go.Bar(x=position[mask], y=part["change_pct"], marker_color=color, name=f"{name}: {len(part)}",
+                             customdata=part[["patient_id", "baseline_total", "endpoint_total", "endpoint_day"]].assign(
+                                 patient_id=part["patient_id"].astype("str").map(chart_text)),
+                             hovertemplate="%{customdata[0]}: %{customdata[1]} → %{customdata[2]} (day "
+                                           "%{customdata[3]}), %{y:.0%}<extra></extra>"))
+    fig.add_hline(y=-0.5, line=dict(color=PALETTE[2], dash="dash"), annotation_text="response (≥ 50% fall)",
+                  annotation_position="bottom left")  # where no bar reaches, so the label stays readable
     fig.update_layout(xaxis=dict(title="Patients, most improved on the right", showticklabels=False),
-                      yaxis=dict(title="Change from baseline", tickformat=".0%"), height=360, bargap=0.05,
-                      margin=dict(l=10, r=10, t=10, b=10))
+                      yaxis=dict(title="Change from baseline", tickformat=".0%"), height=380, bargap=0.05,
+                      barmode="overlay", margin=dict(l=10, r=10, t=30, b=10),
+                      legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     st.plotly_chart(fig, width="stretch", key="waterfall")
-    st.caption(view.caption(len(change), "Eligible patients with an endpoint. Green: response. "))
+    st.caption(view.caption(len(change), "Eligible patients with an endpoint, one bar each: the change of their "
+                            "PHQ-9 total from baseline to the endpoint. Green: response (a fall of 50% or more); "
+                            "blue: improved by less than 50%; orange-red: no change or worse. "))
 
 st.subheader("Rates by case mix")
 st.caption("A clinic treating sicker patients must not look worse for it: remission depends strongly on baseline "
@@ -74,7 +86,7 @@ for by, title in (("baseline_band", "Baseline severity"), ("site", "Site"), ("pr
     if isinstance(view.patients[by].dtype, pd.CategoricalDtype):  # severity bands in severity order
         wide = wide.reindex([c for c in view.patients[by].cat.categories if c in wide.index])
     st.markdown(f"**{title}**")
-    st.dataframe(wide.reset_index(), hide_index=True, width="stretch")
+    show_table(wide.reset_index().rename(columns={by: title}))
     download(table.assign(rate=table["rate"].map(pct)), f"rates_by_{by}", f"Download rates by {title.lower()} (CSV)")
 st.caption(view.caption(None, "Cells: rate (events/n); Wilson intervals in the downloads. "))
 footer()

@@ -169,3 +169,24 @@ def test_behind_a_reverse_proxy_without_sign_in_shows_no_data(server, browser, h
     refused_without_data(page)
     expect(page.get_by_text("through a reverse proxy")).to_be_visible()
     context.close()
+
+
+def test_headline_answer_and_glossary_in_browser(server, browser):
+    """The director's first look: the remission card in words, the other counts one click away, the glossary."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1200})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server, wait_until="domcontentloaded")
+    card = page.get_by_text("published: 20% (Oliver 2022, 424 patients)")
+    card.first.wait_for(timeout=60_000)
+    expect(page.get_by_text("Remission by week 6:").first).to_be_visible()
+    expect(page.get_by_text("oliver2022-remission-6w")).to_have_count(0)
+    page.locator("[data-testid='stExpander'] summary").nth(1).click()
+    page.locator("li:visible").filter(has_text="Completers only: the share at the endpoint visit").first.wait_for(
+        timeout=30_000)
+    page.goto(f"{server}/glossary", wait_until="domcontentloaded")
+    page.wait_for_selector("h1:has-text('Glossary')", timeout=60_000)
+    expect(page.get_by_text("Kaplan-Meier.").first).to_be_visible()
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert not errors, errors
+    page.close()

@@ -1,10 +1,13 @@
 """Dashboard under Streamlit's AppTest: every page runs, controls change the numbers (checked against the engine)."""
 from __future__ import annotations
 
+import re
+
+import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires, patient_outcomes
+from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires, patient_outcomes, rate_table
 from analytics.activity import activity_summary
 from analytics.cohorts import quarter_bounds, select_patients
 from analytics.safety import si_review
@@ -63,7 +66,7 @@ def test_overview_matches_engine(monkeypatch, sample):
     assert outcome_cell(at, "Remission reached by week", "Events") == s.cumulative_remission.events
     a = activity_summary(sample, patient_outcomes(sample))
     assert metric(at, "Patients treated") == str(a.patients_treated)
-    assert metric(at, "Measurement completeness") == f"{a.completeness.estimate:.1%}"
+    assert metric(at, "Any follow-up") == f"{a.completeness.estimate:.1%}"
     assert any("Spec v2" in c.value for c in at.caption)
     assert len(at.get("plotly_chart")) == 4
 
@@ -125,7 +128,7 @@ def test_safety_page_lists_engine_review(monkeypatch, sample):
     at = app(monkeypatch, page="safety")
     expected = si_review(sample, patient_outcomes(sample))
     table = at.dataframe[0].value
-    assert list(table["patient_id"]) == list(expected["patient_id"])
+    assert list(table["Patient"]) == list(expected["patient_id"])
     assert "not an alerting service" in at.warning[0].value
 
 
@@ -144,7 +147,7 @@ def test_refused_file_shows_error_table(monkeypatch, tmp_path):
     at = app(monkeypatch, bad)
     assert not at.exception and "refused" in at.error[0].value
     problems = at.dataframe[0].value
-    assert list(problems.columns) == ["line", "column", "value", "problem"] and problems.iloc[0]["column"] == "email"
+    assert list(problems.columns) == ["Line", "Column", "Value", "Problem"] and problems.iloc[0]["Column"] == "email"
 
 
 def test_unreadable_file_is_a_message_not_a_traceback(monkeypatch, tmp_path):
@@ -177,8 +180,8 @@ def test_export_page_builds_the_four_files(monkeypatch):
     assert [n for n in names if n != audit] == ["summary.csv", f"outcomes_{quarter}.xlsx", f"report_{quarter}.html",
                                                 "manifest.json"]
     assert audit in names
-    shown = next(df.value for df in at.dataframe if "in_denominator" in df.value.columns)
-    assert shown["measure"].str.startswith("Remission at 12 months").any()
+    shown = next(df.value for df in at.dataframe if "In the denominator" in df.value.columns)
+    assert shown["Measure"].str.startswith("Remission at 12 months").any()
     at.checkbox(key="export_internal").check().run()
     at.button(key="build_export").click().run()
     assert any("INTERNAL" in e.value for e in at.error)
@@ -193,14 +196,14 @@ def test_research_page_matches_engine_and_saves_a_cohort(monkeypatch, sample, tm
     at.selectbox(key="research_metric").set_value("remission").run()
     assert not at.exception
     expected = compare_rates(patient_outcomes(sample), by="protocol", metric="remission")
-    shown = at.dataframe[0].value.set_index("group")
+    shown = at.dataframe[0].value.set_index("Group")
     for row in expected["rates"].itertuples():
-        assert shown.loc[row.protocol, "n"] == row.n and shown.loc[row.protocol, "events"] == row.events
+        assert shown.loc[row.protocol, "n"] == row.n and shown.loc[row.protocol, "Events"] == row.events
     assert any(expected["test"] in c.value for c in at.caption)
     # number at risk: units followed to at least each day, from the engine (not the last event's count)
     from analytics.comparisons import compare_time_to_event
     tte = compare_time_to_event(patient_outcomes(sample), by="protocol", metric="remission")
-    risk = next(df.value for df in at.dataframe if "day 0" in df.value.columns)
+    risk = next(df.value for df in at.dataframe if "day 0" in df.value.columns).set_index("Group")
     for row in tte["at_risk"].itertuples():
         assert risk.loc[row.group, f"day {row.day}"] == row.at_risk
     assert any(c.value.startswith("Omnibus log-rank") for c in at.caption)
@@ -210,6 +213,11 @@ def test_research_page_matches_engine_and_saves_a_cohort(monkeypatch, sample, tm
     assert not at.exception and "Saved cohort 'north only'" in at.success[-1].value
     saved = list_cohorts(tmp_path / "no-store.sqlite").set_index("name")
     assert saved.loc["north only", "definition"] == '{"site": ["North"]}'
+    # on the page, a saved cohort's definition reads as a sentence, not a Python dict
+    at.run()
+    shown = next(df.value for df in at.dataframe if "Definition" in df.value.columns).set_index("Name")
+    assert shown.loc["north only", "Definition"] == "Patients with site North."
+    assert any("define the cohort: Patients with site North." in c.value for c in at.caption)
 
 
 def test_research_page_compares_saved_cohorts(monkeypatch, sample, tmp_path):
@@ -224,7 +232,7 @@ def test_research_page_compares_saved_cohorts(monkeypatch, sample, tmp_path):
     assert not at.exception
     p = patient_outcomes(sample)
     north = apply_cohort(sample, p, {"site": ["North"]})
-    shown = at.dataframe[0].value.set_index("group")
+    shown = at.dataframe[0].value.set_index("Group")
     assert shown.loc["north", "n"] == int(north["response"].notna().sum())
     assert any("more than one of these cohorts" in w.value for w in at.warning)  # severe North patients overlap
 
@@ -232,16 +240,21 @@ def test_research_page_compares_saved_cohorts(monkeypatch, sample, tmp_path):
 def test_overview_comparison_says_why_and_how_uncertain(monkeypatch):
     at = app(monkeypatch)
     table = next(df.value for df in at.dataframe if "Published figure" in df.value.columns)
-    row = table.set_index("Published figure").loc["oliver2022-response-6w"]
+    # named by author and year, never by the library id
+    assert not table["Published figure"].str.contains(r"\d{4}-|-6w", regex=True).any()
+    week6 = "within 6 weeks of the first infusion"
+    row = table.set_index(["Published figure", "Outcome", "Published timepoint"]).loc[
+        ("Oliver 2022", "Response reached by week", week6)]
     assert row["Like for like"] == "yes" and row["p"].startswith("p ")
     assert "floor" in row["Published figure's uncertainty"] and "censoring rule" in row["In plain language"]
-    other = table.set_index("Published figure").loc["mcinnes2022-response"]
+    other = table.set_index(["Published figure", "Outcome"]).loc[("McInnes 2022", "Response")]
     assert other["p"] == "" and other["95% CI of difference"] == ""
     assert "Not like for like, so no test" in other["In plain language"]
     at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
     table = next(df.value for df in at.dataframe if "Published figure" in df.value.columns)
     assert (table["Like for like"] == "no").all() and (table["p"] == "").all()
-    assert "site 'North'" in table.set_index("Published figure").loc["oliver2022-response-6w", "In plain language"]
+    assert "site 'North'" in table.set_index(["Published figure", "Outcome", "Published timepoint"]).loc[
+        ("Oliver 2022", "Response reached by week", week6), "In plain language"]
 
 
 EPISODES_CSV = """patient_id,assessment_date,treatment_start_date,infusion_number,phq9_total,phq9_9
@@ -268,7 +281,7 @@ def test_patient_page_shows_every_episode_on_one_axis(monkeypatch, tmp_path):
     table = next(t.value for t in at.dataframe if "Episode" in t.value.columns)
     # episode 1: 20 -> 8 (response); episode 2: baseline 17 (day 0, after the day -22 screening), 4: remission
     assert table["Outcome"].tolist() == ["response", "remission"]
-    assert table["Days since previous start"].tolist()[1] == 151
+    assert str(table["Days since previous start"].tolist()[1]) == "151"
     assert metric(at, "Baseline PHQ-9") == "20"  # the first episode by default
     at.selectbox(key="episodes").set_value("latest").run()
     assert metric(at, "Baseline PHQ-9") == "17" and metric(at, "Outcome") == "remission"
@@ -363,3 +376,163 @@ def test_plain_and_chart_text_escape_every_special_character():
     assert [plain(t) for t in ("# h", "- item", "+ item", "12. item", "3) item", "x. y")] == [
         r"\# h", r"\- item", r"\+ item", r"12\. item", r"3\) item", "x. y"]
     assert chart_text("<a href='x'>A & B</a>") == "&lt;a href='x'&gt;A &amp; B&lt;/a&gt;"
+
+
+# ------------------------------------------------------------------------- plain language on every page
+
+CODE_CELLS = {"None", "nan", "NaN", "<NA>", "NaT", "True", "False"}
+
+
+def _code_style(header) -> bool:
+    """``start_quarter``, ``diff_ci_low``, ``C(group)[T.Westlake]``, ``events``: a name from the code."""
+    h = str(header)
+    return "_" in h or h.startswith("C(") or (h.isidentifier() and h.islower() and h not in {"n", "p"})
+
+
+def _walk(monkeypatch, page):
+    at = app(monkeypatch, page=page)
+    if page == "export":
+        at.button(key="build_export").click().run()
+    if page == "research":
+        for by in ("protocol", "site"):
+            at.selectbox(key="research_by").set_value(by).run()
+    return at
+
+
+@pytest.mark.parametrize("page", [*PAGES, "glossary"])
+def test_no_table_shows_code_headers_or_code_values(monkeypatch, page):
+    """Walk every page on the sample clinic: no dataframe shows None/nan/True/False or a code-style header."""
+    at = _walk(monkeypatch, page)
+    assert not at.exception, at.exception
+    for df in at.dataframe:
+        frame = df.value
+        headers = [h for h in frame.columns if _code_style(h)]
+        assert not headers, f"{page}: code-style headers {headers}"
+        cells = set(frame.astype(str).to_numpy().ravel())
+        assert not cells & CODE_CELLS, f"{page}: {cells & CODE_CELLS} in a table with columns {list(frame.columns)}"
+        # rates read as percentages, never 0.1875
+        for col in frame.columns:
+            if str(col).startswith(("Rate", "95% CI")) and frame[col].dtype.kind == "f":
+                raise AssertionError(f"{page}: {col} is a bare fraction")
+
+
+def test_overview_headline_cards(monkeypatch, sample):
+    at = app(monkeypatch)
+    s = clinic_summary(sample)
+    headline = [m for m in at.markdown if "— published:" in m.value]
+    assert len(headline) == 3
+    rem = next(m.value for m in headline if "Remission by week 6" in m.value)
+    assert f"{s.cumulative_remission.estimate:.1%}" in rem and f"of {s.cumulative_remission.n} patients" in rem
+    assert "20% (Oliver 2022, 424 patients)" in rem and "oliver2022" not in rem
+    assert metric(at, "Remission by week 6") == f"{s.cumulative_remission.estimate:.1%}"
+    # the other counts are one click away, each with a sentence saying how it differs
+    expanders = [e for e in at.expander if e.label == "Other ways to count this"]
+    assert len(expanders) == 3
+    text = " ".join(m.value for m in expanders[1].markdown)
+    assert "Completers only" in text and "intention to treat" in text and "carried forward" in text
+    assert f"{s.remission.estimate:.1%}" in text  # completers, the default mode
+    # every figure keeps its n, definition, mode and spec version in the caption
+    assert sum("spec v2" in c.value and "n = " in c.value for c in at.caption) >= 3
+    # completeness as a director means it, beside "any follow-up"
+    from analytics.activity import endpoint_completeness
+    c = endpoint_completeness(patient_outcomes(sample))
+    assert metric(at, "Measured at week 6") == f"{c.estimate:.1%}"
+
+
+def test_headline_no_data_is_no_data(monkeypatch):
+    at = app(monkeypatch, TINY)
+    at.number_input(key="min_baseline").set_value(27).run()
+    assert not at.exception
+    assert metric(at, "Remission by week 6") == "no data"
+    assert not any(re.search(r"(?<![\d.])0\.0% \(95% CI", m.value) for m in at.markdown)
+
+
+def test_glossary_page_explains_the_terms(monkeypatch):
+    from analytics.wording import GLOSSARY
+
+    at = app(monkeypatch, page="glossary")
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    for term in GLOSSARY:
+        assert term in text
+
+
+def test_small_quarters_are_hollow_markers(monkeypatch, sample):
+    import json
+
+    from analytics.definitions import SMALL_CELL_MAX
+
+    at = app(monkeypatch)
+    chart = json.loads(next(c for c in at.get("plotly_chart")
+                            if "Quarter of treatment start" in c.proto.spec).proto.spec)
+    import base64
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    def values(v):  # plotly sends numbers as typed arrays: {"dtype": "f8", "bdata": base64}
+        return np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]) if isinstance(v, dict) else v
+
+    traces = [SimpleNamespace(x=values(t.get("x")), y=values(t.get("y")), text=t.get("text"), mode=t.get("mode"),
+                              name=t.get("name"),
+                              symbol=t.get("marker", {}).get("symbol")) for t in chart["data"]]
+    hollow = [t for t in traces if t.symbol == "circle-open"]
+    lines = [t for t in traces if t.mode == "lines+markers"]
+    from analytics.cohorts import patient_start_dates, quarter_of
+
+    patients = patient_outcomes(sample)
+    starts = patient_start_dates(sample).reindex(patients["patient_id"]).to_numpy()
+    patients["start_quarter"] = quarter_of(pd.Series(starts)).to_numpy()
+    by_q = rate_table(patients.dropna(subset=["start_quarter"]), by="start_quarter")
+    small = by_q[(by_q["n"] <= SMALL_CELL_MAX) & by_q["rate"].notna()]
+    assert sum(len(t.x) for t in hollow) == len(small) > 0
+    assert all(str(text).startswith("n = ") for t in hollow for text in t.text)
+    # no small quarter sits on its outcome's line; the others do
+    assert len(lines) == 3
+    for t in lines:
+        few = set(small.loc[small["label"] == t.name, "start_quarter"])
+        for x, y in zip(t.x, t.y):
+            assert pd.isna(y) == (x in few), (t.name, x, y)
+
+
+def _spec(at, needle):
+    import json
+
+    return json.loads(next(c for c in at.get("plotly_chart") if needle in c.proto.spec).proto.spec)
+
+
+def test_waterfall_legend_explains_its_colours(monkeypatch, sample):
+    at = app(monkeypatch, page="trajectories")
+    assert not at.exception
+    chart = _spec(at, "Change from baseline")
+    names = [t["name"] for t in chart["data"]]
+    p = patient_outcomes(sample)
+    change = p.loc[p["eligible"] & p["change_pct"].notna(), "change_pct"]
+    assert names == [f"Response (fall of 50% or more): {int((change <= -0.5).sum())}",
+                     f"Improved, less than 50%: {int(((change > -0.5) & (change < 0)).sum())}",
+                     f"No change or worse: {int((change >= 0).sum())}"]
+    assert any("Green: response" in c.value and "orange-red: no change or worse" in c.value for c in at.caption)
+
+
+def test_patient_chart_labels_do_not_share_a_corner(monkeypatch):
+    """Band labels sit inside left, remission bottom right at y 4.5; window and episode labels along the top,
+    each anchored on its own edge, so no two labels are drawn at the same place."""
+    at = app(monkeypatch, page="patient")
+    chart = _spec(at, "PHQ-9 total (0-27)")
+    labels = [a for a in chart["layout"]["annotations"] if a.get("text")]
+    anchors = [(a.get("x"), a.get("y"), a.get("xref"), a.get("yref"), a.get("xanchor"), a.get("yanchor"))
+               for a in labels]
+    assert len(anchors) == len(set(anchors)), labels
+    top = [a for a in labels if a["text"] in ("baseline", "week 6") or a["text"].startswith("episode")]
+    assert all(a.get("yanchor") == "top" or a.get("y") == 1 for a in top), top
+    # the episode label runs up its line: no width along the axis to collide with the week label
+    assert all(a.get("textangle") == -90 for a in top if a["text"].startswith("episode"))
+
+
+def test_severity_bands_sort_by_severity(monkeypatch):
+    at = app(monkeypatch, page="trajectories")
+    table = next(df.value for df in at.dataframe if "Baseline severity" in df.value.columns)
+    order = ["minimal", "mild", "moderate", "moderately severe", "severe"]
+    shown = [b.split(" (")[0] for b in table["Baseline severity"]]
+    assert shown == [b for b in order if b in shown] and len(shown) >= 3
+    assert (table["Response"].str.contains("%") | (table["Response"] == "no data")).all()  # "54% (38/70)", never 0.54
