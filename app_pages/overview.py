@@ -54,7 +54,7 @@ for column, card in zip(st.columns(len(cards)), cards):
             for alt in card.alternatives:
                 st.markdown(f"- **{alt.text}.** {alt.explanation}.")
             if card.published is not None and not card.published_comparable:
-                st.caption("Why the published figure is not like for like: " + card.published_reason + ".")
+                st.caption("Why the published figure is not like for like: " + plain(card.published_reason) + ".")
 
 completeness = endpoint_completeness(view.patients)
 cols = st.columns(5)
