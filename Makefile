@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.lock-installed
 
-.PHONY: run test sample bench lock screenshots clean
+.PHONY: run test test-fast mutate sample bench lock screenshots clean
 
 $(STAMP): requirements.lock pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -20,6 +20,20 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest -q
+
+# Everything but the real-browser and slow (concurrency, fault-loop) tests: the quick check while editing.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -m "not browser and not slow"
+
+# Mutation testing of the statistical core (outcomes.py, statistics.py, definitions.py; see [tool.mutmut] in
+# pyproject.toml).  Slow (tens of minutes on 2 cores), not part of CI; mutmut is not in the lock, so this
+# target installs it into the venv.  Works in ./mutants (ignored by git); prints the score at the end.
+MUTMUT_VERSION ?= 3.8.1
+mutate: $(STAMP)
+	$(PY) -m pip install --quiet "mutmut==$(MUTMUT_VERSION)"
+	$(VENV)/bin/mutmut run --max-children 2 || true
+	$(VENV)/bin/mutmut results --all true > mutants/results.txt || true
+	$(PY) tests/mutation_score.py mutants/results.txt
 
 sample: $(STAMP)
 	$(PY) sample_data/generate.py
@@ -40,4 +54,4 @@ screenshots: $(STAMP)
 		-k "test_every_page_in_browser or test_quarterly_html_report_in_browser"
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock .pytest_cache
+	rm -rf $(VENV) $(VENV)-lock .pytest_cache mutants

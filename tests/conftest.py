@@ -47,3 +47,10 @@ def write_csv(tmp_path):
         path.write_text(text, encoding="utf-8")
         return path
     return _write
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark the real-browser modules ``browser`` so ``make test-fast`` can leave them out."""
+    for item in items:
+        if "browser" in item.path.name:
+            item.add_marker(pytest.mark.browser)

@@ -4,8 +4,6 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-import subprocess
-import sys
 
 import pytest
 
@@ -21,6 +19,7 @@ from analytics.store import (
     revert_import,
     save_cohort,
 )
+from cli_runner import run_cli
 from conftest import ROOT, SAMPLE, TINY
 
 BAD = ROOT / "tests" / "data" / "bad" / "us_date.csv"
@@ -70,8 +69,7 @@ def test_migration_backfills_existing_imports(tmp_path):
 def test_cli_exports_are_recorded_with_file_hashes(tmp_path):
     db = tmp_path / "s.sqlite"
     import_questionnaires(SAMPLE, db=db)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "analytics", *map(str, a)], cwd=ROOT,  # noqa: E731
-                                    capture_output=True, text=True, timeout=180)
+    run = run_cli  # cli.main in-process (tests/cli_runner.py)
     assert run("export", "--quarter", "2025Q4", "--db", db, "--out", tmp_path / "x").returncode == 0
     assert run("cohort", "save", "north", "--db", db, "--site", "North").returncode == 0
     assert run("research-export", "north", "--db", db, "--out", tmp_path / "r").returncode == 0

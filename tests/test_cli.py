@@ -1,22 +1,22 @@
-"""The command line as a user runs it: subprocess, exit codes, JSON contract, no tracebacks."""
+"""The command line: exit codes, JSON contract, no tracebacks.
+
+Most tests call ``cli.main`` in-process (``run``); the smoke tests marked below start a real
+``python -m analytics`` (``run_subprocess``) so the interpreter entry point stays covered.
+"""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-
 import pytest
 
-from conftest import ROOT, SAMPLE, TINY
+from cli_runner import run_cli, run_subprocess
+from conftest import SAMPLE, TINY
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+run = run_cli
 
 
 def test_summary_json_contract():
-    out = run("summary", SAMPLE, "--format", "json")
+    out = run_subprocess("summary", SAMPLE, "--format", "json")  # smoke test: a real interpreter
     assert out.returncode == 0, out.stderr
     d = json.loads(out.stdout)
     for key in ("patients", "eligible", "si_at_baseline", "response", "remission", "si_resolution",
@@ -68,7 +68,7 @@ def test_validate_exit_codes(write_csv):
 
 @pytest.mark.parametrize("content, name", [("", "empty.csv"), ("a,b\n1,2\n", "nope.txt")])
 def test_bad_input_is_exit_1_without_traceback(write_csv, content, name):
-    out = run("summary", write_csv(content, name), "--format", "json")
+    out = run_subprocess("summary", write_csv(content, name), "--format", "json")
     assert out.returncode == 1 and out.stdout == ""
     assert "error:" in out.stderr and "Traceback" not in out.stderr
 

@@ -35,14 +35,19 @@ def test_newcombe_published_example():
 
 
 def test_fisher_and_odds_ratio():
-    # Fisher's tea-tasting table [[3, 1], [1, 3]]: two-sided p = 34/70
-    c = compare_two_proportions(3 + 27, 4 + 27, 1 + 9, 4 + 9)  # groups large enough to be tested
-    assert c.p_value is not None and 0 < c.p_value < 1
-    tea = compare_two_proportions(3, 4, 1, 4)
-    assert tea.p_value is None and "too few" in tea.warning  # n = 4 < MIN_GROUP
-    from scipy.stats import fisher_exact
-    assert fisher_exact([[3, 1], [1, 3]]).pvalue == pytest.approx(34 / 70)
+    # 8/10 vs 2/10, by hand: given 10 events among 20, P(x events in group a) = C(10, x) C(10, 10 - x) / C(20, 10).
+    # Two-sided: the tables no more probable than x = 8 are x in {0, 1, 2, 8, 9, 10}:
+    # (1 + 100 + 2025) * 2 / 184756 = 4252 / 184756 = 0.023014.  "greater" would give half of it.
+    from fractions import Fraction
+    from math import comb
+    assert Fraction(2 * (comb(10, 0) ** 2 + comb(10, 1) ** 2 + comb(10, 2) ** 2), comb(20, 10)) == Fraction(4252, 184756)
+    c = compare_two_proportions(8, 10, 2, 10)
+    assert c.p_value == pytest.approx(4252 / 184756, rel=1e-9)
     assert c.or_ci_low < c.odds_ratio < c.or_ci_high
+    # conditional MLE: below the sample odds ratio (8 * 8) / (2 * 2) = 16, as it always is away from 1
+    assert c.odds_ratio < 16
+    tea = compare_two_proportions(3, 4, 1, 4)  # Fisher's tea-tasting table: n = 4 < MIN_GROUP
+    assert tea.p_value is None and "too few" in tea.warning
 
 
 def test_holm_matches_statsmodels():
@@ -180,3 +185,16 @@ def test_time_to_event_reports_omnibus_and_number_at_risk():
     for day in at.columns:
         assert at.loc["C", day] == int((times >= day).sum())
     assert list(at.columns) == [0, 7, 14, 21, 28, 35, 42]
+
+
+def test_fisher_two_sided_and_conditional_odds_ratio_against_r():
+    # R 4.2.2: fisher.test(matrix(c(56, 48, 14, 32), 2)) -> p = 0.0125211297492092, conditional MLE odds
+    # ratio 2.6491872957237 (tests/reference/reference.json, rates.two_a); the sample odds ratio would be
+    # 56*32/(14*48) = 2.667 and the one-sided ("greater") p about half.
+    c = compare_two_proportions(56, 70, 48, 80)
+    assert c.p_value == pytest.approx(0.0125211297492092, rel=1e-6)
+    assert c.odds_ratio == pytest.approx(2.6491872957237, rel=1e-6)
+    assert (c.or_ci_low, c.or_ci_high) == (pytest.approx(1.20911547892416, rel=1e-6),
+                                           pytest.approx(6.03987301313345, rel=1e-6))
+    # the reverse direction: a two-sided test gives the same p; "greater" would give about 1
+    assert compare_two_proportions(48, 80, 56, 70).p_value == pytest.approx(0.0125211297492092, rel=1e-6)

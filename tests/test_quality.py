@@ -130,3 +130,21 @@ def test_quarterly_export_carries_strata_and_suppresses_them_together():
     for _, part in safe.groupby("measure"):
         hidden = part["n"].astype(str).eq("<11")
         assert hidden.sum() != 1 or len(part) == 1  # one hidden cell alone could be recovered by subtraction
+
+
+def test_index_is_a_total_above_nine_and_remission_below_five():
+    # "PHQ-9 > 9": a first total of 10 is an index, a first total of 9 is not (and a later 9 is not either).
+    # pa: index 2024-01-10 (10); 2025-01-09 is day 365 with 3: remission at 12 months.  pb: 9 then 3: no index.
+    # pc: index 12, then exactly 5 on day 365: not remission (PHQ-9 < 5).
+    rows = [("pa", "2024-01-10", 10), ("pa", "2025-01-09", 3), ("pb", "2024-01-10", 9), ("pb", "2025-01-09", 3),
+            ("pc", "2024-01-10", 12), ("pc", "2025-01-09", 5)]
+    raw = pd.DataFrame([{"patient_id": p, "assessment_date": d, **{f"phq9_{i + 1}": v for i, v in
+                                                                     enumerate(items_for(t, 0))},
+                         "diagnosis": "MDD", "age_band": "35-44", "deceased": "no"} for p, d, t in rows])
+    frame = load_questionnaires(raw)
+    m = by_name(quality_measures(frame, patient_outcomes(frame), period_start="2025-01-01", period_end="2025-12-31"))
+    rem = m["Remission at 12 months"]
+    assert (rem.result.events, rem.result.n) == (1, 2)
+    listing = rem.patients.set_index("patient_id")
+    assert set(listing.index) == {"pa", "pc"}
+    assert listing.loc["pc", "measured_score"] == 5 and listing.loc["pc", "met"] == False  # noqa: E712

@@ -11,12 +11,11 @@ import pytest
 from analytics import DefinitionError, load_questionnaires, patient_outcomes
 from analytics.cohorts import apply_cohort, check_cohort_definition
 from analytics.store import import_questionnaires, load_cohort, save_cohort
-from conftest import ROOT, SAMPLE, TINY
+from cli_runner import run_cli
+from conftest import SAMPLE, TINY
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=180)
+run = run_cli  # cli.main in-process (tests/cli_runner.py)
 
 
 def test_apply_cohort_filters_by_hand():

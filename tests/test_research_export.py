@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import sys
 
 import pandas as pd
 import pytest
@@ -13,6 +11,7 @@ from analytics import load_questionnaires
 from analytics.definitions import COHORT_QUARTER_MIN_PATIENTS, SMALL_CELL_MAX
 from analytics.research_export import _coarse_definition
 from analytics.store import import_questionnaires, list_audit, load_study_key, open_store
+from cli_runner import run_cli
 from conftest import ROOT, SAMPLE, TINY
 
 # every common way to write a calendar date: ISO, US and European, dotted, month names
@@ -22,9 +21,7 @@ DATE_SHAPES = re.compile(
     r"jul|aug|sep|oct|nov|dec)[a-z]*\b", re.IGNORECASE)
 
 
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=180)
+run = run_cli  # cli.main in-process (tests/cli_runner.py)
 
 
 @pytest.fixture(scope="module")

@@ -133,3 +133,36 @@ def test_every_km_curve_starts_at_day_0():
     assert table["time"].tolist() == [0, 5, 9, 12]
     # with an event on day 0 the day-0 row is that event's row
     assert km_curve([0, 4], [True, False])["time"].tolist() == [0, 4]
+
+
+# ---------------------------------------------------------------- boundaries a hand mutation test left open
+
+
+def test_small_n_warning_starts_below_ten():
+    # SMALL_N = 10: n = 9 warns, n = 10 does not (10 -> 11 would warn at 10)
+    assert "small denominator (n = 9)" in wilson_proportion(4, 9).warning
+    assert wilson_proportion(5, 10).warning is None
+    times = np.arange(1, 11, dtype=float)  # ten patients, events on days 1..10, all followed to day 1
+    assert km_cumulative(times, np.ones(10, bool), at=1).warning is None
+    assert "small denominator (n = 9)" in km_cumulative(times[:9], np.ones(9, bool), at=1).warning
+
+
+def test_censored_exactly_at_the_target_is_at_risk_not_censored_before():
+    # event on day 3; censored on days 5 and 10; target day 10.
+    # The one censored on day 10 was followed to the target: at risk there, not "censored before".
+    r = km_cumulative([3, 5, 10], [True, False, False], at=10)
+    assert (r.n, r.events, r.censored, r.at_risk) == (3, 1, 1, 1)
+    assert r.estimate == pytest.approx(1 / 3)  # S(3) = 2/3, no event after
+
+
+def test_at_risk_warning_boundary_is_fewer_than_ten():
+    # 20 patients: one event on day 1, then ten followed to day 5 exactly and nine beyond.
+    times = np.r_[1.0, np.full(9, 2.0), np.full(10, 5.0)]
+    observed = np.r_[True, np.zeros(19, bool)]
+    ten = km_cumulative(times, observed, at=5)
+    assert ten.at_risk == 10 and ten.warning is None
+    nine = km_cumulative(times, observed, at=5.5)  # nobody followed beyond day 5 -> 0 at risk
+    assert nine.at_risk == 0 and "only 0 patients still followed" in nine.warning
+    times[-1] = 4.0  # one of the ten now censored on day 4: nine followed to day 5
+    r = km_cumulative(times, observed, at=5)
+    assert r.at_risk == 9 and "only 9 patients still followed at day 5" in r.warning

@@ -233,6 +233,7 @@ def integrity(db):
         con.close()
 
 
+@pytest.mark.slow
 def test_sigkill_during_import_leaves_store_as_before(db, tmp_path):
     import_questionnaires(TINY, db=db)
     before = (count(db), len(list_imports(db)))
@@ -261,6 +262,7 @@ def test_sigkill_during_import_leaves_store_as_before(db, tmp_path):
     assert import_questionnaires(big, db=db).added > 0
 
 
+@pytest.mark.slow
 def test_two_imports_at_once(db, tmp_path):
     a, b = tmp_path / "a.csv", tmp_path / "b.csv"
     synthetic_clinic(3_000, seed=1).to_csv(a, index=False)
@@ -313,6 +315,7 @@ def _open_and_close(path, results):
         results.put(f"{type(exc).__name__}: {exc}")
 
 
+@pytest.mark.slow
 def test_processes_creating_a_new_store_at_once(tmp_path):
     import multiprocessing as mp
 

@@ -308,3 +308,22 @@ def test_same_day_but_different_dates_is_refused(write_csv):
     text = "\n".join([header, "001,0,2025-01-01,12,1", "001,0,2025-01-02,12,1"]) + "\n"
     err = only_error(validate_questionnaires(write_csv(text)))
     assert err["line"] == 3 and "other columns different" in err["problem"]
+
+
+def test_day_limit_is_inclusive_both_ways(write_csv):
+    # DAY_LIMIT = 3650: days -3650 and 3650 load; 3651 and -3651 are refused with their lines
+    text = "patient_id,day,phq9_total,phq9_9\n001,0,17,1\n001,3650,3,0\n002,-3650,15,1\n002,0,14,1\n"
+    assert validate_questionnaires(write_csv(text)).ok
+    text = "patient_id,day,phq9_total,phq9_9\n001,0,17,1\n001,3651,3,0\n002,-3651,15,1\n002,0,14,1\n"
+    assert problems(validate_questionnaires(write_csv(text))) == {(3, "day"), (4, "day")}
+
+
+def test_assessment_date_limit_is_inclusive(write_csv):
+    header = "patient_id,assessment_date,treatment_start_date,phq9_total,phq9_9"
+    # 2020-01-01 + 3650 days = 2029-12-29; + 3651 days = 2029-12-30
+    ok = validate_questionnaires(write_csv(csv_text("001,2020-01-01,2020-01-01,17,1", "001,2029-12-29,2020-01-01,3,0",
+                                                    header=header)))
+    assert ok.ok, ok.errors
+    far = validate_questionnaires(write_csv(csv_text("001,2020-01-01,2020-01-01,17,1",
+                                                     "001,2029-12-30,2020-01-01,3,0", header=header)))
+    assert problems(far) == {(3, "assessment_date")}
