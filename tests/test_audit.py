@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+import subprocess
+import sys
 
 import pytest
 
@@ -86,9 +88,7 @@ def test_cli_exports_are_recorded_with_file_hashes(tmp_path):
 
 # ----------------------------------------------------------------------------- tamper evidence
 
-def cli(*args):
-    return subprocess.run([sys.executable, "-m", "analytics", *map(str, args)], cwd=ROOT, capture_output=True,
-                          text=True, timeout=180)
+cli = run_cli  # cli.main in-process (tests/cli_runner.py)
 
 
 @pytest.fixture
