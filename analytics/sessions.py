@@ -47,7 +47,8 @@ every session, completed or not).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -58,7 +59,7 @@ from .instruments import parse_yes_no
 from .loading import RawTable, raw_table_from_frame, read_table
 from .deidentification import DEIDENTIFIED_ONLY, patient_id_reasons
 from .validation import (
-    DAY_LIMIT, _cap, _Collector, _empty, _format_problems, _parse_date, _parse_integer,
+    DAY_LIMIT, ValidationReport, _cap, _Collector, _empty, _parse_date, _parse_integer,
     _text_codes, identifier_column_reason,
 )
 
@@ -147,45 +148,17 @@ _SCALE_OF = _spellings({k: names for k, (names, _) in DISSOCIATION_SCALES.items(
 
 
 @dataclass(frozen=True)
-class SessionReport:
-    """Outcome of validating a sessions table.
+class SessionReport(ValidationReport):
+    """Outcome of validating a sessions table: a :class:`ValidationReport` of sessions.
 
     ``errors`` refuse the table; ``warnings`` leave it usable; ``frame`` is the
     canonical frame when there are no errors; ``counts`` has rows, sessions,
     patients, completed and stopped early.
     """
 
-    source: str
-    errors: pd.DataFrame
-    warnings: pd.DataFrame
-    counts: dict = field(default_factory=dict)
-    frame: pd.DataFrame | None = None
-    sha256: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.errors.empty
-
-    def raise_if_invalid(self) -> None:
-        """Raise :class:`SessionValidationError` carrying every error."""
-        if not self.ok:
-            raise SessionValidationError(self.errors, self.source)
-
-    def to_text(self) -> str:
-        """The report for a person: verdict, counts, then every problem."""
-        if self.ok:
-            out = [f"{self.source}: usable. {self.counts.get('sessions', 0)} sessions from "
-                   f"{self.counts.get('patients', 0)} patients."]
-        else:
-            out = [f"{self.source}: REFUSED, {len(self.errors)} error row(s); nothing was loaded. "
-                   "Fix the table and validate it again."]
-        if self.counts:
-            out.append("  " + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in self.counts.items()))
-        for title, table in (("Errors", self.errors), ("Warnings", self.warnings)):
-            if len(table):
-                out.append(f"\n{title} ({len(table)}):")
-                out.append(_format_problems(table))
-        return "\n".join(out)
+    error_class: ClassVar[type] = SessionValidationError
+    unit: ClassVar[str] = "sessions"
+    container: ClassVar[str] = "table"
 
 
 def load_sessions(source, **kwargs) -> pd.DataFrame:

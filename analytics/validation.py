@@ -14,6 +14,7 @@ columns as text attributes, and ``line`` (the file line it came from).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import ClassVar
 from pathlib import Path
 
 import numpy as np
@@ -78,26 +79,30 @@ class ValidationReport:
     counts: dict = field(default_factory=dict)
     frame: pd.DataFrame | None = None
     sha256: str = ""
+    # what a subclass (the sessions report) changes: the error raised and the words of its text
+    error_class: ClassVar[type] = QuestionnaireValidationError
+    unit: ClassVar[str] = "questionnaires"
+    container: ClassVar[str] = "file"
 
     @property
     def ok(self) -> bool:
-        """True when the file is usable (no errors; warnings allowed)."""
+        """True when the input is usable (no errors; warnings allowed)."""
         return self.errors.empty
 
     def raise_if_invalid(self) -> None:
-        """Raise :class:`QuestionnaireValidationError` carrying every error."""
+        """Raise :attr:`error_class` (a :class:`QuestionnaireValidationError`) carrying every error."""
         if not self.ok:
-            raise QuestionnaireValidationError(self.errors, self.source)
+            raise self.error_class(self.errors, self.source)
 
     def to_text(self) -> str:
         """The report for a person: verdict, counts, then every problem."""
         out = []
         if self.ok:
-            out.append(f"{self.source}: usable. {self.counts.get('questionnaires', 0)} questionnaires from "
+            out.append(f"{self.source}: usable. {self.counts.get(self.unit, 0)} {self.unit} from "
                        f"{self.counts.get('patients', 0)} patients.")
         else:
             out.append(f"{self.source}: REFUSED, {len(self.errors)} error row(s); nothing was loaded. "
-                       "Fix the file and validate it again.")
+                       f"Fix the {self.container} and validate it again.")
         if self.counts:
             out.append("  " + ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in self.counts.items()))
         for title, table in (("Errors", self.errors), ("Warnings", self.warnings)):
