@@ -45,6 +45,9 @@ __all__ = [
     "EPISODE_LOOKBACK_DAYS",
     "INFUSIONS_RESPONSE_AT",
     "INFUSIONS_SI_AT",
+    "LOST_TO_FOLLOW_UP_DAYS",
+    "LOST_TO_FOLLOW_UP_MAX_DAYS",
+    "REVIEW_NOTE_MAX_CHARS",
     "OutcomeDefinitions",
     "MAX_FILE_BYTES",
     "MAX_COLUMNS",
@@ -182,6 +185,15 @@ EPISODE_LOOKBACK_DAYS = 30
 #: Infusion-count figures: "after 10 infusions" (response, remission) and "after six" (SI), as Oliver 2022.
 INFUSIONS_RESPONSE_AT = 10
 INFUSIONS_SI_AT = 6
+
+# Safety worklist (analytics/safety.py, app_pages/safety.py).
+#: A patient with SI at their last questionnaire is "lost to follow-up" when more than this many days have passed
+#: since their last contact (any questionnaire row) without a newer one; the Safety page lets a director change it.
+LOST_TO_FOLLOW_UP_DAYS = 28
+#: ... up to this many days (a longer gap would call every past patient lost).
+LOST_TO_FOLLOW_UP_MAX_DAYS = 365
+#: Longest note kept with a safety review (characters): a reason in a sentence or two, never a clinical record.
+REVIEW_NOTE_MAX_CHARS = 500
 
 EPISODE_SELECTIONS = ("first", "all", "latest")
 EPISODE_SELECTION_LABELS = {

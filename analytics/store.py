@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_S = 10.0
 
 _SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
@@ -86,7 +86,8 @@ def _chain_audit_and_own_cohorts(con: sqlite3.Connection) -> None:
 # first released schema; version 2 adds correction history, reverts and users;
 # version 3 adds saved research cohorts; version 4 the append-only audit trail;
 # version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here);
-# version 6 chains the audit rows by hash and gives saved cohorts an owner.
+# version 6 chains the audit rows by hash and gives saved cohorts an owner;
+# version 7 keeps the Safety page's reviews (analytics/reviews.py).
 # A step is SQL, or a function of the connection when it needs Python (hashing).
 _MIGRATIONS = [
     """
@@ -183,6 +184,20 @@ _MIGRATIONS = [
     );
     """,
     _chain_audit_and_own_cohorts,
+    """
+    CREATE TABLE safety_reviews (
+        id INTEGER PRIMARY KEY,
+        data_source TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        reviewed_at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        note TEXT NOT NULL,
+        through_date TEXT,
+        through_episode INTEGER,
+        through_day INTEGER
+    );
+    CREATE INDEX safety_reviews_patient ON safety_reviews(data_source, patient_id);
+    """,
 ]
 
 
