@@ -154,6 +154,19 @@ def reinductions_for(_frame, key: tuple):
     return reinduction_summary(_frame, definitions=OutcomeDefinitions(*key[-1]))
 
 
+@st.cache_data(show_spinner="Building the safety worklist...", max_entries=16)
+def _worklist(_frame, _report, key: tuple, lost_after_days: int):
+    from analytics.safety import safety_worklist
+    dates = _report.frame["assessment_date"] if "assessment_date" in _report.frame else pd.Series(dtype="object")
+    as_of = dates.max() if dates.notna().any() else pd.NaT  # the whole source's latest date, whatever the filters
+    return safety_worklist(_frame, as_of=as_of, lost_after_days=lost_after_days), as_of
+
+
+def worklist_for(view: "View", lost_after_days: int):
+    """The safety worklist of the view's cohort, and the date its days since last contact count to."""
+    return _worklist(view.frame, view.report, view.key, lost_after_days)
+
+
 @st.cache_data(max_entries=4)
 def quarters_in(_report, source_key: tuple) -> list[str]:
     starts = patient_start_dates(_report.frame).dropna()

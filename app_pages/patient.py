@@ -13,7 +13,7 @@ from analytics.definitions import BASELINE_WINDOW_DAYS, REMISSION_BELOW, RESPONS
 from analytics.episodes import episode_axis_offsets
 from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
-from app_pages.common import PALETTE, download, footer, page_setup, show_table
+from app_pages.common import PALETTE, download, footer, page_setup, plain, show_table
 
 # one hue growing with severity: readable with the common colour-vision deficiencies
 BAND_COLORS = [f"rgba(213,94,0,{a})" for a in (0.03, 0.08, 0.14, 0.20, 0.27)]
@@ -34,6 +34,15 @@ patients = view.patients
 ranked = patients.assign(_has_end=patients["endpoint_day"].notna()).sort_values(
     ["_has_end", "n_complete"], ascending=False, kind="stable")
 order = list(dict.fromkeys(ranked["patient_id"]))
+# a link from the Safety worklist (patient?patient=ID) chooses the patient once; the choice is the user's after
+linked = st.query_params.get("patient")
+if linked is not None and st.session_state.get("_patient_link") != linked:
+    st.session_state["_patient_link"] = linked
+    match = [p for p in order if str(p) == linked]
+    if match:
+        st.session_state["patient"] = match[0]
+    else:
+        st.warning(f"Patient {plain(linked)} is not in this cohort: clear the sidebar's filters to see them.")
 pid = st.selectbox("Patient (pseudonym)", order, key="patient",
                    help="Pseudonyms only: the tool holds no names or other direct identifiers.")
 q = view.frame[view.frame["patient_id"].astype("str") == pid]
