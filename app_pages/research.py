@@ -15,7 +15,7 @@ import streamlit as st
 from analytics import AnalyticsError, __version__
 from analytics.audit import audited
 from analytics.cohorts import apply_cohort
-from analytics.comparisons import compare_rates, compare_time_to_event
+from analytics.comparisons import at_risk_table, compare_rates, compare_time_to_event
 from analytics.durability import (
     attrition_flow,
     dropout_by_infusion,
@@ -103,8 +103,7 @@ if metric != "si_resolution":
                       margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, width="stretch", key="research_km")
     st.markdown("**Number at risk** (patients followed to at least that day, as R's summary(survfit, times =))")
-    show_table(tte["at_risk"].pivot(index="group", columns="day", values="at_risk")
-               .rename(columns=lambda x: f"day {x}").rename_axis(columns=None))
+    show_table(at_risk_table(tte["at_risk"]))
     omni = tte["omnibus"]
     st.caption(f"Omnibus {omni.method}: " + (f"chi-square = {omni.chi_square:.2f}, {omni.df} df, "
                                              f"{p_value(omni.p_value)}"
