@@ -12,6 +12,7 @@ from analytics import (
     QuestionnaireValidationError,
     validate_questionnaires,
 )
+from analytics.data_quality import data_quality_counts
 from analytics.mapping import load_mapping
 from analytics.sources import read_source
 from analytics.store import (
@@ -117,19 +118,7 @@ st.divider()
 view = page_setup("Data quality", subheading=True)
 report, patients = view.report, view.patients
 counts = report.counts
-no_followup = patients["baseline_day"].notna() & (patients["last_followup_day"] == 0)
-missing_endpoint = patients["eligible"] & patients["endpoint_day"].isna()
-quality = pd.DataFrame([
-    ("Rows read", counts.get("rows_read"), ""),
-    ("Questionnaires", counts.get("questionnaires"), "after exact duplicates were collapsed"),
-    ("Exact duplicate rows collapsed", counts.get("duplicates_collapsed"), "kept once"),
-    ("Incomplete questionnaires", counts.get("incomplete"), "an item blank: no total, left out of outcomes"),
-    ("Patients without a baseline", int(patients["baseline_day"].isna().sum()),
-     "no complete questionnaire on days -30 to 0: in no denominator"),
-    ("Patients with a baseline but no follow-up", int(no_followup.sum()), "censored at day 0 in cumulative rates"),
-    (f"Eligible patients without a week-{view.definitions.week} endpoint", int(missing_endpoint.sum()),
-     f"nothing on days {view.definitions.window[0]}-{view.definitions.window[1]}: out of completer rates"),
-], columns=["Check", "Count", "What it means"])
+quality = data_quality_counts(patients, counts, definitions=view.definitions)
 show_table(quality)
 st.caption(view.filter_text + " Counts of rows and questionnaires are for the whole data source.")
 download(quality, "data_quality", "Download the data-quality summary (CSV)")
