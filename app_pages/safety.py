@@ -38,7 +38,7 @@ db = default_db_path()
 data_source = "store" if view.kind == "store" else f"sha256:{view.report.sha256}"
 
 
-def _mark(patient: str, through: dict) -> None:
+def _mark(patient: str, through: dict, following: str | None) -> None:
     """Button callback: runs before the page is drawn again, so the worklist below shows the new review."""
     if not may_mark_reviews():  # the page is director-only already; a second lock on the one write it makes
         st.session_state["review_message"] = ("error", "Only a clinic director can mark a patient reviewed.")
@@ -51,6 +51,8 @@ def _mark(patient: str, through: dict) -> None:
         return
     st.session_state["review_message"] = ("success", f"Patient {patient} marked reviewed.")
     st.session_state["review_note"] = ""
+    if following is not None:  # on to the next patient still to review
+        st.session_state["review_patient"] = following
 
 
 lost_after = st.number_input("Lost to follow-up after (days without contact)", min_value=1,
@@ -69,8 +71,9 @@ counts = safety_counts(work)
 c = st.columns(4)
 c[0].metric("To review", counts.to_review, help=f"{counts.listed} patients listed, {counts.reviewed} reviewed since "
             "their last questionnaire.")
-c[1].metric("SI at last questionnaire, no contact since", counts.si_at_last,
-            help=f"{counts.lost_to_follow_up} of them lost to follow-up (more than {int(lost_after)} days).")
+c[1].metric("SI at last contact", counts.si_at_last,
+            help="SI at the last questionnaire and no contact since: "
+                 f"{counts.lost_to_follow_up} of them lost to follow-up (more than {int(lost_after)} days).")
 c[2].metric("New SI during treatment", counts.new_si, help="Item 9 was 0 at the episode's baseline and 1 or more "
             "on a later questionnaire.")
 c[3].metric("Item 9 rose during treatment", counts.rise, help=f"{counts.rise_resolved} of them back to 0 at the "
@@ -138,7 +141,9 @@ else:
                              "details: the clinical record belongs in the clinic's record system.")
         through = {"through_date": row["last_date"], "through_episode": row["last_episode"],
                    "through_day": row["last_day"]}
-        right.button("Mark reviewed", type="primary", key="mark_reviewed", on_click=_mark, args=(patient, through))
+        still = [p for p in pending[:counts.to_review] if p != patient]
+        right.button("Mark reviewed", type="primary", key="mark_reviewed", on_click=_mark,
+                     args=(patient, through, still[0] if still else None))
         st.caption("The review covers this patient's questionnaires up to their last one; it is on the audit trail "
                    "(Data page) and clears when a newer questionnaire arrives.")
 

@@ -76,11 +76,27 @@ def settle(page, text: str = "", charts: int = 0, metric: str = "") -> None:
     page.wait_for_function(SETTLED, arg=[text, charts, metric], timeout=TIMEOUT_MS, polling=20)
 
 
-def timed(page, action, text: str = "", charts: int = 0, metric: str = "") -> float:
-    t0 = time.perf_counter()
+SERVER_PID: list[int] = []  # the dashboard's process, whose CPU time each interaction costs
+CPU: dict[str, list[float]] = {}
+
+
+def server_cpu() -> float:
+    """CPU seconds (user + system, all threads) the dashboard's process has used so far (Linux /proc)."""
+    try:
+        fields = Path(f"/proc/{SERVER_PID[0]}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def timed(page, action, text: str = "", charts: int = 0, metric: str = "", name: str = "") -> float:
+    c0, t0 = server_cpu(), time.perf_counter()
     action()
     settle(page, text, charts, metric)
-    return time.perf_counter() - t0
+    elapsed = time.perf_counter() - t0
+    if name:
+        CPU.setdefault(name, []).append(server_cpu() - c0)
+    return elapsed
 
 
 def choose(page, label: str, option: str) -> None:
@@ -97,15 +113,12 @@ def go(page, url: str, heading: str, charts: int) -> None:
     settle(page, "does not give clinical advice", charts)
 
 
-def navigate(page, name: str, heading: str, charts: int) -> float:
+def navigate(page, name: str, heading: str, charts: int, key: str = "") -> float:
     """Open a page from the sidebar navigation (same session, as a user does)."""
     def click():
         page.locator("[data-testid='stSidebarNav'] a", has_text=name).first.click()
-    t0 = time.perf_counter()
-    click()
-    page.wait_for_selector(f"h1:has-text('{heading}')", timeout=TIMEOUT_MS)
-    settle(page, "does not give clinical advice", charts)
-    return time.perf_counter() - t0
+        page.wait_for_selector(f"h1:has-text('{heading}')", timeout=TIMEOUT_MS)
+    return timed(page, click, "does not give clinical advice", charts, name=key)
 
 
 def run(root: Path, repeat: int) -> dict[str, list[float]]:
@@ -123,6 +136,7 @@ def run(root: Path, repeat: int) -> dict[str, list[float]]:
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     env["OUTCOMES_DB"] = str(tmp / "none.sqlite")
     proc, url = serve(root, env)
+    SERVER_PID[:] = [proc.pid]
     times: dict[str, list[float]] = {k: [] for k in ("patient", "filter", "mode", "research", "safety")}
     try:
         with sync_playwright() as p:
@@ -134,24 +148,26 @@ def run(root: Path, repeat: int) -> dict[str, list[float]]:
                 for who in (b, a):
                     results.setdefault("patient", []).append(timed(
                         page, lambda: choose(page, "Patient (pseudonym)", str(who["patient_id"])),
-                        "", 1, str(int(who["baseline_total"]))))
+                        "", 1, str(int(who["baseline_total"])), name="patient"))
                 go(page, url, "Outcome overview", 4) if i == 0 else navigate(page, "Overview", "Outcome overview", 4)
                 site = page.get_by_label("Site", exact=True)
                 results["filter"] = [timed(page, lambda: (site.click(), page.keyboard.type("North"),
-                                                          page.keyboard.press("Enter")), "site: North", 4)]
+                                                          page.keyboard.press("Enter")), "site: North", 4, name="filter")]
                 results["mode"] = [timed(page, lambda: choose(page, "Analysis mode", "Intention to treat"),
-                                         "intention to treat, first", 4)]
+                                         "intention to treat, first", 4, name="mode")]
                 # back to the defaults, so every round measures the same change
                 choose(page, "Analysis mode", "Completers")
                 settle(page, "completers, first", 4)
                 page.locator("[data-testid='stMultiSelect'] [aria-label*='Remove']").first.click()
                 settle(page, "Cohort: All dates.", 4)
-                results["research"] = [navigate(page, "Research", "Research cohort review", 3)]
-                results["safety"] = [navigate(page, "Safety", "Suicidal-ideation review", 0)]
+                results["research"] = [navigate(page, "Research", "Research cohort review", 3, "research")]
+                results["safety"] = [navigate(page, "Safety", "Suicidal-ideation review", 0, "safety")]
                 navigate(page, "Patient", "Patient course", 1)
                 if i:
                     for k, v in results.items():
                         times[k] += v
+                else:  # the warm-up round's CPU figures are not counted either
+                    CPU.clear()
             browser.close()
     finally:
         proc.terminate()
@@ -176,11 +192,14 @@ def main() -> None:
     if not shutil.which(CHROMIUM):
         sys.exit(f"{CHROMIUM} is not installed: this benchmark needs a real browser.")
     times = run(args.root.resolve(), args.repeat)
-    print(f"machine: {os.cpu_count()} cores; sample clinic; {args.root.resolve()}; median (min-max) of "
-          f"{args.repeat}, from the action until the page's run has finished and its charts are drawn")
+    load = os.getloadavg()[0]
+    print(f"machine: {os.cpu_count()} cores, load average {load:.1f}; sample clinic; {args.root.resolve()}")
+    print(f"median (min-max) of {args.repeat}: browser time from the action until the page's run has finished and "
+          "its charts are drawn; server CPU seconds the dashboard process spent on it (less sensitive to load)")
     for key, label in LABELS.items():
-        v = times[key]
-        print(f"  {label:<42} {statistics.median(v):5.2f} s ({min(v):.2f}-{max(v):.2f})", flush=True)
+        v, c = times[key], CPU.get(key, [float("nan")])
+        print(f"  {label:<42} {statistics.median(v):5.2f} s ({min(v):.2f}-{max(v):.2f}); server CPU "
+              f"{statistics.median(c):.2f} s", flush=True)
 
 
 if __name__ == "__main__":

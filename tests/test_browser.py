@@ -190,3 +190,52 @@ def test_headline_answer_and_glossary_in_browser(server, browser):
     assert page.locator("[data-testid='stException']").count() == 0
     assert not errors, errors
     page.close()
+
+
+def test_safety_worklist_patient_marked_reviewed(browser):
+    """The director opens the Safety worklist, follows a patient to their Patient page, and marks them reviewed."""
+    from analytics import load_questionnaires
+    from analytics.safety import safety_worklist
+
+    first = str(safety_worklist(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"))["patient_id"].iloc[0])
+    env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
+    store = ROOT / "data" / "browser-safety.sqlite"  # its own store, so the sample is shown whatever ran before
+    for leftover in store.parent.glob(store.name + "*"):
+        leftover.unlink()
+    env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
+    try:
+        with serve_dashboard(env=env) as url:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{url}/safety", wait_until="domcontentloaded")
+            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("not an alerting service")).to_be_visible()
+            page.wait_for_selector(f'td:has-text("{first}")', state="attached", timeout=60_000)  # in the worklist
+            # the first patient to review is chosen
+            expect(page.get_by_role("combobox", name="Patient", exact=True)).to_have_value(first)
+            page.get_by_role("button", name="Open their Patient page").click()
+            page.wait_for_selector("h1:has-text('Patient course')", timeout=60_000)
+            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("combobox", name="Patient (pseudonym)")).to_have_value(first, timeout=30_000)
+            page.locator("[data-testid='stSidebarNav'] a", has_text="Safety").first.click()
+            page.wait_for_selector("h1:has-text('Suicidal-ideation review')", timeout=60_000)
+            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+            note = page.get_by_role("textbox", name="Note")
+            note.fill("called, safety plan reviewed")
+            note.press("Tab")  # the text area sends its value when it loses focus
+            expect(page.get_by_role("button", name="Mark reviewed")).to_be_enabled(timeout=30_000)
+            page.get_by_role("button", name="Mark reviewed").click()
+            expect(page.get_by_text(f"Patient {first} marked reviewed.")).to_be_visible(timeout=60_000)
+            expect(page.locator(f'td:has-text("{first}")')).to_have_count(0, timeout=60_000)  # off the to-review list
+            expect(page.get_by_role("combobox", name="Patient", exact=True)).not_to_have_value(first)  # the next one
+            expect(page.locator("[data-testid='stException']")).to_have_count(0)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "safety_reviewed.png"), full_page=True)
+            page.goto(f"{url}/data", wait_until="domcontentloaded")  # on the audit trail
+            page.wait_for_selector('td:has-text("safety review")', state="attached", timeout=60_000)
+            assert not errors, errors
+            page.close()
+    finally:
+        for leftover in store.parent.glob(store.name + "*"):
+            leftover.unlink()

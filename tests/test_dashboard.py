@@ -159,6 +159,7 @@ def test_safety_review_flow(monkeypatch, tmp_path, sample):
     assert reviews["data_source"].iloc[0].startswith("sha256:")
     assert list(list_audit(db)["action"]) == ["safety review"]
     assert first not in list(at.dataframe[0].value["Patient"])  # hidden once reviewed
+    assert at.selectbox(key="review_patient").value == at.dataframe[0].value["Patient"].iloc[0]  # the next one
     assert metric(at, "To review") == str(len(safety_worklist(sample)) - 1)
     at.toggle(key="hide_reviewed").set_value(False).run()
     shown = at.dataframe[0].value.set_index("Patient")
