@@ -22,7 +22,7 @@ import pandas as pd
 from .audit import record_audit
 from .definitions import REVIEW_NOTE_MAX_CHARS
 from .errors import AnalyticsError
-from .store import _now, default_db_path, open_store
+from .store_connection import default_db_path, open_store, utc_now
 
 __all__ = ["REVIEW_COLUMNS", "mark_reviewed", "list_reviews"]
 
@@ -66,7 +66,7 @@ def mark_reviewed(patient_id: str, *, note: str, data_source: str, through_date=
     try:
         con.execute("BEGIN IMMEDIATE")
         try:
-            at = _now()
+            at = utc_now()
             cur = con.execute("INSERT INTO safety_reviews (data_source, patient_id, reviewed_at, user, note, "
                               "through_date, through_episode, through_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                               (data_source, patient, at, user, text, date, episode, day))

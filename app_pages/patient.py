@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import patient_outcomes
-from analytics.definitions import BASELINE_WINDOW_DAYS
+from analytics.definitions import BASELINE_WINDOW_DAYS, EPISODE_UNKNOWN_GAP_DAYS
 from analytics.episodes import episode_axis_offsets
 from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
@@ -59,8 +59,8 @@ complete = q[q["complete"]]
 
 c = st.columns(4)
 c[0].metric("Baseline PHQ-9", "none" if pd.isna(p["baseline_total"]) else int(p["baseline_total"]),
-            help=f"Latest scored questionnaire on study days {BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]} of "
-                 "the episode." + (
+            help=f"Latest scored questionnaire on study days {BASELINE_WINDOW_DAYS[0]} to "
+                 f"{BASELINE_WINDOW_DAYS[1]} of the episode." + (
                 "" if pd.isna(p["baseline_day"]) else f" Day {int(p['baseline_day'])}."))
 c[1].metric(f"Endpoint (week {d.week})", "none" if pd.isna(p["endpoint_total"]) else int(p["endpoint_total"]),
             help="" if pd.isna(p["endpoint_day"]) else f"Day {int(p['endpoint_day'])} ({p['endpoint_source']}).")
@@ -73,9 +73,10 @@ fig = course_figure(q, courses, target_label=f"week {d.week}", window=d.window, 
 st.plotly_chart(fig, width="stretch", key="course")
 axis_note = "" if len(courses) == 1 or gaps_known else (
     " The data give no calendar dates, so the time between episodes is not known: episodes are drawn one after "
-    "the other, 30 days apart.")
+    f"the other, {EPISODE_UNKNOWN_GAP_DAYS} days apart.")
 st.caption(f"{len(complete)} scored questionnaire(s) of {len(q)} in {len(courses)} episode(s). Vertical lines: "
-           f"episode starts; blue: baseline windows (days {BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]}); orange: endpoint windows. Bands: PHQ-9 "
+           f"episode starts; blue: baseline windows (days {BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]}); "
+           "orange: endpoint windows. Bands: PHQ-9 "
            "severity (Kroenke 2001)." + axis_note + " " + view.caption(None, "Outcome "))
 
 if len(courses) > 1:

@@ -74,7 +74,7 @@ def course_spec(q: pd.DataFrame, courses: pd.DataFrame, *, target_label: str, wi
     shapes, notes, traces = [], [], []
     edges = [lo for lo, _ in PHQ9.bands] + [PHQ9.total_max]
     for (lo, label), hi, color in zip(PHQ9.bands, edges[1:], BAND_COLORS):
-        y0, y1 = lo - 0.5, min(hi - 0.5, 27)
+        y0, y1 = lo - 0.5, min(hi - 0.5, PHQ9.total_max)
         shapes.append({"type": "rect", "xref": "x domain", "x0": 0, "x1": 1, "yref": "y", "y0": y0, "y1": y1,
                        "fillcolor": color, "line": {"width": 0}, "layer": "below"})
         notes.append({"text": label, "xref": "x domain", "x": 0, "xanchor": "left", "yref": "y", "y": (y0 + y1) / 2,

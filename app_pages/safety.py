@@ -7,7 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import AnalyticsError, compare_with_benchmarks
-from analytics.benchmarks import format_p_value
+from analytics.published import format_p_value
 from analytics.definitions import LOST_TO_FOLLOW_UP_DAYS, LOST_TO_FOLLOW_UP_MAX_DAYS, REVIEW_NOTE_MAX_CHARS
 from analytics.reviews import REVIEW_COLUMNS, list_reviews, mark_reviewed
 from analytics.safety import apply_reviews, safety_counts, si_change_rates

@@ -12,7 +12,8 @@ from analytics import AnalyticsError
 from analytics.audit import list_audit, verify_audit
 from analytics.definitions import REVIEW_NOTE_MAX_CHARS
 from analytics.reviews import REVIEW_COLUMNS, list_reviews, mark_reviewed
-from analytics.store import SCHEMA_VERSION, _MIGRATIONS, _statements, open_store
+from analytics.store_connection import open_store
+from analytics.store_schema import MIGRATIONS, SCHEMA_VERSION, sql_statements
 
 
 def test_reviews_persist_and_are_audited(tmp_path):
@@ -77,10 +78,10 @@ def test_an_older_store_gains_the_reviews_table(tmp_path):
     db = tmp_path / "old.sqlite"
     con = sqlite3.connect(db, isolation_level=None)
     for step in range(SCHEMA_VERSION - 1):  # the schema before the reviews table
-        if callable(_MIGRATIONS[step]):
-            _MIGRATIONS[step](con)
+        if callable(MIGRATIONS[step]):
+            MIGRATIONS[step](con)
         else:
-            for statement in _statements(_MIGRATIONS[step]):
+            for statement in sql_statements(MIGRATIONS[step]):
                 con.execute(statement)
     con.execute(f"PRAGMA user_version = {SCHEMA_VERSION - 1}")
     con.close()
