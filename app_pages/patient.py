@@ -31,9 +31,8 @@ ranked = patients.assign(_has_end=patients["endpoint_day"].notna()).sort_values(
     ["_has_end", "n_complete"], ascending=False, kind="stable")
 order = list(dict.fromkeys(ranked["patient_id"]))
 # a link from the Safety worklist (patient?patient=ID) chooses the patient once; the choice is the user's after
-linked = st.query_params.get("patient")
-if linked is not None and st.session_state.get("_patient_link") != linked:
-    st.session_state["_patient_link"] = linked
+linked = st.query_params.pop("patient", None)
+if linked is not None:
     match = [p for p in order if str(p) == linked]
     if match:
         st.session_state["patient"] = match[0]
