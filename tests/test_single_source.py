@@ -30,8 +30,9 @@ ALLOWED = {
     ("analytics/instruments.py", None): "each instrument's published properties (items, ranges, severity bands, "
                                         "cut-points), cited beside each value; the outcome rules built on them "
                                         "are in definitions.py",
-    ("analytics/store.py", 6): "SCHEMA_VERSION: the store's migration counter, not a rule",
-    ("analytics/store.py", 10.0): "seconds SQLite waits for a lock before reporting the store busy (operational)",
+    ("analytics/store_schema.py", 7): "SCHEMA_VERSION: the store's migration counter, not a rule",
+    ("analytics/store_connection.py", 10.0): "seconds SQLite waits for a lock before reporting the store busy "
+                                             "(operational)",
     ("analytics/loading.py", 10): "byte value of a newline in the CSV scanner",
     ("analytics/loading.py", 44): "byte value of a comma in the CSV scanner",
     ("analytics/loading.py", 8): "bits per byte (Parquet footer widths)",
@@ -60,6 +61,7 @@ ALLOWED = {
     ("analytics/outcomes.py", 2): "a patient with two or more episodes",
     ("app_pages/common.py", 2): "two or more groups to compare",
     ("app_pages/research.py", 2): "two or more cohorts to compare",
+    ("app_pages/patient_chart.py", 0.06): "vertical space between the course chart's rows (layout)",
     ("app_pages/research.py", 0.5): "a guide line at one half for the published 'about half do not complete six'",
     ("app_pages/trajectories.py", 300): "MAX_LINES: patients' lines drawn at most (legibility)",
 }
