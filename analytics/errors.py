@@ -14,6 +14,8 @@ __all__ = [
     "QuestionnaireValidationError",
     "UnreadableFileError",
     "StoreUnusableError",
+    "StoreBusyError",
+    "ImportConflictError",
     "SmallCohortError",
     "SessionValidationError",
     "SessionAlignmentError",
@@ -89,6 +91,30 @@ class StoreUnusableError(AnalyticsError):
     def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+class StoreBusyError(AnalyticsError):
+    """Another import holds the store; nothing was written."""
+
+
+class ImportConflictError(AnalyticsError):
+    """The file changes questionnaires already in the store; nothing was written.
+
+    Attributes
+    ----------
+    conflicts : pandas.DataFrame
+        One row per changed value: ``line``, ``patient_id``, ``occasion``,
+        ``column``, ``stored``, ``new``.
+    """
+
+    def __init__(self, conflicts: pd.DataFrame, source: str):
+        self.conflicts = conflicts
+        n = conflicts[["patient_id", "occasion"]].drop_duplicates().shape[0]
+        super().__init__(
+            f"{source}: {n} questionnaire(s) already in the store have different values in this file; nothing was "
+            "imported. Check the rows listed; if the file holds corrections, import it again with "
+            "--accept-corrections (the old values are kept in the correction history)."
+        )
 
 
 class SmallCohortError(AnalyticsError):
