@@ -60,6 +60,8 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_MAPPING_CHARS",
     "MAX_UPLOAD_LABEL_CHARS",
+    "HEADER_SEARCH_ROWS",
+    "MAX_MAPPING_NAME_CHARS",
 ]
 
 SPEC_VERSION = "2"
@@ -168,6 +170,10 @@ MAX_JSON_DEPTH = 100
 MAX_MAPPING_CHARS = 1_000_000
 #: Longest uploaded file name kept (as a label; it is never a path).
 MAX_UPLOAD_LABEL_CHARS = 120
+#: Rows at the top of an export searched for the header row (a title block sits above it).
+HEADER_SEARCH_ROWS = 30
+#: Longest name of a saved column mapping (a label chosen by the user; never a path).
+MAX_MAPPING_NAME_CHARS = 80
 
 #: Small-cell suppression (CMS cell-size rule): no count from 1 to this value leaves the clinic,
 #: in aggregate exports or as the size of a research cohort.
