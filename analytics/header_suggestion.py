@@ -167,11 +167,14 @@ def suggest_columns(headers) -> pd.DataFrame:
             chosen[column] = (header, rank)
             taken.add(header)
     words = {0: "exact", 1: "usual spelling", 2: "loose"}
-    return pd.DataFrame([{
-        "column": f.column, "label": f.label, "need": f.need,
-        "header": chosen[f.column][0] if f.column in chosen else None,
-        "match": words[chosen[f.column][1]] if f.column in chosen else "",
-    } for f in CONTRACT_FIELDS])
+    table = pd.DataFrame({
+        "column": [f.column for f in CONTRACT_FIELDS], "label": [f.label for f in CONTRACT_FIELDS],
+        "need": [f.need for f in CONTRACT_FIELDS],
+        "match": [words[chosen[f.column][1]] if f.column in chosen else "" for f in CONTRACT_FIELDS]})
+    # None, not NaN, where nothing matches: a text column would turn the gaps into NaN
+    table.insert(3, "header", pd.Series([chosen[f.column][0] if f.column in chosen else None
+                                         for f in CONTRACT_FIELDS], dtype=object))
+    return table
 
 
 # ----------------------------------------------------------------------------- the header row

@@ -276,8 +276,7 @@ def _shifted(exc: UnreadableFileError, skipped: int, name: str) -> UnreadableFil
     line = exc.problems["line"].iloc[0]
     if line is None or pd.isna(line):
         return exc
-    text = re.sub(r"\bline ([\d,]+)", lambda m: f"line {int(m.group(1).replace(',', '')) + skipped:,}", str(exc),
-                  count=1)
+    text = re.sub(r"\bline (\d[\d,]*\d|\d)", lambda m: f"line {int(m.group(1).replace(',', '')) + skipped:,}", str(exc))
     return UnreadableFileError(text, line=int(line) + skipped, source=name)
 
 

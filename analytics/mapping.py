@@ -248,10 +248,11 @@ def mapping_from_choices(choices: dict, *, date_format: str | None = None, heade
         As :func:`load_mapping`, naming the mapping screen.
     """
     where = "the mapping screen"
-    picked = {str(header): column for column, header in choices.items() if header is not None and str(header).strip()}
-    twice = [h for h in picked if sum(1 for v in choices.values() if v is not None and str(v) == h) > 1]
+    choices = {c: str(h) for c, h in choices.items() if isinstance(h, str) and h.strip()}
+    picked = {header: column for column, header in choices.items()}
+    twice = [h for h in picked if sum(1 for v in choices.values() if v == h) > 1]
     if twice:
-        cols = [c for c, h in choices.items() if h is not None and str(h) == twice[0]]
+        cols = [c for c, h in choices.items() if h == twice[0]]
         raise AnalyticsError(f"{where}: the header \"{twice[0]}\" is chosen for {' and '.join(cols)}; choose one "
                              "header per column.")
     if not picked:
