@@ -143,13 +143,18 @@ def _headers_of(rows: list, header_row: int) -> list[str]:
     return out
 
 
-def _prefill(mapping: ColumnMapping | None, headers: list[str]) -> dict:
-    """Contract column -> header as written, from a saved or uploaded mapping, else from the suggestions."""
-    if mapping is None:
-        suggested = suggest_columns(headers)
-        return dict(zip(suggested["column"], suggested["header"]))
-    written = {normalise_header(h): h for h in headers}
-    return {dst: written.get(src) for src, dst in mapping.columns.items()}
+def _prefill(mapping: ColumnMapping | None, headers: list[str], *, partial: bool = False) -> dict:
+    """Contract column -> header as written, from a saved or uploaded mapping, else from the suggestions.
+
+    A saved mapping is the whole screen as it was saved; a mapping file may name only the headers that
+    differ (``partial``), so the suggestions fill in the rest."""
+    suggested = suggest_columns(headers)
+    out = dict(zip(suggested["column"], suggested["header"])) if mapping is None or partial else {}
+    if mapping is not None:
+        written = {normalise_header(h): h for h in headers}
+        named = {dst: written.get(src) for src, dst in mapping.columns.items()}
+        out = {c: h for c, h in out.items() if h not in named.values()} | named
+    return out
 
 
 def _fits(mapping: ColumnMapping, rows: list) -> bool:
@@ -223,7 +228,7 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
                    "the export and upload it again.", icon=":material/privacy_tip:")
 
     token = hashlib.sha256(repr((data[:4096], len(data), chosen_name, header_row)).encode()).hexdigest()[:12]
-    prefill = _prefill(base, headers)
+    prefill = _prefill(base, headers, partial=uploaded is not None)
     options = [NOT_IN_FILE, *headers]
     picked = {}
     main = [f for f in CONTRACT_FIELDS if not re.fullmatch(r"(phq9_[1-8]|gad7_\d)", f.column)]
@@ -252,16 +257,16 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
     if why:
         st.caption(plain(why[0].upper() + why[1:]) + ".")
 
+    missing = _missing_required(picked)
+    if missing:
+        st.warning("Still to match: " + "; ".join(missing) + ". Choose the column that holds each, or check the "
+                   "row holding the headers.", icon=":material/edit:")
     try:
-        mapping = mapping_from_choices({c: (h if h != NOT_IN_FILE else None) for c, h in picked.items()},
-                                       date_format=date_format or None, header_row=header_row,
+        mapping = mapping_from_choices(picked, date_format=date_format or None, header_row=header_row,
                                        name=chosen_name if base is not None and uploaded is None else "")
     except AnalyticsError as exc:
         st.error(browser_text(exc))
         return None
-    missing = _missing_required(picked)
-    if missing:
-        st.warning("Still to match: " + "; ".join(missing) + ".", icon=":material/edit:")
 
     try:
         raw = _read_mapped(data, suffix, label, _layout(mapping))
@@ -296,11 +301,13 @@ def _field_box(where, f, options: list, prefill: dict, token: str) -> str:
     default = prefill.get(f.column)
     index = options.index(default) if default in options else 0
     star = " *" if f.need == "required" else ""
-    return where.selectbox(f.label + star, options, index=index, key=f"map_{f.column}_{token}", help=f.need.capitalize())
+    chosen = where.selectbox(f.label + star, options, index=index, key=f"map_{f.column}_{token}",
+                             help=f.need.capitalize())
+    return None if chosen == NOT_IN_FILE else chosen
 
 
 def _missing_required(picked: dict) -> list[str]:
-    has = {c for c, h in picked.items() if h and h != NOT_IN_FILE}
+    has = {c for c, h in picked.items() if h}
     out = []
     if "patient_id" not in has:
         out.append("the patient pseudonym")
