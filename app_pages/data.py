@@ -420,11 +420,10 @@ else:
     open_imports = history[(history["kind"] == "import") & history["reverted_by"].isna()]
     if st.session_state.get("role") == "director" and len(open_imports):
         with st.expander("Revert an import"):
-            chosen = st.selectbox(
-                "Import to revert", open_imports["id"].tolist()[::-1], key="revert_id",
-                format_func=lambda i: (lambda r: f"Import {i}: {r['file_name']} ({r['started_at']}; {r['added']} "
-                                                 f"added, {r['corrected']} corrected)")(
-                    open_imports.set_index("id").loc[i]))
+            described = {int(r["id"]): f"Import {r['id']}: {r['file_name']} ({r['started_at']}; {r['added']} added, "
+                                        f"{r['corrected']} corrected)" for r in open_imports.to_dict("records")}
+            chosen = st.selectbox("Import to revert", list(described)[::-1], key="revert_id",
+                                  format_func=described.get)
             st.caption("Removes the questionnaires it added and restores the values it corrected. The revert is "
                        "its own entry in the history and on the audit trail; import the file again to undo it.")
             sure = st.checkbox(f"Yes, revert import {chosen}", key="revert_confirm")
