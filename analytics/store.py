@@ -280,7 +280,7 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
                        indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
     _keep_stored_where_blank(merged, is_new)
-    new = new.assign(**{c: merged[c].set_axis(new.index) for c in _VALUE_COLUMNS})  # checked with the store below
+    new = new.assign(**{c: merged[c].set_axis(new.index) for c in VALUE_COLUMNS})  # checked with the store below
     differs = np.zeros(len(merged), bool)
     changes = []
     for c in VALUE_COLUMNS:
@@ -350,7 +350,7 @@ def _keep_stored_where_blank(merged: pd.DataFrame, is_new: np.ndarray) -> None:
     merged key by key the same way (a file without the site column keeps the stored site).
     """
     old = ~is_new
-    for c in _VALUE_COLUMNS:
+    for c in VALUE_COLUMNS:
         if c == "attributes":
             continue
         blank = old & merged[c].isna().to_numpy() & merged[f"{c}_stored"].notna().to_numpy()
