@@ -183,16 +183,17 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
         return uploaded or ColumnMapping()
     saved = list_saved_mappings()
 
-    choices = ["suggested"] + [m.name for m in saved]
+    choices = [""] + [m.name for m in saved]  # "": suggested (a saved mapping's name is never empty)
     fitting = [m.name for m in saved if _fits(m, rows)]
-    names = {"suggested": "Suggested from the headers of this file"}
+    names = {"": "Suggested from the headers of this file"}
+    file_key = hashlib.sha256(data).hexdigest()[:12]
     if uploaded is not None:
         chosen_name, base = "uploaded file", uploaded
         st.caption(f"Columns matched as the mapping file {plain(upload_label(mapping_file.name))} says; check them "
                    "below.")
     else:
         default = choices.index(fitting[0]) if fitting else 0
-        chosen_name = st.selectbox("Match the columns", choices, index=default, key="mapping_choice",
+        chosen_name = st.selectbox("Match the columns", choices, index=default, key=f"mapping_choice_{file_key}",
                                    format_func=lambda n: names.get(n, f"Saved mapping: {n}"),
                                    help="A saved mapping fills in the matches of an earlier export of the same "
                                         "layout.")
@@ -207,7 +208,7 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
         start = base.header_row if base is not None else guess.row
         header_row = int(st.number_input("Row holding the column headers", min_value=1,
                                          max_value=max(len(rows), 1), value=min(start, max(len(rows), 1)), step=1,
-                                         key=f"header_row_{hashlib.sha256(data).hexdigest()[:12]}_{chosen_name}",
+                                         key=f"header_row_{file_key}_{chosen_name}",
                                          help="Rows above it (a title, a report date) are skipped."))
         if base is None:
             st.caption(plain(guess.why[0].upper() + guess.why[1:]) + ".")

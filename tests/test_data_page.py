@@ -95,7 +95,7 @@ def test_saved_mapping_is_offered_for_the_next_export(store, tmp_path):
     later = tmp_path / "westlake_q2.csv"
     later.write_text((EXPORTS / "ehr_title_row.csv").read_text() + "W-0004,05/04/2026,05/04/2026,16,1,,Westlake,1\n")
     at = choose(data_page(), later)
-    assert at.selectbox(key="mapping_choice").value == "Westlake flowsheet"
+    assert box(at, "Match the columns").value == "Westlake flowsheet"
     assert box(at, "Patient pseudonym (patient id)").value == "Pt ID" and at.number_input[0].value == 4
     at.button(key="do_import").click().run()
     assert "import 1 done" in at.success[0].value
