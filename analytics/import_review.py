@@ -6,6 +6,8 @@ of the questionnaire it is about, so a director can review an import without ope
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 
@@ -35,6 +37,17 @@ def _occasion_text(occasion: str) -> str:
     return text.replace("episode:", "episode ").replace("day:", "day ")
 
 
+def _attribute_changes(stored, new) -> str:
+    """The other columns (site, clinician, ...) that differ, one "site: North → South" each."""
+    try:
+        before, after = json.loads(str(stored)), json.loads(str(new))
+    except ValueError:
+        return f"{column_label('attributes')}: {_shown(stored)} → {_shown(new)}"
+    before, after = (d if isinstance(d, dict) else {} for d in (before, after))
+    keys = [k for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)]
+    return "; ".join(f"{k}: {_shown(before.get(k))} → {_shown(after.get(k))}" for k in keys)
+
+
 def correction_preview(conflicts: pd.DataFrame) -> pd.DataFrame:
     """One row per questionnaire the import would change: ``Patient``, ``Questionnaire`` (its date or study
     day), ``Line`` (of the new file) and ``Changes`` ("PHQ-9 item 4: 1 → 2; PHQ-9 total: 10 → 11").
@@ -48,7 +61,7 @@ def correction_preview(conflicts: pd.DataFrame) -> pd.DataFrame:
     order = {f.column: i for i, f in enumerate(CONTRACT_FIELDS)}
     rows = conflicts.assign(
         _order=conflicts["column"].map(order).fillna(len(order)),
-        _change=[f"{column_label(c)}: {_shown(s)} → {_shown(n)}"
+        _change=[_attribute_changes(s, n) if c == "attributes" else f"{column_label(c)}: {_shown(s)} → {_shown(n)}"
                  for c, s, n in zip(conflicts["column"], conflicts["stored"], conflicts["new"])])
     rows = rows.sort_values(["patient_id", "occasion", "_order"], kind="stable")
     out = rows.groupby(["patient_id", "occasion"], sort=False).agg(

@@ -27,7 +27,7 @@ def test_correction_preview_is_one_line_per_questionnaire(tmp_path):
          "Changes": "PHQ-9 total: 10 → 11; PHQ-9 item 4: 1 → 2"},
         {"Patient": "002", "Questionnaire": "day -3", "Line": 5,
          "Changes": "PHQ-9 total: 12 → 13; PHQ-9 item 9: 0 → 1; "
-                    'Other columns (site, clinician, ...): {"site":"North"} → {"site":"South"}'},
+                    "site: North → South"},
     ]
     assert correction_preview(pd.DataFrame()).empty
 
