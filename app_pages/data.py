@@ -42,7 +42,7 @@ from analytics.store import (
 )
 from analytics.uploads import upload_label, upload_suffix, write_upload
 from app_pages.access import require_director
-from app_pages.common import download, footer, page_setup, plain, show_table, signed_in_user
+from app_pages.common import browser_text, download, footer, page_setup, plain, show_table, signed_in_user
 
 require_director("data")
 st.title("Data")
@@ -51,24 +51,6 @@ DATA_TYPES = ["csv", "xlsx", "parquet", "json", "ndjson"]
 NOT_IN_FILE = "— not in this file —"
 REFUSED = "refused: nothing was imported"  # the one title every refusal carries
 PREVIEW_ROWS = 5
-_CLI_HINTS = [  # the store's messages are written for the command line too; a browser user has no flags
-    (r"Point --db / OUTCOMES_DB at", "Ask whoever runs the dashboard to point OUTCOMES_DB at"),
-    (r"point --db / OUTCOMES_DB at", "ask whoever runs the dashboard to point OUTCOMES_DB at"),
-    (r"Point --db at", "Ask whoever runs the dashboard to point OUTCOMES_DB at"),
-    (r"use another --db path", "ask whoever runs the dashboard to set OUTCOMES_DB to another path"),
-    (r"Import a file first: python -m analytics import FILE", "Import a file first, on this page"),
-    (r"; list them with: python -m analytics imports", "; the import history below lists them"),
-]
-
-
-def browser_text(exc) -> str:
-    """A message for the browser: plain text, and no command-line flag to type."""
-    text = str(exc)
-    for pattern, words in _CLI_HINTS:
-        text = re.sub(re.escape(pattern), words, text)
-    return plain(text)
-
-
 def _from_store(read) -> pd.DataFrame:
     """A table from the store; empty when there is no store yet (or, with the reason shown, an unreadable one)."""
     if not db.exists():

@@ -202,3 +202,17 @@ def test_a_mapping_file_written_by_it_still_works(store):
     assert box(at, "How dates are written").value == "%m/%d/%Y"
     at.button(key="do_import").click().run()
     assert "import 1 done" in at.success[0].value and read_store(store).counts["questionnaires"] == 7
+
+
+def test_store_messages_name_no_command_line_flag(monkeypatch, tmp_path):
+    """The store's messages are written for the command line too; on the page they name no flag."""
+    folder = tmp_path / "a-folder"
+    folder.mkdir()
+    monkeypatch.setenv("OUTCOMES_DB", str(folder))
+    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
+    at = choose(data_page(), ROOT / "sample_data" / "tiny_clinic.csv")
+    at.button(key="do_import").click().run()
+    assert not at.exception, at.exception
+    errors = " ".join(e.value for e in at.error)
+    assert "this is a folder, not a store file" in errors and "refused: nothing was imported" in errors
+    assert "OUTCOMES\\_DB" in errors and not any(w in texts(at) for w in CLI_WORDS)
