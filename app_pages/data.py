@@ -387,6 +387,7 @@ if upload is not None:
     if suffix is not None and (mapping is not None or suffix in (".json", ".ndjson")):
         if not _offer_corrections(data, suffix, label, mapping):
             if st.button("Check and import", type="primary", key="do_import"):
+                st.session_state.pop("pending_corrections", None)  # one left from another file is stale
                 _import(data, suffix, label, mapping, accept=False)
                 if st.session_state.get("pending_corrections"):
                     st.rerun()
