@@ -216,3 +216,18 @@ def test_store_messages_name_no_command_line_flag(monkeypatch, tmp_path):
     errors = " ".join(e.value for e in at.error)
     assert "this is a folder, not a store file" in errors and "refused: nothing was imported" in errors
     assert "OUTCOMES\\_DB" in errors and not any(w in texts(at) for w in CLI_WORDS)
+
+
+def test_a_refusal_after_a_correction_preview_is_still_shown(store, tmp_path):
+    at = choose(data_page(), EXPORTS / "ehr_totals_only.csv")
+    at.button(key="do_import").click().run()
+    fixed = tmp_path / "fixed.csv"
+    fixed.write_text((EXPORTS / "ehr_totals_only.csv").read_text().replace("W-0001,03/02/2026,21",
+                                                                           "W-0001,03/02/2026,22"))
+    at = choose(at, fixed)
+    at.button(key="do_import").click().run()
+    assert at.button(key="accept_corrections")  # the preview is offered
+    at = choose(at, EXPORTS / "ehr_with_dob.csv")
+    at.button(key="do_import").click().run()
+    assert any("ehr\\_with\\_dob.csv refused: nothing was imported" in e.value for e in at.error)
+    assert next(d.value for d in at.dataframe if "Problem" in d.value.columns).iloc[0]["Column"] == "Date of Birth"
