@@ -53,12 +53,13 @@ def _items(inst, texts: dict[int, str], prefix: str, short: str) -> list[Contrac
         numbered = (rf"^({prefix}_|{short}_(?=(item|q|question)_))((item|q|question|number)_)?{k}(_|$)", 1)
         plain = (rf"^((item|q|question|number)_)?{k}$", 2)
         label = f"{inst.name} item {k}"
-        if inst is PHQ9 and k == 9:
+        last = k == inst.n_items  # the PHQ-9's last item asks about self-harm
+        if inst is PHQ9 and last:
             label += " (thoughts of self-harm / better off dead)"
         patterns = [numbered, (texts[k], 2)]
         if inst is PHQ9:
             patterns.append(plain)  # a bare "Q9" is the PHQ-9's far more often than the GAD-7's
-        need = "optional" if (inst is GAD7 or k == 9) else "required unless the PHQ-9 total is given"
+        need = "optional" if (inst is GAD7 or last) else "required unless the PHQ-9 total is given"
         out.append(ContractField(f"{short}{inst.n_items}_{k}", label, need, tuple(patterns)))
     return out
 
@@ -205,7 +206,7 @@ def detect_header_row(rows) -> HeaderRowGuess:
     filled = [[c for c in r if c] for r in cleaned]
     best = None
     for i, cells in enumerate(filled):
-        if len(cells) < 2 or len(set(c.lower() for c in cells)) < len(cells):
+        if len(cells) <= 1 or len(set(c.lower() for c in cells)) < len(cells):  # a title is one cell
             continue
         if any(_NUMBER.match(c) or _DATE_LIKE.match(c) for c in cells):
             continue

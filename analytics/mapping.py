@@ -45,7 +45,7 @@ from .errors import AnalyticsError
 from .loading import RawTable, normalise_header
 
 __all__ = ["ColumnMapping", "REQUIRED_WHEN_MAPPED", "load_mapping", "apply_mapping", "mapping_from_choices",
-           "mapping_to_toml", "mapping_name", "default_mapping_folder", "save_mapping", "list_saved_mappings",
+           "mapping_to_toml", "mapping_name", "mapping_folder", "save_mapping", "list_saved_mappings",
            "load_saved_mapping"]
 
 _DATE_COLUMNS = ("assessment_date", "treatment_start_date")
@@ -120,7 +120,7 @@ def load_mapping(path, *, label: str | None = None) -> ColumnMapping:
         raise AnalyticsError(f"{path}: [workbook] sheet must be the sheet's name as text, such as \"PHQ-9\".")
     layout = data.get("layout") or {}
     header_row = layout.get("header_row", 1) if isinstance(layout, dict) else None
-    if not isinstance(header_row, int) or isinstance(header_row, bool) or not 1 <= header_row <= 1000:
+    if not isinstance(header_row, int) or isinstance(header_row, bool) or header_row < 1:
         raise AnalyticsError(f"{path}: [layout] header_row must be the number of the line that names the columns "
                              "(1 for the first line, 3 when two title lines sit above it).")
     given_name = data.get("name", "")
@@ -271,7 +271,7 @@ def _toml_text(value: str) -> str:
     for ch in str(value):
         if ch in "\"\\":
             out.append("\\" + ch)
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+        elif unicodedata.category(ch) == "Cc":  # control characters, written as escapes
             out.append(f"\\u{ord(ch):04x}")
         elif unicodedata.category(ch) == "Cs":
             continue  # a lone surrogate cannot be written as UTF-8
@@ -316,11 +316,9 @@ def mapping_name(name) -> str:
     return text
 
 
-def default_mapping_folder() -> Path:
-    """Where saved mappings are kept: ``$OUTCOMES_MAPPINGS``, else a ``mappings`` folder beside the store."""
-    from .store import default_db_path
-
-    return Path(os.environ.get("OUTCOMES_MAPPINGS") or default_db_path().parent / "mappings")
+def mapping_folder(store) -> Path:
+    """Where saved mappings are kept: ``$OUTCOMES_MAPPINGS``, else a ``mappings`` folder beside the store file."""
+    return Path(os.environ.get("OUTCOMES_MAPPINGS") or Path(store).parent / "mappings")
 
 
 def _mapping_file(folder: Path, name: str) -> Path:
@@ -328,13 +326,13 @@ def _mapping_file(folder: Path, name: str) -> Path:
     return Path(folder) / f"mapping-{hashlib.sha256(name.casefold().encode('utf-8')).hexdigest()[:24]}.toml"
 
 
-def save_mapping(mapping: ColumnMapping, name, *, folder=None, headers: dict | None = None) -> Path:
+def save_mapping(mapping: ColumnMapping, name, *, folder, headers: dict | None = None) -> Path:
     """Save a mapping under a name for the next export of the same layout; the same name replaces it.
 
     Written to a new file and moved into place, so a crash leaves the old mapping or the new one, never half.
     """
     name = mapping_name(name)
-    folder = Path(folder) if folder is not None else default_mapping_folder()
+    folder = Path(folder)
     text = mapping_to_toml(replace(mapping, name=name), headers=headers)
     target = _mapping_file(folder, name)
     try:
@@ -353,9 +351,9 @@ def save_mapping(mapping: ColumnMapping, name, *, folder=None, headers: dict | N
     return target
 
 
-def list_saved_mappings(folder=None) -> list[ColumnMapping]:
-    """The saved mappings, by name (a file that no longer reads is skipped: it is not a mapping)."""
-    folder = Path(folder) if folder is not None else default_mapping_folder()
+def list_saved_mappings(folder) -> list[ColumnMapping]:
+    """The saved mappings in ``folder``, by name (a file that no longer reads is skipped: it is not a mapping)."""
+    folder = Path(folder)
     if not folder.is_dir():
         return []
     found = []
@@ -369,8 +367,8 @@ def list_saved_mappings(folder=None) -> list[ColumnMapping]:
     return sorted(found, key=lambda m: m.name.casefold())
 
 
-def load_saved_mapping(name, folder=None) -> ColumnMapping:
-    """The mapping saved under ``name``.
+def load_saved_mapping(name, folder) -> ColumnMapping:
+    """The mapping saved under ``name`` in ``folder``.
 
     Raises
     ------
@@ -378,8 +376,7 @@ def load_saved_mapping(name, folder=None) -> ColumnMapping:
         When none is saved under that name.
     """
     name = mapping_name(name)
-    folder = Path(folder) if folder is not None else default_mapping_folder()
-    path = _mapping_file(folder, name)
+    path = _mapping_file(Path(folder), name)
     if not path.is_file():
         raise AnalyticsError(f"no mapping is saved under the name {name!r}; save one on the Data page first.")
     return load_mapping(path, label=name)

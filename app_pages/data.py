@@ -12,7 +12,7 @@ import streamlit as st
 
 from analytics import AnalyticsError, QuestionnaireValidationError, validate_questionnaires
 from analytics.deidentification import DEIDENTIFIED_ONLY, identifier_column_reason
-from analytics.definitions import BASELINE_WINDOW_DAYS, HEADER_SEARCH_ROWS
+from analytics.definitions import BASELINE_WINDOW_DAYS, HEADER_SEARCH_ROWS, IMPORT_PREVIEW_ROWS as PREVIEW_ROWS
 from analytics.header_suggestion import (
     CONTRACT_FIELDS,
     DATE_FORMATS,
@@ -27,6 +27,7 @@ from analytics.mapping import (
     ColumnMapping,
     list_saved_mappings,
     load_mapping,
+    mapping_folder,
     mapping_from_choices,
     save_mapping,
 )
@@ -50,7 +51,6 @@ db = default_db_path()
 DATA_TYPES = ["csv", "xlsx", "parquet", "json", "ndjson"]
 NOT_IN_FILE = "— not in this file —"
 REFUSED = "refused: nothing was imported"  # the one title every refusal carries
-PREVIEW_ROWS = 5
 def _from_store(read) -> pd.DataFrame:
     """A table from the store; empty when there is no store yet (or, with the reason shown, an unreadable one)."""
     if not db.exists():
@@ -163,7 +163,7 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
         st.info("This is a REDCap export: it is read by the REDCap reader (one row per event, the PHQ-9 form's "
                 "fields). A mapping file can name other field names.", icon=":material/info:")
         return uploaded or ColumnMapping()
-    saved = list_saved_mappings()
+    saved = list_saved_mappings(mapping_folder(db))
 
     choices = [""] + [m.name for m in saved]  # "": suggested (a saved mapping's name is never empty)
     fitting = [m.name for m in saved if _fits(m, rows)]
@@ -196,8 +196,8 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
             st.caption(plain(guess.why[0].upper() + guess.why[1:]) + ".")
         if header_row > 1:
             title = [c for r in rows[:header_row - 1] for c in r if str(c).strip()]
-            st.caption("Skipped above the headers: " + "; ".join(f"“{plain(c)}”" for c in title[:4])
-                       + (" ..." if len(title) > 4 else "") if title else "Skipped above the headers: blank rows.")
+            st.caption("Skipped above the headers: " + "; ".join(f"“{plain(c)}”" for c in title) if title
+                       else "Skipped above the headers: blank rows.")
     headers = _headers_of(rows, header_row)
     if not headers:
         _refused(label, f"Row {header_row} holds no column headers; choose the row that names the columns.")
@@ -272,7 +272,8 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
                                   help="Saved for the next export of the same layout; it is offered first then.")
         if cols[1].form_submit_button("Save mapping"):
             try:
-                save_mapping(mapping, name, headers={normalise_header(h): h for h in headers})
+                save_mapping(mapping, name, folder=mapping_folder(db),
+                             headers={normalise_header(h): h for h in headers})
                 st.success(f"Saved as {plain(name.strip())}. The next export with these headers is matched "
                            "the same way.")
             except AnalyticsError as exc:
