@@ -15,8 +15,8 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
 1. errors: ``errors`` (every exception the package raises on purpose).
 2. definitions: ``definitions`` (every threshold, window and default; imports only errors).
 3. statistics and reading: ``statistics``, ``benchmark_statistics``, ``instruments``, ``loading``,
-   ``sources``, ``fhir``, ``redcap``, ``mapping``, ``observations``, ``deidentification``,
-   ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``.
+   ``sources``, ``fhir``, ``redcap``, ``mapping``, ``header_suggestion``, ``import_review``, ``observations``,
+   ``deidentification``, ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``.
 4. validation and outcomes: ``validation``, ``sessions``, ``instrument_validation``, ``episodes``,
    ``outcomes``, ``cohorts``.
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,

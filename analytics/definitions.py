@@ -85,6 +85,9 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_MAPPING_CHARS",
     "MAX_UPLOAD_LABEL_CHARS",
+    "HEADER_SEARCH_ROWS",
+    "IMPORT_PREVIEW_ROWS",
+    "MAX_MAPPING_NAME_CHARS",
 ]
 
 SPEC_VERSION = "2"
@@ -228,6 +231,12 @@ MAX_JSON_DEPTH = 100
 MAX_MAPPING_CHARS = 1_000_000
 #: Longest uploaded file name kept (as a label; it is never a path).
 MAX_UPLOAD_LABEL_CHARS = 120
+#: Rows at the top of an export searched for the header row (a title block sits above it).
+HEADER_SEARCH_ROWS = 30
+#: Rows of an export shown on the mapping screen, as they will be read, before it is imported.
+IMPORT_PREVIEW_ROWS = 5
+#: Longest name of a saved column mapping (a label chosen by the user; never a path).
+MAX_MAPPING_NAME_CHARS = 80
 
 #: Small-cell suppression (CMS cell-size rule): no count from 1 to this value leaves the clinic,
 #: in aggregate exports or as the size of a research cohort.

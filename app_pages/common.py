@@ -70,6 +70,24 @@ def plain(value) -> str:
     return "\\" + text if text[:1] in ("#", "-", "+", "=", "!") else text
 
 
+_CLI_HINTS = [  # the engine's messages are written for the command line too; a browser user has no flags to type
+    ("Point --db / OUTCOMES_DB at", "Ask whoever runs the dashboard to point OUTCOMES_DB at"),
+    ("point --db / OUTCOMES_DB at", "ask whoever runs the dashboard to point OUTCOMES_DB at"),
+    ("Point --db at", "Ask whoever runs the dashboard to point OUTCOMES_DB at"),
+    ("use another --db path", "ask whoever runs the dashboard to set OUTCOMES_DB to another path"),
+    ("Import a file first: python -m analytics import FILE", "Import a file first, on the Data page"),
+    ("; list them with: python -m analytics imports", "; the Data page's import history lists them"),
+]
+
+
+def browser_text(message) -> str:
+    """An error message for the browser: :func:`plain`, and no command-line flag to type."""
+    text = str(message)
+    for hint, words in _CLI_HINTS:
+        text = text.replace(hint, words)
+    return plain(text)
+
+
 def chart_text(value) -> str:
     """Text from the data for plotly legends, hover text and labels: plotly draws ``<b>``, ``<a href>`` and the
     like as formatting, so ``&``, ``<`` and ``>`` are written as entities (shown literally)."""
@@ -125,7 +143,7 @@ def load_report(kind: str, path: Path):
             return _from_store(str(path), _stamp(path))
         return _validated(str(path), _stamp(path))
     except (AnalyticsError, OSError) as exc:
-        st.error(f"The data could not be read: {plain(exc)}")
+        st.error(f"The data could not be read: {browser_text(exc)}")
         return None
 
 

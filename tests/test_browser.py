@@ -28,8 +28,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
+    env["OUTCOMES_MAPPINGS"] = str(tmp_path_factory.mktemp("mappings"))  # mappings saved by the tests
     # a fresh store under the git-ignored data/, named the same on every machine so screenshots do not churn
     store = ROOT / "data" / "browser-test.sqlite"
     for leftover in store.parent.glob(store.name + "*"):
@@ -239,3 +240,49 @@ def test_safety_worklist_patient_marked_reviewed(browser):
     finally:
         for leftover in store.parent.glob(store.name + "*"):
             leftover.unlink()
+
+
+def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_path):
+    """An EHR export with a title block above its headers, matched on screen and imported; then the EHR's
+    totals-only flowsheet of the same visits (nothing stored is wiped), then a corrected total, previewed
+    old -> new and accepted from the browser."""
+    exports = ROOT / "tests" / "data" / "exports"
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/data", wait_until="domcontentloaded")
+    page.wait_for_selector(f"text={FOOTER}", timeout=60_000)
+    upload(page, exports / "ehr_title_row.csv")
+    page.wait_for_selector("text=Preview: the first 5 of 8 rows as they will be read", timeout=60_000)
+    expect(page.get_by_text("line 4 names the columns").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_label("Row holding the column headers", exact=True)).to_have_value("4", timeout=30_000)
+    expect(page.get_by_text("Westlake Ketamine Clinic - PHQ-9 Flowsheet").first).to_be_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "data_mapping.png"), full_page=True)
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_selector("text=now shows the clinic store", timeout=60_000)
+    expect(page.get_by_text("ehr_title_row.csv: import").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "data_imported.png"), full_page=False)
+
+    upload(page, exports / "ehr_totals_only.csv")
+    page.wait_for_selector("text=Preview: the first 5 of 6 rows as they will be read", timeout=60_000)
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_selector("text=1 questionnaire(s) added, 5 already present, 0 corrected", timeout=60_000)
+
+    fixed = tmp_path / "ehr_totals_corrected.csv"
+    fixed.write_text((exports / "ehr_totals_only.csv").read_text().replace("W-0002,04/14/2026,4",
+                                                                           "W-0002,04/14/2026,5"))
+    upload(page, fixed)
+    page.get_by_role("button", name="Check and import").click()
+    accept = page.get_by_role("button", name="Accept these 1 correction(s) and import")
+    accept.wait_for(timeout=60_000)
+    expect(page.get_by_text("ehr_totals_corrected.csv refused: nothing was imported").first).to_be_visible()
+    # the preview grid draws on a canvas; its cells exist for assistive technology
+    page.wait_for_selector('td:has-text("PHQ-9 total: 4 → 5")', state="attached", timeout=30_000)
+    expect(page.get_by_text("--accept-corrections")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "data_corrections.png"), full_page=False)
+    accept.click()
+    page.wait_for_selector("text=1 corrected", timeout=60_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    assert not errors, errors
+    page.close()
