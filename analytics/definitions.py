@@ -40,6 +40,9 @@ __all__ = [
     "AGE_TOP_CODE",
     "SMALL_CELL_MAX",
     "COHORT_QUARTER_MIN_PATIENTS",
+    "DEFAULT_CLINIC_NAME",
+    "MAX_CLINIC_NAME_CHARS",
+    "REPORT_TREND_QUARTERS",
     "EPISODE_SELECTIONS",
     "EPISODE_SELECTION_LABELS",
     "EPISODE_LOOKBACK_DAYS",
@@ -175,6 +178,13 @@ SMALL_CELL_MAX = 10
 #: A research export names the quarter of a cohort's treatment-start period only when the cohort has at least
 #: this many patients; otherwise the year (no calendar date ever).
 COHORT_QUARTER_MIN_PATIENTS = 100
+
+#: The clinic's name on the quarterly report until a director sets it (CLI --clinic-name, Export page).
+DEFAULT_CLINIC_NAME = "Our clinic"
+#: Longest clinic name accepted (a heading, not a paragraph).
+MAX_CLINIC_NAME_CHARS = 120
+#: The quarterly report's trend covers this many quarters, the report's own last (none before the first patient).
+REPORT_TREND_QUARTERS = 8
 
 #: A questionnaire with a blank start date belongs to the episode with the latest
 #: start S such that its date >= S - this many days (a screening before a re-induction).

@@ -17,6 +17,7 @@ __all__ = [
     "SmallCohortError",
     "SessionValidationError",
     "SessionAlignmentError",
+    "SettingsError",
     "PROBLEM_COLUMNS",
 ]
 
@@ -118,3 +119,7 @@ class SessionAlignmentError(AnalyticsError, ValueError):
 
     The message says which columns each table has and what to add.
     """
+
+
+class SettingsError(AnalyticsError, ValueError):
+    """A setting (the clinic's name, say) or the settings file is not usable; the message says what to change."""
