@@ -237,8 +237,10 @@ def _rate_cell(r: dict, prefix: str = "") -> str:
     rate = _num(r.get(f"{prefix}rate"))
     if rate is None or not _num(r.get(f"{prefix}n")):
         return f"{NO_DATA} (no patients)"
-    low = r.get(f"{prefix}ci_low")
-    return percent(rate) + (f" ({percent_interval(low, r.get(f'{prefix}ci_high'))})" if _num(low) is not None else "")
+    low, high = r.get(f"{prefix}ci_low"), r.get(f"{prefix}ci_high")
+    if _num(low) is None or _num(high) is None:  # e.g. a Kaplan-Meier estimate of 100%: log-log has no interval
+        return f"{percent(rate)} (95% CI not defined)"
+    return f"{percent(rate)} ({percent_interval(low, high)})"
 
 
 def _comparison_rows(export: QuarterlyExport) -> list[dict]:
