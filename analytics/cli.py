@@ -51,6 +51,7 @@ from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationErro
 from .outcomes import patient_outcomes, remission_rate, response_rate, si_resolution_rate
 from .quarterly import quarterly_export, write_quarterly_export
 from .research_export import write_research_export
+from .settings import load_settings
 from .sources import read_source
 from .store import (
     ImportConflictError,
@@ -340,7 +341,6 @@ def _export(args) -> int:
         history = list_imports(db)
         source = {"kind": "store", "store": str(db), "fingerprint": store_fingerprint(db),
                   "imports": history[["id", "file_name", "sha256"]].to_dict("records")}
-    from .settings import load_settings
     clinic_name = args.clinic_name if args.clinic_name is not None else load_settings().clinic_name
     export = quarterly_export(report.frame, quarter=args.quarter, definitions=definitions,
                               suppression=not args.no_suppression, qm_window_days=args.qm_window_days,

@@ -173,7 +173,7 @@ def _volume(export: QuarterlyExport) -> str:
     table = pd.DataFrame([{"Measure": label, quarter_title(export.quarter): _count(c[now]["n"]),
                            **({quarter_title(prev): _count(c[before]["n"]) if before else "—"} if prev else {})}
                           for label, now, before in rows])
-    return _table(table, numeric=table.columns[1:].tolist())
+    return _table(table, numeric=table.columns[1:].tolist(), css="keep")
 
 
 def _retention(export: QuarterlyExport) -> tuple[str, str]:
@@ -324,7 +324,7 @@ def _safety(export: QuarterlyExport) -> str:
                      "Share (95% CI)": _rate_cell(r) if _num(r.get("ci_low")) is not None or hidden_label(r)
                      else (percent(r["rate"]) if _num(r["n"]) else NO_DATA),
                      "Published figure": pub or "—"})
-    return _table(pd.DataFrame(rows), numeric=["Patients (n)", "With it"])
+    return _table(pd.DataFrame(rows), numeric=["Patients (n)", "With it"], css="keep")
 
 
 def _quality(export: QuarterlyExport) -> tuple[str, str]:
