@@ -13,6 +13,7 @@ from __future__ import annotations
 import html
 import os
 import shutil
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,28 +70,39 @@ def print_pdf(html_path, pdf_path, *, footer: str = "", status: PdfStatus | None
     if not status.available:
         raise PdfUnavailableError(f"the PDF cannot be made on this machine: {status.reason}. The HTML report "
                                   "prints to PDF from any browser (File, Print).")
-    from playwright.sync_api import Error as PlaywrightError  # optional dependency, found by pdf_status
-    from playwright.sync_api import sync_playwright
-
     pdf_path = Path(pdf_path)
     foot = (f'<div style="font-size:8px;width:100%;margin:0 14mm;color:#555;display:flex;'
             f'justify-content:space-between"><span>{html.escape(footer)}</span><span>page '
             '<span class="pageNumber"></span> of <span class="totalPages"></span></span></div>')
+    # Playwright's sync API refuses to run where an asyncio loop is running (a caller's own Playwright, some
+    # servers): a thread of its own has none
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        failure = pool.submit(_print, Path(html_path), pdf_path, foot, status.chromium).result()
+    if failure:
+        pdf_path.unlink(missing_ok=True)
+        raise PdfUnavailableError(f"the PDF could not be printed with {status.chromium} ({failure}). The HTML "
+                                  "report prints to PDF from any browser (File, Print).")
+    return pdf_path
+
+
+def _print(html_path: Path, pdf_path: Path, footer: str, chromium: str) -> str:
+    """Print in this thread; the first line of Playwright's error, or "" when the PDF was written."""
+    from playwright.sync_api import Error as PlaywrightError  # optional dependency, found by pdf_status
+    from playwright.sync_api import sync_playwright
+
     try:
         with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=status.chromium, args=_ARGS, timeout=_TIMEOUT_MS)
+            browser = p.chromium.launch(executable_path=chromium, args=_ARGS, timeout=_TIMEOUT_MS)
             try:
                 page = browser.new_page()
-                page.goto(Path(html_path).resolve().as_uri(), wait_until="load", timeout=_TIMEOUT_MS)
+                page.goto(html_path.resolve().as_uri(), wait_until="load", timeout=_TIMEOUT_MS)
                 page.emulate_media(media="print")
                 page.pdf(path=str(pdf_path), format="A4", print_background=True, prefer_css_page_size=True,
-                         display_header_footer=True, header_template="<span></span>", footer_template=foot,
+                         display_header_footer=True, header_template="<span></span>", footer_template=footer,
                          margin={"top": "16mm", "bottom": "18mm", "left": "14mm", "right": "14mm"})
             finally:
                 browser.close()
     except PlaywrightError as exc:
-        pdf_path.unlink(missing_ok=True)
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise PdfUnavailableError(f"the PDF could not be printed with {status.chromium} ({first}). The HTML report "
-                                  "prints to PDF from any browser (File, Print).") from None
-    return pdf_path
+        text = str(exc).strip()
+        return text.splitlines()[0] if text else type(exc).__name__
+    return ""
