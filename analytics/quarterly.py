@@ -1,10 +1,18 @@
-"""The quarterly outcome export: a report a clinic can send to a board, payer or registry.
+"""The quarterly outcome export: the tables of a report a clinic can send to a board, payer or registry.
 
 Safe by default: aggregate figures only (no pseudonym, no patient-level date, no
-free text), small cells suppressed (:mod:`analytics.suppression`), spreadsheet
-formulas neutralised (:mod:`analytics.exports`).  Four files: ``summary.csv``,
-``outcomes_<quarter>.xlsx``, ``report_<quarter>.html`` (self-contained, prints
-cleanly) and ``manifest.json`` (everything needed to reproduce it).
+free text), small cells suppressed (:mod:`analytics.suppression`, across tables
+by :mod:`analytics.quarterly_suppression`), spreadsheet formulas neutralised
+(:mod:`analytics.exports`).  Files: ``summary.csv``, ``outcomes_<quarter>.xlsx``
+(:mod:`analytics.quarterly_workbook`), ``report_<quarter>.html``
+(:mod:`analytics.quarterly_report`, charts in :mod:`analytics.quarterly_charts`),
+optionally ``report_<quarter>.pdf`` (:mod:`analytics.report_pdf`), and
+``manifest.json`` (everything needed to reproduce it).  The director's internal
+version (``suppression=False``) is marked on every page and in every file name.
+
+Over 400 lines because one function builds every table of the export, so each
+count is computed once and the cross-table suppression sees them all; rendering
+lives in the modules named above.
 """
 from __future__ import annotations
 
@@ -13,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .benchmarks import compare_with_benchmarks
@@ -23,6 +30,7 @@ from .definitions import (
     ANALYSIS_MODE_LABELS,
     DEFAULT_CLINIC_NAME,
     REPORT_TREND_QUARTERS,
+    SMALL_CELL_MAX,
     SPEC_VERSION,
     OutcomeDefinitions,
 )
@@ -36,7 +44,8 @@ from .quarterly_workbook import write_workbook
 from .report_pdf import PdfUnavailableError, pdf_status, print_pdf
 from .safety import si_change_rates
 from .settings import checked_clinic_name
-from .suppression import SuppressionMasks, render_suppressed, small_cell_masks, suppress_small_cells
+from .quarterly_suppression import suppress_together
+from .suppression import SUPPRESSED_COUNT, SUPPRESSED_VALUE, suppress_small_cells
 
 __all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export", "hashed_source",
            "INTERNAL_NOTICE", "EXPORT_FORMATS", "DEFAULT_FORMATS", "HEADLINE_OUTCOMES", "export_file_names"]
@@ -235,26 +244,28 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
     p_label, p_hi = _quarter_label(p_lo), p_lo + pd.offsets.QuarterEnd(0)
     q_prev = questionnaires[questionnaires["assessment_date"].between(p_lo, p_hi)]
     eligible = patients[patients["eligible"]]
-    completeness = pd.DataFrame([
-        {"key": "starts", "measure": "New treatment starts (the quarter's cohort)", "n": len(patients), "events": len(patients)},
-        {"key": "baseline", "measure": "Cohort patients with a baseline", "n": len(patients),
-         "events": int(patients["baseline_day"].notna().sum())},
-        {"key": "endpoint", "measure": f"Eligible patients with a week-{d.week} endpoint in the window", "n": len(eligible),
-         "events": int(eligible["endpoint_day"].notna().sum() if d.analysis != "locf" else
-                       (eligible["endpoint_source"] == "window").sum())},
-        {"key": "incomplete", "measure": "Questionnaires in the quarter that were incomplete", "n": len(q_in),
-         "events": int((~q_in["complete"]).sum())},
-        {"key": "active", "measure": "Patients with a questionnaire in the quarter (activity)", "n": int(q_in["patient_id"].nunique()),
-         "events": int(q_in["patient_id"].nunique())},
-        {"key": "infusions", "measure": "Infusions recorded in the quarter (questionnaires numbered with an infusion)",
-         "n": _infusions(q_in), "events": _infusions(q_in)},
-    ] + ([  # volume of the previous quarter, for the board's comparison (none before the first patient)
-        {"key": "starts_previous", "measure": f"New treatment starts in the previous quarter ({p_label})", "n": starts[p_label],
-         "events": starts[p_label]},
-        {"key": "questionnaires_previous", "measure": f"Questionnaires in the previous quarter ({p_label})", "n": len(q_prev), "events": len(q_prev)},
-        {"key": "infusions_previous", "measure": f"Infusions recorded in the previous quarter ({p_label})", "n": _infusions(q_prev),
-         "events": _infusions(q_prev)},
-    ] if p_label in starts else []))
+    active = int(q_in["patient_id"].nunique())
+    rows = [
+        ("starts", "New treatment starts (the quarter's cohort)", len(patients), len(patients)),
+        ("baseline", "Cohort patients with a baseline", len(patients), int(patients["baseline_day"].notna().sum())),
+        ("endpoint", f"Eligible patients with a week-{d.week} endpoint in the window", len(eligible),
+         int(eligible["endpoint_day"].notna().sum() if d.analysis != "locf" else
+             (eligible["endpoint_source"] == "window").sum())),
+        ("incomplete", "Questionnaires in the quarter that were incomplete", len(q_in), int((~q_in["complete"]).sum())),
+        ("active", "Patients with a questionnaire in the quarter (activity)", active, active),
+        ("infusions", "Infusions recorded in the quarter (questionnaires numbered with an infusion)", _infusions(q_in),
+         _infusions(q_in)),
+    ]
+    if p_label in starts:  # volume of the previous quarter, for the board's comparison (none before the first patient)
+        rows += [
+            ("starts_previous", f"New treatment starts in the previous quarter ({p_label})", starts[p_label],
+             starts[p_label]),
+            ("questionnaires_previous", f"Questionnaires in the previous quarter ({p_label})", len(q_prev),
+             len(q_prev)),
+            ("infusions_previous", f"Infusions recorded in the previous quarter ({p_label})", _infusions(q_prev),
+             _infusions(q_prev)),
+        ]
+    completeness = pd.DataFrame(rows, columns=["key", "measure", "n", "events"])
     completeness["rate"] = [_share(e, n) for e, n in zip(completeness["events"], completeness["n"])]
 
     qm = quality_measures(questionnaires, patient_outcomes(questionnaires, definitions=d, attributes=False),
@@ -268,8 +279,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
                                                    "ci_high": m.result.ci_high}] + m.strata.to_dict("records")])
 
     if suppression:
-        summary, trend_out, safety, completeness = _suppress_together(raw_summary, trend, safety, completeness,
-                                                                      label)
+        summary, trend_out, safety, completeness = suppress_together(raw_summary, trend, safety, completeness,
+                                                                     label, derived=_DERIVED)
         # the age strata add up to the measure's "all ages" row: complementary suppression within a measure
         quality = suppress_small_cells(quality, group_by=("measure",), dimension_column="stratum",
                                        total_dimension="all ages")
@@ -282,9 +293,10 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         [(k, json.dumps(v) if isinstance(v, list) else str(v)) for k, v in params.items()]
         + [("methods", d.describe()), ("analysis mode", ANALYSIS_MODE_LABELS[d.analysis]),
            ("cohort", f"patients whose treatment started in {label}; outcomes at week {d.week} from their start"),
-           ("suppression", "counts from 1 to 10, and values from which one could be derived, are hidden (CMS "
-                           "cell-size rule, with complementary suppression across strata and across this export's "
-                           "tables); <11 marks a hidden count from 1 to 10, 'suppressed' any other hidden value"
+           ("suppression", f"counts from 1 to {SMALL_CELL_MAX}, and values from which one could be derived, are "
+                           "hidden (CMS cell-size rule, with complementary suppression across strata and across this "
+                           f"export's tables); {SUPPRESSED_COUNT} marks a hidden count from 1 to {SMALL_CELL_MAX}, "
+                           f"'{SUPPRESSED_VALUE}' any other hidden value"
             if suppression else INTERNAL_NOTICE),
            ("comparisons", "published figures are like for like only when instrument, definition, method, analysis, "
                            "timepoint and population match (a site, protocol or baseline band is never like for like "
@@ -307,67 +319,6 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
     return QuarterlyExport(label, d, suppression, summary, trend_out, safety, completeness, quality,
                            definitions_table, manifest, raw_summary, clinic_name,
                            _headline(summary, trend_out, label, p_label, d))
-
-
-def _suppress_together(raw_summary, trend, safety, completeness, quarter):
-    """Suppress the tables of one export so that no count is shown in one and hidden in another.
-
-    The summary's overall rows are the trend's row for this quarter; the
-    safety table's SI resolution is the summary's; the cohort, its eligible
-    patients, completers and SI counts recur in the safety and completeness
-    tables.  A count hidden in one table is hidden wherever it is published
-    (matched by meaning where the tables share a row, by value among the
-    cohort-level counts otherwise: over-hiding a coincidence is the safe
-    error), then the complements are chosen again, until nothing changes.
-    """
-    own = (raw_summary["benchmark_id"] == "").to_numpy()
-    s_own = raw_summary[own].reset_index(drop=True)
-    frames = {"summary": s_own, "trend": trend.reset_index(drop=True), "safety": safety.reset_index(drop=True),
-              "completeness": completeness.reset_index(drop=True)}
-    options = {"summary": dict(group_by=("metric", "dimension")),
-               "trend": dict(group_by=("metric",), complementary=False),
-               "safety": dict(group_by=("measure",), complementary=False),
-               "completeness": dict(group_by=("measure",), complementary=False)}
-    force = {k: [np.zeros(len(f), dtype=bool), np.zeros(len(f), dtype=bool)] for k, f in frames.items()}
-    # the same quantity in two tables: (table, row) pairs whose n and events are equal by construction
-    overall = {m: i for i, m in zip(np.flatnonzero(s_own["dimension"] == "overall"),
-                                   s_own.loc[s_own["dimension"] == "overall", "metric"])}
-    now = {m: i for i, m in zip(np.flatnonzero(frames["trend"]["quarter"] == quarter),
-                               frames["trend"].loc[frames["trend"]["quarter"] == quarter, "metric"])}
-    same_rows = [(("summary", overall[m]), ("trend", now[m])) for m in overall if m in now]
-    if "si_resolution" in overall:
-        same_rows.append((("summary", overall["si_resolution"]), ("safety", 1)))
-    pool = [("summary", i) for i in overall.values()] + [("trend", i) for i in now.values()] + \
-        [("safety", i) for i in range(len(frames["safety"]))] + \
-        [("completeness", i) for i in range(len(frames["completeness"]))]
-    while True:
-        masks = {k: small_cell_masks(f, force_n=force[k][0], force_events=force[k][1], **options[k])
-                 for k, f in frames.items()}
-        hide = {k: [m.hide_n.copy(), m.hide_events.copy()] for k, m in masks.items()}
-        for a, b in same_rows:
-            for kind in (0, 1):
-                either = hide[a[0]][kind][a[1]] or hide[b[0]][kind][b[1]]
-                hide[a[0]][kind][a[1]] = hide[b[0]][kind][b[1]] = either
-        hidden_values = {int(frames[t].loc[i, col]) for t, i in pool for kind, col in ((0, "n"), (1, "events"))
-                         if hide[t][kind][i]} - {0}  # a hidden 0 is the event count of a hidden row: no count itself
-        for t, i in pool:
-            for kind, col in ((0, "n"), (1, "events")):
-                if int(frames[t].loc[i, col]) in hidden_values:
-                    hide[t][kind][i] = True
-        for k in hide:  # a hidden n hides the whole row
-            hide[k][1] |= hide[k][0]
-        if all((hide[k][0] == masks[k].hide_n).all() and (hide[k][1] == masks[k].hide_events).all() for k in hide):
-            break
-        force = hide
-    summary_masks = masks["summary"]
-    # the rows comparing with a published figure repeat their stratum's counts: hidden the same way
-    keyed = s_own.assign(_n=summary_masks.hide_n, _e=summary_masks.hide_events).set_index(
-        ["dimension", "stratum", "metric"])[["_n", "_e"]]
-    full = keyed.reindex(pd.MultiIndex.from_frame(raw_summary[["dimension", "stratum", "metric"]]))
-    summary = render_suppressed(raw_summary, SuppressionMasks(full["_n"].to_numpy(dtype=bool),
-                                                               full["_e"].to_numpy(dtype=bool)), derived=_DERIVED)
-    return (summary, *(render_suppressed(frames[k], masks[k], derived=_DERIVED)
-                       for k in ("trend", "safety", "completeness")))
 
 
 _HASH_KEYS = ("kind", "sha256", "fingerprint")

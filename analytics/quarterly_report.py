@@ -85,7 +85,7 @@ def figure_text(row: dict, prefix: str = "", *, unit: str = "patients") -> str:
         return f"{NO_DATA} (no patient in the denominator)"
     low, high = row.get(f"{prefix}ci_low"), row.get(f"{prefix}ci_high")
     interval = f" (95% CI {percent_interval(low, high)})" if _num(low) is not None else ""
-    small = " — fewer than 11 patients: read with care" if n <= SMALL_CELL_MAX else ""
+    small = f" — fewer than {SMALL_CELL_MAX + 1} patients: read with care" if n <= SMALL_CELL_MAX else ""
     return f"{percent(rate)}{interval} of {int(n)} {unit}{small}"
 
 
