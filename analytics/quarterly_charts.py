@@ -108,9 +108,6 @@ def forest_svg(rows: list[ChartRow], *, title: str, label_width: int = 290, widt
     left, right, top = label_width, 24, 34
     plot_w = width - left - right
     row_h = 44
-    groups = [r.group for r in rows]
-    n_headers = len([g for i, g in enumerate(groups) if g and (i == 0 or groups[i - 1] != g)])
-    height = top + row_h * len(rows) + 26 * n_headers + 48
     body = [_text(0, 16, title, size=13.5, weight="600")]
     legend = [("circle", PALETTE[0], "This clinic (95% CI)")]
     if any(r.published for r in rows):
@@ -127,7 +124,6 @@ def forest_svg(rows: list[ChartRow], *, title: str, label_width: int = 290, widt
         body.append(_text(lx + 15, 31, text, size=11, color=_GREY))
         lx += 30 + 6.2 * len(text)
     y = top + 10
-    bottom_rows = []
     previous_group = None
     for r in rows:
         if r.group and r.group != previous_group:
@@ -136,10 +132,9 @@ def forest_svg(rows: list[ChartRow], *, title: str, label_width: int = 290, widt
             y += 18
         previous_group = r.group
         cy = y + row_h / 2
-        bottom_rows.append(cy)
-        for i, line in enumerate(_wrap(r.label, int(label_width / 6.4))):
-            body.append(_text(0, cy - 4 + 13 * i - (6 if len(_wrap(r.label, int(label_width / 6.4))) > 1 else 0),
-                              line, size=11.5))
+        lines = _wrap(r.label, int(label_width / 6.4))
+        for i, line in enumerate(lines):  # centred on the row, 13 px apart
+            body.append(_text(0, cy + 4 + 13 * (i - (len(lines) - 1) / 2), line, size=11.5))
         for rate, comparable, name in r.published:
             if rate is None or (isinstance(rate, float) and math.isnan(rate)):
                 continue

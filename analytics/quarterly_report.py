@@ -121,6 +121,9 @@ def summary_sentences(export: QuarterlyExport) -> list[str]:
                            "above the published figure" if low > 0 else "below the published figure")
                 text += (f" Published: {published}, measured the same way: a difference of "
                          f"{points(row['difference'])} (95% CI {points_interval(low, high)}), {verdict}.")
+            elif row["comparable"] is True and _num(row["difference"]) is not None:
+                text += (f" Published: {published}, measured the same way: a difference of "
+                         f"{points(row['difference'])} (no interval could be computed).")
             elif _is_hidden(row["difference"]):
                 text += f" Published: {published}; the comparison is hidden with the figure."
             else:

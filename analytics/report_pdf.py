@@ -11,6 +11,7 @@ and the Export page and CLI say PDF is unavailable instead of failing.
 from __future__ import annotations
 
 import html
+import importlib.util
 import os
 import shutil
 from concurrent.futures import ThreadPoolExecutor
@@ -43,19 +44,21 @@ class PdfStatus:
 
 def pdf_status() -> PdfStatus:
     """Find Playwright and a Chromium executable (``$OUTCOMES_CHROMIUM`` first)."""
-    try:
-        import playwright.sync_api  # noqa: F401  -- an optional dependency: checked, not needed to import this module
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:  # optional: checked here, imported only to print
         return PdfStatus(False, "", "the Python package playwright is not installed (pip install playwright; it "
                                     "drives the system's Chromium and downloads nothing)")
     wanted = os.environ.get("OUTCOMES_CHROMIUM")
-    for name in ([wanted] if wanted else []) + list(CHROMIUM_NAMES):
+    if wanted:  # configured: that browser or none (a silent fallback would hide the mistake)
+        found = shutil.which(wanted)
+        return PdfStatus(True, found, "") if found else PdfStatus(
+            False, "", f"$OUTCOMES_CHROMIUM ({wanted}) is not an executable; point it at a Chromium or Chrome "
+                       "executable, or unset it to use chromium from the PATH")
+    for name in CHROMIUM_NAMES:
         found = shutil.which(name)
         if found:
             return PdfStatus(True, found, "")
-    where = f"$OUTCOMES_CHROMIUM ({wanted}) is not an executable; " if wanted else ""
-    return PdfStatus(False, "", f"{where}no Chromium browser found (install the Debian package chromium, as .ci/run "
-                                "does, or set OUTCOMES_CHROMIUM to a Chromium or Chrome executable)")
+    return PdfStatus(False, "", "no Chromium browser found (install the Debian package chromium, as .ci/run does, "
+                                "or set OUTCOMES_CHROMIUM to a Chromium or Chrome executable)")
 
 
 def print_pdf(html_path, pdf_path, *, footer: str = "", status: PdfStatus | None = None) -> Path:

@@ -2,7 +2,6 @@
 hidden values marked in charts and tables, the director's internal version, and the readable workbook."""
 from __future__ import annotations
 
-import re
 from datetime import date, timedelta
 
 import openpyxl
@@ -205,3 +204,17 @@ def test_workbook_formulas_neutralised_and_internal_marked(workbooks):
     assert cell.value.startswith("'=HYPERLINK") and cell.data_type == "s"
     for ws in workbooks["internal"]:
         assert ws["A1"].value == INTERNAL_NOTICE and (ws.title == "Summary" or ws.freeze_panes == "A4")
+
+
+def test_pdf_status_names_what_is_missing(monkeypatch, tmp_path):
+    from analytics.report_pdf import PdfUnavailableError, pdf_status, print_pdf
+
+    monkeypatch.setenv("OUTCOMES_CHROMIUM", str(tmp_path / "no-such-browser"))
+    status = pdf_status()
+    assert not status.available and "OUTCOMES_CHROMIUM" in status.reason and "no-such-browser" in status.reason
+    with pytest.raises(PdfUnavailableError, match="prints to PDF from any browser"):
+        print_pdf(tmp_path / "r.html", tmp_path / "r.pdf")
+    assert not (tmp_path / "r.pdf").exists()
+    monkeypatch.delenv("OUTCOMES_CHROMIUM")
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert "install the Debian package chromium" in pdf_status().reason
