@@ -208,7 +208,28 @@ def _summary_sheet(ws, export: QuarterlyExport) -> None:
     cells[STATUS_HEADER] = [("; ".join(x for x in (s, "previous quarter hidden" if p else "") if x))
                             for s, p in zip(status, prev_hidden)]
     _write(ws, cells, formats, start_row=row, freeze=False)  # a page to read, not a list to scroll
-    ws.column_dimensions["A"].width = max(ws.column_dimensions["A"].width, 40)
+    widths = {k: v.width for k, v in ws.column_dimensions.items()}
+    _volume_table(ws, export, start_row=row + len(cells) + 2)
+    for k, w in widths.items():  # the headline table sets the widths; the volume table only fits in them
+        ws.column_dimensions[k].width = max(w, ws.column_dimensions[k].width if k != "A" else 0)
+    ws.column_dimensions["A"].width = max(widths.get("A", 0), 40)
+
+
+def _volume_table(ws, export: QuarterlyExport, *, start_row: int) -> None:
+    """New starts, infusions and questionnaires: this quarter and the previous one (counts only)."""
+    c = {r["key"]: r for r in export.completeness.to_dict("records")}
+    previous = next((r["measure"].split("(")[-1].rstrip(")") for k, r in c.items() if k == "starts_previous"), "")
+    rows = [("New treatment starts", "starts", "starts_previous"),
+            ("Infusions recorded", "infusions", "infusions_previous"),
+            ("Questionnaires", "incomplete", "questionnaires_previous")]
+    frame = pd.DataFrame([{"measure": label, "n": c[now]["n"], "events": c[before]["n"] if before in c else None}
+                          for label, now, before in rows])
+    cells, formats = _sheet_frame(frame, ["measure", "n", "events"])
+    cells.columns = ["Volume", quarter_title(export.quarter),
+                     quarter_title(previous) if previous else "Previous quarter", STATUS_HEADER]
+    cells[STATUS_HEADER] = cells[STATUS_HEADER].str.replace("Patients (n)", "this quarter") \
+        .str.replace("Reached it (events)", "previous quarter")
+    _write(ws, cells, formats, start_row=start_row, freeze=False)
 
 
 def write_workbook(export: QuarterlyExport, path) -> Path:

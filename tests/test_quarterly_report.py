@@ -197,6 +197,10 @@ def test_widths_fit_and_summary_sheet_is_readable(workbooks):
     texts = [c.value for c in summary["A"] if isinstance(c.value, str)]
     assert any(t.startswith("• Response by week 6: 50.0%") for t in texts)
     assert summary.max_row < 30 and summary.max_column <= 12  # a page, not 217 x 18
+    volume = next(r for r in summary.iter_rows(values_only=True) if r[0] == "Volume")
+    assert volume[:3] == ("Volume", "2025 Q3", "2025 Q2")
+    starts = next(r for r in summary.iter_rows(values_only=True) if r[0] == "New treatment starts")
+    assert starts[1:3] == (40, 40)
 
 
 def test_workbook_formulas_neutralised_and_internal_marked(workbooks):
