@@ -25,7 +25,7 @@ from .wording import NO_DATA, percent, percent_interval, points, points_interval
 if TYPE_CHECKING:  # the tables' module imports this one to write the files
     from .quarterly import QuarterlyExport
 
-__all__ = ["html_report", "TEMPLATE", "quarter_title", "hidden_label", "figure_text", "summary_sentences"]
+__all__ = ["html_report", "TEMPLATE", "quarter_title", "hidden_label", "figure_text", "summary_sentences", "item_name"]
 
 TEMPLATE = Path(__file__).with_name("templates") / "quarterly_report.html"
 _HIDDEN = {SUPPRESSED_COUNT, SUPPRESSED_VALUE}
@@ -37,6 +37,12 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 def quarter_title(quarter: str) -> str:
     """``"2025Q4"`` -> ``"2025 Q4"``."""
     return quarter.replace("Q", " Q")
+
+
+def item_name(item) -> str:
+    """A parameter's name as words, capitalised: ``window_days`` -> "Window days", "analysis mode" -> "Analysis mode"."""
+    text = readable_header(item)
+    return text[:1].upper() + text[1:]
 
 
 def _day(text: str) -> str:
@@ -341,7 +347,7 @@ def _quality(export: QuarterlyExport) -> tuple[str, str]:
 
 
 def _methods(export: QuarterlyExport) -> str:
-    rows = [{"Item": readable_header(r["item"]), "Value": r["value"]}
+    rows = [{"Item": item_name(r["item"]), "Value": r["value"]}
             for r in export.definitions_table.to_dict("records")]
     return _table(pd.DataFrame(rows), css="small")
 

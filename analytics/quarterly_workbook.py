@@ -20,7 +20,7 @@ from openpyxl.utils import get_column_letter
 
 from .definitions import SMALL_CELL_MAX
 from .exports import neutralise_formulas
-from .quarterly_report import quarter_title, summary_sentences
+from .quarterly_report import item_name, quarter_title, summary_sentences
 from .suppression import SUPPRESSED_COUNT, SUPPRESSED_VALUE
 
 if TYPE_CHECKING:
@@ -107,6 +107,8 @@ def _sheet_frame(frame: pd.DataFrame, columns: list[str]) -> tuple[pd.DataFrame,
         if fmt is None:
             if c == "dimension":
                 values = values.map(lambda v: _DIMENSIONS.get(v, v))
+            elif c == "item":  # parameter names as words: "window_days" -> "Window days"
+                values = values.map(item_name)
             elif c == "comparable":
                 values = values.map(lambda v: "yes" if v is True else "no" if v is False else None)
             values = values.map(lambda v: None if v is None or (isinstance(v, float) and pd.isna(v)) or v == ""

@@ -112,7 +112,7 @@ def test_workbook_sheet_by_sheet(files, export):
     trend_quarters = [r[0].value for r in wb["Trend"].iter_rows(min_row=2)]
     assert trend_quarters[0] == "2024Q4" and trend_quarters[-1] == QUARTER and len(set(trend_quarters)) == 4
     defs = {r[0].value: r[1].value for r in wb["Definitions"].iter_rows(min_row=2)}
-    assert defs["quarter"] == QUARTER and defs["small_cell_suppression"] == "True" and "Spec v2" in defs["methods"]
+    assert defs["Quarter"] == QUARTER and defs["Small cell suppression"] == "True" and "Spec v2" in defs["Methods"]
     measures = [r[0].value for r in wb["Quality measures"].iter_rows(min_row=2)]
     assert measures[0].startswith("Remission at 12 months")
 
