@@ -12,6 +12,7 @@ from analytics.audit import audited, record_audit
 from analytics.cohorts import quarter_bounds
 from analytics.quality import quality_audit_list, quality_measures
 from analytics.quarterly import DEFAULT_FORMATS, INTERNAL_NOTICE, quarterly_export, write_quarterly_export
+from analytics.quarterly_report import summary_sentences
 from analytics.report_pdf import pdf_status
 from analytics.settings import ClinicSettings, default_settings_path, load_settings, save_settings
 from analytics.store import default_db_path
@@ -76,8 +77,10 @@ if st.button("Build the export", type="primary", key="build_export"):
                 files = {p.name: p.read_bytes() for p in write_quarterly_export(export, Path(tmp), formats=formats)}
                 done["files"] = {n: hashlib.sha256(b).hexdigest() for n, b in files.items()}
             st.session_state["export_files"] = (quarter, internal, files)
+            st.session_state["export_summary"] = summary_sentences(export)
         except (AnalyticsError, OSError) as exc:
             st.session_state.pop("export_files", None)
+            st.session_state.pop("export_summary", None)
             st.error(plain(exc))
 built = st.session_state.get("export_files")
 if built:
@@ -85,6 +88,8 @@ if built:
     if was_internal:
         st.error(f"{INTERNAL_NOTICE}: do not send these files outside the clinic.", icon=":material/lock:")
     st.success(f"{quarter_built}: {len(files)} files ready.")
+    st.markdown("**The report's summary**\n\n" + "\n".join(f"- {plain(t)}" for t in
+                                                          st.session_state.get("export_summary", [])))
     cols = st.columns(len(files))
     for col, (name, data) in zip(cols, files.items()):
         col.download_button(name, data, name, MIME[Path(name).suffix], key=f"dl_{name}")

@@ -48,6 +48,8 @@ def test_clinic_name_is_saved_audited_and_printed(isolated):
     # the built files are kept in the session: the report carries the saved name
     files = at.session_state["export_files"][2]
     assert b"<h1>Harbour Ketamine Centre</h1>" in files[f"report_{quarter}.html"]
+    # the summary the board reads first is shown on the page too
+    assert any("Response by week 6:" in m.value and "Previous quarter" in m.value for m in at.markdown)
 
 
 def test_an_empty_name_is_refused_and_the_old_one_kept(isolated):
