@@ -14,7 +14,7 @@ from analytics.quality import quality_audit_list, quality_measures
 from analytics.quarterly import DEFAULT_FORMATS, INTERNAL_NOTICE, quarterly_export, write_quarterly_export
 from analytics.quarterly_report import summary_sentences
 from analytics.report_pdf import pdf_status
-from analytics.settings import ClinicSettings, default_settings_path, load_settings, save_settings
+from analytics.settings import ClinicSettings, load_settings, save_settings
 from analytics.store import default_db_path
 from app_pages.access import require_director
 from app_pages.common import download, footer, page_setup, plain, quarters_in, show_table, signed_in_user
@@ -103,5 +103,4 @@ if built:
                    "questionnaire that decided it, met or not. Use it to audit a figure; do not send it out.")
         show_table(audit)
         download(audit, f"quality_audit_{quarter_built}", "Download the audit list (CSV)")
-st.caption(f"Settings file: {plain(default_settings_path())}")
 footer()

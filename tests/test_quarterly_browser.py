@@ -3,6 +3,7 @@ text carries the headline; both are screenshotted (HTML page, PDF pages) into da
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from analytics import load_questionnaires
 from analytics.quarterly import quarterly_export, write_quarterly_export
 from analytics.quarterly_report import figure_text
+from app_pages.serving import serve_dashboard
 from conftest import ROOT, SAMPLE
 
 CHROMIUM = "/usr/bin/chromium"
@@ -92,6 +94,42 @@ def test_pdf_has_pages_and_the_headline(written, browser, tmp_path):
     pages = [(SHOTS / f"report-pdf-page-{n}.png").read_bytes() for n in (1, 2)]
     assert pages[0] != pages[1]
     assert (SHOTS / "report-pdf-page-2.png").stat().st_size > 20_000
+
+
+def test_director_builds_the_report_on_the_export_page(browser, tmp_path):
+    """Name the clinic, build the export with its PDF, and download the report, in the served dashboard."""
+    env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
+    env["OUTCOMES_DB"] = str(tmp_path / "store.sqlite")
+    env["OUTCOMES_SETTINGS"] = str(tmp_path / "settings.toml")
+    with serve_dashboard(env=env) as url:
+        page = browser.new_page(viewport={"width": 1400, "height": 1600})
+        errors = []
+        page.on("pageerror", lambda exc: errors.append(str(exc)))
+        page.goto(f"{url}/export", wait_until="domcontentloaded")
+        page.wait_for_selector("h1:has-text('Quarterly export')", timeout=60_000)
+        name = page.get_by_role("textbox", name="Clinic name printed at the top of the report")
+        name.fill("Lakeside Ketamine Clinic")
+        page.get_by_role("button", name="Save the clinic name").click()
+        expect(page.get_by_text("Saved: the report is now headed")).to_be_visible(timeout=60_000)
+        page.get_by_role("button", name="Build the export").click()
+        expect(page.get_by_text("files ready")).to_be_visible(timeout=180_000)
+        expect(page.get_by_text("The report's summary")).to_be_visible()
+        pdf = page.get_by_role("button", name=re.compile(r"^report_\d{4}Q\d\.pdf$"))
+        expect(pdf).to_have_count(1, timeout=60_000)
+        html_button = page.get_by_role("button", name=re.compile(r"^report_\d{4}Q\d\.html$"))
+        expect(html_button).to_have_count(1)
+        html_name = html_button.inner_text().strip()
+        with page.expect_download() as download:
+            html_button.click()
+        saved = tmp_path / html_name
+        download.value.save_as(saved)
+        assert "<h1>Lakeside Ketamine Clinic</h1>" in saved.read_text(encoding="utf-8")
+        expect(page.get_by_text("does not give clinical advice").first).to_be_visible(timeout=60_000)  # run over
+        expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=60_000)
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "export-built.png"), full_page=True)
+        assert not errors, errors
+        page.close()
 
 
 def _settled_screenshot(page, path: Path) -> None:
