@@ -29,6 +29,7 @@ from .cohorts import patient_start_dates, quarter_bounds, select_patients
 from .definitions import (
     ANALYSIS_MODE_LABELS,
     DEFAULT_CLINIC_NAME,
+    QUALITY_12M_WINDOW_DAYS,
     REPORT_TREND_QUARTERS,
     SMALL_CELL_MAX,
     SPEC_VERSION,
@@ -150,8 +151,9 @@ def _holm_within(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions: OutcomeDefinitions | None = None,
-                     suppression: bool = True, qm_window_days: int = 60, source: dict | None = None,
-                     software_version: str = "", clinic_name: str = DEFAULT_CLINIC_NAME) -> QuarterlyExport:
+                     suppression: bool = True, qm_window_days: int = QUALITY_12M_WINDOW_DAYS,
+                     source: dict | None = None, software_version: str = "",
+                     clinic_name: str = DEFAULT_CLINIC_NAME) -> QuarterlyExport:
     """Build every table of a quarter's export.
 
     Parameters
