@@ -41,6 +41,9 @@ __all__ = [
     "AGE_TOP_CODE",
     "SMALL_CELL_MAX",
     "COHORT_QUARTER_MIN_PATIENTS",
+    "DEFAULT_CLINIC_NAME",
+    "MAX_CLINIC_NAME_CHARS",
+    "REPORT_TREND_QUARTERS",
     "EPISODE_SELECTIONS",
     "EPISODE_SELECTION_LABELS",
     "EPISODE_LOOKBACK_DAYS",
@@ -254,6 +257,12 @@ NEW_EPISODE_AFTER_DAYS_RANGE = (1, DAY_LIMIT)
 #: Patient chart: an episode after a gap of unknown length (no dates) is drawn this many days
 #: after the previous episode's last questionnaire.
 EPISODE_UNKNOWN_GAP_DAYS = 30
+#: The clinic's name on the quarterly report until a director sets it (CLI --clinic-name, Export page).
+DEFAULT_CLINIC_NAME = "Our clinic"
+#: Longest clinic name accepted (a heading, not a paragraph).
+MAX_CLINIC_NAME_CHARS = 120
+#: The quarterly report's trend covers this many quarters, the report's own last (none before the first patient).
+REPORT_TREND_QUARTERS = 8
 
 #: A questionnaire with a blank start date belongs to the episode with the latest
 #: start S such that its date >= S - this many days (a screening before a re-induction).

@@ -117,27 +117,6 @@ def test_upload_bad_then_good_file(server, browser, tmp_path):
     page.close()
 
 
-def test_quarterly_html_report_in_browser(browser, tmp_path):
-    from analytics import load_questionnaires
-    from analytics.quarterly import quarterly_export, write_quarterly_export
-
-    export = quarterly_export(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"), quarter="2025Q4")
-    report = next(p for p in write_quarterly_export(export, tmp_path) if p.suffix == ".html")
-    page = browser.new_page(viewport={"width": 1200, "height": 1700})
-    console_errors = []
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    page.goto(report.as_uri(), wait_until="load")  # offline: the file embeds plotly.js itself
-    page.wait_for_function("document.querySelectorAll('.main-svg').length >= 2", timeout=60_000)
-    expect(page.locator("h1")).to_have_text("Outcome report, 2025Q4")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "report.png"), full_page=False)
-    page.emulate_media(media="print")
-    page.wait_for_function("document.querySelectorAll('table').length >= 6", timeout=30_000)
-    assert not console_errors, console_errors
-    page.close()
-
-
 def test_served_on_every_address_without_sign_in_shows_no_data(browser, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     env["OUTCOMES_DB"] = str(tmp_path / "none.sqlite")
