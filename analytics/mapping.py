@@ -37,7 +37,7 @@ from .loading import RawTable, normalise_header
 
 __all__ = ["ColumnMapping", "load_mapping", "apply_mapping"]
 
-_DATE_COLUMNS = ("assessment_date", "treatment_start_date")
+_DATE_COLUMNS = ("assessment_date", "treatment_start_date", "session_date")
 
 
 @dataclass(frozen=True)

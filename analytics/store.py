@@ -65,7 +65,7 @@ __all__ = [
 ]
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 BUSY_TIMEOUT_S = 10.0
 
 _SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
@@ -86,7 +86,8 @@ def _chain_audit_and_own_cohorts(con: sqlite3.Connection) -> None:
 # first released schema; version 2 adds correction history, reverts and users;
 # version 3 adds saved research cohorts; version 4 the append-only audit trail;
 # version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here);
-# version 6 chains the audit rows by hash and gives saved cohorts an owner.
+# version 6 chains the audit rows by hash and gives saved cohorts an owner;
+# version 7 adds the sessions table (analytics/session_store.py) and which table an import filled.
 # A step is SQL, or a function of the connection when it needs Python (hashing).
 _MIGRATIONS = [
     """
@@ -183,6 +184,51 @@ _MIGRATIONS = [
     );
     """,
     _chain_audit_and_own_cohorts,
+    """
+    ALTER TABLE imports ADD COLUMN data_table TEXT NOT NULL DEFAULT 'questionnaires';
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        session_date TEXT,
+        day INTEGER,
+        episode TEXT,
+        route TEXT NOT NULL,
+        dose_mg REAL,
+        dose_mg_per_kg REAL,
+        systolic_pre INTEGER,
+        diastolic_pre INTEGER,
+        heart_rate_pre INTEGER,
+        systolic_post INTEGER,
+        diastolic_post INTEGER,
+        heart_rate_post INTEGER,
+        systolic_discharge INTEGER,
+        diastolic_discharge INTEGER,
+        heart_rate_discharge INTEGER,
+        spo2_lowest INTEGER,
+        dissociation INTEGER,
+        dissociation_scale TEXT,
+        sedation_moaas INTEGER,
+        minutes_monitored INTEGER,
+        adverse_events TEXT NOT NULL DEFAULT 'none',
+        completed INTEGER NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        UNIQUE (patient_id, occasion)
+    );
+    CREATE INDEX sessions_import ON sessions(import_id);
+    CREATE TABLE session_corrections (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        old_values TEXT NOT NULL,
+        new_values TEXT NOT NULL,
+        reverted_by INTEGER REFERENCES imports(id)
+    );
+    CREATE INDEX session_corrections_import ON session_corrections(import_id);
+    """,
 ]
 
 
@@ -648,7 +694,7 @@ def list_imports(db=None) -> pd.DataFrame:
     con = open_store(db, create=False)
     try:
         return pd.read_sql_query(
-            "SELECT id, kind, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
+            "SELECT id, kind, data_table, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
             "added, unchanged, corrected, removed, restored, warnings, warning_summary, reverts, reverted_by "
             "FROM imports ORDER BY id", con)
     finally:
@@ -660,7 +706,12 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
 
     The revert is recorded as its own history entry (returned).  Refused when
     a later, unreverted import changed the same questionnaires: revert that first.
+    A sessions import is reverted by :func:`analytics.session_store.revert_session_import`.
     """
+    from .session_store import is_session_import, revert_session_import
+
+    if is_session_import(import_id, db=db):
+        return revert_session_import(import_id, db=db, user=user)
     con = open_store(db, create=False)
     try:
         try:
