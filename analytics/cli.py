@@ -1,4 +1,5 @@
-"""Command line: ``python -m analytics validate|summary|import|imports|export|cohort|research-export|audit``.
+"""Command line: ``python -m analytics validate|summary|import|imports|export|cohort|research-export|audit``
+and, for the sessions table, ``import-sessions|validate-sessions`` (:mod:`analytics.cli_sessions`).
 
 Machine contract: command and option names, the JSON keys of ``summary
 --format json`` and the exit codes are stable.  Exit codes: 0 done,
@@ -20,6 +21,7 @@ import sys
 import traceback
 from pathlib import Path
 
+from . import cli_sessions
 from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, OutcomeDefinitions
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
 from .sources import read_source
@@ -77,6 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     _add_definition_options(s)
     s.add_argument("--format", choices=("text", "json"), default="text")
+    cli_sessions.add_sessions_option(s)
 
     i = sub.add_parser("import", help="validate a file and add it to the store in one transaction")
     i.add_argument("file", help=file_help.split(";")[0] + "; FHIR .json/.ndjson; REDCap CSV)")
@@ -97,6 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_definition_options(e)
     e.add_argument("--qm-window-days", type=int, default=60,
                    help="half-width of the 12-month quality-measure window (default 60; CMS v6 uses 30)")
+    cli_sessions.add_sessions_option(e)
 
     c = sub.add_parser("cohort", help="save, list, show and compare research cohorts (kept in the store)")
     csub = c.add_subparsers(dest="cohort_command", required=True)
@@ -142,6 +146,8 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--db", help=db_help)
     h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
     h.add_argument("--format", choices=("text", "json"), default="text")
+    for add_parser, _ in cli_sessions.COMMANDS.values():
+        add_parser(sub, db_help)
     return parser
 
 
@@ -150,7 +156,7 @@ def main(argv=None) -> int:
     try:
         return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports,
                 "export": _export, "cohort": _cohort, "research-export": _research_export,
-                "audit": _audit}[args.command](args)
+                "audit": _audit, **{k: run for k, (_, run) in cli_sessions.COMMANDS.items()}}[args.command](args)
     except DefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_OPTIONS
@@ -163,6 +169,10 @@ def main(argv=None) -> int:
         return EXIT_BAD_INPUT
     except UnreadableFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except QuestionnaireValidationError as exc:  # a refused sessions table given with --sessions
+        print(f"refused: {exc}\n", file=sys.stderr)
+        print(exc.problems.to_string(index=False), file=sys.stderr)
         return EXIT_BAD_INPUT
     except AnalyticsError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -224,12 +234,19 @@ def _summary(args) -> int:
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    report, sessions = cli_sessions.with_sessions(report, args)
     summary = clinic_summary(report.frame, definitions=definitions, source=report.source,
                              sha256=report.sha256, validation=report.counts)
+    patients = report.frame["patient_id"].astype("str").unique()
     if args.format == "json":
-        print(json.dumps(summary.as_dict(), indent=2, default=_jsonable))
+        out = summary.as_dict()
+        if sessions is not None:
+            out["tolerability"] = cli_sessions.tolerability_json(sessions, patients)
+        print(json.dumps(out, indent=2, default=_jsonable))
     else:
         print(summary.to_text())
+        if sessions is not None:
+            print(cli_sessions.tolerability_text(sessions, patients))
         if len(report.warnings):
             print(f"\nValidation: {len(report.warnings)} warning row(s); run `python -m analytics validate "
                   f"{args.file or ''}` to list them.")
@@ -266,6 +283,7 @@ def _export(args) -> int:
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    report, sessions = cli_sessions.with_sessions(report, args)
     if args.file:
         source = {"kind": "file", "file": report.source, "sha256": report.sha256}
     else:
@@ -275,7 +293,7 @@ def _export(args) -> int:
                   "imports": history[["id", "file_name", "sha256"]].to_dict("records")}
     export = quarterly_export(report.frame, quarter=args.quarter, definitions=definitions,
                               suppression=not args.no_suppression, qm_window_days=args.qm_window_days,
-                              source=source, software_version=__version__)
+                              source=source, software_version=__version__, sessions=sessions)
     out = Path(args.out) / export.quarter
     from .audit import audited
     # recorded before the first file is written and after the last: a failure half-way is on record
@@ -460,7 +478,8 @@ def _imports(args) -> int:
     if args.revert is not None:
         revert_id = revert_import(args.revert, db=db)
         row = list_imports(db).set_index("id").loc[revert_id]
-        print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} questionnaire(s) removed, "
+        unit = "session(s)" if row.get("data_table") == "sessions" else "questionnaire(s)"
+        print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} {unit} removed, "
               f"{row['restored']} restored to their earlier values.")
         return EXIT_OK
     history = list_imports(db)
@@ -469,7 +488,7 @@ def _imports(args) -> int:
     elif history.empty:
         print(f"{db}: no imports yet.")
     else:
-        shown = history[["id", "kind", "started_at", "file_name", "rows_read", "added", "unchanged", "corrected",
+        shown = history[["id", "kind", "data_table", "started_at", "file_name", "rows_read", "added", "unchanged", "corrected",
                          "removed", "restored", "warnings", "reverted_by"]]
         print(shown.astype(object).where(shown.notna(), "").to_string(index=False))
     return EXIT_OK

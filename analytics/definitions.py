@@ -7,6 +7,7 @@ without the definition it was computed under.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 
 from .errors import DefinitionError
 
@@ -60,6 +61,15 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_MAPPING_CHARS",
     "MAX_UPLOAD_LABEL_CHARS",
+    "TOLERABILITY_SYSTOLIC_RISE_AT",
+    "TOLERABILITY_DIASTOLIC_RISE_AT",
+    "TOLERABILITY_SYSTOLIC_OVER",
+    "TOLERABILITY_DIASTOLIC_OVER",
+    "TOLERABILITY_MIN_MONITORING_MINUTES",
+    "TOLERABILITY_DOSE_BANDS_MG_PER_KG",
+    "TOLERABILITY_DOSE_BANDS_MG",
+    "TOLERABILITY_DEEP_SEDATION_MOAAS_AT",
+    "TOLERABILITY_SOURCES",
 ]
 
 SPEC_VERSION = "2"
@@ -182,6 +192,37 @@ EPISODE_LOOKBACK_DAYS = 30
 #: Infusion-count figures: "after 10 infusions" (response, remission) and "after six" (SI), as Oliver 2022.
 INFUSIONS_RESPONSE_AT = 10
 INFUSIONS_SI_AT = 6
+
+# Tolerability thresholds (analytics/tolerability.py; the Tolerability page lets a clinic set its own).
+# The project's reference file (../shared/references/published-outcomes.md) holds no tolerability source yet,
+# so every default below is shown as a clinic convention (TOLERABILITY_SOURCES), never as a citation.
+#: A post-dose blood-pressure rise counted when at least this many mmHg systolic ...
+TOLERABILITY_SYSTOLIC_RISE_AT = 40
+#: ... or at least this many mmHg diastolic (post-dose minus pre-dose reading).
+TOLERABILITY_DIASTOLIC_RISE_AT = 25
+#: A reading (before dosing, at the post-dose check or at discharge) counted when strictly above this systolic ...
+TOLERABILITY_SYSTOLIC_OVER = 140
+#: ... or strictly above this diastolic (mmHg).
+TOLERABILITY_DIASTOLIC_OVER = 90
+#: Minimum monitoring after dosing, minutes, by route; routes not listed get no duration measure.
+TOLERABILITY_MIN_MONITORING_MINUTES = MappingProxyType({"intranasal_esketamine": 120})
+#: Dose bands of the summaries by dose (closed on the left, the last open-ended): mg/kg, then mg.
+TOLERABILITY_DOSE_BANDS_MG_PER_KG = (0, 0.5, 0.75, 1.0, float("inf"))
+TOLERABILITY_DOSE_BANDS_MG = (0, 28, 56, 84, float("inf"))
+#: Deep sedation share: MOAA/S at or below this (responds only to loud or repeated calling of the name, or less).
+TOLERABILITY_DEEP_SEDATION_MOAAS_AT = 3
+_CLINIC_CONVENTION = ("clinic convention: no source for this default is in the project's reference file "
+                      "(published-outcomes.md) yet")
+#: Where each tolerability default comes from, as the product says it (docs/methods.md has the detail).
+TOLERABILITY_SOURCES = MappingProxyType({
+    "blood-pressure rise": _CLINIC_CONVENTION + "; the same 40/25 mmHg rise is the one the SPRAVATO (esketamine) "
+                           "prescribing information counts, a source still to be added to that file",
+    "reading over": _CLINIC_CONVENTION,
+    "minimum monitoring": _CLINIC_CONVENTION + "; the SPRAVATO prescribing information requires at least 2 hours "
+                          "of monitoring after each esketamine dose, a source still to be added to that file",
+    "dose bands": "presentation bands, not a published classification (esketamine comes as 28, 56 or 84 mg)",
+    "deep sedation": "presentation choice: MOAA/S 3 or less",
+})
 
 EPISODE_SELECTIONS = ("first", "all", "latest")
 EPISODE_SELECTION_LABELS = {

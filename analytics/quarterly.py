@@ -58,6 +58,7 @@ class QuarterlyExport:
     definitions_table: pd.DataFrame
     manifest: dict = field(default_factory=dict)
     raw_summary: pd.DataFrame = field(default=None, repr=False)  # unsuppressed, for tests and internal use
+    tolerability: pd.DataFrame | None = None  # with a sessions table: analytics.tolerability.tolerability_table
 
 
 def _rates(patients: pd.DataFrame, d: OutcomeDefinitions) -> dict:
@@ -122,7 +123,7 @@ def _holm_within(table: pd.DataFrame) -> pd.DataFrame:
 
 def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions: OutcomeDefinitions | None = None,
                      suppression: bool = True, qm_window_days: int = 60, source: dict | None = None,
-                     software_version: str = "") -> QuarterlyExport:
+                     software_version: str = "", sessions: pd.DataFrame | None = None) -> QuarterlyExport:
     """Build every table of a quarter's export.
 
     Parameters
@@ -138,6 +139,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         Where the data came from (file and SHA-256, or store and import ids), for the manifest.
         Only hashes reach the manifest (:func:`hashed_source`): a file or folder
         name can carry a patient's name or birth date.
+    sessions : pandas.DataFrame, optional
+        Canonical sessions frame: adds the tolerability table of the cohort's sessions.
 
     Raises
     ------
@@ -261,8 +264,14 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         "row_counts": {"summary": len(summary), "trend": len(trend_out), "safety": len(safety),
                        "completeness": len(completeness), "quality_measures": len(quality)},
     }
+    tolerability = None
+    if sessions is not None:
+        from .tolerability import tolerability_table
+        tolerability = tolerability_table(sessions, patients=patients["patient_id"].astype("str").unique(),
+                                          suppression=suppression)
+        manifest["row_counts"]["tolerability"] = len(tolerability)
     return QuarterlyExport(label, d, suppression, summary, trend_out, safety, completeness, quality,
-                           definitions_table, manifest, raw_summary)
+                           definitions_table, manifest, raw_summary, tolerability)
 
 
 def _suppress_together(raw_summary, trend, safety, completeness, quarter):
@@ -368,6 +377,9 @@ def write_quarterly_export(export: QuarterlyExport, out_dir, *, formats=EXPORT_F
     tables = {"Summary": export.summary, "Trend": export.trend, "Safety": export.safety,
               "Completeness": export.completeness, "Quality measures": export.quality,
               "Definitions": export.definitions_table}
+    if export.tolerability is not None:
+        tables = {**{k: v for k, v in tables.items() if k != "Definitions"}, "Tolerability": export.tolerability,
+                  "Definitions": export.definitions_table}
     if not export.suppression:
         tables = {k: v.assign(notice=INTERNAL_NOTICE) for k, v in tables.items()}
     if "csv" in formats:
@@ -471,6 +483,15 @@ def _charts(export: QuarterlyExport) -> str:
     return parts
 
 
+def _tolerability_html(e: QuarterlyExport) -> str:
+    if e.tolerability is None:
+        return ""
+    return ("<h2>Tolerability of the cohort's sessions</h2><p class=\"muted\">Every session on record of the "
+            "patients whose treatment started in the quarter. Thresholds are clinic conventions (docs/methods.md). "
+            "Counts from 1 to 10, and values that would reveal them, are hidden.</p>"
+            + _table_html(e.tolerability))
+
+
 def _html_report(export: QuarterlyExport) -> str:
     e, d = export, export.definitions
     esc = html.escape
@@ -508,6 +529,7 @@ Holm-adjusted p-values for like-for-like rows.</p>
 <h2>Quality-measure style outcomes</h2>
 <p class="muted">Measure-style figures for internal and registry reporting, not certified measure submissions.</p>
 {_table_html(e.quality)}
+{_tolerability_html(e)}
 <h2>Definitions and methods</h2>{_table_html(e.definitions_table)}
 <p class="muted">This report informs clinical review; it does not give clinical advice.</p>
 {notice}
