@@ -1,7 +1,7 @@
 """Command-line handlers for the sessions table: ``import-sessions`` and ``validate-sessions``.
 
-One handler per subcommand (``add_*_parser`` builds its options, ``run_*`` runs it and
-returns the exit code); :mod:`analytics.cli` registers them.  :func:`sessions_for`
+One handler per subcommand (``add_*_parser`` builds its options and sets ``handler``,
+``run_*`` runs it and returns the exit code); :mod:`analytics.cli` registers them.  :func:`sessions_for`
 gives the commands that read questionnaires (``summary``, ``export``) the sessions
 that go with them: ``--sessions FILE``, else the store's sessions when the
 questionnaires come from the store.
@@ -21,7 +21,7 @@ from .store import default_db_path
 
 __all__ = ["add_import_sessions_parser", "add_validate_sessions_parser", "add_sessions_option", "run_import_sessions",
            "run_validate_sessions", "sessions_for", "with_sessions", "tolerability_text", "tolerability_json",
-           "COMMANDS"]
+           "PARSERS"]
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 1
 _FILE_HELP = "sessions table (.csv, .xlsx, .parquet): one row per treatment session"
@@ -36,6 +36,7 @@ def add_import_sessions_parser(sub, db_help: str) -> None:
     p.add_argument("--dissociation-scale", choices=tuple(DISSOCIATION_SCALES), help=_SCALE_HELP)
     p.add_argument("--accept-corrections", action="store_true",
                    help="let new values replace stored ones (the old values are kept in the correction history)")
+    p.set_defaults(handler=run_import_sessions)
 
 
 def add_validate_sessions_parser(sub, db_help: str) -> None:
@@ -45,6 +46,7 @@ def add_validate_sessions_parser(sub, db_help: str) -> None:
     p.add_argument("--mapping", help="TOML mapping of the export's headers to the sessions table's columns")
     p.add_argument("--dissociation-scale", choices=tuple(DISSOCIATION_SCALES), help=_SCALE_HELP)
     p.add_argument("--format", choices=("text", "json"), default="text")
+    p.set_defaults(handler=run_validate_sessions)
 
 
 def add_sessions_option(parser) -> None:
@@ -91,9 +93,8 @@ def run_validate_sessions(args) -> int:
     return EXIT_OK if report.ok else EXIT_BAD_INPUT
 
 
-#: subcommand -> (parser builder, handler), for analytics.cli
-COMMANDS = {"import-sessions": (add_import_sessions_parser, run_import_sessions),
-            "validate-sessions": (add_validate_sessions_parser, run_validate_sessions)}
+#: the parser builders analytics.cli registers (each sets its handler)
+PARSERS = (add_import_sessions_parser, add_validate_sessions_parser)
 
 
 def sessions_for(args) -> pd.DataFrame | None:
