@@ -176,6 +176,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--file", help="read the data from this file instead of the store")
     r.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     _add_definition_options(r)
+    cli_sessions.add_sessions_option(r)
     r.set_defaults(handler=_research_export)
 
     a = sub.add_parser("audit", help="the audit trail: every import, revert, export and research export")
@@ -482,6 +483,7 @@ def _research_export(args) -> int:
     if report is None:
         return EXIT_BAD_INPUT
     fingerprint = _fingerprint(args, report)
+    report, sessions = cli_sessions.with_sessions(report, args)
     if fingerprint != saved["fingerprint"]:
         print(f"note: the data changed since cohort {saved['name']!r} was saved ({saved['fingerprint']} -> "
               f"{fingerprint}); the export uses the data as they are now.", file=sys.stderr)
@@ -494,7 +496,7 @@ def _research_export(args) -> int:
         result = _writing(args.out, lambda: write_research_export(
             report.frame, patients, cohort={"name": saved["name"], "definition": saved["definition"]},
             definitions=definitions, out_dir=args.out, fingerprint=fingerprint, software_version=__version__,
-            db=db))
+            db=db, sessions=sessions))
         done["files"] = _hashes(result.files)
         done["export_id"] = result.export_id
     print(f"{saved['name']}: {result.patients} patients under new study ids; wrote "

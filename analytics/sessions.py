@@ -79,6 +79,7 @@ __all__ = [
     "load_sessions",
     "derive_infusion_numbers",
     "with_infusion_numbers",
+    "session_study_days",
 ]
 
 #: Routes and their accepted spellings (compared trimmed, lower case, punctuation as spaces).
@@ -644,3 +645,54 @@ def with_infusion_numbers(questionnaires: pd.DataFrame, sessions: pd.DataFrame |
     except SessionAlignmentError:
         return questionnaires
     return questionnaires.assign(infusion_number=numbers)
+
+
+def session_study_days(sessions: pd.DataFrame, questionnaires: pd.DataFrame) -> pd.DataFrame:
+    """Each session's questionnaire episode and study day, on the questionnaires' own scale.
+
+    With dates in both tables, a session belongs to the patient's latest episode that
+    started on or before its date (an episode starts at ``assessment_date - day``;
+    a session before the first start belongs to the first episode, with a negative
+    day) and its study day counts from that start.  With study days, the session's
+    ``day`` is kept and its ``episode`` code names the episode when it is a number
+    (else episode 1).  Used to draw sessions on a patient's course and to write
+    them with study days only (research exports).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``episode`` and ``study_day`` (nullable integers) aligned with ``sessions.index``;
+        missing where the patient has no questionnaire with a date, or there is no common axis.
+    """
+    n = len(sessions)
+    episode = np.full(n, np.nan)
+    day = np.full(n, np.nan)
+    if "session_date" in sessions and {"assessment_date", "day"} <= set(questionnaires.columns):
+        q_t = _day_numbers(questionnaires["assessment_date"])
+        starts = pd.DataFrame({
+            "patient": questionnaires["patient_id"].astype("str").to_numpy(),
+            "episode": questionnaires["episode"].to_numpy(dtype="float64") if "episode" in questionnaires
+            else np.ones(len(questionnaires)),
+            "start": q_t - questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)})
+        starts = starts.dropna().drop_duplicates(["patient", "episode"]).sort_values("start", kind="stable")
+        s = pd.DataFrame({"patient": sessions["patient_id"].astype("str").to_numpy(),
+                          "t": _day_numbers(sessions["session_date"]), "row": np.arange(n)})
+        s = s[~np.isnan(s["t"])].sort_values("t", kind="stable")
+        back = pd.merge_asof(s, starts.rename(columns={"start": "t0"}), left_on="t", right_on="t0", by="patient",
+                             direction="backward")
+        fwd = pd.merge_asof(s, starts.rename(columns={"start": "t0"}), left_on="t", right_on="t0", by="patient",
+                            direction="forward")
+        ep = back["episode"].fillna(fwd["episode"]).to_numpy(dtype="float64")
+        t0 = back["t0"].fillna(fwd["t0"]).to_numpy(dtype="float64")
+        episode[back["row"].to_numpy()] = ep
+        day[back["row"].to_numpy()] = back["t"].to_numpy(dtype="float64") - t0
+    elif "day" in sessions:
+        day = sessions["day"].to_numpy(dtype="float64", na_value=np.nan)
+        code = pd.to_numeric(sessions["episode"].astype("str"), errors="coerce").to_numpy(dtype="float64") \
+            if "episode" in sessions else np.full(n, np.nan)
+        episode = np.where(np.isnan(code), 1.0, code)
+    missing_ep, missing_day = np.isnan(episode), np.isnan(day)
+    return pd.DataFrame({
+        "episode": pd.arrays.IntegerArray(np.nan_to_num(episode).astype(np.int16), missing_ep),
+        "study_day": pd.arrays.IntegerArray(np.nan_to_num(day).astype(np.int32), missing_day),
+    }, index=sessions.index)

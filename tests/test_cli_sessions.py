@@ -100,3 +100,35 @@ def test_sessions_option_with_a_refused_table_stops_the_command(tmp_path):
                    encoding="utf-8")
     out = run("summary", TINY, "--sessions", bad)
     assert out.returncode == 1 and "not a known route" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_research_export_writes_sessions_under_the_same_study_ids_without_dates(tmp_path, db):
+    from analytics import load_questionnaires
+    from analytics.sessions import load_sessions, session_study_days
+    from analytics.store import load_study_key
+    assert run("import", SAMPLE, "--db", db).returncode == 0
+    assert run("import-sessions", SESSIONS, "--db", db).returncode == 0
+    assert run("cohort", "save", "north", "--site", "North", "--db", db).returncode == 0
+    out = run("research-export", "north", "--db", db, "--out", tmp_path / "north")
+    assert out.returncode == 0, out.stderr
+    folder = tmp_path / "north"
+    sessions_csv = pd.read_csv(folder / "sessions.csv", dtype={"study_id": str})
+    patients_csv = pd.read_csv(folder / "patients.csv", dtype={"study_id": str})
+    assert set(sessions_csv["study_id"]) <= set(patients_csv["study_id"])
+    text = (folder / "sessions.csv").read_text()
+    assert "session_date" not in text and not any(f"20{y}-" in text for y in range(20, 30))
+    assert "site" not in sessions_csv.columns and "patient_id" not in sessions_csv.columns
+    # the same sessions as the source, re-keyed: count and study days per patient agree with the key
+    meta = json.loads((folder / "cohort.json").read_text())
+    key = load_study_key(meta["export_id"], db).set_index("study_id")["patient_id"]
+    source = load_sessions(SESSIONS)
+    place = session_study_days(source, load_questionnaires(SAMPLE))
+    source = source.assign(study_day=place["study_day"], q_episode=place["episode"])
+    one = sessions_csv["study_id"].iloc[0]
+    mine = source[(source["patient_id"].astype(str) == key[one]) & (source["q_episode"] == 1)]
+    assert sessions_csv.loc[sessions_csv["study_id"] == one, "study_day"].tolist() == mine["study_day"].tolist()
+    north = set(load_questionnaires(SAMPLE).query("site == 'North'")["patient_id"].astype(str))
+    first_episode = source[(source["q_episode"] == 1) & source["patient_id"].astype(str).isin(north)]
+    assert len(sessions_csv) == len(first_episode) and meta["sessions"] == len(sessions_csv)
+    dictionary = pd.read_csv(folder / "data_dictionary.csv")
+    assert set(dictionary.loc[dictionary["table"] == "sessions.csv", "variable"]) == set(sessions_csv.columns)
