@@ -13,7 +13,7 @@ from analytics.cohorts import quarter_bounds, select_patients
 from analytics.safety import si_review
 from conftest import ROOT, SAMPLE, TINY
 
-PAGES = ["overview", "patient", "safety", "trajectories", "research", "export", "data"]
+PAGES = ["overview", "patient", "safety", "tolerability", "trajectories", "research", "export", "data"]
 
 
 @pytest.fixture(autouse=True)
