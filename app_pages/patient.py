@@ -14,6 +14,7 @@ from analytics.episodes import episode_axis_offsets
 from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
 from app_pages.common import PALETTE, download, footer, page_setup, show_table
+from app_pages.session_data import patient_sessions_section
 
 # one hue growing with severity: readable with the common colour-vision deficiencies
 BAND_COLORS = [f"rgba(213,94,0,{a})" for a in (0.03, 0.08, 0.14, 0.20, 0.27)]
@@ -131,6 +132,8 @@ axis_note = "" if len(courses) == 1 or gaps_known else (
 st.caption(f"{len(complete)} scored questionnaire(s) of {len(q)} in {len(courses)} episode(s). Vertical lines: "
            "episode starts; blue: baseline windows (days -30 to 0); orange: endpoint windows. Bands: PHQ-9 "
            "severity (Kroenke 2001)." + axis_note + " " + view.caption(None, "Outcome "))
+
+patient_sessions_section(view, pid, q, courses)  # dose, blood pressure, dissociation on the same axis
 
 if len(courses) > 1:
     st.subheader("Episodes")

@@ -154,3 +154,21 @@ def test_infusion_numbers_come_from_the_sessions_when_the_file_has_none(monkeypa
     assert not at.exception, at.exception
     # the overview's outcomes by infusions received exist only with infusion numbers
     assert any("Oliver 2022" in t.value.columns for t in at.dataframe)
+
+
+def test_patient_page_shows_that_patients_sessions_on_the_course_axis(monkeypatch, sessions):
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=120)
+    at.run()
+    at.switch_page("app_pages/patient.py").run()
+    assert not at.exception, at.exception
+    pid = at.selectbox(key="patient").value
+    mine = sessions[sessions["patient_id"].astype(str) == pid]
+    assert any(h.value == "Sessions" for h in at.subheader)
+    table = next(t.value for t in at.dataframe if "Adverse events" in t.value.columns)
+    assert len(table) == len(mine) and table["Session number"].tolist() == mine["session_number"].tolist()
+    assert any(f"{len(mine)} session(s) on the same time axis" in c.value for c in at.caption)
+    # the session chart's x positions are the sessions' study days (first episode: offset 0)
+    from analytics.sessions import session_study_days
+    q = load_questionnaires(SAMPLE)
+    days = session_study_days(mine, q[q["patient_id"].astype(str) == pid])
+    assert table["Study day"].tolist() == days["study_day"].tolist()
