@@ -16,11 +16,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .benchmarks import compare_with_benchmarks
+from .published import compare_with_benchmarks
 from .comparisons import holm_adjust
 from .cohorts import patient_start_dates, quarter_bounds, select_patients
 from .definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION, OutcomeDefinitions
-from .errors import AnalyticsError
+from .errors import AnalyticsError, NoDataForQuarterError
 from .exports import neutralise_formulas
 from .outcomes import METRICS, cumulative_rate, patient_outcomes, remission_rate, response_rate, si_resolution_rate
 from .quality import quality_measures
@@ -37,10 +37,6 @@ STRATA = ("site", "protocol", "baseline_band")
 NOT_RECORDED = "(not recorded)"
 _ALL_METRICS = {**METRICS, "cumulative_response": "Response reached by week W (Kaplan-Meier)",
                 "cumulative_remission": "Remission reached by week W (Kaplan-Meier)"}
-
-
-class NoDataForQuarterError(AnalyticsError):
-    """No patient started treatment in the quarter asked for."""
 
 
 @dataclass(frozen=True)

@@ -28,22 +28,12 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import AnalyticsError, SessionValidationError
+from .audit import record_audit
+from .errors import AnalyticsError, SessionImportConflictError, SessionValidationError, StoreBusyError
 from .loading import RawTable, raw_table_from_frame
 from .sessions import ADVERSE_EVENTS, TIME_POINTS, SessionReport, validate_sessions
-from .store import (
-    ImportConflictError,
-    ImportResult,
-    StoreBusyError,
-    _now,
-    _py,
-    _reports_store_errors,
-    _warning_summary,
-    default_db_path,
-    open_store,
-    record_audit,
-    store_error,
-)
+from .store import ImportResult, _py, _warning_summary
+from .store_connection import default_db_path, open_store, reports_store_errors, store_error, utc_now as _now
 
 __all__ = [
     "SESSION_VALUE_COLUMNS",
@@ -64,18 +54,6 @@ SESSION_VALUE_COLUMNS = ["session_date", "day", "episode", "route", *_REAL_COLUM
                          "dissociation", "dissociation_scale", "sedation_moaas", "minutes_monitored",
                          "adverse_events", "completed", "attributes"]
 _CANONICAL_ONLY = {"session_number", "line", *(f"ae_{k}" for k in ADVERSE_EVENTS)}
-
-
-class SessionImportConflictError(ImportConflictError):
-    """The table changes sessions already in the store; nothing was written (``conflicts`` lists the values)."""
-
-    def __init__(self, conflicts: pd.DataFrame, source: str):
-        self.conflicts = conflicts
-        n = conflicts[["patient_id", "occasion"]].drop_duplicates().shape[0]
-        AnalyticsError.__init__(
-            self, f"{source}: {n} session(s) already in the store have different values in this table; nothing "
-                  "was imported. Check the rows listed; if the table holds corrections, import it again with "
-                  "--accept-corrections (the old values are kept in the correction history).")
 
 
 # ----------------------------------------------------------------------------- rows
@@ -169,7 +147,7 @@ def _as_raw(source) -> RawTable:
     return read_table(source)
 
 
-@_reports_store_errors
+@reports_store_errors
 def import_sessions(source, *, db=None, file_name: str | None = None, sha256: str = "",
                     source_format: str = "csv", mapping: str | None = None, dissociation_scale: str | None = None,
                     accept_corrections: bool = False, user: str = "local") -> ImportResult:
@@ -380,7 +358,7 @@ def revert_session_import(import_id: int, *, db=None, user: str = "local") -> in
 
 # ----------------------------------------------------------------------------- reading
 
-@_reports_store_errors
+@reports_store_errors
 def store_has_sessions(db=None) -> bool:
     """True when the store exists and holds at least one session."""
     path = Path(db) if db is not None else default_db_path()
@@ -393,7 +371,7 @@ def store_has_sessions(db=None) -> bool:
         con.close()
 
 
-@_reports_store_errors
+@reports_store_errors
 def read_session_store(db=None) -> SessionReport:
     """Every session in the store as a :class:`SessionReport` whose ``frame`` is the canonical frame.
 
