@@ -39,6 +39,9 @@ from .safety import si_change_rates, si_review
 from .sources import read_source
 from .statistics import CumulativeIncidence, Proportion, km_cumulative, km_curve, wilson_proportion
 from .store import import_questionnaires, list_imports, read_store, revert_import
+from .session_store import import_sessions, read_session_store
+from .sessions import SessionReport, derive_infusion_numbers, load_sessions, validate_sessions
+from .tolerability import tolerability_table
 from .summary import ClinicSummary, clinic_summary
 from .suppression import suppress_small_cells
 from .trends import cumulative_curve, weekly_means
@@ -73,6 +76,9 @@ __all__ = [
     "weekly_means", "cumulative_curve", "si_review", "si_change_rates",
     # the clinic store and other sources
     "read_source", "import_questionnaires", "list_imports", "revert_import", "read_store",
+    # sessions and tolerability
+    "validate_sessions", "load_sessions", "SessionReport", "derive_infusion_numbers", "import_sessions",
+    "read_session_store", "tolerability_table",
     # quarterly export
     "QualityMeasure", "quality_measures", "suppress_small_cells", "QuarterlyExport", "quarterly_export",
     "write_quarterly_export",

@@ -329,7 +329,10 @@ def tolerability_table(sessions: pd.DataFrame, *, patients=None, suppression: bo
     long["value"] = long["value"].astype(bool)
     by_route = long.groupby(["measure", "definition", "route"], sort=False)["value"].agg(n="size", events="sum")
     by_route = by_route.reset_index()
-    total = by_route.groupby(["measure", "definition"], sort=False)[["n", "events"]].sum().reset_index()
+    total = by_route.groupby(["measure", "definition"], sort=False)[["n", "events"]].sum()
+    # a measure with no session to count (no discharge readings, say) keeps its row: n = 0 reads "no data"
+    every = pd.MultiIndex.from_tuples([(name, text) for name, _, text in measures], names=["measure", "definition"])
+    total = total.reindex(every, fill_value=0).reset_index()
     total["route"] = "all"
     rows = pd.concat([total, by_route], ignore_index=True).assign(unit="session")
     rows = rows[rows["measure"] != "monitored at least the minimum"].pipe(
