@@ -83,9 +83,10 @@ def _session_rows(frame: pd.DataFrame) -> pd.DataFrame:
     else:
         rows["dissociation_scale"] = pd.Series([None] * n, dtype="str")
     # adverse events as the vocabulary's terms joined by ';' (a file would say the same)
-    flags = np.column_stack([frame[f"ae_{k}"].to_numpy(dtype=bool) for k in ADVERSE_EVENTS])
-    terms = np.array(list(ADVERSE_EVENTS), dtype=object)
-    joined = pd.Series([";".join(terms[f]) for f in flags], dtype="str") if n else pd.Series([], dtype="str")
+    joined = pd.Series("", index=rows.index, dtype="str")
+    for k in ADVERSE_EVENTS:  # five terms, not rows
+        hit = frame[f"ae_{k}"].to_numpy(dtype=bool)
+        joined = joined.where(~hit, joined.where(joined == "", joined + ";") + k)
     rows["adverse_events"] = joined.where(joined != "", "none")
     rows["completed"] = pd.array(frame["completed"].to_numpy(dtype=bool).astype("int64"), dtype="Int64")
     extra = sorted(c for c in frame.columns if c not in SESSION_VALUE_COLUMNS and c not in _CANONICAL_ONLY

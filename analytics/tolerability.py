@@ -334,10 +334,9 @@ def tolerability_table(sessions: pd.DataFrame, *, patients=None, suppression: bo
     every = pd.MultiIndex.from_tuples([(name, text) for name, _, text in measures], names=["measure", "definition"])
     total = total.reindex(every, fill_value=0).reset_index()
     total["route"] = "all"
+    # the monitoring minimum is set per route: no all-routes row (its routes would not add up to one rule)
+    total = total[total["measure"] != "monitored at least the minimum"]
     rows = pd.concat([total, by_route], ignore_index=True).assign(unit="session")
-    rows = rows[rows["measure"] != "monitored at least the minimum"].pipe(
-        lambda r: pd.concat([r, by_route[by_route["measure"] == "monitored at least the minimum"].assign(
-            unit="session")], ignore_index=True))
     # per patient: patients with the event at any of their sessions / patients with any session (all routes)
     pid = sessions["patient_id"].astype("str").to_numpy()
     events = pd.DataFrame({k: sessions[f"ae_{k}"].to_numpy(dtype=bool) for k in ADVERSE_EVENTS})

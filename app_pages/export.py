@@ -20,6 +20,7 @@ from analytics.audit import audited
 from analytics.store import default_db_path
 from app_pages.access import require_director
 from app_pages.common import download, footer, page_setup, plain, quarters_in, show_table, signed_in_user
+from app_pages.session_data import source_sessions
 
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".html": "text/html", ".json": "application/json"}
@@ -42,7 +43,8 @@ if st.button("Build the export", type="primary", key="build_export"):
         try:
             source = {"kind": view.kind, "source": view.report.source, "sha256": view.report.sha256}
             export = quarterly_export(view.report.frame, quarter=quarter, definitions=view.definitions,
-                                      suppression=not internal, source=source, software_version=__version__)
+                                      suppression=not internal, source=source, software_version=__version__,
+                                      sessions=source_sessions(view))  # adds the tolerability table
             # recorded before the files are built and after: a failure half-way is on record
             with audited("export (dashboard)", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
                                                 "source": source}, db=default_db_path(), user=signed_in_user()) \

@@ -173,3 +173,11 @@ def patient_sessions_section(view, pid: str, q: pd.DataFrame, courses: pd.DataFr
     table = table[cols].assign(adverse_events=[", ".join(c[3:].replace("_", " ") for c in events.columns if r[c])
                                                or "none" for _, r in events.iterrows()])  # one patient's sessions
     show_table(table.reset_index(drop=True))
+
+
+def source_sessions(view) -> pd.DataFrame | None:
+    """Every session of the view's data source (an export selects its own cohort), or None when it has none."""
+    from app_pages.common import available_sources
+
+    report = sessions_report(view.kind, available_sources()[view.kind])
+    return report.frame if report is not None and report.ok else None

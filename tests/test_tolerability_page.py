@@ -172,3 +172,19 @@ def test_patient_page_shows_that_patients_sessions_on_the_course_axis(monkeypatc
     q = load_questionnaires(SAMPLE)
     days = session_study_days(mine, q[q["patient_id"].astype(str) == pid])
     assert table["Study day"].tolist() == days["study_day"].tolist()
+
+
+def test_export_page_workbook_has_the_suppressed_tolerability_sheet(monkeypatch):
+    import io
+
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=180)
+    at.run()
+    at.switch_page("app_pages/export.py").run()
+    quarter = at.selectbox(key="export_quarter").value
+    at.button(key="build_export").click().run()
+    assert not at.exception, at.exception
+    files = at.session_state["export_files"][2]
+    sheet = pd.read_excel(io.BytesIO(files[f"outcomes_{quarter}.xlsx"]), sheet_name="Tolerability", dtype=str)
+    assert {"measure", "unit", "route", "n", "events", "suppressed"} <= set(sheet.columns)
+    assert not pd.to_numeric(sheet["events"], errors="coerce").between(1, 10).any()
+    assert "Tolerability of the cohort" in files[f"report_{quarter}.html"].decode("utf-8")
