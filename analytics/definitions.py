@@ -17,6 +17,7 @@ __all__ = [
     "ANALYSIS_MODE_LABELS",
     "BASELINE_WINDOW_DAYS",
     "RESPONSE_FRACTION",
+    "RESPONSE_MIN_FALL",
     "REMISSION_BELOW",
     "SI_ITEM_POSITIVE_AT",
     "EXACT_TEST_MIN_EXPECTED",
@@ -46,6 +47,27 @@ __all__ = [
     "EPISODE_LOOKBACK_DAYS",
     "INFUSIONS_RESPONSE_AT",
     "INFUSIONS_SI_AT",
+    "WEEK_RANGE",
+    "WINDOW_DAYS_RANGE",
+    "MIN_BASELINE_RANGE",
+    "NEW_EPISODE_AFTER_DAYS_RANGE",
+    "DAY_LIMIT",
+    "EPISODE_LIMIT",
+    "SMALL_N",
+    "COMPARISON_MIN_GROUP",
+    "SIGNIFICANCE_LEVEL",
+    "TRENDS_MAX_WEEK",
+    "DROPOUT_MAX_INFUSION",
+    "MIXED_MODEL_MIN_PATIENTS",
+    "EPISODE_UNKNOWN_GAP_DAYS",
+    "QUALITY_ADOLESCENT_FROM_AGE",
+    "QUALITY_ADULT_FROM_AGE",
+    "SYSTOLIC_RISE_AT",
+    "DIASTOLIC_RISE_AT",
+    "SYSTOLIC_READING_OVER",
+    "DIASTOLIC_READING_OVER",
+    "MIN_MONITORING_MINUTES",
+    "SEDATION_MOAAS_DEEP_AT_OR_BELOW",
     "OutcomeDefinitions",
     "MAX_FILE_BYTES",
     "MAX_COLUMNS",
@@ -61,14 +83,8 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_MAPPING_CHARS",
     "MAX_UPLOAD_LABEL_CHARS",
-    "TOLERABILITY_SYSTOLIC_RISE_AT",
-    "TOLERABILITY_DIASTOLIC_RISE_AT",
-    "TOLERABILITY_SYSTOLIC_OVER",
-    "TOLERABILITY_DIASTOLIC_OVER",
-    "TOLERABILITY_MIN_MONITORING_MINUTES",
     "TOLERABILITY_DOSE_BANDS_MG_PER_KG",
     "TOLERABILITY_DOSE_BANDS_MG",
-    "TOLERABILITY_DEEP_SEDATION_MOAAS_AT",
     "TOLERABILITY_SOURCES",
 ]
 
@@ -78,6 +94,8 @@ SPEC_VERSION = "2"
 BASELINE_WINDOW_DAYS = (-30, 0)
 #: Response: endpoint total <= this fraction of the baseline total (a fall of >= 50%).
 RESPONSE_FRACTION = 0.5
+#: ... so a response is a fall of at least this share of the baseline total (derived; for labels and charts).
+RESPONSE_MIN_FALL = 1 - RESPONSE_FRACTION
 #: Remission: endpoint total strictly below this value.
 REMISSION_BELOW = 5
 #: Suicidal ideation present: PHQ-9 item 9 at or above this score.
@@ -87,6 +105,12 @@ OLDEST_EXACT_AGE = 89
 #: The one accepted spelling of the top age band (every age over OLDEST_EXACT_AGE).
 AGE_TOP_CODE = "90+"
 
+#: Rates and Kaplan-Meier figures on fewer units than this carry a warning: the interval is wide.
+SMALL_N = 10
+#: Group comparisons: a group with fewer units than this gets no test (the rates are still shown).
+COMPARISON_MIN_GROUP = 10
+#: Comparison with a published figure: the plain-language verdict calls a p-value below this unusual.
+SIGNIFICANCE_LEVEL = 0.05
 #: Group comparisons: below this expected count in any cell, the omnibus test is exact, not chi-square.
 EXACT_TEST_MIN_EXPECTED = 5
 #: Exact r x 2 test: enumerate every table up to this many; beyond, a seeded Monte Carlo exact test.
@@ -106,6 +130,13 @@ DURABILITY_LOSS_RULES = {
 DURABILITY_DEFAULT_LOSS_RULE = "two_consecutive"
 #: Days after the endpoint response at which durability is reported (McInnes 2022 read at 4 and 8 weeks).
 DURABILITY_AT_DAYS = (28, 56)
+
+#: Weekly means, trajectories and their mixed model: weeks shown (a later endpoint week extends the axis).
+TRENDS_MAX_WEEK = 12
+#: Dropout by infusion: infusions 1 to this are shown.
+DROPOUT_MAX_INFUSION = 10
+#: Trajectory mixed model: with fewer patients than this it is not fitted (compare the rates instead).
+MIXED_MODEL_MIN_PATIENTS = 10
 
 # Quality-measure style outcomes (analytics/quality.py; docs/methods.md, "Quality measures").
 #: Index event: the first complete PHQ-9 with a total above this (CMS159 / DRR-E: PHQ-9 > 9).
@@ -135,7 +166,9 @@ QUALITY_STATUS_EXCLUSIONS = {
     "long-term nursing-home residence": "nursing_home",
 }
 #: Age strata of the 12-month remission measure (CMS159 reports 12-17 and 18+).
-QUALITY_AGE_STRATA = ("12-17", "18+")
+QUALITY_ADOLESCENT_FROM_AGE = 12
+QUALITY_ADULT_FROM_AGE = 18
+QUALITY_AGE_STRATA = (f"{QUALITY_ADOLESCENT_FROM_AGE}-{QUALITY_ADULT_FROM_AGE - 1}", f"{QUALITY_ADULT_FROM_AGE}+")
 #: The specifications the measures follow (style only: not certified submissions).
 QUALITY_SPECIFICATIONS = {
     "remission_12m": "CMS159v12 / MIPS 370 / NQF 0710 (Depression Remission at Twelve Months), window "
@@ -143,6 +176,24 @@ QUALITY_SPECIFICATIONS = {
     "drr": "HEDIS DRR-E (Depression Remission or Response for Adolescents and Adults), 120-240-day follow-up",
     "utilisation": "CMS160 (Depression Utilization of the PHQ-9 Tool) / HEDIS DMS-E, four-month periods",
 }
+
+# ----------------------------------------------------------------------------- tolerability (sessions)
+# The Tolerability page lets a clinic set its own.  The project's reference file of published figures
+# (../shared/references/published-outcomes.md) holds no tolerability source yet, so every default below is
+# shown as a clinic convention (TOLERABILITY_SOURCES), never as a citation (docs/methods.md, "Sessions and
+# tolerability", says where the values come from).
+#: A post-dose blood-pressure rise counted when at least this many mmHg systolic ...
+SYSTOLIC_RISE_AT = 40
+#: ... or at least this many mmHg diastolic (post-dose minus pre-dose reading).
+DIASTOLIC_RISE_AT = 25
+#: A reading (before dosing, at the post-dose check or at discharge) counted when strictly above this systolic ...
+SYSTOLIC_READING_OVER = 140
+#: ... or strictly above this diastolic (mmHg).
+DIASTOLIC_READING_OVER = 90
+#: Minimum monitoring after dosing, minutes, by route; routes not listed get no duration measure.
+MIN_MONITORING_MINUTES = MappingProxyType({"intranasal_esketamine": 120})
+#: Deep sedation share: MOAA/S at or below this (responds only to loud or repeated calling of the name, or less).
+SEDATION_MOAAS_DEEP_AT_OR_BELOW = 3
 
 # ----------------------------------------------------------------------------- input limits
 # Checked before anything is decompressed or parsed, so a mistaken or hostile file is refused in
@@ -186,6 +237,16 @@ SMALL_CELL_MAX = 10
 #: this many patients; otherwise the year (no calendar date ever).
 COHORT_QUARTER_MIN_PATIENTS = 100
 
+#: Study days (and date differences) allowed: about ten years either side of the start.
+DAY_LIMIT = 3650
+#: Episode numbers allowed: 1 to this.
+EPISODE_LIMIT = 1000
+#: Splitting episodes after a gap without questionnaires: gaps allowed, in whole days.
+NEW_EPISODE_AFTER_DAYS_RANGE = (1, DAY_LIMIT)
+#: Patient chart: an episode after a gap of unknown length (no dates) is drawn this many days
+#: after the previous episode's last questionnaire.
+EPISODE_UNKNOWN_GAP_DAYS = 30
+
 #: A questionnaire with a blank start date belongs to the episode with the latest
 #: start S such that its date >= S - this many days (a screening before a re-induction).
 EPISODE_LOOKBACK_DAYS = 30
@@ -193,24 +254,9 @@ EPISODE_LOOKBACK_DAYS = 30
 INFUSIONS_RESPONSE_AT = 10
 INFUSIONS_SI_AT = 6
 
-# Tolerability thresholds (analytics/tolerability.py; the Tolerability page lets a clinic set its own).
-# The project's reference file (../shared/references/published-outcomes.md) holds no tolerability source yet,
-# so every default below is shown as a clinic convention (TOLERABILITY_SOURCES), never as a citation.
-#: A post-dose blood-pressure rise counted when at least this many mmHg systolic ...
-TOLERABILITY_SYSTOLIC_RISE_AT = 40
-#: ... or at least this many mmHg diastolic (post-dose minus pre-dose reading).
-TOLERABILITY_DIASTOLIC_RISE_AT = 25
-#: A reading (before dosing, at the post-dose check or at discharge) counted when strictly above this systolic ...
-TOLERABILITY_SYSTOLIC_OVER = 140
-#: ... or strictly above this diastolic (mmHg).
-TOLERABILITY_DIASTOLIC_OVER = 90
-#: Minimum monitoring after dosing, minutes, by route; routes not listed get no duration measure.
-TOLERABILITY_MIN_MONITORING_MINUTES = MappingProxyType({"intranasal_esketamine": 120})
-#: Dose bands of the summaries by dose (closed on the left, the last open-ended): mg/kg, then mg.
+#: Dose bands of the tolerability summaries (closed on the left, the last open-ended): mg/kg, then mg.
 TOLERABILITY_DOSE_BANDS_MG_PER_KG = (0, 0.5, 0.75, 1.0, float("inf"))
 TOLERABILITY_DOSE_BANDS_MG = (0, 28, 56, 84, float("inf"))
-#: Deep sedation share: MOAA/S at or below this (responds only to loud or repeated calling of the name, or less).
-TOLERABILITY_DEEP_SEDATION_MOAAS_AT = 3
 _CLINIC_CONVENTION = ("clinic convention: no source for this default is in the project's reference file "
                       "(published-outcomes.md) yet")
 #: Where each tolerability default comes from, as the product says it (docs/methods.md has the detail).
@@ -240,6 +286,12 @@ ANALYSIS_MODE_LABELS = {
 }
 
 
+#: Allowed values of the definition parameters (the CLI, the dashboard and the model share them).
+WEEK_RANGE = (1, 104)
+WINDOW_DAYS_RANGE = (0, 60)
+MIN_BASELINE_RANGE = (0, 27)
+
+
 @dataclass(frozen=True)
 class OutcomeDefinitions:
     """Parameters of the outcome definitions (spec v2).
@@ -265,9 +317,9 @@ class OutcomeDefinitions:
     episodes: str = "first"
 
     def __post_init__(self):
-        _check_int("week", self.week, 1, 104, "whole weeks from 1 to 104")
-        _check_int("window_days", self.window_days, 0, 60, "whole days from 0 to 60")
-        _check_int("min_baseline", self.min_baseline, 0, 27, "a PHQ-9 total from 0 to 27")
+        _check_int("week", self.week, *WEEK_RANGE, "whole weeks from {} to {}")
+        _check_int("window_days", self.window_days, *WINDOW_DAYS_RANGE, "whole days from {} to {}")
+        _check_int("min_baseline", self.min_baseline, *MIN_BASELINE_RANGE, "a PHQ-9 total from {} to {}")
         if self.analysis not in ANALYSIS_MODES:
             raise DefinitionError(
                 f"analysis={self.analysis!r} is not a known analysis mode; "
@@ -337,4 +389,4 @@ class OutcomeDefinitions:
 
 def _check_int(name, value, lo, hi, allowed):
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise DefinitionError(f"{name}={value!r} is out of range; use {allowed}.")
+        raise DefinitionError(f"{name}={value!r} is out of range; use {allowed.format(lo, hi)}.")

@@ -3,8 +3,8 @@
 Every function takes the canonical sessions frame of :func:`analytics.sessions.load_sessions`
 plus keyword-only thresholds and returns a tidy frame: one row per group with its
 n next to every figure, so a rate never travels without its denominator.  A group
-with no sessions is absent (no data), never 0%.  Thresholds are defined once,
-in :mod:`analytics.definitions` (``TOLERABILITY_*``, with where each default comes from).
+with no sessions is absent (no data), never 0%.  Thresholds are defined once, in
+:mod:`analytics.definitions`, with where each default comes from (``TOLERABILITY_SOURCES``).
 
 These summaries inform review of a clinic's records; they are not clinical advice
 and do not say whether any one session was managed well.
@@ -14,14 +14,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .definitions import (
-    TOLERABILITY_DIASTOLIC_OVER,
-    TOLERABILITY_DIASTOLIC_RISE_AT,
+from .definitions import (  # the thresholds, with their sources, are defined there
+    DIASTOLIC_READING_OVER,
+    DIASTOLIC_RISE_AT,
+    MIN_MONITORING_MINUTES,
+    SEDATION_MOAAS_DEEP_AT_OR_BELOW,
+    SYSTOLIC_READING_OVER,
+    SYSTOLIC_RISE_AT,
     TOLERABILITY_DOSE_BANDS_MG,
     TOLERABILITY_DOSE_BANDS_MG_PER_KG,
-    TOLERABILITY_MIN_MONITORING_MINUTES,
-    TOLERABILITY_SYSTOLIC_OVER,
-    TOLERABILITY_SYSTOLIC_RISE_AT,
 )
 from .errors import DefinitionError
 from .sessions import ADVERSE_EVENTS, TIME_POINTS
@@ -46,13 +47,7 @@ __all__ = [
     "tolerability_table",
 ]
 
-# The defaults are defined once, in analytics/definitions.py (with where each comes from).
-SYSTOLIC_RISE_AT = TOLERABILITY_SYSTOLIC_RISE_AT
-DIASTOLIC_RISE_AT = TOLERABILITY_DIASTOLIC_RISE_AT
-SYSTOLIC_READING_OVER = TOLERABILITY_SYSTOLIC_OVER
-DIASTOLIC_READING_OVER = TOLERABILITY_DIASTOLIC_OVER
-MIN_MONITORING_MINUTES = TOLERABILITY_MIN_MONITORING_MINUTES
-DOSE_BANDS_MG_PER_KG = TOLERABILITY_DOSE_BANDS_MG_PER_KG
+DOSE_BANDS_MG_PER_KG = TOLERABILITY_DOSE_BANDS_MG_PER_KG  # presentation bands (analytics/definitions.py)
 DOSE_BANDS_MG = TOLERABILITY_DOSE_BANDS_MG
 
 
@@ -174,7 +169,7 @@ def dissociation_sedation_by(sessions: pd.DataFrame, *, by: str = "session_numbe
     if not parts:
         return pd.DataFrame(columns=[by, "measure", "n", "mean", "median", "q1", "q3", "share_moaas_le_3"])
     long = pd.concat(parts, ignore_index=True).dropna(subset=["score"])
-    long["le3"] = long["score"] <= 3
+    long["le3"] = long["score"] <= SEDATION_MOAAS_DEEP_AT_OR_BELOW
     g = long.groupby([by, "measure"], sort=True)
     out = g["score"].agg(n="size", mean="mean", median="median").reset_index()
     out["q1"] = g["score"].quantile(0.25).to_numpy()

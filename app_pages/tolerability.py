@@ -7,13 +7,13 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.definitions import (
+    DIASTOLIC_READING_OVER,
+    DIASTOLIC_RISE_AT,
+    MIN_MONITORING_MINUTES,
     SPEC_VERSION,
-    TOLERABILITY_DIASTOLIC_OVER,
-    TOLERABILITY_DIASTOLIC_RISE_AT,
-    TOLERABILITY_MIN_MONITORING_MINUTES,
+    SYSTOLIC_READING_OVER,
+    SYSTOLIC_RISE_AT,
     TOLERABILITY_SOURCES,
-    TOLERABILITY_SYSTOLIC_OVER,
-    TOLERABILITY_SYSTOLIC_RISE_AT,
 )
 from analytics.tolerability import blood_pressure_rise, dissociation_sedation_by, tolerability_table
 from analytics.wording import percent
@@ -46,18 +46,18 @@ with st.sidebar:
     st.header("Tolerability thresholds")
     st.caption("Clinic conventions: set your own. Where each default comes from is under 'Thresholds and their "
                "sources' on the page.")
-    systolic_rise = st.number_input("Blood-pressure rise: systolic (mmHg)", 1, 200, TOLERABILITY_SYSTOLIC_RISE_AT,
+    systolic_rise = st.number_input("Blood-pressure rise: systolic (mmHg)", 1, 200, SYSTOLIC_RISE_AT,
                                     key="tol_systolic_rise", help="A session counts when the post-dose reading is at "
                                     "least this much above the pre-dose reading (or the diastolic rise below is met).")
-    diastolic_rise = st.number_input("Blood-pressure rise: diastolic (mmHg)", 1, 200, TOLERABILITY_DIASTOLIC_RISE_AT,
+    diastolic_rise = st.number_input("Blood-pressure rise: diastolic (mmHg)", 1, 200, DIASTOLIC_RISE_AT,
                                      key="tol_diastolic_rise")
-    systolic_over = st.number_input("Reading over: systolic above (mmHg)", 60, 260, TOLERABILITY_SYSTOLIC_OVER,
+    systolic_over = st.number_input("Reading over: systolic above (mmHg)", 60, 260, SYSTOLIC_READING_OVER,
                                     key="tol_systolic_over", help="A reading counts when strictly above this "
                                     "systolic or the diastolic value below.")
-    diastolic_over = st.number_input("Reading over: diastolic above (mmHg)", 30, 160, TOLERABILITY_DIASTOLIC_OVER,
+    diastolic_over = st.number_input("Reading over: diastolic above (mmHg)", 30, 160, DIASTOLIC_READING_OVER,
                                      key="tol_diastolic_over")
     minimum = st.number_input("Minimum monitoring after esketamine (minutes)", 0, 1440,
-                              TOLERABILITY_MIN_MONITORING_MINUTES["intranasal_esketamine"], key="tol_min_minutes")
+                              MIN_MONITORING_MINUTES["intranasal_esketamine"], key="tol_min_minutes")
 thresholds = dict(systolic_rise_at=int(systolic_rise), diastolic_rise_at=int(diastolic_rise),
                   systolic_over=int(systolic_over), diastolic_over=int(diastolic_over))
 min_minutes = {"intranasal_esketamine": int(minimum)}
