@@ -394,7 +394,7 @@ def list_imports(db=None) -> pd.DataFrame:
     con = open_store(db, create=False)
     try:
         return pd.read_sql_query(
-            "SELECT id, kind, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
+            "SELECT id, kind, data_table, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
             "added, unchanged, corrected, removed, restored, warnings, warning_summary, reverts, reverted_by "
             "FROM imports ORDER BY id", con)
     finally:
@@ -406,7 +406,12 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
 
     The revert is recorded as its own history entry (returned).  Refused when
     a later, unreverted import changed the same questionnaires: revert that first.
+    A sessions import is reverted by :func:`analytics.session_store.revert_session_import`.
     """
+    from .session_store import is_session_import, revert_session_import
+
+    if is_session_import(import_id, db=db):
+        return revert_session_import(import_id, db=db, user=user)
     con = open_store(db, create=False)
     try:
         try:

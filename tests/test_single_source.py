@@ -27,6 +27,8 @@ ALLOWED = {
     ("analytics/definitions.py", None): "the one source",
     ("analytics/synthetic.py", None): "parameters of the synthetic clinic generator (sample data), not rules "
                                       "applied to a clinic's data",
+    ("analytics/synthetic_sessions.py", None): "parameters of the synthetic sessions generator (sample data), not "
+                                               "rules applied to a clinic's data",
     ("analytics/instruments.py", None): "each instrument's published properties (items, ranges, severity bands, "
                                         "cut-points), cited beside each value; the outcome rules built on them "
                                         "are in definitions.py",
