@@ -185,6 +185,7 @@ def test_export_page_workbook_has_the_suppressed_tolerability_sheet(monkeypatch)
     assert not at.exception, at.exception
     files = at.session_state["export_files"][2]
     sheet = pd.read_excel(io.BytesIO(files[f"outcomes_{quarter}.xlsx"]), sheet_name="Tolerability", dtype=str)
-    assert {"measure", "unit", "route", "n", "events", "suppressed"} <= set(sheet.columns)
-    assert not pd.to_numeric(sheet["events"], errors="coerce").between(1, 10).any()
+    assert {"Measure", "Counted per", "Route", "Count (n)", "With it (events)", "Status"} <= set(sheet.columns)
+    # number columns hold only numbers: a hidden count is an empty cell, and the Status column says why
+    assert not pd.to_numeric(sheet["With it (events)"], errors="coerce").between(1, 10).any()
     assert "Tolerability of the cohort" in files[f"report_{quarter}.html"].decode("utf-8")
