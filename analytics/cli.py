@@ -236,13 +236,20 @@ def _summary(args) -> int:
     return EXIT_OK
 
 
+def _terminal_progress(command: str):
+    """Progress lines on stderr for a person watching a terminal; nothing when output goes to a file or a pipe."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda step: print(f"{command}: {step.to_text()}", file=sys.stderr, flush=True)
+
+
 def _import(args) -> int:
     raw = read_source(args.file, mapping=args.mapping)
     for note in raw.notes:
         print(f"note: {note}")
     try:
         result = import_questionnaires(raw, db=args.db, source_format=raw.file_format, mapping=args.mapping,
-                                       accept_corrections=args.accept_corrections)
+                                       accept_corrections=args.accept_corrections, progress=_terminal_progress("import"))
     except QuestionnaireValidationError as exc:
         if isinstance(exc, UnreadableFileError):
             raise
