@@ -74,8 +74,11 @@ if upload is not None and st.button("Check and import", type="primary", key="do_
                     download(report.errors, "import_problems", "Download the problems (CSV)")
                 else:
                     st.write("Writing to the store in one transaction...")
+                    bar = st.progress(0.0, text="Starting the import")
                     result = import_questionnaires(raw, db=db, file_name=label, source_format=raw.file_format,
-                                                   accept_corrections=accept, user=signed_in_user())
+                                                   accept_corrections=accept, user=signed_in_user(),
+                                                   progress=lambda step: bar.progress(step.fraction,
+                                                                                      text=plain(step.stage)))
                     status.update(label=plain(result.to_text()), state="complete")
                     st.cache_data.clear()
             except ImportConflictError as exc:
