@@ -181,3 +181,37 @@ def test_import_reports_progress_in_order_up_to_done(tmp_path):
     stages = " | ".join(p.stage for p in seen)
     assert "checking" in stages and "writing" in stages and seen[-1].stage == "done"
     json.dumps([p.to_text() for p in seen])  # plain text a terminal or a page can show
+
+
+def test_cli_import_prints_progress_lines_on_a_terminal_and_not_into_a_pipe(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def run(db, stderr):
+        return subprocess.run([sys.executable, "-m", "analytics", "import", str(TINY), "--db", str(db)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=300)
+
+    primary, secondary = pty.openpty()
+    try:
+        done = run(tmp_path / "a.sqlite", secondary)
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal is closed once everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    lines = [line for line in shown.decode().splitlines() if line.startswith("import:")]
+    assert lines[0].endswith("reading the file") and lines[-1].endswith("100%  done") and len(lines) >= 5
+    piped = run(tmp_path / "b.sqlite", subprocess.PIPE)
+    assert piped.returncode == 0 and "import:" not in piped.stderr
