@@ -22,6 +22,7 @@ from pathlib import Path
 
 from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, OutcomeDefinitions
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
+from .progress import progress_reporter
 from .sources import read_source
 from .store import (
     ImportConflictError,
@@ -270,9 +271,12 @@ def _export(args) -> int:
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     from .cohorts import quarter_bounds
     quarter_bounds(args.quarter)  # a malformed quarter is an option error, before any reading
+    say = progress_reporter(_terminal_progress("export"))
+    say("reading the data", 0.0)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    say(f"computing quarter {args.quarter}", 0.4)
     if args.file:
         source = {"kind": "file", "file": report.source, "sha256": report.sha256}
     else:
@@ -286,10 +290,12 @@ def _export(args) -> int:
     out = Path(args.out) / export.quarter
     from .audit import audited
     # recorded before the first file is written and after the last: a failure half-way is on record
+    say(f"writing {', '.join(formats)}", 0.7)
     with audited("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
                             "source": source, "out": str(out)}, db=args.db or default_db_path()) as done:
         written = _writing(out, lambda: write_quarterly_export(export, out, formats=formats))
         done["files"] = _hashes(written)
+    say("done", 1.0)
     if args.no_suppression:
         print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL – contains small cells'.",
               file=sys.stderr)
@@ -415,9 +421,12 @@ def _research_export(args) -> int:
     db = args.db or default_db_path()
     definitions = _definitions(args)
     saved = load_cohort(args.cohort, db)
+    say = progress_reporter(_terminal_progress("research-export"))
+    say("reading the data", 0.0)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    say("selecting the cohort", 0.4)
     fingerprint = f"sha256:{report.sha256}" if args.file else store_fingerprint(db)
     if fingerprint != saved["fingerprint"]:
         print(f"note: the data changed since cohort {saved['name']!r} was saved ({saved['fingerprint']} -> "
@@ -425,6 +434,7 @@ def _research_export(args) -> int:
     patients = apply_cohort(report.frame, patient_outcomes(report.frame, definitions=definitions),
                             saved["definition"])
     from .audit import audited
+    say(f"writing {len(patients):,} patients under new study ids", 0.6)
     with audited("research export", {"cohort": saved["name"], "definition": saved["definition"],
                                      "parameters": definitions.as_dict(), "fingerprint": fingerprint,
                                      "out": str(args.out), "patients": len(patients)}, db=db) as done:
@@ -435,6 +445,7 @@ def _research_export(args) -> int:
             db=db))
         done["files"] = _hashes(result.files)
         done["export_id"] = result.export_id
+    say("done", 1.0)
     print(f"{saved['name']}: {result.patients} patients under new study ids; wrote "
           + ", ".join(p.name for p in result.files) + f" to {args.out}. The key to the study ids is kept in the "
           f"store {db} (export id {result.export_id}), not in the export.")
