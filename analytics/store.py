@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .audit import list_audit, record_audit
 from .errors import (
@@ -128,8 +129,11 @@ class ImportResult:
 def _iso_dates(col: pd.Series) -> pd.Series:
     """Dates as ``YYYY-MM-DD`` text (missing stays missing); each distinct date is formatted once."""
     codes, uniques = pd.factorize(col)
-    text = np.append(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object), None)
-    return pd.Series(text[codes], index=col.index, dtype="str", name=col.name)
+    text = pa.array(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object), pa.string())
+    missing = codes < 0
+    indices = pa.array(np.where(missing, 0, codes).astype("int32"), mask=missing if missing.any() else None)
+    return pd.Series(pa.DictionaryArray.from_arrays(indices, text).cast(pa.string()).to_pandas(),
+                     index=col.index, name=col.name).astype("str")
 
 
 def _occasion(frame: pd.DataFrame) -> pd.Series:
@@ -474,9 +478,26 @@ def _insert_rows(con: sqlite3.Connection, rows: pd.DataFrame, done) -> None:
     sql = f"INSERT INTO questionnaires ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, len(rows), _INSERT_BLOCK):
         block = rows.iloc[start:start + _INSERT_BLOCK]
-        values = [block[c].astype(object).where(block[c].notna(), None).tolist() for c in columns]
-        con.executemany(sql, zip(*values))
+        con.executemany(sql, zip(*(_python_values(block[c]) for c in columns)))
         done(min(start + _INSERT_BLOCK, len(rows)))
+
+
+def _python_values(col: pd.Series) -> list:
+    """The column as a list of Python values SQLite binds directly (int, str, None)."""
+    values = col.array
+    if isinstance(values, pd.arrays.IntegerArray):
+        out = values._data.astype(object)
+        out[values._mask] = None
+        return out.tolist()
+    if col.name in _FEW_DISTINCT:  # one Python string per distinct value, shared by its rows
+        codes, uniques = pd.factorize(col)
+        return np.append(np.asarray(uniques, dtype=object), None)[codes].tolist()
+    if col.dtype.kind in "iu":
+        return col.tolist()
+    return col.astype(object).where(col.notna(), None).tolist()
+
+
+_FEW_DISTINCT = frozenset({"occasion", "assessment_date", "treatment_start_date", "attributes"})
 
 
 def _py(value):
