@@ -19,6 +19,9 @@ __all__ = [
     "SmallCohortError",
     "SessionValidationError",
     "SessionAlignmentError",
+    "NoDataForQuarterError",
+    "ImpossibleCountError",
+    "PublishedFiguresError",
     "PROBLEM_COLUMNS",
 ]
 
@@ -143,4 +146,26 @@ class SessionAlignmentError(AnalyticsError, ValueError):
     """Sessions and questionnaires share no time axis (dates or study days).
 
     The message says which columns each table has and what to add.
+    """
+
+
+class NoDataForQuarterError(AnalyticsError):
+    """No patient started treatment in the quarter asked for (or the data carry no calendar dates).
+
+    The message names the quarter and its dates and says which quarters the data do cover.
+    """
+
+
+class ImpossibleCountError(AnalyticsError, ValueError):
+    """A rate was asked for with an impossible count: events below 0 or above the denominator.
+
+    A :class:`ValueError` too, for callers that check arguments that way.  It means the numerator
+    counted units outside the denominator: a fault in the calling code, not in the user's data.
+    """
+
+
+class PublishedFiguresError(AnalyticsError):
+    """The published-figures file (``analytics/data/published_benchmarks.toml``) is incomplete.
+
+    A packaging fault, not the user's input: the message names the entry and what it lacks.
     """
