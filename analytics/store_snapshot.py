@@ -153,7 +153,11 @@ def _prune(directory: Path, generation: int | None) -> None:
     """Remove snapshots of older generations (a reader that already opened one keeps its open files)."""
     if generation is None:
         return
-    for entry in directory.iterdir():
+    try:
+        entries = list(directory.iterdir())
+    except OSError:  # pruning is housekeeping; the next write tries again
+        return
+    for entry in entries:
         older = _generation(entry.name)
         stale_tmp = entry.name.startswith(".tmp-") and (_generation(entry.name[5:]) or 0) < generation
         if (older is not None and older < generation) or stale_tmp:
