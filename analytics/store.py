@@ -126,14 +126,26 @@ class ImportResult:
 
 # ----------------------------------------------------------------------------- rows
 
-def _iso_dates(col: pd.Series) -> pd.Series:
-    """Dates as ``YYYY-MM-DD`` text (missing stays missing); each distinct date is formatted once."""
-    codes, uniques = pd.factorize(col)
-    text = pa.array(np.asarray(pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), dtype=object), pa.string())
+def _text_from_codes(codes: np.ndarray, uniques, index, name) -> pd.Series:
+    """Text column from codes into distinct values (-1 = missing), built in Arrow rather than one object per row."""
+    text = pa.array(np.asarray(uniques, dtype=object), pa.string())
     missing = codes < 0
     indices = pa.array(np.where(missing, 0, codes).astype("int32"), mask=missing if missing.any() else None)
     return pd.Series(pa.DictionaryArray.from_arrays(indices, text).cast(pa.string()).to_pandas(),
-                     index=col.index, name=col.name).astype("str")
+                     index=index, name=name).astype("str")
+
+
+def _iso_dates(col: pd.Series) -> pd.Series:
+    """Dates as ``YYYY-MM-DD`` text (missing stays missing); each distinct date is formatted once."""
+    codes, uniques = pd.factorize(col)
+    return _text_from_codes(codes, pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), col.index, col.name)
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """A column as text; a categorical one through its categories (each formatted once)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return _text_from_codes(col.cat.codes.to_numpy(), col.cat.categories.astype("str"), col.index, col.name)
+    return col.astype("str")
 
 
 def _occasion(frame: pd.DataFrame) -> pd.Series:
@@ -153,19 +165,19 @@ def _occasion(frame: pd.DataFrame) -> pd.Series:
     return occasion
 
 
-def _attributes_json(frame: pd.DataFrame, attrs: list[str]) -> np.ndarray:
+def _attributes_json(frame: pd.DataFrame, attrs: list[str]) -> pd.Series:
     """One JSON object per row of the extra columns; each distinct combination is serialised once."""
     columns = frame[attrs]
     group = columns.groupby(attrs, dropna=False, observed=True, sort=False).ngroup().to_numpy()
     first = pd.Series(np.arange(len(columns))).groupby(group).first().to_numpy()
     text = columns.iloc[first].astype(object).to_json(orient="records", lines=True).splitlines()
-    return np.asarray(text, dtype=object)[group]
+    return _text_from_codes(group, text, frame.index, "attributes")
 
 
 def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     """Rows to store, one per canonical questionnaire, holding the values as given."""
     frame = report.frame
-    rows = pd.DataFrame({"patient_id": frame["patient_id"].astype("str")}, index=frame.index)
+    rows = pd.DataFrame({"patient_id": _as_text(frame["patient_id"])}, index=frame.index)
     # the given day (not the computed study day) is what the file said
     if "day" in raw.frame:
         raw_day = pd.to_numeric(raw.frame["day"].astype("str").str.strip().replace("", None), errors="coerce")
@@ -184,7 +196,7 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     # the episode is kept only when the file gave it (day layout); otherwise it follows from the start dates
     attrs = sorted(c for c in frame.columns if c not in known or (c == "episode" and "episode" in raw.frame))
     if attrs:
-        rows["attributes"] = pd.Series(_attributes_json(frame, attrs), index=frame.index, dtype="str")
+        rows["attributes"] = _attributes_json(frame, attrs)
     else:
         rows["attributes"] = "{}"
     rows["line"] = frame["line"].to_numpy()

@@ -158,6 +158,8 @@ def test_attribute_json_and_dates_match_the_row_by_row_versions():
     })
     attrs = ["clinician", "site", "visits"]
     assert list(store._attributes_json(frame, attrs)) == _attributes_reference(frame, attrs)
+    ids = pd.Series(pd.Categorical(["b", "a", None, "b", "007", "a"]), name="patient_id")
+    pd.testing.assert_series_equal(store._as_text(ids), ids.astype("str"))
     dates = store._iso_dates(frame["assessment_date"])
     pd.testing.assert_series_equal(dates, frame["assessment_date"].dt.strftime("%Y-%m-%d"))
 
