@@ -16,13 +16,14 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
 2. definitions: ``definitions`` (every threshold, window and default; imports only errors).
 3. statistics and reading: ``statistics``, ``benchmark_statistics``, ``instruments``, ``loading``,
    ``sources``, ``fhir``, ``redcap``, ``mapping``, ``observations``, ``deidentification``,
-   ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``.
+   ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``, ``progress``.
 4. validation and outcomes: ``validation``, ``sessions``, ``instrument_validation``, ``episodes``,
    ``outcomes``, ``cohorts``.
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
    ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``.
 6. reports and store: ``quarterly`` (rendering in ``quarterly_report``), ``research_export``, ``store``
-   (with ``store_schema``, ``store_connection``, ``audit``, ``saved_cohorts``, ``study_keys``).
+   (with ``store_schema``, ``store_connection``, ``store_snapshot``, ``audit``, ``saved_cohorts``,
+   ``study_keys``).
 7. CLI and pages: ``cli`` (with ``__main__``) here, and the dashboard's ``app_pages`` outside the package.
 """
 from .published import compare_with_benchmarks, load_benchmarks
