@@ -27,6 +27,10 @@ Machine contract: command and option names, the JSON keys of ``summary
 
 Every command that reads data takes a FILE or, without one, the store
 (``--db PATH``, else ``$OUTCOMES_DB``, else ``data/outcomes.sqlite``).
+
+Longer than most modules (about 500 lines) on purpose: the parser and one short handler per command, so the
+whole machine contract (commands, options, output and exit codes) reads in one place; the work itself is
+done by the modules it imports.
 """
 from __future__ import annotations
 
