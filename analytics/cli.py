@@ -56,6 +56,7 @@ from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, QUALITY_12M_WINDOW_
 from .episodes import split_episodes_after_gap
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
 from .outcomes import patient_outcomes, remission_rate, response_rate, si_resolution_rate
+from .progress import progress_reporter
 from .quarterly import quarterly_export, write_quarterly_export
 from .research_export import write_research_export
 from .settings import load_settings
@@ -320,13 +321,20 @@ def _summary(args) -> int:
     return EXIT_OK
 
 
+def _terminal_progress(command: str):
+    """Progress lines on stderr for a person watching a terminal; nothing when output goes to a file or a pipe."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda step: print(f"{command}: {step.to_text()}", file=sys.stderr, flush=True)
+
+
 def _import(args) -> int:
     raw = read_source(args.file, mapping=args.mapping)
     for note in raw.notes:
         print(f"note: {note}")
     try:
         result = import_questionnaires(raw, db=args.db, source_format=raw.file_format, mapping=args.mapping,
-                                       accept_corrections=args.accept_corrections)
+                                       accept_corrections=args.accept_corrections, progress=_terminal_progress("import"))
     except UnreadableFileError:
         raise  # one problem and no table: main reports it as an error
     except QuestionnaireValidationError as exc:
@@ -363,10 +371,13 @@ def _export(args) -> int:
     definitions = _definitions(args)
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     quarter_bounds(args.quarter)  # a malformed quarter is an option error, before any reading
+    say = progress_reporter(_terminal_progress("export"))
+    say("reading the data", 0.0)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
     report, sessions = cli_sessions.with_sessions(report, args)
+    say(f"computing quarter {args.quarter}", 0.4)
     if args.file:
         source = {"kind": "file", "file": report.source, "sha256": report.sha256}
     else:
@@ -381,10 +392,12 @@ def _export(args) -> int:
                               sessions=sessions)
     out = Path(args.out) / export.quarter
     # recorded before the first file is written and after the last: a failure half-way is on record
+    say(f"writing {', '.join(formats)}", 0.7)
     with audited("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
                             "source": source, "out": str(out)}, db=_db(args)) as done:
         written = _writing(out, lambda: write_quarterly_export(export, out, formats=formats))
         done["files"] = _hashes(written)
+    say("done", 1.0)
     if args.no_suppression:
         print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL — not for release'.",
               file=sys.stderr)
@@ -495,9 +508,12 @@ def _research_export(args) -> int:
     db = _db(args)
     definitions = _definitions(args)
     saved = load_cohort(args.cohort, db)
+    say = progress_reporter(_terminal_progress("research-export"))
+    say("reading the data", 0.0)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    say("selecting the cohort", 0.4)
     fingerprint = _fingerprint(args, report)
     report, sessions = cli_sessions.with_sessions(report, args)
     if fingerprint != saved["fingerprint"]:
@@ -505,6 +521,7 @@ def _research_export(args) -> int:
               f"{fingerprint}); the export uses the data as they are now.", file=sys.stderr)
     patients = apply_cohort(report.frame, patient_outcomes(report.frame, definitions=definitions),
                             saved["definition"])
+    say(f"writing {len(patients):,} patients under new study ids", 0.6)
     with audited("research export", {"cohort": saved["name"], "definition": saved["definition"],
                                      "parameters": definitions.as_dict(), "fingerprint": fingerprint,
                                      "out": str(args.out), "patients": len(patients)}, db=db) as done:
@@ -515,6 +532,7 @@ def _research_export(args) -> int:
             db=db, sessions=sessions))
         done["files"] = _hashes(result.files)
         done["export_id"] = result.export_id
+    say("done", 1.0)
     print(f"{saved['name']}: {result.patients} patients under new study ids; wrote "
           + ", ".join(p.name for p in result.files) + f" to {args.out}. The key to the study ids is kept in the "
           f"store {db} (export id {result.export_id}), not in the export.")
