@@ -12,7 +12,8 @@ import pandas as pd
 
 from .loading import RawTable
 from .problems import no_problems
-from .study_days import DAY_LIMIT, shown_day
+from .definitions import DAY_LIMIT
+from .study_days import shown_day
 
 __all__ = ["sort_order", "reconcile_duplicates"]
 

@@ -61,7 +61,7 @@ from .deidentification import DEIDENTIFIED_ONLY, patient_id_reasons
 from .cell_parsing import parse_date, parse_integer, text_codes
 from .deidentification import identifier_column_reason
 from .problems import ProblemCollector, cap_problems, no_problems
-from .study_days import DAY_LIMIT
+from .definitions import DAY_LIMIT
 from .validation import ValidationReport
 
 __all__ = [

@@ -12,6 +12,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .definitions import SMALL_N
+from .errors import ImpossibleCountError
+
 __all__ = [
     "SMALL_N",
     "Proportion",
@@ -24,8 +27,6 @@ __all__ = [
     "z_test_p",
 ]
 
-#: Denominators below this carry a warning: the interval is wide.
-SMALL_N = 10
 WILSON = "Wilson score 95%"
 KAPLAN_MEIER = "Kaplan-Meier, Greenwood log-log 95%"
 
@@ -110,7 +111,8 @@ def wilson_proportion(events: int, n: int) -> Proportion:
     """
     events, n = int(events), int(n)
     if not 0 <= events <= n:
-        raise ValueError(f"events={events} must lie between 0 and n={n}")
+        raise ImpossibleCountError(f"events={events} must lie between 0 and n={n}: count as events only units "
+                                   "that are in the denominator (this is a fault in the calling code).")
     if n == 0:
         return Proportion(0, 0, None, None, None, warning="no patients in the denominator: no data")
     ci = stats.binomtest(events, n).proportion_ci(confidence_level=0.95, method="wilson")

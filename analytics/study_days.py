@@ -11,16 +11,13 @@ import numpy as np
 import pandas as pd
 
 from .cell_parsing import parse_bounded, parse_integer
+from .definitions import DAY_LIMIT, EPISODE_LIMIT
 from .episodes import assign_episodes
 from .problems import ProblemCollector
 
-__all__ = ["DAY_LIMIT", "EPISODE_LIMIT", "EPISODE_STRIDE", "given_study_days", "episode_of_rows",
+__all__ = ["EPISODE_STRIDE", "given_study_days", "episode_of_rows",
            "derive_study_days", "time_key", "shown_day"]
 
-#: Study days (and date differences) allowed: about ten years either side of the start.
-DAY_LIMIT = 3650
-#: Episodes per patient allowed in the day layout's ``episode`` column.
-EPISODE_LIMIT = 1000
 #: Time key: episode blocks never overlap (|day| <= DAY_LIMIT); undated study days sort after by date.
 EPISODE_STRIDE = 20_000
 _DATE_AFTER = 1e7

@@ -47,7 +47,7 @@ from .deidentification import (
     is_age_column,
     patient_id_reasons,
 )
-from .definitions import AGE_TOP_CODE, OLDEST_EXACT_AGE
+from .definitions import AGE_TOP_CODE, DAY_LIMIT, OLDEST_EXACT_AGE
 from .duplicates import reconcile_duplicates, sort_order
 from .errors import QuestionnaireValidationError
 from .instruments import GAD7, PHQ9
@@ -55,7 +55,7 @@ from .loading import RawTable, raw_table_from_frame, read_table
 from .problems import MAX_PROBLEMS_PER_KIND, ProblemCollector, cap_problems, format_problems, no_problems
 from .questionnaire_schema import check_schema
 from .score_parsing import parse_scores, score_rows
-from .study_days import DAY_LIMIT, derive_study_days, episode_of_rows, given_study_days, time_key
+from .study_days import derive_study_days, episode_of_rows, given_study_days, time_key
 
 __all__ = [
     "ValidationReport",

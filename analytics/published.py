@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from .benchmark_statistics import (
+    CI_SCALES,
     difference_interval,
     effective_sample_size,
     fisher_exact_p,
@@ -48,7 +49,8 @@ from .benchmark_statistics import (
     std_error_from_interval,
     wilson_limits,
 )
-from .definitions import ANALYSIS_MODES, OutcomeDefinitions
+from .definitions import ANALYSIS_MODES, SIGNIFICANCE_LEVEL, OutcomeDefinitions
+from .errors import PublishedFiguresError
 from .statistics import CumulativeIncidence
 
 __all__ = ["BENCHMARK_FILE", "COMPARED_METRICS", "COMPARISON_COLUMNS", "load_benchmarks",
@@ -75,7 +77,12 @@ def _library() -> tuple[dict, ...]:
     for e in entries:
         missing = [k for k in _REQUIRED if k not in e]
         if missing:  # a broken data file is a packaging bug, not user input
-            raise RuntimeError(f"{BENCHMARK_FILE.name}: entry {e.get('id')!r} lacks {missing}")
+            raise PublishedFiguresError(f"{BENCHMARK_FILE.name}: entry {e.get('id')!r} lacks {', '.join(missing)}; "
+                                        "reinstall the package, or add the fields to the entry if you edited the "
+                                        "file.")
+        if (e.get("ci_scale") or "identity") not in CI_SCALES:
+            raise PublishedFiguresError(f"{BENCHMARK_FILE.name}: entry {e.get('id')!r} has ci_scale="
+                                        f"{e['ci_scale']!r}; use one of {', '.join(CI_SCALES)}.")
     return tuple(entries)
 
 
@@ -376,7 +383,7 @@ def _plain_language(row: dict) -> str:
     if row["p_value"] is None:
         return f"{head} {row['test'][0].upper()}{row['test'][1:]}."
     verdict = ("a difference this large would be unusual if the clinic and the published cohort shared one rate"
-               if row["p_value"] < 0.05 else "consistent with no difference")
+               if row["p_value"] < SIGNIFICANCE_LEVEL else "consistent with no difference")
     caveats = row["reason"].split("; ", 1)[1] if "; " in row["reason"] else ""
     return (f"{head} 95% CI of the difference {row['diff_ci_low'] * 100:+.1f} to {row['diff_ci_high'] * 100:+.1f} "
             f"points; {verdict} ({format_p_value(row['p_value'])}). Published figure's own uncertainty: "
