@@ -22,7 +22,7 @@ from .definitions import (
     EXACT_TEST_SEED,
     OutcomeDefinitions,
 )
-from .errors import DefinitionError
+from .errors import DefinitionError, ImpossibleCountError
 from .outcomes import event_times
 from .statistics import Proportion, km_curve, number_at_risk, wilson_proportion
 
@@ -38,6 +38,7 @@ __all__ = [
     "ExactTest",
     "LogRankTest",
     "at_risk_days",
+    "at_risk_table",
 ]
 
 #: Smallest group for which a test is reported.
@@ -165,7 +166,8 @@ def exact_rx2_test(events, sizes, *, enumeration_limit: int = EXACT_TEST_ENUMERA
     x_obs = np.asarray(events, dtype="int64")
     sizes = np.asarray(sizes, dtype="int64")
     if x_obs.shape != sizes.shape or x_obs.ndim != 1 or (x_obs < 0).any() or (x_obs > sizes).any():
-        raise ValueError("events and sizes must be equal-length counts with 0 <= events <= size")
+        raise ImpossibleCountError("events and sizes must be equal-length counts with 0 <= events <= size: count "
+                                   "as events only units that are in the group (a fault in the calling code).")
     total = int(x_obs.sum())
     # the smaller column keeps enumeration small; the test is symmetric in the two columns
     if total > int(sizes.sum()) - total:
@@ -385,3 +387,15 @@ def at_risk_days(definitions: OutcomeDefinitions | None = None) -> list[int]:
     """Days of the number-at-risk table: day 0, every week, and the target day."""
     d = definitions or OutcomeDefinitions()
     return sorted(set(range(0, d.target_day + 1, AT_RISK_DAYS_STEP)) | {d.target_day})
+
+
+def at_risk_table(at_risk: pd.DataFrame) -> pd.DataFrame:
+    """The long number-at-risk frame of :func:`compare_time_to_event` as the table people read: one row per group
+    (in the order of the curves), one column per day (``day 0``, ``day 7``, ...), in day order."""
+    if at_risk.empty:
+        return pd.DataFrame(columns=["group"])
+    groups = list(dict.fromkeys(at_risk["group"]))
+    days = sorted(set(at_risk["day"]))
+    wide = at_risk.pivot(index="group", columns="day", values="at_risk").reindex(index=groups, columns=days)
+    return (wide.rename(columns=lambda x: f"day {int(x)}").rename_axis(index="group", columns=None)
+            .reset_index().astype({f"day {int(x)}": "Int64" for x in days}))

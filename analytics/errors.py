@@ -19,6 +19,8 @@ __all__ = [
     "SmallCohortError",
     "SessionValidationError",
     "SessionAlignmentError",
+    "SettingsError",
+    "SessionImportConflictError",
     "NoDataForQuarterError",
     "ImpossibleCountError",
     "PublishedFiguresError",
@@ -117,6 +119,18 @@ class ImportConflictError(AnalyticsError):
         )
 
 
+class SessionImportConflictError(ImportConflictError):
+    """The sessions table changes sessions already in the store; nothing was written (``conflicts`` as above)."""
+
+    def __init__(self, conflicts: pd.DataFrame, source: str):
+        self.conflicts = conflicts
+        n = conflicts[["patient_id", "occasion"]].drop_duplicates().shape[0]
+        AnalyticsError.__init__(
+            self, f"{source}: {n} session(s) already in the store have different values in this table; nothing "
+                  "was imported. Check the rows listed; if the table holds corrections, import it again with "
+                  "--accept-corrections (the old values are kept in the correction history).")
+
+
 class SmallCohortError(AnalyticsError):
     """A research export of a cohort of 0 to ``SMALL_CELL_MAX`` patients was refused; nothing was written."""
 
@@ -149,6 +163,8 @@ class SessionAlignmentError(AnalyticsError, ValueError):
     """
 
 
+class SettingsError(AnalyticsError, ValueError):
+    """A setting (the clinic's name, say) or the settings file is not usable; the message says what to change."""
 class NoDataForQuarterError(AnalyticsError):
     """No patient started treatment in the quarter asked for (or the data carry no calendar dates).
 
