@@ -15,17 +15,18 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
 1. errors: ``errors`` (every exception the package raises on purpose).
 2. definitions: ``definitions`` (every threshold, window and default; imports only errors).
 3. statistics and reading: ``statistics``, ``benchmark_statistics``, ``instruments``, ``loading``,
-   ``sources``, ``fhir``, ``redcap``, ``mapping``, ``header_suggestion``, ``import_review``, ``observations``,
-   ``deidentification``, ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic`` (with
-   ``synthetic_sessions``), ``settings``, ``progress``.
-4. validation and outcomes: ``validation``, ``sessions``, ``instrument_validation``, ``episodes``,
-   ``outcomes``, ``cohorts``.
+   ``problems``, ``cell_parsing``, ``sources``, ``fhir``, ``redcap``, ``mapping``, ``header_suggestion``,
+   ``import_review``, ``observations``, ``deidentification``, ``suppression``, ``exports``, ``wording``,
+   ``uploads``, ``synthetic`` (with ``synthetic_sessions``), ``settings``, ``progress``.
+4. validation and outcomes: ``validation`` (with its stages ``questionnaire_schema``, ``score_parsing``,
+   ``study_days``, ``duplicates``, ``canonical_frame``), ``sessions``, ``instrument_validation``,
+   ``episodes``, ``outcomes``, ``cohorts``.
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
    ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``, ``data_quality``.
 6. reports and store: ``quarterly`` (with ``quarterly_suppression``; rendering in ``quarterly_report``,
    ``quarterly_charts``, ``quarterly_workbook`` and ``report_pdf``), ``research_export``, ``store``
-   (with ``store_schema``, ``store_connection``, ``store_snapshot``, ``audit``, ``saved_cohorts``, ``study_keys``, ``reviews``),
-   ``session_store``.
+   (with ``store_schema``, ``store_connection``, ``store_snapshot``, ``audit``, ``saved_cohorts``,
+   ``study_keys``, ``reviews``), ``session_store``.
 7. CLI and pages: ``cli_sessions`` (the sessions commands, below the rest), then ``cli`` (with ``__main__``)
    here, and the dashboard's ``app_pages`` outside the package.
 """

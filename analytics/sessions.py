@@ -58,10 +58,11 @@ from .errors import PROBLEM_COLUMNS, SessionAlignmentError, SessionValidationErr
 from .instruments import parse_yes_no
 from .loading import RawTable, raw_table_from_frame, read_table
 from .deidentification import DEIDENTIFIED_ONLY, patient_id_reasons
-from .validation import (
-    DAY_LIMIT, ValidationReport, _cap, _Collector, _empty, _parse_date, _parse_integer,
-    _text_codes, identifier_column_reason,
-)
+from .cell_parsing import parse_date, parse_integer, text_codes
+from .deidentification import identifier_column_reason
+from .problems import ProblemCollector, cap_problems, no_problems
+from .definitions import DAY_LIMIT
+from .validation import ValidationReport
 
 __all__ = [
     "ROUTES",
@@ -202,10 +203,10 @@ def validate_sessions(source, *, dissociation_scale: str | None = None) -> Sessi
             problems = pd.DataFrame([(None, "dissociation_scale", str(dissociation_scale),
                                       "unknown dissociation scale; allowed: cadss (CADSS total 0-92) or 0-10 "
                                       "(a clinic's 0-10 rating)")], columns=PROBLEM_COLUMNS)
-            return SessionReport(raw.source, problems, _empty(), {"rows_read": len(raw.frame)}, None, raw.sha256)
+            return SessionReport(raw.source, problems, no_problems(), {"rows_read": len(raw.frame)}, None, raw.sha256)
     schema = _check_schema(raw, option_scale)
     if len(schema):
-        return SessionReport(raw.source, _cap(schema), _empty(), {"rows_read": len(raw.frame)}, None, raw.sha256)
+        return SessionReport(raw.source, cap_problems(schema), no_problems(), {"rows_read": len(raw.frame)}, None, raw.sha256)
     return _check_rows(raw, option_scale)
 
 
@@ -255,7 +256,7 @@ def _parse_number(col: pd.Series):
         vals = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
         blank = np.isnan(vals)
     else:
-        codes, uniques = _text_codes(col)
+        codes, uniques = text_codes(col)
         parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64")
         vals = np.append(parsed, np.nan)[codes]
         blank = codes < 0
@@ -268,7 +269,7 @@ def _whole(df, col, lo, hi, err, what, unit=""):
     """Whole numbers in [lo, hi]; NaN for blank or refused cells."""
     if col not in df:
         return np.full(len(df), np.nan)
-    vals, blank, bad = _parse_integer(df[col])
+    vals, blank, bad = parse_integer(df[col])
     with np.errstate(invalid="ignore"):
         outside = ~bad & ~blank & ((vals < lo) | (vals > hi))
     err.add(bad, col, f"{what} is not a whole number; allowed: a whole number from {lo} to {hi}{unit}, or blank")
@@ -281,7 +282,7 @@ def _whole(df, col, lo, hi, err, what, unit=""):
 def _vocabulary(col: pd.Series, table: dict):
     """Codes of each cell into ``table``'s keys (via its spellings): -1 blank, -2 unknown."""
     keys = list(dict.fromkeys(table.values()))
-    codes, uniques = _text_codes(col)
+    codes, uniques = text_codes(col)
     mapped = _norm(pd.Series(uniques, dtype="str")).map(table)
     u_codes = mapped.map({k: i for i, k in enumerate(keys)}).fillna(-2).to_numpy(dtype=np.int64)
     return np.append(u_codes, -1)[codes], keys
@@ -291,7 +292,7 @@ def _adverse_events(col: pd.Series):
     """One boolean array per adverse event, plus the mask of cells with an unknown term.
 
     Each distinct cell is split once (a file has few distinct combinations)."""
-    codes, uniques = _text_codes(col)
+    codes, uniques = text_codes(col)
     n_u = len(uniques)
     flags = {k: np.zeros(n_u + 1, bool) for k in ADVERSE_EVENTS}
     unknown = np.zeros(n_u + 1, bool)
@@ -316,9 +317,9 @@ def _adverse_events(col: pd.Series):
 def _check_rows(raw: RawTable, option_scale) -> SessionReport:
     df = raw.frame
     n = len(df)
-    err, warn = _Collector(raw), _Collector(raw)
+    err, warn = ProblemCollector(raw), ProblemCollector(raw)
 
-    pcodes, pnames = _text_codes(df["patient_id"])
+    pcodes, pnames = text_codes(df["patient_id"])
     err.add(pcodes < 0, "patient_id", "patient_id is blank; every row needs the patient's pseudonym")
     reasons = patient_id_reasons(pnames)  # the questionnaire rules, one check per distinct value
     for what in reasons[reasons != ""].unique():
@@ -326,21 +327,21 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
         err.add(np.append(hit, False)[pcodes], "patient_id",
                 f"the patient_id {what}; {_DEIDENTIFIED}: use a study pseudonym (plain numbers are fine)")
     if "episode" in df:
-        ecodes, enames = _text_codes(df["episode"])
+        ecodes, enames = text_codes(df["episode"])
     else:
         ecodes, enames = np.full(n, -1, np.int32), pd.Index([], dtype="str")
 
     # time: session_date when that column is given (every row), else the study day
     date = np.full(n, np.nan)
     if "session_date" in df:
-        date, blank, bad = _parse_date(df["session_date"])
+        date, blank, bad = parse_date(df["session_date"])
         err.add(bad, "session_date", "session_date is not a valid date; allowed: an ISO date YYYY-MM-DD between "
                                      "1900 and 2100")
         err.add(blank, "session_date", "session_date is blank; every session needs its date")
         date[bad] = np.nan
     day = np.full(n, np.nan)
     if "day" in df:
-        day, blank, bad = _parse_integer(df["day"])
+        day, blank, bad = parse_integer(df["day"])
         day = day.copy()
         with np.errstate(invalid="ignore"):
             far = ~bad & ~blank & (np.abs(day) > DAY_LIMIT)
@@ -419,7 +420,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
                 scale = np.where(scale == -1, scale_keys.index(option_scale), scale)
         else:
             scale = np.full(n, scale_keys.index(option_scale))
-        vals, blank, bad = _parse_integer(df["dissociation"])
+        vals, blank, bad = parse_integer(df["dissociation"])
         err.add(bad, "dissociation", "dissociation is not a whole number; allowed: a CADSS total 0-92 or a 0-10 "
                                      "rating, or blank")
         err.add(~blank & ~bad & (scale == -1), "dissociation_scale",
@@ -444,7 +445,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
     # other columns: kept as text attributes unless they hold sentences
     extra = [c for c in df.columns if c not in _KNOWN]
     for c in extra:
-        codes, uniques = _text_codes(df[c])
+        codes, uniques = text_codes(df[c])
         prose = np.append((pd.Series(uniques, dtype="str").str.count(r"\s+") >= 3).to_numpy(), False)[codes]
         err.add(prose, c, "the cell looks like free text (a sentence), which can carry names and clinical detail; "
                           f"{_DEIDENTIFIED}: use short codes or remove the column", kind=f"free text in {c}")
@@ -498,7 +499,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
         cols[f"ae_{k}"] = flags[order]
     cols["completed"] = done[order]
     for c in extra:
-        codes, uniques = _text_codes(df[c])
+        codes, uniques = text_codes(df[c])
         cols[c] = pd.Categorical.from_codes(codes[order], categories=uniques)
     cols["line"] = raw.lines[order].astype(np.int32)
     frame = pd.DataFrame(cols)
@@ -509,7 +510,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
         "stopped_early": int((~done).sum()),
         "with_adverse_event": int(np.logical_or.reduce([v for v in events.values()]).sum()),
     })
-    return SessionReport(raw.source, _empty(), warn.table(), counts, frame, raw.sha256)
+    return SessionReport(raw.source, no_problems(), warn.table(), counts, frame, raw.sha256)
 
 
 def _allowed(vocab: dict) -> str:
