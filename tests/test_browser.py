@@ -7,24 +7,17 @@ from __future__ import annotations
 
 import os
 import shutil
-from pathlib import Path
 
 import pytest
 
 from app_pages.serving import serve_dashboard
+from browser_helpers import (CHROMIUM, CHROMIUM_ARGS, FOOTER, SHOTS, fresh_store, mark_reviewed_from_worklist,
+                             show_title_row_export, upload)
 from conftest import ROOT
 
-CHROMIUM = "/usr/bin/chromium"
-# screenshots go to the git-ignored data/ (running the tests changes no tracked file);
-# `make screenshots` points this at docs/screenshots to refresh the ones in the README
-SHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "data" / "screenshots")
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium not installed (.ci/run installs it)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed (.ci/run installs it)")
 expect = playwright.expect
-FOOTER = "does not give clinical advice"  # the last line every page draws: its run has finished
-
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 @pytest.fixture(scope="module")
@@ -32,14 +25,10 @@ def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     env["OUTCOMES_MAPPINGS"] = str(tmp_path_factory.mktemp("mappings"))  # mappings saved by the tests
     # a fresh store under the git-ignored data/, named the same on every machine so screenshots do not churn
-    store = ROOT / "data" / "browser-test.sqlite"
-    for leftover in store.parent.glob(store.name + "*"):
-        leftover.unlink()
-    env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
-    with serve_dashboard(env=env) as url:
-        yield url
-    for leftover in store.parent.glob(store.name + "*"):
-        leftover.unlink()
+    with fresh_store("browser-test.sqlite") as store:
+        env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
+        with serve_dashboard(env=env) as url:
+            yield url
 
 
 @pytest.fixture(scope="module")
@@ -112,18 +101,6 @@ def test_tolerability_page_in_browser(server, browser):
     page.screenshot(path=str(SHOTS / "tolerability.png"), full_page=True)
     assert not errors, errors
     page.close()
-
-
-def upload(page, path):
-    """Choose a file in the first uploader and wait until the page offers to import it."""
-    for _ in range(2):  # a rerun can be lost if the upload lands mid-run; choose the file again then
-        page.locator("input[type=file]").first.set_input_files(str(path))
-        try:
-            page.get_by_role("button", name="Check and import").wait_for(timeout=20_000)
-            return
-        except Exception:
-            continue
-    raise AssertionError(f"the Data page never offered to import {path.name}")
 
 
 def test_upload_bad_then_good_file(server, browser, tmp_path):
@@ -212,46 +189,21 @@ def test_safety_worklist_patient_marked_reviewed(browser):
 
     first = str(safety_worklist(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"))["patient_id"].iloc[0])
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
-    store = ROOT / "data" / "browser-safety.sqlite"  # its own store, so the sample is shown whatever ran before
-    for leftover in store.parent.glob(store.name + "*"):
-        leftover.unlink()
-    env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
-    try:
+    # its own store, so the sample is shown whatever ran before
+    with fresh_store("browser-safety.sqlite") as store:
+        env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
         with serve_dashboard(env=env) as url:
             page = browser.new_page(viewport={"width": 1400, "height": 1600})
             errors = []
             page.on("pageerror", lambda exc: errors.append(str(exc)))
-            page.goto(f"{url}/safety", wait_until="domcontentloaded")
-            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
-            expect(page.get_by_text("not an alerting service")).to_be_visible()
-            page.wait_for_selector(f'td:has-text("{first}")', state="attached", timeout=60_000)  # in the worklist
-            # the first patient to review is chosen
-            expect(page.get_by_role("combobox", name="Patient", exact=True)).to_have_value(first)
-            page.get_by_role("button", name="Open their Patient page").click()
-            page.wait_for_selector("h1:has-text('Patient course')", timeout=60_000)
-            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
-            expect(page.get_by_role("combobox", name="Patient (pseudonym)")).to_have_value(first, timeout=30_000)
-            page.locator("[data-testid='stSidebarNav'] a", has_text="Safety").first.click()
-            page.wait_for_selector("h1:has-text('Suicidal-ideation review')", timeout=60_000)
-            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
-            note = page.get_by_role("textbox", name="Note")
-            note.fill("called, safety plan reviewed")
-            note.press("Tab")  # the text area sends its value when it loses focus
-            expect(page.get_by_role("button", name="Mark reviewed")).to_be_enabled(timeout=30_000)
-            page.get_by_role("button", name="Mark reviewed").click()
-            expect(page.get_by_text(f"Patient {first} marked reviewed.")).to_be_visible(timeout=60_000)
-            expect(page.locator(f'td:has-text("{first}")')).to_have_count(0, timeout=60_000)  # off the to-review list
+            mark_reviewed_from_worklist(page, url, first, "called, safety plan reviewed")
             expect(page.get_by_role("combobox", name="Patient", exact=True)).not_to_have_value(first)  # the next one
-            expect(page.locator("[data-testid='stException']")).to_have_count(0)
             SHOTS.mkdir(parents=True, exist_ok=True)
             page.screenshot(path=str(SHOTS / "safety_reviewed.png"), full_page=True)
             page.goto(f"{url}/data", wait_until="domcontentloaded")  # on the audit trail
             page.wait_for_selector('td:has-text("safety review")', state="attached", timeout=60_000)
             assert not errors, errors
             page.close()
-    finally:
-        for leftover in store.parent.glob(store.name + "*"):
-            leftover.unlink()
 
 
 def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_path):
@@ -264,11 +216,7 @@ def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.goto(f"{server}/data", wait_until="domcontentloaded")
     page.wait_for_selector(f"text={FOOTER}", timeout=60_000)
-    upload(page, exports / "ehr_title_row.csv")
-    page.wait_for_selector("text=Preview: the first 5 of 8 rows as they will be read", timeout=60_000)
-    expect(page.get_by_text("line 4 names the columns").first).to_be_visible(timeout=30_000)
-    expect(page.get_by_label("Row holding the column headers", exact=True)).to_have_value("4", timeout=30_000)
-    expect(page.get_by_text("Westlake Ketamine Clinic - PHQ-9 Flowsheet").first).to_be_visible()
+    show_title_row_export(page, exports / "ehr_title_row.csv")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "data_mapping.png"), full_page=True)
     page.get_by_role("button", name="Check and import").click()

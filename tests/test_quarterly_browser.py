@@ -3,10 +3,8 @@ text carries the headline; both are screenshotted (HTML page, PDF pages) into da
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import subprocess
-from pathlib import Path
 
 import pytest
 
@@ -14,19 +12,16 @@ from analytics import load_questionnaires
 from analytics.quarterly import quarterly_export, write_quarterly_export
 from analytics.quarterly_report import figure_text
 from app_pages.serving import serve_dashboard
-from conftest import ROOT, SAMPLE
+from browser_helpers import (CHROMIUM, PDF_VIEWER_ARGS, SHOTS, build_report_on_export_page, download_report,
+                             pdf_page_screenshot)
+from conftest import SAMPLE
 
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(os.environ.get("SCREENSHOTS_DIR") or ROOT / "data" / "screenshots")
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium not installed (.ci/run installs it)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed (.ci/run installs it)")
 pypdf = pytest.importorskip("pypdf", reason="pypdf is in the test extra (make test installs it)")
 expect = playwright.expect
 QUARTER = "2025Q4"
 CLINIC = "Riverside Ketamine Clinic"
-# --headless=new: the full browser, whose PDF viewer draws the PDF's pages for the screenshot
-ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +34,7 @@ def written(tmp_path_factory):
 @pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=PDF_VIEWER_ARGS)
         yield b
         b.close()
 
@@ -86,11 +81,8 @@ def test_pdf_has_pages_and_the_headline(written, browser, tmp_path):
                         str(SHOTS / "report-pdf-page")], check=True, timeout=120)
         assert list(SHOTS.glob("report-pdf-page*.png"))
         return
-    for number in (1, 2):  # a fresh tab per page: the viewer reads #page= when it opens the file
-        page = browser.new_page(viewport={"width": 1000, "height": 1300})
-        page.goto(f"{files['.pdf'].as_uri()}#page={number}", wait_until="load")
-        _settled_screenshot(page, SHOTS / f"report-pdf-page-{number}.png")
-        page.close()
+    for number in (1, 2):
+        pdf_page_screenshot(browser, files[".pdf"], number, SHOTS / f"report-pdf-page-{number}.png")
     pages = [(SHOTS / f"report-pdf-page-{n}.png").read_bytes() for n in (1, 2)]
     assert pages[0] != pages[1]
     assert (SHOTS / "report-pdf-page-2.png").stat().st_size > 20_000
@@ -105,24 +97,9 @@ def test_director_builds_the_report_on_the_export_page(browser, tmp_path):
         page = browser.new_page(viewport={"width": 1400, "height": 1600})
         errors = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
-        page.goto(f"{url}/export", wait_until="domcontentloaded")
-        page.wait_for_selector("h1:has-text('Quarterly export')", timeout=60_000)
-        name = page.get_by_role("textbox", name="Clinic name printed at the top of the report")
-        name.fill("Lakeside Ketamine Clinic")
-        page.get_by_role("button", name="Save the clinic name").click()
-        expect(page.get_by_text("Saved: the report is now headed")).to_be_visible(timeout=60_000)
-        page.get_by_role("button", name="Build the export").click()
-        expect(page.get_by_text("files ready")).to_be_visible(timeout=180_000)
-        expect(page.get_by_text("The report's summary")).to_be_visible()
-        pdf = page.get_by_role("button", name=re.compile(r"^report_\d{4}Q\d\.pdf$"))
-        expect(pdf).to_have_count(1, timeout=60_000)
-        html_button = page.get_by_role("button", name=re.compile(r"^report_\d{4}Q\d\.html$"))
-        expect(html_button).to_have_count(1)
-        html_name = html_button.inner_text().strip()
-        with page.expect_download() as download:
-            html_button.click()
-        saved = tmp_path / html_name
-        download.value.save_as(saved)
+        build_report_on_export_page(page, url, "Lakeside Ketamine Clinic")
+        download_report(page, ".pdf", tmp_path)
+        saved = download_report(page, ".html", tmp_path)
         assert "<h1>Lakeside Ketamine Clinic</h1>" in saved.read_text(encoding="utf-8")
         expect(page.get_by_text("does not give clinical advice").first).to_be_visible(timeout=60_000)  # run over
         expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=60_000)
@@ -130,16 +107,3 @@ def test_director_builds_the_report_on_the_export_page(browser, tmp_path):
         page.screenshot(path=str(SHOTS / "export-built.png"), full_page=True)
         assert not errors, errors
         page.close()
-
-
-def _settled_screenshot(page, path: Path) -> None:
-    """The viewer paints inside its own plugin, out of the page's DOM: shoot until two shots agree and hold
-    more than an empty grey viewer (a drawn page of text and charts is well over 20 kB as PNG)."""
-    previous = None
-    for _ in range(240):
-        shot = page.screenshot()
-        if shot == previous and len(shot) > 20_000:
-            break
-        previous = shot
-        page.wait_for_timeout(250)
-    path.write_bytes(previous)

@@ -15,7 +15,7 @@ import pytest
 
 from conftest import ROOT
 from app_pages.serving import free_port, serve_dashboard
-from test_browser import CHROMIUM, CHROMIUM_ARGS, FOOTER, upload
+from browser_helpers import CHROMIUM, CHROMIUM_ARGS, FOOTER, upload
 
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium not installed (.ci/run installs it)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed (.ci/run installs it)")
