@@ -56,9 +56,11 @@ lock:
 		--no-emit-index-url --no-emit-find-links -o requirements.lock pyproject.toml
 
 # the tests write screenshots to the git-ignored data/screenshots; this refreshes the README's
+# (the pages, the report, and the numbered steps of a director's first week: week-N-*.png)
 screenshots: $(STAMP)
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py \
-		tests/test_quarterly_browser.py -k "test_every_page_in_browser or test_html_report or test_pdf_has_pages or test_director_builds"
+		tests/test_quarterly_browser.py tests/test_director_week_browser.py -k "test_every_page_in_browser or \
+		test_html_report or test_pdf_has_pages or test_director_builds or test_a_directors_first_week"
 
 clean:
 	rm -rf $(VENV) $(VENV)-lock .pytest_cache .import_linter_cache mutants
