@@ -27,19 +27,24 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+
+def remove_store(store: Path) -> None:
+    """The store file, its WAL/SHM files and its snapshot folder."""
+    for leftover in store.parent.glob(store.name + "*"):
+        shutil.rmtree(leftover) if leftover.is_dir() else leftover.unlink()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     env["OUTCOMES_MAPPINGS"] = str(tmp_path_factory.mktemp("mappings"))  # mappings saved by the tests
     # a fresh store under the git-ignored data/, named the same on every machine so screenshots do not churn
     store = ROOT / "data" / "browser-test.sqlite"
-    for leftover in store.parent.glob(store.name + "*"):
-        leftover.unlink()
+    remove_store(store)
     env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
     with serve_dashboard(env=env) as url:
         yield url
-    for leftover in store.parent.glob(store.name + "*"):
-        leftover.unlink()
+    remove_store(store)
 
 
 @pytest.fixture(scope="module")
@@ -213,8 +218,7 @@ def test_safety_worklist_patient_marked_reviewed(browser):
     first = str(safety_worklist(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"))["patient_id"].iloc[0])
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     store = ROOT / "data" / "browser-safety.sqlite"  # its own store, so the sample is shown whatever ran before
-    for leftover in store.parent.glob(store.name + "*"):
-        leftover.unlink()
+    remove_store(store)
     env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
     try:
         with serve_dashboard(env=env) as url:
@@ -250,8 +254,7 @@ def test_safety_worklist_patient_marked_reviewed(browser):
             assert not errors, errors
             page.close()
     finally:
-        for leftover in store.parent.glob(store.name + "*"):
-            leftover.unlink()
+        remove_store(store)
 
 
 def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_path):
