@@ -3,6 +3,9 @@
 Spec v2 (see ``docs/methods.md``).  Anything that prints a number prints
 :meth:`OutcomeDefinitions.describe` next to it, so a figure never travels
 without the definition it was computed under.
+
+Why one module of ~420 lines: it is the single source of every rule, threshold and default;
+splitting it would give a rule two places to look.
 """
 from __future__ import annotations
 

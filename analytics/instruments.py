@@ -15,6 +15,9 @@ LOINC codes: only the PHQ-9 (44261-6) and GAD-7 (70274-6) totals are given.
 Codes for the QIDS-SR16, PCL-5, MADRS and C-SSRS screener totals could not be
 verified against a LOINC source this round, so they are left out
 (``loinc_total == ""``) rather than guessed.
+
+Why one module of ~460 lines: it is the instrument registry, one short section per instrument
+(items, ranges, scoring, bands, outcome thresholds), kept together so every scale is defined once.
 """
 from __future__ import annotations
 

@@ -5,6 +5,9 @@ Implements spec v2 (``docs/methods.md``) on the canonical frame from
 treatment course (one per patient in spec v1 data, where v2 gives exactly the
 v1 figures).  Everything is vectorised over NumPy arrays of scored
 questionnaires sorted by unit and study day: no Python loop per patient or per row.
+
+Why one module of ~470 lines: baseline, endpoint and the three rates share one sorted-array
+pass per episode; splitting them would repeat that pass or pass its private arrays between modules.
 """
 from __future__ import annotations
 

@@ -26,6 +26,9 @@ tested on the log-log scale of its interval; with nobody censored it is a plain
 proportion and is compared by the two-sample rules.  Comparisons that are not
 like for like get no p-value and no interval: the two estimates, the difference
 and the reason only.
+
+Why one module of ~440 lines: loading the published figures and naming every way a comparison
+is not like for like are one job; the statistics it uses live in :mod:`analytics.benchmark_statistics`.
 """
 from __future__ import annotations
 

@@ -19,6 +19,9 @@ written, directly or derived: study days only, a treatment-start period as a
 year (a quarter only for a cohort of at least ``COHORT_QUARTER_MIN_PATIENTS``),
 the year the export was made; a cohort of 1 to ``SMALL_CELL_MAX`` patients is
 refused.
+
+Why one module of ~420 lines: the files of one research export (tables, dictionaries,
+REDCap files, the generated reproduce script) must agree with each other, so they are written together.
 """
 from __future__ import annotations
 

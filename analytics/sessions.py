@@ -43,6 +43,10 @@ to judge care; they are wide on purpose and documented in ``docs/instruments.md`
 The canonical frame is sorted by patient, episode and time, and numbers sessions
 within patient and episode in time order (``session_number``, from 1, counting
 every session, completed or not).
+
+Why one module of ~700 lines: the sessions table's contract, its cell checks and the derived
+infusion numbers are one job (reading one table); the checks reuse the questionnaire stages'
+parsers (:mod:`analytics.cell_parsing`, :mod:`analytics.problems`) rather than restating them.
 """
 from __future__ import annotations
 

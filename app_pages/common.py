@@ -3,6 +3,9 @@
 Caching lives here (never in analytics/).  Every page calls :func:`page_setup`
 and gets a :class:`View`: the filtered questionnaires, the per-patient outcome
 table and the definitions, with the data source labelled.
+
+Why one module of ~450 lines: every cached computation of the dashboard lives here (caching is
+the pages' job, never the engine's), so a cache key is defined once for all pages.
 """
 from __future__ import annotations
 

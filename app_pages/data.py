@@ -1,5 +1,10 @@
 """Data: import an export into the clinic store (matching its columns on screen), the import history with
-reverts, the audit trail, and data quality."""
+reverts, the audit trail, and data quality.
+
+Why one page of ~460 lines: the mapping screen, the import with its corrections preview and the
+import history share the page's session state; the logic itself is in :mod:`analytics.header_suggestion`,
+:mod:`analytics.import_review` and the store.
+"""
 from __future__ import annotations
 
 import hashlib
