@@ -14,6 +14,7 @@ __all__ = [
     "QuestionnaireValidationError",
     "UnreadableFileError",
     "StoreUnusableError",
+    "StoreBusyError",
     "SmallCohortError",
     "SessionValidationError",
     "SessionAlignmentError",
@@ -79,13 +80,18 @@ class UnreadableFileError(QuestionnaireValidationError):
 class StoreUnusableError(AnalyticsError):
     """The clinic store cannot be used as it is: read-only, disk full, damaged, or not a file.
 
-    ``reason`` is one of ``"read-only"``, ``"disk full"``, ``"damaged"``, ``"folder"``, ``"unreadable"``;
+    ``reason`` is one of ``"read-only"``, ``"disk full"``, ``"damaged"``, ``"folder"``, ``"unreadable"``,
+    ``"unreachable"`` (a PostgreSQL server that cannot be reached or refuses the sign-in);
     the message says what happened to the data (nothing was written) and what to do.
     """
 
     def __init__(self, message: str, reason: str):
         super().__init__(message)
         self.reason = reason
+
+
+class StoreBusyError(AnalyticsError):
+    """Another import holds the store; nothing was written."""
 
 
 class SmallCohortError(AnalyticsError):

@@ -11,8 +11,10 @@
   overwritten without a trace.
 * Each import is recorded (file, SHA-256, counts, warnings, time, user) and can
   be reverted; the revert is recorded as its own entry.
-* The schema is versioned (``PRAGMA user_version``) and migrated on open, after
-  a backup copy of the file is written.
+* The schema is versioned (``PRAGMA user_version``; a table in PostgreSQL) and
+  migrated on open, after a backup copy of the file is written.
+* The store is an SQLite file or a PostgreSQL database (``--db postgresql://...``):
+  the SQL here is written once; :mod:`analytics.store_backends` does what differs.
 
 Reading the store gives the same canonical frame as reading the files directly:
 rows are re-validated on the way out, so study days, baselines and everything
@@ -26,7 +28,6 @@ import io
 import json
 import os
 import sqlite3
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -34,9 +35,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .errors import AnalyticsError, QuestionnaireValidationError, StoreUnusableError
+from .errors import AnalyticsError, QuestionnaireValidationError, StoreBusyError, StoreUnusableError
 from .instruments import GAD7, PHQ9
 from .loading import RawTable
+from .store_backends import BUSY_TIMEOUT_S, database_errors, is_postgres_url, store_backend
 from .validation import ValidationReport, validate_questionnaires
 
 __all__ = [
@@ -66,7 +68,6 @@ __all__ = [
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
 SCHEMA_VERSION = 6
-BUSY_TIMEOUT_S = 10.0
 
 _SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
 _VALUE_COLUMNS = ["assessment_date", "day", "treatment_start_date", *_SCORE_COLUMNS, "infusion_number", "attributes"]
@@ -187,27 +188,8 @@ _MIGRATIONS = [
 
 
 def store_error(path, exc: BaseException) -> AnalyticsError:
-    """An SQLite error on the store as a message that says what happened and what to do."""
-    text = str(exc).lower()
-    where = f"{path}: "
-    if "locked" in text or "busy" in text:
-        return StoreBusyError(f"{where}the store is busy: another process is writing to it. Nothing was written; "
-                              "try again in a moment.")
-    if "readonly" in text or "read-only" in text:
-        return StoreUnusableError(f"{where}the store is read-only (this account may not write the file or its "
-                                  "folder). Nothing was written and the store is as it was; give write access, or "
-                                  "point --db / OUTCOMES_DB at a writable copy.", "read-only")
-    if "full" in text or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
-        return StoreUnusableError(f"{where}the disk is full. Nothing was written and the store is as it was; free "
-                                  "some space and try again.", "disk full")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return StoreUnusableError(f"{where}the store file is damaged ({exc}). Nothing was written. Restore it from "
-                                  "a backup (imports can also be replayed from the original files).", "damaged")
-    if Path(path).is_dir():
-        return StoreUnusableError(f"{where}this is a folder, not a store file. Point --db / OUTCOMES_DB at a file "
-                                  "such as data/outcomes.sqlite.", "folder")
-    return StoreUnusableError(f"{where}the store cannot be used ({exc}). Nothing was written; check the path and "
-                              "its permissions.", "unreadable")
+    """A database error on the store as a message that says what happened and what to do."""
+    return store_backend(path).error(exc)
 
 
 def _reports_store_errors(function):
@@ -218,14 +200,10 @@ def _reports_store_errors(function):
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        except database_errors() as exc:
             db = signature.bind_partial(*args, **kwargs).arguments.get("db")
             raise store_error(db if db is not None else default_db_path(), exc) from None
     return wrapper
-
-
-class StoreBusyError(AnalyticsError):
-    """Another import holds the store; nothing was written."""
 
 
 class ImportConflictError(AnalyticsError):
@@ -275,94 +253,65 @@ class ImportResult:
                 f"{self.warnings} warning row(s).")
 
 
-def default_db_path() -> Path:
-    """``$OUTCOMES_DB`` when set, else ``data/outcomes.sqlite``."""
-    return Path(os.environ.get("OUTCOMES_DB") or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """``$OUTCOMES_DB`` when set, else ``data/outcomes.sqlite``: a path, or a ``postgresql://`` URL as given."""
+    db = os.environ.get("OUTCOMES_DB") or DEFAULT_DB
+    return db.strip() if is_postgres_url(db) else Path(db)
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def open_store(path=None, *, create: bool = True) -> sqlite3.Connection:
-    """Open (and create or migrate) the store.
+def open_store(path=None, *, create: bool = True):
+    """Open (and create or migrate) the store: an SQLite file, or a PostgreSQL database given by URL.
 
-    WAL journal (readers never wait for a writer), foreign keys on, and a
+    SQLite: WAL journal (readers never wait for a writer), foreign keys on, and a
     busy timeout so a second writer waits before giving up.  An older schema
     is migrated after a backup copy ``<file>.v<old>-backup-<time>`` is written.
+    PostgreSQL: see :mod:`analytics.store_backends`.
+
+    Returns a connection with ``execute`` and the methods of the store interface
+    (``begin_write``, ``read_frame``, ``insert_rows``; an ``sqlite3.Connection`` for a file).
 
     Raises
     ------
     AnalyticsError
         When the file is not a store of this tool, or is newer than this version.
     """
-    path = Path(path) if path is not None else default_db_path()
-    if path.is_dir():
-        raise store_error(path, sqlite3.OperationalError("unable to open database file"))
-    if path.is_symlink() and not path.exists():
-        raise StoreUnusableError(f"{path}: the store path is a link to {os.readlink(path)}, which does not exist. "
-                                 "Point --db / OUTCOMES_DB at the store file itself.", "unreadable")
-    if not path.exists() and not create:
-        raise AnalyticsError(f"{path}: no store here yet. Import a file first: python -m analytics import FILE")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        con = None
-        try:
-            con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")  # needs a moment alone while another process creates the file
-            con.execute("PRAGMA foreign_keys=ON")
-            con.execute("PRAGMA synchronous=FULL")
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            break
-        except sqlite3.OperationalError as exc:
-            if con is not None:
-                con.close()
-            if "locked" in str(exc) and time.monotonic() < deadline:
-                time.sleep(0.05)
-                continue
-            if "locked" in str(exc):
-                raise StoreBusyError(f"{path}: the store stayed locked for {BUSY_TIMEOUT_S:.0f} s; another "
-                                     "process is using it. Nothing was written; try again.") from None
-            raise store_error(path, exc) from None
-        except sqlite3.DatabaseError as exc:
-            if con is not None:
-                con.close()
-            if "not a database" in str(exc):
-                raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store "
-                                     "file.") from None
-            raise store_error(path, exc) from None
-    if version > SCHEMA_VERSION:
+    backend = store_backend(path if path is not None else default_db_path())
+    con = backend.connect(create=create)
+    try:
+        version = backend.schema_version(con)
+        if version > SCHEMA_VERSION:
+            raise AnalyticsError(f"{backend}: store schema v{version} is newer than this tool (v{SCHEMA_VERSION}); "
+                                 "update the tool.")
+        if version < SCHEMA_VERSION:
+            _migrate(con, backend)
+    except database_errors() as exc:
         con.close()
-        raise AnalyticsError(f"{path}: store schema v{version} is newer than this tool (v{SCHEMA_VERSION}); "
-                             "update the tool.")
-    if version < SCHEMA_VERSION:
-        try:
-            _migrate(con, path)
-        except BaseException:
-            con.close()
-            raise
+        raise backend.error(exc) from None
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def _migrate(con: sqlite3.Connection, path: Path) -> None:
+def _migrate(con, backend) -> None:
     """Bring the schema up to date under the write lock (several processes may open a new store at once)."""
     backed_up = False
     while True:
-        con.execute("BEGIN IMMEDIATE")
-        version = con.execute("PRAGMA user_version").fetchone()[0]
+        con.begin_write()
+        version = backend.schema_version(con)
         if version >= SCHEMA_VERSION:  # another process migrated first
             con.execute("COMMIT")
             return
-        if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        if version == 0 and backend.holds_other_tables(con):
             con.execute("ROLLBACK")
-            raise AnalyticsError(f"{path}: this SQLite file is not an outcomes store; use another --db path.")
+            raise AnalyticsError(f"{backend}: this database is not an outcomes store; use another --db.")
         if version > 0 and not backed_up:
             con.execute("ROLLBACK")
-            backup = path.with_name(f"{path.name}.v{version}-backup-{datetime.now():%Y%m%dT%H%M%S}")
-            target = sqlite3.connect(backup)
-            con.backup(target)  # a consistent copy, WAL included
-            target.close()
+            backend.backup_before_migration(con, version)
             backed_up = True
             continue
         try:
@@ -372,7 +321,7 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
                 else:
                     for statement in _statements(_MIGRATIONS[step]):
                         con.execute(statement)
-                con.execute(f"PRAGMA user_version = {step + 1}")
+                backend.set_schema_version(con, step + 1)
             con.execute("COMMIT")
             return
         except BaseException:
@@ -451,8 +400,8 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
-def _stored_rows(con: sqlite3.Connection) -> pd.DataFrame:
-    stored = pd.read_sql_query("SELECT * FROM questionnaires", con)
+def _stored_rows(con) -> pd.DataFrame:
+    stored = con.read_columns("SELECT * FROM questionnaires")
     for c in _INT_COLUMNS:
         stored[c] = stored[c].astype("Int64")
     for c in ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes"):
@@ -520,13 +469,7 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
     new = _store_rows(report, raw)
     con = open_store(db)
     try:
-        try:
-            con.execute("BEGIN IMMEDIATE")  # one writer at a time; readers carry on (WAL)
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise store_error(db if db is not None else default_db_path(), exc) from None
-            raise StoreBusyError(f"the store is busy ({exc}): another import is running. Nothing was written; "
-                                 "try again when it has finished.") from None
+        con.begin_write()  # one writer at a time; readers carry on (WAL; MVCC in PostgreSQL)
         try:
             result = _write_import(con, new, report, name, digest, source_format, mapping, accept_corrections, user,
                                    raw.notes)
@@ -590,17 +533,16 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
                                    + together.errors["problem"]), name)
 
     warnings = report.warnings
-    cur = con.execute(
+    import_id = con.execute(
         "INSERT INTO imports (kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
-        "warnings, warning_summary) VALUES ('import', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "warnings, warning_summary) VALUES ('import', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (name, digest, source_format, mapping, user, _now(), int(report.counts.get("rows_read", 0)),
-         len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; ")))
-    import_id = cur.lastrowid
+         len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; "))).fetchone()[0]
     added = new[is_new]
     if len(added):
         cols = ["patient_id", "occasion", *_VALUE_COLUMNS]
-        con.executemany(
-            f"INSERT INTO questionnaires ({', '.join(cols)}, import_id) VALUES ({', '.join('?' * len(cols))}, ?)",
+        con.insert_rows(
+            "questionnaires", [*cols, "import_id"],
             (tuple(_py(v) for v in row) + (import_id,) for row in added[cols].itertuples(index=False, name=None)))
     corrected = merged[differs]
     for row in corrected.to_dict("records"):  # corrections are few; each keeps its own history row
@@ -647,10 +589,10 @@ def list_imports(db=None) -> pd.DataFrame:
     """The import history, newest last: what each import and revert did."""
     con = open_store(db, create=False)
     try:
-        return pd.read_sql_query(
+        return con.read_frame(
             "SELECT id, kind, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
             "added, unchanged, corrected, removed, restored, warnings, warning_summary, reverts, reverted_by "
-            "FROM imports ORDER BY id", con)
+            "FROM imports ORDER BY id")
     finally:
         con.close()
 
@@ -663,11 +605,7 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
     """
     con = open_store(db, create=False)
     try:
-        try:
-            con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreBusyError(f"the store is busy ({exc}); try again when the running import has finished.") \
-                from None
+        con.begin_write()
         try:
             row = con.execute("SELECT kind, reverted_by, file_name FROM imports WHERE id = ?", (import_id,)).fetchone()
             if row is None:
@@ -686,11 +624,10 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
                 ids = ", ".join(str(r[0]) for r in later)
                 raise AnalyticsError(f"import(s) {ids} later corrected questionnaires of import {import_id}; "
                                      f"revert those first.")
-            cur = con.execute(
+            revert_id = con.execute(
                 "INSERT INTO imports (kind, file_name, sha256, source_format, user, started_at, reverts) "
-                "VALUES ('revert', ?, '', 'revert', ?, ?, ?)", (f"revert of import {import_id} ({file_name})", user,
-                                                                 _now(), import_id))
-            revert_id = cur.lastrowid
+                "VALUES ('revert', ?, '', 'revert', ?, ?, ?) RETURNING id",
+                (f"revert of import {import_id} ({file_name})", user, _now(), import_id)).fetchone()[0]
             restored = 0
             for q_id, old in con.execute("SELECT questionnaire_id, old_values FROM corrections WHERE import_id = ? "
                                          "ORDER BY id DESC", (import_id,)).fetchall():
@@ -719,8 +656,8 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
 @_reports_store_errors
 def store_has_data(db=None) -> bool:
     """True when the store exists and holds at least one questionnaire."""
-    path = Path(db) if db is not None else default_db_path()
-    if not path.exists():
+    path = db if db is not None else default_db_path()
+    if not store_backend(path).exists():
         return False
     con = open_store(path, create=False)
     try:
@@ -749,7 +686,7 @@ def read_store(db=None) -> ValidationReport:
     AnalyticsError
         When there is no store, or it holds no questionnaire yet.
     """
-    path = Path(db) if db is not None else default_db_path()
+    path = db if db is not None else default_db_path()
     con = open_store(path, create=False)
     try:
         rows = _stored_rows(con)
@@ -760,7 +697,8 @@ def read_store(db=None) -> ValidationReport:
                              "python -m analytics import FILE")
     rows = rows.sort_values("id", kind="stable", ignore_index=True)
     report = validate_questionnaires(_as_raw_frame(rows))
-    return ValidationReport(f"store {path.name} ({store_fingerprint(path)})", report.errors, report.warnings,
+    name = Path(path).name if not is_postgres_url(path) else str(store_backend(path))
+    return ValidationReport(f"store {name} ({store_fingerprint(path)})", report.errors, report.warnings,
                             report.counts, report.frame, "")
 
 
@@ -782,7 +720,7 @@ def save_cohort(name: str, definition: dict, *, fingerprint: str, db=None, user:
     facts = {"cohort": name, "definition": definition, "fingerprint": fingerprint}
     con = open_store(db)
     try:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_write()
         try:
             row = con.execute("SELECT owner FROM cohorts WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] != user:
@@ -808,8 +746,8 @@ def list_cohorts(db=None) -> pd.DataFrame:
     """Saved cohorts: name, definition (JSON), fingerprint, saved_at, user (who saved it last), owner."""
     con = open_store(db, create=False)
     try:
-        return pd.read_sql_query("SELECT name, definition, fingerprint, saved_at, user, owner FROM cohorts "
-                                 "ORDER BY name", con)
+        return con.read_frame("SELECT name, definition, fingerprint, saved_at, user, owner FROM cohorts "
+                              "ORDER BY name")
     finally:
         con.close()
 
@@ -838,11 +776,11 @@ def save_study_key(export_id: str, key: pd.DataFrame, *, cohort: str, db=None, u
     """
     con = open_store(db)
     try:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_write()
         try:
             con.execute("INSERT INTO research_exports (export_id, cohort, created_at, user, patients) "
                         "VALUES (?, ?, ?, ?, ?)", (export_id, cohort, _now(), user, len(key)))
-            con.executemany("INSERT INTO study_keys (export_id, study_id, patient_id) VALUES (?, ?, ?)",
+            con.insert_rows("study_keys", ["export_id", "study_id", "patient_id"],
                             zip([export_id] * len(key), key["study_id"].astype("str"),
                                 key["patient_id"].astype("str")))
             con.execute("COMMIT")
@@ -863,8 +801,8 @@ def load_study_key(export_id: str, db=None) -> pd.DataFrame:
     """
     con = open_store(db, create=False)
     try:
-        key = pd.read_sql_query("SELECT study_id, patient_id FROM study_keys WHERE export_id = ? ORDER BY study_id",
-                                con, params=(export_id,))
+        key = con.read_frame("SELECT study_id, patient_id FROM study_keys WHERE export_id = ? ORDER BY study_id",
+                             (export_id,))
     finally:
         con.close()
     if key.empty:

@@ -8,6 +8,9 @@ import pytest
 
 from analytics import load_questionnaires
 
+# the real PostgreSQL server and the store fixture parametrised over both backends (tests/pg_fixtures.py)
+pytest_plugins = ["pg_fixtures"]
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "sample_clinic.csv"
 TINY = ROOT / "sample_data" / "tiny_clinic.csv"
