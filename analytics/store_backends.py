@@ -432,7 +432,10 @@ class PostgresBackend(StoreBackend):
 
     @staticmethod
     def _has_version_table(con) -> bool:
-        return con.execute("SELECT to_regclass('store_schema_version') IS NOT NULL").fetchone()[0]
+        # a catalog scan, not to_regclass: a name looked up before another process created the table stays
+        # "missing" in this session's catalog cache until its next relation lock
+        return con.execute("SELECT count(*) > 0 FROM pg_catalog.pg_tables WHERE schemaname = current_schema() "
+                           "AND tablename = 'store_schema_version'").fetchone()[0]
 
     def connect(self, *, create: bool) -> PostgresConnection:
         con = self._connect()
