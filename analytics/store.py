@@ -534,8 +534,10 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
 
     warnings = report.warnings
     import_id = con.execute(
-        "INSERT INTO imports (kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
-        "warnings, warning_summary) VALUES ('import', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        # the next number after the last (as SQLite numbers rows): a refused import leaves no gap on either backend
+        "INSERT INTO imports (id, kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
+        "warnings, warning_summary) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'import', ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?) RETURNING id",
         (name, digest, source_format, mapping, user, _now(), int(report.counts.get("rows_read", 0)),
          len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; "))).fetchone()[0]
     added = new[is_new]
@@ -625,8 +627,9 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
                 raise AnalyticsError(f"import(s) {ids} later corrected questionnaires of import {import_id}; "
                                      f"revert those first.")
             revert_id = con.execute(
-                "INSERT INTO imports (kind, file_name, sha256, source_format, user, started_at, reverts) "
-                "VALUES ('revert', ?, '', 'revert', ?, ?, ?) RETURNING id",
+                "INSERT INTO imports (id, kind, file_name, sha256, source_format, user, started_at, reverts) "
+                "VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'revert', ?, '', 'revert', ?, ?, ?) "
+                "RETURNING id",
                 (f"revert of import {import_id} ({file_name})", user, _now(), import_id)).fetchone()[0]
             restored = 0
             for q_id, old in con.execute("SELECT questionnaire_id, old_values FROM corrections WHERE import_id = ? "
