@@ -6,7 +6,7 @@ Pure pandas/NumPy/SciPy; no user interface code.  Typical use::
     frame = load_questionnaires("sample_data/sample_clinic.csv")
     print(clinic_summary(frame, definitions=OutcomeDefinitions(week=6)).to_text())
 """
-from .benchmarks import compare_with_benchmarks, load_benchmarks
+from .published import compare_with_benchmarks, load_benchmarks
 from .deidentification import identifier_column_reason, identifying_ages, is_age_column, patient_id_reasons
 from .definitions import (
     ANALYSIS_MODES,

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .store import _now, open_store
+from .store_connection import open_store, utc_now
 
 __all__ = [
     "GENESIS",
@@ -49,7 +49,7 @@ def _append(con, action: str, details: dict, user: str) -> int:
     """Insert one chained row; the caller holds the write lock."""
     last = con.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     row_id, prev = (last[0] + 1, last[1] or GENESIS) if last else (1, GENESIS)
-    at, text = _now(), json.dumps(details, default=str, sort_keys=True)
+    at, text = utc_now(), json.dumps(details, default=str, sort_keys=True)
     con.execute("INSERT INTO audit (id, at, user, action, details, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (row_id, at, user, action, text, prev, audit_row_hash(row_id, at, user, action, text, prev)))
     return row_id

@@ -23,7 +23,10 @@ from __future__ import annotations
 import numpy as np
 from scipy import stats
 
+from .errors import DefinitionError
+
 __all__ = [
+    "CI_SCALES",
     "Z95",
     "fisher_exact_p",
     "wilson_limits",
@@ -37,6 +40,8 @@ __all__ = [
 
 #: Two-sided 95% normal quantile.
 Z95 = float(stats.norm.ppf(0.975))
+#: Scales a published 95% interval can be symmetric on (a published figure's ``ci_scale``).
+CI_SCALES = ("identity", "logit", "loglog")
 _RELATIVE_TOLERANCE = 1 + 1e-7  # as R's fisher.test
 
 
@@ -144,7 +149,7 @@ def std_error_from_interval(rate, low, high, *, scale: str, z: float = Z95) -> f
         return float((np.log(high / (1 - high)) - np.log(low / (1 - low))) / (2 * z))
     if scale == "loglog":
         return float((_cloglog(high) - _cloglog(low)) / (2 * z))
-    raise ValueError(f"scale={scale!r}: use 'identity', 'logit' or 'loglog'")
+    raise DefinitionError(f"scale={scale!r} is not a known interval scale; use one of {', '.join(CI_SCALES)}.")
 
 
 def effective_sample_size(rate, std_error):

@@ -1,4 +1,23 @@
-"""Command line: ``python -m analytics validate|summary|import|imports|export|cohort|research-export|audit``.
+"""Command line: ``python -m analytics COMMAND`` (installed as ``ketamine-outcomes COMMAND``).
+
+Commands (one handler function each, named after the command):
+
+``validate [FILE]``
+    Check a questionnaire file (or the store) and print the validation report.
+``summary [FILE]``
+    Response, remission and SI-resolution rates with the published benchmarks.
+``import FILE``
+    Validate a file and add it to the store in one transaction.
+``imports [--revert ID]``
+    List the import history, or revert one import.
+``export [FILE] --quarter YYYYQn``
+    The quarterly outcome export: summary.csv, XLSX, HTML report and manifest.
+``cohort save|list|show|compare``
+    Save, list, show and compare research cohorts (kept in the store).
+``research-export COHORT --out DIR``
+    A reproducible de-identified dataset of a saved cohort.
+``audit [--verify]``
+    The audit trail of every import, revert, export and research export; ``--verify`` checks its hash chain.
 
 Machine contract: command and option names, the JSON keys of ``summary
 --format json`` and the exit codes are stable.  Exit codes: 0 done,
@@ -12,25 +31,39 @@ Every command that reads data takes a FILE or, without one, the store
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
-
-import pandas as pd
 import os
 import sys
 import traceback
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
+from . import __version__
+from .audit import audited, list_audit, verify_audit
+from .cohorts import apply_cohort, quarter_bounds
+from .comparisons import compare_rates, compare_time_to_event
 from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, OutcomeDefinitions
+from .episodes import split_episodes_after_gap
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
+from .outcomes import patient_outcomes, remission_rate, response_rate, si_resolution_rate
+from .quarterly import quarterly_export, write_quarterly_export
+from .research_export import write_research_export
 from .sources import read_source
 from .store import (
     ImportConflictError,
     StoreBusyError,
     default_db_path,
     import_questionnaires,
+    list_cohorts,
     list_imports,
+    load_cohort,
     read_store,
     revert_import,
+    save_cohort,
+    store_fingerprint,
 )
 from .summary import clinic_summary
 from .validation import validate_questionnaires
@@ -70,6 +103,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--db", help=db_help)
     v.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     v.add_argument("--format", choices=("text", "json"), default="text")
+    v.set_defaults(handler=_validate)
 
     s = sub.add_parser("summary", help="response, remission and SI-resolution rates with benchmarks")
     s.add_argument("file", nargs="?", help=file_help)
@@ -77,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     _add_definition_options(s)
     s.add_argument("--format", choices=("text", "json"), default="text")
+    s.set_defaults(handler=_summary)
 
     i = sub.add_parser("import", help="validate a file and add it to the store in one transaction")
     i.add_argument("file", help=file_help.split(";")[0] + "; FHIR .json/.ndjson; REDCap CSV)")
@@ -84,6 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     i.add_argument("--accept-corrections", action="store_true",
                    help="let new values replace stored ones (the old values are kept in the correction history)")
+    i.set_defaults(handler=_import)
 
     e = sub.add_parser("export", help="the quarterly outcome export: summary.csv, XLSX, HTML report, manifest")
     e.add_argument("file", nargs="?", help=file_help)
@@ -97,13 +133,17 @@ def build_parser() -> argparse.ArgumentParser:
     _add_definition_options(e)
     e.add_argument("--qm-window-days", type=int, default=60,
                    help="half-width of the 12-month quality-measure window (default 60; CMS v6 uses 30)")
+    e.set_defaults(handler=_export)
 
     c = sub.add_parser("cohort", help="save, list, show and compare research cohorts (kept in the store)")
     csub = c.add_subparsers(dest="cohort_command", required=True)
-    for name, helptext in (("save", "save a cohort definition by name"), ("list", "list saved cohorts"),
-                           ("show", "a saved cohort: definition, whether the data changed, headline figures"),
-                           ("compare", "compare two or more saved cohorts")):
+    for name, helptext, handler in (
+            ("save", "save a cohort definition by name", _cohort_save),
+            ("list", "list saved cohorts", _cohort_list),
+            ("show", "a saved cohort: definition, whether the data changed, headline figures", _cohort_show),
+            ("compare", "compare two or more saved cohorts", _cohort_compare)):
         cp = csub.add_parser(name, help=helptext)
+        cp.set_defaults(handler=handler)
         if name in ("save", "show"):
             cp.add_argument("name")
         if name == "compare":
@@ -131,26 +171,27 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--file", help="read the data from this file instead of the store")
     r.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     _add_definition_options(r)
+    r.set_defaults(handler=_research_export)
 
     a = sub.add_parser("audit", help="the audit trail: every import, revert, export and research export")
     a.add_argument("--db", help=db_help)
     a.add_argument("--format", choices=("text", "json"), default="text")
     a.add_argument("--verify", action="store_true",
                    help="check the hash chain: exit 0 when every row verifies, 1 naming the first broken row")
+    a.set_defaults(handler=_audit)
 
     h = sub.add_parser("imports", help="list the import history, or revert one import")
     h.add_argument("--db", help=db_help)
     h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
     h.add_argument("--format", choices=("text", "json"), default="text")
+    h.set_defaults(handler=_imports)
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"validate": _validate, "summary": _summary, "import": _import, "imports": _imports,
-                "export": _export, "cohort": _cohort, "research-export": _research_export,
-                "audit": _audit}[args.command](args)
+        return args.handler(args)
     except DefinitionError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_OPTIONS
@@ -161,10 +202,7 @@ def main(argv=None) -> int:
         print(f"refused: {exc}\n", file=sys.stderr)
         print(exc.conflicts.to_string(index=False), file=sys.stderr)
         return EXIT_BAD_INPUT
-    except UnreadableFileError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    except AnalyticsError as exc:
+    except AnalyticsError as exc:  # an unreadable file included
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except Exception:  # never a traceback for the user
@@ -182,7 +220,12 @@ def _load(args):
         for note in raw.notes:
             print(f"note: {note}", file=sys.stderr)
         return validate_questionnaires(raw)
-    return read_store(args.db or default_db_path())
+    return read_store(_db(args))
+
+
+def _db(args):
+    """The store a command reads or writes: ``--db``, else ``$OUTCOMES_DB``, else the default path."""
+    return args.db or default_db_path()
 
 
 def _definitions(args) -> OutcomeDefinitions:
@@ -198,14 +241,19 @@ def _usable(args):
         return None
     gap = getattr(args, "new_episode_after_days", None)
     if gap is not None:
-        from dataclasses import replace
-        from .episodes import split_episodes_after_gap
         frame = split_episodes_after_gap(report.frame, after_days=gap)
         print(f"note: episodes split after gaps of {gap} days or more without a questionnaire (patients "
               "without treatment_start_date only)", file=sys.stderr)
         report = replace(report, frame=frame, counts={**report.counts, "new_episode_after_days": gap})
     return report
 
+
+def _fingerprint(args, report) -> str:
+    """What the figures were computed from: the file's hash, or the store's fingerprint."""
+    return f"sha256:{report.sha256}" if args.file else store_fingerprint(_db(args))
+
+
+# ----------------------------------------------------------------------------- one handler per command
 
 def _validate(args) -> int:
     report = _load(args)
@@ -243,25 +291,40 @@ def _import(args) -> int:
     try:
         result = import_questionnaires(raw, db=args.db, source_format=raw.file_format, mapping=args.mapping,
                                        accept_corrections=args.accept_corrections)
+    except UnreadableFileError:
+        raise  # one problem and no table: main reports it as an error
     except QuestionnaireValidationError as exc:
-        if isinstance(exc, UnreadableFileError):
-            raise
         print(f"refused: {exc}\n", file=sys.stderr)
         print(exc.problems.to_string(index=False), file=sys.stderr)
         return EXIT_BAD_INPUT
     print(result.to_text())
-    print(f"store: {args.db or default_db_path()}")
+    print(f"store: {_db(args)}")
+    return EXIT_OK
+
+
+def _imports(args) -> int:
+    db = _db(args)
+    if args.revert is not None:
+        revert_id = revert_import(args.revert, db=db)
+        row = list_imports(db).set_index("id").loc[revert_id]
+        print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} questionnaire(s) removed, "
+              f"{row['restored']} restored to their earlier values.")
+        return EXIT_OK
+    history = list_imports(db)
+    if args.format == "json":
+        print(json.dumps(_records(history), indent=2, default=_jsonable))
+    elif history.empty:
+        print(f"{db}: no imports yet.")
+    else:
+        shown = history[["id", "kind", "started_at", "file_name", "rows_read", "added", "unchanged", "corrected",
+                         "removed", "restored", "warnings", "reverted_by"]]
+        print(shown.astype(object).where(shown.notna(), "").to_string(index=False))
     return EXIT_OK
 
 
 def _export(args) -> int:
-    from . import __version__
-    from .quarterly import quarterly_export, write_quarterly_export
-    from .store import list_imports, store_fingerprint
-
     definitions = _definitions(args)
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
-    from .cohorts import quarter_bounds
     quarter_bounds(args.quarter)  # a malformed quarter is an option error, before any reading
     report = _usable(args)
     if report is None:
@@ -269,7 +332,7 @@ def _export(args) -> int:
     if args.file:
         source = {"kind": "file", "file": report.source, "sha256": report.sha256}
     else:
-        db = args.db or default_db_path()
+        db = _db(args)
         history = list_imports(db)
         source = {"kind": "store", "store": str(db), "fingerprint": store_fingerprint(db),
                   "imports": history[["id", "file_name", "sha256"]].to_dict("records")}
@@ -277,10 +340,9 @@ def _export(args) -> int:
                               suppression=not args.no_suppression, qm_window_days=args.qm_window_days,
                               source=source, software_version=__version__)
     out = Path(args.out) / export.quarter
-    from .audit import audited
     # recorded before the first file is written and after the last: a failure half-way is on record
     with audited("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
-                            "source": source, "out": str(out)}, db=args.db or default_db_path()) as done:
+                            "source": source, "out": str(out)}, db=_db(args)) as done:
         written = _writing(out, lambda: write_quarterly_export(export, out, formats=formats))
         done["files"] = _hashes(written)
     if args.no_suppression:
@@ -290,78 +352,69 @@ def _export(args) -> int:
     return EXIT_OK
 
 
-def _writing(out, write):
-    """Run ``write``; a folder that cannot be written is the user's to fix, said plainly (the audit trail keeps
-    the started and failed rows)."""
-    try:
-        return write()
-    except OSError as exc:
-        raise AnalyticsError(f"{out}: the export could not be written ({exc.strerror or exc}"
-                             f"{': ' + str(exc.filename) if exc.filename else ''}). Files written before the "
-                             "failure may be incomplete; choose a writable folder with --out and run it again.") \
-            from None
+def _cohort_list(args) -> int:
+    db = _db(args)
+    cohorts = list_cohorts(db)
+    print(cohorts.to_string(index=False) if len(cohorts) else f"{db}: no saved cohorts.")
+    return EXIT_OK
 
 
-def _hashes(paths) -> dict:
-    import hashlib
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
-
-
-def _cohort(args) -> int:
-    from .cohorts import apply_cohort
-    from .comparisons import compare_rates, compare_time_to_event
-    from .outcomes import patient_outcomes
-    from .store import list_cohorts, load_cohort, save_cohort, store_fingerprint
-
-    db = args.db or default_db_path()
-    if args.cohort_command == "list":
-        cohorts = list_cohorts(db)
-        print(cohorts.to_string(index=False) if len(cohorts) else f"{db}: no saved cohorts.")
-        return EXIT_OK
+def _cohort_save(args) -> int:
     definitions = _definitions(args)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
-    fingerprint = f"sha256:{report.sha256}" if args.file else store_fingerprint(db)
+    fingerprint = _fingerprint(args, report)
     patients = patient_outcomes(report.frame, definitions=definitions)
-    if args.cohort_command == "save":
-        definition = {k.replace("-", "_"): v for k, v in {
-            "site": args.site, "clinician": args.clinician, "protocol": args.protocol, "diagnosis": args.diagnosis,
-            "age_band": args.age_band, "sex": args.sex, "baseline_band": args.baseline_band,
-            "si_at_baseline": None if args.si_at_baseline is None else args.si_at_baseline == "yes",
-            "start_from": args.start_from, "start_to": args.start_to, "min_infusions": args.min_infusions,
-            "min_questionnaires": args.min_questionnaires}.items()}
-        selected = apply_cohort(report.frame, patients, definition)
-        save_cohort(args.name, definition, fingerprint=fingerprint, db=db)
-        print(f"saved cohort {args.name!r}: {len(selected)} patients now; data fingerprint {fingerprint}")
+    definition = {
+        "site": args.site, "clinician": args.clinician, "protocol": args.protocol, "diagnosis": args.diagnosis,
+        "age_band": args.age_band, "sex": args.sex, "baseline_band": args.baseline_band,
+        "si_at_baseline": None if args.si_at_baseline is None else args.si_at_baseline == "yes",
+        "start_from": args.start_from, "start_to": args.start_to, "min_infusions": args.min_infusions,
+        "min_questionnaires": args.min_questionnaires}
+    selected = apply_cohort(report.frame, patients, definition)
+    save_cohort(args.name, definition, fingerprint=fingerprint, db=_db(args))
+    print(f"saved cohort {args.name!r}: {len(selected)} patients now; data fingerprint {fingerprint}")
+    return EXIT_OK
+
+
+def _cohort_show(args) -> int:
+    definitions = _definitions(args)
+    report = _usable(args)
+    if report is None:
+        return EXIT_BAD_INPUT
+    fingerprint = _fingerprint(args, report)
+    patients = patient_outcomes(report.frame, definitions=definitions)
+    saved = load_cohort(args.name, _db(args))
+    selected = apply_cohort(report.frame, patients, saved["definition"])
+    out = {"name": saved["name"], "definition": saved["definition"], "saved_at": saved["saved_at"],
+           "fingerprint_saved": saved["fingerprint"], "fingerprint_now": fingerprint,
+           "data_changed_since_saved": saved["fingerprint"] != fingerprint, "patients": len(selected),
+           "response": response_rate(selected).as_dict(), "remission": remission_rate(selected).as_dict(),
+           "si_resolution": si_resolution_rate(selected).as_dict(), "definitions": definitions.as_dict()}
+    if args.format == "json":
+        print(json.dumps(out, indent=2, default=_jsonable))
         return EXIT_OK
-    if args.cohort_command == "show":
-        saved = load_cohort(args.name, db)
-        selected = apply_cohort(report.frame, patients, saved["definition"])
-        from .outcomes import remission_rate, response_rate, si_resolution_rate
-        out = {"name": saved["name"], "definition": saved["definition"], "saved_at": saved["saved_at"],
-               "fingerprint_saved": saved["fingerprint"], "fingerprint_now": fingerprint,
-               "data_changed_since_saved": saved["fingerprint"] != fingerprint, "patients": len(selected),
-               "response": response_rate(selected).as_dict(), "remission": remission_rate(selected).as_dict(),
-               "si_resolution": si_resolution_rate(selected).as_dict(), "definitions": definitions.as_dict()}
-        if args.format == "json":
-            print(json.dumps(out, indent=2, default=_jsonable))
-        else:
-            changed = ("CHANGED since the cohort was saved" if out["data_changed_since_saved"]
-                       else "unchanged since the cohort was saved")
-            print(f"cohort {out['name']}: {json.dumps(out['definition'])}\n  saved {out['saved_at']}; data "
-                  f"{changed} ({out['fingerprint_saved']} -> {fingerprint})\n  {len(selected)} patients. "
-                  f"{definitions.describe()}")
-            for key in ("response", "remission", "si_resolution"):
-                r = out[key]
-                rate = "no data" if r["rate"] is None else f"{r['rate']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
-                print(f"  {key:14} n={r['n']:<6} events={r['events']:<6} {rate}")
-        return EXIT_OK
-    # compare
-    parts = []
-    for name in args.names:
-        saved = load_cohort(name, db)
-        parts.append(apply_cohort(report.frame, patients, saved["definition"]).assign(cohort=name))
+    changed = ("CHANGED since the cohort was saved" if out["data_changed_since_saved"]
+               else "unchanged since the cohort was saved")
+    print(f"cohort {out['name']}: {json.dumps(out['definition'])}\n  saved {out['saved_at']}; data "
+          f"{changed} ({out['fingerprint_saved']} -> {fingerprint})\n  {len(selected)} patients. "
+          f"{definitions.describe()}")
+    for key in ("response", "remission", "si_resolution"):
+        r = out[key]
+        rate = "no data" if r["rate"] is None else f"{r['rate']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
+        print(f"  {key:14} n={r['n']:<6} events={r['events']:<6} {rate}")
+    return EXIT_OK
+
+
+def _cohort_compare(args) -> int:
+    definitions = _definitions(args)
+    report = _usable(args)
+    if report is None:
+        return EXIT_BAD_INPUT
+    patients = patient_outcomes(report.frame, definitions=definitions)
+    parts = [apply_cohort(report.frame, patients, load_cohort(name, _db(args))["definition"]).assign(cohort=name)
+             for name in args.names]
     stacked = pd.concat(parts, ignore_index=True)
     overlap = stacked[["patient_id", "episode"]].duplicated().sum()
     rates = compare_rates(stacked, by="cohort", metric=args.metric)
@@ -399,25 +452,18 @@ def _cohort(args) -> int:
 
 
 def _research_export(args) -> int:
-    from . import __version__
-    from .cohorts import apply_cohort
-    from .outcomes import patient_outcomes
-    from .research_export import write_research_export
-    from .store import load_cohort, store_fingerprint
-
-    db = args.db or default_db_path()
+    db = _db(args)
     definitions = _definitions(args)
     saved = load_cohort(args.cohort, db)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
-    fingerprint = f"sha256:{report.sha256}" if args.file else store_fingerprint(db)
+    fingerprint = _fingerprint(args, report)
     if fingerprint != saved["fingerprint"]:
         print(f"note: the data changed since cohort {saved['name']!r} was saved ({saved['fingerprint']} -> "
               f"{fingerprint}); the export uses the data as they are now.", file=sys.stderr)
     patients = apply_cohort(report.frame, patient_outcomes(report.frame, definitions=definitions),
                             saved["definition"])
-    from .audit import audited
     with audited("research export", {"cohort": saved["name"], "definition": saved["definition"],
                                      "parameters": definitions.as_dict(), "fingerprint": fingerprint,
                                      "out": str(args.out), "patients": len(patients)}, db=db) as done:
@@ -435,16 +481,16 @@ def _research_export(args) -> int:
 
 
 def _audit(args) -> int:
-    from .audit import list_audit, verify_audit
+    db = _db(args)
     if args.verify:
-        result = verify_audit(args.db or default_db_path())
+        result = verify_audit(db)
         if args.format == "json":
             print(json.dumps({"ok": result.ok, "rows_verified": result.rows, "broken_id": result.broken_id,
                               "problem": result.problem or None}, indent=2))
         else:
             print(result.to_text(), file=sys.stdout if result.ok else sys.stderr)
         return EXIT_OK if result.ok else EXIT_BAD_INPUT
-    trail = list_audit(args.db or default_db_path()).drop(columns=["prev_hash", "hash"])
+    trail = list_audit(db).drop(columns=["prev_hash", "hash"])
     if args.format == "json":
         print(json.dumps(_records(trail.assign(details=trail["details"].map(json.loads))), indent=2,
                          default=_jsonable))
@@ -455,24 +501,22 @@ def _audit(args) -> int:
     return EXIT_OK
 
 
-def _imports(args) -> int:
-    db = args.db or default_db_path()
-    if args.revert is not None:
-        revert_id = revert_import(args.revert, db=db)
-        row = list_imports(db).set_index("id").loc[revert_id]
-        print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} questionnaire(s) removed, "
-              f"{row['restored']} restored to their earlier values.")
-        return EXIT_OK
-    history = list_imports(db)
-    if args.format == "json":
-        print(json.dumps(_records(history), indent=2, default=_jsonable))
-    elif history.empty:
-        print(f"{db}: no imports yet.")
-    else:
-        shown = history[["id", "kind", "started_at", "file_name", "rows_read", "added", "unchanged", "corrected",
-                         "removed", "restored", "warnings", "reverted_by"]]
-        print(shown.astype(object).where(shown.notna(), "").to_string(index=False))
-    return EXIT_OK
+# ----------------------------------------------------------------------------- output helpers
+
+def _writing(out, write):
+    """Run ``write``; a folder that cannot be written is the user's to fix, said plainly (the audit trail keeps
+    the started and failed rows)."""
+    try:
+        return write()
+    except OSError as exc:
+        raise AnalyticsError(f"{out}: the export could not be written ({exc.strerror or exc}"
+                             f"{': ' + str(exc.filename) if exc.filename else ''}). Files written before the "
+                             "failure may be incomplete; choose a writable folder with --out and run it again.") \
+            from None
+
+
+def _hashes(paths) -> dict:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in paths}
 
 
 def _records(table):

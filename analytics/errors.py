@@ -15,9 +15,13 @@ __all__ = [
     "UnreadableFileError",
     "StoreUnusableError",
     "StoreBusyError",
+    "ImportConflictError",
     "SmallCohortError",
     "SessionValidationError",
     "SessionAlignmentError",
+    "NoDataForQuarterError",
+    "ImpossibleCountError",
+    "PublishedFiguresError",
     "PROBLEM_COLUMNS",
 ]
 
@@ -94,6 +98,26 @@ class StoreBusyError(AnalyticsError):
     """Another import holds the store; nothing was written."""
 
 
+class ImportConflictError(AnalyticsError):
+    """The file changes questionnaires already in the store; nothing was written.
+
+    Attributes
+    ----------
+    conflicts : pandas.DataFrame
+        One row per changed value: ``line``, ``patient_id``, ``occasion``,
+        ``column``, ``stored``, ``new``.
+    """
+
+    def __init__(self, conflicts: pd.DataFrame, source: str):
+        self.conflicts = conflicts
+        n = conflicts[["patient_id", "occasion"]].drop_duplicates().shape[0]
+        super().__init__(
+            f"{source}: {n} questionnaire(s) already in the store have different values in this file; nothing was "
+            "imported. Check the rows listed; if the file holds corrections, import it again with "
+            "--accept-corrections (the old values are kept in the correction history)."
+        )
+
+
 class SmallCohortError(AnalyticsError):
     """A research export of a cohort of 0 to ``SMALL_CELL_MAX`` patients was refused; nothing was written."""
 
@@ -123,4 +147,26 @@ class SessionAlignmentError(AnalyticsError, ValueError):
     """Sessions and questionnaires share no time axis (dates or study days).
 
     The message says which columns each table has and what to add.
+    """
+
+
+class NoDataForQuarterError(AnalyticsError):
+    """No patient started treatment in the quarter asked for (or the data carry no calendar dates).
+
+    The message names the quarter and its dates and says which quarters the data do cover.
+    """
+
+
+class ImpossibleCountError(AnalyticsError, ValueError):
+    """A rate was asked for with an impossible count: events below 0 or above the denominator.
+
+    A :class:`ValueError` too, for callers that check arguments that way.  It means the numerator
+    counted units outside the denominator: a fault in the calling code, not in the user's data.
+    """
+
+
+class PublishedFiguresError(AnalyticsError):
+    """The published-figures file (``analytics/data/published_benchmarks.toml``) is incomplete.
+
+    A packaging fault, not the user's input: the message names the entry and what it lacks.
     """

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 
 import pandas as pd
 
-from .benchmarks import compare_with_benchmarks
+from .published import compare_with_benchmarks
 from .definitions import ANALYSIS_MODES, OutcomeDefinitions
 from .outcomes import cumulative_rate, patient_outcomes, rate_table
 from .statistics import Proportion

@@ -8,7 +8,6 @@ cleanly) and ``manifest.json`` (everything needed to reproduce it).
 """
 from __future__ import annotations
 
-import html
 import json
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -17,14 +16,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .benchmarks import compare_with_benchmarks
+from .published import compare_with_benchmarks
 from .comparisons import holm_adjust
 from .cohorts import patient_start_dates, quarter_bounds, select_patients
 from .definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION, OutcomeDefinitions
-from .errors import AnalyticsError
+from .errors import AnalyticsError, NoDataForQuarterError
 from .exports import neutralise_formulas
 from .outcomes import METRICS, cumulative_rate, patient_outcomes, remission_rate, response_rate, si_resolution_rate
 from .quality import quality_measures
+from .quarterly_report import html_report
 from .safety import si_change_rates
 from .suppression import SuppressionMasks, render_suppressed, small_cell_masks, suppress_small_cells
 
@@ -37,10 +37,6 @@ STRATA = ("site", "protocol", "baseline_band")
 NOT_RECORDED = "(not recorded)"
 _ALL_METRICS = {**METRICS, "cumulative_response": "Response reached by week W (Kaplan-Meier)",
                 "cumulative_remission": "Remission reached by week W (Kaplan-Meier)"}
-
-
-class NoDataForQuarterError(AnalyticsError):
-    """No patient started treatment in the quarter asked for."""
 
 
 @dataclass(frozen=True)
@@ -386,7 +382,7 @@ def write_quarterly_export(export: QuarterlyExport, out_dir, *, formats=EXPORT_F
         written.append(path)
     if "html" in formats:
         path = out / f"report_{q}.html"
-        path.write_text(_html_report(export), encoding="utf-8")
+        path.write_text(html_report(export), encoding="utf-8")
         written.append(path)
     manifest = dict(export.manifest)
     manifest["files"] = [p.name for p in written]
@@ -394,122 +390,3 @@ def write_quarterly_export(export: QuarterlyExport, out_dir, *, formats=EXPORT_F
     path.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
     written.append(path)
     return written
-
-
-_CSS = """
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:2rem auto;max-width:1100px;color:#222;
-line-height:1.45;padding:0 1rem}h1{font-size:1.7rem;margin-bottom:.2rem}h2{font-size:1.25rem;margin-top:2rem;
-border-bottom:2px solid #0072B2;padding-bottom:.2rem}table{border-collapse:collapse;width:100%;font-size:.82rem;
-margin:.6rem 0}th,td{border:1px solid #ccc;padding:.25rem .4rem;text-align:left;vertical-align:top}
-th{background:#eef3f8}.notice{background:#fde8e4;border:2px solid #D55E00;padding:.6rem;font-weight:700}
-.muted{color:#555;font-size:.85rem}.chart{page-break-inside:avoid}
-@media print{body{margin:0;max-width:none}h2{page-break-after:avoid}table{page-break-inside:auto}
-tr{page-break-inside:avoid}.chart{page-break-inside:avoid}a{color:inherit;text-decoration:none}}
-"""
-
-
-_PERCENT_COLUMNS = {"rate", "ci_low", "ci_high", "benchmark_rate", "difference", "diff_ci_low", "diff_ci_high"}
-#: The board report leads with estimates and intervals and carries no p-values (docs/methods.md).
-_P_COLUMNS = ("p_value", "p_holm", "test")
-
-
-def _table_html(frame: pd.DataFrame, columns=None) -> str:
-    shown = frame[columns] if columns else frame
-    shown = shown.apply(lambda c: c.map(_pct if c.name in _PERCENT_COLUMNS else _fmt))
-    return shown.to_html(index=False, escape=True, na_rep="", border=0)
-
-
-def _pct(v):
-    if isinstance(v, (float, np.floating, int, np.integer)) and not isinstance(v, bool):
-        return "" if np.isnan(v) else f"{v:.1%}"
-    return _fmt(v)
-
-
-def _fmt(v):
-    if isinstance(v, (float, np.floating)):
-        return "" if np.isnan(v) else f"{v:.3f}" if abs(v) < 1 else f"{v:.1f}"
-    return v
-
-
-def _charts(export: QuarterlyExport) -> str:
-    import plotly.graph_objects as go
-
-    palette = ["#0072B2", "#E69F00", "#009E73", "#CC79A7", "#D55E00"]
-    own = export.summary[(export.summary["dimension"] == "overall") & (export.summary["benchmark_id"] == "")]
-    shown = own[pd.to_numeric(own["rate"], errors="coerce").notna()]
-    fig = go.Figure()
-    rate = pd.to_numeric(shown["rate"]).to_numpy(dtype=float)
-    low = pd.to_numeric(shown["ci_low"], errors="coerce").to_numpy(dtype=float)
-    high = pd.to_numeric(shown["ci_high"], errors="coerce").to_numpy(dtype=float)
-    fig.add_trace(go.Scatter(x=rate, y=shown["label"], mode="markers", name="This clinic (95% CI)",
-                             marker=dict(color=palette[0], size=11),
-                             error_x=dict(type="data", symmetric=False, array=np.nan_to_num(high - rate),
-                                          arrayminus=np.nan_to_num(rate - low))))
-    bench = export.summary[(export.summary["dimension"] == "overall") & (export.summary["benchmark_id"] != "")]
-    for comparable, symbol, color, name in ((True, "diamond", palette[1], "Published, like for like"),
-                                            (False, "diamond-open", palette[4], "Published, not like for like")):
-        part = bench[bench["comparable"] == comparable]
-        fig.add_trace(go.Scatter(x=part["benchmark_rate"], y=part["label"], mode="markers", name=name,
-                                 marker=dict(symbol=symbol, size=10, color=color), text=part["benchmark_id"],
-                                 hovertemplate="%{text}: %{x:.1%}<extra></extra>"))
-    fig.update_layout(xaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]),
-                      yaxis=dict(autorange="reversed"), height=380, margin=dict(l=10, r=10, t=30, b=10),
-                      legend=dict(orientation="h", y=1.12), template="plotly_white")
-    parts = [fig.to_html(full_html=False, include_plotlyjs=True, config={"displaylogo": False})]
-    trend = export.trend
-    fig = go.Figure()
-    for i, metric in enumerate(("response", "remission", "si_resolution")):
-        t = trend[trend["metric"] == metric]
-        y = pd.to_numeric(t["rate"], errors="coerce")
-        fig.add_trace(go.Scatter(x=t["quarter"], y=y, mode="lines+markers", name=METRICS[metric],
-                                 line=dict(color=palette[i]), connectgaps=False))
-    fig.update_layout(xaxis=dict(title="Quarter of treatment start", type="category"),
-                      yaxis=dict(title="Rate", tickformat=".0%", range=[0, 1]), height=340,
-                      margin=dict(l=10, r=10, t=30, b=10), legend=dict(orientation="h", y=1.15),
-                      template="plotly_white")
-    parts.append(fig.to_html(full_html=False, include_plotlyjs=False, config={"displaylogo": False}))
-    return parts
-
-
-def _html_report(export: QuarterlyExport) -> str:
-    e, d = export, export.definitions
-    esc = html.escape
-    notice = f'<p class="notice">{esc(INTERNAL_NOTICE)}: not for release outside the clinic.</p>' \
-        if not e.suppression else ""
-    forest, trend = _charts(e)
-    own = e.summary[e.summary["benchmark_id"] == ""]
-    bench = e.summary[(e.summary["dimension"] == "overall") & (e.summary["benchmark_id"] != "")]
-    body = f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Outcome report {esc(e.quarter)}</title><style>{_CSS}</style></head><body>
-{notice}
-<h1>Outcome report, {esc(e.quarter)}</h1>
-<p class="muted">Patients whose treatment started in {esc(e.quarter)} ({esc(e.manifest['parameters']['quarter_start'])} to
-{esc(e.manifest['parameters']['quarter_end'])}). Spec v{SPEC_VERSION}; generated {esc(e.manifest['generated_at'])}.
-{'Small cells suppressed (counts 1-10 and values that would reveal them).' if e.suppression else ''}</p>
-<p>{esc(d.describe())}</p>
-<h2>Outcomes and published figures</h2><div class="chart">{forest}</div>
-<p class="muted">Open diamonds differ in instrument, definition, method, analysis or timepoint (see the table).
-Item-9 SI figures are not C-SSRS or SSI figures.</p>
-{_table_html(own, ['dimension', 'stratum', 'label', 'n', 'events', 'rate', 'ci_low', 'ci_high', 'suppressed'])}
-<h2>Comparison with published figures (all patients)</h2>
-<p class="muted">Estimates and 95% intervals, no p-values: the difference is this clinic minus the published
-figure, and its interval includes the published figure's own uncertainty. Rows that are not like for like show
-no interval for the difference; the reason says what differs. The data files (summary.csv, the workbook) give
-Holm-adjusted p-values for like-for-like rows.</p>
-{_table_html(bench, ['benchmark_id', 'label', 'rate', 'ci_low', 'ci_high', 'benchmark_rate', 'published_uncertainty',
-                     'difference', 'diff_ci_low', 'diff_ci_high', 'comparable', 'reason'])}
-<h2>Trend over eight quarters</h2><div class="chart">{trend}</div>
-{_table_html(e.trend, ['quarter', 'label', 'n', 'events', 'rate', 'ci_low', 'ci_high', 'suppressed'])}
-<h2>Suicidal-ideation safety summary</h2>
-<p class="muted">PHQ-9 item 9 is a screening item; it over-flags compared with the C-SSRS.</p>
-{_table_html(e.safety, [c for c in e.safety.columns if c not in _P_COLUMNS])}
-<h2>Data completeness and activity</h2>{_table_html(e.completeness)}
-<h2>Quality-measure style outcomes</h2>
-<p class="muted">Measure-style figures for internal and registry reporting, not certified measure submissions.</p>
-{_table_html(e.quality)}
-<h2>Definitions and methods</h2>{_table_html(e.definitions_table)}
-<p class="muted">This report informs clinical review; it does not give clinical advice.</p>
-{notice}
-</body></html>"""
-    return body

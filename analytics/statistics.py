@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .errors import ImpossibleCountError
+
 __all__ = [
     "SMALL_N",
     "Proportion",
@@ -110,7 +112,8 @@ def wilson_proportion(events: int, n: int) -> Proportion:
     """
     events, n = int(events), int(n)
     if not 0 <= events <= n:
-        raise ValueError(f"events={events} must lie between 0 and n={n}")
+        raise ImpossibleCountError(f"events={events} must lie between 0 and n={n}: count as events only units "
+                                   "that are in the denominator (this is a fault in the calling code).")
     if n == 0:
         return Proportion(0, 0, None, None, None, warning="no patients in the denominator: no data")
     ci = stats.binomtest(events, n).proportion_ci(confidence_level=0.95, method="wilson")

@@ -92,6 +92,14 @@ class StoreBackend(ABC):
     def __str__(self) -> str:
         """How the store is named in messages (never with a password)."""
 
+    #: what the store is, in "this ... is not an outcomes store"
+    noun: str = "database"
+
+    @property
+    def short_name(self) -> str:
+        """The store's name in a report's source line."""
+        return str(self)
+
     @abstractmethod
     def exists(self) -> bool:
         """True when there is a store (of any version) to open."""
@@ -176,9 +184,14 @@ class SQLiteBackend(StoreBackend):
     """The store as one SQLite file (WAL journal: readers never wait for the writer)."""
 
     kind = "sqlite"
+    noun = "SQLite file"
 
     def __init__(self, path: Path):
         self.path = Path(path)
+
+    @property
+    def short_name(self) -> str:
+        return self.path.name
 
     def __str__(self) -> str:
         return str(self.path)

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from .benchmarks import compare_with_benchmarks, format_p_value
+from .published import compare_with_benchmarks, format_p_value
 from .definitions import ANALYSIS_MODE_LABELS, OutcomeDefinitions
 from .infusions import infusion_outcomes
 from .outcomes import (

@@ -5,7 +5,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import compare_with_benchmarks
-from analytics.benchmarks import format_p_value
+from analytics.published import format_p_value
 from analytics.safety import si_change_rates, si_review
 from analytics.wording import points
 from app_pages.access import require_director

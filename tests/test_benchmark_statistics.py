@@ -21,6 +21,7 @@ from analytics.benchmark_statistics import (
     std_error_from_interval,
     wilson_limits,
 )
+from analytics.errors import DefinitionError
 from analytics.statistics import km_cumulative
 
 
@@ -80,7 +81,8 @@ def test_standard_error_from_interval_on_each_scale():
     # log-log: the interval loglog_limits draws comes back to its standard error
     lo, hi = loglog_limits(0.5, 0.15)
     assert std_error_from_interval(0.5, float(lo), float(hi), scale="loglog") == pytest.approx(0.15)
-    with pytest.raises(ValueError):
+    with pytest.raises(DefinitionError, match="scale='probit' is not a known interval scale; use one of identity, "
+                                              "logit, loglog"):
         std_error_from_interval(0.5, 0.4, 0.6, scale="probit")
     assert effective_sample_size(0.5, np.sqrt(0.25 / 424)) == pytest.approx(424)
 

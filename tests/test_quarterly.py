@@ -12,7 +12,8 @@ import pytest
 
 from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires
 from analytics.cohorts import quarter_bounds, select_patients
-from analytics.quarterly import INTERNAL_NOTICE, NoDataForQuarterError, quarterly_export, write_quarterly_export
+from analytics.errors import NoDataForQuarterError
+from analytics.quarterly import INTERNAL_NOTICE, quarterly_export, write_quarterly_export
 from analytics.suppression import SUPPRESSED_COUNT, SUPPRESSED_VALUE
 from conftest import ROOT, SAMPLE
 

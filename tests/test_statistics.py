@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from analytics import km_cumulative, km_curve, wilson_proportion
+from analytics.errors import AnalyticsError, ImpossibleCountError
 from analytics.statistics import binomial_test_p, z_test_p
 
 Z = 1.959963984540054  # standard normal 97.5% quantile
@@ -44,8 +45,12 @@ def test_wilson_zero_denominator_and_small_n_warning():
     assert "no data" in r.warning
     assert "small denominator" in wilson_proportion(2, 5).warning
     assert wilson_proportion(20, 50).warning is None
-    with pytest.raises(ValueError):
+    # ours, saying what to do; still a ValueError for callers that check arguments that way
+    with pytest.raises(ImpossibleCountError, match="events=5 must lie between 0 and n=3: count as events only"):
         wilson_proportion(5, 3)
+    with pytest.raises(AnalyticsError):
+        wilson_proportion(-1, 3)
+    assert issubclass(ImpossibleCountError, ValueError)
 
 
 def km_by_hand(times, events):

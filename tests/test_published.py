@@ -8,6 +8,7 @@ import pandas as pd
 import pytest
 
 from analytics import OutcomeDefinitions, compare_with_benchmarks, load_benchmarks, wilson_proportion
+from analytics.errors import PublishedFiguresError
 from analytics.statistics import CumulativeIncidence
 
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "references" / "published-outcomes.md"
@@ -214,7 +215,7 @@ def test_a_stated_baseline_threshold_must_match():
 
 def _custom(**fields):
     """A one-figure library (a like-for-like week-6 completer PHQ-9 response figure) with its uncertainty derived."""
-    import analytics.benchmarks as bm
+    import analytics.published as bm
     base = {"id": "custom", "study": "custom", "citation": "c", "instrument": "PHQ-9", "metric": "response",
             "definition": "d", "definition_matches": True, "timepoint": "week 6", "timepoint_week": 6,
             "method": "snapshot", "analysis": "completer", "rate": 0.45, "source": "s"}
@@ -252,3 +253,26 @@ def test_pooled_prediction_interval_when_tau2_and_k_are_published():
     assert (lib.loc[0, "pi_low"], lib.loc[0, "pi_high"]) == pytest.approx((0.45 - half, 0.45 + half))
     row = compare_with_benchmarks({"response": wilson_proportion(30, 80)}, benchmarks=lib).iloc[0]
     assert not row["comparable"] and pd.isna(row["p_value"])  # pooled figures are never like for like
+
+
+@pytest.mark.parametrize("entry, problem", [
+    ('id = "x"\nstudy = "s"', "entry 'x' lacks citation, instrument, metric"),
+    (None, "entry 'x' has ci_scale='probit'; use one of identity, logit, loglog"),
+])
+def test_a_broken_published_figures_file_is_our_error_naming_the_entry(tmp_path, monkeypatch, entry, problem):
+    import analytics.published as published
+    complete = ('id = "x"\nstudy = "s"\ncitation = "c"\ninstrument = "PHQ-9"\nmetric = "response"\n'
+                'definition = "d"\ndefinition_matches = true\ntimepoint = "week 6"\nmethod = "snapshot"\n'
+                'analysis = "completer"\nrate = 0.5\nsource = "s"\nci_scale = "probit"')
+    broken = tmp_path / "published_benchmarks.toml"
+    broken.write_text("[[benchmark]]\n" + (entry or complete) + "\n")
+    monkeypatch.setattr(published, "BENCHMARK_FILE", broken)
+    caches = (published._library, published._library_frame)
+    for cache in caches:
+        cache.cache_clear()
+    try:
+        with pytest.raises(PublishedFiguresError, match=re.escape(problem)):
+            load_benchmarks()
+    finally:
+        for cache in caches:
+            cache.cache_clear()

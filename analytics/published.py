@@ -39,6 +39,7 @@ import pandas as pd
 from scipy import stats
 
 from .benchmark_statistics import (
+    CI_SCALES,
     difference_interval,
     effective_sample_size,
     fisher_exact_p,
@@ -49,6 +50,7 @@ from .benchmark_statistics import (
     wilson_limits,
 )
 from .definitions import ANALYSIS_MODES, OutcomeDefinitions
+from .errors import PublishedFiguresError
 from .statistics import CumulativeIncidence
 
 __all__ = ["BENCHMARK_FILE", "COMPARED_METRICS", "COMPARISON_COLUMNS", "load_benchmarks",
@@ -75,7 +77,12 @@ def _library() -> tuple[dict, ...]:
     for e in entries:
         missing = [k for k in _REQUIRED if k not in e]
         if missing:  # a broken data file is a packaging bug, not user input
-            raise RuntimeError(f"{BENCHMARK_FILE.name}: entry {e.get('id')!r} lacks {missing}")
+            raise PublishedFiguresError(f"{BENCHMARK_FILE.name}: entry {e.get('id')!r} lacks {', '.join(missing)}; "
+                                        "reinstall the package, or add the fields to the entry if you edited the "
+                                        "file.")
+        if (e.get("ci_scale") or "identity") not in CI_SCALES:
+            raise PublishedFiguresError(f"{BENCHMARK_FILE.name}: entry {e.get('id')!r} has ci_scale="
+                                        f"{e['ci_scale']!r}; use one of {', '.join(CI_SCALES)}.")
     return tuple(entries)
 
 

@@ -1,0 +1,145 @@
+"""The store's schema: its tables, as a list of migration steps, and its version.
+
+Each step takes the schema from version i to i + 1 and is portable SQL where it can be
+(INTEGER/TEXT/REAL columns), or a function of the connection when it needs Python.
+:func:`analytics.store_connection.open_store` applies the missing steps on open.
+"""
+from __future__ import annotations
+
+import sqlite3
+
+from .instruments import GAD7, PHQ9
+
+__all__ = ["SCHEMA_VERSION", "MIGRATIONS", "SCORE_COLUMNS", "VALUE_COLUMNS", "INT_COLUMNS", "sql_statements"]
+
+SCHEMA_VERSION = 6
+
+#: Score columns of the ``questionnaires`` table (items and totals of both instruments).
+SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
+#: The values of one stored questionnaire (what a correction may change).
+VALUE_COLUMNS = ["assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS, "infusion_number", "attributes"]
+INT_COLUMNS = ["day", *SCORE_COLUMNS, "infusion_number"]
+
+
+def _chain_audit_and_own_cohorts(con: sqlite3.Connection) -> None:
+    """v4 -> v5: hash-chain the audit trail (existing rows too); a cohort's owner is whoever saved it so far."""
+    from .audit import backfill_audit_chain  # here: the audit module builds on the connection, which uses this
+
+    backfill_audit_chain(con)
+    con.execute("ALTER TABLE cohorts ADD COLUMN owner TEXT")
+    con.execute("UPDATE cohorts SET owner = user")
+
+
+# Each migration takes the schema from version i to i + 1.  Version 1 is the
+# first released schema; version 2 adds correction history, reverts and users;
+# version 3 adds saved research cohorts; version 4 the append-only audit trail;
+# version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here);
+# version 6 chains the audit rows by hash and gives saved cohorts an owner.
+# A step is SQL, or a function of the connection when it needs Python (hashing).
+MIGRATIONS = [
+    """
+    CREATE TABLE imports (
+        id INTEGER PRIMARY KEY,
+        file_name TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        source_format TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        rows_read INTEGER NOT NULL DEFAULT 0,
+        added INTEGER NOT NULL DEFAULT 0,
+        unchanged INTEGER NOT NULL DEFAULT 0,
+        warnings INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE questionnaires (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        assessment_date TEXT,
+        day INTEGER,
+        treatment_start_date TEXT,
+        """ + ",\n        ".join(f"{c} INTEGER" for c in SCORE_COLUMNS) + """,
+        infusion_number INTEGER,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        UNIQUE (patient_id, occasion)
+    );
+    CREATE INDEX questionnaires_import ON questionnaires(import_id);
+    """,
+    """
+    ALTER TABLE imports ADD COLUMN kind TEXT NOT NULL DEFAULT 'import';
+    ALTER TABLE imports ADD COLUMN mapping TEXT;
+    ALTER TABLE imports ADD COLUMN user TEXT NOT NULL DEFAULT 'local';
+    ALTER TABLE imports ADD COLUMN corrected INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE imports ADD COLUMN removed INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE imports ADD COLUMN restored INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE imports ADD COLUMN warning_summary TEXT NOT NULL DEFAULT '';
+    ALTER TABLE imports ADD COLUMN reverts INTEGER REFERENCES imports(id);
+    ALTER TABLE imports ADD COLUMN reverted_by INTEGER REFERENCES imports(id);
+    CREATE TABLE corrections (
+        id INTEGER PRIMARY KEY,
+        questionnaire_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        old_values TEXT NOT NULL,
+        new_values TEXT NOT NULL,
+        reverted_by INTEGER REFERENCES imports(id)
+    );
+    CREATE INDEX corrections_import ON corrections(import_id);
+    """,
+    """
+    CREATE TABLE cohorts (
+        name TEXT PRIMARY KEY,
+        definition TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        saved_at TEXT NOT NULL,
+        user TEXT NOT NULL DEFAULT 'local'
+    );
+    """,
+    """
+    CREATE TABLE audit (
+        id INTEGER PRIMARY KEY,
+        at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        action TEXT NOT NULL,
+        details TEXT NOT NULL
+    );
+    CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail cannot be changed'); END;
+    CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+        BEGIN SELECT RAISE(ABORT, 'the audit trail cannot be changed'); END;
+    INSERT INTO audit (at, user, action, details)
+        SELECT started_at, user, kind || ' (recorded before the audit trail existed)',
+               json_object('import_id', id, 'file', file_name, 'sha256', sha256, 'added', added,
+                           'corrected', corrected, 'removed', removed)
+        FROM imports ORDER BY id;
+    """,
+    """
+    CREATE TABLE research_exports (
+        export_id TEXT PRIMARY KEY,
+        cohort TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        user TEXT NOT NULL DEFAULT 'local',
+        patients INTEGER NOT NULL
+    );
+    CREATE TABLE study_keys (
+        export_id TEXT NOT NULL REFERENCES research_exports(export_id),
+        study_id TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        PRIMARY KEY (export_id, study_id),
+        UNIQUE (export_id, patient_id)
+    );
+    """,
+    _chain_audit_and_own_cohorts,
+]
+
+
+def sql_statements(script: str) -> list[str]:
+    """SQL statements of a migration, cut where SQLite says a statement is complete (trigger bodies stay whole)."""
+    out, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            out.append(buffer.strip())
+            buffer = ""
+    return [statement for statement in out if statement.strip(" ;\n")]
