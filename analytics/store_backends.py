@@ -122,6 +122,9 @@ class StoreBackend(ABC):
     def backup_before_migration(self, con, version: int) -> None:
         """Keep a copy of a store about to be migrated from ``version`` (outside any transaction)."""
 
+    def reset_row_numbers(self, con, table: str) -> None:
+        """After rows were inserted with their own ``id``: new rows are numbered after them (a copied store)."""
+
     @abstractmethod
     def change_stamp(self) -> tuple:
         """Changes whenever the store's contents change (the dashboard's cache key)."""
@@ -475,6 +478,11 @@ class PostgresBackend(StoreBackend):
 
     def backup_before_migration(self, con, version: int) -> None:
         """Nothing to copy: a failed migration rolls back whole (DDL is transactional in PostgreSQL)."""
+
+    def reset_row_numbers(self, con, table: str) -> None:
+        sequence = con.execute("SELECT pg_get_serial_sequence(?, 'id')", (table,)).fetchone()[0]
+        if sequence:  # identity columns draw from a sequence that explicit ids did not advance
+            con.execute(f"SELECT setval(?, (SELECT coalesce(max(id), 0) + 1 FROM {table}), false)", (sequence,))
 
     def change_stamp(self) -> tuple:
         con = self._connect()

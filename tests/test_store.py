@@ -168,7 +168,8 @@ def test_reader_sees_committed_data_while_a_writer_holds_the_store(db):
     import_questionnaires(TINY, db=db)
     writer = open_store(db)
     writer.begin_write()
-    writer.execute("INSERT INTO imports (file_name, sha256, source_format, started_at) VALUES ('x', '', 'csv', '')")
+    writer.execute("INSERT INTO imports (id, file_name, sha256, source_format, started_at) "
+                   "VALUES (99, 'x', '', 'csv', '')")
     t0 = time.perf_counter()
     assert read_store(db).counts["questionnaires"] == 25  # WAL: no wait, no uncommitted rows
     assert time.perf_counter() - t0 < 5
