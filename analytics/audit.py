@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from .store_connection import open_store, utc_now
+from .store_connection import open_store, reports_store_errors, utc_now
 
 __all__ = [
     "GENESIS",
@@ -55,6 +55,7 @@ def _append(con, action: str, details: dict, user: str) -> int:
     return row_id
 
 
+@reports_store_errors
 def record_audit(action: str, details: dict, *, db=None, user: str = "local", con=None) -> int:
     """Append one entry to the audit trail and return its id.
 

@@ -20,6 +20,8 @@ Commands (one handler function each, named after the command):
     The audit trail of every import, revert, export and research export; ``--verify`` checks its hash chain.
 ``store copy --from SOURCE --to TARGET``
     Copy a store (e.g. an SQLite file into PostgreSQL) with its history and audit trail, and verify the copy.
+``store init``
+    Create the store's tables or migrate them (on PostgreSQL, as the owner role).
 
 Machine contract: command and option names, the JSON keys of ``summary
 --format json`` and the exit codes are stable.  Exit codes: 0 done,
@@ -202,6 +204,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "~/.pgpass, never in the URL), or a new file")
     sc.add_argument("--format", choices=("text", "json"), default="text")
     sc.set_defaults(handler=_store_copy)
+    si = ssub.add_parser("init", help="create the store's tables, or migrate them to this version (on PostgreSQL: "
+                                      "run it as the owner role)")
+    si.add_argument("--db", help=db_help)
+    si.set_defaults(handler=_store_init)
     return parser
 
 
@@ -515,6 +521,20 @@ def _audit(args) -> int:
         print("the audit trail is empty.")
     else:
         print(trail.assign(details=trail["details"].str.slice(0, 120)).to_string(index=False))
+    return EXIT_OK
+
+
+def _store_init(args) -> int:
+    from .store_backends import store_backend
+    from .store_connection import open_store
+
+    db = _db(args)
+    con = open_store(db)
+    try:
+        version = store_backend(db).schema_version(con)
+    finally:
+        con.close()
+    print(f"{store_backend(db)}: store ready, schema v{version}.")
     return EXIT_OK
 
 

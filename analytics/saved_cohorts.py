@@ -9,11 +9,12 @@ import pandas as pd
 from .audit import record_audit
 from .cohorts import check_cohort_definition
 from .errors import AnalyticsError
-from .store_connection import open_store, utc_now
+from .store_connection import open_store, reports_store_errors, utc_now
 
 __all__ = ["save_cohort", "list_cohorts", "load_cohort"]
 
 
+@reports_store_errors
 def save_cohort(name: str, definition: dict, *, fingerprint: str, db=None, user: str = "local") -> None:
     """Save a named cohort definition with the data fingerprint it was saved against.
 

@@ -365,6 +365,7 @@ def list_imports(db=None) -> pd.DataFrame:
         con.close()
 
 
+@reports_store_errors
 def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
     """Remove what an import added and restore the values it corrected.
 
@@ -395,7 +396,8 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
             revert_id = con.execute(
                 "INSERT INTO imports (id, kind, file_name, sha256, source_format, user, started_at, reverts) "
                 "VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'revert', ?, '', 'revert', ?, ?, ?) "
-                "RETURNING id", (f"revert of import {import_id} ({file_name})", user, utc_now(), import_id)).fetchone()[0]
+                "RETURNING id",
+                (f"revert of import {import_id} ({file_name})", user, utc_now(), import_id)).fetchone()[0]
             restored = 0
             for q_id, old in con.execute("SELECT questionnaire_id, old_values FROM corrections WHERE import_id = ? "
                                          "ORDER BY id DESC", (import_id,)).fetchall():
@@ -465,5 +467,6 @@ def read_store(db=None) -> ValidationReport:
                              "python -m analytics import FILE")
     rows = rows.sort_values("id", kind="stable", ignore_index=True)
     report = validate_questionnaires(_as_raw_frame(rows))
-    return ValidationReport(f"store {store_backend(path).short_name} ({store_fingerprint(path)})", report.errors, report.warnings,
+    source = f"store {store_backend(path).short_name} ({store_fingerprint(path)})"
+    return ValidationReport(source, report.errors, report.warnings,
                             report.counts, report.frame, "")

@@ -79,6 +79,7 @@ def open_store(path=None, *, create: bool = True):
     """
     backend = store_backend(path if path is not None else default_db_path())
     con = backend.connect(create=create)
+    version = 0
     try:
         version = backend.schema_version(con)
         if version > SCHEMA_VERSION:
@@ -88,7 +89,13 @@ def open_store(path=None, *, create: bool = True):
             _migrate(con, backend)
     except database_errors() as exc:
         con.close()
-        raise backend.error(exc) from None
+        error = backend.error(exc)
+        upgrading = backend.kind == "postgresql" and version < SCHEMA_VERSION
+        if upgrading and getattr(error, "reason", "") == "read-only":
+            raise type(error)(f"{backend}: the store's tables need creating or upgrading to v{SCHEMA_VERSION} and "
+                              "this role may not change them. Nothing was written; run python -m analytics store "
+                              "init --db URL as the owner role.", "read-only") from None
+        raise error from None
     except BaseException:
         con.close()
         raise

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from .audit import record_audit, verify_audit
 from .errors import AnalyticsError
 from .store import store_fingerprint
-from .store_backends import store_backend
+from .store_backends import database_errors, store_backend
 from .store_connection import open_store
 
 __all__ = ["STORE_TABLES", "StoreCopy", "copy_store", "table_digests"]
@@ -91,6 +91,13 @@ def copy_store(source, target, *, user: str = "local") -> StoreCopy:
         The source is missing, the target already holds data, or the copy does not verify (then the target
         is left as the copy made it and the message says which check failed).
     """
+    try:
+        return _copy_store(source, target, user)
+    except database_errors() as exc:
+        raise store_backend(target).error(exc) from None
+
+
+def _copy_store(source, target, user: str) -> StoreCopy:
     source_name, target_name = str(store_backend(source)), str(store_backend(target))
     if source_name == target_name:
         raise AnalyticsError(f"{source_name}: the source and the target are the same store.")
@@ -99,6 +106,8 @@ def copy_store(source, target, *, user: str = "local") -> StoreCopy:
         dst = open_store(target)
         try:
             dst.begin_write()
+            if store_backend(target).kind == "sqlite":
+                dst.execute("PRAGMA defer_foreign_keys = ON")  # as PostgreSQL checks them: at the statement's end
             try:
                 held = {t: dst.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in STORE_TABLES}
                 if any(held.values()):
@@ -108,9 +117,11 @@ def copy_store(source, target, *, user: str = "local") -> StoreCopy:
                 for table in STORE_TABLES:
                     cols = _columns(src, table)
                     cur = src.execute(f"SELECT {', '.join(cols)} FROM {table}")
-                    while rows := cur.fetchmany(_CHUNK):
-                        dst.insert_rows(table, cols, [tuple(r) for r in rows])
-                    store_backend(target).reset_row_numbers(dst, table)
+                    # one insert per table: an import names the later revert that undid it (checked at the end)
+                    dst.insert_rows(table, cols, (tuple(r) for rows in iter(lambda: cur.fetchmany(_CHUNK), [])
+                                                  for r in rows))
+                    if STORE_TABLES[table] == "id":
+                        store_backend(target).reset_row_numbers(dst, table)
                 dst.execute("COMMIT")
             except BaseException:
                 if dst.in_transaction:

@@ -8,11 +8,12 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import AnalyticsError
-from .store_connection import open_store, utc_now
+from .store_connection import open_store, reports_store_errors, utc_now
 
 __all__ = ["save_study_key", "load_study_key"]
 
 
+@reports_store_errors
 def save_study_key(export_id: str, key: pd.DataFrame, *, cohort: str, db=None, user: str = "local") -> None:
     """Keep the key of one research export (``study_id``, ``patient_id`` columns) in the store, in one transaction.
 

@@ -22,6 +22,7 @@ from analytics.store import (
     list_audit,
     list_imports,
 )
+from analytics.store_backends import store_backend
 from analytics.uploads import upload_label, write_upload
 from app_pages.access import require_director
 from app_pages.common import download, footer, page_setup, plain, show_table, signed_in_user
@@ -33,9 +34,9 @@ db = default_db_path()
 
 def _from_store(read) -> pd.DataFrame:
     """A table from the store; empty when there is no store yet (or, with the reason shown, an unreadable one)."""
-    if not db.exists():
-        return pd.DataFrame()
     try:
+        if not store_backend(db).exists():
+            return pd.DataFrame()
         return read(db)
     except AnalyticsError as exc:
         st.error(plain(exc))
