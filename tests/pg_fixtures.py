@@ -28,7 +28,16 @@ from urllib.parse import quote
 
 import pytest
 
-PG_BIN = Path(os.environ.get("OUTCOMES_PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """$OUTCOMES_PG_BIN, else Debian's PostgreSQL 15, else the newest version Debian installed."""
+    if os.environ.get("OUTCOMES_PG_BIN"):
+        return Path(os.environ["OUTCOMES_PG_BIN"])
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parts[-3]))
+    default = Path("/usr/lib/postgresql/15/bin")
+    return default if (default / "initdb").exists() or not found else found[-1].parent
+
+
+PG_BIN = _pg_bin()
 SUPERUSER = "outcomes_test"
 BACKENDS = ["sqlite", "postgresql"]
 
