@@ -26,7 +26,8 @@ def hostile_file(tmp_path_factory):
     """The sample clinic with hostile site names and a three-patient site starting in the quarter."""
     raw = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
     lo, hi = quarter_bounds(QUARTER)
-    starts = pd.to_datetime(raw["treatment_start_date"])
+    # patients whose first course starts in the quarter (a re-induction in it does not make one)
+    starts = pd.to_datetime(raw["treatment_start_date"]).groupby(raw["patient_id"]).transform("min")
     in_q = raw.loc[starts.between(lo, hi), "patient_id"].unique()
     raw["site"] = raw["site"].map(HOSTILE)
     raw.loc[raw["patient_id"].isin(in_q[:3]), "site"] = "@Tiny"

@@ -74,7 +74,8 @@ def dropouts_clinic():
 
 def sample_with_tiny_site():
     raw = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
-    starts = pd.to_datetime(raw["treatment_start_date"])
+    # patients whose first course starts in the quarter (a re-induction in it does not make one)
+    starts = pd.to_datetime(raw["treatment_start_date"]).groupby(raw["patient_id"]).transform("min")
     in_q = raw.loc[starts.between("2025-07-01", "2025-09-30"), "patient_id"].unique()
     raw.loc[raw["patient_id"].isin(in_q[:3]), "site"] = "Tiny"
     raw.loc[raw["patient_id"].isin(in_q[3:5]), "protocol"] = "Rare"

@@ -36,3 +36,17 @@ def test_reinductions_never_put_two_questionnaires_on_one_day():
     distinct = frame.drop_duplicates(["patient_id", "assessment_date", *scores])
     assert not distinct.duplicated(["patient_id", "assessment_date"]).any()
     assert validate_questionnaires(frame).ok
+
+
+def test_rows_come_one_block_per_patient_in_date_order():
+    # as clinic exports are written, and so the validator needs no sort: re-inductions stay with their patient
+    frame = synthetic_clinic(3000, seed=3, reinduction_share=0.5)
+    blocks = (frame["patient_id"] != frame["patient_id"].shift()).sum()
+    assert blocks == frame["patient_id"].nunique()
+    dates = pd.to_datetime(frame["assessment_date"])
+    same_patient = frame["patient_id"] == frame["patient_id"].shift()
+    assert (dates.diff()[same_patient] >= pd.Timedelta(0)).all()
+    assert frame["treatment_start_date"].isna().any()  # the re-induction screenings are in it
+    report = validate_questionnaires(frame)
+    assert report.ok
+    assert report.frame["line"].is_monotonic_increasing  # canonical order is the file's own order
