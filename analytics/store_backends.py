@@ -9,6 +9,7 @@ what                          SQLite                              PostgreSQL
 connect                       file, WAL, busy timeout             ``psycopg`` 3, autocommit, explicit BEGIN
 one writer at a time          ``BEGIN IMMEDIATE``                 ``BEGIN`` + ``pg_advisory_xact_lock`` per store
                                                                   (released by COMMIT, ROLLBACK or a dead client)
+one consistent read           ``BEGIN`` (WAL snapshot)            ``BEGIN ISOLATION LEVEL REPEATABLE READ``
 schema version                ``PRAGMA user_version``             table ``store_schema_version``
 bulk insert                   ``executemany``                     ``COPY ... FROM STDIN``
 columnar read                 ``read_sql_query``                  ``COPY (SELECT ...) TO STDOUT`` read by Arrow
@@ -143,6 +144,10 @@ class _StoreConnection:
         """Start a transaction that holds the store's write lock (one writer at a time, readers carry on)."""
         raise NotImplementedError
 
+    def begin_read(self) -> None:
+        """Start a transaction whose queries all see one committed state (takes no lock; writers carry on)."""
+        raise NotImplementedError
+
     def read_frame(self, sql: str, params=()) -> pd.DataFrame:
         """A query's result as a frame (the types ``pandas.read_sql_query`` gives)."""
         raise NotImplementedError
@@ -171,6 +176,9 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
                 raise
             raise StoreBusyError(f"{self.backend}: the store is busy ({exc}): another import is running. Nothing "
                                  "was written; try again when it has finished.") from None
+
+    def begin_read(self) -> None:
+        self.execute("BEGIN")  # WAL: the first read fixes the state this transaction sees
 
     def read_frame(self, sql: str, params=()) -> pd.DataFrame:
         return pd.read_sql_query(sql, self, params=params)
@@ -373,6 +381,9 @@ class PostgresConnection(_StoreConnection):
             if self.in_transaction:
                 self._con.execute("ROLLBACK")
             raise
+
+    def begin_read(self) -> None:
+        self._con.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")  # one snapshot, no locks taken
 
     def read_frame(self, sql: str, params=()) -> pd.DataFrame:
         has = params is not None and len(params) > 0
