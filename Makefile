@@ -18,7 +18,9 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/streamlit run dashboard.py
 
+# the layer map first (seconds; import-linter contracts in pyproject.toml), then every test
 test: $(STAMP)
+	$(VENV)/bin/lint-imports --no-logo
 	$(PY) -m pytest -q
 
 # Everything but the real-browser and slow (concurrency, fault-loop) tests: the quick check while editing.
@@ -54,4 +56,4 @@ screenshots: $(STAMP)
 		-k "test_every_page_in_browser or test_quarterly_html_report_in_browser"
 
 clean:
-	rm -rf $(VENV) $(VENV)-lock .pytest_cache mutants
+	rm -rf $(VENV) $(VENV)-lock .pytest_cache .import_linter_cache mutants

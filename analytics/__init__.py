@@ -5,6 +5,25 @@ Pure pandas/NumPy/SciPy; no user interface code.  Typical use::
     from analytics import load_questionnaires, clinic_summary, OutcomeDefinitions
     frame = load_questionnaires("sample_data/sample_clinic.csv")
     print(clinic_summary(frame, definitions=OutcomeDefinitions(week=6)).to_text())
+
+Layer map
+---------
+Each module imports only from its own layer or the layers below it (bottom first).  The
+import-linter contracts in ``pyproject.toml`` enforce this (``make test``; ``tests/test_layers.py``),
+and a second contract keeps Streamlit and the dashboard's pages out of this package.
+
+1. errors: ``errors`` (every exception the package raises on purpose).
+2. definitions: ``definitions`` (every threshold, window and default; imports only errors).
+3. statistics and reading: ``statistics``, ``benchmark_statistics``, ``instruments``, ``loading``,
+   ``sources``, ``fhir``, ``redcap``, ``mapping``, ``observations``, ``deidentification``,
+   ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``.
+4. validation and outcomes: ``validation``, ``sessions``, ``instrument_validation``, ``episodes``,
+   ``outcomes``, ``cohorts``.
+5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
+   ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``.
+6. reports and store: ``quarterly`` (rendering in ``quarterly_report``), ``research_export``, ``store``
+   (with ``store_schema``, ``store_connection``, ``audit``, ``saved_cohorts``, ``study_keys``).
+7. CLI and pages: ``cli`` (with ``__main__``) here, and the dashboard's ``app_pages`` outside the package.
 """
 from .published import compare_with_benchmarks, load_benchmarks
 from .deidentification import identifier_column_reason, identifying_ages, is_age_column, patient_id_reasons

@@ -51,7 +51,7 @@ from . import __version__
 from .audit import audited, list_audit, verify_audit
 from .cohorts import apply_cohort, quarter_bounds
 from .comparisons import compare_rates, compare_time_to_event
-from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, OutcomeDefinitions
+from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, QUALITY_12M_WINDOW_DAYS, OutcomeDefinitions
 from .episodes import split_episodes_after_gap
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
 from .outcomes import patient_outcomes, remission_rate, response_rate, si_resolution_rate
@@ -80,13 +80,17 @@ EXIT_OK, EXIT_BAD_INPUT, EXIT_BAD_OPTIONS, EXIT_INTERNAL, EXIT_BUSY = 0, 1, 2, 3
 
 
 def _add_definition_options(parser) -> None:
-    """The outcome definitions every analysing command takes (spec v1 defaults)."""
-    parser.add_argument("--week", type=int, default=6, help="endpoint week W (target day 7*W; default 6)")
-    parser.add_argument("--window-days", type=int, default=7, help="endpoint window +/- days (default 7)")
-    parser.add_argument("--min-baseline", type=int, default=10, help="minimum baseline PHQ-9 total (default 10)")
-    parser.add_argument("--analysis", choices=ANALYSIS_MODES, default="completer",
+    """The outcome definitions every analysing command takes (defaults: those of ``OutcomeDefinitions``)."""
+    spec = OutcomeDefinitions()
+    parser.add_argument("--week", type=int, default=spec.week,
+                        help=f"endpoint week W (target day 7*W; default {spec.week})")
+    parser.add_argument("--window-days", type=int, default=spec.window_days,
+                        help=f"endpoint window +/- days (default {spec.window_days})")
+    parser.add_argument("--min-baseline", type=int, default=spec.min_baseline,
+                        help=f"minimum baseline PHQ-9 total (default {spec.min_baseline})")
+    parser.add_argument("--analysis", choices=ANALYSIS_MODES, default=spec.analysis,
                         help="completer, itt (intention to treat) or locf (last observation carried forward)")
-    parser.add_argument("--episodes", choices=EPISODE_SELECTIONS, default="first",
+    parser.add_argument("--episodes", choices=EPISODE_SELECTIONS, default=spec.episodes,
                         help="which treatment courses count: first (default; the first induction), all (every "
                              "episode a unit; episodes of one patient are not independent) or latest")
     parser.add_argument("--new-episode-after-days", type=int, metavar="N",
@@ -138,8 +142,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-suppression", action="store_true",
                    help="INTERNAL USE ONLY: show small cells; every file is marked 'INTERNAL – contains small cells'")
     _add_definition_options(e)
-    e.add_argument("--qm-window-days", type=int, default=60,
-                   help="half-width of the 12-month quality-measure window (default 60; CMS v6 uses 30)")
+    e.add_argument("--qm-window-days", type=int, default=QUALITY_12M_WINDOW_DAYS,
+                   help=f"half-width of the 12-month quality-measure window (default {QUALITY_12M_WINDOW_DAYS}; "
+                        "CMS v6 uses 30)")
     e.set_defaults(handler=_export)
 
     c = sub.add_parser("cohort", help="save, list, show and compare research cohorts (kept in the store)")

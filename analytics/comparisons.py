@@ -15,6 +15,7 @@ from scipy import stats
 
 from .definitions import (
     AT_RISK_DAYS_STEP,
+    COMPARISON_MIN_GROUP,
     EXACT_TEST_ENUMERATION_LIMIT,
     EXACT_TEST_MIN_EXPECTED,
     EXACT_TEST_MONTE_CARLO_DRAWS,
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 #: Smallest group for which a test is reported.
-MIN_GROUP = 10
+MIN_GROUP = COMPARISON_MIN_GROUP
 _OUTCOME = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
 
 

@@ -16,6 +16,7 @@ __all__ = [
     "ANALYSIS_MODE_LABELS",
     "BASELINE_WINDOW_DAYS",
     "RESPONSE_FRACTION",
+    "RESPONSE_MIN_FALL",
     "REMISSION_BELOW",
     "SI_ITEM_POSITIVE_AT",
     "EXACT_TEST_MIN_EXPECTED",
@@ -45,6 +46,27 @@ __all__ = [
     "EPISODE_LOOKBACK_DAYS",
     "INFUSIONS_RESPONSE_AT",
     "INFUSIONS_SI_AT",
+    "WEEK_RANGE",
+    "WINDOW_DAYS_RANGE",
+    "MIN_BASELINE_RANGE",
+    "NEW_EPISODE_AFTER_DAYS_RANGE",
+    "DAY_LIMIT",
+    "EPISODE_LIMIT",
+    "SMALL_N",
+    "COMPARISON_MIN_GROUP",
+    "SIGNIFICANCE_LEVEL",
+    "TRENDS_MAX_WEEK",
+    "DROPOUT_MAX_INFUSION",
+    "MIXED_MODEL_MIN_PATIENTS",
+    "EPISODE_UNKNOWN_GAP_DAYS",
+    "QUALITY_ADOLESCENT_FROM_AGE",
+    "QUALITY_ADULT_FROM_AGE",
+    "SYSTOLIC_RISE_AT",
+    "DIASTOLIC_RISE_AT",
+    "SYSTOLIC_READING_OVER",
+    "DIASTOLIC_READING_OVER",
+    "MIN_MONITORING_MINUTES",
+    "SEDATION_MOAAS_DEEP_AT_OR_BELOW",
     "OutcomeDefinitions",
     "MAX_FILE_BYTES",
     "MAX_COLUMNS",
@@ -68,6 +90,8 @@ SPEC_VERSION = "2"
 BASELINE_WINDOW_DAYS = (-30, 0)
 #: Response: endpoint total <= this fraction of the baseline total (a fall of >= 50%).
 RESPONSE_FRACTION = 0.5
+#: ... so a response is a fall of at least this share of the baseline total (derived; for labels and charts).
+RESPONSE_MIN_FALL = 1 - RESPONSE_FRACTION
 #: Remission: endpoint total strictly below this value.
 REMISSION_BELOW = 5
 #: Suicidal ideation present: PHQ-9 item 9 at or above this score.
@@ -77,6 +101,12 @@ OLDEST_EXACT_AGE = 89
 #: The one accepted spelling of the top age band (every age over OLDEST_EXACT_AGE).
 AGE_TOP_CODE = "90+"
 
+#: Rates and Kaplan-Meier figures on fewer units than this carry a warning: the interval is wide.
+SMALL_N = 10
+#: Group comparisons: a group with fewer units than this gets no test (the rates are still shown).
+COMPARISON_MIN_GROUP = 10
+#: Comparison with a published figure: the plain-language verdict calls a p-value below this unusual.
+SIGNIFICANCE_LEVEL = 0.05
 #: Group comparisons: below this expected count in any cell, the omnibus test is exact, not chi-square.
 EXACT_TEST_MIN_EXPECTED = 5
 #: Exact r x 2 test: enumerate every table up to this many; beyond, a seeded Monte Carlo exact test.
@@ -96,6 +126,13 @@ DURABILITY_LOSS_RULES = {
 DURABILITY_DEFAULT_LOSS_RULE = "two_consecutive"
 #: Days after the endpoint response at which durability is reported (McInnes 2022 read at 4 and 8 weeks).
 DURABILITY_AT_DAYS = (28, 56)
+
+#: Weekly means, trajectories and their mixed model: weeks shown (a later endpoint week extends the axis).
+TRENDS_MAX_WEEK = 12
+#: Dropout by infusion: infusions 1 to this are shown.
+DROPOUT_MAX_INFUSION = 10
+#: Trajectory mixed model: with fewer patients than this it is not fitted (compare the rates instead).
+MIXED_MODEL_MIN_PATIENTS = 10
 
 # Quality-measure style outcomes (analytics/quality.py; docs/methods.md, "Quality measures").
 #: Index event: the first complete PHQ-9 with a total above this (CMS159 / DRR-E: PHQ-9 > 9).
@@ -125,7 +162,9 @@ QUALITY_STATUS_EXCLUSIONS = {
     "long-term nursing-home residence": "nursing_home",
 }
 #: Age strata of the 12-month remission measure (CMS159 reports 12-17 and 18+).
-QUALITY_AGE_STRATA = ("12-17", "18+")
+QUALITY_ADOLESCENT_FROM_AGE = 12
+QUALITY_ADULT_FROM_AGE = 18
+QUALITY_AGE_STRATA = (f"{QUALITY_ADOLESCENT_FROM_AGE}-{QUALITY_ADULT_FROM_AGE - 1}", f"{QUALITY_ADULT_FROM_AGE}+")
 #: The specifications the measures follow (style only: not certified submissions).
 QUALITY_SPECIFICATIONS = {
     "remission_12m": "CMS159v12 / MIPS 370 / NQF 0710 (Depression Remission at Twelve Months), window "
@@ -133,6 +172,24 @@ QUALITY_SPECIFICATIONS = {
     "drr": "HEDIS DRR-E (Depression Remission or Response for Adolescents and Adults), 120-240-day follow-up",
     "utilisation": "CMS160 (Depression Utilization of the PHQ-9 Tool) / HEDIS DMS-E, four-month periods",
 }
+
+# ----------------------------------------------------------------------------- tolerability (sessions)
+#: A post-dose rise of at least 40 mmHg systolic and/or 25 mmHg diastolic: the rise the
+#: SPRAVATO prescribing information counts (8-19% of esketamine-treated patients in the
+#: first 1.5 hours at least once in the first 4 weeks).
+SYSTOLIC_RISE_AT = 40
+DIASTOLIC_RISE_AT = 25
+#: A reading over 140 systolic or 90 diastolic: the label's example of an elevated
+#: pre-dose blood pressure (see docs/instruments.md: not verified against a stored copy
+#: of the label this round).  Counted at every time point; a clinic sets its own.
+SYSTOLIC_READING_OVER = 140
+DIASTOLIC_READING_OVER = 90
+#: Minimum monitoring after an esketamine dose: at least 2 hours (SPRAVATO REMS; see
+#: docs/instruments.md for the verification status).  Other routes have no regulatory
+#: minimum, so monitoring completeness applies this to esketamine sessions by default.
+MIN_MONITORING_MINUTES = {"intranasal_esketamine": 120}
+#: Sedation summaries: the share of sessions with MOAA/S at or below this (moderate sedation or deeper).
+SEDATION_MOAAS_DEEP_AT_OR_BELOW = 3
 
 # ----------------------------------------------------------------------------- input limits
 # Checked before anything is decompressed or parsed, so a mistaken or hostile file is refused in
@@ -176,6 +233,16 @@ SMALL_CELL_MAX = 10
 #: this many patients; otherwise the year (no calendar date ever).
 COHORT_QUARTER_MIN_PATIENTS = 100
 
+#: Study days (and date differences) allowed: about ten years either side of the start.
+DAY_LIMIT = 3650
+#: Episode numbers allowed: 1 to this.
+EPISODE_LIMIT = 1000
+#: Splitting episodes after a gap without questionnaires: gaps allowed, in whole days.
+NEW_EPISODE_AFTER_DAYS_RANGE = (1, DAY_LIMIT)
+#: Patient chart: an episode after a gap of unknown length (no dates) is drawn this many days
+#: after the previous episode's last questionnaire.
+EPISODE_UNKNOWN_GAP_DAYS = 30
+
 #: A questionnaire with a blank start date belongs to the episode with the latest
 #: start S such that its date >= S - this many days (a screening before a re-induction).
 EPISODE_LOOKBACK_DAYS = 30
@@ -197,6 +264,12 @@ ANALYSIS_MODE_LABELS = {
     "locf": "last observation carried forward (all eligible patients; no window questionnaire: "
     "the last one before the window, possibly the baseline)",
 }
+
+
+#: Allowed values of the definition parameters (the CLI, the dashboard and the model share them).
+WEEK_RANGE = (1, 104)
+WINDOW_DAYS_RANGE = (0, 60)
+MIN_BASELINE_RANGE = (0, 27)
 
 
 @dataclass(frozen=True)
@@ -224,9 +297,9 @@ class OutcomeDefinitions:
     episodes: str = "first"
 
     def __post_init__(self):
-        _check_int("week", self.week, 1, 104, "whole weeks from 1 to 104")
-        _check_int("window_days", self.window_days, 0, 60, "whole days from 0 to 60")
-        _check_int("min_baseline", self.min_baseline, 0, 27, "a PHQ-9 total from 0 to 27")
+        _check_int("week", self.week, *WEEK_RANGE, "whole weeks from {} to {}")
+        _check_int("window_days", self.window_days, *WINDOW_DAYS_RANGE, "whole days from {} to {}")
+        _check_int("min_baseline", self.min_baseline, *MIN_BASELINE_RANGE, "a PHQ-9 total from {} to {}")
         if self.analysis not in ANALYSIS_MODES:
             raise DefinitionError(
                 f"analysis={self.analysis!r} is not a known analysis mode; "
@@ -296,4 +369,4 @@ class OutcomeDefinitions:
 
 def _check_int(name, value, lo, hi, allowed):
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise DefinitionError(f"{name}={value!r} is out of range; use {allowed}.")
+        raise DefinitionError(f"{name}={value!r} is out of range; use {allowed.format(lo, hi)}.")

@@ -21,7 +21,10 @@ from .definitions import (
     DURABILITY_AT_DAYS,
     DURABILITY_DEFAULT_LOSS_RULE,
     DURABILITY_LOSS_RULES,
+    DROPOUT_MAX_INFUSION,
+    MIXED_MODEL_MIN_PATIENTS,
     RESPONSE_FRACTION,
+    TRENDS_MAX_WEEK,
     OutcomeDefinitions,
 )
 from .errors import DefinitionError
@@ -110,7 +113,7 @@ def attrition_flow(patients: pd.DataFrame, *, definitions: OutcomeDefinitions | 
     return out
 
 
-def dropout_by_infusion(questionnaires: pd.DataFrame, *, up_to: int = 10) -> pd.DataFrame:
+def dropout_by_infusion(questionnaires: pd.DataFrame, *, up_to: int = DROPOUT_MAX_INFUSION) -> pd.DataFrame:
     """Share of patients with infusion data who reached infusion k (k = 1 .. up_to)."""
     if "infusion_number" not in questionnaires:
         return pd.DataFrame(columns=["infusion", "patients_reaching", "share"])
@@ -151,7 +154,7 @@ def prepost_effect_sizes(patients: pd.DataFrame) -> pd.DataFrame:
 
 
 def trajectory_model(questionnaires: pd.DataFrame, groups: pd.DataFrame, *, by: str = "cohort",
-                     max_week: int = 12) -> dict:
+                     max_week: int = TRENDS_MAX_WEEK) -> dict:
     """Linear mixed model of PHQ-9 over weeks, by group (``statsmodels`` MixedLM, REML as lme4's default).
 
     ``phq9_total ~ weeks * group`` with a correlated random intercept and
@@ -207,7 +210,7 @@ def trajectory_model(questionnaires: pd.DataFrame, groups: pd.DataFrame, *, by: 
     n_pat = int(data["patient_id"].nunique())
     base_result = {"converged": False, "status": "not fitted", "coefficients": empty, "variance_components": no_vc,
                    "se_method": se_method, "n_patients": n_pat, "n_observations": len(data)}
-    if n_pat < 10 or data["group"].nunique() < 1:
+    if n_pat < MIXED_MODEL_MIN_PATIENTS or data["group"].nunique() < 1:
         return {**base_result, "message": f"too few patients for a mixed model ({n_pat}); compare the rates instead."}
     formula = "phq9_total ~ weeks * C(group)" if data["group"].nunique() > 1 else "phq9_total ~ weeks"
     caught = []

@@ -15,7 +15,12 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from .definitions import EPISODE_LOOKBACK_DAYS, OutcomeDefinitions
+from .definitions import (
+    EPISODE_LOOKBACK_DAYS,
+    EPISODE_UNKNOWN_GAP_DAYS,
+    NEW_EPISODE_AFTER_DAYS_RANGE,
+    OutcomeDefinitions,
+)
 from .errors import DefinitionError
 from .statistics import Proportion, wilson_proportion
 
@@ -102,7 +107,7 @@ def episode_origins(frame: pd.DataFrame) -> pd.Series:
     return frame["assessment_date"] - day
 
 
-def episode_axis_offsets(episodes: pd.DataFrame, *, unknown_gap_days: int = 30) -> pd.Series:
+def episode_axis_offsets(episodes: pd.DataFrame, *, unknown_gap_days: int = EPISODE_UNKNOWN_GAP_DAYS) -> pd.Series:
     """Where each episode of one patient starts on a common axis (days since the first episode's start).
 
     ``episodes``: one patient's rows of :func:`analytics.patient_outcomes` with
@@ -130,11 +135,12 @@ def split_episodes_after_gap(frame: pd.DataFrame, *, after_days: int) -> pd.Data
     frame : pandas.DataFrame
         Canonical frame (sorted by patient, episode and study day).
     after_days : int
-        Gap length, in whole days from 1 to 3650.
+        Gap length, in whole days within ``NEW_EPISODE_AFTER_DAYS_RANGE`` (1 to 3650).
     """
-    if isinstance(after_days, bool) or not isinstance(after_days, int) or not 1 <= after_days <= 3650:
-        raise DefinitionError(f"new_episode_after_days={after_days!r} is out of range; use whole days from 1 "
-                              "to 3650.")
+    lo, hi = NEW_EPISODE_AFTER_DAYS_RANGE
+    if isinstance(after_days, bool) or not isinstance(after_days, int) or not lo <= after_days <= hi:
+        raise DefinitionError(f"new_episode_after_days={after_days!r} is out of range; use whole days from {lo} "
+                              f"to {hi}.")
     if frame.empty:
         return frame
     codes = frame["patient_id"].cat.codes.to_numpy() if isinstance(frame["patient_id"].dtype, pd.CategoricalDtype) \

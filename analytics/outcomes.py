@@ -17,6 +17,7 @@ from .definitions import (
     INFUSIONS_SI_AT,
     REMISSION_BELOW,
     RESPONSE_FRACTION,
+    RESPONSE_MIN_FALL,
     SI_ITEM_POSITIVE_AT,
     OutcomeDefinitions,
 )
@@ -26,6 +27,8 @@ from .statistics import CumulativeIncidence, Proportion, km_cumulative, wilson_p
 
 __all__ = [
     "METRICS",
+    "meets_response",
+    "meets_remission",
     "patient_outcomes",
     "response_rate",
     "remission_rate",
@@ -39,13 +42,25 @@ __all__ = [
 
 #: Snapshot metrics: per-patient column in :func:`patient_outcomes` and its label.
 METRICS = {
-    "response": "Response (>= 50% fall from baseline)",
+    "response": f"Response (>= {RESPONSE_MIN_FALL:.0%} fall from baseline)",
     "remission": f"Remission (PHQ-9 < {REMISSION_BELOW})",
     "si_resolution": "SI resolution (item 9 falls to 0)",
 }
 _OUTCOME_COLUMN = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
 _CORE = {"patient_id", "episode", "day", "assessment_date", "phq9_total", "complete", "line"}
 _UNIT_STRIDE = 1 << 16  # episode numbers are below this (validation allows up to 1000)
+
+
+def meets_response(total, baseline):
+    """The response rule, applied wherever response is decided: a PHQ-9 total at or below
+    ``RESPONSE_FRACTION`` of the reference (baseline) total.  Vectorised; NaN compares as not met."""
+    return total <= RESPONSE_FRACTION * baseline
+
+
+def meets_remission(total):
+    """The remission rule, applied wherever remission is decided: a PHQ-9 total below ``REMISSION_BELOW``.
+    Vectorised; NaN compares as not met."""
+    return total < REMISSION_BELOW
 
 
 def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
@@ -139,8 +154,8 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     si_end_unknown = si_base & has_end & np.isnan(end_item9)
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        responded = has_end & (end_total <= RESPONSE_FRACTION * base_total)
-        remitted = has_end & (end_total < REMISSION_BELOW)
+        responded = has_end & meets_response(end_total, base_total)
+        remitted = has_end & meets_remission(end_total)
         resolved = has_end & (end_item9 == 0)
         change = np.where(has_end & has_base & (base_total > 0), (end_total - base_total) / base_total, np.nan)
 
@@ -154,8 +169,8 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     b_total_row = base_total[p]
     with np.errstate(invalid="ignore"):
         early = (day > 0) & (day <= T)
-        first_resp = _by_patient(n_pat, p, early & (total <= RESPONSE_FRACTION * b_total_row), "first", day)[0]
-        first_rem = _by_patient(n_pat, p, early & (total < REMISSION_BELOW), "first", day)[0]
+        first_resp = _by_patient(n_pat, p, early & meets_response(total, b_total_row), "first", day)[0]
+        first_rem = _by_patient(n_pat, p, early & meets_remission(total), "first", day)[0]
     last_fu = _by_patient(n_pat, p, day > 0, "last", day)[0]
     last_fu = np.where(np.isnan(last_fu), 0.0, last_fu)
 
@@ -191,8 +206,8 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         # infusions received before each questionnaire after baseline (infusion_number - 1)
         after = (day > 0) & ~np.isnan(received)
         with np.errstate(invalid="ignore"):
-            r_resp = _by_patient(n_pat, p, after & (total <= RESPONSE_FRACTION * b_total_row), "first", received)[0]
-            r_rem = _by_patient(n_pat, p, after & (total < REMISSION_BELOW), "first", received)[0]
+            r_resp = _by_patient(n_pat, p, after & meets_response(total, b_total_row), "first", received)[0]
+            r_rem = _by_patient(n_pat, p, after & meets_remission(total), "first", received)[0]
             r_si = _by_patient(n_pat, p, after & (item9 == 0), "first", received)[0]
         r_last = _max_by_patient(n_pat, p, after, received)
         out["first_response_infusions"] = _int(np.where(eligible, r_resp, np.nan))

@@ -49,7 +49,7 @@ from .benchmark_statistics import (
     std_error_from_interval,
     wilson_limits,
 )
-from .definitions import ANALYSIS_MODES, OutcomeDefinitions
+from .definitions import ANALYSIS_MODES, SIGNIFICANCE_LEVEL, OutcomeDefinitions
 from .errors import PublishedFiguresError
 from .statistics import CumulativeIncidence
 
@@ -383,7 +383,7 @@ def _plain_language(row: dict) -> str:
     if row["p_value"] is None:
         return f"{head} {row['test'][0].upper()}{row['test'][1:]}."
     verdict = ("a difference this large would be unusual if the clinic and the published cohort shared one rate"
-               if row["p_value"] < 0.05 else "consistent with no difference")
+               if row["p_value"] < SIGNIFICANCE_LEVEL else "consistent with no difference")
     caveats = row["reason"].split("; ", 1)[1] if "; " in row["reason"] else ""
     return (f"{head} 95% CI of the difference {row['diff_ci_low'] * 100:+.1f} to {row['diff_ci_high'] * 100:+.1f} "
             f"points; {verdict} ({format_p_value(row['p_value'])}). Published figure's own uncertainty: "

@@ -34,6 +34,8 @@ import pandas as pd
 from .definitions import (
     QUALITY_12M_DAYS,
     QUALITY_12M_WINDOW_DAYS,
+    QUALITY_ADOLESCENT_FROM_AGE,
+    QUALITY_ADULT_FROM_AGE,
     QUALITY_AGE_STRATA,
     QUALITY_DEPRESSION_PATTERN,
     QUALITY_DIAGNOSIS_EXCLUSIONS,
@@ -43,8 +45,9 @@ from .definitions import (
     QUALITY_STATUS_EXCLUSIONS,
     QUALITY_UTILISATION_PERIOD_STARTS,
     REMISSION_BELOW,
-    RESPONSE_FRACTION,
+    RESPONSE_MIN_FALL,
 )
+from .outcomes import meets_remission, meets_response
 from .statistics import Proportion, wilson_proportion
 
 __all__ = ["QualityMeasure", "quality_measures", "quality_audit_list", "MEASURE_STYLE_LABEL"]
@@ -53,6 +56,8 @@ __all__ = ["QualityMeasure", "quality_measures", "quality_audit_list", "MEASURE_
 MEASURE_STYLE_LABEL = "measure-style, not certified"
 INDEX_ABOVE = QUALITY_INDEX_ABOVE  # kept for callers of the earlier name
 _TRUE = {"1", "true", "yes", "y", "t"}
+#: The age stratum outside the measure (younger than its adolescent stratum).
+_UNDER_AGE = f"under {QUALITY_ADOLESCENT_FROM_AGE}"
 _LIST_COLUMNS = ["patient_id", "age_stratum", "index_date", "index_score", "excluded", "in_denominator",
                  "measured_date", "measured_score", "met"]
 
@@ -124,13 +129,13 @@ def quality_measures(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, pe
     lo12, hi12 = QUALITY_12M_DAYS - window_days, QUALITY_12M_DAYS + window_days
     name, text = _names(window_days)[0]
     results.append(_windowed(index, follow, lo12, hi12, lo, hi, name, text, QUALITY_SPECIFICATIONS["remission_12m"],
-                             lambda score, base: score < REMISSION_BELOW, checked, unchecked))
+                             lambda score, base: meets_remission(score), checked, unchecked))
     a, b = QUALITY_DRR_WINDOW_DAYS
     (n2, t2), (n3, t3) = _names(window_days)[1:]
     results.append(_windowed(index, follow, a, b, lo, hi, n2, t2, QUALITY_SPECIFICATIONS["drr"],
-                             lambda score, base: score <= RESPONSE_FRACTION * base, checked, unchecked))
+                             meets_response, checked, unchecked))
     results.append(_windowed(index, follow, a, b, lo, hi, n3, t3, QUALITY_SPECIFICATIONS["drr"],
-                             lambda score, base: score < REMISSION_BELOW, checked, unchecked))
+                             lambda score, base: meets_remission(score), checked, unchecked))
     results += _utilisation(q, people, lo, hi, checked, unchecked)
     return results
 
@@ -231,9 +236,9 @@ def _patient_attributes(q: pd.DataFrame) -> pd.DataFrame:
             reasons = reasons.where(~hit, reasons + np.where(reasons == "", "", "; ") + reason)
     out["excluded"] = reasons
     out["age_stratum"] = _age_strata(q, ids)
-    out.loc[out["age_stratum"] == "under 12", "excluded"] = np.where(
-        out.loc[out["age_stratum"] == "under 12", "excluded"] == "", "under 12 (outside the measure)",
-        out.loc[out["age_stratum"] == "under 12", "excluded"] + "; under 12 (outside the measure)")
+    young = out["age_stratum"] == _UNDER_AGE
+    out.loc[young, "excluded"] = np.where(out.loc[young, "excluded"] == "", f"{_UNDER_AGE} (outside the measure)",
+                                          out.loc[young, "excluded"] + f"; {_UNDER_AGE} (outside the measure)")
     return out
 
 
@@ -251,8 +256,9 @@ def _age_strata(q: pd.DataFrame, ids: pd.Index) -> pd.Series:
         high = high.where(high.notna() | low.isna(), low)
     else:
         return pd.Series("not recorded", index=ids)
-    strata = np.select([low >= 18, (low >= 12) & (high <= 17), high < 12], [QUALITY_AGE_STRATA[1],
-                       QUALITY_AGE_STRATA[0], "under 12"], default="not recorded")
+    adult, adolescent = QUALITY_ADULT_FROM_AGE, QUALITY_ADOLESCENT_FROM_AGE
+    strata = np.select([low >= adult, (low >= adolescent) & (high < adult), high < adolescent],
+                       [QUALITY_AGE_STRATA[1], QUALITY_AGE_STRATA[0], _UNDER_AGE], default="not recorded")
     return pd.Series(strata, index=ids)
 
 
@@ -307,8 +313,8 @@ def _names(window_days: int):
          f"PHQ-9 < {REMISSION_BELOW} on the most recent complete questionnaire {QUALITY_12M_DAYS} ± {window_days} "
          "days after the index. " + base),
         ("Response at 4-8 months (HEDIS DRR-E-style)",
-         f"PHQ-9 fall of at least 50% from the index score on the latest complete questionnaire {lo}-{hi} days "
-         "after the index. " + base),
+         f"PHQ-9 fall of at least {RESPONSE_MIN_FALL:.0%} from the index score on the latest complete questionnaire "
+         f"{lo}-{hi} days after the index. " + base),
         ("Remission at 4-8 months (HEDIS DRR-E-style)",
          f"PHQ-9 < {REMISSION_BELOW} on the latest complete questionnaire {lo}-{hi} days after the index. " + base),
     ]

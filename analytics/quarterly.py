@@ -19,14 +19,20 @@ import pandas as pd
 from .published import compare_with_benchmarks
 from .comparisons import holm_adjust
 from .cohorts import patient_start_dates, quarter_bounds, select_patients
-from .definitions import ANALYSIS_MODE_LABELS, SPEC_VERSION, OutcomeDefinitions
+from .definitions import (
+    ANALYSIS_MODE_LABELS,
+    QUALITY_12M_WINDOW_DAYS,
+    SMALL_CELL_MAX,
+    SPEC_VERSION,
+    OutcomeDefinitions,
+)
 from .errors import AnalyticsError, NoDataForQuarterError
 from .exports import neutralise_formulas
 from .outcomes import METRICS, cumulative_rate, patient_outcomes, remission_rate, response_rate, si_resolution_rate
 from .quality import quality_measures
 from .quarterly_report import html_report
 from .safety import si_change_rates
-from .suppression import SuppressionMasks, render_suppressed, small_cell_masks, suppress_small_cells
+from .suppression import SUPPRESSED_COUNT, SuppressionMasks, render_suppressed, small_cell_masks, suppress_small_cells
 
 __all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export", "hashed_source",
            "INTERNAL_NOTICE", "EXPORT_FORMATS"]
@@ -117,7 +123,8 @@ def _holm_within(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions: OutcomeDefinitions | None = None,
-                     suppression: bool = True, qm_window_days: int = 60, source: dict | None = None,
+                     suppression: bool = True, qm_window_days: int = QUALITY_12M_WINDOW_DAYS,
+                     source: dict | None = None,
                      software_version: str = "") -> QuarterlyExport:
     """Build every table of a quarter's export.
 
@@ -235,9 +242,10 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         [(k, json.dumps(v) if isinstance(v, list) else str(v)) for k, v in params.items()]
         + [("methods", d.describe()), ("analysis mode", ANALYSIS_MODE_LABELS[d.analysis]),
            ("cohort", f"patients whose treatment started in {label}; outcomes at week {d.week} from their start"),
-           ("suppression", "counts from 1 to 10, and values from which one could be derived, are hidden (CMS "
-                           "cell-size rule, with complementary suppression across strata and across this export's "
-                           "tables); <11 marks a hidden count from 1 to 10, 'suppressed' any other hidden value"
+           ("suppression", f"counts from 1 to {SMALL_CELL_MAX}, and values from which one could be derived, are "
+                           "hidden (CMS cell-size rule, with complementary suppression across strata and across this "
+                           f"export's tables); {SUPPRESSED_COUNT} marks a hidden count from 1 to {SMALL_CELL_MAX}, "
+                           "'suppressed' any other hidden value"
             if suppression else INTERNAL_NOTICE),
            ("comparisons", "published figures are like for like only when instrument, definition, method, analysis, "
                            "timepoint and population match (a site, protocol or baseline band is never like for like "

@@ -33,13 +33,22 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .definitions import COHORT_QUARTER_MIN_PATIENTS, SMALL_CELL_MAX, OutcomeDefinitions
+from .definitions import (
+    BASELINE_WINDOW_DAYS,
+    COHORT_QUARTER_MIN_PATIENTS,
+    REMISSION_BELOW,
+    RESPONSE_FRACTION,
+    SI_ITEM_POSITIVE_AT,
+    SMALL_CELL_MAX,
+    SPEC_VERSION,
+    OutcomeDefinitions,
+)
 from .errors import SmallCohortError
 from .exports import neutralise_formulas
 from .instruments import GAD7, PHQ9
 
 __all__ = ["ResearchExport", "write_research_export", "new_study_ids", "session_study_ids",
-           "REPRODUCE_SCRIPT", "STUDY_ID_LETTERS"]
+           "reproduce_script", "STUDY_ID_LETTERS"]
 
 #: Study ids are letters only (consonants): they never look like a date, a phone number or a word.
 STUDY_ID_LETTERS = np.frombuffer(b"BCDFGHJKLMNPQRST", dtype="S1")
@@ -86,7 +95,8 @@ _PATIENT_COLUMNS = {
     "study_id": ("text", "study id: random, new for this export; the key to the clinic's records stays in the "
                  "clinic's store"),
     "episode": ("integer", "treatment course of the patient (1, 2, ...); study days count from its start"),
-    "baseline_day": ("integer", "study day of the baseline questionnaire (latest complete on days -30 to 0)"),
+    "baseline_day": ("integer", "study day of the baseline questionnaire (latest complete on days "
+                                 f"{BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]})"),
     "baseline_total": ("integer 0-27", "PHQ-9 total at baseline"),
     "baseline_item9": ("integer 0-3", "PHQ-9 item 9 (suicidal ideation) at baseline"),
     "baseline_band": ("text", "PHQ-9 severity band at baseline (Kroenke 2001)"),
@@ -181,7 +191,7 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
                        + ". Study days only; no calendar dates."}
     (out / "cohort.json").write_text(json.dumps(meta, indent=2, default=str) + "\n")
     written.append(out / "cohort.json")
-    (out / "reproduce.py").write_text(REPRODUCE_SCRIPT)
+    (out / "reproduce.py").write_text(reproduce_script())
     written.append(out / "reproduce.py")
     return ResearchExport(written, export_id, len(table), "" if db is None else str(db))
 
@@ -262,11 +272,21 @@ def _redcap(long: pd.DataFrame):
     return rc, pd.DataFrame(dd, columns=header)
 
 
-REPRODUCE_SCRIPT = '''"""Recompute the headline rates of this research export from questionnaires.csv.
+def reproduce_script() -> str:
+    """The standalone ``reproduce.py`` of a research export, its fixed thresholds written from
+    :mod:`analytics.definitions` (the parameters a user chooses are read from ``cohort.json``)."""
+    rules = "\n".join(f"{name} = {value!r}" for name, value in (
+        ("SPEC_VERSION", SPEC_VERSION), ("BASELINE_WINDOW_DAYS", BASELINE_WINDOW_DAYS),
+        ("RESPONSE_FRACTION", RESPONSE_FRACTION), ("REMISSION_BELOW", REMISSION_BELOW),
+        ("SI_ITEM_POSITIVE_AT", SI_ITEM_POSITIVE_AT)))
+    return _REPRODUCE_HEAD + rules + "\n" + _REPRODUCE_BODY
+
+
+_REPRODUCE_HEAD = '''"""Recompute the headline rates of this research export from questionnaires.csv.
 
 Standalone: needs only pandas and scipy.  It re-implements the outcome
-definitions recorded in cohort.json (spec v2) one episode at a time, so its
-figures are an independent check of the tool's.  Usage:
+definitions recorded in cohort.json one episode at a time, so its figures are
+an independent check of the tool's.  Usage:
 
     python reproduce.py            # prints JSON: response, remission, si_resolution
 """
@@ -276,8 +296,15 @@ from pathlib import Path
 import pandas as pd
 from scipy.stats import binomtest
 
+# The fixed rules of the outcome definitions, as the tool defined them when it wrote this file.
+'''
+
+_REPRODUCE_BODY = '''
 HERE = Path(__file__).resolve().parent
 params = json.loads((HERE / "cohort.json").read_text())["parameters"]
+if str(params.get("spec_version", SPEC_VERSION)) != SPEC_VERSION:
+    raise SystemExit(f"cohort.json is spec v{params['spec_version']}, this script implements spec v{SPEC_VERSION}: "
+                     "use the reproduce.py written with that export.")
 week, window, min_base, mode = params["week"], params["window_days"], params["min_baseline"], params["analysis"]
 T = 7 * week
 lo, hi = T - window, T + window
@@ -292,7 +319,7 @@ q = q[q["complete"].astype(str).str.lower() == "true"]
 counts = {"response": [0, 0], "remission": [0, 0], "si_resolution": [0, 0]}
 for (sid, episode), rows in q.groupby(["study_id", "episode"]):
     rows = rows.sort_values("day")
-    base = rows[(rows["day"] >= -30) & (rows["day"] <= 0)]
+    base = rows[(rows["day"] >= BASELINE_WINDOW_DAYS[0]) & (rows["day"] <= BASELINE_WINDOW_DAYS[1])]
     if base.empty:
         continue
     b = base.iloc[-1]
@@ -305,10 +332,10 @@ for (sid, episode), rows in q.groupby(["study_id", "episode"]):
         before = rows[(rows["day"] >= b["day"]) & (rows["day"] < lo)]
         end = before.iloc[-1] if len(before) else None
     eligible = b["phq9_total"] >= min_base
-    si = b["phq9_9"] >= 1
+    si = b["phq9_9"] >= SI_ITEM_POSITIVE_AT
     for name, include, met in (
-        ("response", eligible, end is not None and end["phq9_total"] <= 0.5 * b["phq9_total"]),
-        ("remission", eligible, end is not None and end["phq9_total"] < 5),
+        ("response", eligible, end is not None and end["phq9_total"] <= RESPONSE_FRACTION * b["phq9_total"]),
+        ("remission", eligible, end is not None and end["phq9_total"] < REMISSION_BELOW),
         # an endpoint whose item 9 is unknown leaves the SI denominator in every mode
         ("si_resolution", si and not (end is not None and pd.isna(end["phq9_9"])),
          end is not None and end["phq9_9"] == 0),

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .definitions import SMALL_N
 from .errors import ImpossibleCountError
 
 __all__ = [
@@ -26,8 +27,6 @@ __all__ = [
     "z_test_p",
 ]
 
-#: Denominators below this carry a warning: the interval is wide.
-SMALL_N = 10
 WILSON = "Wilson score 95%"
 KAPLAN_MEIER = "Kaplan-Meier, Greenwood log-log 95%"
 

@@ -38,7 +38,7 @@ from .definitions import SMALL_CELL_MAX
 __all__ = ["SUPPRESSED_COUNT", "SUPPRESSED_VALUE", "SMALL_CELL_MAX", "SuppressionMasks", "small_cell_masks",
            "render_suppressed", "suppress_small_cells"]
 
-SUPPRESSED_COUNT = "<11"
+SUPPRESSED_COUNT = f"<{SMALL_CELL_MAX + 1}"
 SUPPRESSED_VALUE = "suppressed"
 _DERIVED = ("rate", "ci_low", "ci_high", "difference", "p_value")
 

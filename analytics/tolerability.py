@@ -14,6 +14,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from .definitions import (  # the thresholds, with their sources, are defined there
+    DIASTOLIC_READING_OVER,
+    DIASTOLIC_RISE_AT,
+    MIN_MONITORING_MINUTES,
+    SEDATION_MOAAS_DEEP_AT_OR_BELOW,
+    SYSTOLIC_READING_OVER,
+    SYSTOLIC_RISE_AT,
+)
 from .errors import DefinitionError
 from .sessions import ADVERSE_EVENTS, TIME_POINTS
 from .statistics import wilson_proportion
@@ -35,20 +43,6 @@ __all__ = [
     "dose_band",
 ]
 
-#: A post-dose rise of at least 40 mmHg systolic and/or 25 mmHg diastolic: the rise the
-#: SPRAVATO prescribing information counts (8-19% of esketamine-treated patients in the
-#: first 1.5 hours at least once in the first 4 weeks).
-SYSTOLIC_RISE_AT = 40
-DIASTOLIC_RISE_AT = 25
-#: A reading over 140 systolic or 90 diastolic: the label's example of an elevated
-#: pre-dose blood pressure (see docs/instruments.md: not verified against a stored copy
-#: of the label this round).  Counted at every time point; a clinic sets its own.
-SYSTOLIC_READING_OVER = 140
-DIASTOLIC_READING_OVER = 90
-#: Minimum monitoring after an esketamine dose: at least 2 hours (SPRAVATO REMS; see
-#: docs/instruments.md for the verification status).  Other routes have no regulatory
-#: minimum, so monitoring completeness applies this to esketamine sessions by default.
-MIN_MONITORING_MINUTES = {"intranasal_esketamine": 120}
 #: Dose bands for the summaries (left-closed, the last open-ended): mg/kg for IV/IM
 #: ketamine, mg for esketamine and oral doses.  Presentation bands, not a classification.
 DOSE_BANDS_MG_PER_KG = (0, 0.5, 0.75, 1.0, np.inf)
@@ -173,7 +167,7 @@ def dissociation_sedation_by(sessions: pd.DataFrame, *, by: str = "session_numbe
     if not parts:
         return pd.DataFrame(columns=[by, "measure", "n", "mean", "median", "q1", "q3", "share_moaas_le_3"])
     long = pd.concat(parts, ignore_index=True).dropna(subset=["score"])
-    long["le3"] = long["score"] <= 3
+    long["le3"] = long["score"] <= SEDATION_MOAAS_DEEP_AT_OR_BELOW
     g = long.groupby([by, "measure"], sort=True)
     out = g["score"].agg(n="size", mean="mean", median="median").reset_index()
     out["q1"] = g["score"].quantile(0.25).to_numpy()

@@ -5,14 +5,14 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .definitions import BASELINE_WINDOW_DAYS, OutcomeDefinitions
+from .definitions import BASELINE_WINDOW_DAYS, TRENDS_MAX_WEEK, OutcomeDefinitions
 from .outcomes import event_times
 from .statistics import km_curve
 
 __all__ = ["weekly_means", "cumulative_curve"]
 
 
-def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = 12) -> pd.DataFrame:
+def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEEK) -> pd.DataFrame:
     """Mean PHQ-9 total by week since treatment start, with a 95% t interval.
 
     Week 0 holds the baseline window (days -30 to 6); week k holds days

@@ -27,7 +27,7 @@ from .deidentification import (
     is_age_column,
     patient_id_reasons,
 )
-from .definitions import AGE_TOP_CODE, BASELINE_WINDOW_DAYS, OLDEST_EXACT_AGE
+from .definitions import AGE_TOP_CODE, BASELINE_WINDOW_DAYS, DAY_LIMIT, EPISODE_LIMIT, OLDEST_EXACT_AGE
 from .episodes import assign_episodes
 from .errors import PROBLEM_COLUMNS, QuestionnaireValidationError
 from .instruments import GAD7, PHQ9, Instrument
@@ -41,14 +41,10 @@ __all__ = [
     "MAX_PROBLEMS_PER_KIND",
 ]
 
-#: Study days (and date differences) allowed: about ten years either side of the start.
-DAY_LIMIT = 3650
 #: Rows kept per (column, problem) in a report; the rest are counted in one line.
 MAX_PROBLEMS_PER_KIND = 200
 
 _TIME_COLUMNS = ("day", "assessment_date", "treatment_start_date", "episode")
-#: Episodes per patient allowed in the day layout's ``episode`` column.
-EPISODE_LIMIT = 1000
 _ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
 
 

@@ -12,6 +12,8 @@ import re
 import numpy as np
 import pandas as pd
 
+from .definitions import SIGNIFICANCE_LEVEL, SMALL_CELL_MAX
+
 __all__ = ["NO_DATA", "HEADERS", "GLOSSARY", "percent", "percent_interval", "points", "points_interval",
            "p_value", "readable_header", "readable_table", "cohort_sentence"]
 
@@ -99,7 +101,7 @@ def p_value(p) -> str:
         return "p < 0.001"
     if p < 0.01:
         return f"p = {p:.3f}"
-    if p < 0.05 and round(p, 2) >= 0.05:
+    if p < SIGNIFICANCE_LEVEL and round(p, 2) >= SIGNIFICANCE_LEVEL:
         return f"p = {p:.4f}".rstrip("0")
     if p > 0.99:
         return "p > 0.99"
@@ -216,6 +218,6 @@ GLOSSARY = {
                      "analysis, timepoint and population); only then is a statistical test shown.",
     "Percentage points (pp)": "The difference between two percentages: from 20% to 25% is +5 pp (a 25% relative "
                               "increase).",
-    "Suppression": "Hiding any count from 1 to 10 patients (and any figure from which it could be worked out) in "
+    "Suppression": f"Hiding any count from 1 to {SMALL_CELL_MAX} patients (and any figure from which it could be worked out) in "
                    "shared reports, so no small group of patients can be recognised.",
 }

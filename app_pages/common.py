@@ -29,7 +29,15 @@ from analytics.cohorts import (
     quarter_of,
     select_patients,
 )
-from analytics.definitions import ANALYSIS_MODE_LABELS, EPISODE_SELECTION_LABELS, EPISODE_SELECTIONS, SPEC_VERSION
+from analytics.definitions import (
+    ANALYSIS_MODE_LABELS,
+    EPISODE_SELECTION_LABELS,
+    EPISODE_SELECTIONS,
+    MIN_BASELINE_RANGE,
+    SPEC_VERSION,
+    WEEK_RANGE,
+    WINDOW_DAYS_RANGE,
+)
 from analytics.exports import to_safe_csv
 from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
@@ -278,10 +286,13 @@ def _with_study_ids(frame: pd.DataFrame, patients: pd.DataFrame, secret: str):
 
 def _definitions_controls() -> OutcomeDefinitions:
     st.header("Definitions")
-    week = st.number_input("Endpoint week", min_value=1, max_value=52, value=6, step=1, key="week",
-                           help="Target study day is 7 x week. " + GLOSSARY["Study day"])
-    window = st.number_input("Window (± days)", min_value=0, max_value=28, value=7, step=1, key="window")
-    min_base = st.number_input("Minimum baseline PHQ-9", min_value=0, max_value=27, value=10, step=1,
+    spec = OutcomeDefinitions()  # the defaults and allowed ranges are the model's own (analytics.definitions)
+    week = st.number_input("Endpoint week", min_value=WEEK_RANGE[0], max_value=WEEK_RANGE[1], value=spec.week,
+                           step=1, key="week", help="Target study day is 7 x week. " + GLOSSARY["Study day"])
+    window = st.number_input("Window (± days)", min_value=WINDOW_DAYS_RANGE[0], max_value=WINDOW_DAYS_RANGE[1],
+                             value=spec.window_days, step=1, key="window")
+    min_base = st.number_input("Minimum baseline PHQ-9", min_value=MIN_BASELINE_RANGE[0],
+                               max_value=MIN_BASELINE_RANGE[1], value=spec.min_baseline, step=1,
                                key="min_baseline", help="Eligibility for response and remission.")
     analysis = st.selectbox("Analysis mode", ANALYSIS_MODES, key="analysis", format_func=MODE_NAMES.get,
                             help="How patients without a questionnaire in the endpoint window count. "
@@ -296,7 +307,7 @@ def _definitions_controls() -> OutcomeDefinitions:
         return OutcomeDefinitions(week=int(week), window_days=int(window), min_baseline=int(min_base),
                                   analysis=analysis, episodes=episodes)
     except AnalyticsError as exc:
-        st.error(f"{exc} Showing week 6 ± 7 days instead.")
+        st.error(f"{exc} Showing week {spec.week} ± {spec.window_days} days instead.")
         return OutcomeDefinitions(min_baseline=int(min_base), analysis=analysis, episodes=episodes)
 
 

@@ -12,6 +12,7 @@ from analytics import (
     QuestionnaireValidationError,
     validate_questionnaires,
 )
+from analytics.definitions import BASELINE_WINDOW_DAYS
 from analytics.mapping import load_mapping
 from analytics.sources import read_source
 from analytics.store import (
@@ -126,7 +127,7 @@ quality = pd.DataFrame([
     ("Exact duplicate rows collapsed", counts.get("duplicates_collapsed"), "kept once"),
     ("Incomplete questionnaires", counts.get("incomplete"), "an item blank: no total, left out of outcomes"),
     ("Patients without a baseline", int(patients["baseline_day"].isna().sum()),
-     "no complete questionnaire on days -30 to 0: in no denominator"),
+     f"no complete questionnaire on days {BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]}: in no denominator"),
     ("Patients with a baseline but no follow-up", int(no_followup.sum()), "censored at day 0 in cumulative rates"),
     (f"Eligible patients without a week-{view.definitions.week} endpoint", int(missing_endpoint.sum()),
      f"nothing on days {view.definitions.window[0]}-{view.definitions.window[1]}: out of completer rates"),

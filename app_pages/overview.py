@@ -7,7 +7,7 @@ import streamlit as st
 
 from analytics import compare_with_benchmarks, load_benchmarks, rate_table
 from analytics.activity import activity_summary, endpoint_completeness
-from analytics.definitions import ANALYSIS_MODE_LABELS, SMALL_CELL_MAX
+from analytics.definitions import ANALYSIS_MODE_LABELS, SMALL_CELL_MAX, TRENDS_MAX_WEEK
 from analytics.headline import author_year
 from analytics.wording import GLOSSARY, p_value, percent, percent_interval, points, points_interval, readable_table
 from analytics.infusions import INFUSION_CONVENTION, infusion_outcomes
@@ -112,7 +112,7 @@ with left:
                             "to the target day; censored at the last follow-up. Shaded: 95% log-log band. "))
 with right:
     st.subheader("Mean PHQ-9 by week")
-    weekly = weekly_means(view.frame, max_week=max(12, d.week + 2))
+    weekly = weekly_means(view.frame, max_week=max(TRENDS_MAX_WEEK, d.week + 2))
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_high"], mode="lines", line=dict(width=0),
                              showlegend=False, hoverinfo="skip"))

@@ -9,7 +9,7 @@ import streamlit as st
 from plotly.subplots import make_subplots
 
 from analytics import patient_outcomes
-from analytics.definitions import BASELINE_WINDOW_DAYS, REMISSION_BELOW, RESPONSE_FRACTION
+from analytics.definitions import BASELINE_WINDOW_DAYS, EPISODE_UNKNOWN_GAP_DAYS, REMISSION_BELOW, RESPONSE_FRACTION
 from analytics.episodes import episode_axis_offsets
 from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
@@ -54,7 +54,8 @@ complete = q[q["complete"]]
 
 c = st.columns(4)
 c[0].metric("Baseline PHQ-9", "none" if pd.isna(p["baseline_total"]) else int(p["baseline_total"]),
-            help="Latest scored questionnaire on study days -30 to 0 of the episode." + (
+            help=f"Latest scored questionnaire on study days {BASELINE_WINDOW_DAYS[0]} to "
+                 f"{BASELINE_WINDOW_DAYS[1]} of the episode." + (
                 "" if pd.isna(p["baseline_day"]) else f" Day {int(p['baseline_day'])}."))
 c[1].metric(f"Endpoint (week {d.week})", "none" if pd.isna(p["endpoint_total"]) else int(p["endpoint_total"]),
             help="" if pd.isna(p["endpoint_day"]) else f"Day {int(p['endpoint_day'])} ({p['endpoint_source']}).")
@@ -69,7 +70,8 @@ fig = make_subplots(rows=rows, cols=1, shared_xaxes=True, vertical_spacing=0.06,
                     row_heights=[0.6, 0.2, 0.2][:rows] if has_gad else [0.72, 0.28])
 edges = [lo for lo, _ in PHQ9.bands] + [PHQ9.total_max]
 for (lo, label), hi, color in zip(PHQ9.bands, edges[1:], BAND_COLORS):
-    fig.add_hrect(y0=lo - 0.5, y1=min(hi - 0.5, 27), fillcolor=color, line_width=0, layer="below", row=1, col=1,
+    fig.add_hrect(y0=lo - 0.5, y1=min(hi - 0.5, PHQ9.total_max), fillcolor=color, line_width=0, layer="below",
+                  row=1, col=1,
                   exclude_empty_subplots=False,  # drawn before the traces; plotly would drop them otherwise
                   annotation_text=label, annotation_position="inside left", annotation_font_size=10,
                   annotation_font_color="#555")
@@ -99,7 +101,7 @@ for i, course in enumerate(courses.itertuples()):  # a patient's few episodes, n
                                  name="50% of the episode's baseline", showlegend=i == 0, hoverinfo="skip"),
                       row=1, col=1)
 fig.add_hline(y=REMISSION_BELOW - 0.5, line=dict(color=PALETTE[3], dash="dot"), row=1, col=1,
-              annotation_text="remission (< 5)", annotation_position="bottom right")
+              annotation_text=f"remission (< {REMISSION_BELOW})", annotation_position="bottom right")
 if "infusion_number" in q and q["infusion_number"].notna().any():
     has_inf = q["infusion_number"].notna()
     inf = q[has_inf]
@@ -127,9 +129,10 @@ fig.update_layout(height=620 if has_gad else 540, margin=dict(l=10, r=10, t=20, 
 st.plotly_chart(fig, width="stretch", key="course")
 axis_note = "" if len(courses) == 1 or gaps_known else (
     " The data give no calendar dates, so the time between episodes is not known: episodes are drawn one after "
-    "the other, 30 days apart.")
+    f"the other, {EPISODE_UNKNOWN_GAP_DAYS} days apart.")
 st.caption(f"{len(complete)} scored questionnaire(s) of {len(q)} in {len(courses)} episode(s). Vertical lines: "
-           "episode starts; blue: baseline windows (days -30 to 0); orange: endpoint windows. Bands: PHQ-9 "
+           f"episode starts; blue: baseline windows (days {BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]}); "
+           "orange: endpoint windows. Bands: PHQ-9 "
            "severity (Kroenke 2001)." + axis_note + " " + view.caption(None, "Outcome "))
 
 if len(courses) > 1:

@@ -7,7 +7,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import rate_table
-from analytics.definitions import RESPONSE_FRACTION
+from analytics.definitions import BASELINE_WINDOW_DAYS, RESPONSE_MIN_FALL, TRENDS_MAX_WEEK
 from analytics.trends import weekly_means
 from app_pages.common import PALETTE, chart_text, download, footer, page_setup, pct, show_table
 
@@ -17,7 +17,8 @@ view = page_setup("Trajectories")
 d = view.definitions
 
 st.subheader("PHQ-9 courses")
-complete = view.frame[view.frame["complete"] & view.frame["day"].between(-30, 7 * max(12, d.week + 2))]
+complete = view.frame[view.frame["complete"] & view.frame["day"].between(BASELINE_WINDOW_DAYS[0],
+                                                                              7 * max(TRENDS_MAX_WEEK, d.week + 2))]
 ids = complete["patient_id"].astype("str").unique()
 shown_ids = ids if len(ids) <= MAX_LINES else np.random.default_rng(0).choice(ids, MAX_LINES, replace=False)
 lines = complete[complete["patient_id"].astype("str").isin(shown_ids)].sort_values(["patient_id", "day"])
@@ -31,7 +32,7 @@ fig = go.Figure()
 fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line=dict(color="rgba(0,114,178,0.18)", width=1),
                            name="Patients", customdata=who, connectgaps=False,
                            hovertemplate="%{customdata}, day %{x}: PHQ-9 %{y}<extra></extra>"))
-weekly = weekly_means(view.frame, max_week=max(12, d.week + 2))
+weekly = weekly_means(view.frame, max_week=max(TRENDS_MAX_WEEK, d.week + 2))
 fig.add_trace(go.Scatter(x=weekly["week"] * 7 + 3, y=weekly["mean"], mode="lines+markers", name="Mean by week",
                          line=dict(color=PALETTE[5], width=3), customdata=weekly[["n_patients"]],
                          hovertemplate="week %{x}: mean %{y:.1f} (n = %{customdata[0]})<extra></extra>"))
@@ -50,8 +51,10 @@ if change.empty:
 else:
     # one trace per colour so the legend says what each colour means
     position = pd.Series(np.arange(len(change)), index=change.index)
-    groups = (("Response (fall of 50% or more)", change["change_pct"] <= -RESPONSE_FRACTION, PALETTE[2]),
-              ("Improved, less than 50%", (change["change_pct"] > -RESPONSE_FRACTION) & (change["change_pct"] < 0),
+    groups = ((f"Response (fall of {RESPONSE_MIN_FALL:.0%} or more)", change["change_pct"] <= -RESPONSE_MIN_FALL,
+               PALETTE[2]),
+              (f"Improved, less than {RESPONSE_MIN_FALL:.0%}",
+               (change["change_pct"] > -RESPONSE_MIN_FALL) & (change["change_pct"] < 0),
                PALETTE[0]),
               ("No change or worse", change["change_pct"] >= 0, PALETTE[5]))
     fig = go.Figure()
@@ -62,7 +65,8 @@ else:
                                  patient_id=part["patient_id"].astype("str").map(chart_text)),
                              hovertemplate="%{customdata[0]}: %{customdata[1]} → %{customdata[2]} (day "
                                            "%{customdata[3]}), %{y:.0%}<extra></extra>"))
-    fig.add_hline(y=-0.5, line=dict(color=PALETTE[2], dash="dash"), annotation_text="response (≥ 50% fall)",
+    fig.add_hline(y=-RESPONSE_MIN_FALL, line=dict(color=PALETTE[2], dash="dash"),
+                  annotation_text=f"response (≥ {RESPONSE_MIN_FALL:.0%} fall)",
                   annotation_position="bottom left")  # where no bar reaches, so the label stays readable
     fig.update_layout(xaxis=dict(title="Patients, most improved on the right", showticklabels=False),
                       yaxis=dict(title="Change from baseline", tickformat=".0%"), height=380, bargap=0.05,
@@ -70,8 +74,9 @@ else:
                       legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0))
     st.plotly_chart(fig, width="stretch", key="waterfall")
     st.caption(view.caption(len(change), "Eligible patients with an endpoint, one bar each: the change of their "
-                            "PHQ-9 total from baseline to the endpoint. Green: response (a fall of 50% or more); "
-                            "blue: improved by less than 50%; orange-red: no change or worse. "))
+                            "PHQ-9 total from baseline to the endpoint. Green: response (a fall of "
+                            f"{RESPONSE_MIN_FALL:.0%} or more); blue: improved by less than {RESPONSE_MIN_FALL:.0%}; "
+                            "orange-red: no change or worse. "))
 
 st.subheader("Rates by case mix")
 st.caption("A clinic treating sicker patients must not look worse for it: remission depends strongly on baseline "

@@ -1,6 +1,7 @@
 """The research export leaves the clinic re-pseudonymised, without calendar dates, and only for cohorts of 11 or more."""
 from __future__ import annotations
 
+import ast
 import json
 import re
 
@@ -8,8 +9,9 @@ import pandas as pd
 import pytest
 
 from analytics import load_questionnaires
+from analytics import definitions
 from analytics.definitions import COHORT_QUARTER_MIN_PATIENTS, SMALL_CELL_MAX
-from analytics.research_export import _coarse_definition
+from analytics.research_export import _coarse_definition, reproduce_script
 from analytics.store import import_questionnaires, list_audit, load_study_key, open_store
 from cli_runner import run_cli
 from conftest import ROOT, SAMPLE, TINY
@@ -148,3 +150,17 @@ def test_researcher_sees_study_ids_only_and_downloads_a_rekeyed_dataset(monkeypa
     key = load_study_key(export_id, db)  # the key maps the dataset's study ids to the clinic's own pseudonyms
     assert set(key["patient_id"]) <= pseudonyms and len(key) > SMALL_CELL_MAX
     assert not set(key["study_id"]) & pseudonyms
+
+
+def test_reproduce_script_takes_its_rules_from_definitions():
+    """The fixed thresholds of the standalone script are written from analytics.definitions, and its logic
+    compares against those names, never a number (tests/test_research_cohorts.py runs the script itself)."""
+    script = reproduce_script()
+    for name in ("SPEC_VERSION", "BASELINE_WINDOW_DAYS", "RESPONSE_FRACTION", "REMISSION_BELOW", "SI_ITEM_POSITIVE_AT"):
+        assert f"\n{name} = {getattr(definitions, name)!r}\n" in script, name
+    numbers = [(node.lineno, c.value) for node in ast.walk(ast.parse(script)) if isinstance(node, ast.Compare)
+               for c in (node.left, *node.comparators)
+               if isinstance(c, ast.Constant) and isinstance(c.value, (int, float)) and c.value not in (0, 1)]
+    assert numbers == []
+    logic = script.split("\nHERE = ", 1)[1]
+    assert "-30" not in logic and "0.5 *" not in logic and "< 5" not in logic
