@@ -22,7 +22,8 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
    ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``.
 6. reports and store: ``quarterly`` (rendering in ``quarterly_report``), ``research_export``, ``store``
-   (with ``store_schema``, ``store_connection``, ``audit``, ``saved_cohorts``, ``study_keys``).
+   (with ``store_schema``, ``store_connection``, ``store_backends``, ``store_copy``, ``audit``,
+   ``saved_cohorts``, ``study_keys``).
 7. CLI and pages: ``cli`` (with ``__main__``) here, and the dashboard's ``app_pages`` outside the package.
 """
 from .published import compare_with_benchmarks, load_benchmarks

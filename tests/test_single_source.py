@@ -30,8 +30,12 @@ ALLOWED = {
     ("analytics/instruments.py", None): "each instrument's published properties (items, ranges, severity bands, "
                                         "cut-points), cited beside each value; the outcome rules built on them "
                                         "are in definitions.py",
-    ("analytics/store.py", 6): "SCHEMA_VERSION: the store's migration counter, not a rule",
-    ("analytics/store.py", 10.0): "seconds SQLite waits for a lock before reporting the store busy (operational)",
+    ("analytics/store_schema.py", 6): "SCHEMA_VERSION: the store's migration counter, not a rule",
+    ("analytics/store_backends.py", 10.0): "seconds SQLite waits for a lock before reporting the store busy "
+                                           "(operational)",
+    ("analytics/store_backends.py", 600): "seconds a PostgreSQL import queues for the store's write lock "
+                                          "(operational)",
+    ("analytics/store_copy.py", 20000): "rows fetched per round trip while copying a store (memory, not a rule)",
     ("analytics/loading.py", 10): "byte value of a newline in the CSV scanner",
     ("analytics/loading.py", 44): "byte value of a comma in the CSV scanner",
     ("analytics/loading.py", 8): "bits per byte (Parquet footer widths)",
