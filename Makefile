@@ -18,14 +18,19 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/streamlit run dashboard.py
 
+# Tests run on PYTEST_WORKERS processes (pytest-xdist); each test module stays on one worker (--dist loadfile),
+# so module fixtures are built once and a module's tests never race each other.  PYTEST_WORKERS=0: one process.
+PYTEST_WORKERS ?= 2
+PYTEST := $(PY) -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
+
 # the layer map first (seconds; import-linter contracts in pyproject.toml), then every test
 test: $(STAMP)
 	$(VENV)/bin/lint-imports --no-logo
-	$(PY) -m pytest -q
+	$(PYTEST)
 
 # Everything but the real-browser and slow (concurrency, fault-loop) tests: the quick check while editing.
 test-fast: $(STAMP)
-	$(PY) -m pytest -q -m "not browser and not slow"
+	$(PYTEST) -m "not browser and not slow"
 
 # Mutation testing of the statistical core (outcomes.py, statistics.py, definitions.py; see [tool.mutmut] in
 # pyproject.toml).  Slow (tens of minutes on 2 cores), not part of CI; mutmut is not in the lock, so this

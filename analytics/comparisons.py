@@ -22,7 +22,7 @@ from .definitions import (
     EXACT_TEST_SEED,
     OutcomeDefinitions,
 )
-from .errors import DefinitionError
+from .errors import DefinitionError, ImpossibleCountError
 from .outcomes import event_times
 from .statistics import Proportion, km_curve, number_at_risk, wilson_proportion
 
@@ -165,7 +165,8 @@ def exact_rx2_test(events, sizes, *, enumeration_limit: int = EXACT_TEST_ENUMERA
     x_obs = np.asarray(events, dtype="int64")
     sizes = np.asarray(sizes, dtype="int64")
     if x_obs.shape != sizes.shape or x_obs.ndim != 1 or (x_obs < 0).any() or (x_obs > sizes).any():
-        raise ValueError("events and sizes must be equal-length counts with 0 <= events <= size")
+        raise ImpossibleCountError("events and sizes must be equal-length counts with 0 <= events <= size: count "
+                                   "as events only units that are in the group (a fault in the calling code).")
     total = int(x_obs.sum())
     # the smaller column keeps enumeration small; the test is symmetric in the two columns
     if total > int(sizes.sum()) - total:

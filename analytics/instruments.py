@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from .definitions import REMISSION_BELOW, RESPONSE_FRACTION
+from .errors import DefinitionError
 
 __all__ = [
     "Instrument",
@@ -265,7 +266,7 @@ def qids_domain_scores(items: pd.DataFrame, instrument: Instrument = QIDS_SR16) 
     3
     """
     if not instrument.domains:
-        raise ValueError(f"{instrument.name} has no scoring domains; its total is the sum of its items")
+        raise DefinitionError(f"{instrument.name} has no scoring domains; its total is the sum of its items")
     out = {}
     for name, numbers in instrument.domains:  # nine domains: columns, not rows
         cols = items[[f"{instrument.key}_{i}" for i in numbers]]
@@ -301,7 +302,7 @@ def response_met(baseline, endpoint, instrument: Instrument) -> pd.Series:
     """
     rule = OUTCOMES[instrument.key]
     if rule.response_fraction is None:
-        raise ValueError(f"{instrument.name} has no response definition; see OUTCOMES[{instrument.key!r}]")
+        raise DefinitionError(f"{instrument.name} has no response definition; see OUTCOMES[{instrument.key!r}]")
     index = endpoint.index if isinstance(endpoint, pd.Series) else None
     b, e = _as_float(baseline), _as_float(endpoint)
     known = ~np.isnan(b) & ~np.isnan(e) & (b > 0)
@@ -318,12 +319,13 @@ def remission_met(totals, instrument: Instrument, *, at_most: int | None = None)
     """
     rule = OUTCOMES[instrument.key]
     if rule.remission_at_most is None:
-        raise ValueError(f"{instrument.name} has no remission definition; {rule.remission_text}")
+        raise DefinitionError(f"{instrument.name} has no remission definition; {rule.remission_text}")
     limit = rule.remission_at_most if at_most is None else at_most
     if instrument is MADRS and limit not in MADRS_REMISSION_THRESHOLDS.values():
-        raise ValueError(f"MADRS remission at_most={limit!r} is not a published threshold; use 10 or 12")
+        raise DefinitionError(f"MADRS remission at_most={limit!r} is not a published threshold; use 10 or 12")
     if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= instrument.total_max:
-        raise ValueError(f"remission at_most={limit!r} is out of range; use a total from 0 to {instrument.total_max}")
+        raise DefinitionError(f"remission at_most={limit!r} is out of range; use a total from 0 to "
+                              f"{instrument.total_max}")
     index = totals.index if isinstance(totals, pd.Series) else None
     t = _as_float(totals)
     with np.errstate(invalid="ignore"):
@@ -342,7 +344,7 @@ def pcl5_probable_ptsd(totals, *, cut_point: int = PCL5_PROBABLE_PTSD_DEFAULT) -
     """PCL-5 total at or above the probable-PTSD cut-point (31-33; default 33)."""
     lo, hi = PCL5_PROBABLE_PTSD_RANGE
     if isinstance(cut_point, bool) or not isinstance(cut_point, int) or not lo <= cut_point <= hi:
-        raise ValueError(f"cut_point={cut_point!r} is outside the published range; use {lo} to {hi}")
+        raise DefinitionError(f"cut_point={cut_point!r} is outside the published range; use {lo} to {hi}")
     index = totals.index if isinstance(totals, pd.Series) else None
     t = _as_float(totals)
     with np.errstate(invalid="ignore"):

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from .definitions import SPEC_VERSION
+from .definitions import SMALL_CELL_MAX, SPEC_VERSION
 from .outcomes import METRICS
 
 if TYPE_CHECKING:  # the tables' module imports this one to write the files
@@ -100,7 +100,7 @@ def html_report(export: QuarterlyExport) -> str:
         notice=notice, quarter=esc(e.quarter), quarter_start=esc(e.manifest["parameters"]["quarter_start"]),
         quarter_end=esc(e.manifest["parameters"]["quarter_end"]), spec_version=SPEC_VERSION,
         generated_at=esc(e.manifest["generated_at"]),
-        suppression_note="Small cells suppressed (counts 1-10 and values that would reveal them)."
+        suppression_note=f"Small cells suppressed (counts 1-{SMALL_CELL_MAX} and values that would reveal them)."
         if e.suppression else "",
         methods=esc(d.describe()), forest_chart=forest, trend_chart=trend,
         outcomes_table=_table_html(own, ["dimension", "stratum", "label", "n", "events", "rate", "ci_low", "ci_high",

@@ -118,6 +118,7 @@ def to_frame(patients, prefix="p"):
                          for i, visits in enumerate(patients) for d, t, i9 in visits])
 
 
+@pytest.mark.slow  # 80 generated clinics through the whole engine: minutes; `make test` and CI run it
 @settings(max_examples=80, deadline=None)  # no timing: the machine may be loaded
 @given(patients=clinic_rows(), seed=st.integers(0, 2 ** 16))
 def test_engine_invariants(patients, seed):

@@ -3,8 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
 
 import openpyxl
 import pandas as pd
@@ -15,7 +13,8 @@ from analytics.cohorts import quarter_bounds, select_patients
 from analytics.errors import NoDataForQuarterError
 from analytics.quarterly import INTERNAL_NOTICE, quarterly_export, write_quarterly_export
 from analytics.suppression import SUPPRESSED_COUNT, SUPPRESSED_VALUE
-from conftest import ROOT, SAMPLE
+from cli_runner import run_cli
+from conftest import SAMPLE
 
 QUARTER = "2025Q3"
 HOSTILE = {"North": "=HYPERLINK(\"http://x\",\"y\")", "Central": "+SUM(A1:A9)", "Riverside": "<script>alert(1)</script>"}
@@ -115,8 +114,7 @@ def test_workbook_sheet_by_sheet(files, export):
 
 
 def test_manifest_and_cli(hostile_file, tmp_path):
-    out = subprocess.run([sys.executable, "-m", "analytics", "export", "--quarter", QUARTER, str(hostile_file),
-                          "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+    out = run_cli("export", "--quarter", QUARTER, hostile_file, "--out", tmp_path)
     assert out.returncode == 0, out.stderr
     folder = tmp_path / QUARTER
     manifest = json.loads((folder / "manifest.json").read_text())
@@ -141,8 +139,7 @@ def test_empty_and_malformed_quarters(hostile_file):
     frame = load_questionnaires(hostile_file)
     with pytest.raises(NoDataForQuarterError, match="no patient started treatment in 2019Q1"):
         quarterly_export(frame, quarter="2019Q1")
-    run = lambda *a: subprocess.run([sys.executable, "-m", "analytics", "export", *a], cwd=ROOT,  # noqa: E731
-                                    capture_output=True, text=True, timeout=120)
+    run = lambda *a: run_cli("export", *a)  # noqa: E731
     empty = run("--quarter", "2019Q1", str(hostile_file))
     assert empty.returncode == 1 and "no patient started treatment" in empty.stderr and "Traceback" not in empty.stderr
     bad = run("--quarter", "Q3-2026", str(hostile_file))
@@ -164,12 +161,10 @@ def test_manifest_names_inputs_by_hash_only(tmp_path):
     source.write_bytes(SAMPLE.read_bytes())
     db = tmp_path / "Smith_store.sqlite"
     digest = hashlib.sha256(SAMPLE.read_bytes()).hexdigest()
-    assert subprocess.run([sys.executable, "-m", "analytics", "import", str(source), "--db", str(db)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=180).returncode == 0
+    assert run_cli("import", source, "--db", db).returncode == 0
     for name, args in (("file", [str(source)]), ("store", ["--db", str(db)])):
         out_dir = tmp_path / name
-        out = subprocess.run([sys.executable, "-m", "analytics", "export", "--quarter", QUARTER, *args,
-                              "--out", str(out_dir)], cwd=ROOT, capture_output=True, text=True, timeout=180)
+        out = run_cli("export", "--quarter", QUARTER, *args, "--out", out_dir)
         assert out.returncode == 0, out.stderr
         manifest = json.loads((out_dir / QUARTER / "manifest.json").read_text())
         assert manifest["source"]["kind"] == name and digest in json.dumps(manifest["source"])

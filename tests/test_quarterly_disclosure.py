@@ -228,7 +228,9 @@ def attack(export, truth, mode: str) -> list[str]:
 
 
 @pytest.mark.parametrize("mode", ["completer", "itt", "locf"])
-@pytest.mark.parametrize("name", list(CLINICS))
+# the 600-patient sample's attacks take minutes on a loaded machine: `make test` and CI run them, `make test-fast`
+# keeps the three small clinics built for the edge cases
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if n == "sample" else n for n in CLINICS])
 def test_no_suppressed_count_can_be_recovered(tmp_path, name, mode):
     path = tmp_path / f"{name}.csv"
     CLINICS[name]().to_csv(path, index=False)
@@ -240,6 +242,7 @@ def test_no_suppressed_count_can_be_recovered(tmp_path, name, mode):
     assert attack(export, truth, mode) == []
 
 
+@pytest.mark.slow  # the sample clinic again (see above)
 def test_the_attacker_finds_a_lone_hidden_cell(tmp_path):
     """A control, so that a green run means something: show one complement again and the attack finds its pair."""
     import dataclasses

@@ -30,6 +30,7 @@ from analytics.store import (
 )
 from analytics.store_backends import is_postgres_url, store_backend
 from analytics.synthetic import synthetic_clinic
+from cli_runner import run_cli
 from conftest import ROOT, SAMPLE, TINY
 
 
@@ -345,9 +346,8 @@ def test_two_imports_at_once(db, tmp_path):
 
 # ---------------------------------------------------------------- command line
 
-def test_cli_import_history_revert_and_summary_from_store(db, tmp_path):
-    run = lambda *a, **k: subprocess.run([sys.executable, "-m", "analytics", *map(str, a)], cwd=ROOT,  # noqa: E731
-                                         capture_output=True, text=True, timeout=120, **k)
+def test_cli_import_history_revert_and_summary_from_store(db, tmp_path, monkeypatch):
+    run = run_cli  # in-process, as the other CLI tests (a dozen interpreters took minutes on a loaded machine)
     out = run("import", TINY, "--db", db)
     assert out.returncode == 0 and "import 1 done" in out.stdout
     out = run("import", TINY, "--db", db)
@@ -363,8 +363,8 @@ def test_cli_import_history_revert_and_summary_from_store(db, tmp_path):
     from_file = json.loads(run("summary", TINY, "--format", "json").stdout)
     assert from_store["response"] == from_file["response"] and from_store["cumulative"] == from_file["cumulative"]
     # OUTCOMES_DB names the default store
-    env = {**os.environ, "OUTCOMES_DB": str(db)}
-    assert json.loads(run("summary", "--format", "json", env=env).stdout)["patients"] == 10
+    monkeypatch.setenv("OUTCOMES_DB", str(db))
+    assert json.loads(run("summary", "--format", "json").stdout)["patients"] == 10
     assert run("validate", "--db", db).returncode == 0
     missing = run("summary", "--db", tmp_path / "nothing.sqlite")
     assert missing.returncode == 1 and "no store here yet" in missing.stderr
