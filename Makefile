@@ -58,7 +58,7 @@ lock:
 # the tests write screenshots to the git-ignored data/screenshots; this refreshes the README's
 screenshots: $(STAMP)
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py \
-		-k "test_every_page_in_browser or test_quarterly_html_report_in_browser"
+		tests/test_quarterly_browser.py -k "test_every_page_in_browser or test_html_report or test_pdf_has_pages or test_director_builds"
 
 clean:
 	rm -rf $(VENV) $(VENV)-lock .pytest_cache .import_linter_cache mutants

@@ -15,15 +15,16 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
 1. errors: ``errors`` (every exception the package raises on purpose).
 2. definitions: ``definitions`` (every threshold, window and default; imports only errors).
 3. statistics and reading: ``statistics``, ``benchmark_statistics``, ``instruments``, ``loading``,
-   ``sources``, ``fhir``, ``redcap``, ``mapping``, ``observations``, ``deidentification``,
-   ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``.
+   ``sources``, ``fhir``, ``redcap``, ``mapping``, ``header_suggestion``, ``import_review``, ``observations``,
+   ``deidentification``, ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``, ``settings``.
 4. validation and outcomes: ``validation``, ``sessions``, ``instrument_validation``, ``episodes``,
    ``outcomes``, ``cohorts``.
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
-   ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``.
-6. reports and store: ``quarterly`` (rendering in ``quarterly_report``), ``research_export``, ``store``
-   (with ``store_schema``, ``store_connection``, ``store_backends``, ``store_copy``, ``audit``,
-   ``saved_cohorts``, ``study_keys``).
+   ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``, ``data_quality``.
+6. reports and store: ``quarterly`` (with ``quarterly_suppression``; rendering in ``quarterly_report``,
+   ``quarterly_charts``, ``quarterly_workbook`` and ``report_pdf``), ``research_export``, ``store``
+   (with ``store_schema``, ``store_connection``, ``audit``, ``saved_cohorts``, ``study_keys``, ``reviews``,
+   ``store_backends`` (SQLite or PostgreSQL), ``store_copy``).
 7. CLI and pages: ``cli`` (with ``__main__``) here, and the dashboard's ``app_pages`` outside the package.
 """
 from .published import compare_with_benchmarks, load_benchmarks
@@ -55,7 +56,7 @@ from .activity import Activity, activity_summary
 from .cohorts import patient_start_dates, quarter_bounds, select_patients
 from .quality import QualityMeasure, quality_measures
 from .quarterly import QuarterlyExport, quarterly_export, write_quarterly_export
-from .safety import si_change_rates, si_review
+from .safety import SafetyCounts, apply_reviews, safety_counts, safety_worklist, si_change_rates, si_review
 from .sources import read_source
 from .statistics import CumulativeIncidence, Proportion, km_cumulative, km_curve, wilson_proportion
 from .store import import_questionnaires, list_imports, read_store, revert_import
@@ -90,7 +91,8 @@ __all__ = [
     "load_benchmarks", "compare_with_benchmarks", "ClinicSummary", "clinic_summary",
     # cohorts, activity, courses and safety
     "select_patients", "patient_start_dates", "quarter_bounds", "Activity", "activity_summary",
-    "weekly_means", "cumulative_curve", "si_review", "si_change_rates",
+    "weekly_means", "cumulative_curve", "si_review", "si_change_rates", "safety_worklist", "apply_reviews",
+    "SafetyCounts", "safety_counts",
     # the clinic store and other sources
     "read_source", "import_questionnaires", "list_imports", "revert_import", "read_store",
     # quarterly export

@@ -61,6 +61,7 @@ from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationErro
 from .outcomes import patient_outcomes, remission_rate, response_rate, si_resolution_rate
 from .quarterly import quarterly_export, write_quarterly_export
 from .research_export import write_research_export
+from .settings import load_settings
 from .sources import read_source
 from .store import (
     ImportConflictError,
@@ -142,9 +143,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--db", help=db_help)
     e.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     e.add_argument("--out", default="exports", help="folder for the files (default: exports/<quarter>)")
-    e.add_argument("--format", default="xlsx,csv,html", help="comma-separated: xlsx, csv, html (default all)")
+    e.add_argument("--format", default="xlsx,csv,html",
+                   help="comma-separated: xlsx, csv, html, pdf (default xlsx,csv,html; pdf needs Chromium)")
+    e.add_argument("--clinic-name", help="the clinic's name at the top of the report (default: the saved setting, "
+                                         "$OUTCOMES_SETTINGS or data/settings.toml, else 'Our clinic')")
     e.add_argument("--no-suppression", action="store_true",
-                   help="INTERNAL USE ONLY: show small cells; every file is marked 'INTERNAL – contains small cells'")
+                   help="INTERNAL USE ONLY (the director's version): show small cells and every site's figures; "
+                        "every file is marked 'INTERNAL — not for release'")
     _add_definition_options(e)
     e.add_argument("--qm-window-days", type=int, default=QUALITY_12M_WINDOW_DAYS,
                    help=f"half-width of the 12-month quality-measure window (default {QUALITY_12M_WINDOW_DAYS}; "
@@ -368,9 +373,10 @@ def _export(args) -> int:
         history = list_imports(db)
         source = {"kind": "store", "store": str(db), "fingerprint": store_fingerprint(db),
                   "imports": history[["id", "file_name", "sha256"]].to_dict("records")}
+    clinic_name = args.clinic_name if args.clinic_name is not None else load_settings().clinic_name
     export = quarterly_export(report.frame, quarter=args.quarter, definitions=definitions,
                               suppression=not args.no_suppression, qm_window_days=args.qm_window_days,
-                              source=source, software_version=__version__)
+                              source=source, software_version=__version__, clinic_name=clinic_name)
     out = Path(args.out) / export.quarter
     # recorded before the first file is written and after the last: a failure half-way is on record
     with audited("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
@@ -378,7 +384,7 @@ def _export(args) -> int:
         written = _writing(out, lambda: write_quarterly_export(export, out, formats=formats))
         done["files"] = _hashes(written)
     if args.no_suppression:
-        print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL – contains small cells'.",
+        print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL — not for release'.",
               file=sys.stderr)
     print(f"{export.quarter}: wrote " + ", ".join(str(p) for p in written))
     return EXIT_OK

@@ -38,6 +38,7 @@ __all__ = [
     "ExactTest",
     "LogRankTest",
     "at_risk_days",
+    "at_risk_table",
 ]
 
 #: Smallest group for which a test is reported.
@@ -386,3 +387,15 @@ def at_risk_days(definitions: OutcomeDefinitions | None = None) -> list[int]:
     """Days of the number-at-risk table: day 0, every week, and the target day."""
     d = definitions or OutcomeDefinitions()
     return sorted(set(range(0, d.target_day + 1, AT_RISK_DAYS_STEP)) | {d.target_day})
+
+
+def at_risk_table(at_risk: pd.DataFrame) -> pd.DataFrame:
+    """The long number-at-risk frame of :func:`compare_time_to_event` as the table people read: one row per group
+    (in the order of the curves), one column per day (``day 0``, ``day 7``, ...), in day order."""
+    if at_risk.empty:
+        return pd.DataFrame(columns=["group"])
+    groups = list(dict.fromkeys(at_risk["group"]))
+    days = sorted(set(at_risk["day"]))
+    wide = at_risk.pivot(index="group", columns="day", values="at_risk").reindex(index=groups, columns=days)
+    return (wide.rename(columns=lambda x: f"day {int(x)}").rename_axis(index="group", columns=None)
+            .reset_index().astype({f"day {int(x)}": "Int64" for x in days}))

@@ -41,11 +41,17 @@ __all__ = [
     "AGE_TOP_CODE",
     "SMALL_CELL_MAX",
     "COHORT_QUARTER_MIN_PATIENTS",
+    "DEFAULT_CLINIC_NAME",
+    "MAX_CLINIC_NAME_CHARS",
+    "REPORT_TREND_QUARTERS",
     "EPISODE_SELECTIONS",
     "EPISODE_SELECTION_LABELS",
     "EPISODE_LOOKBACK_DAYS",
     "INFUSIONS_RESPONSE_AT",
     "INFUSIONS_SI_AT",
+    "LOST_TO_FOLLOW_UP_DAYS",
+    "LOST_TO_FOLLOW_UP_MAX_DAYS",
+    "REVIEW_NOTE_MAX_CHARS",
     "WEEK_RANGE",
     "WINDOW_DAYS_RANGE",
     "MIN_BASELINE_RANGE",
@@ -82,6 +88,9 @@ __all__ = [
     "MAX_JSON_DEPTH",
     "MAX_MAPPING_CHARS",
     "MAX_UPLOAD_LABEL_CHARS",
+    "HEADER_SEARCH_ROWS",
+    "IMPORT_PREVIEW_ROWS",
+    "MAX_MAPPING_NAME_CHARS",
 ]
 
 SPEC_VERSION = "2"
@@ -225,6 +234,12 @@ MAX_JSON_DEPTH = 100
 MAX_MAPPING_CHARS = 1_000_000
 #: Longest uploaded file name kept (as a label; it is never a path).
 MAX_UPLOAD_LABEL_CHARS = 120
+#: Rows at the top of an export searched for the header row (a title block sits above it).
+HEADER_SEARCH_ROWS = 30
+#: Rows of an export shown on the mapping screen, as they will be read, before it is imported.
+IMPORT_PREVIEW_ROWS = 5
+#: Longest name of a saved column mapping (a label chosen by the user; never a path).
+MAX_MAPPING_NAME_CHARS = 80
 
 #: Small-cell suppression (CMS cell-size rule): no count from 1 to this value leaves the clinic,
 #: in aggregate exports or as the size of a research cohort.
@@ -242,6 +257,12 @@ NEW_EPISODE_AFTER_DAYS_RANGE = (1, DAY_LIMIT)
 #: Patient chart: an episode after a gap of unknown length (no dates) is drawn this many days
 #: after the previous episode's last questionnaire.
 EPISODE_UNKNOWN_GAP_DAYS = 30
+#: The clinic's name on the quarterly report until a director sets it (CLI --clinic-name, Export page).
+DEFAULT_CLINIC_NAME = "Our clinic"
+#: Longest clinic name accepted (a heading, not a paragraph).
+MAX_CLINIC_NAME_CHARS = 120
+#: The quarterly report's trend covers this many quarters, the report's own last (none before the first patient).
+REPORT_TREND_QUARTERS = 8
 
 #: A questionnaire with a blank start date belongs to the episode with the latest
 #: start S such that its date >= S - this many days (a screening before a re-induction).
@@ -249,6 +270,15 @@ EPISODE_LOOKBACK_DAYS = 30
 #: Infusion-count figures: "after 10 infusions" (response, remission) and "after six" (SI), as Oliver 2022.
 INFUSIONS_RESPONSE_AT = 10
 INFUSIONS_SI_AT = 6
+
+# Safety worklist (analytics/safety.py, app_pages/safety.py).
+#: A patient with SI at their last questionnaire is "lost to follow-up" when more than this many days have passed
+#: since their last contact (any questionnaire row) without a newer one; the Safety page lets a director change it.
+LOST_TO_FOLLOW_UP_DAYS = 28
+#: ... up to this many days (a longer gap would call every past patient lost).
+LOST_TO_FOLLOW_UP_MAX_DAYS = 365
+#: Longest note kept with a safety review (characters): a reason in a sentence or two, never a clinical record.
+REVIEW_NOTE_MAX_CHARS = 500
 
 EPISODE_SELECTIONS = ("first", "all", "latest")
 EPISODE_SELECTION_LABELS = {

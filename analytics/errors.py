@@ -19,6 +19,7 @@ __all__ = [
     "SmallCohortError",
     "SessionValidationError",
     "SessionAlignmentError",
+    "SettingsError",
     "NoDataForQuarterError",
     "ImpossibleCountError",
     "PublishedFiguresError",
@@ -150,6 +151,8 @@ class SessionAlignmentError(AnalyticsError, ValueError):
     """
 
 
+class SettingsError(AnalyticsError, ValueError):
+    """A setting (the clinic's name, say) or the settings file is not usable; the message says what to change."""
 class NoDataForQuarterError(AnalyticsError):
     """No patient started treatment in the quarter asked for (or the data carry no calendar dates).
 

@@ -84,7 +84,7 @@ def normalise_header(name) -> str:
     return str(name).strip().lower()
 
 
-def read_table(path, *, label: str | None = None, sheet: str | None = None) -> RawTable:
+def read_table(path, *, label: str | None = None, sheet: str | None = None, header_row: int = 1) -> RawTable:
     """Read a ``.csv``, ``.xlsx`` or ``.parquet`` questionnaire file.
 
     Parameters
@@ -95,6 +95,9 @@ def read_table(path, *, label: str | None = None, sheet: str | None = None) -> R
         defaults to the file's own name.
     sheet : str, optional
         XLSX only: the sheet to read (a mapping can name it); default the active sheet if visible.
+    header_row : int
+        CSV and XLSX: the line (sheet row) that names the columns; the lines above it (a title block,
+        a report date) are skipped.  Line numbers in messages stay those of the file.
 
     Returns
     -------
@@ -121,10 +124,13 @@ def read_table(path, *, label: str | None = None, sheet: str | None = None) -> R
                                   source=name)
     digest = hashlib.sha256(data).hexdigest()
     notes = ()
+    if not isinstance(header_row, int) or header_row < 1:
+        raise UnreadableFileError(f"{name}: the header row must be a line number, 1 or more (got {header_row!r}).",
+                                  source=name)
     if suffix == ".csv":
-        frame, lines, blank, notes = _read_csv(data, name)
+        frame, lines, blank, notes = _read_csv(data, name, header_row)
     elif suffix == ".xlsx":
-        frame, lines, blank, notes = _read_xlsx(data, name, sheet)
+        frame, lines, blank, notes = _read_xlsx(data, name, sheet, header_row)
     else:
         frame, lines, blank = _read_parquet(data, name)
     return _finish(frame, lines, name, digest, suffix.lstrip("."), blank, notes)
@@ -239,7 +245,7 @@ def _check_shape(name: str, columns: int, rows: int) -> None:
             "the parts.", source=name)
 
 
-def _read_csv(data: bytes, name: str):
+def _read_csv(data: bytes, name: str, header_row: int = 1):
     text = _decode(data, name)
     notes = []
     if "\r" in text and "\n" not in text:
@@ -247,7 +253,35 @@ def _read_csv(data: bytes, name: str):
         text = text.replace("\r", "\n")
         notes.append("the file uses classic Mac line endings (CR only); they were read as line breaks")
     utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    skipped = header_row - 1
+    if skipped:
+        # a title block above the header: cut it off, keep counting lines from the top of the file
+        parts = text.split("\n", skipped)
+        if len(parts) <= skipped or not parts[-1].strip():
+            raise UnreadableFileError(f"{name}: the header row is said to be line {header_row}, but the file has "
+                                      f"no lines from there on; choose the line that names the columns.",
+                                      line=header_row, source=name)
+        text = parts[-1]
+        notes.append(f"lines 1 to {skipped} (above the header row) were skipped")
     scanned = text.encode("utf-8") if (utf16 or notes) else data
+    try:
+        frame, lines, blank = _parse_csv_text(text, scanned, name)
+    except UnreadableFileError as exc:
+        raise _shifted(exc, skipped, name) if skipped else exc
+    return frame, lines + skipped, blank, tuple(notes)
+
+
+def _shifted(exc: UnreadableFileError, skipped: int, name: str) -> UnreadableFileError:
+    """A refusal found in the text below a title block, with its line counted from the top of the file."""
+    line = exc.problems["line"].iloc[0]
+    if line is None or pd.isna(line):
+        return exc
+    text = re.sub(r"\bline (\d[\d,]*\d|\d)", lambda m: f"line {int(m.group(1).replace(',', '')) + skipped:,}", str(exc))
+    return UnreadableFileError(text, line=int(line) + skipped, source=name)
+
+
+def _parse_csv_text(text: str, scanned: bytes, name: str):
+    """The frame of a decoded CSV text whose first line is the header, its rows' lines, and blank rows."""
     rows = _scan_lines(scanned, name)
     _check_shape(name, _header_cells(text), rows)
     try:
@@ -284,7 +318,7 @@ def _read_csv(data: bytes, name: str):
         offset = 0
     lines = np.arange(2, len(frame) + 2) + header_breaks + offset
     blank = _blank_rows(frame)
-    return frame.loc[~blank], lines[~blank], int(blank.sum()), tuple(notes)
+    return frame.loc[~blank], lines[~blank], int(blank.sum())
 
 
 def _header_cells(text: str) -> int:
@@ -407,7 +441,7 @@ def _cell_text(value) -> str:
     return str(value)
 
 
-def _read_xlsx(data: bytes, name: str, sheet: str | None = None):
+def _read_xlsx(data: bytes, name: str, sheet: str | None = None, header_row: int = 1):
     _check_zip(data, name)
     import openpyxl
 
@@ -423,7 +457,7 @@ def _read_xlsx(data: bytes, name: str, sheet: str | None = None):
     try:
         ws, note = _choose_sheet(book, name, sheet)
         try:
-            header, rows = _sheet_rows(ws, name)
+            header, rows = _sheet_rows(ws, name, header_row)
         except UnreadableFileError:
             raise
         except Exception as exc:
@@ -440,8 +474,10 @@ def _read_xlsx(data: bytes, name: str, sheet: str | None = None):
     frame = pd.DataFrame(padded, columns=columns, dtype=object) if padded else pd.DataFrame(columns=columns)
     # Spreadsheet cells arrive typed; turn them into text like a CSV would give.
     frame = frame.apply(lambda col: col.map(_cell_text, na_action="ignore").fillna("").astype(str))
-    lines = np.arange(2, len(frame) + 2)
+    lines = np.arange(header_row + 1, len(frame) + header_row + 1)
     blank = _blank_rows(frame)
+    if header_row > 1:
+        note += f"; rows 1 to {header_row - 1} (above the header row) were skipped"
     return frame.loc[~blank], lines[~blank], int(blank.sum()), (note,)
 
 
@@ -504,8 +540,9 @@ def _choose_sheet(book, name: str, wanted: str | None):
     return ws, f"sheet '{ws.title}' was read ({why}{rest})"
 
 
-def _sheet_rows(ws, name: str):
-    """Header and data rows of a sheet, refusing one too wide or too long as its rows arrive."""
+def _sheet_rows(ws, name: str, header_row: int = 1):
+    """Header and data rows of a sheet (rows above ``header_row`` skipped), refusing one too wide or too long
+    as its rows arrive."""
     header, rows, cells = None, [], 0
     if hasattr(ws, "reset_dimensions"):
         ws.reset_dimensions()  # the stated dimension can be forged (A1:XFD1048576) to pad every row
@@ -525,10 +562,16 @@ def _sheet_rows(ws, name: str):
             raise UnreadableFileError(
                 f"{name}: sheet '{ws.title}' has more than {min(MAX_XLSX_ROWS, MAX_ROWS):,} rows; split it or export "
                 "it as CSV or Parquet.", line=number, source=name)
+        if number < header_row:
+            continue
         if header is None:
             header = row
         else:
             rows.append(row)
+    if header is None and header_row > 1:
+        raise UnreadableFileError(f"{name}: the header row is said to be row {header_row}, but sheet '{ws.title}' "
+                                  "has no rows from there on; choose the row that names the columns.",
+                                  line=header_row, source=name)
     if header is None:
         raise UnreadableFileError(f"{name}: sheet '{ws.title}' is empty; it needs a header row and at least one data "
                                   "row.", source=name)

@@ -1,10 +1,18 @@
-"""The quarterly outcome export: a report a clinic can send to a board, payer or registry.
+"""The quarterly outcome export: the tables of a report a clinic can send to a board, payer or registry.
 
 Safe by default: aggregate figures only (no pseudonym, no patient-level date, no
-free text), small cells suppressed (:mod:`analytics.suppression`), spreadsheet
-formulas neutralised (:mod:`analytics.exports`).  Four files: ``summary.csv``,
-``outcomes_<quarter>.xlsx``, ``report_<quarter>.html`` (self-contained, prints
-cleanly) and ``manifest.json`` (everything needed to reproduce it).
+free text), small cells suppressed (:mod:`analytics.suppression`, across tables
+by :mod:`analytics.quarterly_suppression`), spreadsheet formulas neutralised
+(:mod:`analytics.exports`).  Files: ``summary.csv``, ``outcomes_<quarter>.xlsx``
+(:mod:`analytics.quarterly_workbook`), ``report_<quarter>.html``
+(:mod:`analytics.quarterly_report`, charts in :mod:`analytics.quarterly_charts`),
+optionally ``report_<quarter>.pdf`` (:mod:`analytics.report_pdf`), and
+``manifest.json`` (everything needed to reproduce it).  The director's internal
+version (``suppression=False``) is marked on every page and in every file name.
+
+Over 400 lines because one function builds every table of the export, so each
+count is computed once and the cross-table suppression sees them all; rendering
+lives in the modules named above.
 """
 from __future__ import annotations
 
@@ -13,7 +21,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from .published import compare_with_benchmarks
@@ -21,7 +28,9 @@ from .comparisons import holm_adjust
 from .cohorts import patient_start_dates, quarter_bounds, select_patients
 from .definitions import (
     ANALYSIS_MODE_LABELS,
+    DEFAULT_CLINIC_NAME,
     QUALITY_12M_WINDOW_DAYS,
+    REPORT_TREND_QUARTERS,
     SMALL_CELL_MAX,
     SPEC_VERSION,
     OutcomeDefinitions,
@@ -30,15 +39,26 @@ from .errors import AnalyticsError, NoDataForQuarterError
 from .exports import neutralise_formulas
 from .outcomes import METRICS, cumulative_rate, patient_outcomes, remission_rate, response_rate, si_resolution_rate
 from .quality import quality_measures
+from .headline import author_year
 from .quarterly_report import html_report
+from .quarterly_workbook import write_workbook
+from .report_pdf import PdfUnavailableError, pdf_status, print_pdf
 from .safety import si_change_rates
-from .suppression import SUPPRESSED_COUNT, SuppressionMasks, render_suppressed, small_cell_masks, suppress_small_cells
+from .settings import checked_clinic_name
+from .quarterly_suppression import suppress_together
+from .suppression import SUPPRESSED_COUNT, SUPPRESSED_VALUE, suppress_small_cells
 
 __all__ = ["NoDataForQuarterError", "QuarterlyExport", "quarterly_export", "write_quarterly_export", "hashed_source",
-           "INTERNAL_NOTICE", "EXPORT_FORMATS"]
+           "INTERNAL_NOTICE", "EXPORT_FORMATS", "DEFAULT_FORMATS", "HEADLINE_OUTCOMES", "export_file_names"]
 
-INTERNAL_NOTICE = "INTERNAL – contains small cells"
-EXPORT_FORMATS = ("csv", "xlsx", "html")
+INTERNAL_NOTICE = "INTERNAL — not for release: contains small cells"
+#: The board summary's outcomes: the figure comparable to the published method first (Kaplan-Meier
+#: "reached by" for response and remission, as in :mod:`analytics.headline`), then its title.
+HEADLINE_OUTCOMES = {"cumulative_response": "Response by week W", "cumulative_remission": "Remission by week W",
+                     "si_resolution": "Suicidal thoughts resolved at week W (among patients with them at the start)"}
+EXPORT_FORMATS = ("csv", "xlsx", "html", "pdf")
+#: Written unless asked otherwise: the PDF needs a Chromium (:mod:`analytics.report_pdf`), so it is asked for.
+DEFAULT_FORMATS = ("csv", "xlsx", "html")
 STRATA = ("site", "protocol", "baseline_band")
 NOT_RECORDED = "(not recorded)"
 _ALL_METRICS = {**METRICS, "cumulative_response": "Response reached by week W (Kaplan-Meier)",
@@ -60,6 +80,10 @@ class QuarterlyExport:
     definitions_table: pd.DataFrame
     manifest: dict = field(default_factory=dict)
     raw_summary: pd.DataFrame = field(default=None, repr=False)  # unsuppressed, for tests and internal use
+    clinic_name: str = DEFAULT_CLINIC_NAME
+    #: One row per headline outcome: this quarter, the previous quarter and the published figure (suppressed
+    #: exactly as the summary and trend it is read from).
+    headline: pd.DataFrame = field(default=None, repr=False)
 
 
 def _rates(patients: pd.DataFrame, d: OutcomeDefinitions) -> dict:
@@ -102,14 +126,18 @@ def _summary(patients: pd.DataFrame, d: OutcomeDefinitions) -> pd.DataFrame:
 
 
 #: What a row carries about its published comparison (p-values only for like-for-like rows).
-_COMPARISON_COLUMNS = ["benchmark_rate", "published_uncertainty", "difference", "diff_ci_low", "diff_ci_high",
-                       "p_value", "p_holm", "test", "comparable", "reason"]
+_COMPARISON_COLUMNS = ["benchmark_rate", "published_source", "published_uncertainty", "difference", "diff_ci_low",
+                       "diff_ci_high", "p_value", "p_holm", "test", "comparable", "reason"]
 #: Columns computed from a row's counts, hidden with its events.
 _DERIVED = ("rate", "ci_low", "ci_high", "difference", "diff_ci_low", "diff_ci_high", "p_value", "p_holm")
 
 
 def _comparison_fields(b: dict) -> dict:
-    return {"benchmark_id": b["id"], "benchmark_rate": b["rate"], "published_uncertainty": b["uncertainty_note"],
+    n = b.get("published_n")
+    size = f", {int(n)} patients" if n is not None and not pd.isna(n) else ", denominator not published"
+    return {"benchmark_id": b["id"], "benchmark_rate": b["rate"],
+            "published_source": author_year(b.get("citation") or "", b.get("study") or "") + size,
+            "published_uncertainty": b["uncertainty_note"],
             "difference": b["difference"], "diff_ci_low": b["diff_ci_low"], "diff_ci_high": b["diff_ci_high"],
             "p_value": b["p_value"], "test": b["test"], "comparable": b["comparable"], "reason": b["reason"]}
 
@@ -124,8 +152,8 @@ def _holm_within(table: pd.DataFrame) -> pd.DataFrame:
 
 def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions: OutcomeDefinitions | None = None,
                      suppression: bool = True, qm_window_days: int = QUALITY_12M_WINDOW_DAYS,
-                     source: dict | None = None,
-                     software_version: str = "") -> QuarterlyExport:
+                     source: dict | None = None, software_version: str = "",
+                     clinic_name: str = DEFAULT_CLINIC_NAME) -> QuarterlyExport:
     """Build every table of a quarter's export.
 
     Parameters
@@ -135,23 +163,28 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
     quarter : str
         ``"2026Q3"``: the cohort is the patients whose treatment started in it.
     suppression : bool
-        Small-cell suppression (default).  False is for internal use only and
-        marks every output "INTERNAL – contains small cells".
+        Small-cell suppression (default).  False is for internal use only (the director's version, with
+        every site's figures) and marks every output with :data:`INTERNAL_NOTICE`.
     source : dict, optional
         Where the data came from (file and SHA-256, or store and import ids), for the manifest.
         Only hashes reach the manifest (:func:`hashed_source`): a file or folder
         name can carry a patient's name or birth date.
+    clinic_name : str
+        Printed at the top of the report (:mod:`analytics.settings` keeps the clinic's choice).
 
     Raises
     ------
     DefinitionError
         Malformed quarter.
+    SettingsError
+        An empty, over-long or control-character clinic name.
     NoDataForQuarterError
         No patient started treatment in the quarter.
     """
     d = definitions or OutcomeDefinitions()
     lo, hi = quarter_bounds(quarter)
-    label = f"{lo.year}Q{(lo.month - 1) // 3 + 1}"
+    label = _quarter_label(lo)
+    clinic_name = checked_clinic_name(clinic_name)
     if "assessment_date" not in questionnaires:
         raise NoDataForQuarterError("these data have study days but no calendar dates, so there are no quarters; "
                                     "export needs assessment_date (and ideally treatment_start_date).")
@@ -165,13 +198,17 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
     raw_summary = _summary(patients, d)
     raw_summary["label"] = raw_summary["label"].str.replace("week W", f"week {d.week}")
 
-    # trend: the cohorts of the last eight quarters, this one last
-    trend_rows = []
-    for k in range(7, -1, -1):
+    # trend: the cohorts of the last eight quarters, this one last, none before the clinic's first patient
+    first_start = patient_start_dates(questionnaires).min()
+    trend_rows, starts = [], {}
+    for k in range(REPORT_TREND_QUARTERS - 1, -1, -1):
         q_lo = (lo - pd.DateOffset(months=3 * k))
-        q_label = f"{q_lo.year}Q{(q_lo.month - 1) // 3 + 1}"
+        if q_lo + pd.offsets.QuarterEnd(0) < first_start:
+            continue
+        q_label = _quarter_label(q_lo)
         part = select_patients(questionnaires, start_from=q_lo, start_to=q_lo + pd.offsets.QuarterEnd(0))
         pats = patient_outcomes(part, definitions=d, attributes=False) if len(part) else patients.iloc[0:0]
+        starts[q_label] = len(pats)
         trend_rows += _rate_rows(_rates(pats, d), quarter=q_label)
     trend = pd.DataFrame(trend_rows)
     trend["label"] = trend["label"].str.replace("week W", f"week {d.week}")
@@ -200,21 +237,33 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         safety = _holm_within(safety)
     safety["rate"] = [_share(r["events"], r["n"]) for r in safety_rows]
 
-    in_quarter = questionnaires["assessment_date"].between(lo, hi)
-    q_in = questionnaires[in_quarter]
+    q_in = questionnaires[questionnaires["assessment_date"].between(lo, hi)]
+    p_lo = lo - pd.DateOffset(months=3)
+    p_label, p_hi = _quarter_label(p_lo), p_lo + pd.offsets.QuarterEnd(0)
+    q_prev = questionnaires[questionnaires["assessment_date"].between(p_lo, p_hi)]
     eligible = patients[patients["eligible"]]
-    completeness = pd.DataFrame([
-        {"measure": "New treatment starts (the quarter's cohort)", "n": len(patients), "events": len(patients)},
-        {"measure": "Cohort patients with a baseline", "n": len(patients),
-         "events": int(patients["baseline_day"].notna().sum())},
-        {"measure": f"Eligible patients with a week-{d.week} endpoint in the window", "n": len(eligible),
-         "events": int(eligible["endpoint_day"].notna().sum() if d.analysis != "locf" else
-                       (eligible["endpoint_source"] == "window").sum())},
-        {"measure": "Questionnaires in the quarter that were incomplete", "n": len(q_in),
-         "events": int((~q_in["complete"]).sum())},
-        {"measure": "Patients with a questionnaire in the quarter (activity)", "n": int(q_in["patient_id"].nunique()),
-         "events": int(q_in["patient_id"].nunique())},
-    ])
+    active = int(q_in["patient_id"].nunique())
+    rows = [
+        ("starts", "New treatment starts (the quarter's cohort)", len(patients), len(patients)),
+        ("baseline", "Cohort patients with a baseline", len(patients), int(patients["baseline_day"].notna().sum())),
+        ("endpoint", f"Eligible patients with a week-{d.week} endpoint in the window", len(eligible),
+         int(eligible["endpoint_day"].notna().sum() if d.analysis != "locf" else
+             (eligible["endpoint_source"] == "window").sum())),
+        ("incomplete", "Questionnaires in the quarter that were incomplete", len(q_in), int((~q_in["complete"]).sum())),
+        ("active", "Patients with a questionnaire in the quarter (activity)", active, active),
+        ("infusions", "Infusions recorded in the quarter (questionnaires numbered with an infusion)", _infusions(q_in),
+         _infusions(q_in)),
+    ]
+    if p_label in starts:  # volume of the previous quarter, for the board's comparison (none before the first patient)
+        rows += [
+            ("starts_previous", f"New treatment starts in the previous quarter ({p_label})", starts[p_label],
+             starts[p_label]),
+            ("questionnaires_previous", f"Questionnaires in the previous quarter ({p_label})", len(q_prev),
+             len(q_prev)),
+            ("infusions_previous", f"Infusions recorded in the previous quarter ({p_label})", _infusions(q_prev),
+             _infusions(q_prev)),
+        ]
+    completeness = pd.DataFrame(rows, columns=["key", "measure", "n", "events"])
     completeness["rate"] = [_share(e, n) for e, n in zip(completeness["events"], completeness["n"])]
 
     qm = quality_measures(questionnaires, patient_outcomes(questionnaires, definitions=d, attributes=False),
@@ -228,8 +277,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
                                                    "ci_high": m.result.ci_high}] + m.strata.to_dict("records")])
 
     if suppression:
-        summary, trend_out, safety, completeness = _suppress_together(raw_summary, trend, safety, completeness,
-                                                                      label)
+        summary, trend_out, safety, completeness = suppress_together(raw_summary, trend, safety, completeness,
+                                                                     label, derived=_DERIVED)
         # the age strata add up to the measure's "all ages" row: complementary suppression within a measure
         quality = suppress_small_cells(quality, group_by=("measure",), dimension_column="stratum",
                                        total_dimension="all ages")
@@ -245,7 +294,7 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
            ("suppression", f"counts from 1 to {SMALL_CELL_MAX}, and values from which one could be derived, are "
                            "hidden (CMS cell-size rule, with complementary suppression across strata and across this "
                            f"export's tables); {SUPPRESSED_COUNT} marks a hidden count from 1 to {SMALL_CELL_MAX}, "
-                           "'suppressed' any other hidden value"
+                           f"'{SUPPRESSED_VALUE}' any other hidden value"
             if suppression else INTERNAL_NOTICE),
            ("comparisons", "published figures are like for like only when instrument, definition, method, analysis, "
                            "timepoint and population match (a site, protocol or baseline band is never like for like "
@@ -266,68 +315,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
                        "completeness": len(completeness), "quality_measures": len(quality)},
     }
     return QuarterlyExport(label, d, suppression, summary, trend_out, safety, completeness, quality,
-                           definitions_table, manifest, raw_summary)
-
-
-def _suppress_together(raw_summary, trend, safety, completeness, quarter):
-    """Suppress the tables of one export so that no count is shown in one and hidden in another.
-
-    The summary's overall rows are the trend's row for this quarter; the
-    safety table's SI resolution is the summary's; the cohort, its eligible
-    patients, completers and SI counts recur in the safety and completeness
-    tables.  A count hidden in one table is hidden wherever it is published
-    (matched by meaning where the tables share a row, by value among the
-    cohort-level counts otherwise: over-hiding a coincidence is the safe
-    error), then the complements are chosen again, until nothing changes.
-    """
-    own = (raw_summary["benchmark_id"] == "").to_numpy()
-    s_own = raw_summary[own].reset_index(drop=True)
-    frames = {"summary": s_own, "trend": trend.reset_index(drop=True), "safety": safety.reset_index(drop=True),
-              "completeness": completeness.reset_index(drop=True)}
-    options = {"summary": dict(group_by=("metric", "dimension")),
-               "trend": dict(group_by=("metric",), complementary=False),
-               "safety": dict(group_by=("measure",), complementary=False),
-               "completeness": dict(group_by=("measure",), complementary=False)}
-    force = {k: [np.zeros(len(f), dtype=bool), np.zeros(len(f), dtype=bool)] for k, f in frames.items()}
-    # the same quantity in two tables: (table, row) pairs whose n and events are equal by construction
-    overall = {m: i for i, m in zip(np.flatnonzero(s_own["dimension"] == "overall"),
-                                   s_own.loc[s_own["dimension"] == "overall", "metric"])}
-    now = {m: i for i, m in zip(np.flatnonzero(frames["trend"]["quarter"] == quarter),
-                               frames["trend"].loc[frames["trend"]["quarter"] == quarter, "metric"])}
-    same_rows = [(("summary", overall[m]), ("trend", now[m])) for m in overall if m in now]
-    if "si_resolution" in overall:
-        same_rows.append((("summary", overall["si_resolution"]), ("safety", 1)))
-    pool = [("summary", i) for i in overall.values()] + [("trend", i) for i in now.values()] + \
-        [("safety", i) for i in range(len(frames["safety"]))] + \
-        [("completeness", i) for i in range(len(frames["completeness"]))]
-    while True:
-        masks = {k: small_cell_masks(f, force_n=force[k][0], force_events=force[k][1], **options[k])
-                 for k, f in frames.items()}
-        hide = {k: [m.hide_n.copy(), m.hide_events.copy()] for k, m in masks.items()}
-        for a, b in same_rows:
-            for kind in (0, 1):
-                either = hide[a[0]][kind][a[1]] or hide[b[0]][kind][b[1]]
-                hide[a[0]][kind][a[1]] = hide[b[0]][kind][b[1]] = either
-        hidden_values = {int(frames[t].loc[i, col]) for t, i in pool for kind, col in ((0, "n"), (1, "events"))
-                         if hide[t][kind][i]} - {0}  # a hidden 0 is the event count of a hidden row: no count itself
-        for t, i in pool:
-            for kind, col in ((0, "n"), (1, "events")):
-                if int(frames[t].loc[i, col]) in hidden_values:
-                    hide[t][kind][i] = True
-        for k in hide:  # a hidden n hides the whole row
-            hide[k][1] |= hide[k][0]
-        if all((hide[k][0] == masks[k].hide_n).all() and (hide[k][1] == masks[k].hide_events).all() for k in hide):
-            break
-        force = hide
-    summary_masks = masks["summary"]
-    # the rows comparing with a published figure repeat their stratum's counts: hidden the same way
-    keyed = s_own.assign(_n=summary_masks.hide_n, _e=summary_masks.hide_events).set_index(
-        ["dimension", "stratum", "metric"])[["_n", "_e"]]
-    full = keyed.reindex(pd.MultiIndex.from_frame(raw_summary[["dimension", "stratum", "metric"]]))
-    summary = render_suppressed(raw_summary, SuppressionMasks(full["_n"].to_numpy(dtype=bool),
-                                                               full["_e"].to_numpy(dtype=bool)), derived=_DERIVED)
-    return (summary, *(render_suppressed(frames[k], masks[k], derived=_DERIVED)
-                       for k in ("trend", "safety", "completeness")))
+                           definitions_table, manifest, raw_summary, clinic_name,
+                           _headline(summary, trend_out, label, p_label, d))
 
 
 _HASH_KEYS = ("kind", "sha256", "fingerprint")
@@ -347,6 +336,65 @@ def hashed_source(source: dict | None) -> dict:
     return out
 
 
+def _quarter_label(start: pd.Timestamp) -> str:
+    return f"{start.year}Q{(start.month - 1) // 3 + 1}"
+
+
+def _infusions(questionnaires: pd.DataFrame) -> int:
+    """Infusions with a numbered questionnaire: one per (patient, episode, infusion number)."""
+    if "infusion_number" not in questionnaires:
+        return 0
+    numbered = questionnaires[questionnaires["infusion_number"].notna()]
+    keys = [c for c in ("patient_id", "episode", "infusion_number") if c in numbered]
+    return int(len(numbered.drop_duplicates(keys)))
+
+
+_RATE_FIELDS = ("n", "events", "rate", "ci_low", "ci_high", "suppressed")
+
+
+def _headline(summary: pd.DataFrame, trend: pd.DataFrame, quarter: str, previous: str,
+              d: OutcomeDefinitions) -> pd.DataFrame:
+    """The board summary's rows, read from the (suppressed) summary and trend: no figure of its own.
+
+    Per headline outcome: this quarter's figure, the previous quarter's, the change in percentage points
+    (only when both are shown) and the published figure the Overview's headline card would pick (like
+    for like first, then the one at this week).
+    """
+    overall = summary[summary["dimension"] == "overall"]
+    rows = []
+    for metric, title in HEADLINE_OUTCOMES.items():
+        own = overall[(overall["metric"] == metric) & (overall["benchmark_id"] == "")]
+        if own.empty:
+            continue
+        now = own.iloc[0]
+        row = {"metric": metric, "title": title.replace("week W", f"week {d.week}"), "label": now["label"],
+               "quarter": quarter, "method": now["method"], **{k: now[k] for k in _RATE_FIELDS}}
+        before = trend[(trend["quarter"] == previous) & (trend["metric"] == metric)]
+        if len(before):
+            b = before.iloc[0]
+            row.update({"previous_quarter": previous, **{f"previous_{k}": b[k] for k in _RATE_FIELDS}})
+        else:
+            row.update({"previous_quarter": "", **{f"previous_{k}": None for k in _RATE_FIELDS}})
+        shown = [_number(row["rate"]), _number(row["previous_rate"])]
+        row["change"] = shown[0] - shown[1] if None not in shown else None
+        bench = overall[(overall["metric"] == metric) & (overall["benchmark_id"] != "")].to_dict("records")
+        pick = next((b for test in (lambda b: b["comparable"] is True,
+                                    lambda b: str(b["benchmark_id"]).endswith(f"-{d.week}w"), lambda b: True)
+                     for b in bench if test(b)), None)
+        for k in ("benchmark_id", "benchmark_rate", "published_source", "comparable", "reason", "difference",
+                  "diff_ci_low", "diff_ci_high"):
+            row[k] = None if pick is None else pick[k]
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _number(value) -> float | None:
+    """A shown number, or None for a missing or suppressed one."""
+    if value is None or isinstance(value, str) or pd.isna(value):
+        return None
+    return float(value)
+
+
 def _counts(p) -> dict:
     return {"n": p.n, "events": p.events, "ci_low": p.ci_low, "ci_high": p.ci_high}
 
@@ -357,41 +405,52 @@ def _share(events, n):
 
 # ----------------------------------------------------------------------------- files
 
-def write_quarterly_export(export: QuarterlyExport, out_dir, *, formats=EXPORT_FORMATS) -> list[Path]:
+def export_file_names(export: QuarterlyExport) -> dict[str, str]:
+    """Format -> file name; the internal (unsuppressed) version's names say so."""
+    q = export.quarter + ("_INTERNAL" if not export.suppression else "")
+    return {"csv": f"summary{'_INTERNAL' if not export.suppression else ''}.csv", "xlsx": f"outcomes_{q}.xlsx",
+            "html": f"report_{q}.html", "pdf": f"report_{q}.pdf"}
+
+
+def write_quarterly_export(export: QuarterlyExport, out_dir, *, formats=DEFAULT_FORMATS) -> list[Path]:
     """Write the export's files into ``out_dir`` (created); manifest.json always.
 
-    Returns the paths written, manifest last.
+    ``formats`` from :data:`EXPORT_FORMATS`; "pdf" prints the HTML report with Chromium
+    (:mod:`analytics.report_pdf`) and raises :class:`~analytics.report_pdf.PdfUnavailableError`
+    where there is none.  Returns the paths written, manifest last.
     """
     unknown = set(formats) - set(EXPORT_FORMATS)
     if unknown:
         raise AnalyticsError(f"unknown export format(s) {', '.join(sorted(unknown))}; use {', '.join(EXPORT_FORMATS)}.")
+    if "pdf" in formats:
+        status = pdf_status()  # before any file is written: a missing browser leaves no half export
+        if not status.available:
+            raise PdfUnavailableError(f"the PDF cannot be made on this machine: {status.reason}. Leave pdf out of "
+                                      "the formats; the HTML report prints to PDF from any browser.")
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    q = export.quarter
+    names = export_file_names(export)
     written = []
-    tables = {"Summary": export.summary, "Trend": export.trend, "Safety": export.safety,
-              "Completeness": export.completeness, "Quality measures": export.quality,
-              "Definitions": export.definitions_table}
-    if not export.suppression:
-        tables = {k: v.assign(notice=INTERNAL_NOTICE) for k, v in tables.items()}
     if "csv" in formats:
-        path = out / "summary.csv"
-        neutralise_formulas(tables["Summary"]).to_csv(path, index=False, encoding="utf-8-sig")
+        summary = export.summary if export.suppression else export.summary.assign(notice=INTERNAL_NOTICE)
+        path = out / names["csv"]
+        neutralise_formulas(summary).to_csv(path, index=False, encoding="utf-8-sig")
         written.append(path)
     if "xlsx" in formats:
-        path = out / f"outcomes_{q}.xlsx"
-        with pd.ExcelWriter(path, engine="openpyxl") as xl:
-            for name, frame in tables.items():
-                start = 0
-                if not export.suppression:
-                    pd.DataFrame([[INTERNAL_NOTICE]]).to_excel(xl, sheet_name=name, index=False, header=False)
-                    start = 2
-                neutralise_formulas(frame).to_excel(xl, sheet_name=name, index=False, startrow=start)
-        written.append(path)
-    if "html" in formats:
-        path = out / f"report_{q}.html"
+        written.append(write_workbook(export, out / names["xlsx"]))
+    if "html" in formats or "pdf" in formats:
+        path = out / names["html"]
         path.write_text(html_report(export), encoding="utf-8")
-        written.append(path)
+        if "html" in formats:
+            written.append(path)
+        if "pdf" in formats:
+            footer = f"{export.clinic_name} · outcome report {export.quarter}" + \
+                ("" if export.suppression else f" · {INTERNAL_NOTICE}")
+            try:
+                written.append(print_pdf(path, out / names["pdf"], footer=footer, status=status))
+            finally:
+                if "html" not in formats:
+                    path.unlink(missing_ok=True)
     manifest = dict(export.manifest)
     manifest["files"] = [p.name for p in written]
     path = out / "manifest.json"

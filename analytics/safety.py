@@ -2,16 +2,55 @@
 
 A review aid, not an alerting service: item 9 is a screening item that
 over-flags compared with the C-SSRS, and the data are only as recent as the
-last export.
+last export.  Nothing here notifies anyone; a director opens the worklist.
+
+The worklist (:func:`safety_worklist`) lists a patient for any of three reasons,
+each computed per episode on the rows where item 9 is recorded:
+
+* **item 9 rose during treatment**: a questionnaire on study day > 0 has a
+  higher item 9 than the patient's previous questionnaire of the same episode.
+  Listed even when the rise later resolved (a mid-course spike is reviewed).
+* **new SI**: the episode's baseline item 9 (latest complete questionnaire on
+  study days -30 to 0, as the outcome definitions) is 0 and a later
+  questionnaire (day > 0) has item 9 >= 1.
+* **SI at the last questionnaire**: the patient's last questionnaire with item 9
+  recorded has item 9 >= 1 and no questionnaire (scored or not) came after it.
+  Days since that last contact are counted to ``as_of``; more than
+  ``lost_after_days`` is "lost to follow-up".
 """
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from .definitions import BASELINE_WINDOW_DAYS, LOST_TO_FOLLOW_UP_DAYS, SI_ITEM_POSITIVE_AT
+from .errors import DefinitionError
 from .statistics import Proportion, wilson_proportion
 
-__all__ = ["si_review", "si_change_rates"]
+__all__ = [
+    "WORKLIST_COLUMNS",
+    "WORKLIST_REASONS",
+    "SafetyCounts",
+    "safety_worklist",
+    "apply_reviews",
+    "safety_counts",
+    "si_review",
+    "si_change_rates",
+]
+
+#: The reasons a patient is on the worklist, in the order they are written.
+WORKLIST_REASONS = {
+    "si_at_last": "SI at the last questionnaire, no contact since",
+    "new_si": "new SI during treatment (none at baseline)",
+    "rise": "item 9 rose during treatment",
+}
+WORKLIST_COLUMNS = [
+    "patient_id", "si_at_last", "lost_to_follow_up", "days_since_contact", "new_si", "rise", "rise_resolved",
+    "first_rise_episode", "first_rise_day", "first_rise_date", "rises", "peak_item9", "item9_baseline",
+    "item9_latest", "last_episode", "last_day", "last_date", "reason",
+]
 
 
 def si_review(questionnaires: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFrame:
@@ -59,6 +98,187 @@ def si_review(questionnaires: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFr
     cols = ["patient_id", "last_date", "last_day", "item9_latest", "item9_previous", "item9_baseline",
             "phq9_total_latest", "reason"]
     return flagged[cols].reset_index(drop=True)
+
+
+def _ordered_rows(questionnaires: pd.DataFrame) -> pd.DataFrame:
+    """Patient, episode, day, date, item 9 and completeness of every row, in time order within each patient."""
+    missing = {"patient_id", "day", "phq9_9"} - set(questionnaires.columns)
+    if missing:
+        raise DefinitionError(f"the frame lacks columns {sorted(missing)}; the safety worklist needs PHQ-9 item 9 "
+                              "answers: pass the canonical frame from load_questionnaires().")
+    n = len(questionnaires)
+    rows = pd.DataFrame({
+        "patient_id": questionnaires["patient_id"].astype("str").to_numpy(),
+        "episode": (questionnaires["episode"].to_numpy(dtype="int64") if "episode" in questionnaires
+                    else np.ones(n, dtype="int64")),
+        "day": questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan),
+        "date": (pd.to_datetime(questionnaires["assessment_date"]).to_numpy() if "assessment_date" in questionnaires
+                 else np.full(n, np.datetime64("NaT"), dtype="datetime64[s]")),
+        "item9": questionnaires["phq9_9"].to_numpy(dtype="float64", na_value=np.nan),
+        "complete": (questionnaires["complete"].to_numpy(dtype=bool) if "complete" in questionnaires
+                     else np.ones(n, dtype=bool)),
+    })
+    # episodes follow each other in time; within one, study days order the rows (dates break no tie: a row
+    # without a day sorts last of its episode)
+    return rows.sort_values(["patient_id", "episode", "day"], kind="stable", na_position="last", ignore_index=True)
+
+
+def safety_worklist(questionnaires: pd.DataFrame, *, as_of=None,
+                    lost_after_days: int = LOST_TO_FOLLOW_UP_DAYS) -> pd.DataFrame:
+    """Patients to review for suicidal ideation: a rise in item 9, new SI, or SI at the last contact.
+
+    Parameters
+    ----------
+    questionnaires : pandas.DataFrame
+        The canonical frame (every episode of every patient; the worklist ignores the
+        episode selection of the outcome figures, so no course is hidden from review).
+    as_of : date-like, optional
+        The day "days since last contact" count to; default the latest assessment date
+        in the data (the data are as recent as their last import, not as today).
+    lost_after_days : int
+        More than this many days since the last contact, with SI at it: lost to follow-up.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per listed patient, columns :data:`WORKLIST_COLUMNS`.  ``days_since_contact``
+        and ``lost_to_follow_up`` are missing when the data carry no dates.  ``last_*`` describe
+        the patient's last questionnaire row (what a review covers).  Sorted: SI at the last
+        contact first (longest without contact first), then new SI, then rises, each by the
+        highest item 9 during treatment.
+    """
+    if isinstance(lost_after_days, bool) or not isinstance(lost_after_days, (int, np.integer)) or lost_after_days < 0:
+        raise DefinitionError(f"lost_after_days={lost_after_days!r} is not a number of days; use a whole number "
+                              "of days from 0 up.")
+    rows = _ordered_rows(questionnaires)
+    pid = rows["patient_id"]
+    if as_of is None:
+        as_of = rows["date"].max()
+    as_of = pd.Timestamp(as_of) if as_of is not None and not pd.isna(as_of) else pd.NaT
+
+    # the patient's last row: the contact a review covers
+    last = rows[~pid.duplicated(keep="last")].set_index("patient_id")
+
+    scored = rows[rows["item9"].notna()]
+    s_pid = scored["patient_id"]
+    unit = [s_pid, scored["episode"]]
+    previous = scored["item9"].groupby(unit, sort=False).shift(1)
+    treating = scored["day"] > 0
+    rose = treating & (scored["item9"] > previous)  # NaN previous (the episode's first row) compares False
+
+    lo, hi = BASELINE_WINDOW_DAYS
+    in_base = scored["complete"] & (scored["day"] >= lo) & (scored["day"] <= hi)
+    base = scored[in_base]
+    base_item9 = base.groupby([base["patient_id"], base["episode"]], sort=False)["item9"].last()
+    row_base = pd.Series(pd.MultiIndex.from_arrays([s_pid, scored["episode"]]).map(base_item9),
+                         index=scored.index, dtype="float64")
+    new_si = treating & (row_base == 0) & (scored["item9"] >= SI_ITEM_POSITIVE_AT)
+
+    by = scored.groupby(s_pid, sort=False)
+    latest_scored = scored[~s_pid.duplicated(keep="last")].set_index("patient_id")
+    out = pd.DataFrame(index=pd.Index(by.size().index, name="patient_id"))
+    out["rises"] = rose.groupby(s_pid, sort=False).sum().astype("int64")
+    out["rise"] = out["rises"] > 0
+    out["new_si"] = new_si.groupby(s_pid, sort=False).any()
+    out["peak_item9"] = scored["item9"].where(treating).groupby(s_pid, sort=False).max()
+    first = scored[rose][~s_pid[rose].duplicated(keep="first")].set_index("patient_id")
+    out["first_rise_episode"] = first["episode"].reindex(out.index)
+    out["first_rise_day"] = first["day"].reindex(out.index)
+    out["first_rise_date"] = first["date"].reindex(out.index)
+    # baseline item 9 of the patient's latest episode
+    latest_key = pd.MultiIndex.from_arrays([out.index, last["episode"].reindex(out.index)])
+    out["item9_baseline"] = latest_key.map(base_item9).to_numpy(dtype="float64")
+    out["item9_latest"] = latest_scored["item9"].reindex(out.index)
+    # SI at the last questionnaire with item 9 recorded, and that questionnaire is the last contact
+    # rows are numbered in time order within each patient: the last scored row is the last contact or not
+    last_row = pd.Series(rows.index, index=pid.to_numpy()).groupby(level=0, sort=False).max()
+    last_scored_row = pd.Series(scored.index, index=s_pid.to_numpy()).groupby(level=0, sort=False).max()
+    no_contact_since = (last_scored_row.reindex(out.index) == last_row.reindex(out.index)).to_numpy()
+    out["si_at_last"] = (out["item9_latest"] >= SI_ITEM_POSITIVE_AT) & no_contact_since
+    out["rise_resolved"] = out["rise"] & (out["item9_latest"] == 0)
+    out["last_episode"] = last["episode"].reindex(out.index)
+    out["last_day"] = last["day"].reindex(out.index)
+    out["last_date"] = last["date"].reindex(out.index)
+    days = (as_of - out["last_date"]).dt.days if not pd.isna(as_of) else pd.Series(np.nan, index=out.index)
+    out["days_since_contact"] = days.astype("Int64")
+    out["lost_to_follow_up"] = (out["days_since_contact"] > lost_after_days).where(out["si_at_last"], False)
+    out.loc[out["si_at_last"] & out["days_since_contact"].isna(), "lost_to_follow_up"] = pd.NA
+    out["lost_to_follow_up"] = out["lost_to_follow_up"].astype("boolean")
+
+    listed = out[out["rise"] | out["new_si"] | out["si_at_last"]].copy()
+    reason = pd.Series("", index=listed.index, dtype="object")
+    for flag, text in WORKLIST_REASONS.items():  # three reasons, each a whole column at once
+        reason = reason + np.where(listed[flag].to_numpy(dtype=bool), text + "; ", "")
+    listed["reason"] = reason.str.removesuffix("; ")
+    listed = listed.reset_index()
+    listed["_si_days"] = listed["days_since_contact"].astype("float64").where(listed["si_at_last"])
+    listed = listed.sort_values(["si_at_last", "_si_days", "new_si", "peak_item9", "patient_id"],
+                                ascending=[False, False, False, False, True], na_position="last", kind="stable")
+    for col in ("first_rise_episode", "first_rise_day", "last_episode", "last_day", "peak_item9", "item9_baseline",
+                "item9_latest"):
+        listed[col] = listed[col].astype("Int64")
+    return listed[WORKLIST_COLUMNS].reset_index(drop=True)
+
+
+def apply_reviews(worklist: pd.DataFrame, reviews: pd.DataFrame) -> pd.DataFrame:
+    """The worklist with each patient's latest review, and whether it still covers their last questionnaire.
+
+    A review covers a patient while no questionnaire newer than the one it was made through has
+    arrived: newer by date when both carry one, else by (episode, study day).  Adds ``reviewed``
+    (the review still holds), ``review_outdated`` (a review exists, but a newer questionnaire came
+    since), ``reviewed_at``, ``reviewed_by`` and ``review_note`` (of the latest review, outdated or not).
+    """
+    latest = (reviews.sort_values("id", kind="stable").drop_duplicates("patient_id", keep="last")
+              .assign(patient_id=lambda r: r["patient_id"].astype("str")).set_index("patient_id"))
+    out = worklist.copy()
+    pids = out["patient_id"].astype("str")
+    r = latest.reindex(pids)
+    has = pids.isin(latest.index).to_numpy()
+    out["reviewed_at"] = r["reviewed_at"].to_numpy(dtype="object")
+    out["reviewed_by"] = r["user"].to_numpy(dtype="object")
+    out["review_note"] = r["note"].to_numpy(dtype="object")
+    through_date = pd.to_datetime(r["through_date"], errors="coerce").to_numpy()
+    last_date = pd.to_datetime(out["last_date"], errors="coerce").to_numpy()
+    dated = ~pd.isna(through_date) & ~pd.isna(last_date)
+    te, td = (pd.to_numeric(r[c], errors="coerce").to_numpy(dtype="float64") for c in ("through_episode",
+                                                                                        "through_day"))
+    le, ld = (out[c].to_numpy(dtype="float64", na_value=np.nan) for c in ("last_episode", "last_day"))
+    # without dates and with a study day missing on either side nothing shows it is the same questionnaire:
+    # the review does not cover it
+    unknown = np.isnan(te) | np.isnan(le) | np.isnan(td) | np.isnan(ld)
+    newer = np.where(dated, last_date > through_date, unknown | (le > te) | ((le == te) & (ld > td)))
+    out["review_outdated"] = has & newer
+    out["reviewed"] = has & ~newer
+    return out
+
+
+@dataclass(frozen=True)
+class SafetyCounts:
+    """How many patients the worklist holds, by reason (a patient can have several) and review state."""
+
+    listed: int
+    si_at_last: int
+    lost_to_follow_up: int
+    new_si: int
+    rise: int
+    rise_resolved: int
+    reviewed: int
+    to_review: int
+
+
+def safety_counts(worklist: pd.DataFrame) -> SafetyCounts:
+    """Counts of :func:`safety_worklist` (after :func:`apply_reviews` for the review columns)."""
+    reviewed = int(worklist["reviewed"].sum()) if "reviewed" in worklist else 0
+    return SafetyCounts(
+        listed=len(worklist),
+        si_at_last=int(worklist["si_at_last"].sum()),
+        lost_to_follow_up=int(worklist["lost_to_follow_up"].fillna(False).sum()),
+        new_si=int(worklist["new_si"].sum()),
+        rise=int(worklist["rise"].sum()),
+        rise_resolved=int(worklist["rise_resolved"].sum()),
+        reviewed=reviewed,
+        to_review=len(worklist) - reviewed,
+    )
 
 
 def si_change_rates(patients: pd.DataFrame) -> dict[str, Proportion]:

@@ -29,7 +29,8 @@ def read_source(path, *, mapping=None, label: str | None = None) -> RawTable:
         mapping = load_mapping(mapping)
     if path.suffix.lower() in FHIR_SUFFIXES:
         return read_fhir(path, label=label)
-    raw = read_table(path, label=label, sheet=mapping.sheet if mapping else None)
+    raw = read_table(path, label=label, sheet=mapping.sheet if mapping else None,
+                     header_row=mapping.header_row if mapping else 1)
     if is_redcap_export(raw):
         return read_redcap(path, mapping or ColumnMapping(), label=label)
     raw = apply_mapping(raw, mapping) if mapping else raw

@@ -272,6 +272,8 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
     merged = new.merge(stored, on=["patient_id", "occasion"], how="left", suffixes=("", "_stored"),
                        indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
+    _keep_stored_where_blank(merged, is_new)
+    new = new.assign(**{c: merged[c].set_axis(new.index) for c in VALUE_COLUMNS})  # checked with the store below
     differs = np.zeros(len(merged), bool)
     changes = []
     for c in VALUE_COLUMNS:
@@ -332,6 +334,34 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
                     (counts["added"], counts["unchanged"], counts["corrected"], utc_now(), import_id))
     return ImportResult(import_id, name, digest, int(report.counts.get("rows_read", 0)), counts["added"],
                         counts["unchanged"], counts["corrected"], len(warnings), report)
+
+
+def _keep_stored_where_blank(merged: pd.DataFrame, is_new: np.ndarray) -> None:
+    """A value the file leaves blank is not a correction: the stored value stands (in place, on ``merged``).
+
+    So a totals-only export of questionnaires stored with their items never wipes the items: its total
+    either agrees with them (nothing changes) or is a conflict on the total alone.  Attributes are
+    merged key by key the same way (a file without the site column keeps the stored site).
+    """
+    old = ~is_new
+    for c in VALUE_COLUMNS:
+        if c == "attributes":
+            continue
+        blank = old & merged[c].isna().to_numpy() & merged[f"{c}_stored"].notna().to_numpy()
+        if blank.any():
+            merged.loc[blank, c] = merged.loc[blank, f"{c}_stored"]
+    a, b = merged["attributes"].astype("str"), merged["attributes_stored"].astype("str")
+    differ = np.flatnonzero(old & (a != b).to_numpy() & (b != "{}").to_numpy())
+    if len(differ):  # few rows: only where the stored attributes are not those of the file
+        combined = []
+        for new_text, stored_text in zip(a.iloc[differ], b.iloc[differ]):
+            stored = json.loads(stored_text)
+            given = {k: v for k, v in json.loads(new_text).items() if v not in (None, "")}
+            both = {**stored, **given}
+            # unchanged keeps the stored text byte for byte, so it compares equal below
+            combined.append(stored_text if both == stored else json.dumps(both, sort_keys=True,
+                                                                           separators=(",", ":")))
+        merged.iloc[differ, merged.columns.get_loc("attributes")] = combined
 
 
 def _py(value):

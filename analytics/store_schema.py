@@ -12,7 +12,7 @@ from .instruments import GAD7, PHQ9
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS", "SCORE_COLUMNS", "VALUE_COLUMNS", "INT_COLUMNS", "sql_statements"]
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 #: Score columns of the ``questionnaires`` table (items and totals of both instruments).
 SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
@@ -34,7 +34,8 @@ def _chain_audit_and_own_cohorts(con: sqlite3.Connection) -> None:
 # first released schema; version 2 adds correction history, reverts and users;
 # version 3 adds saved research cohorts; version 4 the append-only audit trail;
 # version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here);
-# version 6 chains the audit rows by hash and gives saved cohorts an owner.
+# version 6 chains the audit rows by hash and gives saved cohorts an owner;
+# version 7 keeps the Safety page's reviews (analytics/reviews.py).
 # A step is SQL, or a function of the connection when it needs Python (hashing).
 MIGRATIONS = [
     """
@@ -131,6 +132,20 @@ MIGRATIONS = [
     );
     """,
     _chain_audit_and_own_cohorts,
+    """
+    CREATE TABLE safety_reviews (
+        id INTEGER PRIMARY KEY,
+        data_source TEXT NOT NULL,
+        patient_id TEXT NOT NULL,
+        reviewed_at TEXT NOT NULL,
+        user TEXT NOT NULL,
+        note TEXT NOT NULL,
+        through_date TEXT,
+        through_episode INTEGER,
+        through_day INTEGER
+    );
+    CREATE INDEX safety_reviews_patient ON safety_reviews(data_source, patient_id);
+    """,
 ]
 
 

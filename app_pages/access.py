@@ -92,6 +92,12 @@ def _verified(claim) -> bool:
     return claim is True or (isinstance(claim, str) and claim.strip().lower() == "true")
 
 
+def may_mark_reviews() -> bool:
+    """Only a director marks a patient reviewed on the Safety page (on loopback without sign-in, the local user is
+    the director; with sign-in, only the addresses listed under ``[access] directors``)."""
+    return st.session_state.get("role") == "director"
+
+
 def require_director(page: str) -> None:
     """Stop a director-only page for anyone else (navigation already hides it; this guards direct links)."""
     if page in DIRECTOR_ONLY and st.session_state.get("role") != "director":

@@ -71,6 +71,24 @@ def plain(value) -> str:
     return "\\" + text if text[:1] in ("#", "-", "+", "=", "!") else text
 
 
+_CLI_HINTS = [  # the engine's messages are written for the command line too; a browser user has no flags to type
+    ("Point --db / OUTCOMES_DB at", "Ask whoever runs the dashboard to point OUTCOMES_DB at"),
+    ("point --db / OUTCOMES_DB at", "ask whoever runs the dashboard to point OUTCOMES_DB at"),
+    ("Point --db at", "Ask whoever runs the dashboard to point OUTCOMES_DB at"),
+    ("use another --db path", "ask whoever runs the dashboard to set OUTCOMES_DB to another path"),
+    ("Import a file first: python -m analytics import FILE", "Import a file first, on the Data page"),
+    ("; list them with: python -m analytics imports", "; the Data page's import history lists them"),
+]
+
+
+def browser_text(message) -> str:
+    """An error message for the browser: :func:`plain`, and no command-line flag to type."""
+    text = str(message)
+    for hint, words in _CLI_HINTS:
+        text = text.replace(hint, words)
+    return plain(text)
+
+
 def chart_text(value) -> str:
     """Text from the data for plotly legends, hover text and labels: plotly draws ``<b>``, ``<a href>`` and the
     like as formatting, so ``&``, ``<`` and ``>`` are written as entities (shown literally)."""
@@ -126,7 +144,7 @@ def load_report(kind: str, path: Path):
             return _from_store(str(path), store_backend(path).change_stamp())
         return _validated(str(path), _stamp(path))
     except (AnalyticsError, OSError) as exc:
-        st.error(f"The data could not be read: {plain(exc)}")
+        st.error(f"The data could not be read: {browser_text(exc)}")
         return None
 
 
@@ -161,6 +179,72 @@ def cards_for(_frame, key: tuple, stratum):
 def reinductions_for(_frame, key: tuple):
     from analytics.episodes import reinduction_summary
     return reinduction_summary(_frame, definitions=OutcomeDefinitions(*key[-1]))
+
+
+@st.cache_data(show_spinner="Building the safety worklist...", max_entries=16)
+def _worklist(_frame, _report, key: tuple, lost_after_days: int):
+    from analytics.safety import safety_worklist
+    dates = _report.frame["assessment_date"] if "assessment_date" in _report.frame else pd.Series(dtype="object")
+    as_of = dates.max() if dates.notna().any() else pd.NaT  # the whole source's latest date, whatever the filters
+    return safety_worklist(_frame, as_of=as_of, lost_after_days=lost_after_days), as_of
+
+
+def worklist_for(view: "View", lost_after_days: int):
+    """The safety worklist of the view's cohort, and the date its days since last contact count to."""
+    return _worklist(view.frame, view.report, view.key, lost_after_days)
+
+
+# ----------------------------------------------------------------------------- Research page
+# Each keyed by the view's key (data fingerprint, filters, definitions) and the page's own choices; the study
+# ids a researcher's session sees never enter these results (they are group-level), so sessions can share them.
+
+def research_groups(view: "View", by: str, cohorts: tuple) -> pd.DataFrame:
+    """The per-patient table the Research page compares: the cohort's patients with the SI-at-baseline label, or,
+    by saved cohort, each chosen cohort's patients (``cohorts``: (name, definition JSON) pairs)."""
+    # a researcher's frames carry this session's study ids: their table is cached for this session only
+    return _research_groups(view.frame, view.patients, (view.key, st.session_state.get("study_id_secret")), by,
+                            cohorts)
+
+
+@st.cache_data(show_spinner=False, max_entries=16)
+def _research_groups(_frame, _patients, key: tuple, by: str, cohorts: tuple) -> pd.DataFrame:
+    import json
+
+    from analytics.cohorts import apply_cohort
+    patients = _patients.assign(si_at_baseline_text=_patients["si_at_baseline"].map(
+        {True: "SI at baseline", False: "no SI at baseline"}))
+    if by != "cohort":
+        return patients
+    parts = [apply_cohort(_frame, patients, json.loads(definition)).assign(cohort=name) for name, definition in cohorts]
+    return pd.concat(parts, ignore_index=True) if parts else patients.iloc[0:0].assign(cohort="")
+
+
+@st.cache_data(show_spinner="Comparing the groups...", max_entries=32)
+def research_comparison(_groups, key: tuple, by: str, cohorts: tuple, metric: str, _definitions):
+    """Rates by group with their tests, and (response, remission) the Kaplan-Meier comparison."""
+    from analytics.comparisons import compare_rates, compare_time_to_event
+    rates = compare_rates(_groups, by=by, metric=metric)
+    tte = (None if metric == "si_resolution"
+           else compare_time_to_event(_groups, by=by, metric=metric, definitions=_definitions))
+    return rates, tte
+
+
+@st.cache_data(show_spinner="Computing durability and attrition...", max_entries=16)
+def research_durability(_frame, _patients, key: tuple, _definitions):
+    """Durability of response, the attrition flow, drop-out by infusion and pre-post effect sizes of the cohort."""
+    from analytics.durability import attrition_flow, dropout_by_infusion, prepost_effect_sizes, response_durability
+    return (response_durability(_frame, _patients), attrition_flow(_patients, definitions=_definitions),
+            dropout_by_infusion(_frame), prepost_effect_sizes(_patients))
+
+
+@st.cache_data(show_spinner="Fitting the trajectory model (a few seconds, once per cohort and grouping)...",
+               max_entries=16)
+def research_trajectory(_frame, _groups, key: tuple, by: str, cohorts: tuple):
+    """The mixed model of PHQ-9 over weeks by group (a patient in two saved cohorts is modelled once, in the
+    first)."""
+    from analytics.durability import trajectory_model
+    return trajectory_model(_frame, _groups.assign(group=_groups[by].astype("str")).drop_duplicates("patient_id"),
+                            by="group")
 
 
 @st.cache_data(max_entries=4)
@@ -333,7 +417,9 @@ def show_table(frame: pd.DataFrame, **kwargs) -> None:
 
 def download(frame: pd.DataFrame, name: str, label: str = "Download (CSV)") -> None:
     """A formula-safe CSV download of a table shown on the page."""
-    st.download_button(label, to_safe_csv(frame), f"{name}.csv", "text/csv", key=f"download_{name}")
+    # the CSV is written when the button is clicked, not on every run of the page; the click needs no rerun
+    st.download_button(label, lambda: to_safe_csv(frame), f"{name}.csv", "text/csv", key=f"download_{name}",
+                       on_click="ignore")
 
 
 def footer() -> None:

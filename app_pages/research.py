@@ -14,15 +14,7 @@ import streamlit as st
 
 from analytics import AnalyticsError, __version__
 from analytics.audit import audited
-from analytics.cohorts import apply_cohort
-from analytics.comparisons import compare_rates, compare_time_to_event
-from analytics.durability import (
-    attrition_flow,
-    dropout_by_infusion,
-    prepost_effect_sizes,
-    response_durability,
-    trajectory_model,
-)
+from analytics.comparisons import at_risk_table
 from analytics.research_export import write_research_export
 from analytics.store import (
     default_db_path,
@@ -38,17 +30,20 @@ from app_pages.common import (
     footer,
     page_setup,
     plain,
+    research_comparison,
+    research_durability,
+    research_groups,
+    research_trajectory,
     show_table,
     signed_in_user,
     translucent,
 )
 
 view = page_setup("Research cohort review")
-d, patients = view.definitions, view.patients.copy()
+d = view.definitions
 cohort_patients = view.patients  # one row per patient, for durability, attrition and effect sizes
-patients["si_at_baseline_text"] = patients["si_at_baseline"].map({True: "SI at baseline", False: "no SI at baseline"})
 choices = {c: c.replace("_", " ") for c in ("site", "protocol", "clinician", "diagnosis", "baseline_band", "age_band",
-                                             "sex") if c in patients and patients[c].notna().any()}
+                                             "sex") if c in view.patients and view.patients[c].notna().any()}
 choices["si_at_baseline_text"] = "SI at baseline"
 db = default_db_path()
 try:
@@ -60,18 +55,20 @@ if len(saved) >= 2:
 left, right = st.columns(2)
 by = left.selectbox("Compare groups by", list(choices), format_func=choices.get, key="research_by")
 metric = right.selectbox("Outcome", ["response", "remission", "si_resolution"], key="research_metric")
+cohorts: tuple = ()
 if by == "cohort":
     names = st.multiselect("Saved cohorts to compare", list(saved["name"]), default=list(saved["name"])[:2],
                            key="research_cohorts")
-    parts = [apply_cohort(view.frame, patients, json.loads(saved.set_index("name").loc[n, "definition"]))
-             .assign(cohort=n) for n in names]
-    patients = pd.concat(parts, ignore_index=True) if parts else patients.iloc[0:0].assign(cohort="")
+    cohorts = tuple((n, saved.set_index("name").loc[n, "definition"]) for n in names)
+# computed once per data, filters, definitions and choice above: a second visit redraws from the cache
+patients = research_groups(view, by, cohorts)
+if by == "cohort":
     overlap = int(patients[["patient_id", "episode"]].duplicated().sum())
     if overlap:
         st.warning(f"{overlap} patient(s) are in more than one of these cohorts: the tests assume separate groups.")
+res, tte = research_comparison(patients, view.key, by, cohorts, metric, d)
 
 st.subheader("Rates by group")
-res = compare_rates(patients, by=by, metric=metric)
 rates = res["rates"].rename(columns={by: "group"})
 show_table(rates)
 test_line = f"Test: {res['test']}" + ("" if res["p_value"] is None else f", {p_value(res['p_value'])}")
@@ -86,7 +83,6 @@ if len(res["pairs"]):
 
 if metric != "si_resolution":
     st.subheader(f"Time to first {metric}")
-    tte = compare_time_to_event(patients, by=by, metric=metric, definitions=d)
     fig = go.Figure()
     for i, (group, curve) in enumerate(tte["curves"].groupby("group", sort=False)):
         color = PALETTE[i % len(PALETTE)]
@@ -103,8 +99,7 @@ if metric != "si_resolution":
                       margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, width="stretch", key="research_km")
     st.markdown("**Number at risk** (patients followed to at least that day, as R's summary(survfit, times =))")
-    show_table(tte["at_risk"].pivot(index="group", columns="day", values="at_risk")
-               .rename(columns=lambda x: f"day {x}").rename_axis(columns=None))
+    show_table(at_risk_table(tte["at_risk"]))
     omni = tte["omnibus"]
     st.caption(f"Omnibus {omni.method}: " + (f"chi-square = {omni.chi_square:.2f}, {omni.df} df, "
                                              f"{p_value(omni.p_value)}"
@@ -113,7 +108,7 @@ if metric != "si_resolution":
     st.caption(tte["method"] + ". " + view.caption())
 
 st.subheader("Durability of response")
-dur = response_durability(view.frame, cohort_patients)
+dur, flow, drop, effects = research_durability(view.frame, cohort_patients, view.key, d)
 if dur["responders"]:
     curve = dur["curve"]
     fig = go.Figure(go.Scatter(x=curve["time"], y=curve["still_responding"], mode="lines",
@@ -132,10 +127,8 @@ st.caption(f"{dur['responders']} responders, {dur['losses']} lost response. {dur
 st.subheader("Attrition")
 a_left, a_right = st.columns(2)
 with a_left:
-    flow = attrition_flow(cohort_patients, definitions=d)
     show_table(flow, percent_columns=("share_of_first",))
 with a_right:
-    drop = dropout_by_infusion(view.frame)
     if len(drop):
         fig = go.Figure(go.Scatter(x=drop["infusion"], y=drop["share"], mode="lines+markers", line=dict(
             color=PALETTE[0]), customdata=drop[["patients_reaching"]],
@@ -148,15 +141,13 @@ with a_right:
         st.plotly_chart(fig, width="stretch", key="dropout")
 
 st.subheader("Effect sizes by baseline severity")
-show_table(prepost_effect_sizes(cohort_patients))
+show_table(effects)
 st.caption("Pre-post change to the endpoint: d_z = mean change / SD of the changes; SMC = mean change / SD of the "
            "baseline scores. Negative = improvement. The 'all eligible' row counts eligible patients only; band rows "
            "below the eligibility threshold are marked eligible = False. " + view.caption())
 
 st.subheader("Trajectory model")
-# a patient in two saved cohorts is modelled once, in the first
-model = trajectory_model(view.frame, patients.assign(group=patients[by].astype("str")).drop_duplicates("patient_id"),
-                         by="group")
+model = research_trajectory(view.frame, patients, view.key, by, cohorts)
 (st.success if model["status"] == "converged" else st.warning)(
     f"Linear mixed model (statsmodels MixedLM, REML: PHQ-9 ~ weeks x {choices[by]}, correlated random intercept and "
     f"slope per patient; baseline questionnaire at its own day, then days 1-84; {model['n_patients']} patients, "

@@ -67,6 +67,26 @@ def test_director_sees_everything():
     assert not at.exception and shows_data(at)
 
 
+def test_only_a_signed_in_director_marks_safety_reviews(tmp_path):
+    from analytics.audit import list_audit
+    from analytics.reviews import list_reviews
+
+    db = tmp_path / "none.sqlite"
+    at = app({"is_logged_in": True, "email": "boss@clinic.org"})
+    at.switch_page("app_pages/safety.py").run()
+    at.text_area(key="review_note").input("called back").run()
+    at.button(key="mark_reviewed").click().run()
+    assert not at.exception
+    assert list(list_reviews(db)["user"]) == ["boss@clinic.org"]
+    assert list(list_audit(db)["user"]) == ["boss@clinic.org"]
+    # a researcher's session never gets the button, even on a direct link to the page
+    direct = AppTest.from_file(str(ROOT / "app_pages" / "safety.py"), default_timeout=60)
+    direct.session_state["role"] = "researcher"
+    direct.run()
+    assert not direct.exception and not [b for b in direct.button if b.key == "mark_reviewed"]
+    assert len(list_reviews(db)) == 1
+
+
 # ----------------------------------------------------------------------------- verified addresses only
 
 @pytest.mark.parametrize("claim", [False, "false", None])

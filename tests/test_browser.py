@@ -28,8 +28,9 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture(scope="module")
-def server():
+def server(tmp_path_factory):
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
+    env["OUTCOMES_MAPPINGS"] = str(tmp_path_factory.mktemp("mappings"))  # mappings saved by the tests
     # a fresh store under the git-ignored data/, named the same on every machine so screenshots do not churn
     store = ROOT / "data" / "browser-test.sqlite"
     for leftover in store.parent.glob(store.name + "*"):
@@ -116,27 +117,6 @@ def test_upload_bad_then_good_file(server, browser, tmp_path):
     page.close()
 
 
-def test_quarterly_html_report_in_browser(browser, tmp_path):
-    from analytics import load_questionnaires
-    from analytics.quarterly import quarterly_export, write_quarterly_export
-
-    export = quarterly_export(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"), quarter="2025Q4")
-    report = next(p for p in write_quarterly_export(export, tmp_path) if p.suffix == ".html")
-    page = browser.new_page(viewport={"width": 1200, "height": 1700})
-    console_errors = []
-    page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-    page.on("pageerror", lambda exc: console_errors.append(str(exc)))
-    page.goto(report.as_uri(), wait_until="load")  # offline: the file embeds plotly.js itself
-    page.wait_for_function("document.querySelectorAll('.main-svg').length >= 2", timeout=60_000)
-    expect(page.locator("h1")).to_have_text("Outcome report, 2025Q4")
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "report.png"), full_page=False)
-    page.emulate_media(media="print")
-    page.wait_for_function("document.querySelectorAll('table').length >= 6", timeout=30_000)
-    assert not console_errors, console_errors
-    page.close()
-
-
 def test_served_on_every_address_without_sign_in_shows_no_data(browser, tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
     env["OUTCOMES_DB"] = str(tmp_path / "none.sqlite")
@@ -188,5 +168,100 @@ def test_headline_answer_and_glossary_in_browser(server, browser):
     page.wait_for_selector("h1:has-text('Glossary')", timeout=60_000)
     expect(page.get_by_text("Kaplan-Meier.").first).to_be_visible()
     assert page.locator("[data-testid='stException']").count() == 0
+    assert not errors, errors
+    page.close()
+
+
+def test_safety_worklist_patient_marked_reviewed(browser):
+    """The director opens the Safety worklist, follows a patient to their Patient page, and marks them reviewed."""
+    from analytics import load_questionnaires
+    from analytics.safety import safety_worklist
+
+    first = str(safety_worklist(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"))["patient_id"].iloc[0])
+    env = {k: v for k, v in os.environ.items() if k != "OUTCOMES_DATA"}
+    store = ROOT / "data" / "browser-safety.sqlite"  # its own store, so the sample is shown whatever ran before
+    for leftover in store.parent.glob(store.name + "*"):
+        leftover.unlink()
+    env["OUTCOMES_DB"] = str(store.relative_to(ROOT))
+    try:
+        with serve_dashboard(env=env) as url:
+            page = browser.new_page(viewport={"width": 1400, "height": 1600})
+            errors = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"{url}/safety", wait_until="domcontentloaded")
+            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+            expect(page.get_by_text("not an alerting service")).to_be_visible()
+            page.wait_for_selector(f'td:has-text("{first}")', state="attached", timeout=60_000)  # in the worklist
+            # the first patient to review is chosen
+            expect(page.get_by_role("combobox", name="Patient", exact=True)).to_have_value(first)
+            page.get_by_role("button", name="Open their Patient page").click()
+            page.wait_for_selector("h1:has-text('Patient course')", timeout=60_000)
+            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+            expect(page.get_by_role("combobox", name="Patient (pseudonym)")).to_have_value(first, timeout=30_000)
+            page.locator("[data-testid='stSidebarNav'] a", has_text="Safety").first.click()
+            page.wait_for_selector("h1:has-text('Suicidal-ideation review')", timeout=60_000)
+            expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+            note = page.get_by_role("textbox", name="Note")
+            note.fill("called, safety plan reviewed")
+            note.press("Tab")  # the text area sends its value when it loses focus
+            expect(page.get_by_role("button", name="Mark reviewed")).to_be_enabled(timeout=30_000)
+            page.get_by_role("button", name="Mark reviewed").click()
+            expect(page.get_by_text(f"Patient {first} marked reviewed.")).to_be_visible(timeout=60_000)
+            expect(page.locator(f'td:has-text("{first}")')).to_have_count(0, timeout=60_000)  # off the to-review list
+            expect(page.get_by_role("combobox", name="Patient", exact=True)).not_to_have_value(first)  # the next one
+            expect(page.locator("[data-testid='stException']")).to_have_count(0)
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "safety_reviewed.png"), full_page=True)
+            page.goto(f"{url}/data", wait_until="domcontentloaded")  # on the audit trail
+            page.wait_for_selector('td:has-text("safety review")', state="attached", timeout=60_000)
+            assert not errors, errors
+            page.close()
+    finally:
+        for leftover in store.parent.glob(store.name + "*"):
+            leftover.unlink()
+
+
+def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_path):
+    """An EHR export with a title block above its headers, matched on screen and imported; then the EHR's
+    totals-only flowsheet of the same visits (nothing stored is wiped), then a corrected total, previewed
+    old -> new and accepted from the browser."""
+    exports = ROOT / "tests" / "data" / "exports"
+    page = browser.new_page(viewport={"width": 1400, "height": 2200})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/data", wait_until="domcontentloaded")
+    page.wait_for_selector(f"text={FOOTER}", timeout=60_000)
+    upload(page, exports / "ehr_title_row.csv")
+    page.wait_for_selector("text=Preview: the first 5 of 8 rows as they will be read", timeout=60_000)
+    expect(page.get_by_text("line 4 names the columns").first).to_be_visible(timeout=30_000)
+    expect(page.get_by_label("Row holding the column headers", exact=True)).to_have_value("4", timeout=30_000)
+    expect(page.get_by_text("Westlake Ketamine Clinic - PHQ-9 Flowsheet").first).to_be_visible()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "data_mapping.png"), full_page=True)
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_selector("text=now shows the clinic store", timeout=60_000)
+    expect(page.get_by_text("ehr_title_row.csv: import").first).to_be_visible()
+    page.screenshot(path=str(SHOTS / "data_imported.png"), full_page=False)
+
+    upload(page, exports / "ehr_totals_only.csv")
+    page.wait_for_selector("text=Preview: the first 5 of 6 rows as they will be read", timeout=60_000)
+    page.get_by_role("button", name="Check and import").click()
+    page.wait_for_selector("text=1 questionnaire(s) added, 5 already present, 0 corrected", timeout=60_000)
+
+    fixed = tmp_path / "ehr_totals_corrected.csv"
+    fixed.write_text((exports / "ehr_totals_only.csv").read_text().replace("W-0002,04/14/2026,4",
+                                                                           "W-0002,04/14/2026,5"))
+    upload(page, fixed)
+    page.get_by_role("button", name="Check and import").click()
+    accept = page.get_by_role("button", name="Accept these 1 correction(s) and import")
+    accept.wait_for(timeout=60_000)
+    expect(page.get_by_text("ehr_totals_corrected.csv refused: nothing was imported").first).to_be_visible()
+    # the preview grid draws on a canvas; its cells exist for assistive technology
+    page.wait_for_selector('td:has-text("PHQ-9 total: 4 → 5")', state="attached", timeout=30_000)
+    expect(page.get_by_text("--accept-corrections")).to_have_count(0)
+    page.screenshot(path=str(SHOTS / "data_corrections.png"), full_page=False)
+    accept.click()
+    page.wait_for_selector("text=1 corrected", timeout=60_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
     assert not errors, errors
     page.close()

@@ -198,3 +198,15 @@ def test_fisher_two_sided_and_conditional_odds_ratio_against_r():
                                            pytest.approx(6.03987301313345, rel=1e-6))
     # the reverse direction: a two-sided test gives the same p; "greater" would give about 1
     assert compare_two_proportions(48, 80, 56, 70).p_value == pytest.approx(0.0125211297492092, rel=1e-6)
+
+
+def test_at_risk_table_is_one_row_per_group_in_curve_order():
+    from analytics.comparisons import at_risk_table
+
+    long = pd.DataFrame({"group": ["West", "West", "East", "East"], "day": [7, 0, 7, 0], "at_risk": [3, 5, 12, 20]})
+    wide = at_risk_table(long)
+    assert list(wide.columns) == ["group", "day 0", "day 7"]
+    assert list(wide["group"]) == ["West", "East"]  # as the curves, not alphabetical
+    assert wide.set_index("group").loc["West"].tolist() == [5, 3]
+    assert wide.set_index("group").loc["East"].tolist() == [20, 12]
+    assert list(at_risk_table(long.iloc[0:0]).columns) == ["group"]

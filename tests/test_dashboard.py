@@ -10,7 +10,8 @@ from streamlit.testing.v1 import AppTest
 from analytics import OutcomeDefinitions, clinic_summary, load_questionnaires, patient_outcomes, rate_table
 from analytics.activity import activity_summary
 from analytics.cohorts import quarter_bounds, select_patients
-from analytics.safety import si_review
+from analytics.definitions import LOST_TO_FOLLOW_UP_DAYS
+from analytics.safety import safety_worklist
 from conftest import ROOT, SAMPLE, TINY
 
 PAGES = ["overview", "patient", "safety", "trajectories", "research", "export", "data"]
@@ -124,12 +125,58 @@ def test_patient_page_shows_engine_outcome(monkeypatch, sample):
     assert len(at.get("plotly_chart")) >= 1
 
 
-def test_safety_page_lists_engine_review(monkeypatch, sample):
+def test_safety_page_lists_engine_worklist(monkeypatch, sample):
     at = app(monkeypatch, page="safety")
-    expected = si_review(sample, patient_outcomes(sample))
+    assert not at.exception, at.exception
+    expected = safety_worklist(sample, lost_after_days=LOST_TO_FOLLOW_UP_DAYS)
     table = at.dataframe[0].value
-    assert list(table["Patient"]) == list(expected["patient_id"])
+    assert list(table["Patient"]) == list(expected["patient_id"].astype("str"))
+    assert list(table["Why listed"]) == list(expected["reason"])
     assert "not an alerting service" in at.warning[0].value
+    assert metric(at, "To review") == str(len(expected))
+    assert metric(at, "New SI during treatment") == str(int(expected["new_si"].sum()))
+    assert table["Patient page"].iloc[0] == f"patient?patient={expected['patient_id'].iloc[0]}"
+
+
+def test_safety_review_flow(monkeypatch, tmp_path, sample):
+    """Mark a patient reviewed: kept in the store, audited, off the to-review list, back when the gap changes nothing."""
+    from analytics.audit import list_audit
+    from analytics.reviews import list_reviews
+
+    db = tmp_path / "reviews.sqlite"
+    monkeypatch.setenv("OUTCOMES_DB", str(db))
+    at = app(monkeypatch, page="safety")
+    first = at.dataframe[0].value["Patient"].iloc[0]
+    assert at.selectbox(key="review_patient").value == first
+    at.button(key="mark_reviewed").click().run()  # no note: refused, nothing written
+    assert any("needs a note" in e.value for e in at.error) and list_reviews(db).empty
+    at.text_area(key="review_note").input("called, safety plan reviewed").run()
+    at.button(key="mark_reviewed").click().run()
+    assert not at.exception, at.exception
+    assert any(f"Patient {first} marked reviewed" in s.value for s in at.success)
+    reviews = list_reviews(db)
+    assert list(reviews["patient_id"]) == [first] and reviews["note"].iloc[0] == "called, safety plan reviewed"
+    assert reviews["data_source"].iloc[0].startswith("sha256:")
+    assert list(list_audit(db)["action"]) == ["safety review"]
+    assert first not in list(at.dataframe[0].value["Patient"])  # hidden once reviewed
+    assert at.selectbox(key="review_patient").value == at.dataframe[0].value["Patient"].iloc[0]  # the next one
+    assert metric(at, "To review") == str(len(safety_worklist(sample)) - 1)
+    at.toggle(key="hide_reviewed").set_value(False).run()
+    shown = at.dataframe[0].value.set_index("Patient")
+    assert shown.loc[first, "Reviewed"] == "yes" and shown.loc[first, "Review note"] == "called, safety plan reviewed"
+    # a stricter gap changes who is lost to follow-up, not the review
+    at.number_input(key="lost_after").set_value(7).run()
+    assert not at.exception and at.dataframe[0].value.set_index("Patient").loc[first, "Reviewed"] == "yes"
+
+
+def test_patient_page_opens_the_linked_patient(monkeypatch, sample):
+    at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=90)
+    at.run()
+    wanted = str(safety_worklist(sample)["patient_id"].iloc[3])
+    at.query_params["patient"] = wanted
+    at.switch_page("app_pages/patient.py").run()
+    assert not at.exception, at.exception
+    assert at.selectbox(key="patient").value == wanted
 
 
 def test_trajectories_and_data_pages(monkeypatch):
@@ -173,6 +220,8 @@ def test_dashboard_reads_the_store_when_it_holds_data(monkeypatch, store_db):
 def test_export_page_builds_the_four_files(monkeypatch):
     at = app(monkeypatch, page="export")
     quarter = at.selectbox(key="export_quarter").value
+    for pdf in [c for c in at.checkbox if c.key == "export_pdf"]:  # the PDF: tests/test_quarterly_export_page.py
+        pdf.uncheck()
     at.button(key="build_export").click().run()
     assert not at.exception
     names = [b.label for b in at.get("download_button")]

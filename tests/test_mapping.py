@@ -106,3 +106,74 @@ def test_mapping_messages_use_the_label_not_the_path(tmp_path):
     (tmp_path / "folder.toml").mkdir()
     with pytest.raises(AnalyticsError, match="this is a folder"):
         load_mapping(tmp_path / "folder.toml")
+
+
+# ----------------------------------------------------------------------------- mappings built on screen, saved by name
+
+def test_optional_columns_the_file_lacks_are_left_out_and_said(tmp_path):
+    """One mapping for two exports of one EHR: the second has no item 9, GAD-7 or infusion column."""
+    from analytics.mapping import mapping_from_choices
+
+    mapping = mapping_from_choices({"patient_id": "Patient ID", "assessment_date": "Date of Service",
+                                    "phq9_total": "PHQ-9 Total Score", "phq9_9": "Q9", "gad7_total": "GAD-7 Total Score",
+                                    "infusion_number": "Infusion #"}, date_format="%m/%d/%Y")
+    lean = tmp_path / "lean.csv"
+    lean.write_text("Patient ID,Date of Service,PHQ-9 Total Score\nK1,03/02/2026,20\nK1,04/13/2026,9\n")
+    raw = read_source(lean, mapping=mapping)
+    assert any("optional column(s) not in this file, left out: q9 (phq9_9), gad-7 total score (gad7_total), "
+               "infusion # (infusion_number)" in n for n in raw.notes)
+    report = validate_questionnaires(raw)
+    assert report.ok and report.frame["phq9_total"].tolist() == [20, 9]
+    # the patient, the date and the PHQ-9 score are not optional
+    no_total = tmp_path / "no_total.csv"
+    no_total.write_text("Patient ID,Date of Service\nK1,03/02/2026\n")
+    with pytest.raises(AnalyticsError, match="names header\\(s\\) not in the file: phq-9 total score"):
+        read_source(no_total, mapping=mapping)
+
+
+def test_saved_mapping_round_trip_keeps_headers_dates_and_header_row(tmp_path):
+    from analytics.mapping import list_saved_mappings, load_saved_mapping, mapping_from_choices, save_mapping
+
+    mapping = mapping_from_choices({"patient_id": "Pt ID", "assessment_date": "DOS", "phq9_total": "PHQ9 Score",
+                                    "phq9_9": "Thoughts of self-harm (Q9)"}, date_format="%m/%d/%Y", header_row=4)
+    written = {"pt id": "Pt ID", "dos": "DOS", "phq9 score": "PHQ9 Score",
+               "thoughts of self-harm (q9)": "Thoughts of self-harm (Q9)"}
+    path = save_mapping(mapping, "  Westlake\tflowsheet  ", folder=tmp_path, headers=written)
+    assert path.parent == tmp_path and path.name.startswith("mapping-") and path.suffix == ".toml"
+    text = path.read_text()
+    assert '"Thoughts of self-harm (Q9)" = "phq9_9"' in text and "header_row = 4" in text
+    again = load_saved_mapping("Westlake flowsheet", tmp_path)
+    assert (again.name, again.columns, again.date_format, again.header_row) == \
+        ("Westlake flowsheet", mapping.columns, "%m/%d/%Y", 4)
+    assert [m.name for m in list_saved_mappings(tmp_path)] == ["Westlake flowsheet"]
+    # saving the same name again replaces it; another name is another file
+    save_mapping(mapping, "Westlake flowsheet", folder=tmp_path)
+    save_mapping(mapping, "Eastgate", folder=tmp_path)
+    assert [m.name for m in list_saved_mappings(tmp_path)] == ["Eastgate", "Westlake flowsheet"]
+    with pytest.raises(AnalyticsError, match="no mapping is saved under the name 'Nope'"):
+        load_saved_mapping("Nope", tmp_path)
+
+
+@pytest.mark.parametrize("name", ["../../outside", "/etc/passwd", "C:\\Windows\\x", "..", "a/b\x00c", "名前 \"q\" \\"])
+def test_a_mapping_name_is_never_a_path(tmp_path, name):
+    from analytics.mapping import list_saved_mappings, mapping_from_choices, save_mapping
+
+    folder = tmp_path / "mappings"
+    mapping = mapping_from_choices({"patient_id": "Pt ID", "day": "Day", "phq9_total": "Total"})
+    path = save_mapping(mapping, name, folder=folder)
+    assert path.parent == folder and path.name.startswith("mapping-") and len(path.name) == len("mapping-") + 24 + 5
+    assert sorted(p.relative_to(tmp_path).as_posix() for p in tmp_path.rglob("*")) == \
+        ["mappings", f"mappings/{path.name}"]  # nothing else written anywhere
+    assert [m.name for m in list_saved_mappings(folder)] == [" ".join(name.replace("\x00", " ").split())]
+
+
+def test_a_mapping_needs_a_name_and_refuses_identifiers(tmp_path):
+    from analytics.mapping import mapping_from_choices, save_mapping
+
+    mapping = mapping_from_choices({"patient_id": "Pt ID", "day": "Day", "phq9_total": "Total"})
+    with pytest.raises(AnalyticsError, match="give the mapping a name"):
+        save_mapping(mapping, " \n ", folder=tmp_path)
+    with pytest.raises(AnalyticsError, match="looks like a person's name"):
+        mapping_from_choices({"patient_id": "Patient Name"})
+    with pytest.raises(AnalyticsError, match="chosen for patient_id and site"):
+        mapping_from_choices({"patient_id": "Pt ID", "site": "Pt ID"})

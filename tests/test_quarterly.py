@@ -101,16 +101,28 @@ def test_formulas_are_neutralised_and_html_escaped(files):
 
 def test_workbook_sheet_by_sheet(files, export):
     wb = openpyxl.load_workbook(files[f"outcomes_{QUARTER}.xlsx"])
-    assert wb.sheetnames == ["Summary", "Trend", "Safety", "Completeness", "Quality measures", "Definitions"]
-    header = [c.value for c in wb["Summary"][1]]
-    assert header[:6] == ["dimension", "stratum", "metric", "label", "n", "events"] and header[-1] == "suppressed"
-    assert wb["Summary"].max_row == len(export.summary) + 1
+    assert wb.sheetnames == ["Summary", "Outcomes", "Published comparisons", "Trend", "Safety",
+                             "Volume and completeness", "Quality measures", "Definitions"]
+    header = [c.value for c in wb["Outcomes"][1]]
+    assert header[:6] == ["Grouped by", "Group", "Outcome", "Patients (n)", "Reached it (events)", "Rate"]
+    assert header[-1] == "Status"
+    assert wb["Outcomes"].max_row == (export.summary["benchmark_id"] == "").sum() + 1
+    # the trend starts at the clinic's first patient (October 2024), not eight quarters back
     trend_quarters = [r[0].value for r in wb["Trend"].iter_rows(min_row=2)]
-    assert trend_quarters[0] == "2023Q4" and trend_quarters[-1] == QUARTER and len(set(trend_quarters)) == 8
+    assert trend_quarters[0] == "2024Q4" and trend_quarters[-1] == QUARTER and len(set(trend_quarters)) == 4
     defs = {r[0].value: r[1].value for r in wb["Definitions"].iter_rows(min_row=2)}
-    assert defs["quarter"] == QUARTER and defs["small_cell_suppression"] == "True" and "Spec v2" in defs["methods"]
+    assert defs["Quarter"] == QUARTER and defs["Small cell suppression"] == "True" and "Spec v2" in defs["Methods"]
     measures = [r[0].value for r in wb["Quality measures"].iter_rows(min_row=2)]
     assert measures[0].startswith("Remission at 12 months")
+
+
+def test_empty_quarters_before_the_first_patient_are_left_out(hostile_file):
+    frame = load_questionnaires(hostile_file)
+    first = quarterly_export(frame, quarter="2024Q4")
+    assert set(first.trend["quarter"]) == {"2024Q4"}
+    assert (first.headline["previous_quarter"] == "").all()
+    later = quarterly_export(frame, quarter="2026Q3")  # eight quarters back from 2026Q3 is 2024Q4
+    assert list(dict.fromkeys(later.trend["quarter"]))[0] == "2024Q4" and later.trend["quarter"].nunique() == 8
 
 
 def test_manifest_and_cli(hostile_file, tmp_path):
@@ -127,11 +139,14 @@ def test_manifest_and_cli(hostile_file, tmp_path):
 def test_no_suppression_is_marked_internal_everywhere(hostile_file, tmp_path):
     export = quarterly_export(load_questionnaires(hostile_file), quarter=QUARTER, suppression=False)
     files = {p.name: p for p in write_quarterly_export(export, tmp_path)}
-    csv = pd.read_csv(files["summary.csv"], dtype=str, encoding="utf-8-sig")
+    assert set(files) == {"summary_INTERNAL.csv", f"outcomes_{QUARTER}_INTERNAL.xlsx",
+                          f"report_{QUARTER}_INTERNAL.html", "manifest.json"}
+    csv = pd.read_csv(files["summary_INTERNAL.csv"], dtype=str, encoding="utf-8-sig")
     assert (csv["notice"] == INTERNAL_NOTICE).all() and SUPPRESSED_COUNT not in set(csv["n"])
-    wb = openpyxl.load_workbook(files[f"outcomes_{QUARTER}.xlsx"])
+    assert INTERNAL_NOTICE.startswith("INTERNAL — not for release")
+    wb = openpyxl.load_workbook(files[f"outcomes_{QUARTER}_INTERNAL.xlsx"])
     assert all(ws["A1"].value == INTERNAL_NOTICE for ws in wb)
-    assert files[f"report_{QUARTER}.html"].read_text().count(INTERNAL_NOTICE) >= 2
+    assert files[f"report_{QUARTER}_INTERNAL.html"].read_text().count(INTERNAL_NOTICE) >= 2
     assert json.loads(files["manifest.json"].read_text())["notice"] == INTERNAL_NOTICE
 
 

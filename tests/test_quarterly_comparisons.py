@@ -51,8 +51,12 @@ def test_holm_by_hand():
 def test_board_report_has_estimates_and_intervals_not_p_values(export, tmp_path):
     files = {p.name: p for p in write_quarterly_export(export, tmp_path, formats=("html", "csv"))}
     html = files[f"report_{QUARTER}.html"].read_text()
-    section = html.split("Comparison with published figures")[1].split("<h2>")[0]
-    assert "diff_ci_low" in section and "published_uncertainty" in section and "floor" in section
+    section = html.split("<h3>Compared with published figures</h3>")[1].split("<h3>")[0]
+    assert "<th>Difference (95% CI)</th>" in section and "<th>Measured the same way?</th>" in section
+    # the like-for-like row's difference with its interval, in percentage points
+    assert re.search(r"<td>[+-]\d+\.\d pp \([+-]\d+\.\d to [+-]\d+\.\d pp\)</td>", section)
+    methods = html.split('<section id="methods">')[1]  # the published figure's own uncertainty, in full
+    assert "own uncertainty" in methods and "floor" in methods
     assert "<th>p_value</th>" not in html and "<th>p_holm</th>" not in html
     assert not re.search(r"p (=|&lt;) 0\.\d", html)
     csv = pd.read_csv(files["summary.csv"], encoding="utf-8-sig")

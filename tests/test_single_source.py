@@ -58,8 +58,14 @@ ALLOWED = {
     ("analytics/outcomes.py", 2): "a patient with two or more episodes",
     ("app_pages/common.py", 2): "two or more groups to compare",
     ("app_pages/research.py", 2): "two or more cohorts to compare",
+    ("app_pages/patient_chart.py", 0.06): "vertical space between the course chart's rows (layout)",
     ("app_pages/research.py", 0.5): "a guide line at one half for the published 'about half do not complete six'",
     ("app_pages/trajectories.py", 300): "MAX_LINES: patients' lines drawn at most (legibility)",
+    ("analytics/quarterly_charts.py", None): "SVG geometry of the report's charts (pixel sizes, positions, font "
+                                             "sizes); the one rule drawn, the small-cell threshold, is imported",
+    ("analytics/quarterly_workbook.py", 60): "workbook layout: text longer than this wraps (column width)",
+    ("analytics/quarterly_workbook.py", 100): "workbook layout: a summary line longer than this wraps",
+    ("analytics/report_pdf.py", 120_000): "milliseconds Chromium may take to start and print (operational)",
 }
 
 #: (file, constant) -> why that module constant is not a rule (named: its value may change at a merge).

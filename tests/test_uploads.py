@@ -85,9 +85,11 @@ def _upload(monkeypatch, tmp_path, data_name, mapping_name=None, mapping=b""):
     at.switch_page("app_pages/data.py").run()
     uploaders = {u.label: u for u in at.file_uploader}
     uploaders["Questionnaire export"].set_value((data_name, TINY.read_bytes(), "text/csv"))
-    if mapping_name is not None:
-        uploaders["Column mapping (optional, TOML)"].set_value((mapping_name, mapping, "application/toml"))
     at.run()
+    if mapping_name is not None:  # offered on the mapping screen, once the export is chosen
+        uploaders = {u.label: u for u in at.file_uploader}
+        uploaders["Column mapping (optional, TOML)"].set_value((mapping_name, mapping, "application/toml"))
+        at.run()
     at.button(key="do_import").click().run()
     return at, db
 
