@@ -15,17 +15,20 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
 1. errors: ``errors`` (every exception the package raises on purpose).
 2. definitions: ``definitions`` (every threshold, window and default; imports only errors).
 3. statistics and reading: ``statistics``, ``benchmark_statistics``, ``instruments``, ``loading``,
-   ``sources``, ``fhir``, ``redcap``, ``mapping``, ``header_suggestion``, ``import_review``, ``observations``,
-   ``deidentification``, ``suppression``, ``exports``, ``wording``, ``uploads``, ``synthetic``, ``settings``.
-4. validation and outcomes: ``validation``, ``sessions``, ``instrument_validation``, ``episodes``,
-   ``outcomes``, ``cohorts``.
+   ``problems``, ``cell_parsing``, ``sources``, ``fhir``, ``redcap``, ``mapping``, ``header_suggestion``,
+   ``import_review``, ``observations``, ``deidentification``, ``suppression``, ``exports``, ``wording``,
+   ``uploads``, ``synthetic`` (with ``synthetic_sessions``), ``settings``, ``progress``.
+4. validation and outcomes: ``validation`` (with its stages ``questionnaire_schema``, ``score_parsing``,
+   ``study_days``, ``duplicates``, ``canonical_frame``), ``sessions``, ``instrument_validation``,
+   ``episodes``, ``outcomes``, ``cohorts``.
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
    ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``, ``data_quality``.
 6. reports and store: ``quarterly`` (with ``quarterly_suppression``; rendering in ``quarterly_report``,
    ``quarterly_charts``, ``quarterly_workbook`` and ``report_pdf``), ``research_export``, ``store``
-   (with ``store_schema``, ``store_connection``, ``audit``, ``saved_cohorts``, ``study_keys``, ``reviews``,
-   ``store_backends`` (SQLite or PostgreSQL), ``store_copy``).
-7. CLI and pages: ``cli`` (with ``__main__``) here, and the dashboard's ``app_pages`` outside the package.
+   (with ``store_schema``, ``store_connection``, ``store_snapshot``, ``audit``, ``saved_cohorts``,
+   ``study_keys``, ``reviews``, ``store_backends`` (SQLite or PostgreSQL), ``store_copy``), ``session_store``.
+7. CLI and pages: ``cli_sessions`` (the sessions commands, below the rest), then ``cli`` (with ``__main__``)
+   here, and the dashboard's ``app_pages`` outside the package.
 """
 from .published import compare_with_benchmarks, load_benchmarks
 from .deidentification import identifier_column_reason, identifying_ages, is_age_column, patient_id_reasons
@@ -60,6 +63,9 @@ from .safety import SafetyCounts, apply_reviews, safety_counts, safety_worklist,
 from .sources import read_source
 from .statistics import CumulativeIncidence, Proportion, km_cumulative, km_curve, wilson_proportion
 from .store import import_questionnaires, list_imports, read_store, revert_import
+from .session_store import import_sessions, read_session_store
+from .sessions import SessionReport, derive_infusion_numbers, load_sessions, validate_sessions
+from .tolerability import tolerability_table
 from .summary import ClinicSummary, clinic_summary
 from .suppression import suppress_small_cells
 from .trends import cumulative_curve, weekly_means
@@ -95,6 +101,9 @@ __all__ = [
     "SafetyCounts", "safety_counts",
     # the clinic store and other sources
     "read_source", "import_questionnaires", "list_imports", "revert_import", "read_store",
+    # sessions and tolerability
+    "validate_sessions", "load_sessions", "SessionReport", "derive_infusion_numbers", "import_sessions",
+    "read_session_store", "tolerability_table",
     # quarterly export
     "QualityMeasure", "quality_measures", "suppress_small_cells", "QuarterlyExport", "quarterly_export",
     "write_quarterly_export",

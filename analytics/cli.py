@@ -22,6 +22,9 @@ Commands (one handler function each, named after the command):
     Copy a store (e.g. an SQLite file into PostgreSQL) with its history and audit trail, and verify the copy.
 ``store init``
     Create the store's tables or migrate them (on PostgreSQL, as the owner role).
+``import-sessions FILE``, ``validate-sessions [FILE]``
+    The sessions table (one row per treatment session): handlers in :mod:`analytics.cli_sessions`.
+    ``summary`` and ``export`` take ``--sessions FILE`` (the store's sessions go with the store).
 
 Machine contract: command and option names, the JSON keys of ``summary
 --format json`` and the exit codes are stable.  Exit codes: 0 done,
@@ -51,7 +54,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from . import __version__
+from . import __version__, cli_sessions
 from .audit import audited, list_audit, verify_audit
 from .cohorts import apply_cohort, quarter_bounds
 from .comparisons import compare_rates, compare_time_to_event
@@ -59,6 +62,7 @@ from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, QUALITY_12M_WINDOW_
 from .episodes import split_episodes_after_gap
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
 from .outcomes import patient_outcomes, remission_rate, response_rate, si_resolution_rate
+from .progress import progress_reporter
 from .quarterly import quarterly_export, write_quarterly_export
 from .research_export import write_research_export
 from .settings import load_settings
@@ -127,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     _add_definition_options(s)
     s.add_argument("--format", choices=("text", "json"), default="text")
+    cli_sessions.add_sessions_option(s)
     s.set_defaults(handler=_summary)
 
     i = sub.add_parser("import", help="validate a file and add it to the store in one transaction")
@@ -154,6 +159,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--qm-window-days", type=int, default=QUALITY_12M_WINDOW_DAYS,
                    help=f"half-width of the 12-month quality-measure window (default {QUALITY_12M_WINDOW_DAYS}; "
                         "CMS v6 uses 30)")
+    cli_sessions.add_sessions_option(e)
     e.set_defaults(handler=_export)
 
     c = sub.add_parser("cohort", help="save, list, show and compare research cohorts (kept in the store)")
@@ -192,6 +198,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--file", help="read the data from this file instead of the store")
     r.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     _add_definition_options(r)
+    cli_sessions.add_sessions_option(r)
     r.set_defaults(handler=_research_export)
 
     a = sub.add_parser("audit", help="the audit trail: every import, revert, export and research export")
@@ -222,6 +229,8 @@ def build_parser() -> argparse.ArgumentParser:
                                       "run it as the owner role)")
     si.add_argument("--db", help=db_help)
     si.set_defaults(handler=_store_init)
+    for add_parser in cli_sessions.PARSERS:
+        add_parser(sub, db_help)
     return parser
 
 
@@ -238,6 +247,13 @@ def main(argv=None) -> int:
     except ImportConflictError as exc:
         print(f"refused: {exc}\n", file=sys.stderr)
         print(exc.conflicts.to_string(index=False), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except UnreadableFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except QuestionnaireValidationError as exc:  # a refused sessions table given with --sessions
+        print(f"refused: {exc}\n", file=sys.stderr)
+        print(exc.problems.to_string(index=False), file=sys.stderr)
         return EXIT_BAD_INPUT
     except AnalyticsError as exc:  # an unreadable file included
         print(f"error: {exc}", file=sys.stderr)
@@ -309,16 +325,30 @@ def _summary(args) -> int:
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    report, sessions = cli_sessions.with_sessions(report, args)
     summary = clinic_summary(report.frame, definitions=definitions, source=report.source,
                              sha256=report.sha256, validation=report.counts)
+    patients = report.frame["patient_id"].astype("str").unique()
     if args.format == "json":
-        print(json.dumps(summary.as_dict(), indent=2, default=_jsonable))
+        out = summary.as_dict()
+        if sessions is not None:
+            out["tolerability"] = cli_sessions.tolerability_json(sessions, patients)
+        print(json.dumps(out, indent=2, default=_jsonable))
     else:
         print(summary.to_text())
+        if sessions is not None:
+            print(cli_sessions.tolerability_text(sessions, patients))
         if len(report.warnings):
             print(f"\nValidation: {len(report.warnings)} warning row(s); run `python -m analytics validate "
                   f"{args.file or ''}` to list them.")
     return EXIT_OK
+
+
+def _terminal_progress(command: str):
+    """Progress lines on stderr for a person watching a terminal; nothing when output goes to a file or a pipe."""
+    if not sys.stderr.isatty():
+        return None
+    return lambda step: print(f"{command}: {step.to_text()}", file=sys.stderr, flush=True)
 
 
 def _import(args) -> int:
@@ -327,7 +357,7 @@ def _import(args) -> int:
         print(f"note: {note}")
     try:
         result = import_questionnaires(raw, db=args.db, source_format=raw.file_format, mapping=args.mapping,
-                                       accept_corrections=args.accept_corrections)
+                                       accept_corrections=args.accept_corrections, progress=_terminal_progress("import"))
     except UnreadableFileError:
         raise  # one problem and no table: main reports it as an error
     except QuestionnaireValidationError as exc:
@@ -344,7 +374,8 @@ def _imports(args) -> int:
     if args.revert is not None:
         revert_id = revert_import(args.revert, db=db)
         row = list_imports(db).set_index("id").loc[revert_id]
-        print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} questionnaire(s) removed, "
+        unit = "session(s)" if row.get("data_table") == "sessions" else "questionnaire(s)"
+        print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} {unit} removed, "
               f"{row['restored']} restored to their earlier values.")
         return EXIT_OK
     history = list_imports(db)
@@ -353,7 +384,7 @@ def _imports(args) -> int:
     elif history.empty:
         print(f"{db}: no imports yet.")
     else:
-        shown = history[["id", "kind", "started_at", "file_name", "rows_read", "added", "unchanged", "corrected",
+        shown = history[["id", "kind", "data_table", "started_at", "file_name", "rows_read", "added", "unchanged", "corrected",
                          "removed", "restored", "warnings", "reverted_by"]]
         print(shown.astype(object).where(shown.notna(), "").to_string(index=False))
     return EXIT_OK
@@ -363,9 +394,13 @@ def _export(args) -> int:
     definitions = _definitions(args)
     formats = tuple(f.strip().lower() for f in args.format.split(",") if f.strip())
     quarter_bounds(args.quarter)  # a malformed quarter is an option error, before any reading
+    say = progress_reporter(_terminal_progress("export"))
+    say("reading the data", 0.0)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    report, sessions = cli_sessions.with_sessions(report, args)
+    say(f"computing quarter {args.quarter}", 0.4)
     if args.file:
         source = {"kind": "file", "file": report.source, "sha256": report.sha256}
     else:
@@ -376,13 +411,16 @@ def _export(args) -> int:
     clinic_name = args.clinic_name if args.clinic_name is not None else load_settings().clinic_name
     export = quarterly_export(report.frame, quarter=args.quarter, definitions=definitions,
                               suppression=not args.no_suppression, qm_window_days=args.qm_window_days,
-                              source=source, software_version=__version__, clinic_name=clinic_name)
+                              source=source, software_version=__version__, clinic_name=clinic_name,
+                              sessions=sessions)
     out = Path(args.out) / export.quarter
     # recorded before the first file is written and after the last: a failure half-way is on record
+    say(f"writing {', '.join(formats)}", 0.7)
     with audited("export", {"quarter": export.quarter, "parameters": export.manifest["parameters"],
                             "source": source, "out": str(out)}, db=_db(args)) as done:
         written = _writing(out, lambda: write_quarterly_export(export, out, formats=formats))
         done["files"] = _hashes(written)
+    say("done", 1.0)
     if args.no_suppression:
         print("WARNING: small cells are NOT suppressed; every file is marked 'INTERNAL — not for release'.",
               file=sys.stderr)
@@ -493,15 +531,20 @@ def _research_export(args) -> int:
     db = _db(args)
     definitions = _definitions(args)
     saved = load_cohort(args.cohort, db)
+    say = progress_reporter(_terminal_progress("research-export"))
+    say("reading the data", 0.0)
     report = _usable(args)
     if report is None:
         return EXIT_BAD_INPUT
+    say("selecting the cohort", 0.4)
     fingerprint = _fingerprint(args, report)
+    report, sessions = cli_sessions.with_sessions(report, args)
     if fingerprint != saved["fingerprint"]:
         print(f"note: the data changed since cohort {saved['name']!r} was saved ({saved['fingerprint']} -> "
               f"{fingerprint}); the export uses the data as they are now.", file=sys.stderr)
     patients = apply_cohort(report.frame, patient_outcomes(report.frame, definitions=definitions),
                             saved["definition"])
+    say(f"writing {len(patients):,} patients under new study ids", 0.6)
     with audited("research export", {"cohort": saved["name"], "definition": saved["definition"],
                                      "parameters": definitions.as_dict(), "fingerprint": fingerprint,
                                      "out": str(args.out), "patients": len(patients)}, db=db) as done:
@@ -509,9 +552,10 @@ def _research_export(args) -> int:
         result = _writing(args.out, lambda: write_research_export(
             report.frame, patients, cohort={"name": saved["name"], "definition": saved["definition"]},
             definitions=definitions, out_dir=args.out, fingerprint=fingerprint, software_version=__version__,
-            db=db))
+            db=db, sessions=sessions))
         done["files"] = _hashes(result.files)
         done["export_id"] = result.export_id
+    say("done", 1.0)
     print(f"{saved['name']}: {result.patients} patients under new study ids; wrote "
           + ", ".join(p.name for p in result.files) + f" to {args.out}. The key to the study ids is kept in the "
           f"store {db} (export id {result.export_id}), not in the export.")

@@ -7,6 +7,7 @@ without the definition it was computed under.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from types import MappingProxyType
 
 from .errors import DefinitionError
 
@@ -91,6 +92,9 @@ __all__ = [
     "HEADER_SEARCH_ROWS",
     "IMPORT_PREVIEW_ROWS",
     "MAX_MAPPING_NAME_CHARS",
+    "TOLERABILITY_DOSE_BANDS_MG_PER_KG",
+    "TOLERABILITY_DOSE_BANDS_MG",
+    "TOLERABILITY_SOURCES",
 ]
 
 SPEC_VERSION = "2"
@@ -183,21 +187,21 @@ QUALITY_SPECIFICATIONS = {
 }
 
 # ----------------------------------------------------------------------------- tolerability (sessions)
-#: A post-dose rise of at least 40 mmHg systolic and/or 25 mmHg diastolic: the rise the
-#: SPRAVATO prescribing information counts (8-19% of esketamine-treated patients in the
-#: first 1.5 hours at least once in the first 4 weeks).
+# The Tolerability page lets a clinic set its own.  The project's reference file of published figures
+# (../shared/references/published-outcomes.md) holds no tolerability source yet, so every default below is
+# shown as a clinic convention (TOLERABILITY_SOURCES), never as a citation (docs/methods.md, "Sessions and
+# tolerability", says where the values come from).
+#: A post-dose blood-pressure rise counted when at least this many mmHg systolic ...
 SYSTOLIC_RISE_AT = 40
+#: ... or at least this many mmHg diastolic (post-dose minus pre-dose reading).
 DIASTOLIC_RISE_AT = 25
-#: A reading over 140 systolic or 90 diastolic: the label's example of an elevated
-#: pre-dose blood pressure (see docs/instruments.md: not verified against a stored copy
-#: of the label this round).  Counted at every time point; a clinic sets its own.
+#: A reading (before dosing, at the post-dose check or at discharge) counted when strictly above this systolic ...
 SYSTOLIC_READING_OVER = 140
+#: ... or strictly above this diastolic (mmHg).
 DIASTOLIC_READING_OVER = 90
-#: Minimum monitoring after an esketamine dose: at least 2 hours (SPRAVATO REMS; see
-#: docs/instruments.md for the verification status).  Other routes have no regulatory
-#: minimum, so monitoring completeness applies this to esketamine sessions by default.
-MIN_MONITORING_MINUTES = {"intranasal_esketamine": 120}
-#: Sedation summaries: the share of sessions with MOAA/S at or below this (moderate sedation or deeper).
+#: Minimum monitoring after dosing, minutes, by route; routes not listed get no duration measure.
+MIN_MONITORING_MINUTES = MappingProxyType({"intranasal_esketamine": 120})
+#: Deep sedation share: MOAA/S at or below this (responds only to loud or repeated calling of the name, or less).
 SEDATION_MOAAS_DEEP_AT_OR_BELOW = 3
 
 # ----------------------------------------------------------------------------- input limits
@@ -279,6 +283,21 @@ LOST_TO_FOLLOW_UP_DAYS = 28
 LOST_TO_FOLLOW_UP_MAX_DAYS = 365
 #: Longest note kept with a safety review (characters): a reason in a sentence or two, never a clinical record.
 REVIEW_NOTE_MAX_CHARS = 500
+#: Dose bands of the tolerability summaries (closed on the left, the last open-ended): mg/kg, then mg.
+TOLERABILITY_DOSE_BANDS_MG_PER_KG = (0, 0.5, 0.75, 1.0, float("inf"))
+TOLERABILITY_DOSE_BANDS_MG = (0, 28, 56, 84, float("inf"))
+_CLINIC_CONVENTION = ("clinic convention: no source for this default is in the project's reference file "
+                      "(published-outcomes.md) yet")
+#: Where each tolerability default comes from, as the product says it (docs/methods.md has the detail).
+TOLERABILITY_SOURCES = MappingProxyType({
+    "blood-pressure rise": _CLINIC_CONVENTION + "; the same 40/25 mmHg rise is the one the SPRAVATO (esketamine) "
+                           "prescribing information counts, a source still to be added to that file",
+    "reading over": _CLINIC_CONVENTION,
+    "minimum monitoring": _CLINIC_CONVENTION + "; the SPRAVATO prescribing information requires at least 2 hours "
+                          "of monitoring after each esketamine dose, a source still to be added to that file",
+    "dose bands": "presentation bands, not a published classification (esketamine comes as 28, 56 or 84 mg)",
+    "deep sedation": "presentation choice: MOAA/S 3 or less",
+})
 
 EPISODE_SELECTIONS = ("first", "all", "latest")
 EPISODE_SELECTION_LABELS = {

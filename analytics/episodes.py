@@ -62,7 +62,7 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     if not has.any():
         return episode, ep_start
     key = pcodes[has].astype(np.int64) * _KEY_SHIFT + (start[has] + _DATE_OFFSET).astype(np.int64)
-    inverse, ukeys = pd.factorize(key, sort=True)  # hashing, then sorting only the distinct (patient, start)
+    inverse, ukeys = _sorted_codes(key)
     upat = ukeys // _KEY_SHIFT
     first_of_patient = np.r_[0, np.flatnonzero(upat[1:] != upat[:-1]) + 1]
     rank = np.arange(ukeys.size) - np.repeat(first_of_patient, np.diff(np.r_[first_of_patient, ukeys.size])) + 1
@@ -97,6 +97,19 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
         st[has_any] = ustart[first_at[has_any]]
         ep_start[undated] = st
     return episode, ep_start
+
+
+def _sorted_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Codes into the sorted distinct keys, and those keys (as ``pandas.factorize(key, sort=True)``).
+
+    Exports written one patient at a time in date order give keys already in order: then
+    neighbours are compared instead of hashing every row."""
+    if key.size and (key[1:] >= key[:-1]).all():
+        new = np.empty(key.size, bool)
+        new[0] = True
+        np.not_equal(key[1:], key[:-1], out=new[1:])
+        return np.cumsum(new) - 1, key[new]
+    return pd.factorize(key, sort=True)  # hashing, then sorting only the distinct (patient, start)
 
 
 def episode_origins(frame: pd.DataFrame) -> pd.Series:

@@ -20,6 +20,7 @@ __all__ = [
     "SessionValidationError",
     "SessionAlignmentError",
     "SettingsError",
+    "SessionImportConflictError",
     "NoDataForQuarterError",
     "ImpossibleCountError",
     "PublishedFiguresError",
@@ -117,6 +118,18 @@ class ImportConflictError(AnalyticsError):
             "imported. Check the rows listed; if the file holds corrections, import it again with "
             "--accept-corrections (the old values are kept in the correction history)."
         )
+
+
+class SessionImportConflictError(ImportConflictError):
+    """The sessions table changes sessions already in the store; nothing was written (``conflicts`` as above)."""
+
+    def __init__(self, conflicts: pd.DataFrame, source: str):
+        self.conflicts = conflicts
+        n = conflicts[["patient_id", "occasion"]].drop_duplicates().shape[0]
+        AnalyticsError.__init__(
+            self, f"{source}: {n} session(s) already in the store have different values in this table; nothing "
+                  "was imported. Check the rows listed; if the table holds corrections, import it again with "
+                  "--accept-corrections (the old values are kept in the correction history).")
 
 
 class SmallCohortError(AnalyticsError):

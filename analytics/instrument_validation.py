@@ -28,7 +28,8 @@ import pandas as pd
 from .errors import PROBLEM_COLUMNS, QuestionnaireValidationError
 from .instruments import Instrument, Screener, parse_yes_no, score_cssrs_screener, score_instrument
 from .loading import RawTable, raw_table_from_frame
-from .validation import _Collector, _empty, _parse_bounded
+from .cell_parsing import parse_bounded
+from .problems import ProblemCollector, no_problems
 
 __all__ = ["ItemValidation", "validate_instrument_items", "validate_screener_items"]
 
@@ -83,19 +84,19 @@ def validate_instrument_items(source, instrument: Instrument) -> ItemValidation:
     raw = _raw(source)
     schema = _missing_columns(raw, instrument.items, instrument.name)
     if len(schema):
-        return ItemValidation(instrument.key, schema, _empty(), None)
-    df, err, warn = raw.frame, _Collector(raw), _Collector(raw)
+        return ItemValidation(instrument.key, schema, no_problems(), None)
+    df, err, warn = raw.frame, ProblemCollector(raw), ProblemCollector(raw)
     hi = instrument.item_max
     parsed = {}
     for col in instrument.items:  # item columns, not rows
-        parsed[col] = _parse_bounded(
+        parsed[col] = parse_bounded(
             df[col], col, 0, hi, err,
             f"{instrument.name} item is not a whole number; allowed: a whole number from 0 to {hi}, or blank",
             f"{instrument.name} item is out of range; allowed: 0 to {hi}, or blank")
     items = pd.DataFrame({c: pd.arrays.IntegerArray(v.astype(np.int8), v < 0) for c, v in parsed.items()})
     total = score_instrument(items, instrument)
     if instrument.total in df:
-        given = _parse_bounded(df[instrument.total], instrument.total, 0, instrument.total_max, err,
+        given = parse_bounded(df[instrument.total], instrument.total, 0, instrument.total_max, err,
                                f"{instrument.name} total is not a whole number; allowed: a whole number from 0 "
                                f"to {instrument.total_max}, or blank",
                                f"{instrument.name} total is out of range; allowed: 0 to {instrument.total_max}, "
@@ -117,7 +118,7 @@ def validate_instrument_items(source, instrument: Instrument) -> ItemValidation:
     if err.parts:
         return ItemValidation(instrument.key, err.table(), warn.table(), None)
     frame = items.assign(**{instrument.total: total.to_numpy(), "line": raw.lines.astype(np.int32)})
-    return ItemValidation(instrument.key, _empty(), warn.table(), frame)
+    return ItemValidation(instrument.key, no_problems(), warn.table(), frame)
 
 
 def validate_screener_items(source, screener: Screener) -> ItemValidation:
@@ -132,8 +133,8 @@ def validate_screener_items(source, screener: Screener) -> ItemValidation:
     raw = _raw(source)
     schema = _missing_columns(raw, screener.always_asked, screener.name)
     if len(schema):
-        return ItemValidation(screener.key, schema, _empty(), None)
-    df, err, warn = raw.frame, _Collector(raw), _Collector(raw)
+        return ItemValidation(screener.key, schema, no_problems(), None)
+    df, err, warn = raw.frame, ProblemCollector(raw), ProblemCollector(raw)
     answers = {}
     for col in screener.items:
         if col not in df:
@@ -161,4 +162,4 @@ def validate_screener_items(source, screener: Screener) -> ItemValidation:
     items = pd.DataFrame(answers, index=df.index)
     frame = pd.concat([items, score_cssrs_screener(items, screener)], axis=1).reset_index(drop=True)
     frame["line"] = raw.lines.astype(np.int32)
-    return ItemValidation(screener.key, _empty(), warn.table(), frame)
+    return ItemValidation(screener.key, no_problems(), warn.table(), frame)

@@ -48,7 +48,7 @@ __all__ = ["ColumnMapping", "REQUIRED_WHEN_MAPPED", "load_mapping", "apply_mappi
            "mapping_to_toml", "mapping_name", "mapping_folder", "save_mapping", "list_saved_mappings",
            "load_saved_mapping"]
 
-_DATE_COLUMNS = ("assessment_date", "treatment_start_date")
+_DATE_COLUMNS = ("assessment_date", "treatment_start_date", "session_date")
 #: Columns a mapping must find in the file when it names them: without them no questionnaire can be read.
 REQUIRED_WHEN_MAPPED = frozenset({"patient_id", "assessment_date", "day", "phq9_total",
                                   *(f"phq9_{i}" for i in range(1, 9))})

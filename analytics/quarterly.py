@@ -44,6 +44,7 @@ from .quarterly_report import html_report
 from .quarterly_workbook import write_workbook
 from .report_pdf import PdfUnavailableError, pdf_status, print_pdf
 from .safety import si_change_rates
+from .tolerability import tolerability_table
 from .settings import checked_clinic_name
 from .quarterly_suppression import suppress_together
 from .suppression import SUPPRESSED_COUNT, SUPPRESSED_VALUE, suppress_small_cells
@@ -84,6 +85,8 @@ class QuarterlyExport:
     #: One row per headline outcome: this quarter, the previous quarter and the published figure (suppressed
     #: exactly as the summary and trend it is read from).
     headline: pd.DataFrame = field(default=None, repr=False)
+    #: With a sessions table: analytics.tolerability.tolerability_table (suppressed like the rest).
+    tolerability: pd.DataFrame | None = field(default=None, repr=False)
 
 
 def _rates(patients: pd.DataFrame, d: OutcomeDefinitions) -> dict:
@@ -153,7 +156,8 @@ def _holm_within(table: pd.DataFrame) -> pd.DataFrame:
 def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions: OutcomeDefinitions | None = None,
                      suppression: bool = True, qm_window_days: int = QUALITY_12M_WINDOW_DAYS,
                      source: dict | None = None, software_version: str = "",
-                     clinic_name: str = DEFAULT_CLINIC_NAME) -> QuarterlyExport:
+                     clinic_name: str = DEFAULT_CLINIC_NAME,
+                     sessions: pd.DataFrame | None = None) -> QuarterlyExport:
     """Build every table of a quarter's export.
 
     Parameters
@@ -171,6 +175,8 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         name can carry a patient's name or birth date.
     clinic_name : str
         Printed at the top of the report (:mod:`analytics.settings` keeps the clinic's choice).
+    sessions : pandas.DataFrame, optional
+        Canonical sessions frame: adds the tolerability table of the cohort's sessions.
 
     Raises
     ------
@@ -314,9 +320,15 @@ def quarterly_export(questionnaires: pd.DataFrame, *, quarter: str, definitions:
         "row_counts": {"summary": len(summary), "trend": len(trend_out), "safety": len(safety),
                        "completeness": len(completeness), "quality_measures": len(quality)},
     }
+    tolerability = None
+    if sessions is not None:
+        tolerability = tolerability_table(sessions, patients=patients["patient_id"].astype("str").unique(),
+                                          suppression=suppression)
+        manifest["row_counts"]["tolerability"] = len(tolerability)
     return QuarterlyExport(label, d, suppression, summary, trend_out, safety, completeness, quality,
                            definitions_table, manifest, raw_summary, clinic_name,
-                           _headline(summary, trend_out, label, p_label, d))
+                           _headline(summary, trend_out, label, p_label, d),
+                           tolerability=tolerability)
 
 
 _HASH_KEYS = ("kind", "sha256", "fingerprint")

@@ -336,6 +336,20 @@ def _safety(export: QuarterlyExport) -> str:
     return _table(pd.DataFrame(rows), numeric=["Patients (n)", "With it"], css="keep")
 
 
+def _tolerability(export: QuarterlyExport) -> str:
+    """The tolerability section, when the export has a sessions table (analytics.tolerability)."""
+    if export.tolerability is None:
+        return ""
+    rows = [{"Measure": r["measure"], "Per": r["unit"], "Route": r["route"],
+             "Count (n)": _count(r["n"]),
+             "With it": _count(r["events"]), "Share (95% CI)": _rate_cell(r), "How it is counted": r["definition"]}
+            for r in export.tolerability.to_dict("records")]
+    return ('<section id="tolerability"><h2>Tolerability of the cohort\'s sessions</h2><p class="muted">Every session '
+            "on record of the patients whose treatment started in the quarter, counted per session or per patient as "
+            "each row says. Thresholds are clinic conventions (see methods).</p>"
+            + _table(pd.DataFrame(rows), numeric=["Count (n)", "With it"], css="keep") + "</section>")
+
+
 def _quality(export: QuarterlyExport) -> tuple[str, str]:
     rows = [{"Measure": r["measure"], "Age group": r["stratum"], "Patients (n)": _count(r["n"]),
              "Met": _count(r["events"]), "Rate (95% CI)": _rate_cell(r)} for r in export.quality.to_dict("records")]
@@ -386,4 +400,4 @@ def html_report(export: QuarterlyExport) -> str:
         site_chart=site_chart, strata_tables=strata_tables, trend_chart=trend_chart, trend_table=trend_table,
         safety_table=_safety(e), quality_table=quality_table, quality_definitions=quality_defs,
         methods=esc(d.describe()), suppression_note=esc(suppression_note), methods_table=_methods(e),
-        comparison_details=_comparison_details(e))
+        comparison_details=_comparison_details(e), tolerability_section=_tolerability(e))

@@ -54,7 +54,13 @@ _COLUMNS = {
     "comparable": ("Measured the same way", None, 1), "reason": ("What differs", None, 1),
     "specification": ("Specification", None, 1), "definition": ("Definition", None, 1),
     "item": ("Item", None, 1), "value": ("Value", None, 1),
+    # the tolerability sheet counts sessions or patients, as its "Counted per" column says
+    "unit": ("Counted per", None, 1), "route": ("Route", None, 1), "count_n": ("Count (n)", COUNT, 1),
+    "count_events": ("With it (events)", COUNT, 1),
 }
+#: The tolerability sheet (only when the export has a sessions table), placed before Definitions.
+TOLERABILITY_COLUMNS = ["measure", "unit", "route", "count_n", "count_events", "rate", "ci_low", "ci_high",
+                        "definition"]
 _DIMENSIONS = {"overall": "all patients", "site": "site", "protocol": "protocol", "baseline_band": "baseline severity"}
 
 #: Sheet -> (table attribute, columns in order).
@@ -240,10 +246,15 @@ def write_workbook(export: QuarterlyExport, path) -> Path:
     ws = wb.active
     ws.title = "Summary"
     _summary_sheet(ws, export)
-    for name, (attribute, columns) in SHEETS.items():
+    sheets = {name: (_table(export, attribute), columns) for name, (attribute, columns) in SHEETS.items()}
+    if export.tolerability is not None:
+        tolerability = export.tolerability.rename(columns={"n": "count_n", "events": "count_events"})
+        sheets = {**{k: v for k, v in sheets.items() if k != "Definitions"},
+                  "Tolerability": (tolerability, TOLERABILITY_COLUMNS), "Definitions": sheets["Definitions"]}
+    for name, (frame, columns) in sheets.items():
         ws = wb.create_sheet(name)
         start = _notice(ws, export)
-        cells, formats = _sheet_frame(_table(export, attribute), columns)
+        cells, formats = _sheet_frame(frame, columns)
         _write(ws, cells, formats, start_row=start)
     path = Path(path)
     wb.save(path)

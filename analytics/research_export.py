@@ -47,7 +47,7 @@ from .errors import SmallCohortError
 from .exports import neutralise_formulas
 from .instruments import GAD7, PHQ9
 
-__all__ = ["ResearchExport", "write_research_export", "new_study_ids", "session_study_ids",
+__all__ = ["ResearchExport", "write_research_export", "research_sessions", "new_study_ids", "session_study_ids",
            "reproduce_script", "STUDY_ID_LETTERS"]
 
 #: Study ids are letters only (consonants): they never look like a date, a phone number or a word.
@@ -118,7 +118,8 @@ _PATIENT_COLUMNS = {
 
 def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, cohort: dict,
                           definitions: OutcomeDefinitions, out_dir, fingerprint: str,
-                          software_version: str = "", db=None, user: str = "local") -> ResearchExport:
+                          software_version: str = "", db=None, user: str = "local",
+                          sessions: pd.DataFrame | None = None) -> ResearchExport:
     """Write the re-pseudonymised research dataset of a cohort into ``out_dir``.
 
     Parameters
@@ -132,6 +133,9 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
     db : path, optional
         The store that keeps the key (study id -> pseudonym), written before
         any file.  None: no key is kept anywhere.
+    sessions : pandas.DataFrame, optional
+        Canonical sessions frame: adds ``sessions.csv`` (the cohort's sessions under the
+        same study ids, study days only; :func:`research_sessions`).
 
     Raises
     ------
@@ -176,7 +180,12 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
 
     save(table, "patients.csv")
     save(long, "questionnaires.csv")
-    save(_dictionary(attrs, ["study_id", *q_cols]), "data_dictionary.csv")
+    dictionary = _dictionary(attrs, ["study_id", *q_cols])
+    if sessions is not None:
+        session_table = research_sessions(sessions, questionnaires, study_of=study_of, units=units)
+        save(session_table, "sessions.csv")
+        dictionary = pd.concat([dictionary, _session_dictionary(session_table.columns)], ignore_index=True)
+    save(dictionary, "data_dictionary.csv")
     redcap, redcap_dd = _redcap(long)
     save(redcap, "redcap_import.csv")
     save(redcap_dd, "redcap_data_dictionary.csv")
@@ -184,6 +193,7 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
                        "definition": _coarse_definition(cohort.get("definition") or {}, len(table))},
             "export_id": export_id, "parameters": definitions.as_dict(), "data_fingerprint": fingerprint,
             "software_version": software_version, "patients": len(table), "questionnaires": len(long),
+            **({"sessions": len(session_table)} if sessions is not None else {}),
             "generated_year": datetime.now(timezone.utc).year,
             "privacy": "re-pseudonymised: study ids are random and new for this export; the key to the clinic's "
                        "pseudonyms stays in the clinic's store under export_id"
@@ -194,6 +204,56 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
     (out / "reproduce.py").write_text(reproduce_script())
     written.append(out / "reproduce.py")
     return ResearchExport(written, export_id, len(table), "" if db is None else str(db))
+
+
+def research_sessions(sessions: pd.DataFrame, questionnaires: pd.DataFrame, *, study_of: pd.Series,
+                      units: pd.MultiIndex) -> pd.DataFrame:
+    """The cohort's sessions for ``sessions.csv``: study ids of the same key, study days, no dates, no free columns.
+
+    A session is kept when its patient and questionnaire episode (:func:`analytics.sessions.session_study_days`)
+    is one of the cohort's ``units``; ``study_of`` maps the clinic's pseudonym to the export's study id.  Only the
+    sessions table's own columns are written (extra text columns a clinic added are left out).
+    """
+    from .sessions import ADVERSE_EVENT_COLUMNS, session_study_days
+
+    place = session_study_days(sessions, questionnaires)
+    pid = sessions["patient_id"].astype("str")
+    keep = pd.MultiIndex.from_arrays([pid, place["episode"].fillna(1).astype("int64")]).isin(units) \
+        & pid.isin(study_of.index).to_numpy()
+    cols = [c for c in ("session_number", "route", "dose_mg", "dose_mg_per_kg", "systolic_pre", "diastolic_pre",
+                        "heart_rate_pre", "systolic_post", "diastolic_post", "heart_rate_post", "systolic_discharge",
+                        "diastolic_discharge", "heart_rate_discharge", "spo2_lowest", "dissociation",
+                        "dissociation_scale", "sedation_moaas", "minutes_monitored", *ADVERSE_EVENT_COLUMNS,
+                        "completed") if c in sessions]
+    out = sessions.loc[keep, cols].copy()
+    out.insert(0, "study_day", place.loc[keep, "study_day"])
+    out.insert(0, "episode", place.loc[keep, "episode"])
+    out.insert(0, "study_id", study_of.reindex(pid[keep]).to_numpy())
+    return out.sort_values(["study_id", "episode", "study_day"], ignore_index=True)
+
+
+def _session_dictionary(columns) -> pd.DataFrame:
+    from .sessions import ADVERSE_EVENTS
+
+    desc = {"study_id": ("text", "study id (as in patients.csv)"),
+            "episode": ("integer", "the patient's treatment course (as in questionnaires.csv)"),
+            "study_day": ("integer", "study day of the session since its episode's start"),
+            "session_number": ("integer", "session count within patient and episode of the source, from 1"),
+            "route": ("text", "iv_ketamine, im_ketamine, intranasal_esketamine or oral_sublingual_ketamine"),
+            "dose_mg": ("number", "dose, mg"), "dose_mg_per_kg": ("number", "dose, mg/kg"),
+            "spo2_lowest": ("integer", "lowest SpO2, %"),
+            "dissociation": ("integer", "dissociation score on the scale in dissociation_scale"),
+            "dissociation_scale": ("text", "cadss (CADSS total 0-92) or 0-10 (a clinic's rating)"),
+            "sedation_moaas": ("integer 0-5", "MOAA/S (5 = responds readily to name in a normal tone)"),
+            "minutes_monitored": ("integer", "minutes from dosing to discharge"),
+            "completed": ("true/false", "the session was completed as planned")}
+    for t in ("pre", "post", "discharge"):
+        for m, unit in (("systolic", "mmHg"), ("diastolic", "mmHg"), ("heart_rate", "beats/min")):
+            desc[f"{m}_{t}"] = ("integer", f"{m.replace('_', ' ')} at the {t} reading, {unit}")
+    for k in ADVERSE_EVENTS:
+        desc[f"ae_{k}"] = ("true/false", f"adverse event at the session: {k.replace('_', ' ')}")
+    return pd.DataFrame([("sessions.csv", c, *desc[c]) for c in columns],
+                        columns=["table", "variable", "type", "description"])
 
 
 _DATE_SHAPES = re.compile(r"\d{4}[-/.]\d{1,2}[-/.]\d{1,2}|\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}|\d{8}")

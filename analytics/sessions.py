@@ -58,10 +58,11 @@ from .errors import PROBLEM_COLUMNS, SessionAlignmentError, SessionValidationErr
 from .instruments import parse_yes_no
 from .loading import RawTable, raw_table_from_frame, read_table
 from .deidentification import DEIDENTIFIED_ONLY, patient_id_reasons
-from .validation import (
-    DAY_LIMIT, ValidationReport, _cap, _Collector, _empty, _parse_date, _parse_integer,
-    _text_codes, identifier_column_reason,
-)
+from .cell_parsing import parse_date, parse_integer, text_codes
+from .deidentification import identifier_column_reason
+from .problems import ProblemCollector, cap_problems, no_problems
+from .definitions import DAY_LIMIT
+from .validation import ValidationReport
 
 __all__ = [
     "ROUTES",
@@ -78,6 +79,8 @@ __all__ = [
     "validate_sessions",
     "load_sessions",
     "derive_infusion_numbers",
+    "with_infusion_numbers",
+    "session_study_days",
 ]
 
 #: Routes and their accepted spellings (compared trimmed, lower case, punctuation as spaces).
@@ -200,10 +203,10 @@ def validate_sessions(source, *, dissociation_scale: str | None = None) -> Sessi
             problems = pd.DataFrame([(None, "dissociation_scale", str(dissociation_scale),
                                       "unknown dissociation scale; allowed: cadss (CADSS total 0-92) or 0-10 "
                                       "(a clinic's 0-10 rating)")], columns=PROBLEM_COLUMNS)
-            return SessionReport(raw.source, problems, _empty(), {"rows_read": len(raw.frame)}, None, raw.sha256)
+            return SessionReport(raw.source, problems, no_problems(), {"rows_read": len(raw.frame)}, None, raw.sha256)
     schema = _check_schema(raw, option_scale)
     if len(schema):
-        return SessionReport(raw.source, _cap(schema), _empty(), {"rows_read": len(raw.frame)}, None, raw.sha256)
+        return SessionReport(raw.source, cap_problems(schema), no_problems(), {"rows_read": len(raw.frame)}, None, raw.sha256)
     return _check_rows(raw, option_scale)
 
 
@@ -253,7 +256,7 @@ def _parse_number(col: pd.Series):
         vals = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
         blank = np.isnan(vals)
     else:
-        codes, uniques = _text_codes(col)
+        codes, uniques = text_codes(col)
         parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64")
         vals = np.append(parsed, np.nan)[codes]
         blank = codes < 0
@@ -266,7 +269,7 @@ def _whole(df, col, lo, hi, err, what, unit=""):
     """Whole numbers in [lo, hi]; NaN for blank or refused cells."""
     if col not in df:
         return np.full(len(df), np.nan)
-    vals, blank, bad = _parse_integer(df[col])
+    vals, blank, bad = parse_integer(df[col])
     with np.errstate(invalid="ignore"):
         outside = ~bad & ~blank & ((vals < lo) | (vals > hi))
     err.add(bad, col, f"{what} is not a whole number; allowed: a whole number from {lo} to {hi}{unit}, or blank")
@@ -279,7 +282,7 @@ def _whole(df, col, lo, hi, err, what, unit=""):
 def _vocabulary(col: pd.Series, table: dict):
     """Codes of each cell into ``table``'s keys (via its spellings): -1 blank, -2 unknown."""
     keys = list(dict.fromkeys(table.values()))
-    codes, uniques = _text_codes(col)
+    codes, uniques = text_codes(col)
     mapped = _norm(pd.Series(uniques, dtype="str")).map(table)
     u_codes = mapped.map({k: i for i, k in enumerate(keys)}).fillna(-2).to_numpy(dtype=np.int64)
     return np.append(u_codes, -1)[codes], keys
@@ -289,7 +292,7 @@ def _adverse_events(col: pd.Series):
     """One boolean array per adverse event, plus the mask of cells with an unknown term.
 
     Each distinct cell is split once (a file has few distinct combinations)."""
-    codes, uniques = _text_codes(col)
+    codes, uniques = text_codes(col)
     n_u = len(uniques)
     flags = {k: np.zeros(n_u + 1, bool) for k in ADVERSE_EVENTS}
     unknown = np.zeros(n_u + 1, bool)
@@ -314,9 +317,9 @@ def _adverse_events(col: pd.Series):
 def _check_rows(raw: RawTable, option_scale) -> SessionReport:
     df = raw.frame
     n = len(df)
-    err, warn = _Collector(raw), _Collector(raw)
+    err, warn = ProblemCollector(raw), ProblemCollector(raw)
 
-    pcodes, pnames = _text_codes(df["patient_id"])
+    pcodes, pnames = text_codes(df["patient_id"])
     err.add(pcodes < 0, "patient_id", "patient_id is blank; every row needs the patient's pseudonym")
     reasons = patient_id_reasons(pnames)  # the questionnaire rules, one check per distinct value
     for what in reasons[reasons != ""].unique():
@@ -324,21 +327,21 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
         err.add(np.append(hit, False)[pcodes], "patient_id",
                 f"the patient_id {what}; {_DEIDENTIFIED}: use a study pseudonym (plain numbers are fine)")
     if "episode" in df:
-        ecodes, enames = _text_codes(df["episode"])
+        ecodes, enames = text_codes(df["episode"])
     else:
         ecodes, enames = np.full(n, -1, np.int32), pd.Index([], dtype="str")
 
     # time: session_date when that column is given (every row), else the study day
     date = np.full(n, np.nan)
     if "session_date" in df:
-        date, blank, bad = _parse_date(df["session_date"])
+        date, blank, bad = parse_date(df["session_date"])
         err.add(bad, "session_date", "session_date is not a valid date; allowed: an ISO date YYYY-MM-DD between "
                                      "1900 and 2100")
         err.add(blank, "session_date", "session_date is blank; every session needs its date")
         date[bad] = np.nan
     day = np.full(n, np.nan)
     if "day" in df:
-        day, blank, bad = _parse_integer(df["day"])
+        day, blank, bad = parse_integer(df["day"])
         day = day.copy()
         with np.errstate(invalid="ignore"):
             far = ~bad & ~blank & (np.abs(day) > DAY_LIMIT)
@@ -417,7 +420,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
                 scale = np.where(scale == -1, scale_keys.index(option_scale), scale)
         else:
             scale = np.full(n, scale_keys.index(option_scale))
-        vals, blank, bad = _parse_integer(df["dissociation"])
+        vals, blank, bad = parse_integer(df["dissociation"])
         err.add(bad, "dissociation", "dissociation is not a whole number; allowed: a CADSS total 0-92 or a 0-10 "
                                      "rating, or blank")
         err.add(~blank & ~bad & (scale == -1), "dissociation_scale",
@@ -442,7 +445,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
     # other columns: kept as text attributes unless they hold sentences
     extra = [c for c in df.columns if c not in _KNOWN]
     for c in extra:
-        codes, uniques = _text_codes(df[c])
+        codes, uniques = text_codes(df[c])
         prose = np.append((pd.Series(uniques, dtype="str").str.count(r"\s+") >= 3).to_numpy(), False)[codes]
         err.add(prose, c, "the cell looks like free text (a sentence), which can carry names and clinical detail; "
                           f"{_DEIDENTIFIED}: use short codes or remove the column", kind=f"free text in {c}")
@@ -496,7 +499,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
         cols[f"ae_{k}"] = flags[order]
     cols["completed"] = done[order]
     for c in extra:
-        codes, uniques = _text_codes(df[c])
+        codes, uniques = text_codes(df[c])
         cols[c] = pd.Categorical.from_codes(codes[order], categories=uniques)
     cols["line"] = raw.lines[order].astype(np.int32)
     frame = pd.DataFrame(cols)
@@ -507,7 +510,7 @@ def _check_rows(raw: RawTable, option_scale) -> SessionReport:
         "stopped_early": int((~done).sum()),
         "with_adverse_event": int(np.logical_or.reduce([v for v in events.values()]).sum()),
     })
-    return SessionReport(raw.source, _empty(), warn.table(), counts, frame, raw.sha256)
+    return SessionReport(raw.source, no_problems(), warn.table(), counts, frame, raw.sha256)
 
 
 def _allowed(vocab: dict) -> str:
@@ -529,14 +532,22 @@ def _to_datetime(days: np.ndarray) -> np.ndarray:
 def derive_infusion_numbers(questionnaires: pd.DataFrame, sessions: pd.DataFrame) -> pd.Series:
     """The infusion number of each questionnaire, from the sessions table.
 
-    Convention: a questionnaire's infusion number is the number of **completed**
-    sessions of the same patient strictly before the questionnaire's time.  A
-    questionnaire on the same day as a session counts as completed before that
-    day's session (clinics give the questionnaire before dosing), so a baseline on
-    the day of the first infusion is infusion 0, and one on the day of the third
-    infusion is 2.  Sessions stopped early are not counted.  Episodes are not used:
-    the count runs over all of the patient's completed sessions (questionnaires
-    carry no episode).
+    Convention (the input contract's, ``docs/methods.md``): a questionnaire's
+    ``infusion_number`` k is the infusion of its episode it was completed **before**,
+    so k - 1 infusions had been received.  Here k = 1 + the number of the patient's
+    sessions **with a dose** (completed, or stopped part-way with a dose recorded)
+    strictly before the questionnaire and on or after the start of the
+    questionnaire's episode; a session with no dose (stopped before dosing) is not
+    counted.  A questionnaire on the day of a session counts as
+    before that day's session (clinics give it before dosing): a baseline on the day
+    of the first infusion is 1, one on the day of the third infusion is 3, a follow-up
+    after six infusions is 7.
+
+    Episodes: when the questionnaires carry ``episode`` and ``day`` (the canonical
+    frame), an episode starts at ``assessment_date - day`` (dates) or day 0 (days), and
+    only sessions from that start on are counted; otherwise every session of the
+    patient counts.  On the day axis, sessions are matched to episodes by their
+    ``episode`` code when it is the episode's number (``2``), else to episode 1.
 
     Time axis: dates when the sessions have ``session_date`` and the questionnaires
     ``assessment_date``; otherwise study days (``day`` in both).
@@ -544,7 +555,7 @@ def derive_infusion_numbers(questionnaires: pd.DataFrame, sessions: pd.DataFrame
     Parameters
     ----------
     questionnaires : pandas.DataFrame
-        Canonical questionnaire frame (``patient_id`` and ``assessment_date`` or ``day``).
+        Questionnaire frame (``patient_id`` and ``assessment_date`` or ``day``).
     sessions : pandas.DataFrame
         Canonical sessions frame (:func:`load_sessions`).
 
@@ -552,36 +563,137 @@ def derive_infusion_numbers(questionnaires: pd.DataFrame, sessions: pd.DataFrame
     -------
     pandas.Series
         ``Int16`` aligned with ``questionnaires.index``; ``<NA>`` where the
-        questionnaire has no time, 0 for patients with no completed session before.
+        questionnaire has no time or its patient has no session in the table.
 
     Raises
     ------
     SessionAlignmentError
         When the two tables share no time axis.
     """
+    q_pid = questionnaires["patient_id"].astype("str").to_numpy()
+    s_pid = sessions["patient_id"].astype("str").to_numpy()
+    q_episode = questionnaires["episode"].to_numpy(dtype="float64", na_value=np.nan) \
+        if "episode" in questionnaires else np.full(len(questionnaires), np.nan)
     if "session_date" in sessions and "assessment_date" in questionnaires:
-        s_time, q_time = sessions["session_date"], questionnaires["assessment_date"]
-        s_t = s_time.to_numpy(dtype="datetime64[s]").astype("int64").astype("float64")
-        q_t = pd.to_datetime(q_time).to_numpy(dtype="datetime64[s]")
-        q_t = np.where(np.isnat(q_t), np.nan, q_t.astype("int64").astype("float64"))
-        s_t[np.isnat(s_time.to_numpy(dtype="datetime64[s]"))] = np.nan
+        s_t = _day_numbers(sessions["session_date"])
+        q_t = _day_numbers(questionnaires["assessment_date"])
+        if "day" in questionnaires and "episode" in questionnaires:
+            start = q_t - questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
+            start = np.where(np.isnan(start), -np.inf, start)
+        else:
+            start = np.full(len(questionnaires), -np.inf)
+        s_key, q_key = s_pid, q_pid
     elif "day" in sessions and "day" in questionnaires:
         s_t = sessions["day"].to_numpy(dtype="float64", na_value=np.nan)
         q_t = questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
+        s_key, q_key = s_pid.astype(str), q_pid.astype(str)
+        start = np.full(len(questionnaires), -np.inf)
+        if "episode" in questionnaires:
+            # each episode has its own day 0: a session belongs to the episode its code names (else episode 1)
+            code = pd.to_numeric(sessions["episode"].astype("str"), errors="coerce").to_numpy(dtype="float64") \
+                if "episode" in sessions else np.full(len(sessions), np.nan)
+            code = np.where(np.isnan(code), 1.0, code).astype("int64")
+            s_key = np.char.add(np.char.add(s_key, "|"), code.astype(str))
+            q_key = np.char.add(np.char.add(q_key, "|"), np.nan_to_num(q_episode, nan=1).astype("int64").astype(str))
+            start = np.zeros(len(questionnaires))
     else:
         raise SessionAlignmentError(
             "the sessions and questionnaires share no time axis: give session_date in the sessions and "
             "assessment_date in the questionnaires, or the study day (day) in both")
-    done = sessions["completed"].to_numpy(dtype=bool)
-    s = pd.DataFrame({"patient": sessions["patient_id"].astype("str").to_numpy(), "t": s_t})[done & ~np.isnan(s_t)]
-    s = s.sort_values(["t"], kind="stable")
-    s["before"] = s.groupby("patient").cumcount() + 1
-    q = pd.DataFrame({"patient": questionnaires["patient_id"].astype("str").to_numpy(), "t": q_t,
-                      "row": np.arange(len(questionnaires))})
-    known = q[~np.isnan(q["t"])].sort_values("t", kind="stable")
-    # strictly earlier sessions only: a same-day session comes after the questionnaire
-    merged = pd.merge_asof(known, s, on="t", by="patient", direction="backward", allow_exact_matches=False)
-    out = np.full(len(questionnaires), -1, np.int64)
-    out[merged["row"].to_numpy()] = merged["before"].fillna(0).to_numpy(dtype=np.int64)
-    return pd.Series(pd.arrays.IntegerArray(np.maximum(out, 0).astype(np.int16), out < 0),
+    # an infusion was received when the session was completed or a dose was recorded (stopped part-way)
+    dosed = np.zeros(len(sessions), bool)
+    for col in ("dose_mg", "dose_mg_per_kg"):
+        if col in sessions:
+            dosed |= sessions[col].notna().to_numpy()
+    done = (sessions["completed"].to_numpy(dtype=bool) | dosed) & ~np.isnan(s_t)
+    s = pd.DataFrame({"key": s_key[done].astype(str), "t": s_t[done]}).sort_values("t", kind="stable")
+    s["before"] = s.groupby("key").cumcount() + 1
+
+    def completed_before(times: np.ndarray) -> np.ndarray:
+        """Completed sessions of the same key strictly before each time (NaN time -> NaN)."""
+        q = pd.DataFrame({"key": np.asarray(q_key).astype(str), "t": times, "row": np.arange(len(times))})
+        known = q[np.isfinite(q["t"])].sort_values("t", kind="stable")
+        merged = pd.merge_asof(known, s, on="t", by="key", direction="backward", allow_exact_matches=False)
+        out = np.where(np.isneginf(times), 0.0, np.nan)
+        out[merged["row"].to_numpy()] = merged["before"].fillna(0).to_numpy(dtype="float64")
+        return out
+
+    # sessions in [episode start, questionnaire): none for a screening before the start
+    number = 1 + np.maximum(completed_before(q_t) - completed_before(start), 0)
+    has_sessions = np.isin(q_pid.astype(str), np.unique(s_pid.astype(str)))
+    missing = np.isnan(number) | ~has_sessions
+    return pd.Series(pd.arrays.IntegerArray(np.where(missing, 0, number).astype(np.int16), missing),
                      index=questionnaires.index, name="infusion_number")
+
+
+def _day_numbers(values: pd.Series) -> np.ndarray:
+    """Dates as whole days since 1970 (float, NaN when missing)."""
+    dates = pd.to_datetime(values).to_numpy(dtype="datetime64[D]")
+    return np.where(np.isnat(dates), np.nan, dates.astype("int64").astype("float64"))
+
+
+def with_infusion_numbers(questionnaires: pd.DataFrame, sessions: pd.DataFrame | None) -> pd.DataFrame:
+    """The questionnaires with ``infusion_number`` derived from the sessions when the data have none.
+
+    Given numbers are never replaced: a questionnaire frame that has the column (even
+    partly blank, as follow-up visits are) is returned unchanged, as it is when there
+    are no sessions or the two tables share no time axis.
+    """
+    if sessions is None or "infusion_number" in questionnaires or questionnaires.empty:
+        return questionnaires
+    try:
+        numbers = derive_infusion_numbers(questionnaires, sessions)
+    except SessionAlignmentError:
+        return questionnaires
+    return questionnaires.assign(infusion_number=numbers)
+
+
+def session_study_days(sessions: pd.DataFrame, questionnaires: pd.DataFrame) -> pd.DataFrame:
+    """Each session's questionnaire episode and study day, on the questionnaires' own scale.
+
+    With dates in both tables, a session belongs to the patient's latest episode that
+    started on or before its date (an episode starts at ``assessment_date - day``;
+    a session before the first start belongs to the first episode, with a negative
+    day) and its study day counts from that start.  With study days, the session's
+    ``day`` is kept and its ``episode`` code names the episode when it is a number
+    (else episode 1).  Used to draw sessions on a patient's course and to write
+    them with study days only (research exports).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``episode`` and ``study_day`` (nullable integers) aligned with ``sessions.index``;
+        missing where the patient has no questionnaire with a date, or there is no common axis.
+    """
+    n = len(sessions)
+    episode = np.full(n, np.nan)
+    day = np.full(n, np.nan)
+    if "session_date" in sessions and {"assessment_date", "day"} <= set(questionnaires.columns):
+        q_t = _day_numbers(questionnaires["assessment_date"])
+        starts = pd.DataFrame({
+            "patient": questionnaires["patient_id"].astype("str").to_numpy(),
+            "episode": questionnaires["episode"].to_numpy(dtype="float64") if "episode" in questionnaires
+            else np.ones(len(questionnaires)),
+            "start": q_t - questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)})
+        starts = starts.dropna().drop_duplicates(["patient", "episode"]).sort_values("start", kind="stable")
+        s = pd.DataFrame({"patient": sessions["patient_id"].astype("str").to_numpy(),
+                          "t": _day_numbers(sessions["session_date"]), "row": np.arange(n)})
+        s = s[~np.isnan(s["t"])].sort_values("t", kind="stable")
+        back = pd.merge_asof(s, starts.rename(columns={"start": "t0"}), left_on="t", right_on="t0", by="patient",
+                             direction="backward")
+        fwd = pd.merge_asof(s, starts.rename(columns={"start": "t0"}), left_on="t", right_on="t0", by="patient",
+                            direction="forward")
+        ep = back["episode"].fillna(fwd["episode"]).to_numpy(dtype="float64")
+        t0 = back["t0"].fillna(fwd["t0"]).to_numpy(dtype="float64")
+        episode[back["row"].to_numpy()] = ep
+        day[back["row"].to_numpy()] = back["t"].to_numpy(dtype="float64") - t0
+    elif "day" in sessions:
+        day = sessions["day"].to_numpy(dtype="float64", na_value=np.nan)
+        code = pd.to_numeric(sessions["episode"].astype("str"), errors="coerce").to_numpy(dtype="float64") \
+            if "episode" in sessions else np.full(n, np.nan)
+        episode = np.where(np.isnan(code), 1.0, code)
+    missing_ep, missing_day = np.isnan(episode), np.isnan(day)
+    return pd.DataFrame({
+        "episode": pd.arrays.IntegerArray(np.nan_to_num(episode).astype(np.int16), missing_ep),
+        "study_day": pd.arrays.IntegerArray(np.nan_to_num(day).astype(np.int32), missing_day),
+    }, index=sessions.index)

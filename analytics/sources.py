@@ -9,7 +9,7 @@ from .mapping import ColumnMapping, apply_mapping, load_mapping
 from .observations import is_observation_export, pivot_observations
 from .redcap import is_redcap_export, read_redcap
 
-__all__ = ["FHIR_SUFFIXES", "read_source"]
+__all__ = ["FHIR_SUFFIXES", "read_source", "read_session_source"]
 
 FHIR_SUFFIXES = (".json", ".ndjson")
 
@@ -35,3 +35,28 @@ def read_source(path, *, mapping=None, label: str | None = None) -> RawTable:
         return read_redcap(path, mapping or ColumnMapping(), label=label)
     raw = apply_mapping(raw, mapping) if mapping else raw
     return pivot_observations(raw) if is_observation_export(raw) else raw
+
+
+def read_session_source(path, *, mapping=None, label: str | None = None) -> RawTable:
+    """Read a sessions table (CSV, XLSX, Parquet) as a raw table in the sessions contract's columns.
+
+    ``mapping`` (a path or :class:`ColumnMapping`) renames headers and rewrites
+    ``session_date`` from the export's date format, as for questionnaires.  FHIR
+    and REDCap session exports are not read: the message says to export a table.
+
+    Raises
+    ------
+    UnreadableFileError
+        A FHIR file, or a file that cannot be read at all.
+    """
+    from .errors import UnreadableFileError
+
+    path = Path(path)
+    if isinstance(mapping, (str, Path)):
+        mapping = load_mapping(mapping)
+    if path.suffix.lower() in FHIR_SUFFIXES:
+        raise UnreadableFileError(f"{label or path.name}: sessions are read from a table (.csv, .xlsx, .parquet), "
+                                  "not from FHIR; export the sessions as a table with one row per session.",
+                                  source=label or path.name)
+    raw = read_table(path, label=label, sheet=mapping.sheet if mapping else None)
+    return apply_mapping(raw, mapping) if mapping else raw

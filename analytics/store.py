@@ -35,6 +35,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from .audit import list_audit, record_audit
 from .errors import (
@@ -45,6 +46,7 @@ from .errors import (
     StoreUnusableError,
 )
 from .loading import RawTable
+from .progress import ProgressCallback, progress_reporter
 from .saved_cohorts import list_cohorts, load_cohort, save_cohort
 from .store_backends import store_backend
 from .store_connection import (
@@ -56,6 +58,7 @@ from .store_connection import (
     store_error,
     utc_now,
 )
+from .store_snapshot import read_snapshot, read_snapshot_rows, snapshot_directory, snapshot_key, write_snapshot
 from .store_schema import INT_COLUMNS, MIGRATIONS, SCHEMA_VERSION, SCORE_COLUMNS, VALUE_COLUMNS, sql_statements
 from .study_keys import load_study_key, save_study_key
 from .validation import ValidationReport, validate_questionnaires
@@ -122,24 +125,58 @@ class ImportResult:
 
 # ----------------------------------------------------------------------------- rows
 
+def _text_from_codes(codes: np.ndarray, uniques, index, name) -> pd.Series:
+    """Text column from codes into distinct values (-1 = missing), built in Arrow rather than one object per row."""
+    text = pa.array(np.asarray(uniques, dtype=object), pa.string())
+    missing = codes < 0
+    indices = pa.array(np.where(missing, 0, codes).astype("int32"), mask=missing if missing.any() else None)
+    return pd.Series(pa.DictionaryArray.from_arrays(indices, text).cast(pa.string()).to_pandas(),
+                     index=index, name=name).astype("str")
+
+
+def _iso_dates(col: pd.Series) -> pd.Series:
+    """Dates as ``YYYY-MM-DD`` text (missing stays missing); each distinct date is formatted once."""
+    codes, uniques = pd.factorize(col)
+    return _text_from_codes(codes, pd.DatetimeIndex(uniques).strftime("%Y-%m-%d"), col.index, col.name)
+
+
+def _as_text(col: pd.Series) -> pd.Series:
+    """A column as text; a categorical one through its categories (each formatted once)."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        return _text_from_codes(col.cat.codes.to_numpy(), col.cat.categories.astype("str"), col.index, col.name)
+    return col.astype("str")
+
+
 def _occasion(frame: pd.DataFrame) -> pd.Series:
     """The questionnaire's identity within a patient: its date, else 'day:N'."""
     if "assessment_date" in frame:
-        dates = frame["assessment_date"].dt.strftime("%Y-%m-%d")
+        occasion = _iso_dates(frame["assessment_date"])
     else:
-        dates = pd.Series(pd.NA, index=frame.index, dtype="str")
-    given = frame["_given_day"]
-    day = "day:" + given.astype("str")
-    if "episode" in frame:  # day layout with several episodes: the day counts from its episode's start
-        ep = frame["episode"].astype("int64")
-        day = day.where(ep <= 1, "episode:" + ep.astype("str") + " " + day)
-    return dates.fillna(day)
+        occasion = pd.Series(pd.NA, index=frame.index, dtype="str")
+    undated = occasion.isna().to_numpy()
+    if undated.any():
+        given = frame.loc[undated, "_given_day"]
+        day = "day:" + given.astype("str")
+        if "episode" in frame:  # day layout with several episodes: the day counts from its episode's start
+            ep = frame.loc[undated, "episode"].astype("int64")
+            day = day.where(ep <= 1, "episode:" + ep.astype("str") + " " + day)
+        occasion[undated] = day
+    return occasion
+
+
+def _attributes_json(frame: pd.DataFrame, attrs: list[str]) -> pd.Series:
+    """One JSON object per row of the extra columns; each distinct combination is serialised once."""
+    columns = frame[attrs]
+    group = columns.groupby(attrs, dropna=False, observed=True, sort=False).ngroup().to_numpy()
+    first = pd.Series(np.arange(len(columns))).groupby(group).first().to_numpy()
+    text = columns.iloc[first].astype(object).to_json(orient="records", lines=True).splitlines()
+    return _text_from_codes(group, text, frame.index, "attributes")
 
 
 def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     """Rows to store, one per canonical questionnaire, holding the values as given."""
     frame = report.frame
-    rows = pd.DataFrame({"patient_id": frame["patient_id"].astype("str")}, index=frame.index)
+    rows = pd.DataFrame({"patient_id": _as_text(frame["patient_id"])}, index=frame.index)
     # the given day (not the computed study day) is what the file said
     if "day" in raw.frame:
         raw_day = pd.to_numeric(raw.frame["day"].astype("str").str.strip().replace("", None), errors="coerce")
@@ -149,8 +186,7 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
         rows["_given_day"] = pd.array([pd.NA] * len(frame), dtype="Int64")
     rows["occasion"] = _occasion(frame.assign(_given_day=rows["_given_day"]))
     for c in ("assessment_date", "treatment_start_date"):
-        rows[c] = frame[c].dt.strftime("%Y-%m-%d") if c in frame else pd.Series(pd.NA, index=frame.index,
-                                                                                dtype="str")
+        rows[c] = _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
     rows["day"] = rows.pop("_given_day")
     for c in SCORE_COLUMNS + ["infusion_number"]:
         rows[c] = frame[c].astype("Int64") if c in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
@@ -159,20 +195,31 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     # the episode is kept only when the file gave it (day layout); otherwise it follows from the start dates
     attrs = sorted(c for c in frame.columns if c not in known or (c == "episode" and "episode" in raw.frame))
     if attrs:
-        rows["attributes"] = frame[attrs].astype(object).to_json(orient="records", lines=True).splitlines()
+        rows["attributes"] = _attributes_json(frame, attrs)
     else:
         rows["attributes"] = "{}"
     rows["line"] = frame["line"].to_numpy()
     return rows.reset_index(drop=True)
 
 
-def _stored_rows(con) -> pd.DataFrame:
-    stored = con.read_columns("SELECT * FROM questionnaires")
+_TEXT_COLUMNS = ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes")
+_ROW_COLUMNS = ["id", "patient_id", "occasion", *VALUE_COLUMNS, "import_id"]
+
+
+def _typed_rows(stored: pd.DataFrame) -> pd.DataFrame:
+    """Stored rows with the dtypes every comparison expects (Int64 numbers, text)."""
     for c in INT_COLUMNS:
         stored[c] = stored[c].astype("Int64")
-    for c in ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes"):
+    for c in _TEXT_COLUMNS:
         stored[c] = stored[c].astype("str")
+    for c in ("id", "import_id"):
+        stored[c] = stored[c].astype("int64")
     return stored
+
+
+def _stored_rows(con) -> pd.DataFrame:
+    """Every row of ``questionnaires`` by id, read column by column (not cell by cell) by the backend."""
+    return _typed_rows(con.read_columns(f"SELECT {', '.join(_ROW_COLUMNS)} FROM questionnaires ORDER BY id"))
 
 
 def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
@@ -186,10 +233,49 @@ def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
         out["day"] = rows["day"]
     attrs = rows["attributes"].fillna("{}")
     if (attrs != "{}").any():
-        extra = pd.read_json(io.StringIO("\n".join(attrs)), lines=True, dtype=False)
+        # each distinct attribute object is parsed once; its columns' types follow from the same set of values
+        codes, uniques = pd.factorize(attrs)
+        extra = pd.read_json(io.StringIO("\n".join(uniques)), lines=True, dtype=False)
         extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
+        extra = extra.take(codes)
         out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
     return out
+
+
+# ----------------------------------------------------------------------------- the state and its snapshot
+
+def _store_state(con) -> str:
+    """Key of the store's contents: its newest import or revert (only a committed change creates one)."""
+    row = con.execute("SELECT id, kind, sha256, started_at, finished_at, added, corrected, removed, restored "
+                      "FROM imports ORDER BY id DESC LIMIT 1").fetchone()
+    return snapshot_key(row[0] if row else 0, json.dumps(row))
+
+
+def _fingerprint(con) -> str:
+    ids = [r[0] for r in con.execute("SELECT DISTINCT import_id FROM questionnaires ORDER BY import_id")]
+    return "imports " + ",".join(map(str, ids)) if ids else "empty store"
+
+
+def _rows_now(con, path, key: str, patients=None) -> pd.DataFrame:
+    """The stored rows (of ``patients`` only, when given): from the snapshot of this state, else the database."""
+    rows = read_snapshot_rows(snapshot_directory(path), key, patients=patients)
+    if rows is None:
+        rows = _stored_rows(con)
+        if patients is not None:
+            rows = rows[rows["patient_id"].isin(patients)].reset_index(drop=True)
+        return rows
+    return _typed_rows(rows)
+
+
+def _validate_rows(rows: pd.DataFrame) -> ValidationReport:
+    return validate_questionnaires(_as_raw_frame(rows.sort_values("id", kind="stable", ignore_index=True)))
+
+
+def _save_snapshot(path, key: str, report: ValidationReport, rows: pd.DataFrame, fingerprint: str) -> None:
+    if report.ok:
+        write_snapshot(snapshot_directory(path), key, frame=report.frame, errors=report.errors,
+                       warnings=report.warnings, counts=report.counts, fingerprint=fingerprint,
+                       rows=rows[_ROW_COLUMNS])
 
 
 # ----------------------------------------------------------------------------- import
@@ -197,7 +283,8 @@ def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
 @reports_store_errors
 def import_questionnaires(source, *, db=None, file_name: str | None = None, sha256: str = "",
                           source_format: str = "csv", mapping: str | None = None,
-                          accept_corrections: bool = False, user: str = "local") -> ImportResult:
+                          accept_corrections: bool = False, user: str = "local",
+                          progress: ProgressCallback | None = None) -> ImportResult:
     """Validate questionnaire data and add it to the store in one transaction.
 
     Parameters
@@ -208,6 +295,8 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
         The store; defaults to :func:`default_db_path`.
     accept_corrections : bool
         Let new values replace stored ones; the old values go to ``corrections``.
+    progress : callable, optional
+        Called with a :class:`analytics.progress.Progress` at each stage (a large file takes a while).
 
     Returns
     -------
@@ -222,29 +311,36 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
     StoreBusyError
         Another import holds the store for longer than the busy timeout.
     """
+    say = progress_reporter(progress)
+    path = store_backend(db if db is not None else default_db_path())
+    say("reading the file", 0.0)
     raw = _as_raw_table(source)
     name = file_name or raw.source
     digest = sha256 or raw.sha256
     facts = {"file": name, "sha256": digest, "format": source_format, "mapping": mapping,
              "accept_corrections": accept_corrections}
+    say(f"checking {len(raw.frame):,} rows", 0.1)
     report = validate_questionnaires(raw)
     if not report.ok:
         record_audit("import refused", {**facts, "reason": f"{len(report.errors)} validation problem(s)"}, db=db,
                      user=user)
         report.raise_if_invalid()
     new = _store_rows(report, raw)
+    notes = raw.notes
+    del raw
     con = open_store(db)
     try:
         con.begin_write()  # one writer at a time; readers carry on (WAL; MVCC in PostgreSQL)
         try:
-            result = _write_import(con, new, report, name, digest, source_format, mapping, accept_corrections, user,
-                                   raw.notes)
+            result, after = _write_import(con, path, new, report, name, digest, source_format, mapping,
+                                          accept_corrections, user, notes, say)
             record_audit("import" if not result.changed_nothing else "import (no change)",
                          {**facts, "import_id": result.import_id, "rows_read": result.rows_read,
                           "added": result.added, "unchanged": result.unchanged, "corrected": result.corrected},
                          con=con, user=user)
+            key = _store_state(con)
+            say("committing", 0.93)
             con.execute("COMMIT")
-            return result
         except (ImportConflictError, QuestionnaireValidationError) as exc:
             con.execute("ROLLBACK")
             record_audit("import refused", {**facts, "reason": type(exc).__name__}, con=con, user=user)
@@ -255,6 +351,11 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
             raise
     finally:
         con.close()
+    if after is not None:  # what was validated inside the transaction, for the readers of this state
+        say("writing the columnar snapshot for fast reads", 0.95)
+        _save_snapshot(path, key, *after)
+    say("done", 1.0)
+    return result
 
 
 def _as_raw_table(source) -> RawTable:
@@ -267,8 +368,8 @@ def _as_raw_table(source) -> RawTable:
     return read_table(source)
 
 
-def _write_import(con, new, report, name, digest, source_format, mapping, accept, user, notes=()) -> ImportResult:
-    stored = _stored_rows(con)
+def _compare(new: pd.DataFrame, stored: pd.DataFrame):
+    """Match the file's questionnaires with stored ones: which are new, which differ, and the changed values."""
     merged = new.merge(stored, on=["patient_id", "occasion"], how="left", suffixes=("", "_stored"),
                        indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
@@ -286,35 +387,64 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
                 "occasion": merged.loc[diff, "occasion"].to_numpy(), "column": c,
                 "stored": merged.loc[diff, f"{c}_stored"].astype("str").to_numpy(),
                 "new": merged.loc[diff, c].astype("str").to_numpy()}))
+    return merged, is_new, differs, changes
+
+
+def _write_import(con, path, new, report, name, digest, source_format, mapping, accept, user, notes, say):
+    """Compare, check together with the store, write.  Returns the result and, when the store changed, what a
+    snapshot of the new state needs (report, rows, fingerprint)."""
+    key = _store_state(con)
+    say("comparing with the store", 0.35)
+    # only the file's patients can match: memory follows the file, not the store
+    mine = _rows_now(con, path, key, patients=pd.unique(new["patient_id"]))
+    merged, is_new, differs, changes = _compare(new, mine)
+    del mine
     unchanged = int((~is_new & ~differs).sum())
     if differs.any() and not accept:
         table = pd.concat(changes, ignore_index=True).sort_values(["line", "column"], ignore_index=True)
         raise ImportConflictError(table, name)
-
-    # the store and the file together must still be valid (e.g. one start date per patient)
-    replaced = set(merged.loc[differs, "id"].astype("int64"))
-    combined = pd.concat([stored[~stored["id"].isin(replaced)], new[is_new | differs]], ignore_index=True)
-    together = validate_questionnaires(_as_raw_frame(combined))
-    if not together.ok:
-        raise QuestionnaireValidationError(
-            together.errors.assign(line=None, problem="with the questionnaires already in the store: "
-                                   + together.errors["problem"]), name)
-
+    rows_read = int(report.counts.get("rows_read", 0))
     warnings = report.warnings
+    if not is_new.any() and not differs.any():
+        # nothing changes: the store stays as it was (and valid); no import record, so the history shows
+        # only what changed the store
+        return ImportResult(None, name, digest, rows_read, 0, unchanged, 0, len(warnings), report), None
+
     import_id = con.execute(
         # the next number after the last (as SQLite numbers rows): a refused import leaves no gap on either backend
         "INSERT INTO imports (id, kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
         "warnings, warning_summary) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'import', ?, ?, ?, ?, ?, "
         "?, ?, ?, ?) RETURNING id",
-        (name, digest, source_format, mapping, user, utc_now(), int(report.counts.get("rows_read", 0)),
+        (name, digest, source_format, mapping, user, utc_now(), rows_read,
          len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; "))).fetchone()[0]
-    added = new[is_new]
+
+    # the store and the file together must still be valid (e.g. one start date per patient); the rows are
+    # validated in the order a reader sees them (by id), so the result is also the new snapshot
+    say("checking the file together with the store", 0.45)
+    stored = _rows_now(con, path, key)
+    next_id = int(stored["id"].max()) + 1 if len(stored) else \
+        (con.execute("SELECT coalesce(max(id), 0) FROM questionnaires").fetchone()[0] + 1)
+    corrected = merged.loc[differs]
+    if len(corrected):
+        at = stored.set_index("id").index.get_indexer(corrected["id"].astype("int64"))
+        for c in VALUE_COLUMNS:
+            stored[c] = stored[c].copy()
+            stored.iloc[at, stored.columns.get_loc(c)] = corrected[c].to_numpy()
+    added = merged.loc[is_new, ["patient_id", "occasion", *VALUE_COLUMNS]].reset_index(drop=True)
+    added.insert(0, "id", np.arange(next_id, next_id + len(added), dtype="int64"))
+    added["import_id"] = import_id
+    combined = pd.concat([stored[_ROW_COLUMNS], added[_ROW_COLUMNS]], ignore_index=True)
+    del stored
+    together = _validate_rows(combined)
+    if not together.ok:
+        raise QuestionnaireValidationError(
+            together.errors.assign(line=None, problem="with the questionnaires already in the store: "
+                                   + together.errors["problem"]), name)
+
+    say(f"writing {len(added):,} questionnaire(s) to the store", 0.6)
     if len(added):
-        cols = ["patient_id", "occasion", *VALUE_COLUMNS]
-        con.insert_rows(
-            "questionnaires", [*cols, "import_id"],
-            (tuple(_py(v) for v in row) + (import_id,) for row in added[cols].itertuples(index=False, name=None)))
-    corrected = merged[differs]
+        _insert_rows(con, added, lambda done: say(f"writing {len(added):,} questionnaire(s) to the store",
+                                                  0.6 + 0.3 * done / len(added)))
     for row in corrected.to_dict("records"):  # corrections are few; each keeps its own history row
         old = {c: _py(row[f"{c}_stored"]) for c in VALUE_COLUMNS}
         new_values = {c: _py(row[c]) for c in VALUE_COLUMNS}
@@ -325,15 +455,41 @@ def _write_import(con, new, report, name, digest, source_format, mapping, accept
         con.execute(f"UPDATE questionnaires SET {', '.join(f'{c} = ?' for c in VALUE_COLUMNS)} WHERE id = ?",
                     (*new_values.values(), int(row["id"])))
     counts = dict(added=int(is_new.sum()), unchanged=unchanged, corrected=int(differs.sum()))
-    if counts["added"] == 0 and counts["corrected"] == 0:
-        # nothing changed: leave no import record, so the history shows only what changed the store
-        con.execute("DELETE FROM imports WHERE id = ?", (import_id,))
-        import_id = None
-    else:
-        con.execute("UPDATE imports SET added = ?, unchanged = ?, corrected = ?, finished_at = ? WHERE id = ?",
-                    (counts["added"], counts["unchanged"], counts["corrected"], utc_now(), import_id))
-    return ImportResult(import_id, name, digest, int(report.counts.get("rows_read", 0)), counts["added"],
-                        counts["unchanged"], counts["corrected"], len(warnings), report)
+    con.execute("UPDATE imports SET added = ?, unchanged = ?, corrected = ?, finished_at = ? WHERE id = ?",
+                (counts["added"], counts["unchanged"], counts["corrected"], utc_now(), import_id))
+    result = ImportResult(import_id, name, digest, rows_read, counts["added"], counts["unchanged"],
+                          counts["corrected"], len(warnings), report)
+    return result, (together, combined, _fingerprint(con))
+
+
+_INSERT_BLOCK = 100_000
+
+
+def _insert_rows(con, rows: pd.DataFrame, done) -> None:
+    """Insert the rows in blocks; each column becomes Python values at once (None for missing), not cell by cell."""
+    columns = list(rows.columns)
+    for start in range(0, len(rows), _INSERT_BLOCK):
+        block = rows.iloc[start:start + _INSERT_BLOCK]
+        con.insert_rows("questionnaires", columns, zip(*(_python_values(block[c]) for c in columns)))
+        done(min(start + _INSERT_BLOCK, len(rows)))
+
+
+def _python_values(col: pd.Series) -> list:
+    """The column as a list of Python values both backends bind directly (int, str, None)."""
+    values = col.array
+    if isinstance(values, pd.arrays.IntegerArray):
+        out = values._data.astype(object)
+        out[values._mask] = None
+        return out.tolist()
+    if col.name in _FEW_DISTINCT:  # one Python string per distinct value, shared by its rows
+        codes, uniques = pd.factorize(col)
+        return np.append(np.asarray(uniques, dtype=object), None)[codes].tolist()
+    if col.dtype.kind in "iu":
+        return col.tolist()
+    return col.astype(object).where(col.notna(), None).tolist()
+
+
+_FEW_DISTINCT = frozenset({"occasion", "assessment_date", "treatment_start_date", "attributes"})
 
 
 def _keep_stored_where_blank(merged: pd.DataFrame, is_new: np.ndarray) -> None:
@@ -388,7 +544,7 @@ def list_imports(db=None) -> pd.DataFrame:
     con = open_store(db, create=False)
     try:
         return con.read_frame(
-            "SELECT id, kind, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
+            "SELECT id, kind, data_table, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
             "added, unchanged, corrected, removed, restored, warnings, warning_summary, reverts, reverted_by "
             "FROM imports ORDER BY id")
     finally:
@@ -401,7 +557,12 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
 
     The revert is recorded as its own history entry (returned).  Refused when
     a later, unreverted import changed the same questionnaires: revert that first.
+    A sessions import is reverted by :func:`analytics.session_store.revert_session_import`.
     """
+    from .session_store import is_session_import, revert_session_import
+
+    if is_session_import(import_id, db=db):
+        return revert_session_import(import_id, db=db, user=user)
     con = open_store(db, create=False)
     try:
         con.begin_write()
@@ -443,12 +604,21 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
             record_audit("revert", {"import_id": import_id, "revert_id": revert_id, "file": file_name,
                                     "removed": removed, "restored": restored}, con=con, user=user)
             con.execute("COMMIT")
-            return revert_id
         except BaseException:
             con.execute("ROLLBACK")
             raise
     finally:
         con.close()
+    _refresh_snapshot(db)
+    return revert_id
+
+
+def _refresh_snapshot(db) -> None:
+    """Validate the store as it is now and keep the snapshot, so the next reader does not have to."""
+    try:
+        read_store(db)
+    except AnalyticsError:  # e.g. the revert emptied the store: nothing to keep
+        pass
 
 
 # ----------------------------------------------------------------------------- reading
@@ -481,22 +651,38 @@ def store_fingerprint(db=None) -> str:
 def read_store(db=None) -> ValidationReport:
     """Everything in the store as a validation report whose ``frame`` is the canonical frame.
 
+    Read from the columnar snapshot of the store's current state (see :mod:`analytics.store_snapshot`):
+    the rows were validated when they were imported and the snapshot's key proves the store has not
+    changed since.  Without a current snapshot (the first read after an update of the tool, or after
+    the folder was deleted) the rows are read from the database and validated, and the snapshot is written
+    for the next reader.  This is the one read path, the same on both backends.
+
     Raises
     ------
     AnalyticsError
         When there is no store, or it holds no questionnaire yet.
     """
-    path = db if db is not None else default_db_path()
+    path = store_backend(db if db is not None else default_db_path())
     con = open_store(path, create=False)
     try:
-        rows = _stored_rows(con)
+        con.begin_read()  # one consistent state for the key and the rows (a writer may commit meanwhile)
+        try:
+            key = _store_state(con)
+            snapshot = read_snapshot(snapshot_directory(path), key)
+            if snapshot is None:
+                rows = _stored_rows(con)
+                fingerprint = _fingerprint(con)
+        finally:
+            con.execute("COMMIT")
     finally:
         con.close()
+    if snapshot is not None:
+        return ValidationReport(f"store {path.short_name} ({snapshot.fingerprint})", snapshot.errors, snapshot.warnings,
+                                snapshot.counts, snapshot.frame, "")
     if rows.empty:
         raise AnalyticsError(f"{path}: the store holds no questionnaire yet. Import a file first: "
                              "python -m analytics import FILE")
-    rows = rows.sort_values("id", kind="stable", ignore_index=True)
-    report = validate_questionnaires(_as_raw_frame(rows))
-    source = f"store {store_backend(path).short_name} ({store_fingerprint(path)})"
-    return ValidationReport(source, report.errors, report.warnings,
+    report = _validate_rows(rows)
+    _save_snapshot(path, key, report, rows, fingerprint)
+    return ValidationReport(f"store {path.short_name} ({fingerprint})", report.errors, report.warnings,
                             report.counts, report.frame, "")

@@ -1,8 +1,8 @@
 """Moving a clinic's store to another place (an SQLite file to PostgreSQL, or back), and proving the copy whole.
 
 ``python -m analytics store copy --from SOURCE --to TARGET`` copies every table (imports and reverts,
-questionnaires, correction history, saved cohorts, the audit trail, research exports and their study-id keys)
-row for row with their ids, in one transaction on the target, which must be empty.  Then it verifies:
+questionnaires, sessions, correction history, safety reviews, saved cohorts, the audit trail, research exports
+and their study-id keys) row for row with their ids, in one transaction on the target, which must be empty.  Then it verifies:
 
 * the same number of rows in every table;
 * the same content: a SHA-256 of every table's rows in id order, computed on both sides;
@@ -30,6 +30,9 @@ STORE_TABLES = {
     "imports": "id",
     "questionnaires": "id",
     "corrections": "id",
+    "sessions": "id",
+    "session_corrections": "id",
+    "safety_reviews": "id",
     "cohorts": "name",
     "audit": "id",
     "research_exports": "export_id",

@@ -12,7 +12,7 @@ from .instruments import GAD7, PHQ9
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS", "SCORE_COLUMNS", "VALUE_COLUMNS", "INT_COLUMNS", "sql_statements"]
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 #: Score columns of the ``questionnaires`` table (items and totals of both instruments).
 SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
@@ -35,7 +35,8 @@ def _chain_audit_and_own_cohorts(con: sqlite3.Connection) -> None:
 # version 3 adds saved research cohorts; version 4 the append-only audit trail;
 # version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here);
 # version 6 chains the audit rows by hash and gives saved cohorts an owner;
-# version 7 keeps the Safety page's reviews (analytics/reviews.py).
+# version 7 keeps the Safety page's reviews (analytics/reviews.py);
+# version 8 adds the sessions table (analytics/session_store.py) and which table an import filled.
 # A step is SQL, or a function of the connection when it needs Python (hashing).
 MIGRATIONS = [
     """
@@ -145,6 +146,52 @@ MIGRATIONS = [
         through_day INTEGER
     );
     CREATE INDEX safety_reviews_patient ON safety_reviews(data_source, patient_id);
+    """,
+    # v7 -> v8: the sessions table (analytics/session_store.py) and which table an import filled
+    """
+    ALTER TABLE imports ADD COLUMN data_table TEXT NOT NULL DEFAULT 'questionnaires';
+    CREATE TABLE sessions (
+        id INTEGER PRIMARY KEY,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        session_date TEXT,
+        day INTEGER,
+        episode TEXT,
+        route TEXT NOT NULL,
+        dose_mg REAL,
+        dose_mg_per_kg REAL,
+        systolic_pre INTEGER,
+        diastolic_pre INTEGER,
+        heart_rate_pre INTEGER,
+        systolic_post INTEGER,
+        diastolic_post INTEGER,
+        heart_rate_post INTEGER,
+        systolic_discharge INTEGER,
+        diastolic_discharge INTEGER,
+        heart_rate_discharge INTEGER,
+        spo2_lowest INTEGER,
+        dissociation INTEGER,
+        dissociation_scale TEXT,
+        sedation_moaas INTEGER,
+        minutes_monitored INTEGER,
+        adverse_events TEXT NOT NULL DEFAULT 'none',
+        completed INTEGER NOT NULL,
+        attributes TEXT NOT NULL DEFAULT '{}',
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        UNIQUE (patient_id, occasion)
+    );
+    CREATE INDEX sessions_import ON sessions(import_id);
+    CREATE TABLE session_corrections (
+        id INTEGER PRIMARY KEY,
+        session_id INTEGER NOT NULL,
+        patient_id TEXT NOT NULL,
+        occasion TEXT NOT NULL,
+        import_id INTEGER NOT NULL REFERENCES imports(id),
+        old_values TEXT NOT NULL,
+        new_values TEXT NOT NULL,
+        reverted_by INTEGER REFERENCES imports(id)
+    );
+    CREATE INDEX session_corrections_import ON session_corrections(import_id);
     """,
 ]
 

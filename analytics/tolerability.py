@@ -3,8 +3,8 @@
 Every function takes the canonical sessions frame of :func:`analytics.sessions.load_sessions`
 plus keyword-only thresholds and returns a tidy frame: one row per group with its
 n next to every figure, so a rate never travels without its denominator.  A group
-with no sessions is absent (no data), never 0%.  Thresholds are defined once here,
-with their sources in ``docs/instruments.md`` (section "Tolerability thresholds").
+with no sessions is absent (no data), never 0%.  Thresholds are defined once, in
+:mod:`analytics.definitions`, with where each default comes from (``TOLERABILITY_SOURCES``).
 
 These summaries inform review of a clinic's records; they are not clinical advice
 and do not say whether any one session was managed well.
@@ -21,10 +21,13 @@ from .definitions import (  # the thresholds, with their sources, are defined th
     SEDATION_MOAAS_DEEP_AT_OR_BELOW,
     SYSTOLIC_READING_OVER,
     SYSTOLIC_RISE_AT,
+    TOLERABILITY_DOSE_BANDS_MG,
+    TOLERABILITY_DOSE_BANDS_MG_PER_KG,
 )
 from .errors import DefinitionError
 from .sessions import ADVERSE_EVENTS, TIME_POINTS
 from .statistics import wilson_proportion
+from .suppression import suppress_small_cells
 
 __all__ = [
     "SYSTOLIC_RISE_AT",
@@ -41,12 +44,11 @@ __all__ = [
     "stopped_early",
     "monitoring_completeness",
     "dose_band",
+    "tolerability_table",
 ]
 
-#: Dose bands for the summaries (left-closed, the last open-ended): mg/kg for IV/IM
-#: ketamine, mg for esketamine and oral doses.  Presentation bands, not a classification.
-DOSE_BANDS_MG_PER_KG = (0, 0.5, 0.75, 1.0, np.inf)
-DOSE_BANDS_MG = (0, 28, 56, 84, np.inf)
+DOSE_BANDS_MG_PER_KG = TOLERABILITY_DOSE_BANDS_MG_PER_KG  # presentation bands (analytics/definitions.py)
+DOSE_BANDS_MG = TOLERABILITY_DOSE_BANDS_MG
 
 
 def _check_threshold(name, value, lo, hi):
@@ -249,3 +251,111 @@ def monitoring_completeness(sessions: pd.DataFrame, *, min_minutes: dict | None 
                                   "sessions (blank minutes count as not met)", route=r))
     return pd.DataFrame(rows, columns=["route", "measure", "events", "n", "rate", "ci_low", "ci_high", "definition",
                                        "warning"])
+
+
+def tolerability_table(sessions: pd.DataFrame, *, patients=None, suppression: bool = True,
+                       systolic_rise_at: int = SYSTOLIC_RISE_AT, diastolic_rise_at: int = DIASTOLIC_RISE_AT,
+                       systolic_over: int = SYSTOLIC_READING_OVER, diastolic_over: int = DIASTOLIC_READING_OVER,
+                       min_minutes: dict | None = None) -> pd.DataFrame:
+    """One aggregate table of tolerability for an export, small cells suppressed by default.
+
+    Rows: ``measure``, ``unit`` (session or patient), ``route`` (``all`` and each
+    route; the route rows of a measure add up to its ``all`` row, so suppression is
+    complementary within a measure), ``n``, ``events``, ``rate``, ``ci_low``,
+    ``ci_high``, ``definition`` and ``suppressed``.  Measures: blood-pressure rise over
+    the thresholds, readings over at each time point, sessions stopped early, each
+    adverse event and any (per session, and per patient for all routes), post-dose
+    blood pressure recorded and monitoring at least the minimum (completed sessions).
+
+    Parameters
+    ----------
+    sessions : pandas.DataFrame
+        Canonical sessions frame.
+    patients : iterable of str, optional
+        Keep only these patients' sessions (the export's cohort).
+    suppression : bool
+        Hide counts from 1 to ``SMALL_CELL_MAX`` and the cells that would reveal them
+        (:func:`analytics.suppression.suppress_small_cells`).
+    """
+    if patients is not None:
+        keep = sessions["patient_id"].astype("str").isin(pd.Index(pd.Series(list(patients), dtype="str")))
+        sessions = sessions[keep.to_numpy()]
+    minimum = MIN_MONITORING_MINUTES if min_minutes is None else dict(min_minutes)
+    per = blood_pressure_rise(sessions, systolic_rise_at=systolic_rise_at, diastolic_rise_at=diastolic_rise_at,
+                              systolic_over=systolic_over, diastolic_over=diastolic_over)
+    route = sessions["route"].astype("str").to_numpy()
+    done = sessions["completed"].to_numpy(dtype=bool)
+
+    def num(col):
+        return sessions[col].to_numpy(dtype="float64", na_value=np.nan) if col in sessions \
+            else np.full(len(sessions), np.nan)
+
+    def flags(values, known):
+        out = pd.array(np.asarray(values, dtype=bool), dtype="boolean")
+        out[~np.asarray(known, dtype=bool)] = pd.NA
+        return out
+
+    rise = f"post-dose minus pre-dose >= {systolic_rise_at} mmHg systolic or >= {diastolic_rise_at} mmHg diastolic"
+    over = f"> {systolic_over} systolic or > {diastolic_over} diastolic mmHg"
+    need = pd.Series(route).map(minimum).to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        enough = num("minutes_monitored") >= need
+    post = ~np.isnan(num("systolic_post")) & ~np.isnan(num("diastolic_post"))
+    measures = [
+        ("blood-pressure rise", per["rise_over"].array, f"sessions with a rise {rise} / sessions with both readings"),
+        *((f"reading over ({t})", per[f"over_{t}"].array, f"sessions with the {t} reading {over} / sessions with "
+           f"that reading") for t in TIME_POINTS),
+        ("stopped early", flags(~done, np.ones(len(done))), "sessions not completed / sessions"),
+        *((f"adverse event: {k.replace('_', ' ')}", flags(sessions[f"ae_{k}"], np.ones(len(done))),
+           f"sessions with {k.replace('_', ' ')} / sessions") for k in ADVERSE_EVENTS),
+        ("adverse event: any", flags(np.logical_or.reduce([sessions[f"ae_{k}"].to_numpy(dtype=bool)
+                                                          for k in ADVERSE_EVENTS]), np.ones(len(done))),
+         "sessions with any adverse event / sessions"),
+        ("post-dose blood pressure recorded", flags(post, done),
+         "completed sessions with systolic_post and diastolic_post / completed sessions"),
+        ("monitored at least the minimum", flags(enough, done & ~np.isnan(need)),
+         "completed sessions with minutes_monitored >= the route's minimum ("
+         + ", ".join(f"{r}: {m:g} min" for r, m in minimum.items()) + "; blank counts as not met) / completed "
+         "sessions of those routes"),
+    ]
+    long = pd.concat([pd.DataFrame({"measure": name, "route": route, "value": values, "definition": text})
+                      for name, values, text in measures], ignore_index=True)  # about 14 measures, not rows
+    long = long[long["value"].notna()]
+    long["value"] = long["value"].astype(bool)
+    by_route = long.groupby(["measure", "definition", "route"], sort=False)["value"].agg(n="size", events="sum")
+    by_route = by_route.reset_index()
+    total = by_route.groupby(["measure", "definition"], sort=False)[["n", "events"]].sum()
+    # a measure with no session to count (no discharge readings, say) keeps its row: n = 0 reads "no data"
+    every = pd.MultiIndex.from_tuples([(name, text) for name, _, text in measures], names=["measure", "definition"])
+    total = total.reindex(every, fill_value=0).reset_index()
+    total["route"] = "all"
+    # the monitoring minimum is set per route: no all-routes row (its routes would not add up to one rule)
+    total = total[total["measure"] != "monitored at least the minimum"]
+    rows = pd.concat([total, by_route], ignore_index=True).assign(unit="session")
+    # per patient: patients with the event at any of their sessions / patients with any session (all routes)
+    pid = sessions["patient_id"].astype("str").to_numpy()
+    events = pd.DataFrame({k: sessions[f"ae_{k}"].to_numpy(dtype=bool) for k in ADVERSE_EVENTS})
+    events["any"] = events.any(axis=1)
+    per_patient = events.groupby(pid, sort=False).any()
+    patient_rows = pd.DataFrame({
+        "measure": [f"adverse event: {k.replace('_', ' ')}" for k in per_patient.columns],
+        "definition": [f"patients with {k.replace('_', ' ')} at any session / patients with a session"
+                       for k in per_patient.columns],
+        "route": "all", "n": len(per_patient), "events": per_patient.sum().to_numpy(dtype="int64"),
+        "unit": "patient"})
+    table = pd.concat([rows, patient_rows], ignore_index=True)
+    order = {name: i for i, (name, _, _) in enumerate(measures)}
+    table = table.assign(_o=table["measure"].map(order), _u=table["unit"] == "patient",
+                         _r=table["route"] != "all").sort_values(["_o", "_u", "_r", "route"], kind="stable")
+    table = table.drop(columns=["_o", "_u", "_r"]).reset_index(drop=True)
+    table["n"] = table["n"].astype("int64")
+    table["events"] = table["events"].astype("int64")
+    intervals = [wilson_proportion(int(e), int(n)) for e, n in zip(table["events"], table["n"])]  # tens of rows
+    table["rate"] = [p.estimate for p in intervals]
+    table["ci_low"] = [p.ci_low for p in intervals]
+    table["ci_high"] = [p.ci_high for p in intervals]
+    table = table[["measure", "unit", "route", "n", "events", "rate", "ci_low", "ci_high", "definition"]]
+    if not suppression:
+        return table.assign(suppressed="")
+    return suppress_small_cells(table, group_by=("measure", "unit"), dimension_column="route",
+                                total_dimension="all")

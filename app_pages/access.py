@@ -10,7 +10,7 @@
   allow-list (``[access] allowed_emails`` / ``allowed_domains``) of *verified*
   addresses (an ID token whose ``email_verified`` is not true is refused).  Roles:
   ``directors`` see everything; ``researchers`` (and anyone allowed but not
-  given a role: least privilege) see no Patient, Safety, Export or Data page.
+  given a role: least privilege) see no Patient, Safety, Tolerability, Export or Data page.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from streamlit.errors import StreamlitSecretNotFoundError
 LOOPBACK = {"127.0.0.1", "localhost", "::1", "[::1]"}
 #: A request carrying any of these was relayed by a proxy: its visitor is somewhere else.
 PROXY_HEADERS = ("x-forwarded-for", "x-forwarded-host", "x-real-ip", "forwarded")
-DIRECTOR_ONLY = {"patient", "safety", "export", "data"}
+DIRECTOR_ONLY = {"patient", "safety", "tolerability", "export", "data"}
 HOW_TO = ("Configure sign-in in `.streamlit/secrets.toml` (see `.streamlit/secrets.example.toml`: an `[auth]` section "
           "for your identity provider and an `[access]` allow-list), or serve on 127.0.0.1 only.")
 

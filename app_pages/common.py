@@ -317,7 +317,10 @@ def _page_view(title: str, subheading: bool) -> View | None:
         st.error("The data were refused; nothing from them is shown. Fix these problems and reload.")
         show_table(report.errors, width="content")
         return None
-    source_key = (kind, str(sources[kind]), report.sha256, report.source, report.counts.get("questionnaires"))
+    from app_pages.session_data import with_derived_infusions  # infusion numbers from sessions, when absent
+    report = with_derived_infusions(kind, sources[kind], report)
+    source_key = (kind, str(sources[kind]), report.sha256, report.source, report.counts.get("questionnaires"),
+                  report.counts.get("infusion_number"))
 
     with st.sidebar:
         quarters = quarters_in(report, source_key)

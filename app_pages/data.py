@@ -320,11 +320,12 @@ def _import(data: bytes, suffix: str, label: str, mapping: ColumnMapping | None,
             _refused(label, f"{len(report.errors)} problem row(s). Fix them in the file (or the column matches "
                             "above) and import it again.", report.errors)
             return
-        with st.spinner("Writing to the store in one transaction..."):
-            result = import_questionnaires(raw, db=db, file_name=label, sha256=fingerprint,
-                                           source_format=raw.file_format, mapping=mapping.name or None
-                                           if mapping is not None and mapping.columns else None,
-                                           accept_corrections=accept, user=signed_in_user())
+        bar = st.progress(0.0, text="Writing to the store in one transaction...")
+        result = import_questionnaires(raw, db=db, file_name=label, sha256=fingerprint,
+                                       source_format=raw.file_format, mapping=mapping.name or None
+                                       if mapping is not None and mapping.columns else None,
+                                       accept_corrections=accept, user=signed_in_user(),
+                                       progress=lambda step: bar.progress(step.fraction, text=plain(step.stage)))
     except ImportConflictError as exc:
         st.session_state["pending_corrections"] = {"sha256": fingerprint, "layout": layout,
                                                    "preview": correction_preview(exc.conflicts)}

@@ -18,6 +18,7 @@ from analytics.settings import ClinicSettings, load_settings, save_settings
 from analytics.store import default_db_path
 from app_pages.access import require_director
 from app_pages.common import download, footer, page_setup, plain, quarters_in, show_table, signed_in_user
+from app_pages.session_data import source_sessions
 
 MIME = {".csv": "text/csv", ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         ".html": "text/html", ".pdf": "application/pdf", ".json": "application/json"}
@@ -68,7 +69,8 @@ if st.button("Build the export", type="primary", key="build_export"):
             source = {"kind": view.kind, "source": view.report.source, "sha256": view.report.sha256}
             export = quarterly_export(view.report.frame, quarter=quarter, definitions=view.definitions,
                                       suppression=not internal, source=source, software_version=__version__,
-                                      clinic_name=settings.clinic_name)
+                                      clinic_name=settings.clinic_name,
+                                      sessions=source_sessions(view))  # adds the tolerability table
             formats = DEFAULT_FORMATS + (("pdf",) if with_pdf else ())
             # recorded before the files are built and after: a failure half-way is on record
             with audited("export (dashboard)", {"quarter": export.quarter, "parameters": export.manifest["parameters"],

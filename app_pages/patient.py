@@ -13,6 +13,7 @@ from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
 from app_pages.common import PALETTE, download, footer, page_setup, plain, show_table
 from app_pages.patient_chart import answers_figure, course_figure
+from app_pages.session_data import patient_sessions_section
 
 
 def course_outcome(row) -> str:
@@ -77,6 +78,8 @@ st.caption(f"{len(complete)} scored questionnaire(s) of {len(q)} in {len(courses
            f"episode starts; blue: baseline windows (days {BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]}); "
            "orange: endpoint windows. Bands: PHQ-9 "
            "severity (Kroenke 2001)." + axis_note + " " + view.caption(None, "Outcome "))
+
+patient_sessions_section(view, pid, q, courses)  # dose, blood pressure, dissociation on the same axis
 
 if len(courses) > 1:
     st.subheader("Episodes")

@@ -12,8 +12,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analytics.synthetic import synthetic_clinic  # noqa: E402
+from analytics.synthetic_sessions import synthetic_sessions  # noqa: E402
 
 OUT = ROOT / "sample_data" / "sample_clinic.csv"
+SESSIONS_OUT = ROOT / "sample_data" / "sample_sessions.csv"
 SEED = 20261121
 
 
@@ -21,6 +23,10 @@ def main() -> None:
     frame = synthetic_clinic(600, seed=SEED)
     frame.to_csv(OUT, index=False, lineterminator="\n")
     print(f"wrote {OUT.relative_to(ROOT)}: {len(frame)} rows, {frame['patient_id'].nunique()} patients")
+    sessions = synthetic_sessions(frame, seed=SEED)
+    sessions.to_csv(SESSIONS_OUT, index=False, lineterminator="\n")
+    print(f"wrote {SESSIONS_OUT.relative_to(ROOT)}: {len(sessions)} sessions, "
+          f"{sessions['patient_id'].nunique()} patients")
 
 
 if __name__ == "__main__":

@@ -45,14 +45,14 @@ def test_researcher_sees_no_patient_safety_export_or_data():
     at = app({"is_logged_in": True, "email": "analyst@clinic.org"})
     assert not at.exception and shows_data(at)
     assert any("researcher" in c.value for c in at.sidebar.caption)
-    for page in ("patient", "safety", "export", "data"):  # not even registered in the navigation
+    for page in ("patient", "safety", "tolerability", "export", "data"):  # not even registered in the navigation
         with pytest.raises(ValueError, match="Known pages"):
             at.switch_page(f"app_pages/{page}.py")
     at.switch_page("app_pages/research.py").run()
     assert not at.exception and shows_data(at)
 
 
-@pytest.mark.parametrize("page", ["patient", "safety", "export", "data"])
+@pytest.mark.parametrize("page", ["patient", "safety", "tolerability", "export", "data"])
 def test_direct_link_to_a_director_page_is_stopped(page):
     at = AppTest.from_file(str(ROOT / "app_pages" / f"{page}.py"), default_timeout=60)
     at.session_state["role"] = "researcher"

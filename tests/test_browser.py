@@ -54,6 +54,7 @@ PAGES = [  # (url path, heading, charts expected)
     ("", "Outcome overview", 4),
     ("patient", "Patient course", 2),
     ("safety", "Suicidal-ideation review", 0),
+    ("tolerability", "Tolerability", 3),
     ("trajectories", "Trajectories", 2),
     ("research", "Research cohort review", 3),
     ("export", "Quarterly export", 0),
@@ -77,6 +78,38 @@ def test_every_page_in_browser(server, browser, path, heading, charts):
     expect(page.get_by_text("Synthetic sample data").first).to_be_visible()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
+    assert not errors, errors
+    page.close()
+
+
+def test_tolerability_page_in_browser(server, browser):
+    """The sample clinic's sessions: the session count, a threshold set in the sidebar, the charts drawn."""
+    from analytics.sessions import load_sessions
+    from analytics.tolerability import tolerability_table
+
+    sessions = load_sessions(ROOT / "sample_data" / "sample_sessions.csv")
+    page = browser.new_page(viewport={"width": 1400, "height": 2400})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/tolerability", wait_until="domcontentloaded")
+    page.wait_for_selector("h1:has-text('Tolerability')", timeout=60_000)
+    expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+    sessions_metric = page.locator("[data-testid='stMetric']", has_text="Sessions").first
+    expect(sessions_metric).to_contain_text(f"{len(sessions):,}".replace(",", ""), timeout=60_000)
+    page.wait_for_function("document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= 3",
+                           timeout=60_000)
+    # a lower rise threshold: the chart's threshold label follows the sidebar
+    field = page.get_by_role("spinbutton", name="Blood-pressure rise: systolic (mmHg)")
+    field.fill("30")
+    field.press("Enter")
+    expect(page.get_by_text("rise counted at 30 mmHg").first).to_be_attached(timeout=60_000)
+    expected = tolerability_table(sessions, suppression=False, systolic_rise_at=30)
+    rise = expected[(expected["measure"] == "blood-pressure rise") & (expected["route"] == "all")].iloc[0]
+    # the table's cells exist for assistive technology: the row of all routes shows the engine's rate
+    page.wait_for_selector(f'td:has-text("{rise["rate"] * 100:.1f}%")', state="attached", timeout=60_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "tolerability.png"), full_page=True)
     assert not errors, errors
     page.close()
 

@@ -14,7 +14,7 @@ from analytics.definitions import LOST_TO_FOLLOW_UP_DAYS
 from analytics.safety import safety_worklist
 from conftest import ROOT, SAMPLE, TINY
 
-PAGES = ["overview", "patient", "safety", "trajectories", "research", "export", "data"]
+PAGES = ["overview", "patient", "safety", "tolerability", "trajectories", "research", "export", "data"]
 
 
 @pytest.fixture(autouse=True)

@@ -134,11 +134,12 @@ def test_ssn_as_patient_id_refused():
 
 
 def _sessions_for_infusions():
-    rows = [_row(date=d, done=c) for d, c in
-            (("2025-01-06", "yes"), ("2025-01-08", "yes"), ("2025-01-10", "no"), ("2025-01-13", "yes"))]
+    rows = [_row(date=d, done=c, dose=dose) for d, c, dose in
+            (("2025-01-06", "yes", "0.5"), ("2025-01-08", "yes", "0.5"), ("2025-01-10", "no", ""),
+             ("2025-01-13", "yes", "0.5"), ("2025-01-15", "no", "0.5"))]
     rows.append(_row(pid="P2", date="2025-01-07"))
     frame = _frame(*rows)
-    frame["day"] = ["0", "2", "4", "7", "0"]
+    frame["day"] = ["0", "2", "4", "7", "9", "0"]
     return load_sessions(frame)
 
 
@@ -150,18 +151,51 @@ def test_infusion_numbers_same_day_counts_before():
                                            "2025-01-20", "2025-01-07", "2025-01-09", None]),
     }, index=[10, 11, 12, 13, 14, 15, 16, 17, 18])
     got = derive_infusion_numbers(q, sessions)
-    # before any; same day as #1 -> 0; after #1 -> 1; same day as #2 -> 1; the 10th was stopped early -> 2;
-    # after all three completed -> 3; P2 same day as its only session -> 0; P3 has no sessions -> 0; no date -> NA
-    assert got.iloc[:8].tolist() == [0, 0, 1, 1, 2, 3, 0, 0] and pd.isna(got.iloc[8])
+    # k = 1 + dosed sessions strictly before (the questionnaire is completed before infusion k):
+    # before any -> 1; same day as #1 -> 1; after #1 -> 2; same day as #2 -> 2; the 10th was stopped before a
+    # dose -> not counted, 3; after the 13th and the 15th (stopped part-way, dosed) -> 5; P2 same day as its only
+    # session -> 1; P3 has no sessions -> unknown; no date -> unknown
+    assert got.iloc[:7].tolist() == [1, 1, 2, 2, 3, 5, 1] and pd.isna(got.iloc[7]) and pd.isna(got.iloc[8])
     assert got.index.tolist() == q.index.tolist() and str(got.dtype) == "Int16"
 
 
 def test_infusion_numbers_by_study_day_and_no_common_axis():
     sessions = _sessions_for_infusions()
     q = pd.DataFrame({"patient_id": ["P1", "P1", "P1"], "day": pd.array([0, 3, 8], dtype="Int16")})
-    assert derive_infusion_numbers(q, sessions).tolist() == [0, 2, 3]
+    # day 0 -> 1; day 3: days 0 and 2 before -> 3; day 8: days 0, 2, 7 (day 4 had no dose) -> 4
+    assert derive_infusion_numbers(q, sessions).tolist() == [1, 3, 4]
     with pytest.raises(SessionAlignmentError, match="no time axis"):
         derive_infusion_numbers(pd.DataFrame({"patient_id": ["P1"], "week": [1]}), sessions)
+
+
+def test_infusion_numbers_restart_with_each_episode():
+    sessions = load_sessions(_frame(*[_row(date=d) for d in ("2025-01-06", "2025-01-08", "2025-03-01",
+                                                              "2025-03-03")]))
+    # canonical questionnaires: episode 2 starts on 2025-03-01 (assessment_date - day)
+    q = pd.DataFrame({"patient_id": ["P1"] * 5, "episode": [1, 1, 2, 2, 2],
+                      "day": pd.array([0, 30, -4, 0, 2], dtype="Int16"),
+                      "assessment_date": pd.to_datetime(["2025-01-06", "2025-02-05", "2025-02-25", "2025-03-01",
+                                                         "2025-03-03"])})
+    # episode 1: day 0 -> 1, after both -> 3; episode 2: screening before its start -> 1, day 0 -> 1, day 2 -> 2
+    assert derive_infusion_numbers(q, sessions).tolist() == [1, 3, 1, 1, 2]
+    # the same on the day axis, sessions matched to episodes by their episode code
+    days = load_sessions(_frame(*[_row(date=d) for d in ("2025-01-06", "2025-01-08", "2025-03-01",
+                                                          "2025-03-03")]).assign(
+        day=["0", "2", "0", "2"], episode=["1", "1", "2", "2"]).drop(columns="session_date"))
+    assert derive_infusion_numbers(q.drop(columns="assessment_date"), days).tolist() == [1, 3, 1, 1, 2]
+
+
+def test_derived_infusion_numbers_match_the_sample_clinics_own():
+    # a second implementation: the synthetic clinic numbers its infusion visits itself; the sessions generated
+    # for it must give the same numbers back on every questionnaire that carries one
+    from analytics import load_questionnaires
+    from conftest import SAMPLE
+    q = load_questionnaires(SAMPLE)
+    sessions = load_sessions(SAMPLE.with_name("sample_sessions.csv"))
+    given = q["infusion_number"]
+    derived = derive_infusion_numbers(q, sessions)
+    assert given.notna().sum() > 3000
+    assert (derived[given.notna()] == given[given.notna()]).all()
 
 
 def test_typed_parquet_like_frame():
@@ -201,3 +235,20 @@ def test_refused_report_text_lists_every_problem():
     report = validate_sessions(_frame(_row(route="drip"), _row(date="2025-01-07", spo2="20")))
     text = report.to_text()
     assert "REFUSED, 2 error row(s)" in text and "route" in text and "spo2_lowest" in text
+
+
+def test_with_infusion_numbers_fills_only_an_absent_column_and_enables_outcomes_by_infusions():
+    from analytics import load_questionnaires, patient_outcomes
+    from analytics.infusions import infusion_outcomes
+    from analytics.sessions import with_infusion_numbers
+    from conftest import SAMPLE
+    q = load_questionnaires(SAMPLE)
+    sessions = load_sessions(SAMPLE.with_name("sample_sessions.csv"))
+    assert with_infusion_numbers(q, sessions) is q  # given numbers are never replaced
+    bare = q.drop(columns="infusion_number")
+    assert infusion_outcomes(patient_outcomes(bare)).empty
+    filled = with_infusion_numbers(bare, sessions)
+    assert filled["infusion_number"].notna().all()
+    figures = infusion_outcomes(patient_outcomes(filled))
+    assert (figures["n"] > 0).all() and list(figures["metric"]) == ["response", "remission", "si_free"]
+    assert with_infusion_numbers(bare, None) is bare

@@ -71,7 +71,7 @@ def test_director_signs_in_and_sees_every_page(signed_in_dashboard):
     page.wait_for_selector("h1:has-text('Outcome overview')", timeout=60_000)
     page.wait_for_selector("text=Signed in as boss@clinic.org (director)", timeout=30_000)
     nav = page.locator("[data-testid='stSidebarNav']")
-    for name in ("Overview", "Patient", "Safety", "Research", "Export", "Data"):
+    for name in ("Overview", "Patient", "Safety", "Tolerability", "Research", "Export", "Data"):
         expect(nav).to_contain_text(name, timeout=30_000)
     context.close()
 
@@ -83,7 +83,7 @@ def test_researcher_sees_no_patient_or_safety_page(signed_in_dashboard):
     nav = page.locator("[data-testid='stSidebarNav']")
     expect(nav).to_contain_text("Research", timeout=30_000)  # the navigation has drawn
     expect(nav).to_contain_text("Trajectories")
-    for name in ("Safety", "Patient", "Data", "Export"):
+    for name in ("Safety", "Tolerability", "Patient", "Data", "Export"):
         expect(nav).not_to_contain_text(name)
     context.close()
 

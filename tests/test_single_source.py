@@ -27,6 +27,8 @@ ALLOWED = {
     ("analytics/definitions.py", None): "the one source",
     ("analytics/synthetic.py", None): "parameters of the synthetic clinic generator (sample data), not rules "
                                       "applied to a clinic's data",
+    ("analytics/synthetic_sessions.py", None): "parameters of the synthetic sessions generator (sample data), not "
+                                               "rules applied to a clinic's data",
     ("analytics/instruments.py", None): "each instrument's published properties (items, ranges, severity bands, "
                                         "cut-points), cited beside each value; the outcome rules built on them "
                                         "are in definitions.py",
@@ -35,12 +37,15 @@ ALLOWED = {
     ("analytics/loading.py", 8): "bits per byte (Parquet footer widths)",
     ("analytics/fhir.py", 2): "path segments of a FHIR reference (Patient/id)",
     ("analytics/fhir.py", 10): "length of an ISO date (YYYY-MM-DD)",
-    ("analytics/validation.py", 2): "fewer than two rows need no sorting / no neighbour",
-    ("analytics/validation.py", 40): "problem-report display: long values are cut to 40 characters",
-    ("analytics/validation.py", 60): "problem-report display: a long list of missing columns is shortened",
-    ("analytics/validation.py", 200): "MAX_PROBLEMS_PER_KIND: rows of a problem report kept per kind (display)",
-    ("analytics/validation.py", 20_000): "sort-key stride between episodes (above twice DAY_LIMIT); not a rule",
-    ("analytics/validation.py", 1e6): "sort-key sentinel for 'same date' (above any stride)",
+    ("analytics/duplicates.py", 2): "fewer than two rows need no sorting",
+    ("analytics/duplicates.py", 26): "bits of the time part of the int64 sort key (time keys are below 2 ** 26)",
+    ("analytics/canonical_frame.py", 2): "fewer than two infusion numbers have no neighbour to fall from",
+    ("analytics/problems.py", 40): "problem-report display: long values are cut to 40 characters",
+    ("analytics/questionnaire_schema.py", 60): "problem-report display: a long list of missing columns is shortened",
+    ("analytics/problems.py", 200): "MAX_PROBLEMS_PER_KIND: rows of a problem report kept per kind (display)",
+    ("analytics/study_days.py", 20_000): "sort-key stride between episodes (above twice DAY_LIMIT); not a rule",
+    ("analytics/study_days.py", 1e7): "sort-key offset putting rows without a study day after, by date",
+    ("analytics/study_days.py", 1e6): "sort-key sentinel for 'same date' (above any stride)",
     ("analytics/observations.py", 10): "problem-report display: the first ten line numbers are listed",
     ("analytics/sessions.py", -2): "code of an unknown vocabulary value (-1 is blank)",
     ("analytics/sessions.py", 3): "three or more spaces in a cell: free text, refused as possibly identifying",
@@ -76,6 +81,7 @@ ALLOWED_CONSTANTS = {
     ("analytics/store_backends.py", "POSTGRES_WRITE_WAIT_S"): "seconds a PostgreSQL import queues for the store's "
                                                               "write lock (operational)",
     ("analytics/store_copy.py", "_CHUNK"): "rows fetched per round trip while copying a store (memory, not a rule)",
+    ("analytics/store.py", "_INSERT_BLOCK"): "rows per INSERT block during an import (bounds one block's memory)",
 }
 
 #: (file, phrase) -> why that wording in that file is not our rule restated.

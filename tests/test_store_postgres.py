@@ -21,6 +21,7 @@ from analytics.store import (
     save_cohort,
     store_fingerprint,
 )
+from analytics.session_store import import_sessions
 from analytics.store_backends import store_backend
 from analytics.store_connection import default_db_path
 from analytics.store_copy import STORE_TABLES, table_digests
@@ -80,6 +81,7 @@ def _clinic_store(db, tmp_path):
     fixed = import_questionnaires(tmp_path / "corrected.csv", db=db, accept_corrections=True)
     assert fixed.corrected == 1
     revert_import(fixed.import_id, db=db)
+    import_sessions(SAMPLE.parent / "sample_sessions.csv", db=db)
     save_cohort("north", {"site": ["North"]}, fingerprint=store_fingerprint(db), db=db, user="boss@clinic.org")
     assert run_cli("research-export", "north", "--db", db, "--out", tmp_path / "r").returncode == 0
 
@@ -92,7 +94,7 @@ def test_store_copy_round_trips_the_sample_clinic(tmp_path, postgres_server):
 
     there = run_cli("store", "copy", "--from", sqlite, "--to", pg)
     assert there.returncode == 0, there.stderr
-    assert "Verified" in there.stdout and "4 imports" in there.stdout
+    assert "Verified" in there.stdout and "5 imports" in there.stdout
     again = run_cli("store", "copy", "--from", pg, "--to", back, "--format", "json")
     assert again.returncode == 0, again.stderr
 
@@ -104,9 +106,12 @@ def test_store_copy_round_trips_the_sample_clinic(tmp_path, postgres_server):
         con.close()
         assert verify_audit(db).ok
     data_tables = [t for t in STORE_TABLES if t != "audit"]
-    assert {t: rows["sqlite"][t] for t in data_tables} == {"imports": 4, "questionnaires": 3956, "corrections": 1,
+    assert {t: rows["sqlite"][t] for t in data_tables} == {"imports": 5, "questionnaires": 3956, "corrections": 1,
+                                                            "sessions": rows["sqlite"]["sessions"],
+                                                            "session_corrections": 0, "safety_reviews": 0,
                                                             "cohorts": 1, "research_exports": 1,
                                                             "study_keys": rows["sqlite"]["study_keys"]}
+    assert rows["sqlite"]["sessions"] == len(pd.read_csv(SAMPLE.parent / "sample_sessions.csv"))
     for table in data_tables:  # every row, byte for byte, through PostgreSQL and back
         assert digests["sqlite"][table] == digests["pg"][table] == digests["back"][table], table
     # the audit trail: the same rows, then one "store copy" row per copy

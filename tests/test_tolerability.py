@@ -10,7 +10,7 @@ from analytics.errors import DefinitionError
 from analytics.sessions import load_sessions
 from analytics.tolerability import (
     adverse_event_rates, blood_pressure_rise, blood_pressure_summary, dissociation_sedation_by, dose_band,
-    monitoring_completeness, stopped_early,
+    monitoring_completeness, stopped_early, tolerability_table,
 )
 
 COLS = ["patient_id", "day", "route", "dose_mg_per_kg", "dose_mg", "systolic_pre", "diastolic_pre", "systolic_post",
@@ -133,3 +133,77 @@ def test_dose_band_edges_closed_on_the_left():
     frame = pd.DataFrame({"dose_mg_per_kg": pd.array([0.49, 0.5, 1.0, 10.0, None, None], dtype="Float64"),
                           "dose_mg": pd.array([None, None, None, None, 84.0, 83.9], dtype="Float64")})
     assert dose_band(frame).tolist() == ["0-0.5 mg/kg", "0.5-0.75 mg/kg", "1+ mg/kg", "1+ mg/kg", "84+ mg", "56-84 mg"]
+
+
+# ----------------------------------------------------------------------------- the export table
+
+def _table(frame=None, **options):
+    table = tolerability_table(_sessions() if frame is None else frame, **options)
+    return table.set_index(["measure", "unit", "route"])
+
+
+def test_tolerability_table_by_hand():
+    t = _table(suppression=False)
+    counts = lambda key: tuple(t.loc[key, ["n", "events"]])  # noqa: E731
+    # rise: sessions with a pre/post pair S1, S2, S3 (IV) and S5 (esketamine); S1, S3, S5 count
+    assert counts(("blood-pressure rise", "session", "all")) == (4, 3)
+    assert counts(("blood-pressure rise", "session", "iv_ketamine")) == (3, 2)
+    assert counts(("blood-pressure rise", "session", "intranasal_esketamine")) == (1, 1)
+    # 140/90 before dosing is not over 140/90; every post-dose reading is
+    assert counts(("reading over (pre)", "session", "all")) == (5, 0)
+    assert counts(("reading over (post)", "session", "all")) == (4, 4)
+    # no discharge readings at all: the row stays, n = 0, no rate (no data, never 0%)
+    assert counts(("reading over (discharge)", "session", "all")) == (0, 0)
+    assert pd.isna(t.loc[("reading over (discharge)", "session", "all"), "rate"])
+    assert counts(("stopped early", "session", "all")) == (5, 1)
+    assert counts(("stopped early", "session", "intranasal_esketamine")) == (2, 0)
+    assert counts(("adverse event: nausea", "session", "iv_ketamine")) == (3, 2)
+    assert counts(("adverse event: nausea", "patient", "all")) == (2, 1)
+    assert counts(("adverse event: other", "patient", "all")) == (2, 1)
+    assert counts(("adverse event: any", "session", "all")) == (5, 3)
+    assert counts(("adverse event: any", "patient", "all")) == (2, 2)
+    # completed sessions S1, S2, S4, S5: S4 has no post-dose check; esketamine S4 120 min meets 120, S5 119 not
+    assert counts(("post-dose blood pressure recorded", "session", "all")) == (4, 3)
+    assert counts(("monitored at least the minimum", "session", "intranasal_esketamine")) == (2, 1)
+    assert ("monitored at least the minimum", "session", "all") not in t.index  # no minimum for IV
+    low, high = _wilson(3, 4)
+    row = t.loc[("blood-pressure rise", "session", "all")]
+    assert row["rate"] == 0.75 and math.isclose(row["ci_low"], low) and math.isclose(row["ci_high"], high)
+
+
+def test_tolerability_table_thresholds_and_cohort():
+    t = _table(suppression=False, systolic_rise_at=39, diastolic_rise_at=26,
+               min_minutes={"intranasal_esketamine": 119})
+    # S1 45 >= 39, S2 39 >= 39; S3's diastolic 25 and S5's 30/25 are below 39/26
+    assert tuple(t.loc[("blood-pressure rise", "session", "all"), ["n", "events"]]) == (4, 2)
+    assert tuple(t.loc[("monitored at least the minimum", "session", "intranasal_esketamine"),
+                       ["n", "events"]]) == (2, 2)
+    only_p2 = _table(patients=["P2"], suppression=False)
+    assert tuple(only_p2.loc[("stopped early", "session", "all"), ["n", "events"]]) == (2, 0)
+    assert set(only_p2.index.get_level_values("route")) == {"all", "intranasal_esketamine"}
+
+
+def _copies(iv_patients: int, esk_patients: int) -> pd.DataFrame:
+    """The five sessions' P1 rows for ``iv_patients`` patients and P2 rows for ``esk_patients``."""
+    rows = [[f"{r[0]}-{k}", *r[1:]] for k in range(iv_patients) for r in ROWS if r[0] == "P1"]
+    rows += [[f"{r[0]}-{k}", *r[1:]] for k in range(esk_patients) for r in ROWS if r[0] == "P2"]
+    return load_sessions(pd.DataFrame(rows, columns=COLS))
+
+
+def test_tolerability_table_is_suppressed_with_complements():
+    t = _table(_copies(11, 6))  # suppression on by default
+    shown = t["events"].astype(str)
+    # six esketamine patients, 12 sessions: 'any' (their 'other') 6 times -> hidden; 'any' is 22 for IV and 28 for
+    # all routes, so one of those goes too, or 28 - 22 gives the hidden 6 back
+    assert shown[("adverse event: any", "session", "intranasal_esketamine")] == "<11"
+    assert t.loc[("adverse event: any", "session", "intranasal_esketamine"), "n"] == 12
+    complements = (shown[("adverse event: any", "session", "iv_ketamine")],
+                   shown[("adverse event: any", "session", "all")])
+    assert any(v in ("<11", "suppressed") for v in complements)
+    # nothing from 1 to 10 is shown anywhere; a zero may be
+    numbers = pd.to_numeric(pd.concat([t["n"], t["events"]]).astype(str), errors="coerce")
+    assert not numbers.between(1, 10).any()
+    assert shown[("stopped early", "session", "intranasal_esketamine")] == "0"
+    # large cells stay: 11 IV patients had 33 sessions, 22 of them with nausea
+    assert t.loc[("adverse event: nausea", "session", "iv_ketamine"), ["n", "events"]].astype(str).tolist() == \
+        ["33", "22"]

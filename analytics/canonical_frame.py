@@ -1,0 +1,159 @@
+"""The canonical frame: assembled from the parsed arrays, and the warnings only it can tell.
+
+One row per questionnaire, sorted by patient, episode and study day, with
+compact dtypes (categorical text, Int8/Int16 scores, datetime64[s] dates).
+The warnings (incomplete questionnaires, episodes without a baseline,
+infusion numbers falling) are computed on it, column-wise.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .cell_parsing import text_codes
+from .definitions import BASELINE_WINDOW_DAYS
+from .instruments import GAD7, PHQ9
+from .problems import no_problems
+
+__all__ = ["TIME_COLUMNS", "assemble_canonical_frame", "incomplete_questionnaires", "unit_codes",
+           "units_without_baseline", "infusion_decreases"]
+
+#: Columns that place a questionnaire in time (never kept as attributes).
+TIME_COLUMNS = ("day", "assessment_date", "treatment_start_date", "episode")
+
+
+def _nullable(values: np.ndarray, missing: np.ndarray, dtype) -> pd.arrays.IntegerArray:
+    # values under the mask are ignored by pandas, so the -1 sentinels can stay
+    return pd.arrays.IntegerArray(values.astype(dtype, copy=False), missing)
+
+
+def _to_datetime(days: np.ndarray) -> np.ndarray:
+    """Days since 1970 (NaN = missing) as datetime64[s]; NaT is int64's minimum."""
+    whole = np.where(np.isnan(days), np.iinfo(np.int64).min, days).astype(np.int64)
+    return whole.view("datetime64[D]").astype("datetime64[s]")
+
+
+def assemble_canonical_frame(df: pd.DataFrame, keep, pnames, work: dict) -> pd.DataFrame:
+    """The canonical frame, gathering each column once in the final row order (``keep``; None = as is).
+
+    ``work`` holds the parsed arrays; each is popped as it is gathered so the
+    working copy and the canonical copy of a column do not both stay alive.
+    Columns of ``df`` that are neither time, scores nor known become text attributes.
+    """
+    def take(name):
+        a = work.pop(name)
+        return a if keep is None else a[keep]
+
+    cols = {"patient_id": pd.Categorical.from_codes(take("patient_id"), categories=pnames),
+            "episode": take("episode").astype(np.int16, copy=False)}
+    d = take("day")
+    missing_day = np.isnan(d)
+    cols["day"] = _nullable(np.where(missing_day, 0, d), missing_day, np.int16)
+    del d
+    for name in ("assessment_date", "treatment_start_date"):
+        if name in work:
+            cols[name] = _to_datetime(take(name))
+    for inst in (PHQ9, GAD7):
+        for c in inst.items + [inst.total]:
+            if c in work:
+                v = take(c)
+                cols[c] = _nullable(v, v < 0, np.int16 if c == inst.total else np.int8)
+    cols["complete"] = take("complete")
+    if "infusion_number" in work:
+        v = take("infusion_number")
+        cols["infusion_number"] = _nullable(v, v < 0, np.int16)
+    skip = set(TIME_COLUMNS) | {"patient_id", "infusion_number", "line", "episode"}
+    for c in df.columns:
+        if c not in skip and not c.startswith(("phq9_", "gad7_")):
+            codes, uniques = text_codes(df[c])
+            cols[c] = pd.Categorical.from_codes(codes if keep is None else codes[keep], categories=uniques)
+    cols["line"] = take("line").astype(np.int32)
+    return pd.DataFrame(cols, copy=False)
+
+
+def incomplete_questionnaires(frame: pd.DataFrame) -> pd.DataFrame:
+    """One warning per questionnaire left unscored (a blank answer and no total), naming the blank items."""
+    incomplete = ~frame["complete"].to_numpy()
+    if not incomplete.any():
+        return no_problems()
+    return pd.DataFrame({
+        "line": frame["line"].to_numpy()[incomplete],
+        "column": _blank_item_names(frame.loc[incomplete, [c for c in PHQ9.items + [PHQ9.total] if c in frame]]),
+        "value": "",
+        "problem": "incomplete PHQ-9 (blank answer and no total): not scored (no prorating); left out of "
+                   "outcomes",
+        "kind": "incomplete PHQ-9",
+    })
+
+
+def _blank_item_names(rows: pd.DataFrame) -> np.ndarray:
+    """'phq9_2' or 'phq9_2, phq9_7' for each incomplete questionnaire.
+
+    Column-wise: each row's blank columns become one bit pattern, and each distinct
+    pattern (a handful) is named once."""
+    named = [c for c in PHQ9.items + [PHQ9.total] if c in rows and (c != PHQ9.total or PHQ9.items[0] not in rows)]
+    pattern = np.zeros(len(rows), np.int64)
+    for bit, c in enumerate(named):  # ten columns, not rows
+        pattern |= rows[c].isna().to_numpy().astype(np.int64) << bit
+    distinct, back = np.unique(pattern, return_inverse=True)
+    names = [", ".join(c for bit, c in enumerate(named) if p >> bit & 1) for p in distinct.tolist()]
+    return np.asarray(names, dtype=object)[back.reshape(-1)]
+
+
+def unit_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """(patient, episode) unit of each row of the canonical frame (sorted by both) and each unit's first row."""
+    codes = frame["patient_id"].cat.codes.to_numpy()
+    episode = frame["episode"].to_numpy()
+    new = np.r_[True, (codes[1:] != codes[:-1]) | (episode[1:] != episode[:-1])] if codes.size else np.zeros(0, bool)
+    return np.cumsum(new) - 1, np.flatnonzero(new)
+
+
+def units_without_baseline(frame: pd.DataFrame, units=None) -> pd.DataFrame:
+    """One warning per episode (per patient in spec v1 data) with no scored baseline questionnaire.
+
+    ``units``: :func:`unit_codes` of ``frame`` when already known."""
+    lo, hi = BASELINE_WINDOW_DAYS
+    units, firsts = units if units is not None else unit_codes(frame)
+    day = frame["day"].to_numpy(dtype="float64", na_value=np.nan)
+    with np.errstate(invalid="ignore"):
+        has = frame["complete"].to_numpy() & (day >= lo) & (day <= hi)
+    with_base = np.bincount(units[has], minlength=firsts.size) > 0
+    rows = firsts[~with_base]
+    if rows.size == 0:
+        return no_problems()
+    episode = frame["episode"].to_numpy()[rows]
+    return pd.DataFrame({
+        "line": frame["line"].to_numpy()[rows],
+        "column": "patient_id",
+        "value": frame["patient_id"].cat.categories[frame["patient_id"].cat.codes.to_numpy()[rows]].to_numpy(),
+        "problem": np.where(episode > 1, pd.Series(episode).astype("str").radd("episode ").add(": ").to_numpy(), "")
+        + f"no scored questionnaire on study days {lo} to {hi}: no baseline, so the "
+        + np.where(episode > 1, "episode", "patient") + " is in no outcome denominator",
+    })
+
+
+def infusion_decreases(frame: pd.DataFrame, units=None) -> pd.DataFrame:
+    """Warnings for an infusion_number lower than an earlier one in the same episode (naming both lines).
+
+    ``units``: :func:`unit_codes` of ``frame`` when already known."""
+    units, _ = units if units is not None else unit_codes(frame)
+    inf = frame["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)
+    known = ~np.isnan(inf)
+    idx = np.flatnonzero(known)
+    if idx.size < 2:
+        return no_problems()
+    u, v = units[idx], inf[idx]
+    drop = (u[1:] == u[:-1]) & (v[1:] < v[:-1])
+    if not drop.any():
+        return no_problems()
+    at, before = idx[1:][drop], idx[:-1][drop]
+    lines = frame["line"].to_numpy()
+    return pd.DataFrame({
+        "line": lines[at],
+        "column": "infusion_number",
+        "value": inf[at].astype(np.int64).astype(str),
+        "problem": [f"infusion_number falls from {int(a)} (line {int(b)}) to {int(c)} in the same episode; check "
+                    "both lines (a new course needs its own treatment_start_date)"
+                    for a, b, c in zip(inf[before], lines[before], inf[at])],
+        "kind": "infusion_number decreases within an episode",
+    })

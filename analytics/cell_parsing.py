@@ -1,0 +1,123 @@
+"""Parsing cells: text, whole numbers and dates, vectorised over a column.
+
+Text cells are factorised first: each distinct value is parsed once and mapped
+back by its code.  A 20-million-row file has a few thousand distinct dates and
+four distinct item scores, so this is what keeps validation fast and small.
+Typed columns (Parquet) skip the text round trip.  Each parser returns arrays
+plus blank/refused masks; what a refused cell means is said by the caller.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .problems import ProblemCollector
+
+__all__ = ["ISO_DATE", "text_codes", "parse_integer", "parse_date", "parse_bounded", "checked_date", "epoch_day"]
+
+ISO_DATE = r"^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$"
+_EARLIEST, _LATEST = "1900-01-01", "2100-12-31"
+
+
+def epoch_day(iso: str) -> int:
+    """Days since 1970-01-01 of an ISO date."""
+    return int(np.datetime64(iso, "D").astype("int64"))
+
+
+def text_codes(col: pd.Series) -> tuple[np.ndarray, pd.Index]:
+    """Codes into the column's distinct stripped values; -1 where the cell is blank."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        codes, cats = col.cat.codes.to_numpy(), col.cat.categories
+    else:
+        codes, cats = pd.factorize(col)
+    text = pd.Series(np.asarray(cats, dtype=object)).astype("str").str.strip()
+    if isinstance(col.dtype, pd.CategoricalDtype) and (text != "").all() and \
+            (text.to_numpy() == np.asarray(cats, dtype=object)).all():
+        # already clean text: keep the codes, and the categories themselves when they are text (their
+        # uniqueness is then known, not checked again for a million patient ids)
+        return codes, cats if cats.dtype == "str" else pd.Index(text, dtype="str")
+    new_codes, uniques = pd.factorize(text.mask(text == ""))
+    return np.append(new_codes, -1).astype(np.int32)[codes], pd.Index(uniques, dtype="str")
+
+
+def _is_text(col: pd.Series) -> bool:
+    return not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col))
+
+
+def parse_integer(col: pd.Series):
+    """Numbers as float64 (NaN = blank) plus masks for blank and not-a-whole-number."""
+    if _is_text(col):
+        codes, uniques = text_codes(col)
+        parsed = pd.to_numeric(pd.Series(uniques, dtype=object), errors="coerce").to_numpy(dtype="float64")
+        vals = np.append(parsed, np.nan)[codes]
+        blank = codes < 0
+    else:
+        vals = col.to_numpy(dtype="float64", na_value=np.nan, copy=True)
+        blank = np.isnan(vals)
+    with np.errstate(invalid="ignore"):
+        bad = ~blank & (~np.isfinite(vals) | (vals != np.floor(vals)))
+    return vals, blank, bad
+
+
+def parse_date(col: pd.Series):
+    """Dates as days since 1970-01-01 (float64, NaN = blank) plus blank/bad masks."""
+    if pd.api.types.is_datetime64_any_dtype(col):
+        if getattr(col.dt, "tz", None) is not None:
+            col = col.dt.tz_localize(None)
+        stamps = col.to_numpy()
+        blank = np.isnat(stamps)
+        unit, _ = np.datetime_data(stamps.dtype)
+        per_day = np.timedelta64(1, "D") // np.timedelta64(1, unit) if unit != "D" else 1
+        days = (stamps.view("int64") // per_day).astype("float64")  # floor: days before 1970 stay whole days
+        days[blank] = np.nan
+        bad = np.zeros(len(col), bool)
+    else:
+        codes, uniques = text_codes(col)
+        text = pd.Series(uniques, dtype="str")
+        shaped = text.str.match(ISO_DATE).to_numpy(dtype=bool, na_value=False)
+        parsed = pd.to_datetime(text.str.slice(0, 10).where(shaped), format="%Y-%m-%d", errors="coerce")
+        u_days = np.full(len(text), np.nan)
+        ok = parsed.notna().to_numpy()
+        u_days[ok] = parsed[ok].to_numpy(dtype="datetime64[D]").astype("int64")
+        days = np.append(u_days, np.nan)[codes]
+        blank = codes < 0
+        bad = ~blank & np.isnan(days)
+    with np.errstate(invalid="ignore"):
+        bad |= (days < epoch_day(_EARLIEST)) | (days > epoch_day(_LATEST))
+    return days, blank, bad
+
+
+def parse_bounded(col, name, lo, hi, err: ProblemCollector, not_whole, out_of_range, dtype=np.int8) -> np.ndarray:
+    """Whole numbers in [lo, hi] as ``dtype`` with -1 for blank or refused cells (refusals go to ``err``)."""
+    if pd.api.types.is_integer_dtype(col):  # typed (Parquet): no text or float round trip
+        vals, blank = _integers_and_blanks(col)
+        outside = (vals < lo) | (vals > hi)
+        outside &= ~blank  # the values under a blank are meaningless
+        err.add(outside, name, out_of_range)
+        outside |= blank
+        return np.where(outside, -1, vals).astype(dtype, copy=False)
+    vals, blank, bad = parse_integer(col)
+    with np.errstate(invalid="ignore"):
+        outside = ~bad & ~blank & ((vals < lo) | (vals > hi))
+    err.add(bad, name, not_whole)
+    err.add(outside, name, out_of_range)
+    ok = ~(blank | bad | outside)
+    return np.where(ok, np.nan_to_num(vals), -1).astype(dtype)
+
+
+def _integers_and_blanks(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Values and blank mask of an integer column, without copies for a nullable one (its own buffers)."""
+    arr = col.array
+    if isinstance(arr, pd.arrays.IntegerArray):
+        return arr._data, arr._mask  # read only here; pandas' masked arrays have kept these two since 1.0
+    return col.to_numpy(), np.zeros(len(col), bool)
+
+
+def checked_date(df: pd.DataFrame, col: str, err: ProblemCollector):
+    """Parsed dates of ``col`` (NaN where blank or refused) and the blank mask; all NaN when absent."""
+    if col not in df:
+        return np.full(len(df), np.nan), np.ones(len(df), bool)
+    days, blank, bad = parse_date(df[col])
+    err.add(bad, col, f"{col} is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
+    days[bad] = np.nan
+    return days, blank

@@ -1,0 +1,98 @@
+"""Duplicate reconciliation: one questionnaire per patient and time.
+
+Rows are put in patient-then-time order (usually they already are: the check
+costs no sort), rows with the same patient and time are compared, exact copies
+are collapsed with a warning, and copies that differ are refused naming both
+lines.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .loading import RawTable
+from .problems import no_problems
+from .definitions import DAY_LIMIT
+from .study_days import shown_day
+
+__all__ = ["sort_order", "reconcile_duplicates"]
+
+_KEY_OFFSET = DAY_LIMIT  # time keys are >= -DAY_LIMIT: shifted to start at 0 in the sort key
+_KEY_BITS = 26  # time key + offset < 2**26 (episode blocks up to EPISODE_LIMIT, dates + 1e7)
+
+
+def sort_order(pcodes: np.ndarray, when: np.ndarray):
+    """Row order by patient then time (stable: file order among equals), or None when the rows already are.
+
+    Exports usually come one block per patient in time order: that is checked in
+    two vectorised passes and costs no sort.  Otherwise one int64 key (patient in
+    the high bits, time in the low ones) is sorted once, which is several times
+    cheaper than a two-key lexsort."""
+    if pcodes.size < 2:
+        return None
+    dp = np.diff(pcodes)
+    if (dp >= 0).all() and ((dp > 0) | (np.diff(when) >= 0)).all():
+        return None
+    key = pcodes.astype(np.int64) << _KEY_BITS
+    key |= (when + _KEY_OFFSET).astype(np.int64)
+    return np.argsort(key, kind="stable")
+
+
+def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, parsed: dict):
+    """Rows to keep (in order; None = all, as they are); errors for conflicting duplicates; warnings for exact ones.
+
+    ``parsed`` holds the parsed score and date arrays: they are compared there (the
+    raw columns may already be freed); every other column is compared as read."""
+    p, w = (pcodes, when) if order is None else (pcodes[order], when[order])
+    same = np.zeros(p.size, bool)
+    same[1:] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
+    if not same.any():
+        return order, no_problems(), no_problems()
+    dup, first = _duplicate_pairs(same, order)
+    score_differs, other_differs = _differences(df, parsed, dup, first)
+    lines, first_lines = raw.lines[dup], raw.lines[first]
+    when_text = shown_day(w[same])
+    pid = df["patient_id"].iloc[dup].astype("str").to_numpy()
+    errors = pd.concat([
+        pd.DataFrame({"line": lines[score_differs], "column": "patient_id", "value": pid[score_differs],
+                      "problem": [f"the same patient has another questionnaire on {t} (line {line}) with different "
+                                  "scores; keep only the correct one"
+                                  for t, line in zip(when_text[score_differs], first_lines[score_differs])],
+                      "kind": "the same patient and time twice with different scores"}),
+        pd.DataFrame({"line": lines[other_differs], "column": "patient_id", "value": pid[other_differs],
+                      "problem": [f"the same questionnaire as line {line} (same patient, {t}, same scores) but with "
+                                  "other columns different; keep one row"
+                                  for t, line in zip(when_text[other_differs], first_lines[other_differs])],
+                      "kind": "the same questionnaire twice with other columns different"}),
+    ], ignore_index=True)
+    collapsed = pd.DataFrame({"line": lines, "column": "", "value": "",
+                              "problem": [f"exact duplicate of line {line}; collapsed into one questionnaire"
+                                          for line in first_lines],
+                              "kind": "exact duplicate rows collapsed"})
+    return (~same if order is None else order[~same]), errors, collapsed
+
+
+def _duplicate_pairs(same: np.ndarray, order) -> tuple[np.ndarray, np.ndarray]:
+    """Row of every repeat (``same`` in sorted order) and of the first row of its group, as file rows."""
+    start_of_group = np.flatnonzero(~same)
+    at = np.flatnonzero(same)
+    first = start_of_group[np.searchsorted(start_of_group, at, side="right") - 1]
+    if order is None:
+        return at, first
+    return order[at], order[first]
+
+
+def _differences(df: pd.DataFrame, parsed: dict, dup: np.ndarray, first: np.ndarray):
+    """Whether each repeat's scores differ from its first row's, and (scores equal) whether anything else does."""
+    score_differs = np.zeros(dup.size, bool)
+    other_differs = np.zeros(dup.size, bool)
+    for c, values in parsed.items():
+        if c.startswith(("phq9_", "gad7_")):
+            score_differs |= values[dup] != values[first]
+        else:  # dates: NaN on both sides is equal
+            other_differs |= ~((values[dup] == values[first]) | (np.isnan(values[dup]) & np.isnan(values[first])))
+    rest = [c for c in df.columns if c not in parsed]
+    a, b = df[rest].iloc[dup].reset_index(drop=True), df[rest].iloc[first].reset_index(drop=True)
+    other_differs |= ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy()
+    other_differs &= ~score_differs
+    return score_differs, other_differs

@@ -1,0 +1,138 @@
+"""Store benchmark: import, re-import, and the summary read from the store against the same data read from a file.
+
+    python benchmarks/bench_store.py                       # 100,000 and 1,000,000 patients
+    python benchmarks/bench_store.py --patients 100000
+
+For each size, on the registry-sized synthetic Parquet file of the engine benchmark
+(benchmarks/out/registry_N.parquet, generated once; git-ignored):
+
+* import: the file into a new, empty store (validation, the check with the store, the
+  SQLite transaction, the columnar snapshot);
+* re-import: the same file again (nothing new; the store is unchanged);
+* summary FILE: ``python -m analytics summary FILE.parquet`` (read + validate + summary);
+* summary --db: ``python -m analytics summary --db STORE`` (the store's read path + summary).
+
+Each step runs in its own process so that its peak memory (max RSS) is its own.  Prints wall
+times, peak memory, and the store / file ratios (targets: import <= 15 s and re-import <= 5 s
+at 100,000 patients; summary --db within 1.5x of summary FILE in time and memory).  Asserts
+nothing; the figures go into README.
+
+Besides wall time it prints each step's CPU time (user + system, all threads): on a shared,
+loaded machine the wall time mostly measures the other processes, while the CPU time stays
+close to what the step costs (the steps are single-threaded apart from Parquet reading and
+writing, which may use both cores).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+
+def child(step: str, path: Path, db: Path) -> None:
+    t0 = time.perf_counter()
+    if step in ("import", "re-import"):
+        from analytics.store import import_questionnaires
+
+        result = import_questionnaires(path, db=db, source_format="parquet")
+        facts = {"added": result.added, "unchanged": result.unchanged}
+    else:
+        from analytics.cli import main
+
+        argv = ["summary", "--format", "json", "--db", str(db)] if step == "summary --db" \
+            else ["summary", "--format", "json", str(path)]
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = main(argv)
+        facts = {"exit": code, "summary": json.loads(out.getvalue())}
+    facts["seconds"] = time.perf_counter() - t0
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    facts["cpu_seconds"] = usage.ru_utime + usage.ru_stime
+    facts["peak_rss_mb"] = usage.ru_maxrss / 1024
+    print(json.dumps(facts, default=str))
+
+
+def measure(step: str, path: Path, db: Path) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--child", step, str(path), str(db)], capture_output=True,
+                         text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT)
+    if out.returncode != 0:
+        raise SystemExit(f"{step} failed:\n{out.stderr[-3000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _figures(summary: dict) -> dict:
+    """The summary without what names its source (file name and hash, store fingerprint)."""
+    return {k: v for k, v in summary.items() if k not in ("source", "validation")}
+
+
+def registry_file(patients: int) -> Path:
+    """The engine benchmark's file; the 1M one is copied from a shared folder when one exists there."""
+    from bench_engine import OUT, ensure_file
+
+    path = OUT / f"registry_{patients}.parquet"
+    shared = Path(os.environ.get("REGISTRY_DIR", "/work/bench/benchmarks/out")) / path.name
+    if not path.exists() and shared.exists():
+        OUT.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(shared, path)
+    return ensure_file(patients, regenerate=False)
+
+
+def run(patients: int) -> None:
+    path = registry_file(patients)
+    tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
+    db = tmp / "clinic.sqlite"
+    try:
+        imp = measure("import", path, db)
+        again = measure("re-import", path, db)
+        from_file = measure("summary FILE", path, db)
+        from_store = measure("summary --db", path, db)
+        same = _figures(from_file["summary"]) == _figures(from_store["summary"])
+        size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"\n{patients:,} patients: {path.name} ({path.stat().st_size / 1e6:.0f} MB), {imp['added']:,} "
+          f"questionnaires; machine: {os.cpu_count()} cores; store with snapshot {size / 1e6:.0f} MB")
+    load = os.getloadavg()[0]
+
+    def line(label, r):
+        return (f"  {label:27}: {r['seconds']:7.2f} s wall, {r['cpu_seconds']:7.2f} s CPU, "
+                f"peak {r['peak_rss_mb']:6.0f} MB")
+
+    print(line("import into an empty store", imp))
+    print(line("re-import (nothing new)", again) + f" ({again['unchanged']:,} unchanged, {again['added']} added)")
+    print(line("summary FILE.parquet", from_file))
+    print(line("summary --db (the store)", from_store))
+    print(f"  ratio store / file         : {from_store['seconds'] / from_file['seconds']:7.2f} wall time, "
+          f"{from_store['cpu_seconds'] / from_file['cpu_seconds']:.2f} CPU time, "
+          f"{from_store['peak_rss_mb'] / from_file['peak_rss_mb']:.2f} memory; same figures: "
+          f"{'yes' if same else 'NO'}; load average now {load:.1f}", flush=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--patients", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--child", nargs=3, metavar=("STEP", "FILE", "DB"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        child(args.child[0], Path(args.child[1]), Path(args.child[2]))
+        return
+    for patients in args.patients:
+        run(patients)
+
+
+if __name__ == "__main__":
+    main()

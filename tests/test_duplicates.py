@@ -1,0 +1,69 @@
+"""Row order and duplicate reconciliation (analytics.duplicates), and the episode keys' fast path."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import validate_questionnaires
+from analytics.duplicates import sort_order
+from analytics.episodes import assign_episodes
+
+ITEMS = [f"phq9_{k}" for k in range(1, 10)]
+
+
+def test_rows_already_in_patient_and_time_order_are_not_sorted():
+    pcodes = np.array([0, 0, 0, 1, 1, 2], np.int32)
+    when = np.array([-3.0, 0.0, 0.0, 5.0, 20_014.0, 1e7 + 19_000])  # ties, an episode-2 key, an undated key
+    assert sort_order(pcodes, when) is None
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_the_single_key_sort_equals_a_two_key_stable_sort(seed):
+    rng = np.random.default_rng(seed)
+    n = 2_000
+    pcodes = rng.integers(0, 40, n).astype(np.int32)
+    # study days, later episodes' blocks and undated rows' date keys, with many ties
+    when = np.select([rng.random(n) < 0.7, rng.random(n) < 0.5],
+                     [rng.integers(-3650, 3651, n), rng.integers(1, 5, n) * 20_000 + rng.integers(-30, 400, n)],
+                     1e7 + rng.integers(-25_000, 47_000, n)).astype("float64")
+    order = sort_order(pcodes, when)
+    np.testing.assert_array_equal(order, np.lexsort((when, pcodes)))  # lexsort is stable: file order among ties
+
+
+def test_an_unsorted_file_keeps_the_first_of_each_duplicate_in_file_order():
+    row = dict(zip(ITEMS, [2, 2, 2, 2, 2, 2, 2, 2, 0]))
+    frame = pd.DataFrame([
+        {"patient_id": "B", "day": 7, **row},
+        {"patient_id": "A", "day": 7, **row},
+        {"patient_id": "B", "day": 0, **row},
+        {"patient_id": "A", "day": 0, **row},
+        {"patient_id": "B", "day": 7, **row},  # line 6: exact copy of line 2
+        {"patient_id": "A", "day": 7, **row},  # line 7: exact copy of line 3
+    ])
+    report = validate_questionnaires(frame)
+    assert report.ok
+    assert report.frame[["patient_id", "day", "line"]].astype(str).values.tolist() == [
+        ["B", "0", "4"], ["B", "7", "2"], ["A", "0", "5"], ["A", "7", "3"]]
+    collapsed = report.warnings[report.warnings["problem"].str.startswith("exact duplicate")]
+    assert collapsed[["line", "problem"]].values.tolist() == [
+        [6, "exact duplicate of line 2; collapsed into one questionnaire"],
+        [7, "exact duplicate of line 3; collapsed into one questionnaire"]]
+
+
+def test_episodes_are_the_same_whatever_the_row_order():
+    # keys in order take the neighbour-comparison path; shuffled ones the hashing path
+    rng = np.random.default_rng(3)
+    n = 3_000
+    pcodes = np.sort(rng.integers(0, 200, n)).astype(np.int32)
+    starts = 19_000 + rng.integers(0, 3, 200) * 120  # up to three courses per patient
+    start = np.where(rng.random(n) < 0.8, starts[pcodes] + rng.integers(0, 2, n) * 150, np.nan)
+    date = np.where(np.isnan(start), 19_000 + rng.integers(-40, 600, n), start + rng.integers(0, 100, n))
+    order = np.lexsort((np.nan_to_num(start), pcodes))
+    in_order = assign_episodes(pcodes[order], start[order], date[order])
+    shuffled = rng.permutation(n)
+    mixed = assign_episodes(pcodes[shuffled], start[shuffled], date[shuffled])
+    back = np.empty(n, np.int64)
+    back[order] = np.arange(n)
+    np.testing.assert_array_equal(in_order[0][back][shuffled], mixed[0])
+    np.testing.assert_array_equal(in_order[1][back][shuffled], mixed[1])

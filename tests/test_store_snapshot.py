@@ -1,0 +1,221 @@
+"""The store's columnar read path: the snapshot gives exactly what validating the stored rows gives, is only used
+for the state it was made from, and is rebuilt whenever it is missing, stale or damaged."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from analytics import store
+from analytics.progress import Progress
+from analytics.store import import_questionnaires, read_store, revert_import
+from analytics.store_snapshot import snapshot_directory
+from analytics.synthetic import synthetic_clinic
+from conftest import SAMPLE, TINY
+
+
+def _from_database(db):
+    """The read path without a snapshot: the rows fetched from the database and validated again (the old way)."""
+    shutil.rmtree(snapshot_directory(db), ignore_errors=True)
+    report = read_store(db)
+    return report
+
+
+def _assert_same(a, b):
+    assert a.source == b.source
+    pd.testing.assert_frame_equal(a.frame, b.frame, check_exact=True)
+    pd.testing.assert_frame_equal(a.warnings, b.warnings, check_exact=True)
+    pd.testing.assert_frame_equal(a.errors, b.errors, check_exact=True)
+    assert a.counts == b.counts
+
+
+def _snapshots(db):
+    return sorted(p.name for p in snapshot_directory(db).iterdir() if not p.name.startswith("."))
+
+
+def test_snapshot_after_imports_corrections_and_revert_equals_validating_the_stored_rows(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    import_questionnaires(SAMPLE, db=db)
+    first = read_store(db)  # from the snapshot the import wrote
+    assert len(_snapshots(db)) == 1
+    _assert_same(first, _from_database(db))
+    # the fallback wrote it again; a second read uses it
+    assert len(_snapshots(db)) == 1
+    _assert_same(read_store(db), first)
+
+    # an overlapping file that adds patients and corrects one stored value
+    frame = pd.read_csv(SAMPLE, dtype=str, keep_default_na=False)
+    extra = frame[frame["patient_id"] == frame["patient_id"].iloc[0]].assign(patient_id="NEW-1")
+    changed = pd.concat([frame, extra], ignore_index=True)
+    scored = changed.index[changed["phq9_1"].isin(["0", "1"])][0]
+    changed.loc[scored, "phq9_1"] = str(int(changed.loc[scored, "phq9_1"]) + 1)
+    if "phq9_total" in changed:
+        changed.loc[scored, "phq9_total"] = ""  # the total follows from the items
+    result = import_questionnaires(changed, db=db, file_name="changed.csv", accept_corrections=True)
+    assert result.added == len(extra) and result.corrected == 1
+    after = read_store(db)
+    assert after.source != first.source and "NEW-1" in set(after.frame["patient_id"])
+    assert len(_snapshots(db)) == 1  # the older generation was removed
+    _assert_same(after, _from_database(db))
+
+    revert_import(result.import_id, db=db)
+    reverted = read_store(db)
+    assert "NEW-1" not in set(reverted.frame["patient_id"])
+    _assert_same(reverted, _from_database(db))
+    pd.testing.assert_frame_equal(reverted.frame.drop(columns="line"), first.frame.drop(columns="line"))
+
+
+def test_nothing_new_keeps_the_snapshot_and_the_state(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    import_questionnaires(TINY, db=db)
+    before = _snapshots(db)
+    again = import_questionnaires(TINY, db=db)
+    assert again.changed_nothing and again.import_id is None
+    assert _snapshots(db) == before
+
+
+def test_a_damaged_snapshot_is_not_used(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    import_questionnaires(SAMPLE, db=db)
+    good = _from_database(db)
+    [name] = _snapshots(db)
+    target = snapshot_directory(db) / name / "frame.parquet"
+    data = bytearray(target.read_bytes())
+    for i in range(len(data) // 3, 2 * len(data) // 3, 512):
+        data[i:i + 64] = bytes(64)
+    target.write_bytes(bytes(data))
+    _assert_same(read_store(db), good)
+
+
+def test_a_snapshot_of_another_state_is_never_read(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    import_questionnaires(TINY, db=db)
+    [old] = _snapshots(db)
+    kept = tmp_path / "kept"
+    shutil.copytree(snapshot_directory(db) / old, kept)
+    import_questionnaires(SAMPLE, db=db)
+    [new] = _snapshots(db)
+    assert new != old
+    # the old snapshot put in the place of the current one (its own key inside) is refused
+    shutil.rmtree(snapshot_directory(db) / new)
+    shutil.copytree(kept, snapshot_directory(db) / new)
+    report = read_store(db)
+    assert report.counts["patients"] == _from_database(db).counts["patients"] > 10
+
+
+def test_reads_work_when_the_snapshot_folder_cannot_be_written(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    import_questionnaires(TINY, db=db)
+    shutil.rmtree(snapshot_directory(db))
+    snapshot_directory(db).write_text("not a folder")  # the snapshot cannot be written there
+    good = read_store(db)
+    assert good.counts["patients"] == 10
+    assert import_questionnaires(SAMPLE, db=db).added > 0
+    assert read_store(db).counts["patients"] > 10
+
+
+def test_reading_stored_rows_in_blocks_matches_pandas(tmp_path, monkeypatch, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    import_questionnaires(SAMPLE, db=db)
+    monkeypatch.setattr(store, "_INSERT_BLOCK", 7)
+    import_questionnaires(synthetic_clinic(40, seed=3).assign(patient_id=lambda f: "S" + f["patient_id"].astype(str)),
+                          db=db, file_name="more.csv")
+    con = store.open_store(db)
+    try:
+        ours = store._stored_rows(con)
+        theirs = con.read_frame(f"SELECT {', '.join(store._ROW_COLUMNS)} FROM questionnaires ORDER BY id")
+    finally:
+        con.close()
+    for c in store.INT_COLUMNS:
+        theirs[c] = theirs[c].astype("Int64")
+    for c in ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes"):
+        theirs[c] = theirs[c].astype("str")
+    for c in ("id", "import_id"):
+        theirs[c] = theirs[c].astype("int64")
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
+
+
+# ----------------------------------------------------------------------------- the faster row conversions
+
+def _attributes_reference(frame, attrs):
+    """The former implementation: every row serialised on its own."""
+    return frame[attrs].astype(object).to_json(orient="records", lines=True).splitlines()
+
+
+def _raw_attributes_reference(attrs: pd.Series) -> pd.DataFrame:
+    extra = pd.read_json(io.StringIO("\n".join(attrs)), lines=True, dtype=False)
+    return extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
+
+
+def test_attribute_json_and_dates_match_the_row_by_row_versions():
+    frame = pd.DataFrame({
+        "site": pd.Categorical(["a", "b", None, "a", "b", "a"]),
+        "clinician": pd.Categorical(["x", "x", "y", None, "x", "x"]),
+        "visits": [1, 2, 3, np.nan, 2, 1],
+        "assessment_date": pd.to_datetime(["2024-01-02", None, "2024-01-02", "2023-12-31", "2024-02-29", None]),
+    })
+    attrs = ["clinician", "site", "visits"]
+    assert list(store._attributes_json(frame, attrs)) == _attributes_reference(frame, attrs)
+    ids = pd.Series(pd.Categorical(["b", "a", None, "b", "007", "a"]), name="patient_id")
+    pd.testing.assert_series_equal(store._as_text(ids), ids.astype("str"))
+    dates = store._iso_dates(frame["assessment_date"])
+    pd.testing.assert_series_equal(dates, frame["assessment_date"].dt.strftime("%Y-%m-%d"))
+
+    stored = pd.DataFrame({"patient_id": "p", "assessment_date": "2024-01-01", "day": pd.array([None] * 6, "Int64"),
+                           "treatment_start_date": "2024-01-01",
+                           **{c: pd.array([1] * 6, "Int64") for c in store.SCORE_COLUMNS},
+                           "infusion_number": pd.array([None] * 6, "Int64"),
+                           "attributes": pd.Series(_attributes_reference(frame, attrs), dtype="str")})
+    ours = store._as_raw_frame(stored)
+    pd.testing.assert_frame_equal(ours[["clinician", "site", "visits"]].reset_index(drop=True),
+                                  _raw_attributes_reference(stored["attributes"]).reset_index(drop=True))
+
+
+# ----------------------------------------------------------------------------- progress
+
+def test_import_reports_progress_in_order_up_to_done(tmp_path):
+    seen: list[Progress] = []
+    import_questionnaires(SAMPLE, db=tmp_path / "clinic.sqlite", progress=seen.append)
+    fractions = [p.fraction for p in seen]
+    assert fractions == sorted(fractions) and fractions[0] == 0.0 and fractions[-1] == 1.0
+    stages = " | ".join(p.stage for p in seen)
+    assert "checking" in stages and "writing" in stages and seen[-1].stage == "done"
+    json.dumps([p.to_text() for p in seen])  # plain text a terminal or a page can show
+
+
+def test_cli_import_prints_progress_lines_on_a_terminal_and_not_into_a_pipe(tmp_path):
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    def run(db, stderr):
+        return subprocess.run([sys.executable, "-m", "analytics", "import", str(TINY), "--db", str(db)], cwd=ROOT,
+                              stdout=subprocess.PIPE, stderr=stderr, text=True, timeout=300)
+
+    primary, secondary = pty.openpty()
+    try:
+        done = run(tmp_path / "a.sqlite", secondary)
+        os.close(secondary)
+        shown = b""
+        while True:
+            try:
+                chunk = os.read(primary, 65536)
+            except OSError:  # the terminal is closed once everything was read
+                break
+            if not chunk:
+                break
+            shown += chunk
+    finally:
+        os.close(primary)
+    assert done.returncode == 0
+    lines = [line for line in shown.decode().splitlines() if line.startswith("import:")]
+    assert lines[0].endswith("reading the file") and lines[-1].endswith("100%  done") and len(lines) >= 5
+    piped = run(tmp_path / "b.sqlite", subprocess.PIPE)
+    assert piped.returncode == 0 and "import:" not in piped.stderr
