@@ -139,7 +139,7 @@ def write_snapshot(directory, key: str, *, frame: pd.DataFrame, errors: pd.DataF
         return True
     tmp = directory / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
     try:
-        directory.mkdir(mode=0o700, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # a cache folder may be new
         tmp.mkdir(mode=0o700)
         _write_table(frame, tmp / "frame.parquet")
         _write_table(errors, tmp / "errors.parquet")

@@ -219,3 +219,25 @@ def test_cli_import_prints_progress_lines_on_a_terminal_and_not_into_a_pipe(tmp_
     assert lines[0].endswith("reading the file") and lines[-1].endswith("100%  done") and len(lines) >= 5
     piped = run(tmp_path / "b.sqlite", subprocess.PIPE)
     assert piped.returncode == 0 and "import:" not in piped.stderr
+
+
+def test_a_postgresql_store_keeps_its_snapshots_in_a_local_cache_folder_per_store(tmp_path, monkeypatch):
+    url = "postgresql://outcomes@db.clinic.example:5432/outcomes"
+    monkeypatch.delenv("OUTCOMES_SNAPSHOTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    default = snapshot_directory(url)
+    assert default.parent == tmp_path / "cache" / "outcomes-analytics" / "snapshots"
+    monkeypatch.setenv("OUTCOMES_SNAPSHOTS", str(tmp_path / "mine"))
+    chosen = snapshot_directory(url)
+    assert chosen.parent == tmp_path / "mine" and chosen.name == default.name
+    # another database, or another schema of the same one, is another store with its own folder
+    assert snapshot_directory(url + "2").name != chosen.name
+    assert snapshot_directory(url + "?options=-csearch_path%3Dnorth").name != chosen.name
+    # an SQLite store keeps them beside its file, whatever the cache settings
+    assert snapshot_directory(tmp_path / "a.sqlite") == tmp_path / "a.sqlite.snapshots"
+
+
+def test_a_snapshot_folder_that_does_not_exist_yet_is_created_with_its_parents(tmp_path, store_db, monkeypatch):
+    monkeypatch.setenv("OUTCOMES_SNAPSHOTS", str(tmp_path / "new" / "cache"))
+    import_questionnaires(TINY, db=store_db)
+    assert len(_snapshots(store_db)) == 1
