@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pandas as pd
 
-from .store_connection import open_store, utc_now
+from .store_connection import open_store, reports_store_errors, utc_now
 
 __all__ = [
     "GENESIS",
@@ -46,7 +45,7 @@ def audit_row_hash(row_id: int, at: str, user: str, action: str, details: str, p
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
-def _append(con: sqlite3.Connection, action: str, details: dict, user: str) -> int:
+def _append(con, action: str, details: dict, user: str) -> int:
     """Insert one chained row; the caller holds the write lock."""
     last = con.execute("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1").fetchone()
     row_id, prev = (last[0] + 1, last[1] or GENESIS) if last else (1, GENESIS)
@@ -56,6 +55,7 @@ def _append(con: sqlite3.Connection, action: str, details: dict, user: str) -> i
     return row_id
 
 
+@reports_store_errors
 def record_audit(action: str, details: dict, *, db=None, user: str = "local", con=None) -> int:
     """Append one entry to the audit trail and return its id.
 
@@ -66,7 +66,7 @@ def record_audit(action: str, details: dict, *, db=None, user: str = "local", co
         return _append(con, action, details, user)
     own = con if con is not None else open_store(db)
     try:
-        own.execute("BEGIN IMMEDIATE")  # reading the last hash and appending must not interleave with another writer
+        own.begin_write()  # reading the last hash and appending must not interleave with another writer
         try:
             row_id = _append(own, action, details, user)
             own.execute("COMMIT")
@@ -83,7 +83,7 @@ def list_audit(db=None) -> pd.DataFrame:
     """The audit trail, oldest first: id, at, user, action, details (JSON), prev_hash, hash."""
     con = open_store(db, create=False)
     try:
-        return pd.read_sql_query("SELECT id, at, user, action, details, prev_hash, hash FROM audit ORDER BY id", con)
+        return con.read_frame("SELECT id, at, user, action, details, prev_hash, hash FROM audit ORDER BY id")
     finally:
         con.close()
 
@@ -149,7 +149,7 @@ def audited(action: str, details: dict, *, db=None, user: str = "local"):
     record_audit(action, {**details, **outcome, "started": started}, db=db, user=user)
 
 
-def backfill_audit_chain(con: sqlite3.Connection) -> None:
+def backfill_audit_chain(con) -> None:
     """Schema migration: add the hash columns and chain the rows already there (in order), within ``con``'s
     transaction.  The no-update trigger is dropped for the backfill and recreated."""
     con.execute("DROP TRIGGER IF EXISTS audit_no_update")

@@ -18,6 +18,10 @@ Commands (one handler function each, named after the command):
     A reproducible de-identified dataset of a saved cohort.
 ``audit [--verify]``
     The audit trail of every import, revert, export and research export; ``--verify`` checks its hash chain.
+``store copy --from SOURCE --to TARGET``
+    Copy a store (e.g. an SQLite file into PostgreSQL) with its history and audit trail, and verify the copy.
+``store init``
+    Create the store's tables or migrate them (on PostgreSQL, as the owner role).
 ``import-sessions FILE``, ``validate-sessions [FILE]``
     The sessions table (one row per treatment session): handlers in :mod:`analytics.cli_sessions`.
     ``summary`` and ``export`` take ``--sessions FILE`` (the store's sessions go with the store).
@@ -29,7 +33,9 @@ Machine contract: command and option names, the JSON keys of ``summary
 4 the store is busy (another import is running; nothing was written).
 
 Every command that reads data takes a FILE or, without one, the store
-(``--db PATH``, else ``$OUTCOMES_DB``, else ``data/outcomes.sqlite``).
+(``--db PATH``, else ``$OUTCOMES_DB``, else ``data/outcomes.sqlite``).  The store may be a
+PostgreSQL database: ``--db postgresql://USER@HOST:PORT/DATABASE``, the password in
+``$PGPASSWORD`` or ``~/.pgpass`` (a URL with a password is refused).
 
 Longer than most modules (about 500 lines) on purpose: the parser and one short handler per command, so the
 whole machine contract (commands, options, output and exit codes) reads in one place; the work itself is
@@ -108,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    db_help = "the store to read or write (default: $OUTCOMES_DB, else data/outcomes.sqlite)"
+    db_help = ("the store to read or write: a file, or postgresql://USER@HOST:PORT/DATABASE (default: $OUTCOMES_DB, "
+               "else data/outcomes.sqlite)")
     file_help = "questionnaire file (.csv, .xlsx, .parquet; FHIR .json/.ndjson; REDCap CSV); without it, the store"
 
     v = sub.add_parser("validate", help="check a questionnaire file and print the validation report")
@@ -206,6 +213,22 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--revert", type=int, metavar="ID", help="remove what import ID added and restore what it corrected")
     h.add_argument("--format", choices=("text", "json"), default="text")
     h.set_defaults(handler=_imports)
+
+    st = sub.add_parser("store", help="move the store: copy an SQLite store to PostgreSQL (or back), verified")
+    ssub = st.add_subparsers(dest="store_command", required=True)
+    sc = ssub.add_parser("copy", help="copy every table (history, corrections, audit trail, cohorts) into an empty "
+                                      "store, then verify row counts, content hashes, fingerprint and audit chain")
+    sc.add_argument("--from", dest="source", required=True, metavar="SOURCE",
+                    help="the store to copy: a file, or postgresql://USER@HOST:PORT/DATABASE")
+    sc.add_argument("--to", dest="target", required=True, metavar="TARGET",
+                    help="an empty store: postgresql://USER@HOST:PORT/DATABASE (password from $PGPASSWORD or "
+                         "~/.pgpass, never in the URL), or a new file")
+    sc.add_argument("--format", choices=("text", "json"), default="text")
+    sc.set_defaults(handler=_store_copy)
+    si = ssub.add_parser("init", help="create the store's tables, or migrate them to this version (on PostgreSQL: "
+                                      "run it as the owner role)")
+    si.add_argument("--db", help=db_help)
+    si.set_defaults(handler=_store_init)
     for add_parser in cli_sessions.PARSERS:
         add_parser(sub, db_help)
     return parser
@@ -557,6 +580,33 @@ def _audit(args) -> int:
         print("the audit trail is empty.")
     else:
         print(trail.assign(details=trail["details"].str.slice(0, 120)).to_string(index=False))
+    return EXIT_OK
+
+
+def _store_init(args) -> int:
+    from .store_backends import store_backend
+    from .store_connection import open_store
+
+    db = _db(args)
+    con = open_store(db)
+    try:
+        version = store_backend(db).schema_version(con)
+    finally:
+        con.close()
+    print(f"{store_backend(db)}: store ready, schema v{version}.")
+    return EXIT_OK
+
+
+def _store_copy(args) -> int:
+    from .store_copy import copy_store
+
+    result = copy_store(args.source, args.target)
+    if args.format == "json":
+        print(json.dumps({"source": result.source, "target": result.target, "rows": result.rows,
+                          "sha256": result.digests, "fingerprint": result.fingerprint,
+                          "audit_rows_verified": result.audit_rows}, indent=2))
+    else:
+        print(result.to_text())
     return EXIT_OK
 
 

@@ -86,7 +86,8 @@ class UnreadableFileError(QuestionnaireValidationError):
 class StoreUnusableError(AnalyticsError):
     """The clinic store cannot be used as it is: read-only, disk full, damaged, or not a file.
 
-    ``reason`` is one of ``"read-only"``, ``"disk full"``, ``"damaged"``, ``"folder"``, ``"unreadable"``;
+    ``reason`` is one of ``"read-only"``, ``"disk full"``, ``"damaged"``, ``"folder"``, ``"unreadable"``,
+    ``"unreachable"`` (a PostgreSQL server that cannot be reached or refuses the sign-in);
     the message says what happened to the data (nothing was written) and what to do.
     """
 

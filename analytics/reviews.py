@@ -15,13 +15,13 @@ review of a sample or test file never marks a patient of the clinic's store.
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pandas as pd
 
 from .audit import record_audit
 from .definitions import REVIEW_NOTE_MAX_CHARS
 from .errors import AnalyticsError
+from .store_backends import store_backend
 from .store_connection import default_db_path, open_store, utc_now
 
 __all__ = ["REVIEW_COLUMNS", "mark_reviewed", "list_reviews"]
@@ -64,13 +64,13 @@ def mark_reviewed(patient_id: str, *, note: str, data_source: str, through_date=
     day = None if through_day is None or pd.isna(through_day) else int(through_day)
     con = open_store(db)
     try:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_write()
         try:
             at = utc_now()
             cur = con.execute("INSERT INTO safety_reviews (data_source, patient_id, reviewed_at, user, note, "
-                              "through_date, through_episode, through_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                              (data_source, patient, at, user, text, date, episode, day))
-            review_id = int(cur.lastrowid)
+                              "through_date, through_episode, through_day) VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+                              "RETURNING id", (data_source, patient, at, user, text, date, episode, day))
+            review_id = int(cur.fetchone()[0])
             record_audit("safety review", {
                 "review_id": review_id, "patient_id": patient, "data_source": data_source,
                 "through_date": date, "through_episode": episode, "through_day": day,
@@ -90,8 +90,8 @@ def list_reviews(db=None, *, data_source: str | None = None) -> pd.DataFrame:
 
     No store yet: an empty table (nobody has reviewed anything).
     """
-    path = Path(db) if db is not None else default_db_path()
-    if not path.exists():
+    path = db if db is not None else default_db_path()
+    if not store_backend(path).exists():
         return pd.DataFrame(columns=REVIEW_COLUMNS)
     con = open_store(path, create=False)
     try:
@@ -100,6 +100,6 @@ def list_reviews(db=None, *, data_source: str | None = None) -> pd.DataFrame:
         if data_source is not None:
             query += " WHERE data_source = ?"
             params = (data_source,)
-        return pd.read_sql_query(query + " ORDER BY id", con, params=params)
+        return con.read_frame(query + " ORDER BY id", params)
     finally:
         con.close()

@@ -9,11 +9,12 @@ import pandas as pd
 from .audit import record_audit
 from .cohorts import check_cohort_definition
 from .errors import AnalyticsError
-from .store_connection import open_store, utc_now
+from .store_connection import open_store, reports_store_errors, utc_now
 
 __all__ = ["save_cohort", "list_cohorts", "load_cohort"]
 
 
+@reports_store_errors
 def save_cohort(name: str, definition: dict, *, fingerprint: str, db=None, user: str = "local") -> None:
     """Save a named cohort definition with the data fingerprint it was saved against.
 
@@ -27,7 +28,7 @@ def save_cohort(name: str, definition: dict, *, fingerprint: str, db=None, user:
     facts = {"cohort": name, "definition": definition, "fingerprint": fingerprint}
     con = open_store(db)
     try:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_write()
         try:
             row = con.execute("SELECT owner FROM cohorts WHERE name = ?", (name,)).fetchone()
             if row is not None and row[0] != user:
@@ -53,8 +54,8 @@ def list_cohorts(db=None) -> pd.DataFrame:
     """Saved cohorts: name, definition (JSON), fingerprint, saved_at, user (who saved it last), owner."""
     con = open_store(db, create=False)
     try:
-        return pd.read_sql_query("SELECT name, definition, fingerprint, saved_at, user, owner FROM cohorts "
-                                 "ORDER BY name", con)
+        return con.read_frame("SELECT name, definition, fingerprint, saved_at, user, owner FROM cohorts "
+                              "ORDER BY name")
     finally:
         con.close()
 

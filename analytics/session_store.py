@@ -22,18 +22,16 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 
 from .audit import record_audit
-from .errors import AnalyticsError, SessionImportConflictError, SessionValidationError, StoreBusyError
+from .errors import AnalyticsError, SessionImportConflictError, SessionValidationError
 from .loading import RawTable, raw_table_from_frame
 from .sessions import ADVERSE_EVENTS, TIME_POINTS, SessionReport, validate_sessions
 from .store import ImportResult, _py, _warning_summary
-from .store_connection import default_db_path, open_store, reports_store_errors, store_error, utc_now as _now
+from .store_backends import store_backend
+from .store_connection import default_db_path, open_store, reports_store_errors, utc_now as _now
 
 __all__ = [
     "SESSION_VALUE_COLUMNS",
@@ -102,8 +100,8 @@ def _session_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def _stored_sessions(con: sqlite3.Connection) -> pd.DataFrame:
-    stored = pd.read_sql_query("SELECT * FROM sessions ORDER BY id", con)
+def _stored_sessions(con) -> pd.DataFrame:
+    stored = con.read_frame("SELECT * FROM sessions ORDER BY id")
     for c in _INT_COLUMNS:
         stored[c] = stored[c].astype("Int64")
     for c in _REAL_COLUMNS:
@@ -192,13 +190,7 @@ def import_sessions(source, *, db=None, file_name: str | None = None, sha256: st
     new = _session_rows(report.frame)
     con = open_store(db)
     try:
-        try:
-            con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise store_error(db if db is not None else default_db_path(), exc) from None
-            raise StoreBusyError(f"the store is busy ({exc}): another import is running. Nothing was written; "
-                                 "try again when it has finished.") from None
+        con.begin_write()  # one writer at a time (the store's write lock on either backend); readers carry on
         try:
             result = _write_sessions(con, new, report, name, digest, source_format, mapping, accept_corrections,
                                      user)
@@ -252,17 +244,18 @@ def _write_sessions(con, new, report: SessionReport, name, digest, source_format
                                    + together.errors["problem"]), name)
 
     warnings = report.warnings
-    cur = con.execute(
-        "INSERT INTO imports (kind, data_table, file_name, sha256, source_format, mapping, user, started_at, "
-        "rows_read, warnings, warning_summary) VALUES ('import', 'sessions', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    import_id = con.execute(
+        # the next number after the last, as for questionnaire imports (no gap on either backend)
+        "INSERT INTO imports (id, kind, data_table, file_name, sha256, source_format, mapping, user, started_at, "
+        "rows_read, warnings, warning_summary) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'import', "
+        "'sessions', ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
         (name, digest, source_format, mapping, user, _now(), int(report.counts.get("rows_read", 0)), len(warnings),
-         _warning_summary(warnings)))
-    import_id = cur.lastrowid
+         _warning_summary(warnings))).fetchone()[0]
     cols = ["patient_id", "occasion", *SESSION_VALUE_COLUMNS]
     added = new[is_new]
     if len(added):
-        con.executemany(
-            f"INSERT INTO sessions ({', '.join(cols)}, import_id) VALUES ({', '.join('?' * len(cols))}, ?)",
+        con.insert_rows(
+            "sessions", [*cols, "import_id"],
             (tuple(_py(v) for v in row) + (import_id,) for row in added[cols].itertuples(index=False, name=None)))
     for row in merged[differs].to_dict("records"):  # corrections are few; each keeps its own history row
         old = {c: _py(row[f"{c}_stored"]) for c in SESSION_VALUE_COLUMNS}
@@ -303,11 +296,7 @@ def revert_session_import(import_id: int, *, db=None, user: str = "local") -> in
     """
     con = open_store(db, create=False)
     try:
-        try:
-            con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreBusyError(f"the store is busy ({exc}); try again when the running import has finished.") \
-                from None
+        con.begin_write()
         try:
             row = con.execute("SELECT kind, reverted_by, file_name, data_table FROM imports WHERE id = ?",
                               (import_id,)).fetchone()
@@ -329,11 +318,11 @@ def revert_session_import(import_id: int, *, db=None, user: str = "local") -> in
                 ids = ", ".join(str(r[0]) for r in later)
                 raise AnalyticsError(f"import(s) {ids} later corrected sessions of import {import_id}; revert those "
                                      "first.")
-            cur = con.execute(
-                "INSERT INTO imports (kind, data_table, file_name, sha256, source_format, user, started_at, reverts) "
-                "VALUES ('revert', 'sessions', ?, '', 'revert', ?, ?, ?)",
-                (f"revert of import {import_id} ({file_name})", user, _now(), import_id))
-            revert_id = cur.lastrowid
+            revert_id = con.execute(
+                "INSERT INTO imports (id, kind, data_table, file_name, sha256, source_format, user, started_at, "
+                "reverts) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'revert', 'sessions', ?, '', "
+                "'revert', ?, ?, ?) RETURNING id",
+                (f"revert of import {import_id} ({file_name})", user, _now(), import_id)).fetchone()[0]
             restored = 0
             for s_id, old in con.execute("SELECT session_id, old_values FROM session_corrections WHERE import_id = ? "
                                          "ORDER BY id DESC", (import_id,)).fetchall():
@@ -362,12 +351,12 @@ def revert_session_import(import_id: int, *, db=None, user: str = "local") -> in
 @reports_store_errors
 def store_has_sessions(db=None) -> bool:
     """True when the store exists and holds at least one session."""
-    path = Path(db) if db is not None else default_db_path()
+    path = store_backend(db if db is not None else default_db_path())
     if not path.exists():
         return False
     con = open_store(path, create=False)
     try:
-        return con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0] == 1
+        return bool(con.execute("SELECT EXISTS (SELECT 1 FROM sessions)").fetchone()[0])
     finally:
         con.close()
 
@@ -381,16 +370,20 @@ def read_session_store(db=None) -> SessionReport:
     AnalyticsError
         When there is no store, or it holds no session yet.
     """
-    path = Path(db) if db is not None else default_db_path()
+    path = store_backend(db if db is not None else default_db_path())
     con = open_store(path, create=False)
     try:
-        rows = _stored_sessions(con)
-        ids = [r[0] for r in con.execute("SELECT DISTINCT import_id FROM sessions ORDER BY import_id")]
+        con.begin_read()  # the rows and their imports from one state
+        try:
+            rows = _stored_sessions(con)
+            ids = [r[0] for r in con.execute("SELECT DISTINCT import_id FROM sessions ORDER BY import_id")]
+        finally:
+            con.execute("COMMIT")
     finally:
         con.close()
     if rows.empty:
         raise AnalyticsError(f"{path}: the store holds no session yet. Import a sessions table first: "
                              "python -m analytics import-sessions FILE")
     report = validate_sessions(_as_session_frame(rows))
-    return SessionReport(f"store {path.name} (session imports {','.join(map(str, ids))})", report.errors,
+    return SessionReport(f"store {path.short_name} (session imports {','.join(map(str, ids))})", report.errors,
                          report.warnings, report.counts, report.frame, "")

@@ -31,9 +31,7 @@ from __future__ import annotations
 
 import io
 import json
-import sqlite3
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -50,6 +48,7 @@ from .errors import (
 from .loading import RawTable
 from .progress import ProgressCallback, progress_reporter
 from .saved_cohorts import list_cohorts, load_cohort, save_cohort
+from .store_backends import store_backend
 from .store_connection import (
     BUSY_TIMEOUT_S,
     DEFAULT_DB,
@@ -218,24 +217,9 @@ def _typed_rows(stored: pd.DataFrame) -> pd.DataFrame:
     return stored
 
 
-def _stored_rows(con: sqlite3.Connection) -> pd.DataFrame:
-    """Every row of ``questionnaires``, fetched in blocks and converted column by column (not cell by cell)."""
-    cursor = con.execute(f"SELECT {', '.join(_ROW_COLUMNS)} FROM questionnaires ORDER BY id")
-    parts = []
-    while block := cursor.fetchmany(200_000):
-        columns = list(zip(*block))
-        part = {}
-        for name, values in zip(_ROW_COLUMNS, columns):
-            if name in _TEXT_COLUMNS:
-                part[name] = pd.array(values, dtype="str")
-            else:  # integers with NULLs: through float64 (exact below 2**53), then nullable integers
-                numbers = np.array(values, dtype="float64")
-                missing = np.isnan(numbers)
-                part[name] = pd.arrays.IntegerArray(np.where(missing, 0, numbers).astype("int64"), missing)
-        parts.append(pd.DataFrame(part))
-    if not parts:
-        return _typed_rows(pd.DataFrame({c: pd.Series([], dtype="object") for c in _ROW_COLUMNS}))
-    return _typed_rows(pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0])
+def _stored_rows(con) -> pd.DataFrame:
+    """Every row of ``questionnaires`` by id, read column by column (not cell by cell) by the backend."""
+    return _typed_rows(con.read_columns(f"SELECT {', '.join(_ROW_COLUMNS)} FROM questionnaires ORDER BY id"))
 
 
 def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
@@ -260,20 +244,20 @@ def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
 
 # ----------------------------------------------------------------------------- the state and its snapshot
 
-def _store_state(con: sqlite3.Connection) -> str:
+def _store_state(con) -> str:
     """Key of the store's contents: its newest import or revert (only a committed change creates one)."""
     row = con.execute("SELECT id, kind, sha256, started_at, finished_at, added, corrected, removed, restored "
                       "FROM imports ORDER BY id DESC LIMIT 1").fetchone()
     return snapshot_key(row[0] if row else 0, json.dumps(row))
 
 
-def _fingerprint(con: sqlite3.Connection) -> str:
+def _fingerprint(con) -> str:
     ids = [r[0] for r in con.execute("SELECT DISTINCT import_id FROM questionnaires ORDER BY import_id")]
     return "imports " + ",".join(map(str, ids)) if ids else "empty store"
 
 
-def _rows_now(con: sqlite3.Connection, path: Path, key: str, patients=None) -> pd.DataFrame:
-    """The stored rows (of ``patients`` only, when given): from the snapshot of this state, else from SQLite."""
+def _rows_now(con, path, key: str, patients=None) -> pd.DataFrame:
+    """The stored rows (of ``patients`` only, when given): from the snapshot of this state, else the database."""
     rows = read_snapshot_rows(snapshot_directory(path), key, patients=patients)
     if rows is None:
         rows = _stored_rows(con)
@@ -287,7 +271,7 @@ def _validate_rows(rows: pd.DataFrame) -> ValidationReport:
     return validate_questionnaires(_as_raw_frame(rows.sort_values("id", kind="stable", ignore_index=True)))
 
 
-def _save_snapshot(path: Path, key: str, report: ValidationReport, rows: pd.DataFrame, fingerprint: str) -> None:
+def _save_snapshot(path, key: str, report: ValidationReport, rows: pd.DataFrame, fingerprint: str) -> None:
     if report.ok:
         write_snapshot(snapshot_directory(path), key, frame=report.frame, errors=report.errors,
                        warnings=report.warnings, counts=report.counts, fingerprint=fingerprint,
@@ -328,7 +312,7 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
         Another import holds the store for longer than the busy timeout.
     """
     say = progress_reporter(progress)
-    path = Path(db) if db is not None else default_db_path()
+    path = store_backend(db if db is not None else default_db_path())
     say("reading the file", 0.0)
     raw = _as_raw_table(source)
     name = file_name or raw.source
@@ -346,13 +330,7 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
     del raw
     con = open_store(db)
     try:
-        try:
-            con.execute("BEGIN IMMEDIATE")  # one writer at a time; readers carry on (WAL)
-        except sqlite3.OperationalError as exc:
-            if "locked" not in str(exc) and "busy" not in str(exc):
-                raise store_error(path, exc) from None
-            raise StoreBusyError(f"the store is busy ({exc}): another import is running. Nothing was written; "
-                                 "try again when it has finished.") from None
+        con.begin_write()  # one writer at a time; readers carry on (WAL; MVCC in PostgreSQL)
         try:
             result, after = _write_import(con, path, new, report, name, digest, source_format, mapping,
                                           accept_corrections, user, notes, say)
@@ -432,12 +410,13 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
         # only what changed the store
         return ImportResult(None, name, digest, rows_read, 0, unchanged, 0, len(warnings), report), None
 
-    cur = con.execute(
-        "INSERT INTO imports (kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
-        "warnings, warning_summary) VALUES ('import', ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    import_id = con.execute(
+        # the next number after the last (as SQLite numbers rows): a refused import leaves no gap on either backend
+        "INSERT INTO imports (id, kind, file_name, sha256, source_format, mapping, user, started_at, rows_read, "
+        "warnings, warning_summary) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'import', ?, ?, ?, ?, ?, "
+        "?, ?, ?, ?) RETURNING id",
         (name, digest, source_format, mapping, user, utc_now(), rows_read,
-         len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; ")))
-    import_id = cur.lastrowid
+         len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; "))).fetchone()[0]
 
     # the store and the file together must still be valid (e.g. one start date per patient); the rows are
     # validated in the order a reader sees them (by id), so the result is also the new snapshot
@@ -486,18 +465,17 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
 _INSERT_BLOCK = 100_000
 
 
-def _insert_rows(con: sqlite3.Connection, rows: pd.DataFrame, done) -> None:
+def _insert_rows(con, rows: pd.DataFrame, done) -> None:
     """Insert the rows in blocks; each column becomes Python values at once (None for missing), not cell by cell."""
     columns = list(rows.columns)
-    sql = f"INSERT INTO questionnaires ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
     for start in range(0, len(rows), _INSERT_BLOCK):
         block = rows.iloc[start:start + _INSERT_BLOCK]
-        con.executemany(sql, zip(*(_python_values(block[c]) for c in columns)))
+        con.insert_rows("questionnaires", columns, zip(*(_python_values(block[c]) for c in columns)))
         done(min(start + _INSERT_BLOCK, len(rows)))
 
 
 def _python_values(col: pd.Series) -> list:
-    """The column as a list of Python values SQLite binds directly (int, str, None)."""
+    """The column as a list of Python values both backends bind directly (int, str, None)."""
     values = col.array
     if isinstance(values, pd.arrays.IntegerArray):
         out = values._data.astype(object)
@@ -565,14 +543,15 @@ def list_imports(db=None) -> pd.DataFrame:
     """The import history, newest last: what each import and revert did."""
     con = open_store(db, create=False)
     try:
-        return pd.read_sql_query(
+        return con.read_frame(
             "SELECT id, kind, data_table, file_name, sha256, source_format, mapping, user, started_at, finished_at, rows_read, "
             "added, unchanged, corrected, removed, restored, warnings, warning_summary, reverts, reverted_by "
-            "FROM imports ORDER BY id", con)
+            "FROM imports ORDER BY id")
     finally:
         con.close()
 
 
+@reports_store_errors
 def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
     """Remove what an import added and restore the values it corrected.
 
@@ -586,11 +565,7 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
         return revert_session_import(import_id, db=db, user=user)
     con = open_store(db, create=False)
     try:
-        try:
-            con.execute("BEGIN IMMEDIATE")
-        except sqlite3.OperationalError as exc:
-            raise StoreBusyError(f"the store is busy ({exc}); try again when the running import has finished.") \
-                from None
+        con.begin_write()
         try:
             row = con.execute("SELECT kind, reverted_by, file_name FROM imports WHERE id = ?", (import_id,)).fetchone()
             if row is None:
@@ -609,11 +584,11 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
                 ids = ", ".join(str(r[0]) for r in later)
                 raise AnalyticsError(f"import(s) {ids} later corrected questionnaires of import {import_id}; "
                                      f"revert those first.")
-            cur = con.execute(
-                "INSERT INTO imports (kind, file_name, sha256, source_format, user, started_at, reverts) "
-                "VALUES ('revert', ?, '', 'revert', ?, ?, ?)", (f"revert of import {import_id} ({file_name})", user,
-                                                                 utc_now(), import_id))
-            revert_id = cur.lastrowid
+            revert_id = con.execute(
+                "INSERT INTO imports (id, kind, file_name, sha256, source_format, user, started_at, reverts) "
+                "VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'revert', ?, '', 'revert', ?, ?, ?) "
+                "RETURNING id",
+                (f"revert of import {import_id} ({file_name})", user, utc_now(), import_id)).fetchone()[0]
             restored = 0
             for q_id, old in con.execute("SELECT questionnaire_id, old_values FROM corrections WHERE import_id = ? "
                                          "ORDER BY id DESC", (import_id,)).fetchall():
@@ -651,8 +626,8 @@ def _refresh_snapshot(db) -> None:
 @reports_store_errors
 def store_has_data(db=None) -> bool:
     """True when the store exists and holds at least one questionnaire."""
-    path = Path(db) if db is not None else default_db_path()
-    if not path.exists():
+    path = db if db is not None else default_db_path()
+    if not store_backend(path).exists():
         return False
     con = open_store(path, create=False)
     try:
@@ -679,18 +654,18 @@ def read_store(db=None) -> ValidationReport:
     Read from the columnar snapshot of the store's current state (see :mod:`analytics.store_snapshot`):
     the rows were validated when they were imported and the snapshot's key proves the store has not
     changed since.  Without a current snapshot (the first read after an update of the tool, or after
-    the folder was deleted) the rows are read from SQLite and validated, and the snapshot is written
-    for the next reader.  This is the one read path; another store engine provides its own.
+    the folder was deleted) the rows are read from the database and validated, and the snapshot is written
+    for the next reader.  This is the one read path, the same on both backends.
 
     Raises
     ------
     AnalyticsError
         When there is no store, or it holds no questionnaire yet.
     """
-    path = Path(db) if db is not None else default_db_path()
+    path = store_backend(db if db is not None else default_db_path())
     con = open_store(path, create=False)
     try:
-        con.execute("BEGIN")  # one consistent state for the key and the rows (a writer may commit meanwhile)
+        con.begin_read()  # one consistent state for the key and the rows (a writer may commit meanwhile)
         try:
             key = _store_state(con)
             snapshot = read_snapshot(snapshot_directory(path), key)
@@ -702,12 +677,12 @@ def read_store(db=None) -> ValidationReport:
     finally:
         con.close()
     if snapshot is not None:
-        return ValidationReport(f"store {path.name} ({snapshot.fingerprint})", snapshot.errors, snapshot.warnings,
+        return ValidationReport(f"store {path.short_name} ({snapshot.fingerprint})", snapshot.errors, snapshot.warnings,
                                 snapshot.counts, snapshot.frame, "")
     if rows.empty:
         raise AnalyticsError(f"{path}: the store holds no questionnaire yet. Import a file first: "
                              "python -m analytics import FILE")
     report = _validate_rows(rows)
     _save_snapshot(path, key, report, rows, fingerprint)
-    return ValidationReport(f"store {path.name} ({fingerprint})", report.errors, report.warnings,
+    return ValidationReport(f"store {path.short_name} ({fingerprint})", report.errors, report.warnings,
                             report.counts, report.frame, "")

@@ -1,4 +1,6 @@
-"""Opening the clinic store: where it is, connecting, migrating, and SQLite errors as plain messages.
+"""Opening the clinic store: where it is, connecting, migrating, and database errors as plain messages.
+
+The store is an SQLite file or a PostgreSQL database; :mod:`analytics.store_backends` does what differs.
 
 Everything that uses the store (imports and reads in :mod:`analytics.store`, the audit trail,
 saved cohorts, study-id keys) opens it here.
@@ -8,14 +10,11 @@ from __future__ import annotations
 import functools
 import inspect
 import os
-import sqlite3
-import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import pandas as pd
-
-from .errors import AnalyticsError, StoreBusyError, StoreUnusableError
+from .errors import AnalyticsError
+from .store_backends import BUSY_TIMEOUT_S, database_errors, is_postgres_url, store_backend
 from .store_schema import MIGRATIONS, SCHEMA_VERSION, sql_statements
 
 __all__ = [
@@ -29,50 +28,31 @@ __all__ = [
 ]
 
 DEFAULT_DB = Path("data") / "outcomes.sqlite"
-BUSY_TIMEOUT_S = 10.0
 
 
 def store_error(path, exc: BaseException) -> AnalyticsError:
-    """An SQLite error on the store as a message that says what happened and what to do."""
-    text = str(exc).lower()
-    where = f"{path}: "
-    if "locked" in text or "busy" in text:
-        return StoreBusyError(f"{where}the store is busy: another process is writing to it. Nothing was written; "
-                              "try again in a moment.")
-    if "readonly" in text or "read-only" in text:
-        return StoreUnusableError(f"{where}the store is read-only (this account may not write the file or its "
-                                  "folder). Nothing was written and the store is as it was; give write access, or "
-                                  "point --db / OUTCOMES_DB at a writable copy.", "read-only")
-    if "full" in text or getattr(exc, "sqlite_errorname", "") == "SQLITE_FULL":
-        return StoreUnusableError(f"{where}the disk is full. Nothing was written and the store is as it was; free "
-                                  "some space and try again.", "disk full")
-    if "malformed" in text or "not a database" in text or "corrupt" in text:
-        return StoreUnusableError(f"{where}the store file is damaged ({exc}). Nothing was written. Restore it from "
-                                  "a backup (imports can also be replayed from the original files).", "damaged")
-    if Path(path).is_dir():
-        return StoreUnusableError(f"{where}this is a folder, not a store file. Point --db / OUTCOMES_DB at a file "
-                                  "such as data/outcomes.sqlite.", "folder")
-    return StoreUnusableError(f"{where}the store cannot be used ({exc}). Nothing was written; check the path and "
-                              "its permissions.", "unreadable")
+    """A database error on the store as a message that says what happened and what to do (see the backends)."""
+    return store_backend(path).error(exc)
 
 
 def reports_store_errors(function):
-    """Turn SQLite errors raised while ``function`` uses the store into :func:`store_error` messages."""
+    """Turn database errors raised while ``function`` uses the store into :func:`store_error` messages."""
     signature = inspect.signature(function)
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         try:
             return function(*args, **kwargs)
-        except (sqlite3.DatabaseError, pd.errors.DatabaseError) as exc:
+        except database_errors() as exc:
             db = signature.bind_partial(*args, **kwargs).arguments.get("db")
             raise store_error(db if db is not None else default_db_path(), exc) from None
     return wrapper
 
 
-def default_db_path() -> Path:
-    """``$OUTCOMES_DB`` when set, else ``data/outcomes.sqlite``."""
-    return Path(os.environ.get("OUTCOMES_DB") or DEFAULT_DB)
+def default_db_path() -> Path | str:
+    """``$OUTCOMES_DB`` when set, else ``data/outcomes.sqlite``: a path, or a ``postgresql://`` URL as given."""
+    db = os.environ.get("OUTCOMES_DB") or DEFAULT_DB
+    return db.strip() if is_postgres_url(db) else Path(db)
 
 
 def utc_now() -> str:
@@ -80,85 +60,63 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
 
 
-def open_store(path=None, *, create: bool = True) -> sqlite3.Connection:
-    """Open (and create or migrate) the store.
+def open_store(path=None, *, create: bool = True):
+    """Open (and create or migrate) the store: an SQLite file, or a PostgreSQL database given by URL.
 
-    WAL journal (readers never wait for a writer), foreign keys on, and a
+    SQLite: WAL journal (readers never wait for a writer), foreign keys on, and a
     busy timeout so a second writer waits before giving up.  An older schema
     is migrated after a backup copy ``<file>.v<old>-backup-<time>`` is written.
+    PostgreSQL: see :mod:`analytics.store_backends`.
+
+    Returns a connection with ``execute`` and the methods of the store interface
+    (``begin_write``, ``read_frame``, ``read_columns``, ``insert_rows``; an
+    ``sqlite3.Connection`` for a file).
 
     Raises
     ------
     AnalyticsError
         When the file is not a store of this tool, or is newer than this version.
     """
-    path = Path(path) if path is not None else default_db_path()
-    if path.is_dir():
-        raise store_error(path, sqlite3.OperationalError("unable to open database file"))
-    if path.is_symlink() and not path.exists():
-        raise StoreUnusableError(f"{path}: the store path is a link to {os.readlink(path)}, which does not exist. "
-                                 "Point --db / OUTCOMES_DB at the store file itself.", "unreadable")
-    if not path.exists() and not create:
-        raise AnalyticsError(f"{path}: no store here yet. Import a file first: python -m analytics import FILE")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    deadline = time.monotonic() + BUSY_TIMEOUT_S
-    while True:
-        con = None
-        try:
-            con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
-            con.execute("PRAGMA journal_mode=WAL")  # needs a moment alone while another process creates the file
-            con.execute("PRAGMA foreign_keys=ON")
-            con.execute("PRAGMA synchronous=FULL")
-            version = con.execute("PRAGMA user_version").fetchone()[0]
-            break
-        except sqlite3.OperationalError as exc:
-            if con is not None:
-                con.close()
-            if "locked" in str(exc) and time.monotonic() < deadline:
-                time.sleep(0.05)
-                continue
-            if "locked" in str(exc):
-                raise StoreBusyError(f"{path}: the store stayed locked for {BUSY_TIMEOUT_S:.0f} s; another "
-                                     "process is using it. Nothing was written; try again.") from None
-            raise store_error(path, exc) from None
-        except sqlite3.DatabaseError as exc:
-            if con is not None:
-                con.close()
-            if "not a database" in str(exc):
-                raise AnalyticsError(f"{path}: not a readable outcomes store ({exc}). Point --db at a store "
-                                     "file.") from None
-            raise store_error(path, exc) from None
-    if version > SCHEMA_VERSION:
+    backend = store_backend(path if path is not None else default_db_path())
+    con = backend.connect(create=create)
+    version = 0
+    try:
+        version = backend.schema_version(con)
+        if version > SCHEMA_VERSION:
+            raise AnalyticsError(f"{backend}: store schema v{version} is newer than this tool (v{SCHEMA_VERSION}); "
+                                 "update the tool.")
+        if version < SCHEMA_VERSION:
+            _migrate(con, backend)
+    except database_errors() as exc:
         con.close()
-        raise AnalyticsError(f"{path}: store schema v{version} is newer than this tool (v{SCHEMA_VERSION}); "
-                             "update the tool.")
-    if version < SCHEMA_VERSION:
-        try:
-            _migrate(con, path)
-        except BaseException:
-            con.close()
-            raise
+        error = backend.error(exc)
+        upgrading = backend.kind == "postgresql" and version < SCHEMA_VERSION
+        if upgrading and getattr(error, "reason", "") == "read-only":
+            raise type(error)(f"{backend}: the store's tables need creating or upgrading to v{SCHEMA_VERSION} and "
+                              "this role may not change them. Nothing was written; run python -m analytics store "
+                              "init --db URL as the owner role.", "read-only") from None
+        raise error from None
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
-def _migrate(con: sqlite3.Connection, path: Path) -> None:
+def _migrate(con, backend) -> None:
     """Bring the schema up to date under the write lock (several processes may open a new store at once)."""
     backed_up = False
     while True:
-        con.execute("BEGIN IMMEDIATE")
-        version = con.execute("PRAGMA user_version").fetchone()[0]
+        con.begin_write()
+        version = backend.schema_version(con)
         if version >= SCHEMA_VERSION:  # another process migrated first
             con.execute("COMMIT")
             return
-        if version == 0 and con.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+        if version == 0 and backend.holds_other_tables(con):
             con.execute("ROLLBACK")
-            raise AnalyticsError(f"{path}: this SQLite file is not an outcomes store; use another --db path.")
+            raise AnalyticsError(f"{backend}: this {backend.noun} is not an outcomes store; use another --db.")
         if version > 0 and not backed_up:
             con.execute("ROLLBACK")
-            backup = path.with_name(f"{path.name}.v{version}-backup-{datetime.now():%Y%m%dT%H%M%S}")
-            target = sqlite3.connect(backup)
-            con.backup(target)  # a consistent copy, WAL included
-            target.close()
+            backend.backup_before_migration(con, version)
             backed_up = True
             continue
         try:
@@ -168,7 +126,7 @@ def _migrate(con: sqlite3.Connection, path: Path) -> None:
                 else:
                     for statement in sql_statements(MIGRATIONS[step]):
                         con.execute(statement)
-                con.execute(f"PRAGMA user_version = {step + 1}")
+                backend.set_schema_version(con, step + 1)
             con.execute("COMMIT")
             return
         except BaseException:

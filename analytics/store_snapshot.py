@@ -37,6 +37,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from .store_backends import SQLiteBackend, StoreBackend, store_backend
+
 __all__ = [
     "SNAPSHOT_FORMAT",
     "Snapshot",
@@ -67,10 +69,23 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def snapshot_directory(store_path) -> Path:
-    """The folder of snapshots of the store file ``store_path``: ``<file>.snapshots`` beside it."""
-    store_path = Path(store_path)
-    return store_path.with_name(store_path.name + ".snapshots")
+def snapshot_directory(store) -> Path:
+    """The folder of snapshots of ``store`` (a file, a PostgreSQL URL, or its backend).
+
+    An SQLite file keeps them beside it (``<file>.snapshots``).  A PostgreSQL store has no file, so each
+    dashboard server keeps its own in a local cache folder: ``$OUTCOMES_SNAPSHOTS`` when set, else the
+    user's cache folder, one sub-folder per server and database.  Two servers never share a stale one:
+    the key of a snapshot includes the store's newest history row.
+    """
+    backend = store if isinstance(store, StoreBackend) else store_backend(store)
+    if isinstance(backend, SQLiteBackend):
+        return backend.path.with_name(backend.path.name + ".snapshots")
+    root = os.environ.get("OUTCOMES_SNAPSHOTS") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"), "outcomes-analytics",
+        "snapshots")
+    # the URL (schema option included; it never holds a password) names the store; a digest keeps its
+    # characters out of the path
+    return Path(root) / hashlib.sha256(getattr(backend, "url", str(backend)).encode()).hexdigest()[:24]
 
 
 def snapshot_key(generation: int, state: str) -> str:
@@ -124,7 +139,7 @@ def write_snapshot(directory, key: str, *, frame: pd.DataFrame, errors: pd.DataF
         return True
     tmp = directory / f".tmp-{key}-{uuid.uuid4().hex[:8]}"
     try:
-        directory.mkdir(mode=0o700, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # a cache folder may be new
         tmp.mkdir(mode=0o700)
         _write_table(frame, tmp / "frame.parquet")
         _write_table(errors, tmp / "errors.parquet")

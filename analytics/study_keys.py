@@ -8,11 +8,12 @@ from __future__ import annotations
 import pandas as pd
 
 from .errors import AnalyticsError
-from .store_connection import open_store, utc_now
+from .store_connection import open_store, reports_store_errors, utc_now
 
 __all__ = ["save_study_key", "load_study_key"]
 
 
+@reports_store_errors
 def save_study_key(export_id: str, key: pd.DataFrame, *, cohort: str, db=None, user: str = "local") -> None:
     """Keep the key of one research export (``study_id``, ``patient_id`` columns) in the store, in one transaction.
 
@@ -21,11 +22,11 @@ def save_study_key(export_id: str, key: pd.DataFrame, *, cohort: str, db=None, u
     """
     con = open_store(db)
     try:
-        con.execute("BEGIN IMMEDIATE")
+        con.begin_write()
         try:
             con.execute("INSERT INTO research_exports (export_id, cohort, created_at, user, patients) "
                         "VALUES (?, ?, ?, ?, ?)", (export_id, cohort, utc_now(), user, len(key)))
-            con.executemany("INSERT INTO study_keys (export_id, study_id, patient_id) VALUES (?, ?, ?)",
+            con.insert_rows("study_keys", ["export_id", "study_id", "patient_id"],
                             zip([export_id] * len(key), key["study_id"].astype("str"),
                                 key["patient_id"].astype("str")))
             con.execute("COMMIT")
@@ -46,8 +47,8 @@ def load_study_key(export_id: str, db=None) -> pd.DataFrame:
     """
     con = open_store(db, create=False)
     try:
-        key = pd.read_sql_query("SELECT study_id, patient_id FROM study_keys WHERE export_id = ? ORDER BY study_id",
-                                con, params=(export_id,))
+        key = con.read_frame("SELECT study_id, patient_id FROM study_keys WHERE export_id = ? ORDER BY study_id",
+                             (export_id,))
     finally:
         con.close()
     if key.empty:

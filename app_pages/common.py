@@ -45,6 +45,7 @@ from analytics.exports import to_safe_csv
 from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
+from analytics.store_backends import store_backend
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "sample_clinic.csv"
@@ -143,7 +144,7 @@ def load_report(kind: str, path: Path):
     """Validation report of a data source, or None after showing why it failed."""
     try:
         if kind == "store":
-            return _from_store(str(path), _stamp(path))
+            return _from_store(str(path), store_backend(path).change_stamp())
         return _validated(str(path), _stamp(path))
     except (AnalyticsError, OSError) as exc:
         st.error(f"The data could not be read: {browser_text(exc)}")

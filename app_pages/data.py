@@ -47,6 +47,7 @@ from analytics.store import (
     list_imports,
     revert_import,
 )
+from analytics.store_backends import store_backend
 from analytics.uploads import upload_label, upload_suffix, write_upload
 from app_pages.access import require_director
 from app_pages.common import browser_text, download, footer, page_setup, plain, show_table, signed_in_user
@@ -59,9 +60,9 @@ NOT_IN_FILE = "— not in this file —"
 REFUSED = "refused: nothing was imported"  # the one title every refusal carries
 def _from_store(read) -> pd.DataFrame:
     """A table from the store; empty when there is no store yet (or, with the reason shown, an unreadable one)."""
-    if not db.exists():
-        return pd.DataFrame()
     try:
+        if not store_backend(db).exists():
+            return pd.DataFrame()
         return read(db)
     except AnalyticsError as exc:
         st.error(browser_text(exc))

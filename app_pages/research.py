@@ -22,6 +22,7 @@ from analytics.store import (
     save_cohort,
     store_fingerprint,
 )
+from analytics.store_backends import store_backend
 from analytics.wording import cohort_sentence, p_value
 from app_pages.common import (
     PALETTE,
@@ -47,7 +48,7 @@ choices = {c: c.replace("_", " ") for c in ("site", "protocol", "clinician", "di
 choices["si_at_baseline_text"] = "SI at baseline"
 db = default_db_path()
 try:
-    saved = list_cohorts(db) if Path(db).exists() else pd.DataFrame()
+    saved = list_cohorts(db) if store_backend(db).exists() else pd.DataFrame()
 except AnalyticsError:
     saved = pd.DataFrame()
 if len(saved) >= 2:

@@ -1,12 +1,25 @@
 """Shared helpers: build small canonical frames from (patient, day, total, item 9) rows."""
 from __future__ import annotations
 
+import atexit
+import functools
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from analytics import load_questionnaires
+
+# the real PostgreSQL server and the store fixture parametrised over both backends (tests/pg_fixtures.py)
+pytest_plugins = ["pg_fixtures"]
+
+# a PostgreSQL store keeps its columnar snapshots in a local cache folder: the tests' own, never the user's
+if "OUTCOMES_SNAPSHOTS" not in os.environ:
+    os.environ["OUTCOMES_SNAPSHOTS"] = tempfile.mkdtemp(prefix="outcomes-snapshots-")
+    atexit.register(functools.partial(shutil.rmtree, os.environ["OUTCOMES_SNAPSHOTS"], ignore_errors=True))
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "sample_data" / "sample_clinic.csv"

@@ -1,4 +1,6 @@
-"""The audit trail: every import, revert, export and research export, and nothing can change it."""
+"""The audit trail: every import, revert, export and research export, and nothing can change it.
+
+Tests taking ``store_db`` run on an SQLite file and on a PostgreSQL database (tests/pg_fixtures.py)."""
 from __future__ import annotations
 
 import hashlib
@@ -14,21 +16,22 @@ from analytics.audit import GENESIS, audit_row_hash, record_audit, verify_audit
 from analytics.store import (
     _MIGRATIONS,
     _statements,
+    open_store,
     import_questionnaires,
     list_audit,
     list_cohorts,
-    open_store,
     revert_import,
     save_cohort,
 )
+from analytics.store_backends import database_errors, is_postgres_url, store_backend
 from cli_runner import run_cli
 from conftest import ROOT, SAMPLE, TINY
 
 BAD = ROOT / "tests" / "data" / "bad" / "us_date.csv"
 
 
-def test_imports_refusals_and_reverts_are_recorded(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_imports_refusals_and_reverts_are_recorded(store_db):
+    db = store_db
     import_questionnaires(TINY, db=db)
     import_questionnaires(TINY, db=db)
     with pytest.raises(QuestionnaireValidationError):
@@ -41,24 +44,31 @@ def test_imports_refusals_and_reverts_are_recorded(tmp_path):
     assert (trail["user"] == "local").all() and trail["at"].str.match(r"^\d{4}-\d{2}-\d{2}T").all()
 
 
-def test_the_trail_cannot_be_edited(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_the_trail_cannot_be_edited(store_db):
+    db = store_db
     import_questionnaires(TINY, db=db)
-    con = sqlite3.connect(db)
+    con = open_store(db)
     for sql in ("DELETE FROM audit", "UPDATE audit SET user = 'someone else'"):
-        with pytest.raises(sqlite3.DatabaseError, match="cannot be changed"):
+        with pytest.raises(database_errors(), match="cannot be changed"):
             con.execute(sql)
     con.close()
     assert len(list_audit(db)) == 1
 
 
-def test_migration_backfills_existing_imports(tmp_path):
-    db = tmp_path / "old.sqlite"
-    con = sqlite3.connect(db, isolation_level=None)
-    for step in range(3):  # a v3 store, before the audit trail
+def schema_at(db, version):
+    """A store built by the first ``version`` migration steps only, as an older release left it."""
+    backend = store_backend(db)
+    con = backend.connect(create=True)
+    for step in range(version):
         for statement in _statements(_MIGRATIONS[step]):
             con.execute(statement)
-    con.execute("PRAGMA user_version = 3")
+    backend.set_schema_version(con, version)
+    return con
+
+
+def test_migration_backfills_existing_imports(store_db):
+    db = store_db
+    con = schema_at(db, 3)  # a v3 store, before the audit trail
     con.execute("INSERT INTO imports (file_name, sha256, source_format, started_at, added) "
                 "VALUES ('old.csv', 'abc', 'csv', '2025-01-01T00:00:00+00:00', 3)")
     con.close()
@@ -68,8 +78,8 @@ def test_migration_backfills_existing_imports(tmp_path):
     assert json.loads(trail["details"].iloc[0])["sha256"] == "abc"
 
 
-def test_cli_exports_are_recorded_with_file_hashes(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_cli_exports_are_recorded_with_file_hashes(tmp_path, store_db):
+    db = store_db
     import_questionnaires(SAMPLE, db=db)
     run = run_cli  # cli.main in-process (tests/cli_runner.py)
     assert run("export", "--quarter", "2025Q4", "--db", db, "--out", tmp_path / "x").returncode == 0
@@ -92,9 +102,9 @@ cli = run_cli  # cli.main in-process (tests/cli_runner.py)
 
 
 @pytest.fixture
-def trail_db(tmp_path):
+def trail_db(store_db):
     """A store with five audit rows: an import, a refusal, a revert and two cohort saves."""
-    db = tmp_path / "s.sqlite"
+    db = store_db
     import_questionnaires(TINY, db=db)
     with pytest.raises(QuestionnaireValidationError):
         import_questionnaires(BAD, db=db)
@@ -105,7 +115,16 @@ def trail_db(tmp_path):
 
 
 def attacker(db, *statements):
-    """Direct SQL on the file, as someone with the file would do it: drop the triggers first."""
+    """Direct SQL on the store, as someone with the file (or the database's owner role) would do it: drop the
+    triggers first."""
+    if is_postgres_url(db):
+        con = open_store(db)  # the owner role may disable the triggers (other roles: see README, deployment)
+        con.execute("ALTER TABLE audit DISABLE TRIGGER audit_no_update")
+        con.execute("ALTER TABLE audit DISABLE TRIGGER audit_no_delete")
+        for statement, params in statements:
+            con.execute(statement, params)
+        con.close()
+        return
     con = sqlite3.connect(db, isolation_level=None)
     con.execute("DROP TRIGGER IF EXISTS audit_no_update")
     con.execute("DROP TRIGGER IF EXISTS audit_no_delete")
@@ -177,13 +196,9 @@ def test_appending_after_verification_keeps_the_chain(trail_db):
     assert verify_audit(trail_db).ok and verify_audit(trail_db).rows == 6
 
 
-def test_migration_chains_the_rows_of_a_v4_store_and_gives_cohorts_owners(tmp_path):
-    db = tmp_path / "v4.sqlite"
-    con = sqlite3.connect(db, isolation_level=None)
-    for step in range(4):  # a v4 store: audit trail without hashes, cohorts without owners
-        for statement in _statements(_MIGRATIONS[step]):
-            con.execute(statement)
-    con.execute("PRAGMA user_version = 4")
+def test_migration_chains_the_rows_of_a_v4_store_and_gives_cohorts_owners(store_db):
+    db = store_db
+    con = schema_at(db, 4)  # a v4 store: audit trail without hashes, cohorts without owners
     for i in range(3):
         con.execute("INSERT INTO audit (at, user, action, details) VALUES (?, 'local', 'import', ?)",
                     (f"2025-01-0{i + 1}T00:00:00+00:00", json.dumps({"n": i})))
@@ -193,16 +208,16 @@ def test_migration_chains_the_rows_of_a_v4_store_and_gives_cohorts_owners(tmp_pa
     open_store(db).close()
     assert verify_audit(db).ok and verify_audit(db).rows == 3
     assert list_cohorts(db)["owner"].tolist() == ["boss@clinic.org"]
-    con = sqlite3.connect(db)  # the triggers are back after the backfill
-    with pytest.raises(sqlite3.DatabaseError, match="cannot be changed"):
+    con = open_store(db)  # the triggers are back after the backfill
+    with pytest.raises(database_errors(), match="cannot be changed"):
         con.execute("UPDATE audit SET user = 'x'")
     con.close()
 
 
 # ----------------------------------------------------------------------------- exports started and finished
 
-def test_quarterly_export_failing_half_way_leaves_its_start_on_record(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_quarterly_export_failing_half_way_leaves_its_start_on_record(tmp_path, store_db):
+    db = store_db
     import_questionnaires(SAMPLE, db=db)
     out = tmp_path / "x"
     (out / "2025Q4" / "manifest.json").mkdir(parents=True)  # the last file cannot be written: the others are
@@ -214,8 +229,8 @@ def test_quarterly_export_failing_half_way_leaves_its_start_on_record(tmp_path):
     assert verify_audit(db).ok
 
 
-def test_research_export_failing_half_way_leaves_its_start_on_record(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_research_export_failing_half_way_leaves_its_start_on_record(tmp_path, store_db):
+    db = store_db
     import_questionnaires(SAMPLE, db=db)
     save_cohort("north", {"site": ["North"]}, fingerprint="x", db=db)
     out = tmp_path / "r"
@@ -227,10 +242,10 @@ def test_research_export_failing_half_way_leaves_its_start_on_record(tmp_path):
     assert "research export" not in actions
 
 
-def test_a_killed_export_leaves_a_start_without_completion(tmp_path):
+def test_a_killed_export_leaves_a_start_without_completion(store_db):
     # a process that dies between the two rows (power cut, kill -9) leaves only the start: simulated by
     # a child process that records the start and then exits without unwinding
-    db = tmp_path / "s.sqlite"
+    db = store_db
     code = ("import os; from analytics.audit import audited\n"
             f"with audited('export', {{'quarter': '2025Q4'}}, db={str(db)!r}):\n"
             "    os._exit(9)\n")

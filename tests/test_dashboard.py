@@ -202,10 +202,10 @@ def test_unreadable_file_is_a_message_not_a_traceback(monkeypatch, tmp_path):
     assert not at.exception and "could not be read" in at.error[0].value
 
 
-def test_dashboard_reads_the_store_when_it_holds_data(monkeypatch, tmp_path):
+def test_dashboard_reads_the_store_when_it_holds_data(monkeypatch, store_db):
     from analytics.store import import_questionnaires
 
-    db = tmp_path / "clinic.sqlite"
+    db = store_db  # an SQLite file, then a PostgreSQL database (tests/pg_fixtures.py)
     import_questionnaires(TINY, db=db)
     monkeypatch.setenv("OUTCOMES_DB", str(db))
     at = app(monkeypatch)

@@ -31,8 +31,8 @@ def test_apply_cohort_filters_by_hand():
         check_cohort_definition({"start_from": "last tuesday"})
 
 
-def test_saved_cohort_knows_when_the_data_changed(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_saved_cohort_knows_when_the_data_changed(tmp_path, store_db):
+    db = store_db
     import_questionnaires(TINY, db=db)
     out = run("cohort", "save", "north", "--db", db, "--site", "North")
     assert out.returncode == 0 and "3 patients" in out.stdout
@@ -49,8 +49,8 @@ def test_saved_cohort_knows_when_the_data_changed(tmp_path):
     assert run("cohort", "show", "nope", "--db", db).returncode == 1
 
 
-def test_compare_two_cohorts_from_the_cli(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_compare_two_cohorts_from_the_cli(tmp_path, store_db):
+    db = store_db
     import_questionnaires(SAMPLE, db=db)
     for name, flag in (("north", "North"), ("central", "Central")):
         assert run("cohort", "save", name, "--db", db, "--site", flag).returncode == 0
@@ -68,9 +68,9 @@ def test_compare_two_cohorts_from_the_cli(tmp_path):
     assert "north" in listed.stdout and "central" in listed.stdout
 
 
-def test_file_fingerprint_is_the_sha256(tmp_path):
+def test_file_fingerprint_is_the_sha256(tmp_path, store_db):
     import hashlib
-    db = tmp_path / "s.sqlite"
+    db = store_db
     assert run("cohort", "save", "all", "--db", db, "--file", TINY).returncode == 0
     assert load_cohort("all", db)["fingerprint"] == "sha256:" + hashlib.sha256(TINY.read_bytes()).hexdigest()
     save_cohort("empty", {}, fingerprint="x", db=db)
@@ -78,10 +78,10 @@ def test_file_fingerprint_is_the_sha256(tmp_path):
 
 
 @pytest.mark.parametrize("mode", ["completer", "itt", "locf"])
-def test_research_export_script_reproduces_the_tool(tmp_path, mode):
+def test_research_export_script_reproduces_the_tool(tmp_path, store_db, mode):
     from analytics import remission_rate, response_rate, si_resolution_rate, OutcomeDefinitions
 
-    db = tmp_path / "s.sqlite"
+    db = store_db
     import_questionnaires(SAMPLE, db=db)
     assert run("cohort", "save", "north", "--db", db, "--site", "North").returncode == 0
     out_dir = tmp_path / "dataset"

@@ -16,8 +16,8 @@ from analytics.store_connection import open_store
 from analytics.store_schema import MIGRATIONS, SCHEMA_VERSION, sql_statements
 
 
-def test_reviews_persist_and_are_audited(tmp_path):
-    db = tmp_path / "s.sqlite"
+def test_reviews_persist_and_are_audited(store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database (tests/pg_fixtures.py)
     first = mark_reviewed("P1", note="  called,\n appointment booked ", data_source="store",
                           through_date=pd.Timestamp("2025-03-03"), through_episode=1, through_day=56, db=db,
                           user="dr@clinic")
@@ -69,7 +69,7 @@ def test_review_and_audit_are_one_transaction(tmp_path):
     con.execute("CREATE TRIGGER audit_refuses BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'refused'); END")
     con.commit()
     con.close()
-    with pytest.raises(sqlite3.DatabaseError, match="refused"):
+    with pytest.raises(AnalyticsError, match="refused"):  # the database's error, as a message
         mark_reviewed("P2", note="ok", data_source="store", db=db)
     assert list(list_reviews(db)["patient_id"]) == ["P1"]
 

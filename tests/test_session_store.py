@@ -1,7 +1,6 @@
 """Sessions in the clinic store: round trip, idempotence, overlap, conflicts, corrections, revert, audit."""
 from __future__ import annotations
 
-import sqlite3
 
 import pandas as pd
 import pytest
@@ -19,6 +18,7 @@ from analytics.session_store import (
 from analytics.sessions import load_sessions
 from analytics.sources import read_session_source
 from analytics.store import SCHEMA_VERSION, import_questionnaires, list_imports, open_store, revert_import
+from analytics.store_backends import store_backend
 from conftest import ROOT, TINY
 
 SAMPLE_SESSIONS = ROOT / "sample_data" / "sample_sessions.csv"
@@ -28,8 +28,9 @@ HEADER = ("patient_id,session_date,episode,route,dose_mg_per_kg,systolic_pre,dia
 
 
 @pytest.fixture
-def db(tmp_path):
-    return tmp_path / "store.sqlite"
+def db(store_db):
+    """An SQLite file, then a PostgreSQL database of the test's own (tests/pg_fixtures.py)."""
+    return store_db
 
 
 def table(tmp_path, *rows, name="sessions.csv"):
@@ -44,7 +45,7 @@ ROW_C = "P2,2025-01-07,2,esketamine,,130,82,,,6,0-10,5,130,,no,Riverside"
 
 
 def count(db, what="sessions"):
-    con = sqlite3.connect(db)
+    con = open_store(db, create=False)
     try:
         return con.execute(f"SELECT count(*) FROM {what}").fetchone()[0]
     finally:
@@ -198,10 +199,11 @@ def test_a_store_of_the_previous_schema_gains_the_sessions_table(db):
     import_questionnaires(TINY, db=db)
     con = open_store(db)
     for statement in ("DROP INDEX session_corrections_import", "DROP TABLE session_corrections",
-                      "DROP INDEX sessions_import", "DROP TABLE sessions", "ALTER TABLE imports DROP COLUMN data_table",
-                      f"PRAGMA user_version = {SCHEMA_VERSION - 1}"):
+                      "DROP INDEX sessions_import", "DROP TABLE sessions", "ALTER TABLE imports DROP COLUMN data_table"):
         con.execute(statement)
+    store_backend(db).set_schema_version(con, SCHEMA_VERSION - 1)
     con.close()
     import_sessions(SAMPLE_SESSIONS, db=db)  # migrates (after a backup) and imports
     assert list_imports(db)["data_table"].tolist() == ["questionnaires", "sessions"]
-    assert len(list(db.parent.glob(f"{db.name}.v{SCHEMA_VERSION - 1}-backup-*"))) == 1
+    if store_backend(db).kind == "sqlite":  # PostgreSQL needs no copy: its migration rolls back whole
+        assert len(list(db.parent.glob(f"{db.name}.v{SCHEMA_VERSION - 1}-backup-*"))) == 1

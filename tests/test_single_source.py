@@ -76,8 +76,11 @@ ALLOWED = {
 #: (file, constant) -> why that module constant is not a rule (named: its value may change at a merge).
 ALLOWED_CONSTANTS = {
     ("analytics/store_schema.py", "SCHEMA_VERSION"): "the store's migration counter, not a rule",
-    ("analytics/store_connection.py", "BUSY_TIMEOUT_S"): "seconds SQLite waits for a lock before the store is "
-                                                         "reported busy (operational)",
+    ("analytics/store_backends.py", "BUSY_TIMEOUT_S"): "seconds SQLite waits for a lock before the store is "
+                                                       "reported busy (operational)",
+    ("analytics/store_backends.py", "POSTGRES_WRITE_WAIT_S"): "seconds a PostgreSQL import queues for the store's "
+                                                              "write lock (operational)",
+    ("analytics/store_copy.py", "_CHUNK"): "rows fetched per round trip while copying a store (memory, not a rule)",
     ("analytics/store.py", "_INSERT_BLOCK"): "rows per INSERT block during an import (bounds one block's memory)",
 }
 

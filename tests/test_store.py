@@ -1,4 +1,7 @@
-"""The clinic data store: round trips, idempotence, overlap, corrections, revert, faults."""
+"""The clinic data store: round trips, idempotence, overlap, corrections, revert, faults.
+
+Every test that takes ``db`` runs twice: on an SQLite file and on a PostgreSQL database of a real server
+(tests/pg_fixtures.py).  The few about SQLite files themselves (backup copies, PRAGMAs) say so in their names."""
 from __future__ import annotations
 
 import json
@@ -16,6 +19,7 @@ from analytics import AnalyticsError, QuestionnaireValidationError, clinic_summa
 from analytics.store import (
     _MIGRATIONS,
     SCHEMA_VERSION,
+    _statements,
     ImportConflictError,
     import_questionnaires,
     list_imports,
@@ -24,14 +28,15 @@ from analytics.store import (
     revert_import,
     store_has_data,
 )
+from analytics.store_backends import is_postgres_url, store_backend
 from analytics.synthetic import synthetic_clinic
 from cli_runner import run_cli
 from conftest import ROOT, SAMPLE, TINY
 
 
 @pytest.fixture
-def db(tmp_path):
-    return tmp_path / "store.sqlite"
+def db(store_db):
+    return store_db
 
 
 def headline(summary):
@@ -41,7 +46,7 @@ def headline(summary):
 
 
 def count(db):
-    con = sqlite3.connect(db)
+    con = open_store(db, create=False)
     try:
         return con.execute("SELECT count(*) FROM questionnaires").fetchone()[0]
     finally:
@@ -110,7 +115,7 @@ def test_accepted_correction_keeps_history_and_revert_restores(db, tmp_path):
     frame = read_store(db).frame
     row = frame[(frame["patient_id"] == "001") & (frame["day"] == 42)].iloc[0]
     assert row["phq9_total"] == 11
-    con = sqlite3.connect(db)
+    con = open_store(db)
     old, new = con.execute("SELECT old_values, new_values FROM corrections").fetchone()
     con.close()
     assert json.loads(old)["phq9_4"] == 1 and json.loads(new)["phq9_4"] == 2
@@ -162,9 +167,10 @@ def test_import_record_has_hash_counts_and_warnings(db):
 
 def test_reader_sees_committed_data_while_a_writer_holds_the_store(db):
     import_questionnaires(TINY, db=db)
-    writer = sqlite3.connect(db, isolation_level=None)
-    writer.execute("BEGIN IMMEDIATE")
-    writer.execute("INSERT INTO imports (file_name, sha256, source_format, started_at) VALUES ('x', '', 'csv', '')")
+    writer = open_store(db)
+    writer.begin_write()
+    writer.execute("INSERT INTO imports (id, file_name, sha256, source_format, started_at) "
+                   "VALUES (99, 'x', '', 'csv', '')")
     t0 = time.perf_counter()
     assert read_store(db).counts["questionnaires"] == 25  # WAL: no wait, no uncommitted rows
     assert time.perf_counter() - t0 < 5
@@ -174,28 +180,41 @@ def test_reader_sees_committed_data_while_a_writer_holds_the_store(db):
 
 # ---------------------------------------------------------------- schema and migrations
 
-def test_older_schema_is_migrated_after_a_backup(db):
-    con = sqlite3.connect(db, isolation_level=None)
-    for statement in filter(str.strip, _MIGRATIONS[0].split(";")):
-        con.execute(statement)
-    con.execute("PRAGMA user_version = 1")
+def schema_at(db, version):
+    """A store built by the first ``version`` migration steps only, as an older release left it."""
+    backend = store_backend(db)
+    con = backend.connect(create=True)
+    for step in range(version):
+        if callable(_MIGRATIONS[step]):
+            _MIGRATIONS[step](con)
+        else:
+            for statement in _statements(_MIGRATIONS[step]):
+                con.execute(statement)
+    backend.set_schema_version(con, version)
+    return con
+
+
+def test_older_schema_is_migrated(db):
+    con = schema_at(db, 1)
     con.execute("INSERT INTO imports (file_name, sha256, source_format, started_at, added) "
                 "VALUES ('old.csv', 'abc', 'csv', '2025-01-01', 1)")
     con.execute("INSERT INTO questionnaires (patient_id, occasion, day, phq9_total, phq9_9, import_id) "
                 "VALUES ('001', 'day:0', 0, 18, 1, 1)")
     con.close()
     migrated = open_store(db)
-    assert migrated.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+    assert store_backend(db).schema_version(migrated) == SCHEMA_VERSION
     assert migrated.execute("SELECT count(*) FROM corrections").fetchone()[0] == 0
-    assert migrated.execute("SELECT kind, user FROM imports").fetchone() == ("import", "local")
+    assert tuple(migrated.execute("SELECT kind, user FROM imports").fetchone()) == ("import", "local")
     migrated.close()
+    assert read_store(db).counts["questionnaires"] == 1
+    if is_postgres_url(db):  # a failed migration rolls back whole there; the database's backups apply
+        return
     backups = list(db.parent.glob(f"{db.name}.v1-backup-*"))
     assert len(backups) == 1
     old = sqlite3.connect(backups[0])
     assert old.execute("PRAGMA user_version").fetchone()[0] == 1
     assert old.execute("SELECT count(*) FROM questionnaires").fetchone()[0] == 1
     old.close()
-    assert read_store(db).counts["questionnaires"] == 1
 
 
 def test_foreign_or_newer_files_are_refused(tmp_path):
@@ -218,6 +237,19 @@ def test_foreign_or_newer_files_are_refused(tmp_path):
         open_store(garbage)
 
 
+def test_foreign_or_newer_databases_are_refused(postgres_server):
+    other = postgres_server.url(postgres_server.new_database("other"))
+    postgres_server.admin("CREATE TABLE t (x INTEGER)", other.rsplit("/", 1)[1])
+    with pytest.raises(AnalyticsError, match="not an outcomes store"):
+        open_store(other)
+    newer = postgres_server.url(postgres_server.new_database("newer"))
+    con = store_backend(newer).connect(create=True)
+    store_backend(newer).set_schema_version(con, SCHEMA_VERSION + 1)
+    con.close()
+    with pytest.raises(AnalyticsError, match="newer than this tool"):
+        open_store(newer)
+
+
 # ---------------------------------------------------------------- faults, for real
 
 def cli(*args, env=None):
@@ -227,11 +259,43 @@ def cli(*args, env=None):
 
 
 def integrity(db):
+    """SQLite's own check of the file; PostgreSQL checks its pages itself (and the counts are checked here)."""
+    if is_postgres_url(db):
+        return "ok"
     con = sqlite3.connect(db)
     try:
         return con.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         con.close()
+
+
+class WriteLockProbe:
+    """Tells, without waiting, whether another process holds the store's write lock."""
+
+    def __init__(self, db):
+        self.postgres = is_postgres_url(db)
+        if self.postgres:
+            import psycopg
+            self.con = psycopg.connect(db, autocommit=True)
+        else:
+            self.con = sqlite3.connect(db, timeout=0, isolation_level=None)
+
+    def held_by_another(self) -> bool:
+        if self.postgres:  # the same lock the store takes (analytics.store_backends.PostgresConnection.begin_write)
+            self.con.execute("BEGIN")
+            free = self.con.execute("SELECT pg_try_advisory_xact_lock(hashtext(current_database() || '.' || "
+                                    "current_schema() || ' outcomes store'))").fetchone()[0]
+            self.con.execute("ROLLBACK")
+            return not free
+        try:
+            self.con.execute("BEGIN IMMEDIATE")
+            self.con.execute("ROLLBACK")
+            return False
+        except sqlite3.OperationalError:
+            return True
+
+    def close(self):
+        self.con.close()
 
 
 @pytest.mark.slow
@@ -241,14 +305,11 @@ def test_sigkill_during_import_leaves_store_as_before(db, tmp_path):
     big = tmp_path / "big.csv"
     synthetic_clinic(15_000, seed=11).to_csv(big, index=False)
     proc = cli("import", big, "--db", db)
-    probe = sqlite3.connect(db, timeout=0, isolation_level=None)
+    probe = WriteLockProbe(db)
     killed_in_transaction = False
     deadline = time.time() + 120
     while time.time() < deadline and proc.poll() is None:
-        try:
-            probe.execute("BEGIN IMMEDIATE")
-            probe.execute("ROLLBACK")
-        except sqlite3.OperationalError:  # the importer holds the write lock: it is mid-transaction
+        if probe.held_by_another():  # the importer holds the write lock: it is mid-transaction
             os.kill(proc.pid, signal.SIGKILL)
             killed_in_transaction = True
             break
@@ -271,6 +332,8 @@ def test_two_imports_at_once(db, tmp_path):
     first, second = cli("import", a, "--db", db), cli("import", b, "--db", db)
     outs = [p.communicate(timeout=300) for p in (first, second)]
     codes = [first.returncode, second.returncode]
+    if is_postgres_url(db):  # the second waits for the first's lock: both land, one after the other
+        assert codes == [0, 0], outs
     assert set(codes) <= {0, 4}, outs
     for code, (_out, err) in zip(codes, outs):
         assert "Traceback" not in err
@@ -316,13 +379,15 @@ def _open_and_close(path, results):
 
 
 @pytest.mark.slow
-def test_processes_creating_a_new_store_at_once(tmp_path):
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_processes_creating_a_new_store_at_once(tmp_path, backend, request):
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
     failures = []
+    server = request.getfixturevalue("postgres_server") if backend == "postgresql" else None
     for round_ in range(6):
-        path = tmp_path / f"s{round_}.sqlite"
+        path = tmp_path / f"s{round_}.sqlite" if server is None else server.url(server.new_database())
         results = ctx.Queue()
         procs = [ctx.Process(target=_open_and_close, args=(path, results)) for _ in range(3)]
         for p in procs:
@@ -334,11 +399,10 @@ def test_processes_creating_a_new_store_at_once(tmp_path):
     assert not failures
 
 
-def test_a_saved_cohort_belongs_to_whoever_saved_it_first(tmp_path):
+def test_a_saved_cohort_belongs_to_whoever_saved_it_first(db):
     from analytics.audit import list_audit
     from analytics.store import list_cohorts, load_cohort, save_cohort
 
-    db = tmp_path / "s.sqlite"
     save_cohort("north", {"site": ["North"]}, fingerprint="a", db=db, user="boss@clinic.org")
     save_cohort("north", {"site": ["North", "Central"]}, fingerprint="b", db=db, user="boss@clinic.org")
     with pytest.raises(AnalyticsError, match="belongs to boss@clinic.org"):

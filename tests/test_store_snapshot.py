@@ -18,8 +18,8 @@ from analytics.synthetic import synthetic_clinic
 from conftest import SAMPLE, TINY
 
 
-def _from_sqlite(db):
-    """The read path without a snapshot: the rows fetched from SQLite and validated again (the old way)."""
+def _from_database(db):
+    """The read path without a snapshot: the rows fetched from the database and validated again (the old way)."""
     shutil.rmtree(snapshot_directory(db), ignore_errors=True)
     report = read_store(db)
     return report
@@ -37,12 +37,12 @@ def _snapshots(db):
     return sorted(p.name for p in snapshot_directory(db).iterdir() if not p.name.startswith("."))
 
 
-def test_snapshot_after_imports_corrections_and_revert_equals_validating_the_stored_rows(tmp_path):
-    db = tmp_path / "clinic.sqlite"
+def test_snapshot_after_imports_corrections_and_revert_equals_validating_the_stored_rows(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
     import_questionnaires(SAMPLE, db=db)
     first = read_store(db)  # from the snapshot the import wrote
     assert len(_snapshots(db)) == 1
-    _assert_same(first, _from_sqlite(db))
+    _assert_same(first, _from_database(db))
     # the fallback wrote it again; a second read uses it
     assert len(_snapshots(db)) == 1
     _assert_same(read_store(db), first)
@@ -60,17 +60,17 @@ def test_snapshot_after_imports_corrections_and_revert_equals_validating_the_sto
     after = read_store(db)
     assert after.source != first.source and "NEW-1" in set(after.frame["patient_id"])
     assert len(_snapshots(db)) == 1  # the older generation was removed
-    _assert_same(after, _from_sqlite(db))
+    _assert_same(after, _from_database(db))
 
     revert_import(result.import_id, db=db)
     reverted = read_store(db)
     assert "NEW-1" not in set(reverted.frame["patient_id"])
-    _assert_same(reverted, _from_sqlite(db))
+    _assert_same(reverted, _from_database(db))
     pd.testing.assert_frame_equal(reverted.frame.drop(columns="line"), first.frame.drop(columns="line"))
 
 
-def test_nothing_new_keeps_the_snapshot_and_the_state(tmp_path):
-    db = tmp_path / "clinic.sqlite"
+def test_nothing_new_keeps_the_snapshot_and_the_state(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
     import_questionnaires(TINY, db=db)
     before = _snapshots(db)
     again = import_questionnaires(TINY, db=db)
@@ -78,10 +78,10 @@ def test_nothing_new_keeps_the_snapshot_and_the_state(tmp_path):
     assert _snapshots(db) == before
 
 
-def test_a_damaged_snapshot_is_not_used(tmp_path):
-    db = tmp_path / "clinic.sqlite"
+def test_a_damaged_snapshot_is_not_used(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
     import_questionnaires(SAMPLE, db=db)
-    good = _from_sqlite(db)
+    good = _from_database(db)
     [name] = _snapshots(db)
     target = snapshot_directory(db) / name / "frame.parquet"
     data = bytearray(target.read_bytes())
@@ -91,8 +91,8 @@ def test_a_damaged_snapshot_is_not_used(tmp_path):
     _assert_same(read_store(db), good)
 
 
-def test_a_snapshot_of_another_state_is_never_read(tmp_path):
-    db = tmp_path / "clinic.sqlite"
+def test_a_snapshot_of_another_state_is_never_read(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
     import_questionnaires(TINY, db=db)
     [old] = _snapshots(db)
     kept = tmp_path / "kept"
@@ -104,11 +104,11 @@ def test_a_snapshot_of_another_state_is_never_read(tmp_path):
     shutil.rmtree(snapshot_directory(db) / new)
     shutil.copytree(kept, snapshot_directory(db) / new)
     report = read_store(db)
-    assert report.counts["patients"] == _from_sqlite(db).counts["patients"] > 10
+    assert report.counts["patients"] == _from_database(db).counts["patients"] > 10
 
 
-def test_reads_work_when_the_snapshot_folder_cannot_be_written(tmp_path):
-    db = tmp_path / "clinic.sqlite"
+def test_reads_work_when_the_snapshot_folder_cannot_be_written(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
     import_questionnaires(TINY, db=db)
     shutil.rmtree(snapshot_directory(db))
     snapshot_directory(db).write_text("not a folder")  # the snapshot cannot be written there
@@ -118,8 +118,8 @@ def test_reads_work_when_the_snapshot_folder_cannot_be_written(tmp_path):
     assert read_store(db).counts["patients"] > 10
 
 
-def test_reading_stored_rows_in_blocks_matches_pandas(tmp_path, monkeypatch):
-    db = tmp_path / "clinic.sqlite"
+def test_reading_stored_rows_in_blocks_matches_pandas(tmp_path, monkeypatch, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
     import_questionnaires(SAMPLE, db=db)
     monkeypatch.setattr(store, "_INSERT_BLOCK", 7)
     import_questionnaires(synthetic_clinic(40, seed=3).assign(patient_id=lambda f: "S" + f["patient_id"].astype(str)),
@@ -127,13 +127,15 @@ def test_reading_stored_rows_in_blocks_matches_pandas(tmp_path, monkeypatch):
     con = store.open_store(db)
     try:
         ours = store._stored_rows(con)
-        theirs = pd.read_sql_query(f"SELECT {', '.join(store._ROW_COLUMNS)} FROM questionnaires ORDER BY id", con)
+        theirs = con.read_frame(f"SELECT {', '.join(store._ROW_COLUMNS)} FROM questionnaires ORDER BY id")
     finally:
         con.close()
     for c in store.INT_COLUMNS:
         theirs[c] = theirs[c].astype("Int64")
     for c in ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes"):
         theirs[c] = theirs[c].astype("str")
+    for c in ("id", "import_id"):
+        theirs[c] = theirs[c].astype("int64")
     pd.testing.assert_frame_equal(ours, theirs, check_exact=True)
 
 
@@ -217,3 +219,25 @@ def test_cli_import_prints_progress_lines_on_a_terminal_and_not_into_a_pipe(tmp_
     assert lines[0].endswith("reading the file") and lines[-1].endswith("100%  done") and len(lines) >= 5
     piped = run(tmp_path / "b.sqlite", subprocess.PIPE)
     assert piped.returncode == 0 and "import:" not in piped.stderr
+
+
+def test_a_postgresql_store_keeps_its_snapshots_in_a_local_cache_folder_per_store(tmp_path, monkeypatch):
+    url = "postgresql://outcomes@db.clinic.example:5432/outcomes"
+    monkeypatch.delenv("OUTCOMES_SNAPSHOTS", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
+    default = snapshot_directory(url)
+    assert default.parent == tmp_path / "cache" / "outcomes-analytics" / "snapshots"
+    monkeypatch.setenv("OUTCOMES_SNAPSHOTS", str(tmp_path / "mine"))
+    chosen = snapshot_directory(url)
+    assert chosen.parent == tmp_path / "mine" and chosen.name == default.name
+    # another database, or another schema of the same one, is another store with its own folder
+    assert snapshot_directory(url + "2").name != chosen.name
+    assert snapshot_directory(url + "?options=-csearch_path%3Dnorth").name != chosen.name
+    # an SQLite store keeps them beside its file, whatever the cache settings
+    assert snapshot_directory(tmp_path / "a.sqlite") == tmp_path / "a.sqlite.snapshots"
+
+
+def test_a_snapshot_folder_that_does_not_exist_yet_is_created_with_its_parents(tmp_path, store_db, monkeypatch):
+    monkeypatch.setenv("OUTCOMES_SNAPSHOTS", str(tmp_path / "new" / "cache"))
+    import_questionnaires(TINY, db=store_db)
+    assert len(_snapshots(store_db)) == 1
