@@ -168,6 +168,13 @@ def _count(value) -> str:
     return "—" if v is None else f"{int(v):,}"
 
 
+def _count_in_words(value) -> str:
+    """A count inside a sentence: "fewer than 11" for a hidden small count, never the table's label."""
+    if _is_hidden(value):
+        return f"fewer than {SMALL_CELL_MAX + 1}" if value == SUPPRESSED_COUNT else "a hidden number of"
+    return _count(value)
+
+
 def _completeness(export: QuarterlyExport) -> dict:
     return {r["key"]: r for r in export.completeness.to_dict("records")}
 
@@ -199,7 +206,7 @@ def _retention(export: QuarterlyExport) -> tuple[str, str]:
              step(f"Eligible for the week-{week} outcome", c["endpoint"]["n"]),
              step(f"Had a week-{week} questionnaire", c["endpoint"]["events"])]
     chart = funnel_svg(steps, title=f"From treatment start to the week-{week} questionnaire "
-                                    f"(share of the quarter's {_count(c['starts']['n'])} new starts)")
+                                    f"(share of the quarter's {_count_in_words(c['starts']['n'])} new starts)")
     e = c["endpoint"]
     if any(_is_hidden(e[k]) for k in ("n", "events")):
         text = (f"How many eligible patients had a week-{week} questionnaire is hidden: fewer than "
@@ -375,8 +382,10 @@ def html_report(export: QuarterlyExport) -> str:
     notice = (f'<p class="notice">{esc(e.manifest.get("notice", ""))}. Figures for groups of fewer than '
               f"{SMALL_CELL_MAX + 1} patients are shown: for the clinic's director only.</p>") if internal else ""
     c = _completeness(e)
-    volume_line = (f"{_count(c['starts']['n'])} patients started treatment, {_count(c['infusions']['n'])} infusions "
-                   f"and {_count(c['incomplete']['n'])} questionnaires were recorded in the quarter.")
+    volume_line = (f"{_count_in_words(c['starts']['n'])} patients started treatment, "
+                   f"{_count_in_words(c['infusions']['n'])} infusions and {_count_in_words(c['incomplete']['n'])} "
+                   "questionnaires were recorded in the quarter.")
+    volume_line = volume_line[0].upper() + volume_line[1:]
     summary = "".join(f"<li>{esc(t)}</li>" for t in summary_sentences(e))
     retention_chart, retention_text = _retention(e)
     strata_tables, site_chart = _strata(e)

@@ -222,3 +222,13 @@ def test_pdf_status_names_what_is_missing(monkeypatch, tmp_path):
     monkeypatch.delenv("OUTCOMES_CHROMIUM")
     monkeypatch.setenv("PATH", str(tmp_path))
     assert "install the Debian package chromium" in pdf_status().reason
+
+
+def test_hidden_counts_read_as_words_in_sentences(tmp_path):
+    """A quarter of 5 new starts: the volume sentence says "Fewer than 11 patients", never the table label."""
+    path = tmp_path / "tiny.csv"
+    clinic([(5, Q3, "Main", 20, 4)]).to_csv(path, index=False)
+    page = html_report(quarterly_export(load_questionnaires(path), quarter=QUARTER))
+    assert "Fewer than 11 patients started treatment, fewer than 11 infusions and fewer than 11 questionnaires" \
+        in page  # 5 starts, 10 infusions, 10 questionnaires: each 1-10, hidden
+    assert f"{HIDDEN_SMALL} patients" not in page and f"{HIDDEN_SMALL} new starts" not in page
