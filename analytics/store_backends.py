@@ -136,30 +136,30 @@ class StoreBackend(ABC):
         """A driver error as a message that says what happened and what to do."""
 
 
-class _StoreConnection:
+class _StoreConnection(ABC):
     """Methods both connection classes have beyond ``execute``/``executemany``/``in_transaction``/``close``."""
 
     backend: StoreBackend
 
+    @abstractmethod
     def begin_write(self) -> None:
         """Start a transaction that holds the store's write lock (one writer at a time, readers carry on)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def begin_read(self) -> None:
         """Start a transaction whose queries all see one committed state (takes no lock; writers carry on)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read_frame(self, sql: str, params=()) -> pd.DataFrame:
         """A query's result as a frame (the types ``pandas.read_sql_query`` gives)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def read_columns(self, sql: str) -> pd.DataFrame:
         """A large query's result column by column: INTEGER columns as ``Int64``, TEXT as ``str``."""
-        raise NotImplementedError
 
+    @abstractmethod
     def insert_rows(self, table: str, columns: list[str], rows) -> None:
         """Insert many rows (tuples of Python values, None for NULL) inside the open transaction."""
-        raise NotImplementedError
 
 
 # ----------------------------------------------------------------------------- SQLite
