@@ -66,11 +66,20 @@ def child(step: str, path: Path, db: Path) -> None:
     print(json.dumps(facts, default=str))
 
 
+class StepFailed(Exception):
+    """A step's process failed (e.g. killed for want of memory): the run reports it and what it did measure."""
+
+
 def measure(step: str, path: Path, db: Path) -> dict:
+    t0 = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--child", step, str(path), str(db)], capture_output=True,
                          text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT)
     if out.returncode != 0:
-        raise SystemExit(f"{step} failed:\n{out.stderr[-3000:]}")
+        # the largest child so far includes this one: a lower bound of what it had reached
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        why = "killed (signal 9: out of memory?)" if out.returncode == -9 else f"exit {out.returncode}"
+        raise StepFailed(f"{step} failed after {time.perf_counter() - t0:.0f} s, {why}; largest step process so far "
+                         f"{peak:,.0f} MB\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -102,6 +111,9 @@ def run(patients: int) -> dict:
         from_store = measure("summary --db", path, db)
         same = _figures(from_file["summary"]) == _figures(from_store["summary"])
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+    except StepFailed as exc:
+        print(f"\n{patients:,} patients: {exc}", flush=True)
+        return {"patients": patients, "failed": str(exc).splitlines()[0]}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n{patients:,} patients: {path.name} ({path.stat().st_size / 1e6:.0f} MB), {imp['added']:,} "
@@ -126,6 +138,12 @@ def run(patients: int) -> dict:
 
 def side_by_side(runs: list[dict]) -> None:
     """One table, one column per registry size: what the issue's targets are about."""
+    for r in runs:
+        if "failed" in r:
+            print(f"\n{r['patients']:,} patients: not in the table: {r['failed']}")
+    runs = [r for r in runs if "failed" not in r]
+    if not runs:
+        return
     head = f"{'':34}" + "".join(f"{r['patients']:>14,} pat." for r in runs)
     print("\n" + head)
     print(f"{'questionnaires':34}" + "".join(f"{r['questionnaires']:>19,}" for r in runs))
