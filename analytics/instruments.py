@@ -62,6 +62,7 @@ __all__ = [
     "score_cssrs_screener",
     "OutcomeScale",
     "OUTCOME_SCALES",
+    "SCORE_PREFIXES",
     "INSTRUMENT_CHOICES",
     "outcome_scale",
 ]
@@ -188,6 +189,9 @@ MADRS = Instrument(
 )
 
 INSTRUMENTS = {PHQ9.key: PHQ9, GAD7.key: GAD7}
+#: Column-name prefixes of every instrument's scores (items, totals, screener answers and flags): never
+#: patient attributes or record-level fields.
+SCORE_PREFIXES = ("phq9_", "gad7_", "qids_sr16_", "madrs_", "pcl5_", "cssrs_")
 #: Every scored instrument, PHQ-9 and GAD-7 included (``INSTRUMENTS`` stays as the
 #: questionnaire file's two instruments until the loaders accept the others).
 ALL_INSTRUMENTS = {i.key: i for i in (PHQ9, GAD7, QIDS_SR16, PCL5, MADRS)}
