@@ -130,3 +130,21 @@ def test_the_store_names_the_same_derived_flags_the_stage_computes():
     from analytics.instrument_columns import CSSRS_FLAGS
     from analytics.store_schema import DERIVED_SCORE_COLUMNS
     assert DERIVED_SCORE_COLUMNS == [f"cssrs_{f}" for f in CSSRS_FLAGS]
+
+
+def test_a_mapped_export_carries_the_other_instruments(tmp_path):
+    from analytics.sources import read_source
+
+    path = tmp_path / "ehr.csv"
+    path.write_text("Pseudonym,Study Day,PHQ9 Score,QIDS Score,MADRS Score\nP1,0,15,14,30\nP1,28,6,5,12\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\n"Pseudonym" = "patient_id"\n"Study Day" = "day"\n"PHQ9 Score" = "phq9_total"\n'
+                       '"QIDS Score" = "qids_sr16_total"\n"MADRS Score" = "madrs_total"\n')
+    report = validate_questionnaires(read_source(path, mapping=mapping))
+    assert report.ok, report.to_text()
+    assert report.frame["qids_sr16_total"].tolist() == [14, 5] and report.frame["madrs_total"].tolist() == [30, 12]
+    bad = path.read_text().replace("14,30", "28,30")
+    path.write_text(bad)
+    errors = validate_questionnaires(read_source(path, mapping=mapping)).errors
+    # the problem names the export's own header, as every mapped problem does
+    assert errors[["line", "column"]].values.tolist() == [[2, "QIDS Score"]]
