@@ -528,7 +528,10 @@ class OutcomeScale:
                 f"{self.labels[0]}: {self.rules[0]}; {self.labels[1]}: {self.rules[1]}. Source: {self.source}.")
 
 
-def _depression_scale(choice: str, instrument: Instrument, at_most: int, text: str, source: str) -> OutcomeScale:
+def _depression_scale(choice: str, instrument: Instrument, at_most: int, source: str, *,
+                      below: bool = False) -> OutcomeScale:
+    """Response and remission on ``instrument``; ``below`` words remission as "< at_most + 1" (GAD-7's "< 5")."""
+    text = f"< {at_most + 1}" if below else f"<= {at_most}"
     return OutcomeScale(
         choice=choice, instrument=instrument, metrics=("response", "remission"),
         labels=(f"Response ({instrument.name} >= {RESPONSE_MIN_FALL:.0%} fall)", f"Remission ({instrument.name} {text})"),
@@ -546,12 +549,15 @@ OUTCOME_SCALES = {
                f"endpoint PHQ-9 total < {REMISSION_BELOW}"),
         min_baseline=None, source=OUTCOMES[PHQ9.key].source, remission_at_most=REMISSION_BELOW - 1),
     "qids-sr16": _depression_scale("qids-sr16", QIDS_SR16, OUTCOMES[QIDS_SR16.key].remission_at_most,
-                                   f"<= {OUTCOMES[QIDS_SR16.key].remission_at_most}", OUTCOMES[QIDS_SR16.key].source),
-    "madrs": _depression_scale("madrs", MADRS, MADRS_REMISSION_THRESHOLDS["<=12"], "<= 12",
-                               "response >= 50% fall; remission <= 12 as TRANSFORM-2 (Popova et al. 2019)"),
-    "madrs-10": _depression_scale("madrs-10", MADRS, MADRS_REMISSION_THRESHOLDS["<=10"], "<= 10",
-                                  "response >= 50% fall; remission <= 10 (e.g. Zimmerman et al. 2004)"),
-    "gad7": _depression_scale("gad7", GAD7, OUTCOMES[GAD7.key].remission_at_most, "< 5", OUTCOMES[GAD7.key].source),
+                                   OUTCOMES[QIDS_SR16.key].source),
+    "madrs": _depression_scale("madrs", MADRS, MADRS_REMISSION_THRESHOLDS["<=12"],
+                               f"response >= {RESPONSE_MIN_FALL:.0%} fall; remission <= "
+                               f"{MADRS_REMISSION_THRESHOLDS['<=12']} as TRANSFORM-2 (Popova et al. 2019)"),
+    "madrs-10": _depression_scale("madrs-10", MADRS, MADRS_REMISSION_THRESHOLDS["<=10"],
+                                  f"response >= {RESPONSE_MIN_FALL:.0%} fall; remission <= "
+                                  f"{MADRS_REMISSION_THRESHOLDS['<=10']} (e.g. Zimmerman et al. 2004)"),
+    "gad7": _depression_scale("gad7", GAD7, OUTCOMES[GAD7.key].remission_at_most, OUTCOMES[GAD7.key].source,
+                              below=True),
     "pcl5": OutcomeScale(
         choice="pcl5", instrument=PCL5, metrics=("meaningful_change", "loss_of_probable_ptsd"),
         labels=(f"Meaningful change (PCL-5 fall >= {PCL5_MEANINGFUL_CHANGE} points)",
