@@ -148,3 +148,20 @@ def test_a_mapped_export_carries_the_other_instruments(tmp_path):
     errors = validate_questionnaires(read_source(path, mapping=mapping)).errors
     # the problem names the export's own header, as every mapped problem does
     assert errors[["line", "column"]].values.tolist() == [[2, "QIDS Score"]]
+
+
+def test_the_research_export_carries_the_other_totals_without_changing_its_phq9_outcomes(tmp_path):
+    from analytics import OutcomeDefinitions, patient_outcomes
+    from analytics.research_export import write_research_export
+
+    n = 12  # above the small-cell rule
+    df = pd.DataFrame({"patient_id": [f"P{i:02d}" for i in range(n) for _ in (0, 1)],
+                       "day": [0, 42] * n, "phq9_total": [15, 6] * n, "madrs_total": [30, 12] * n})
+    frame = validate_questionnaires(df).frame
+    write_research_export(frame, patient_outcomes(frame), cohort={"name": "all", "definition": {}},
+                          definitions=OutcomeDefinitions(), out_dir=tmp_path, fingerprint="test")
+    long = pd.read_csv(tmp_path / "questionnaires.csv")
+    assert long["madrs_total"].tolist() == [30, 12] * n
+    dictionary = pd.read_csv(tmp_path / "data_dictionary.csv").set_index("variable")
+    assert dictionary.loc["madrs_total", "type"] == "integer 0-60"
+    assert "patient_id" not in long and "assessment_date" not in long
