@@ -95,8 +95,8 @@ def test_cssrs_flags_computed_once():
     assert f["cssrs_recent_behaviour"].tolist() == [False, True, False]
 
 
-def test_store_keeps_the_other_instruments_through_import_correction_and_revert(tmp_path):
-    db = tmp_path / "store.sqlite"
+def test_store_keeps_the_other_instruments_through_import_correction_and_revert(tmp_path, store_db):
+    db = store_db  # SQLite, then PostgreSQL
     first = base_rows().assign(madrs_total=[30, 20], qids_sr16_total=[14, None], cssrs_1=["yes", "no"],
                                cssrs_2=["no", "no"], cssrs_6=["no", "no"])
     path = tmp_path / "a.csv"
@@ -165,3 +165,29 @@ def test_the_research_export_carries_the_other_totals_without_changing_its_phq9_
     dictionary = pd.read_csv(tmp_path / "data_dictionary.csv").set_index("variable")
     assert dictionary.loc["madrs_total", "type"] == "integer 0-60"
     assert "patient_id" not in long and "assessment_date" not in long
+
+
+def test_a_store_of_the_previous_schema_gains_the_instrument_columns(tmp_path, store_db):
+    from analytics.store import open_store
+    from analytics.store_backends import store_backend
+    from analytics.store_schema import INSTRUMENT_SCORE_COLUMNS, MIGRATIONS, SCHEMA_VERSION
+    from conftest import TINY
+
+    import_questionnaires(TINY, db=store_db)
+    before = read_store(store_db).frame
+    step = next(i for i, m in enumerate(MIGRATIONS) if isinstance(m, str) and "qids_sr16_1 INTEGER" in m)
+    con = open_store(store_db)
+    for c in INSTRUMENT_SCORE_COLUMNS:  # the store as it was before this step
+        con.execute(f"ALTER TABLE questionnaires DROP COLUMN {c}")
+    store_backend(store_db).set_schema_version(con, step)
+    con.close()
+    path = tmp_path / "more.csv"
+    base_rows().assign(patient_id=["N1", "N2"], madrs_total=[30, 20]).to_csv(path, index=False)
+    import_questionnaires(path, db=store_db)  # migrates, then imports
+    con = open_store(store_db)
+    assert store_backend(store_db).schema_version(con) == SCHEMA_VERSION
+    con.close()
+    after = read_store(store_db).frame
+    old = after[after["patient_id"].astype(str).isin(before["patient_id"].astype(str))]
+    assert old["phq9_total"].tolist() == before["phq9_total"].tolist() and old["madrs_total"].isna().all()
+    assert after.loc[after["patient_id"].astype(str) == "N1", "madrs_total"].tolist() == [30]
