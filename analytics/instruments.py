@@ -9,7 +9,9 @@ screen version (Posner et al. 2011).  Every source, and where a source is
 uncertain, is listed in ``docs/instruments.md``.
 
 Scoring is written once per rule and vectorised over whole frames (column
-operations only, no loop over rows).
+operations only, no loop over rows).  :data:`OUTCOME_SCALES` is what outcomes run on
+(``instrument=``, ``--instrument``): each instrument's two outcome rules, built from the
+thresholds here and in ``definitions.py``.
 
 LOINC codes: only the PHQ-9 (44261-6) and GAD-7 (70274-6) totals are given.
 Codes for the QIDS-SR16, PCL-5, MADRS and C-SSRS screener totals could not be
@@ -192,8 +194,8 @@ INSTRUMENTS = {PHQ9.key: PHQ9, GAD7.key: GAD7}
 #: Column-name prefixes of every instrument's scores (items, totals, screener answers and flags): never
 #: patient attributes or record-level fields.
 SCORE_PREFIXES = ("phq9_", "gad7_", "qids_sr16_", "madrs_", "pcl5_", "cssrs_")
-#: Every scored instrument, PHQ-9 and GAD-7 included (``INSTRUMENTS`` stays as the
-#: questionnaire file's two instruments until the loaders accept the others).
+#: Every scored instrument, PHQ-9 and GAD-7 included (``INSTRUMENTS`` are the two a questionnaire file's
+#: score parser reads with the PHQ-9; the others are read by :mod:`analytics.instrument_columns`).
 ALL_INSTRUMENTS = {i.key: i for i in (PHQ9, GAD7, QIDS_SR16, PCL5, MADRS)}
 
 

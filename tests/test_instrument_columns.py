@@ -191,3 +191,14 @@ def test_a_store_of_the_previous_schema_gains_the_instrument_columns(tmp_path, s
     old = after[after["patient_id"].astype(str).isin(before["patient_id"].astype(str))]
     assert old["phq9_total"].tolist() == before["phq9_total"].tolist() and old["madrs_total"].isna().all()
     assert after.loc[after["patient_id"].astype(str) == "N1", "madrs_total"].tolist() == [30]
+
+
+def test_an_incomplete_screener_is_a_warning_naming_the_item():
+    df = base_rows(2).assign(cssrs_1=["no", None], cssrs_2=["yes", "no"], cssrs_6=["yes", "no"])
+    report = validate_questionnaires(df)
+    assert report.ok
+    w = report.warnings
+    got = set(zip(w["line"], w["column"]))
+    # line 2: item 2 yes but items 3-5 absent, item 6 yes but 6_recent absent; line 3: item 1 blank
+    assert {(2, "cssrs_3"), (2, "cssrs_4"), (2, "cssrs_5"), (2, "cssrs_6_recent"), (3, "cssrs_1")} <= got
+    assert report.frame["cssrs_recent_behaviour"].isna().tolist() == [True, False]
