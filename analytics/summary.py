@@ -166,7 +166,8 @@ def _table(rows) -> str:
 
 
 def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
-                   source: str = "", sha256: str = "", validation: dict | None = None) -> ClinicSummary:
+                   source: str = "", sha256: str = "", validation: dict | None = None,
+                   outcomes: pd.DataFrame | None = None) -> ClinicSummary:
     """Compute the headline summary of a canonical questionnaire frame.
 
     Parameters
@@ -178,13 +179,18 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         Where the data came from, carried into the output.
     validation : dict, optional
         Counts from the validation report, carried into the output.
+    outcomes : pandas.DataFrame, optional
+        :func:`analytics.patient_outcomes` of ``questionnaires`` under ``definitions`` when the
+        caller has it already (the dashboard computes it once per cohort); computed here otherwise.
+        The summary is the same either way.
 
     Returns
     -------
     ClinicSummary
     """
     d = definitions or OutcomeDefinitions()
-    patients = patient_outcomes(questionnaires, definitions=d, attributes=False)
+    patients = (patient_outcomes(questionnaires, definitions=d, attributes=False) if outcomes is None
+                else outcomes)
     rates = {
         "response": response_rate(patients),
         "remission": remission_rate(patients),
