@@ -19,7 +19,8 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
    ``import_review``, ``observations``, ``deidentification``, ``suppression``, ``exports``, ``wording``,
    ``uploads``, ``synthetic`` (with ``synthetic_sessions``), ``settings``, ``progress``.
 4. validation and outcomes: ``validation`` (with its stages ``questionnaire_schema``, ``score_parsing``,
-   ``study_days``, ``duplicates``, ``canonical_frame``), ``sessions``, ``instrument_validation``,
+   ``study_days``, ``duplicates``, ``canonical_frame``, ``instrument_columns``), ``sessions``,
+   ``instrument_validation``,
    ``episodes``, ``outcomes``, ``cohorts``.
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
    ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``, ``data_quality``.
@@ -42,7 +43,7 @@ from .definitions import (
     OutcomeDefinitions,
 )
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
-from .instruments import GAD7, PHQ9, score_items, severity_band
+from .instruments import GAD7, INSTRUMENT_CHOICES, PHQ9, OutcomeScale, outcome_scale, score_items, severity_band
 from .loading import read_table
 from .episodes import assign_episodes, split_episodes_after_gap
 from .observations import is_observation_export, pivot_observations
@@ -81,7 +82,7 @@ __all__ = [
     # errors
     "AnalyticsError", "DefinitionError", "QuestionnaireValidationError", "UnreadableFileError",
     # instruments
-    "PHQ9", "GAD7", "score_items", "severity_band",
+    "PHQ9", "GAD7", "score_items", "severity_band", "INSTRUMENT_CHOICES", "OutcomeScale", "outcome_scale",
     # loading and validation
     "read_table", "validate_questionnaires", "load_questionnaires", "ValidationReport",
     # de-identification rules

@@ -50,6 +50,12 @@ from .deidentification import (
 from .definitions import AGE_TOP_CODE, DAY_LIMIT, OLDEST_EXACT_AGE
 from .duplicates import reconcile_duplicates, sort_order
 from .errors import QuestionnaireValidationError
+from .instrument_columns import (
+    attach_instrument_columns,
+    incomplete_instrument_rows,
+    parse_instrument_columns,
+    without_instrument_columns,
+)
 from .instruments import GAD7, PHQ9
 from .loading import RawTable, raw_table_from_frame, read_table
 from .problems import MAX_PROBLEMS_PER_KIND, ProblemCollector, cap_problems, format_problems, no_problems
@@ -151,7 +157,7 @@ def load_questionnaires(source, **kwargs) -> pd.DataFrame:
     return report.frame
 
 
-def validate_questionnaires(source) -> ValidationReport:
+def validate_questionnaires(source, *, columns=None) -> ValidationReport:
     """Validate questionnaire data and build the canonical frame.
 
     Parameters
@@ -159,6 +165,12 @@ def validate_questionnaires(source) -> ValidationReport:
     source : str, pathlib.Path, RawTable or pandas.DataFrame
         A file path (CSV, XLSX, Parquet), a table already read, or a frame
         whose row ``i`` is reported as line ``i + 2``.
+    columns : collection of str, optional
+        The canonical columns to keep in ``report.frame`` (default: all).  Every
+        cell of every column is checked whatever is kept, and the errors, warnings
+        and counts are the same; only the frame is narrower, which is what keeps a
+        registry of twenty million questionnaires in memory when the caller (a
+        summary) reads a few columns.  ``patient_id`` is always kept.
 
     Returns
     -------
@@ -173,7 +185,8 @@ def validate_questionnaires(source) -> ValidationReport:
     """
     owned = isinstance(source, (str, Path, pd.DataFrame))
     if isinstance(source, (str, Path)):
-        raw = read_table(source)
+        # scores stay Arrow-backed until parsed (one byte a cell); parse_scores reads them from Arrow
+        raw = read_table(source, arrow_integers=_SCORE_COLUMNS)
     elif isinstance(source, pd.DataFrame):
         raw = raw_table_from_frame(source)
     else:
@@ -182,12 +195,15 @@ def validate_questionnaires(source) -> ValidationReport:
     if len(schema):
         return ValidationReport(raw.source, cap_problems(schema), no_problems(), {"rows_read": len(raw.frame)},
                                 None, raw.sha256)
-    return _check_data(raw, consume=owned)
+    return _check_data(raw, consume=owned, columns=columns)
+
+
+_SCORE_COLUMNS = tuple(c for inst in (PHQ9, GAD7) for c in inst.items + [inst.total])
 
 
 # ----------------------------------------------------------------------------- data
 
-def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
+def _check_data(raw: RawTable, consume: bool = False, columns=None) -> ValidationReport:
     """Cell checks and the canonical frame.  ``consume`` frees raw columns once parsed (only for a
     table this module read itself), which lowers peak memory on large files."""
     err, warn = ProblemCollector(raw), ProblemCollector(raw)
@@ -199,7 +215,7 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
         for col in ("assessment_date", "treatment_start_date"):
             if col in raw.frame:
                 del raw.frame[col]
-    return _reconcile_and_assemble(raw, rows, err, warn, counts)
+    return _reconcile_and_assemble(raw, rows, err, warn, counts, columns)
 
 
 def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
@@ -207,12 +223,15 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     df = raw.frame
     pcodes, pnames = _patient_codes(df, err)
     scores = parse_scores(df, err, consume=consume)
+    instruments = parse_instrument_columns(df, err)  # QIDS-SR16, MADRS, PCL-5, C-SSRS when given
     infusion = _infusion_numbers(df, err)
     _check_ages(df, raw.headers, err)
     day, time_blank = given_study_days(df, err)
     date, blank = checked_date(df, "assessment_date", err)
     time_blank &= blank
     start, _ = checked_date(df, "treatment_start_date", err)
+    if consume and not err.parts and "treatment_start_date" in df:
+        del df["treatment_start_date"]  # parsed into ``start``; no later check reports its cells
     episode, ep_start = episode_of_rows(df, pcodes, start, date, err)
     err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
@@ -222,7 +241,7 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     day = derive_study_days(day, date, ep_start, episode, pcodes, complete, err)
     return {"pcodes": pcodes, "pnames": pnames, "scores": scores, "phq_total": phq_total, "complete": complete,
             "gad_total": gad_total, "infusion": infusion, "day": day, "date": date, "start": start,
-            "episode": episode}
+            "episode": episode, "instruments": instruments}
 
 
 def _patient_codes(df: pd.DataFrame, err: ProblemCollector):
@@ -256,7 +275,7 @@ def _check_ages(df: pd.DataFrame, headers: dict, err: ProblemCollector) -> None:
                     f"{OLDEST_EXACT_AGE} as '{AGE_TOP_CODE}'")
 
 
-def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict) -> ValidationReport:
+def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, columns=None) -> ValidationReport:
     """One questionnaire per patient and time, then the canonical frame and its warnings."""
     df = raw.frame
     when = time_key(rows["day"], rows["date"], rows["episode"])
@@ -268,9 +287,16 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict) 
         err.add_rows(dup_errors)
         return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
     warn.add_rows(collapsed)
-    frame = assemble_canonical_frame(df, keep, rows["pnames"], _working_arrays(raw, rows))
+    # the columns the warnings below read are assembled too, then dropped if not asked for
+    wanted = None if columns is None else {"patient_id", *columns}
+    needed = None if wanted is None else wanted | _WARNING_COLUMNS
+    instruments = rows.pop("instruments")  # every one attached: their warnings do not depend on ``columns``
+    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"],
+                                     _working_arrays(raw, rows), columns=needed)
+    frame = attach_instrument_columns(frame, instruments, keep)
     incomplete = incomplete_questionnaires(frame)
     warn.add_rows(incomplete)
+    warn.add_rows(incomplete_instrument_rows(frame))
     units = unit_codes(frame)
     no_base = units_without_baseline(frame, units)
     warn.add_rows(no_base)
@@ -285,7 +311,14 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict) 
         "episodes": int(units[1].size),
         "patients_without_baseline": len(no_base),
     })
+    if wanted is not None:
+        frame = frame.drop(columns=[c for c in frame.columns if c not in wanted])
     return ValidationReport(raw.source, no_problems(), warn.table(), counts, frame, raw.sha256)
+
+
+#: Canonical columns the validation warnings read (incomplete questionnaires, baselines, infusion numbers).
+_WARNING_COLUMNS = frozenset({"patient_id", "episode", "day", "complete", "line", "infusion_number", PHQ9.total,
+                              *PHQ9.items})
 
 
 def _working_arrays(raw: RawTable, rows: dict) -> dict:
