@@ -466,8 +466,7 @@ def _value_changes(merged: pd.DataFrame, is_new: np.ndarray, value_columns: list
     changes = []
     old = ~is_new
     for c in value_columns:
-        a, b = merged[c], merged[f"{c}_stored"]
-        diff = old & ~((a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy(dtype=bool))
+        diff = old & ~_same_values(merged[c], merged[f"{c}_stored"])
         differs |= diff
         if diff.any():
             changes.append(pd.DataFrame({
@@ -476,6 +475,18 @@ def _value_changes(merged: pd.DataFrame, is_new: np.ndarray, value_columns: list
                 "stored": merged.loc[diff, f"{c}_stored"].astype("str").to_numpy(),
                 "new": merged.loc[diff, c].astype("str").to_numpy()}))
     return differs, changes
+
+
+def _same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element by element: equal values, or both missing.  Nullable numbers straight on their values and masks
+    (a store has dozens of score columns; most are missing in a given file)."""
+    x, y = a.array, b.array
+    if isinstance(x, pd.arrays.IntegerArray | pd.arrays.FloatingArray) and type(x) is type(y):
+        mx, my = x._mask, y._mask
+        if mx.all() and my.all():
+            return np.ones(len(x), bool)
+        return (mx & my) | (~mx & ~my & (x._data == y._data))
+    return (a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy(dtype=bool)
 
 
 def _conflict_table(changes: list[pd.DataFrame]) -> pd.DataFrame:
@@ -592,7 +603,9 @@ _INSERT_BLOCK = 500_000
 
 def _arrow_batches(rows: pd.DataFrame):
     """The rows as Arrow tables of at most ``_INSERT_BLOCK`` rows, each made when the backend asks for it (so a
-    large import holds one block in Arrow form at a time, beside the frame)."""
+    large import holds one block in Arrow form at a time, beside the frame).  A column without a single value
+    is left out (the table's default, NULL, fills it): a file gives a few of the store's many score columns."""
+    rows = rows[[c for c in rows.columns if rows[c].notna().any()]]
     for start in range(0, len(rows), _INSERT_BLOCK):
         yield _arrow_rows(rows.iloc[start:start + _INSERT_BLOCK])
 
