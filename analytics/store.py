@@ -198,8 +198,12 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     for c in ("assessment_date", "treatment_start_date"):
         rows[c] = _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
     rows["day"] = rows.pop("_given_day")
-    for c in SCORE_COLUMNS + ["infusion_number"]:
-        rows[c] = frame[c].astype("Int64") if c in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
+    # the store has many score columns (several instruments) and a file gives a few: the absent ones share one
+    # read-only all-missing array (not a list of NA objects each, which cost seconds and a GB at 100,000
+    # patients); a write to one of them copies it first (copy on write), or fails, never changes the others
+    missing = _all_missing(len(frame))
+    scores = {c: (frame[c].astype("Int64").array if c in frame else missing) for c in SCORE_COLUMNS + ["infusion_number"]}
+    rows = pd.concat([rows, pd.DataFrame(scores, index=rows.index, copy=False)], axis=1)
     known = {"patient_id", "day", "assessment_date", "treatment_start_date", "complete", "line", "infusion_number",
              "episode", *SCORE_COLUMNS, *DERIVED_SCORE_COLUMNS}
     # the episode is kept only when the file gave it (day layout); otherwise it follows from the start dates
@@ -210,6 +214,13 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
         rows["attributes"] = "{}"
     rows["line"] = frame["line"].to_numpy()
     return rows.reset_index(drop=True)
+
+
+def _all_missing(n: int) -> pd.arrays.IntegerArray:
+    data, mask = np.zeros(n, "int64"), np.ones(n, bool)
+    data.flags.writeable = False
+    mask.flags.writeable = False
+    return pd.arrays.IntegerArray(data, mask)
 
 
 _TEXT_COLUMNS = ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes")
