@@ -457,13 +457,21 @@ def _compare(new: pd.DataFrame, stored: pa.Table | None):
         return merged, np.ones(len(new), bool), np.zeros(len(new), bool), []
     else:
         is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
-        frame = stored.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype(
-            na_value=np.nan), pa.string(): pd.StringDtype(na_value=np.nan)}.get)
-        for c in ("id", "import_id"):
-            merged[c] = frame[c].astype("Int64")
-        for c in VALUE_COLUMNS:
-            merged[f"{c}_stored"] = frame[c].astype(merged[c].dtype)
-        del frame
+        types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype(na_value=np.nan),
+                 pa.string(): pd.StringDtype(na_value=np.nan)}
+        missing = _all_missing(len(merged))
+        columns = {}
+        for c in ("id", "import_id", *VALUE_COLUMNS):
+            target = "Int64" if c in ("id", "import_id") else merged[c].dtype
+            column = stored[c]
+            if column.null_count == len(column) and target == "Int64":  # a score column no stored row has
+                columns[c if c in ("id", "import_id") else f"{c}_stored"] = missing
+                continue
+            values = column.to_pandas(types_mapper=types.get).astype(target)
+            columns[c if c in ("id", "import_id") else f"{c}_stored"] = values.array
+        # the stored values beside the file's, without copying them once more (the shared all-missing array is
+        # read-only: a write to such a column copies it first)
+        merged = pd.concat([merged, pd.DataFrame(columns, index=merged.index, copy=False)], axis=1)
     _keep_stored_where_blank(merged, is_new)
     differs, changes = _value_changes(merged, is_new, VALUE_COLUMNS)
     return merged, is_new, differs, changes
