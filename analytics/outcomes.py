@@ -52,6 +52,9 @@ METRICS = {
 _OUTCOME_COLUMN = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
 _CORE = {"patient_id", "episode", "day", "assessment_date", "phq9_total", "complete", "line"}
 _UNIT_STRIDE = 1 << 16  # episode numbers are below this (validation allows up to 1000)
+# Row-level days, totals and items: whole numbers far below 2**24, so float32 holds them exactly (NaN =
+# unknown) in half the memory of float64; per-unit results stay float64.
+_ROW_FLOAT = "float32"
 
 
 def meets_response(total, baseline):
@@ -108,18 +111,18 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         raise DefinitionError(
             f"the frame lacks columns {sorted(missing)}; pass the canonical frame from load_questionnaires()."
         )
-    pcodes, patients = pd.factorize(questionnaires["patient_id"])
+    pcodes, patients = _patient_codes(questionnaires["patient_id"])
     codes, unit_patient, unit_episode = _units(pcodes, questionnaires)
     n_pat = unit_patient.size  # units: (patient, episode)
-    day_all = questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
+    day_all = questionnaires["day"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)
     keep = questionnaires["complete"].to_numpy(dtype=bool) & ~np.isnan(day_all)
     p = codes[keep]
     day = day_all[keep]
-    total = questionnaires["phq9_total"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-    item9 = (questionnaires["phq9_9"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    total = questionnaires["phq9_total"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)[keep]
+    item9 = (questionnaires["phq9_9"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)[keep]
              if "phq9_9" in questionnaires else np.full(p.size, np.nan))
     has_inf = "infusion_number" in questionnaires
-    received = (questionnaires["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)[keep] - 1
+    received = (questionnaires["infusion_number"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)[keep] - 1
                 if has_inf else None)
     order = _sort_order(p, day)
     if order is not None:
@@ -225,6 +228,19 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     return out
 
 
+def _patient_codes(patient_id: pd.Series):
+    """``pandas.factorize`` of the patient ids: codes in order of first appearance, and the ids.
+
+    The canonical frame's categorical ids, sorted by patient with every category used, already are
+    those codes (int32, no hashing of twenty million rows); anything else is factorised."""
+    if isinstance(patient_id.dtype, pd.CategoricalDtype) and len(patient_id):
+        codes = patient_id.cat.codes.to_numpy()
+        step = np.diff(codes)
+        if codes[0] == 0 and ((step == 0) | (step == 1)).all() and codes[-1] == len(patient_id.cat.categories) - 1:
+            return codes, patient_id.cat.categories
+    return pd.factorize(patient_id)
+
+
 def _units(pcodes: np.ndarray, questionnaires: pd.DataFrame):
     """Unit code of every row, and each unit's patient code and episode; units sorted by patient, episode."""
     if "episode" not in questionnaires:
@@ -234,6 +250,11 @@ def _units(pcodes: np.ndarray, questionnaires: pd.DataFrame):
     if episode.size == 0 or (episode == 1).all():  # spec v1 data: one unit per patient, no extra work
         n = int(pcodes.max()) + 1 if pcodes.size else 0
         return pcodes, np.arange(n), np.ones(n, np.int64)
+    step_p = np.diff(pcodes)
+    if (step_p >= 0).all() and ((step_p > 0) | (np.diff(episode) >= 0)).all():
+        # sorted by patient then episode (the canonical frame is): units from the boundaries, no hashing
+        new = np.r_[True, (step_p != 0) | (np.diff(episode) != 0)]
+        return np.cumsum(new, dtype=np.int32) - 1, pcodes[new].astype(np.int64), episode[new]
     key = pcodes.astype(np.int64) * _UNIT_STRIDE + episode
     codes, keys = pd.factorize(key, sort=True)
     return codes, keys // _UNIT_STRIDE, keys % _UNIT_STRIDE
