@@ -31,11 +31,28 @@ def sort_order(pcodes: np.ndarray, when: np.ndarray):
     if pcodes.size < 2:
         return None
     dp = np.diff(pcodes)
-    if (dp >= 0).all() and ((dp > 0) | (np.diff(when) >= 0)).all():
-        return None
-    key = pcodes.astype(np.int64) << _KEY_BITS
+    patients_in_blocks = bool((dp >= 0).all())
+    if patients_in_blocks:
+        back = (dp == 0) & (np.diff(when) < 0)  # a row earlier in time than the one before it
+        if not back.any():
+            return None
+        # patients come in blocks: only the blocks of patients with a row out of time order are sorted
+        unsorted = np.zeros(int(pcodes[-1]) + 1, bool)
+        unsorted[pcodes[1:][back]] = True
+        rows = np.flatnonzero(unsorted[pcodes])
+        del dp, back, unsorted
+        order = np.arange(pcodes.size, dtype=np.int32 if pcodes.size < 2 ** 31 else np.int64)
+        order[rows] = rows[np.argsort(_sort_key(pcodes[rows], when[rows]), kind="stable")]
+        return order
+    return np.argsort(_sort_key(pcodes, when), kind="stable")
+
+
+def _sort_key(pcodes: np.ndarray, when: np.ndarray) -> np.ndarray:
+    """One int64 per row: patient in the high bits, time in the low ones."""
+    key = pcodes.astype(np.int64)
+    key <<= _KEY_BITS
     key |= (when + _KEY_OFFSET).astype(np.int64)
-    return np.argsort(key, kind="stable")
+    return key
 
 
 def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, parsed: dict):
@@ -46,6 +63,7 @@ def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, p
     p, w = (pcodes, when) if order is None else (pcodes[order], when[order])
     same = np.zeros(p.size, bool)
     same[1:] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
+    del p
     if not same.any():
         return order, no_problems(), no_problems()
     dup, first = _duplicate_pairs(same, order)

@@ -31,6 +31,21 @@ def test_the_single_key_sort_equals_a_two_key_stable_sort(seed):
     np.testing.assert_array_equal(order, np.lexsort((when, pcodes)))  # lexsort is stable: file order among ties
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_patients_in_blocks_sort_only_the_blocks_out_of_time_order(seed):
+    """Patients in blocks (an export's usual order), a few rows out of time order within some: only those
+    blocks are sorted, and the order is the full stable sort's."""
+    rng = np.random.default_rng(seed)
+    pcodes = np.sort(rng.integers(0, 60, 3_000)).astype(np.int32)
+    when = np.sort(rng.integers(-30, 400, pcodes.size)).astype("float64")
+    when = when[np.lexsort((when, pcodes))]  # in order within each patient ...
+    swap = rng.choice(pcodes.size - 1, 25, replace=False)  # ... but for a few neighbours
+    when[swap], when[swap + 1] = when[swap + 1], when[swap].copy()
+    order = sort_order(pcodes, when)
+    assert order is not None
+    np.testing.assert_array_equal(order, np.lexsort((when, pcodes)))
+
+
 def test_an_unsorted_file_keeps_the_first_of_each_duplicate_in_file_order():
     row = dict(zip(ITEMS, [2, 2, 2, 2, 2, 2, 2, 2, 0]))
     frame = pd.DataFrame([
