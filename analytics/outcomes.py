@@ -172,7 +172,7 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     in_si = in_si & ~si_end_unknown  # an unknown endpoint item 9 leaves the SI denominator in every mode
 
     # cumulative: first day in (0, T] meeting the criterion; otherwise censored at last follow-up
-    b_total_row = base_total[p]
+    b_total_row = base_total.astype(_ROW_FLOAT)[p]
     with np.errstate(invalid="ignore"):
         early = (day > 0) & (day <= T)
         first_resp = _by_patient(n_pat, p, early & meets_response(total, b_total_row), "first", day)[0]
@@ -307,19 +307,19 @@ def _sort_order(p: np.ndarray, day: np.ndarray):
 
 def _by_patient(n_pat, p, mask, which, *columns):
     """Values of the first or last masked row of each patient (NaN where none)."""
-    idx = np.flatnonzero(mask)
-    pp = p[idx]
+    pp = p[mask]  # masked rows by boolean mask: no int64 row index of the rows' size
     if which == "last":
         pick = np.ones(pp.size, bool)
         pick[:-1] = pp[1:] != pp[:-1]
     else:
         pick = np.ones(pp.size, bool)
         pick[1:] = pp[1:] != pp[:-1]
-    rows, pats = idx[pick], pp[pick]
+    pats = pp[pick]
+    del pp
     result = []
     for col in columns:
         arr = np.full(n_pat, np.nan)
-        arr[pats] = col[rows]
+        arr[pats] = col[mask][pick]
         result.append(arr)
     return result
 
@@ -327,11 +327,10 @@ def _by_patient(n_pat, p, mask, which, *columns):
 def _max_by_patient(n_pat, p, mask, values):
     """Largest masked value of each patient (NaN where none); ``p`` is sorted."""
     out = np.full(n_pat, np.nan)
-    idx = np.flatnonzero(mask)
-    if idx.size:
-        pp = p[idx]
+    pp = p[mask]
+    if pp.size:
         starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
-        out[pp[starts]] = np.maximum.reduceat(values[idx], starts)
+        out[pp[starts]] = np.maximum.reduceat(values[mask], starts)
     return out
 
 
