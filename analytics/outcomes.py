@@ -153,6 +153,7 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         total = total[keep]
     p = codes[keep]
     day = day_all[keep]
+    del day_all
     item9 = (questionnaires["phq9_9"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)[keep]
              if "phq9_9" in questionnaires and scale.is_phq9 else np.full(p.size, np.nan))
     has_inf = "infusion_number" in questionnaires
