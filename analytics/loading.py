@@ -60,7 +60,7 @@ class RawTable:
         Columns renamed to their normalised header (trimmed, lower case);
         CSV and XLSX cells are text, Parquet keeps its types.  Blank rows removed.
     lines : numpy.ndarray
-        File line of each row of ``frame`` (header = line 1).
+        File line of each row of ``frame`` (header = line 1); int32 (int64 only past 2**31 lines).
     headers : dict
         Normalised header -> header as written in the file.
     source : str
@@ -210,7 +210,8 @@ def _finish(frame, lines, name, digest, fmt, blank, notes=()) -> RawTable:
     headers = {n: o for o, n in zip(original, normalised) if n in seen and seen[n] == o}
     return RawTable(
         frame=frame.reset_index(drop=True),
-        lines=np.asarray(lines, dtype=np.int64),
+        # int32: four bytes a row on a registry of millions (lines stay below 2**31: MAX_FILE_BYTES)
+        lines=np.asarray(lines, dtype=np.int32 if len(lines) == 0 or int(np.max(lines)) < 2 ** 31 - 1 else np.int64),
         headers=headers,
         source=name,
         sha256=digest,
@@ -612,7 +613,7 @@ def _read_parquet(data: bytes, name: str, arrow_integers=()):
         raise UnreadableFileError(
             f"{name}: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export it and try again.",
             source=name) from None
-    return frame, np.arange(2, len(frame) + 2), 0
+    return frame, np.arange(2, len(frame) + 2, dtype=np.int32), 0
 
 
 def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
