@@ -60,16 +60,13 @@ def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, p
 
     ``parsed`` holds the parsed score and date arrays: they are compared there (the
     raw columns may already be freed); every other column is compared as read."""
-    p, w = (pcodes, when) if order is None else (pcodes[order], when[order])
-    same = np.zeros(p.size, bool)
-    same[1:] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
-    del p
+    same = _same_as_previous(pcodes, when, order)
     if not same.any():
         return order, no_problems(), no_problems()
     dup, first = _duplicate_pairs(same, order)
     score_differs, other_differs = _differences(df, parsed, dup, first)
     lines, first_lines = raw.lines[dup], raw.lines[first]
-    when_text = shown_day(w[same])
+    when_text = shown_day(when[dup])
     pid = df["patient_id"].iloc[dup].astype("str").to_numpy()
     errors = pd.concat([
         pd.DataFrame({"line": lines[score_differs], "column": "patient_id", "value": pid[score_differs],
@@ -88,6 +85,23 @@ def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, p
                                           for line in first_lines],
                               "kind": "exact duplicate rows collapsed"})
     return (~same if order is None else order[~same]), errors, collapsed
+
+
+_STEP = 1 << 20  # rows compared at a time: the sorted copies stay a few MB whatever the file size
+
+
+def _same_as_previous(pcodes: np.ndarray, when: np.ndarray, order) -> np.ndarray:
+    """Whether each row (in sorted order) has the same patient and time as the row before it.
+
+    Compared a block of rows at a time, so the sorted patient and time arrays are never copied whole."""
+    n = pcodes.size
+    same = np.zeros(n, bool)
+    for a in range(1, n, _STEP):  # blocks of a million rows, not rows
+        b = min(n, a + _STEP)
+        at = slice(a - 1, b) if order is None else order[a - 1:b]
+        p, w = pcodes[at], when[at]
+        same[a:b] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
+    return same
 
 
 def _duplicate_pairs(same: np.ndarray, order) -> tuple[np.ndarray, np.ndarray]:

@@ -223,7 +223,8 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     day, time_blank = given_study_days(df, err)
     date, blank = checked_date(df, "assessment_date", err)
     time_blank &= blank
-    start, _ = checked_date(df, "treatment_start_date", err)
+    del blank
+    start = checked_date(df, "treatment_start_date", err)[0]
     if consume and not err.parts and "treatment_start_date" in df:
         del df["treatment_start_date"]  # parsed into ``start``; no later check reports its cells
     episode, ep_start = episode_of_rows(df, pcodes, start, date, err)
