@@ -57,7 +57,8 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     """
     n = pcodes.size
     episode = np.ones(n, np.int16)
-    ep_start = np.full(n, np.nan)
+    # the start dates' own float type (float32 from validation: whole days are exact), else float64
+    ep_start = np.full(n, np.nan, dtype=start.dtype if start.dtype.kind == "f" else np.float64)
     has = ~np.isnan(start) & (pcodes >= 0)
     if not has.any():
         return episode, ep_start
