@@ -219,15 +219,18 @@ class Reinductions:
     second_response: Proportion
 
 
-def reinduction_summary(frame: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None) -> Reinductions:
+def reinduction_summary(frame: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
+                        outcomes: pd.DataFrame | None = None) -> Reinductions:
     """Share of patients with a second episode, median days from first to second start, response by episode.
 
     Response uses the definitions' analysis mode, in first episodes and in second episodes separately.
+    ``outcomes``: :func:`analytics.patient_outcomes` of ``frame`` with every episode (``episodes="all"``)
+    under the definitions' other choices, when the caller has it already; computed here otherwise.
     """
     from .outcomes import patient_outcomes  # outcomes imports nothing from here; keep the module order simple
 
     d = replace(definitions or OutcomeDefinitions(), episodes="all")
-    units = patient_outcomes(frame, definitions=d, attributes=False)
+    units = patient_outcomes(frame, definitions=d, attributes=False) if outcomes is None else outcomes
     firsts = units[units["episode"] == units.groupby("patient_id")["episode"].transform("min")]
     seconds = units[units["patient_id"].duplicated()]
     seconds = seconds[~seconds["patient_id"].duplicated()]  # each patient's second episode
