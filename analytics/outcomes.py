@@ -66,6 +66,8 @@ def scale_metrics(instrument: "str | OutcomeScale" = "phq9") -> dict:
     if scale.is_phq9:
         return {m: (_OUTCOME_COLUMN[m], METRICS[m]) for m in METRICS}
     return {m: (m, label) for m, label in zip(scale.metrics, scale.labels)}
+
+
 _UNIT_STRIDE = 1 << 16  # episode numbers are below this (validation allows up to 1000)
 # Row-level days, totals and items: whole numbers far below 2**24, so float32 holds them exactly (NaN =
 # unknown) in half the memory of float64; per-unit results stay float64.
