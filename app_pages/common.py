@@ -197,6 +197,17 @@ def worklist_for(view: "View", lost_after_days: int):
     return _worklist(view.frame, view.report, view.key, lost_after_days)
 
 
+@st.cache_data(show_spinner="Computing SI on each measure...", max_entries=16)
+def _si_measures(_frame, _patients, key: tuple):
+    from analytics.safety import si_by_measure
+    return si_by_measure(_frame, _patients, definitions=OutcomeDefinitions(*key[-1]))
+
+
+def si_measures_for(view: "View"):
+    """SI at baseline and SI resolution of the view's cohort on PHQ-9 item 9 and (when given) the C-SSRS."""
+    return _si_measures(view.frame, view.patients, view.key)
+
+
 # ----------------------------------------------------------------------------- Research page
 # Each keyed by the view's key (data fingerprint, filters, definitions) and the page's own choices; the study
 # ids a researcher's session sees never enter these results (they are group-level), so sessions can share them.
