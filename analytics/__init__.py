@@ -42,7 +42,7 @@ from .definitions import (
     OutcomeDefinitions,
 )
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
-from .instruments import GAD7, PHQ9, score_items, severity_band
+from .instruments import GAD7, INSTRUMENT_CHOICES, PHQ9, OutcomeScale, outcome_scale, score_items, severity_band
 from .loading import read_table
 from .episodes import assign_episodes, split_episodes_after_gap
 from .observations import is_observation_export, pivot_observations
@@ -81,7 +81,7 @@ __all__ = [
     # errors
     "AnalyticsError", "DefinitionError", "QuestionnaireValidationError", "UnreadableFileError",
     # instruments
-    "PHQ9", "GAD7", "score_items", "severity_band",
+    "PHQ9", "GAD7", "score_items", "severity_band", "INSTRUMENT_CHOICES", "OutcomeScale", "outcome_scale",
     # loading and validation
     "read_table", "validate_questionnaires", "load_questionnaires", "ValidationReport",
     # de-identification rules

@@ -23,7 +23,8 @@ from .definitions import (
     OutcomeDefinitions,
 )
 from .errors import DefinitionError, ImpossibleCountError
-from .outcomes import event_times
+from .instruments import OutcomeScale, outcome_scale
+from .outcomes import event_times, scale_metrics
 from .statistics import Proportion, km_curve, number_at_risk, wilson_proportion
 
 __all__ = [
@@ -43,7 +44,6 @@ __all__ = [
 
 #: Smallest group for which a test is reported.
 MIN_GROUP = COMPARISON_MIN_GROUP
-_OUTCOME = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
 
 
 @dataclass(frozen=True)
@@ -195,7 +195,7 @@ def exact_rx2_test(events, sizes, *, enumeration_limit: int = EXACT_TEST_ENUMERA
                      f"{draws:,} draws (seed {seed})", None, draws)
 
 
-def compare_rates(patients: pd.DataFrame, *, by: str, metric: str) -> dict:
+def compare_rates(patients: pd.DataFrame, *, by: str, metric: str, instrument: "str | OutcomeScale" = "phq9") -> dict:
     """A rate compared across the groups of one attribute (or across saved cohorts, stacked with a column).
 
     Two groups: difference with Newcombe's interval, odds ratio and Fisher's
@@ -205,6 +205,8 @@ def compare_rates(patients: pd.DataFrame, *, by: str, metric: str) -> dict:
     :data:`analytics.definitions.EXACT_TEST_MIN_EXPECTED`, else the exact
     Fisher-Freeman-Halton test (:func:`exact_rx2_test`).  When every patient
     has the same outcome there is nothing to test, and the result says so.
+    ``instrument``: the one ``patients`` was computed on; its metrics are the ones
+    compared (PCL-5: ``meaningful_change``, ``loss_of_probable_ptsd``).
 
     Returns
     -------
@@ -214,9 +216,11 @@ def compare_rates(patients: pd.DataFrame, *, by: str, metric: str) -> dict:
         Newcombe interval, odds ratio and interval, p and Holm-adjusted p),
         ``warning``.
     """
-    if metric not in _OUTCOME:
-        raise DefinitionError(f"metric={metric!r}; compare one of {', '.join(_OUTCOME)}.")
-    column = _OUTCOME[metric]
+    metrics = scale_metrics(instrument)
+    if metric not in metrics:
+        raise DefinitionError(f"metric={metric!r}; compare one of {', '.join(metrics)} on "
+                              f"{outcome_scale(instrument).name}.")
+    column = metrics[metric][0]
     groups = _groups(patients, by)
     counts = [(name, int(part[column].fillna(False).sum()), int(part[column].notna().sum())) for name, part in groups]
     rates = pd.DataFrame([{by: name, "n": n, "events": e, **_p(wilson_proportion(e, n))} for name, e, n in counts])
@@ -317,10 +321,12 @@ def logrank_k_groups(durations, observed, groups) -> LogRankTest:
 
 
 def compare_time_to_event(patients: pd.DataFrame, *, by: str, metric: str,
-                          definitions: OutcomeDefinitions | None = None) -> dict:
+                          definitions: OutcomeDefinitions | None = None,
+                          instrument: "str | OutcomeScale" = "phq9") -> dict:
     """Kaplan-Meier curves of first response or remission by group, with log-rank tests.
 
-    Among eligible patients, as :func:`analytics.cumulative_rate`.  The
+    Among eligible patients, as :func:`analytics.cumulative_rate`; ``instrument`` is the one
+    ``patients`` was computed on (its two outcomes have times to event).  The
     omnibus k-group log-rank test (:func:`logrank_k_groups`), and every pair
     with ``scipy.stats.logrank`` (which reports a z statistic, not a
     chi-square: chi-square = z squared), Holm-adjusted when more than two groups.
@@ -336,8 +342,10 @@ def compare_time_to_event(patients: pd.DataFrame, *, by: str, metric: str,
         p_value, p_holm, warning), ``method``.
     """
     d = definitions or OutcomeDefinitions()
-    if metric not in ("response", "remission"):
-        raise DefinitionError(f"metric={metric!r}: time-to-event exists for 'response' and 'remission'.")
+    timed = outcome_scale(instrument).metrics
+    if metric not in timed:
+        raise DefinitionError(f"metric={metric!r}: time-to-event exists for {' and '.join(map(repr, timed))} on "
+                              f"{outcome_scale(instrument).name}.")
     data = {}
     curves = []
     days = at_risk_days(d)

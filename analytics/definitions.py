@@ -22,6 +22,7 @@ __all__ = [
     "RESPONSE_FRACTION",
     "RESPONSE_MIN_FALL",
     "REMISSION_BELOW",
+    "INSTRUMENT_MIN_BASELINE",
     "SI_ITEM_POSITIVE_AT",
     "EXACT_TEST_MIN_EXPECTED",
     "EXACT_TEST_ENUMERATION_LIMIT",
@@ -110,6 +111,12 @@ RESPONSE_FRACTION = 0.5
 RESPONSE_MIN_FALL = 1 - RESPONSE_FRACTION
 #: Remission: endpoint total strictly below this value.
 REMISSION_BELOW = 5
+#: Outcomes on another instrument (``instrument=`` of patient_outcomes and the CLI's --instrument): the
+#: lowest baseline total in the response and remission denominators, the start of each instrument's
+#: "moderate" band as PHQ-9's >= 10 is (QIDS-SR16 11, Rush et al. 2003; MADRS 20, Snaith et al. 1986;
+#: GAD-7 10, Spitzer et al. 2006).  PCL-5 counts patients at or above its probable-PTSD cut-point
+#: (``PCL5_PROBABLE_PTSD_DEFAULT`` in instruments.py).  PHQ-9 keeps ``OutcomeDefinitions.min_baseline``.
+INSTRUMENT_MIN_BASELINE = {"qids_sr16": 11, "madrs": 20, "gad7": 10}
 #: Suicidal ideation present: PHQ-9 item 9 at or above this score.
 SI_ITEM_POSITIVE_AT = 1
 #: HIPAA Safe Harbor: ages above this are identifying and must be written as the top band.

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .definitions import REMISSION_BELOW, RESPONSE_FRACTION
+from .definitions import INSTRUMENT_MIN_BASELINE, REMISSION_BELOW, RESPONSE_FRACTION, RESPONSE_MIN_FALL
 from .errors import DefinitionError
 
 __all__ = [
@@ -60,6 +60,10 @@ __all__ = [
     "pcl5_probable_ptsd",
     "parse_yes_no",
     "score_cssrs_screener",
+    "OutcomeScale",
+    "OUTCOME_SCALES",
+    "INSTRUMENT_CHOICES",
+    "outcome_scale",
 ]
 
 
@@ -458,3 +462,122 @@ def score_cssrs_screener(items: pd.DataFrame, screener: Screener = CSSRS_SCREENE
     }, index=items.index)
     out["positive_screen"] = out["recent_ideation"] | out["recent_behaviour"]
     return out
+
+
+# ----------------------------------------------------------------------------- outcomes per instrument
+
+@dataclass(frozen=True)
+class OutcomeScale:
+    """The instrument an outcome analysis runs on, with its two outcome rules written once.
+
+    ``choice`` is the name a user gives (``--instrument``, the sidebar).  ``metrics``
+    names the two per-episode outcomes: ``("response", "remission")`` for the depression
+    and anxiety scales, ``("meaningful_change", "loss_of_probable_ptsd")`` for PCL-5,
+    which has no response or remission definition.  ``min_baseline`` is the lowest
+    baseline total in their denominators (``None``: PHQ-9, whose threshold is
+    ``OutcomeDefinitions.min_baseline``).  PHQ-9 item 9 (SI) figures exist only on PHQ-9.
+    """
+
+    choice: str
+    instrument: Instrument
+    metrics: tuple[str, str]
+    labels: tuple[str, str]
+    rules: tuple[str, str]
+    min_baseline: int | None
+    source: str
+    remission_at_most: int | None = None
+
+    @property
+    def is_phq9(self) -> bool:
+        return self.instrument is PHQ9
+
+    @property
+    def name(self) -> str:
+        return self.instrument.name
+
+    @property
+    def total(self) -> str:
+        return self.instrument.total
+
+    def eligibility_text(self, phq9_min_baseline: int) -> str:
+        lo = phq9_min_baseline if self.min_baseline is None else self.min_baseline
+        return f"baseline {self.name} total >= {lo}"
+
+    def first_met(self, total, baseline):
+        """Response (a >= 50% fall), or for PCL-5 a fall of at least 10 points; vectorised, NaN is not met."""
+        if self.instrument is PCL5:
+            return baseline - total >= PCL5_MEANINGFUL_CHANGE
+        return total <= RESPONSE_FRACTION * baseline
+
+    def second_met(self, total):
+        """Remission (at or below the instrument's threshold; PHQ-9 below 5), or for PCL-5 a total below the
+        probable-PTSD cut-point; vectorised, NaN is not met."""
+        if self.is_phq9:
+            return total < REMISSION_BELOW
+        if self.instrument is PCL5:
+            return total < PCL5_PROBABLE_PTSD_DEFAULT
+        return total <= self.remission_at_most
+
+    def describe(self) -> str:
+        """The instrument and both rules in one sentence, for every printed rate."""
+        return (f"Instrument: {self.name} ({self.instrument.rater}, total 0-{self.instrument.total_max}). "
+                f"{self.labels[0]}: {self.rules[0]}; {self.labels[1]}: {self.rules[1]}. Source: {self.source}.")
+
+
+def _depression_scale(choice: str, instrument: Instrument, at_most: int, text: str, source: str) -> OutcomeScale:
+    return OutcomeScale(
+        choice=choice, instrument=instrument, metrics=("response", "remission"),
+        labels=(f"Response ({instrument.name} >= {RESPONSE_MIN_FALL:.0%} fall)", f"Remission ({instrument.name} {text})"),
+        rules=(f"endpoint {instrument.name} total <= {RESPONSE_FRACTION:.0%} of baseline total",
+               f"endpoint {instrument.name} total {text}"),
+        min_baseline=INSTRUMENT_MIN_BASELINE[instrument.key], source=source, remission_at_most=at_most)
+
+
+#: Every instrument outcomes can run on, by the name a user gives (``phq9`` is the default and spec v2).
+OUTCOME_SCALES = {
+    "phq9": OutcomeScale(
+        choice="phq9", instrument=PHQ9, metrics=("response", "remission"),
+        labels=(f"Response (>= {RESPONSE_MIN_FALL:.0%} fall from baseline)", f"Remission (PHQ-9 < {REMISSION_BELOW})"),
+        rules=(f"endpoint PHQ-9 total <= {RESPONSE_FRACTION:.0%} of baseline total",
+               f"endpoint PHQ-9 total < {REMISSION_BELOW}"),
+        min_baseline=None, source=OUTCOMES[PHQ9.key].source, remission_at_most=REMISSION_BELOW - 1),
+    "qids-sr16": _depression_scale("qids-sr16", QIDS_SR16, OUTCOMES[QIDS_SR16.key].remission_at_most,
+                                   f"<= {OUTCOMES[QIDS_SR16.key].remission_at_most}", OUTCOMES[QIDS_SR16.key].source),
+    "madrs": _depression_scale("madrs", MADRS, MADRS_REMISSION_THRESHOLDS["<=12"], "<= 12",
+                               "response >= 50% fall; remission <= 12 as TRANSFORM-2 (Popova et al. 2019)"),
+    "madrs-10": _depression_scale("madrs-10", MADRS, MADRS_REMISSION_THRESHOLDS["<=10"], "<= 10",
+                                  "response >= 50% fall; remission <= 10 (e.g. Zimmerman et al. 2004)"),
+    "gad7": _depression_scale("gad7", GAD7, OUTCOMES[GAD7.key].remission_at_most, "< 5", OUTCOMES[GAD7.key].source),
+    "pcl5": OutcomeScale(
+        choice="pcl5", instrument=PCL5, metrics=("meaningful_change", "loss_of_probable_ptsd"),
+        labels=(f"Meaningful change (PCL-5 fall >= {PCL5_MEANINGFUL_CHANGE} points)",
+                f"Below probable PTSD (PCL-5 < {PCL5_PROBABLE_PTSD_DEFAULT})"),
+        rules=(f"endpoint PCL-5 total at least {PCL5_MEANINGFUL_CHANGE} points below baseline",
+               f"endpoint PCL-5 total below the probable-PTSD cut-point {PCL5_PROBABLE_PTSD_DEFAULT} (published "
+               f"cut-points {PCL5_PROBABLE_PTSD_RANGE[0]}-{PCL5_PROBABLE_PTSD_RANGE[1]})"),
+        min_baseline=PCL5_PROBABLE_PTSD_DEFAULT, source=OUTCOMES[PCL5.key].source + " (Bovin et al. 2016 cut-points)"),
+}
+#: The names ``instrument=`` accepts, in the order a menu shows them.
+INSTRUMENT_CHOICES = tuple(OUTCOME_SCALES)
+_ALIASES = {"phq-9": "phq9", "qids": "qids-sr16", "qids_sr16": "qids-sr16", "qidssr16": "qids-sr16",
+            "gad-7": "gad7", "pcl-5": "pcl5", "madrs10": "madrs-10", "madrs_10": "madrs-10"}
+
+
+def outcome_scale(instrument: "str | OutcomeScale" = "phq9") -> OutcomeScale:
+    """The :class:`OutcomeScale` of a name (``"phq9"``, ``"qids-sr16"``, ``"madrs"``, ``"madrs-10"``,
+    ``"gad7"``, ``"pcl5"``; case and ``_``/``-`` spellings of the registry keys accepted).
+
+    Raises
+    ------
+    DefinitionError
+        Naming the allowed values, for any other name.
+    """
+    if isinstance(instrument, OutcomeScale):
+        return instrument
+    key = str(instrument).strip().lower()
+    key = _ALIASES.get(key, key)
+    if key not in OUTCOME_SCALES:
+        raise DefinitionError(f"instrument={instrument!r} is not an instrument outcomes can use; use one of "
+                              f"{', '.join(INSTRUMENT_CHOICES)} (madrs: remission <= 12; madrs-10: remission <= 10; "
+                              "pcl5: meaningful change and probable PTSD instead of response and remission)")
+    return OUTCOME_SCALES[key]

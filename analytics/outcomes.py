@@ -25,7 +25,7 @@ from .definitions import (
     OutcomeDefinitions,
 )
 from .errors import DefinitionError
-from .instruments import PHQ9, severity_band
+from .instruments import PHQ9, OutcomeScale, outcome_scale, severity_band
 from .statistics import CumulativeIncidence, Proportion, km_cumulative, wilson_proportion
 
 __all__ = [
@@ -41,6 +41,7 @@ __all__ = [
     "infusion_event_times",
     "infusion_cumulative_rate",
     "rate_table",
+    "scale_metrics",
 ]
 
 #: Snapshot metrics: per-patient column in :func:`patient_outcomes` and its label.
@@ -51,6 +52,21 @@ METRICS = {
 }
 _OUTCOME_COLUMN = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
 _CORE = {"patient_id", "episode", "day", "assessment_date", "phq9_total", "complete", "line"}
+#: Prefixes of score columns (items, totals, screener answers): never patient attributes.
+_SCORE_PREFIXES = ("phq9_", "gad7_", "qids_sr16_", "madrs_", "pcl5_", "cssrs_")
+
+
+def scale_metrics(instrument: "str | OutcomeScale" = "phq9") -> dict:
+    """Snapshot metrics of an instrument: ``{metric: (column in patient_outcomes, label)}``.
+
+    PHQ-9: response, remission and SI resolution (item 9); QIDS-SR16, MADRS and GAD-7:
+    response and remission on their own thresholds; PCL-5: meaningful change and loss
+    of probable PTSD.  Every label names the instrument and the threshold.
+    """
+    scale = outcome_scale(instrument)
+    if scale.is_phq9:
+        return {m: (_OUTCOME_COLUMN[m], METRICS[m]) for m in METRICS}
+    return {m: (m, label) for m, label in zip(scale.metrics, scale.labels)}
 _UNIT_STRIDE = 1 << 16  # episode numbers are below this (validation allows up to 1000)
 
 
@@ -67,7 +83,7 @@ def meets_remission(total):
 
 
 def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
-                     attributes: bool = True) -> pd.DataFrame:
+                     attributes: bool = True, instrument: "str | OutcomeScale" = "phq9") -> pd.DataFrame:
     """One row per selected episode: baseline, endpoint and outcomes under the definitions.
 
     Parameters
@@ -82,6 +98,16 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     attributes : bool
         Carry each episode's first non-blank value of every other column
         (site, protocol, ...) for stratification.
+    instrument : str
+        The instrument whose totals are the course (:data:`analytics.instruments.INSTRUMENT_CHOICES`):
+        ``"phq9"`` (default, spec v2), ``"qids-sr16"``, ``"madrs"`` (remission <= 12),
+        ``"madrs-10"`` (remission <= 10), ``"gad7"`` or ``"pcl5"``.  Another instrument uses
+        the rows where its total is known, its own thresholds
+        (:class:`analytics.instruments.OutcomeScale`) and its own eligibility
+        (``INSTRUMENT_MIN_BASELINE``); its SI columns are empty (item 9 is PHQ-9's).  PCL-5
+        gives ``meaningful_change`` and ``loss_of_probable_ptsd`` instead of ``response`` and
+        ``remission`` (and ``first_meaningful_change_day`` ... accordingly).  Without the
+        instrument's total column every unit is outside the denominators ("no data").
 
     Returns
     -------
@@ -103,6 +129,8 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         received before the questionnaire, i.e. ``infusion_number - 1``).
     """
     d = definitions or OutcomeDefinitions()
+    scale = outcome_scale(instrument)
+    m_first, m_second = scale.metrics
     missing = {"patient_id", "day", "phq9_total", "complete"} - set(questionnaires.columns)
     if missing:
         raise DefinitionError(
@@ -112,12 +140,18 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     codes, unit_patient, unit_episode = _units(pcodes, questionnaires)
     n_pat = unit_patient.size  # units: (patient, episode)
     day_all = questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
-    keep = questionnaires["complete"].to_numpy(dtype=bool) & ~np.isnan(day_all)
+    if scale.is_phq9:
+        keep = questionnaires["complete"].to_numpy(dtype=bool) & ~np.isnan(day_all)
+        total = questionnaires["phq9_total"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    else:  # another instrument: its scored rows (none when the file has no such column)
+        total = (questionnaires[scale.total].to_numpy(dtype="float64", na_value=np.nan) if scale.total in
+                 questionnaires else np.full(day_all.size, np.nan))
+        keep = ~np.isnan(total) & ~np.isnan(day_all)
+        total = total[keep]
     p = codes[keep]
     day = day_all[keep]
-    total = questionnaires["phq9_total"].to_numpy(dtype="float64", na_value=np.nan)[keep]
     item9 = (questionnaires["phq9_9"].to_numpy(dtype="float64", na_value=np.nan)[keep]
-             if "phq9_9" in questionnaires else np.full(p.size, np.nan))
+             if "phq9_9" in questionnaires and scale.is_phq9 else np.full(p.size, np.nan))
     has_inf = "infusion_number" in questionnaires
     received = (questionnaires["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)[keep] - 1
                 if has_inf else None)
@@ -132,9 +166,9 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     base = _by_patient(n_pat, p, (day >= lo) & (day <= hi), "last", day, total, item9)
     base_day, base_total, base_item9 = base
     has_base = ~np.isnan(base_day)
-    eligible = has_base & (base_total >= d.min_baseline)
+    eligible = has_base & (base_total >= (d.min_baseline if scale.is_phq9 else scale.min_baseline))
     si_base = has_base & (base_item9 >= SI_ITEM_POSITIVE_AT)
-    si_unknown = has_base & np.isnan(base_item9)
+    si_unknown = has_base & np.isnan(base_item9) & scale.is_phq9
 
     # endpoint in the window, closest to T, ties to the earlier day
     T, (w_lo, w_hi) = d.target_day, d.window
@@ -157,8 +191,8 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     si_end_unknown = si_base & has_end & np.isnan(end_item9)
 
     with np.errstate(invalid="ignore", divide="ignore"):
-        responded = has_end & meets_response(end_total, base_total)
-        remitted = has_end & meets_remission(end_total)
+        responded = has_end & _first_met(scale, end_total, base_total)
+        remitted = has_end & _second_met(scale, end_total)
         resolved = has_end & (end_item9 == 0)
         change = np.where(has_end & has_base & (base_total > 0), (end_total - base_total) / base_total, np.nan)
 
@@ -172,8 +206,8 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     b_total_row = base_total[p]
     with np.errstate(invalid="ignore"):
         early = (day > 0) & (day <= T)
-        first_resp = _by_patient(n_pat, p, early & meets_response(total, b_total_row), "first", day)[0]
-        first_rem = _by_patient(n_pat, p, early & meets_remission(total), "first", day)[0]
+        first_resp = _by_patient(n_pat, p, early & _first_met(scale, total, b_total_row), "first", day)[0]
+        first_rem = _by_patient(n_pat, p, early & _second_met(scale, total), "first", day)[0]
     last_fu = _by_patient(n_pat, p, day > 0, "last", day)[0]
     last_fu = np.where(np.isnan(last_fu), 0.0, last_fu)
 
@@ -197,24 +231,24 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         "endpoint_source": pd.array(source, dtype="str"),
         "si_endpoint_unknown": si_end_unknown,
         "change_pct": change,
-        "response": _nullable(responded, in_rr),
-        "remission": _nullable(remitted, in_rr),
+        m_first: _nullable(responded, in_rr),
+        m_second: _nullable(remitted, in_rr),
         "si_resolved": _nullable(resolved, in_si),
-        "first_response_day": _int(np.where(eligible, first_resp, np.nan)),
-        "first_remission_day": _int(np.where(eligible, first_rem, np.nan)),
+        f"first_{m_first}_day": _int(np.where(eligible, first_resp, np.nan)),
+        f"first_{m_second}_day": _int(np.where(eligible, first_rem, np.nan)),
         "last_followup_day": _int(last_fu),
     })
-    out.insert(9, "baseline_band", severity_band(out["baseline_total"], PHQ9))
+    out.insert(9, "baseline_band", severity_band(out["baseline_total"], scale.instrument))
     if has_inf:
         # infusions received before each questionnaire after baseline (infusion_number - 1)
         after = (day > 0) & ~np.isnan(received)
         with np.errstate(invalid="ignore"):
-            r_resp = _by_patient(n_pat, p, after & meets_response(total, b_total_row), "first", received)[0]
-            r_rem = _by_patient(n_pat, p, after & meets_remission(total), "first", received)[0]
+            r_resp = _by_patient(n_pat, p, after & _first_met(scale, total, b_total_row), "first", received)[0]
+            r_rem = _by_patient(n_pat, p, after & _second_met(scale, total), "first", received)[0]
             r_si = _by_patient(n_pat, p, after & (item9 == 0), "first", received)[0]
         r_last = _max_by_patient(n_pat, p, after, received)
-        out["first_response_infusions"] = _int(np.where(eligible, r_resp, np.nan))
-        out["first_remission_infusions"] = _int(np.where(eligible, r_rem, np.nan))
+        out[f"first_{m_first}_infusions"] = _int(np.where(eligible, r_resp, np.nan))
+        out[f"first_{m_second}_infusions"] = _int(np.where(eligible, r_rem, np.nan))
         out["first_si_free_infusions"] = _int(np.where(si_base, r_si, np.nan))
         out["last_followup_infusions"] = _int(np.where(np.isnan(r_last), 0.0, r_last))
     if attributes:
@@ -223,6 +257,16 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     if selected is not None:
         out = out[selected].reset_index(drop=True)
     return out
+
+
+def _first_met(scale: OutcomeScale, total, baseline):
+    """Response (PHQ-9: :func:`meets_response`, the spec's one rule) or the instrument's first outcome."""
+    return meets_response(total, baseline) if scale.is_phq9 else scale.first_met(total, baseline)
+
+
+def _second_met(scale: OutcomeScale, total):
+    """Remission (PHQ-9: :func:`meets_remission`) or the instrument's second outcome."""
+    return meets_remission(total) if scale.is_phq9 else scale.second_met(total)
 
 
 def _units(pcodes: np.ndarray, questionnaires: pd.DataFrame):
@@ -330,7 +374,7 @@ def _closest_by_patient(n_pat, p, mask, distance, *columns):
 def _attach_attributes(out, questionnaires, codes):
     """Each unit's first non-blank value of every attribute column (``codes``: the rows' units)."""
     extra = [c for c in questionnaires.columns
-             if c not in _CORE and not c.startswith(("phq9_", "gad7_")) and c not in ("infusion_number",)]
+             if c not in _CORE and not c.startswith(_SCORE_PREFIXES) and c not in ("infusion_number",)]
     if not extra:
         return out
     firsts = questionnaires[extra].groupby(codes, sort=True).first()
@@ -393,8 +437,11 @@ def event_times(patients: pd.DataFrame, *, metric: str) -> tuple[np.ndarray, np.
     Time is the first day meeting the criterion when there is one, else the
     last follow-up day (censoring).  The caller chooses the rows (eligible patients).
     """
-    if metric not in ("response", "remission"):
-        raise DefinitionError(f"metric={metric!r}: times to event exist for 'response' and 'remission'.")
+    if f"first_{metric}_day" not in patients:
+        known = [c[len("first_"):-len("_day")] for c in patients.columns
+                 if c.startswith("first_") and c.endswith("_day")]
+        raise DefinitionError(f"metric={metric!r}: times to event exist for {', '.join(map(repr, known)) or 'none'} "
+                              "in these outcomes (PCL-5: 'meaningful_change' and 'loss_of_probable_ptsd').")
     first = patients[f"first_{metric}_day"]
     observed = first.notna().to_numpy()
     times = np.where(observed, first.to_numpy(dtype="float64", na_value=np.nan),
@@ -448,8 +495,12 @@ def infusion_cumulative_rate(patients: pd.DataFrame, *, metric: str, at: int | N
 
 
 def rate_table(patients: pd.DataFrame, *, by: str | list[str] | None = None,
-               definitions: OutcomeDefinitions | None = None) -> pd.DataFrame:
+               definitions: OutcomeDefinitions | None = None, instrument: "str | OutcomeScale" = "phq9"
+               ) -> pd.DataFrame:
     """Tidy table of every snapshot rate, overall or by stratum.
+
+    ``instrument``: the one ``patients`` was computed on (:func:`patient_outcomes`);
+    its metrics and labels (:func:`scale_metrics`) are the rows.
 
     Returns
     -------
@@ -459,14 +510,15 @@ def rate_table(patients: pd.DataFrame, *, by: str | list[str] | None = None,
         Rates with ``n == 0`` are missing, never 0.
     """
     d = definitions or OutcomeDefinitions()
+    metrics = scale_metrics(instrument)
     keys = [by] if isinstance(by, str) else list(by or [])
     groups = patients.groupby(keys, observed=True, dropna=False, sort=True) if keys else [((), patients)]
     rows = []
     for key, part in groups:
         key = key if isinstance(key, tuple) else (key,)
-        for metric, column in _OUTCOME_COLUMN.items():
+        for metric, (column, label) in metrics.items():
             r = _rate(part, column)
-            rows.append((*key, metric, METRICS[metric], r.n, r.events, r.estimate, r.ci_low, r.ci_high,
+            rows.append((*key, metric, label, r.n, r.events, r.estimate, r.ci_low, r.ci_high,
                          r.method, d.analysis, r.warning))
     return pd.DataFrame(rows, columns=[*keys, "metric", "label", "n", "events", "rate", "ci_low", "ci_high",
                                        "method", "analysis", "warning"])

@@ -54,6 +54,7 @@ from .benchmark_statistics import (
 )
 from .definitions import ANALYSIS_MODES, SIGNIFICANCE_LEVEL, OutcomeDefinitions
 from .errors import PublishedFiguresError
+from .instruments import OutcomeScale, outcome_scale
 from .statistics import CumulativeIncidence
 
 __all__ = ["BENCHMARK_FILE", "COMPARED_METRICS", "COMPARISON_COLUMNS", "load_benchmarks",
@@ -122,7 +123,7 @@ def _library_frame() -> pd.DataFrame:
         if col not in frame:
             frame[col] = np.nan
     for col in ("definition_note", "source_url", "note", "design", "total_n_note", "ci_scale", "unstated", "strata",
-                "population"):
+                "population", "caveats", "remission_at_most"):
         if col not in frame:
             frame[col] = None
     derived = pd.DataFrame([_uncertainty(b) for b in frame.to_dict("records")], index=frame.index)
@@ -223,7 +224,8 @@ def format_p_value(p) -> str:
 
 def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | None = None,
                             benchmarks: pd.DataFrame | None = None,
-                            metrics: tuple = COMPARED_METRICS, stratum: tuple[str, str] | None = None) -> pd.DataFrame:
+                            metrics: tuple = COMPARED_METRICS, stratum: tuple[str, str] | None = None,
+                            instrument: "str | OutcomeScale" = "phq9") -> pd.DataFrame:
     """Compare the clinic's rates with each published figure, carrying the published figure's uncertainty.
 
     Parameters
@@ -241,6 +243,13 @@ def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | No
         ``(dimension, value)`` when the rates are for a part of the clinic (a
         site, baseline band or protocol): like for like only with a published
         figure reported for that stratum (``strata`` in the library).
+    instrument : str, optional
+        The instrument the clinic's rates were measured on (default ``"phq9"``).  A
+        published figure on the same instrument is a candidate for like for like
+        (ELEKT-D and MGH 2020 on QIDS-SR16, TRANSFORM-2 and Phillips 2019 on MADRS);
+        every other mismatch (definition, timing, analysis, population) is still named.
+        A remission figure matches only the same threshold (TRANSFORM-2: MADRS <= 12, so
+        not ``"madrs-10"``).  SI figures are PHQ-9 item 9's and are compared on PHQ-9 only.
 
     Returns
     -------
@@ -256,6 +265,9 @@ def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | No
         ``reason`` and ``plain_language`` (a sentence for a reader).
     """
     d = definitions or OutcomeDefinitions()
+    scale = outcome_scale(instrument)
+    if not scale.is_phq9:  # the instrument's own outcomes only: no item-9 SI figure on another scale
+        metrics = tuple(m for m in metrics if m in scale.metrics)
     lib = load_benchmarks() if benchmarks is None else benchmarks
     rows = []
     for b in lib[lib["metric"].isin(metrics)].to_dict("records"):
@@ -265,14 +277,14 @@ def compare_with_benchmarks(rates: dict, *, definitions: OutcomeDefinitions | No
         clinic = cumulative if use_cumulative else rates.get(metric)
         if clinic is None:
             continue
-        hard, soft = _mismatches(b, d, use_cumulative, stratum)
+        hard, soft = _mismatches(b, d, use_cumulative, stratum, scale)
         result = {"difference": None, "diff_ci_low": None, "diff_ci_high": None, "p_value": None,
                   "test": "none (no clinic data)"}
         if clinic.estimate is not None and clinic.n > 0:
             result["difference"] = clinic.estimate - b["rate"]
             result.update(_NOT_COMPARABLE if hard else _test(clinic, b, d))
         reason = "; ".join(hard + soft) if hard else \
-            "; ".join(["like for like: PHQ-9, same definition, method, analysis and week"] + soft)
+            "; ".join([f"like for like: {scale.name}, same definition, method, analysis and week"] + soft)
         row = {
             "id": b["id"], "study": b["study"], "metric": metric, "rate": b["rate"],
             "ci_low": _opt(b.get("ci_low")), "ci_high": _opt(b.get("ci_high")),
@@ -398,8 +410,10 @@ def _opt(value):
 
 
 def _mismatches(b: dict, d: OutcomeDefinitions, use_cumulative: bool,
-                stratum: tuple[str, str] | None = None) -> tuple[list[str], list[str]]:
+                stratum: tuple[str, str] | None = None, scale: OutcomeScale | None = None
+                ) -> tuple[list[str], list[str]]:
     """Reasons a figure is not like for like (hard) and caveats that remain (soft)."""
+    scale = scale or outcome_scale("phq9")
     hard, soft = [], []
     if stratum is not None:
         dim, value = stratum
@@ -408,11 +422,19 @@ def _mismatches(b: dict, d: OutcomeDefinitions, use_cumulative: bool,
             hard.append(f"population: this is the clinic's {dim} '{value}' only; the published figure is for the "
                         "whole cohort and does not report that stratum")
     threshold = _opt(b.get("min_baseline"))
-    if threshold is not None and int(threshold) != d.min_baseline:
+    if threshold is not None and scale.is_phq9 and int(threshold) != d.min_baseline:
         hard.append(f"population: published baseline PHQ-9 >= {int(threshold)}, clinic >= {d.min_baseline}")
-    if b["instrument"] != "PHQ-9":
-        hard.append(f"instrument: {b['instrument']}, not PHQ-9")
-    if not b["definition_matches"]:
+    same_instrument = b["instrument"] == scale.name
+    if not same_instrument:
+        hard.append(f"instrument: {b['instrument']}, not {scale.name}"
+                    + ("" if scale.is_phq9 else " (the clinic's rates here are on " + scale.name + ")"))
+    at_most = _opt(b.get("remission_at_most"))
+    if same_instrument and not scale.is_phq9 and b["metric"] == "remission" and at_most is not None:
+        # remission on the clinic's own instrument: like for like only at the same threshold
+        if int(at_most) != scale.remission_at_most:
+            hard.append(f"definition: published remission {b['definition']}, clinic {scale.name} total <= "
+                        f"{scale.remission_at_most}")
+    elif not b["definition_matches"]:
         hard.append(f"definition: {_opt(b.get('definition_note')) or b['definition']}")
     if b["method"] == "cumulative" and not use_cumulative:
         hard.append("method: published figure is cumulative (reached by), the clinic's is a snapshot")
@@ -437,6 +459,9 @@ def _mismatches(b: dict, d: OutcomeDefinitions, use_cumulative: bool,
         soft.append("published figure is approximate")
     if _opt(b.get("population")):
         soft.append(f"published population: {b['population']}; the tool cannot check this in the clinic's data")
+    caveats = b.get("caveats")
+    if same_instrument and isinstance(caveats, (list, tuple)):
+        soft.extend(caveats)
     unstated = b.get("unstated")
     if isinstance(unstated, (list, tuple)) and unstated:
         soft.append(f"not in the {b['study']} abstract, so not confirmed to match: {' and '.join(unstated)}")

@@ -13,6 +13,7 @@ import pandas as pd
 from .published import compare_with_benchmarks, format_p_value
 from .definitions import ANALYSIS_MODE_LABELS, OutcomeDefinitions
 from .infusions import infusion_outcomes
+from .instruments import OUTCOME_SCALES, OutcomeScale, outcome_scale
 from .outcomes import (
     cumulative_rate,
     patient_outcomes,
@@ -20,14 +21,19 @@ from .outcomes import (
     response_rate,
     si_resolution_rate,
 )
-from .statistics import CumulativeIncidence, Proportion
+from .statistics import CumulativeIncidence, Proportion, wilson_proportion
 
 __all__ = ["ClinicSummary", "clinic_summary"]
 
 
 @dataclass(frozen=True)
 class ClinicSummary:
-    """Headline figures of one data set under one set of definitions."""
+    """Headline figures of one data set under one set of definitions, on one instrument.
+
+    ``response`` and ``remission`` (and their cumulative forms) hold the instrument's two
+    outcomes (``scale.metrics``): for PCL-5, meaningful change and loss of probable PTSD,
+    under those names in :meth:`as_dict`.
+    """
 
     definitions: OutcomeDefinitions
     patients: int
@@ -50,18 +56,22 @@ class ClinicSummary:
     sha256: str = ""
     validation: dict = field(default_factory=dict)
     by_infusions: pd.DataFrame = field(default_factory=pd.DataFrame)
+    scale: OutcomeScale = OUTCOME_SCALES["phq9"]
 
     @property
     def warnings(self) -> list[str]:
         """Warnings attached to any figure, prefixed with the figure's name."""
-        named = {"response": self.response, "remission": self.remission, "SI resolution": self.si_resolution,
-                 "cumulative response": self.cumulative_response,
-                 "cumulative remission": self.cumulative_remission}
+        first, second = (m.replace("_", " ") for m in self.scale.metrics)
+        named = {first: self.response, second: self.remission, "SI resolution": self.si_resolution,
+                 f"cumulative {first}": self.cumulative_response,
+                 f"cumulative {second}": self.cumulative_remission}
+        if not self.scale.is_phq9:
+            del named["SI resolution"]
         out = [f"{k}: {v.warning}" for k, v in named.items() if v.warning]
         if self.definitions.episodes == "all" and self.episodes > self.patients:
             out.append(f"episodes: {self.episodes} episodes from {self.patients} patients are the units; "
                        "episodes of one patient are not independent, so the intervals are too narrow")
-        if self.si_unknown or self.si_endpoint_unknown:
+        if self.scale.is_phq9 and (self.si_unknown or self.si_endpoint_unknown):
             out.append(f"SI resolution: {self.si_unknown} with baseline item 9 unknown and "
                        f"{self.si_endpoint_unknown} with endpoint item 9 unknown are outside the SI denominator")
         return out
@@ -69,6 +79,7 @@ class ClinicSummary:
     def as_dict(self) -> dict:
         """The JSON contract of ``python -m analytics summary --format json``."""
         bench = self.benchmarks.astype(object).where(self.benchmarks.notna(), None)
+        first, second = self.scale.metrics
         return {
             "spec_version": self.definitions.as_dict()["spec_version"],
             "source": {"file": self.source, "sha256": self.sha256},
@@ -83,11 +94,15 @@ class ClinicSummary:
             "si_unknown": self.si_unknown,
             "si_endpoint_unknown": self.si_endpoint_unknown,
             "analysis": self.definitions.analysis,
-            "response": self.response.as_dict(),
-            "remission": self.remission.as_dict(),
+            first: self.response.as_dict(),
+            second: self.remission.as_dict(),
             "si_resolution": self.si_resolution.as_dict(),
-            "cumulative": {"response": self.cumulative_response.as_dict(),
-                           "remission": self.cumulative_remission.as_dict()},
+            "cumulative": {first: self.cumulative_response.as_dict(),
+                           second: self.cumulative_remission.as_dict()},
+            "instrument": {"choice": self.scale.choice, "name": self.scale.name, "metrics": list(self.scale.metrics),
+                           "labels": list(self.scale.labels), "rules": list(self.scale.rules),
+                           "eligible": self.scale.eligibility_text(self.definitions.min_baseline),
+                           "source": self.scale.source},
             "benchmarks": bench.to_dict("records"),
             "definitions": self.definitions.as_dict(),
             "warnings": self.warnings,
@@ -96,28 +111,40 @@ class ClinicSummary:
 
     def to_text(self) -> str:
         """A readable report for a person."""
-        d = self.definitions
+        d, scale = self.definitions, self.scale
+        first, second = scale.labels
+        phq9 = scale.is_phq9
         lines = [
             f"Outcome summary: {self.source or 'data'}" + (f" (sha256 {self.sha256[:12]}...)" if self.sha256 else ""),
             "",
             d.describe(),
             "",
+            scale.describe() + ("" if phq9 else f" These replace the PHQ-9 rules above: baseline, endpoint "
+                                               f"window and analysis are as above, on {scale.name} totals; eligible: "
+                                               f"{scale.eligibility_text(d.min_baseline)}."),
+            "",
             f"Patients in the data: {self.patients}   questionnaires: {self.questionnaires} "
-            f"({self.complete_questionnaires} scored)",
+            f"({self.complete_questionnaires} with a {scale.name} score)",
             f"Episodes ({d.episodes}): {self.episodes}   patients with more than one episode: "
             f"{self.patients_with_repeat_episodes}",
-            f"With a baseline: {self.with_baseline}   eligible (baseline >= {d.min_baseline}): {self.eligible}   "
-            f"SI at baseline (item 9 >= 1): {self.si_at_baseline}",
-            f"Item 9 unknown (totals only): at baseline {self.si_unknown}, at the endpoint of SI-at-baseline "
-            f"episodes {self.si_endpoint_unknown} (outside the SI denominator)",
+            f"With a {scale.name} baseline: {self.with_baseline}   eligible "
+            f"({scale.eligibility_text(d.min_baseline)}): {self.eligible}"
+            + (f"   SI at baseline (item 9 >= 1): {self.si_at_baseline}" if phq9 else ""),
+        ]
+        if phq9:
+            lines.append(f"Item 9 unknown (totals only): at baseline {self.si_unknown}, at the endpoint of "
+                         f"SI-at-baseline episodes {self.si_endpoint_unknown} (outside the SI denominator)")
+        lines += [
             "",
-            f"Week {d.week} outcomes, {d.analysis}: {ANALYSIS_MODE_LABELS[d.analysis]}",
-            _table([("Response", self.response), ("Remission", self.remission),
-                    ("SI resolution", self.si_resolution)]),
+            f"Week {d.week} outcomes on {scale.name}, {d.analysis}: {ANALYSIS_MODE_LABELS[d.analysis]}",
+            _table([(first, self.response), (second, self.remission)]
+                   + ([("SI resolution (PHQ-9 item 9 falls to 0)", self.si_resolution)] if phq9 else [])),
             "",
             f"Reached by week {d.week} (day {d.target_day}), Kaplan-Meier among eligible episodes",
-            _table([("Response", self.cumulative_response), ("Remission", self.cumulative_remission)]),
+            _table([(first, self.cumulative_response), (second, self.cumulative_remission)]),
         ]
+        if not phq9:
+            lines += ["", "SI resolution is a PHQ-9 item 9 figure: it is shown with --instrument phq9 only."]
         if len(self.by_infusions):
             from .infusions import INFUSION_CONVENTION
             lines += ["", "By infusions received (Kaplan-Meier), beside Oliver 2022 (not like for like)",
@@ -155,18 +182,20 @@ class ClinicSummary:
 
 
 def _table(rows) -> str:
-    out = [f"  {'':16}{'n':>7}{'events':>8}{'rate':>9}   95% CI"]
+    w = max(16, *(len(name) + 1 for name, _ in rows))
+    out = [f"  {'':{w}}{'n':>7}{'events':>8}{'rate':>9}   95% CI"]
     for name, r in rows:
         if r.estimate is None:
-            out.append(f"  {name:16}{r.n:>7}{r.events:>8}{'no data':>9}")
+            out.append(f"  {name:{w}}{r.n:>7}{r.events:>8}{'no data':>9}")
             continue
         ci = "undefined" if r.ci_low is None else f"{r.ci_low:.1%} - {r.ci_high:.1%}"
-        out.append(f"  {name:16}{r.n:>7}{r.events:>8}{r.estimate:>9.1%}   {ci}")
+        out.append(f"  {name:{w}}{r.n:>7}{r.events:>8}{r.estimate:>9.1%}   {ci}")
     return "\n".join(out)
 
 
 def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
-                   source: str = "", sha256: str = "", validation: dict | None = None) -> ClinicSummary:
+                   source: str = "", sha256: str = "", validation: dict | None = None,
+                   instrument: "str | OutcomeScale" = "phq9") -> ClinicSummary:
     """Compute the headline summary of a canonical questionnaire frame.
 
     Parameters
@@ -178,20 +207,30 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         Where the data came from, carried into the output.
     validation : dict, optional
         Counts from the validation report, carried into the output.
+    instrument : str
+        The instrument the outcomes use (:data:`analytics.instruments.INSTRUMENT_CHOICES`;
+        default ``"phq9"``).  Another instrument uses its own total and thresholds, compares
+        with published figures measured on it, and has no SI or by-infusion figures (those are PHQ-9's).
 
     Returns
     -------
     ClinicSummary
     """
     d = definitions or OutcomeDefinitions()
-    patients = patient_outcomes(questionnaires, definitions=d, attributes=False)
+    scale = outcome_scale(instrument)
+    patients = patient_outcomes(questionnaires, definitions=d, attributes=False, instrument=scale)
+    first, second = scale.metrics
     rates = {
-        "response": response_rate(patients),
-        "remission": remission_rate(patients),
+        "response": response_rate(patients) if scale.is_phq9 else _metric_rate(patients, first),
+        "remission": remission_rate(patients) if scale.is_phq9 else _metric_rate(patients, second),
         "si_resolution": si_resolution_rate(patients),
-        "cumulative_response": cumulative_rate(patients, metric="response", definitions=d),
-        "cumulative_remission": cumulative_rate(patients, metric="remission", definitions=d),
+        "cumulative_response": cumulative_rate(patients, metric=first, definitions=d),
+        "cumulative_remission": cumulative_rate(patients, metric=second, definitions=d),
     }
+    if scale.is_phq9:
+        scored = int(questionnaires["complete"].sum())
+    else:
+        scored = int(questionnaires[scale.total].notna().sum()) if scale.total in questionnaires else 0
     one_row_each = ~patients["patient_id"].duplicated()
     return ClinicSummary(
         definitions=d,
@@ -199,7 +238,7 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         episodes=len(patients),
         patients_with_repeat_episodes=int((patients.loc[one_row_each, "n_episodes"] > 1).sum()),
         questionnaires=len(questionnaires),
-        complete_questionnaires=int(questionnaires["complete"].sum()),
+        complete_questionnaires=scored,
         with_baseline=int(patients["baseline_day"].notna().sum()),
         eligible=int(patients["eligible"].sum()),
         si_at_baseline=int(patients["si_at_baseline"].sum()),
@@ -210,9 +249,15 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         si_resolution=rates["si_resolution"],
         cumulative_response=rates["cumulative_response"],
         cumulative_remission=rates["cumulative_remission"],
-        benchmarks=compare_with_benchmarks(rates, definitions=d),
+        benchmarks=compare_with_benchmarks(rates, definitions=d, instrument=scale),
         source=source,
         sha256=sha256,
         validation=dict(validation or {}),
-        by_infusions=infusion_outcomes(patients),
+        by_infusions=infusion_outcomes(patients) if scale.is_phq9 else pd.DataFrame(),
+        scale=scale,
     )
+
+
+def _metric_rate(patients: pd.DataFrame, column: str) -> Proportion:
+    values = patients[column]
+    return wilson_proportion(int(values.fillna(False).sum()), int(values.notna().sum()))

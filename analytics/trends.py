@@ -6,14 +6,16 @@ import pandas as pd
 from scipy import stats
 
 from .definitions import BASELINE_WINDOW_DAYS, TRENDS_MAX_WEEK, OutcomeDefinitions
+from .instruments import OutcomeScale, outcome_scale
 from .outcomes import event_times
 from .statistics import km_curve
 
 __all__ = ["weekly_means", "cumulative_curve"]
 
 
-def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEEK) -> pd.DataFrame:
-    """Mean PHQ-9 total by week since treatment start, with a 95% t interval.
+def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEEK,
+                 instrument: "str | OutcomeScale" = "phq9") -> pd.DataFrame:
+    """Mean PHQ-9 total (or ``instrument``'s total) by week since treatment start, with a 95% t interval.
 
     Week 0 holds the baseline window (days -30 to 6); week k holds days
     7k to 7k+6.  A patient with several questionnaires in a week counts once,
@@ -25,11 +27,17 @@ def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEE
     pandas.DataFrame
         ``week, n_patients, mean, sd, ci_low, ci_high`` (interval missing when n < 2).
     """
-    q = questionnaires[questionnaires["complete"]]
+    scale = outcome_scale(instrument)
+    if scale.is_phq9:
+        q = questionnaires[questionnaires["complete"]]
+    elif scale.total in questionnaires:
+        q = questionnaires[questionnaires[scale.total].notna().to_numpy()]
+    else:  # the file has no scores of this instrument: no weeks
+        q = questionnaires.iloc[:0].assign(**{scale.total: pd.array([], dtype="Int16")})
     day = q["day"].astype("float64")
     use = (day >= BASELINE_WINDOW_DAYS[0]) & (day < 7 * (max_week + 1))
     week = np.floor(np.maximum(day[use], 0) / 7).astype(int)
-    per_patient = q.loc[use, "phq9_total"].astype("float64").groupby(
+    per_patient = q.loc[use, scale.total].astype("float64").groupby(
         [q.loc[use, "patient_id"].astype("str"), week]).mean()
     g = per_patient.groupby(level=1)
     out = pd.DataFrame({"n_patients": g.size(), "mean": g.mean(), "sd": g.std(ddof=1)})
@@ -43,7 +51,8 @@ def cumulative_curve(patients: pd.DataFrame, *, metric: str,
                      definitions: OutcomeDefinitions | None = None) -> pd.DataFrame:
     """Kaplan-Meier cumulative probability of first response or remission, day 0 to T.
 
-    Same inputs as :func:`analytics.cumulative_rate`; see :func:`analytics.km_curve`.
+    Same inputs as :func:`analytics.cumulative_rate`; see :func:`analytics.km_curve`.  ``metric`` is one of
+    the outcomes ``patients`` holds (``patient_outcomes(..., instrument=...)`` chooses the instrument).
 
     Returns
     -------
