@@ -42,6 +42,7 @@ from analytics.definitions import (
     WINDOW_DAYS_RANGE,
 )
 from analytics.exports import to_safe_csv
+from analytics.instruments import INSTRUMENT_CHOICES, OUTCOME_SCALES, OutcomeScale
 from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
@@ -166,10 +167,36 @@ def _cohort(_report, source_key: tuple, filters: tuple, defs: tuple):
 
 
 @st.cache_data(show_spinner="Computing the summary...", max_entries=32)
-def summary_for(_frame, _report, key: tuple):
+def summary_for(_frame, _report, key: tuple, instrument: str = "phq9"):
     d = OutcomeDefinitions(*key[-1])
     return clinic_summary(_frame, definitions=d, source=_report.source, sha256=_report.sha256,
-                          validation=_report.counts)
+                          validation=_report.counts, instrument=instrument)
+
+
+@st.cache_data(show_spinner="Computing outcomes on the chosen instrument...", max_entries=16)
+def _instrument_outcomes(_frame, _patients, key: tuple, instrument: str):
+    patients = patient_outcomes(_frame, definitions=OutcomeDefinitions(*key[0][-1]), instrument=instrument)
+    starts = _patients.drop_duplicates("patient_id").set_index("patient_id")["start_date"]
+    patients["start_date"] = starts.reindex(patients["patient_id"]).to_numpy()
+    patients["start_quarter"] = quarter_of(patients["start_date"]).to_numpy()
+    return patients
+
+
+def outcomes_for(view: "View") -> pd.DataFrame:
+    """The per-episode outcome table on the sidebar's instrument (``view.patients`` itself for PHQ-9)."""
+    if view.instrument == "phq9":
+        return view.patients
+    # a researcher's frames carry this session's study ids: cached for this session only
+    return _instrument_outcomes(view.frame, view.patients, (view.key, st.session_state.get("study_id_secret")),
+                                view.instrument)
+
+
+@st.cache_data(max_entries=4)
+def _instruments_in(_report, source_key: tuple) -> tuple:
+    """The instrument choices the data have scores for (PHQ-9 always first: it is what every file holds)."""
+    f = _report.frame
+    return tuple(c for c in INSTRUMENT_CHOICES if c == "phq9"
+                 or (OUTCOME_SCALES[c].total in f and f[OUTCOME_SCALES[c].total].notna().any()))
 
 
 @st.cache_data(show_spinner="Computing the headline figures...", max_entries=32)
@@ -287,6 +314,13 @@ class View:
     key: tuple
     filter_text: str
     source_ids: pd.Series | None = None  # study id -> the clinic's pseudonym, for researchers' views (never shown)
+    #: the sidebar's outcome instrument (a key of OUTCOME_SCALES); ``patients`` stays on PHQ-9 for every page,
+    #: the Overview and Trajectories read :func:`outcomes_for` on this instrument
+    instrument: str = "phq9"
+
+    @property
+    def scale(self) -> OutcomeScale:
+        return OUTCOME_SCALES[self.instrument]
 
     def with_source_ids(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with the clinic's pseudonyms back (for a research export, which re-keys them itself)."""
@@ -298,15 +332,20 @@ class View:
     def empty(self) -> bool:
         return self.frame.empty
 
-    def caption(self, n: int | None = None, what: str = "") -> str:
-        """Caption for a chart or rate: n, definition, mode and spec version."""
+    def caption(self, n: int | None = None, what: str = "", *, scale: OutcomeScale | None = None) -> str:
+        """Caption for a chart or rate: n, instrument and its thresholds, definition, mode and spec version.
+
+        ``scale``: the instrument the figure is on; default PHQ-9 (what ``patients`` holds), whatever the sidebar
+        says, so a PHQ-9 figure never carries another instrument's name.
+        """
         d = self.definitions
+        s = scale or OUTCOME_SCALES["phq9"]
         n_text = f"n = {n}. " if n is not None else ""
         episodes = ("all episodes (episodes of one patient are not independent)" if d.episodes == "all"
                     else f"{d.episodes} episode of each patient")
-        return (f"{n_text}{what}Week {d.week} (day {d.target_day}, ±{d.window_days} days), baseline ≥ "
-                f"{d.min_baseline}, {MODE_NAMES[d.analysis].lower()}, {episodes}; spec v{SPEC_VERSION}. "
-                f"{self.filter_text}")
+        return (f"{n_text}{what}On the {s.name}: {s.labels[0]}; {s.labels[1]}; eligible: "
+                f"{s.eligibility_text(d.min_baseline)}. Week {d.week} (day {d.target_day}, ±{d.window_days} days), "
+                f"{MODE_NAMES[d.analysis].lower()}, {episodes}; spec v{SPEC_VERSION}. {self.filter_text}")
 
 
 def page_setup(title: str, *, subheading: bool = False) -> View:
@@ -352,6 +391,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
             chosen = st.multiselect(col.capitalize(), values, key=f"filter_{col}", placeholder="All")
             attrs.append((col, tuple(chosen)))
         definitions = _definitions_controls()
+        instrument = _instrument_control(_instruments_in(report, source_key))
     banner(kind, sources[kind], report)
 
     defs = (definitions.week, definitions.window_days, definitions.min_baseline, definitions.analysis,
@@ -367,7 +407,8 @@ def _page_view(title: str, subheading: bool) -> View | None:
         # researchers see study ids only: a keyed hash with a secret of this session, never the pseudonym
         secret = st.session_state.setdefault("study_id_secret", secrets.token_hex(8))
         frame, patients, source_ids = _with_study_ids(frame, patients, secret)
-    view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text, source_ids)
+    view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text, source_ids,
+                instrument)
     if view.empty:
         st.warning("No patients match these filters. Widen the treatment-start period or clear the site, "
                    "clinician or protocol filters in the sidebar.", icon=":material/filter_alt_off:")
@@ -410,6 +451,22 @@ def _definitions_controls() -> OutcomeDefinitions:
     except AnalyticsError as exc:
         st.error(f"{exc} Showing week {spec.week} ± {spec.window_days} days instead.")
         return OutcomeDefinitions(min_baseline=int(min_base), analysis=analysis, episodes=episodes)
+
+
+def _instrument_control(choices: tuple) -> str:
+    """The outcome instrument: PHQ-9, or another scale the data have scores for."""
+    names = {c: OUTCOME_SCALES[c].name + (f" (remission ≤ {OUTCOME_SCALES[c].remission_at_most})"
+                                          if c.startswith("madrs") else "") for c in choices}
+    if st.session_state.get("instrument") not in choices:  # another data source without that instrument
+        st.session_state.pop("instrument", None)
+    chosen = st.selectbox("Outcome instrument", choices, key="instrument", format_func=names.get,
+                          help="The scale the Overview's and Trajectories' outcome figures are computed on; only "
+                               "scales these data have scores for are offered. Response, remission and eligibility "
+                               "use that scale's own published thresholds, named under every figure. SI figures "
+                               "stay on PHQ-9 item 9 (and the C-SSRS screener on the Safety page).")
+    scale = OUTCOME_SCALES[chosen]
+    st.caption(f"{scale.labels[0]}; {scale.labels[1]}.")
+    return chosen
 
 
 def banner(kind: str, path: Path, report) -> None:
