@@ -19,7 +19,8 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
    ``import_review``, ``observations``, ``deidentification``, ``suppression``, ``exports``, ``wording``,
    ``uploads``, ``synthetic`` (with ``synthetic_sessions``), ``settings``, ``progress``.
 4. validation and outcomes: ``validation`` (with its stages ``questionnaire_schema``, ``score_parsing``,
-   ``study_days``, ``duplicates``, ``canonical_frame``), ``sessions``, ``instrument_validation``,
+   ``study_days``, ``duplicates``, ``canonical_frame``, ``instrument_columns``), ``sessions``,
+   ``instrument_validation``,
    ``episodes``, ``outcomes``, ``cohorts``.
 5. summaries: ``summary``, ``headline``, ``published``, ``quality``, ``safety``, ``activity``,
    ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``, ``data_quality``.

@@ -12,6 +12,7 @@ import pandas as pd
 from .canonical_frame import TIME_COLUMNS
 from .deidentification import DEIDENTIFIED_ONLY, identifier_column_reason
 from .errors import PROBLEM_COLUMNS
+from .instrument_columns import other_instruments_in
 from .instruments import PHQ9
 from .loading import RawTable
 
@@ -74,9 +75,12 @@ def _required_column_problems(cols: set) -> list[tuple]:
     if not (has_items or has_total):
         missing = sorted(items - cols, key=PHQ9.items.index)
         want = ", ".join(missing) if (cols & items) else "phq9_1 ... phq9_9"
+        others = other_instruments_in(cols)
         rows.append((1, want if len(want) < 60 else "phq9_*", "",
                      "PHQ-9 columns are missing: give all nine items phq9_1 ... phq9_9, "
-                     "or phq9_total (with phq9_9, item 9, when known)"))
+                     "or phq9_total (with phq9_9, item 9, when known)"
+                     + (f". This file has {', '.join(others)} columns; those are optional beside the PHQ-9, which "
+                        "every questionnaire file needs (see docs/instruments.md)" if others else "")))
     return rows
 
 

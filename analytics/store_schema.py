@@ -8,14 +8,19 @@ from __future__ import annotations
 
 import sqlite3
 
-from .instruments import GAD7, PHQ9
+from .instruments import CSSRS_SCREENER, GAD7, MADRS, PCL5, PHQ9, QIDS_SR16
 
 __all__ = ["SCHEMA_VERSION", "MIGRATIONS", "SCORE_COLUMNS", "VALUE_COLUMNS", "INT_COLUMNS", "sql_statements"]
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
-#: Score columns of the ``questionnaires`` table (items and totals of both instruments).
-SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
+#: Score columns of the first schema (PHQ-9 and GAD-7 items and totals).
+_FIRST_SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
+#: Score columns added by v8 -> v9: the optional instruments of a questionnaire file (items and totals;
+#: C-SSRS answers as 1/0).  Their totals are stored as given or scored; the screener's flags are recomputed.
+INSTRUMENT_SCORE_COLUMNS = [c for i in (QIDS_SR16, MADRS, PCL5) for c in i.items + [i.total]] + CSSRS_SCREENER.items
+#: Score columns of the ``questionnaires`` table (items and totals of every instrument a file may carry).
+SCORE_COLUMNS = _FIRST_SCORE_COLUMNS + INSTRUMENT_SCORE_COLUMNS
 #: The values of one stored questionnaire (what a correction may change).
 VALUE_COLUMNS = ["assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS, "infusion_number", "attributes"]
 INT_COLUMNS = ["day", *SCORE_COLUMNS, "infusion_number"]
@@ -36,7 +41,8 @@ def _chain_audit_and_own_cohorts(con: sqlite3.Connection) -> None:
 # version 5 the study-id keys of research exports (source pseudonym -> study id, kept only here);
 # version 6 chains the audit rows by hash and gives saved cohorts an owner;
 # version 7 keeps the Safety page's reviews (analytics/reviews.py);
-# version 8 adds the sessions table (analytics/session_store.py) and which table an import filled.
+# version 8 adds the sessions table (analytics/session_store.py) and which table an import filled;
+# version 9 adds the optional instruments' columns (QIDS-SR16, MADRS, PCL-5, C-SSRS screener) to questionnaires.
 # A step is SQL, or a function of the connection when it needs Python (hashing).
 MIGRATIONS = [
     """
@@ -59,7 +65,7 @@ MIGRATIONS = [
         assessment_date TEXT,
         day INTEGER,
         treatment_start_date TEXT,
-        """ + ",\n        ".join(f"{c} INTEGER" for c in SCORE_COLUMNS) + """,
+        """ + ",\n        ".join(f"{c} INTEGER" for c in _FIRST_SCORE_COLUMNS) + """,
         infusion_number INTEGER,
         attributes TEXT NOT NULL DEFAULT '{}',
         import_id INTEGER NOT NULL REFERENCES imports(id),
@@ -193,6 +199,8 @@ MIGRATIONS = [
     );
     CREATE INDEX session_corrections_import ON session_corrections(import_id);
     """,
+    # v8 -> v9: the other instruments' items and totals (analytics/instrument_columns.py), portable ALTERs
+    "".join(f"ALTER TABLE questionnaires ADD COLUMN {c} INTEGER;\n" for c in INSTRUMENT_SCORE_COLUMNS),
 ]
 
 

@@ -50,6 +50,12 @@ from .deidentification import (
 from .definitions import AGE_TOP_CODE, DAY_LIMIT, OLDEST_EXACT_AGE
 from .duplicates import reconcile_duplicates, sort_order
 from .errors import QuestionnaireValidationError
+from .instrument_columns import (
+    attach_instrument_columns,
+    incomplete_instrument_rows,
+    parse_instrument_columns,
+    without_instrument_columns,
+)
 from .instruments import GAD7, PHQ9
 from .loading import RawTable, raw_table_from_frame, read_table
 from .problems import MAX_PROBLEMS_PER_KIND, ProblemCollector, cap_problems, format_problems, no_problems
@@ -207,6 +213,7 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     df = raw.frame
     pcodes, pnames = _patient_codes(df, err)
     scores = parse_scores(df, err, consume=consume)
+    instruments = parse_instrument_columns(df, err)  # QIDS-SR16, MADRS, PCL-5, C-SSRS when given
     infusion = _infusion_numbers(df, err)
     _check_ages(df, raw.headers, err)
     day, time_blank = given_study_days(df, err)
@@ -222,7 +229,7 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     day = derive_study_days(day, date, ep_start, episode, pcodes, complete, err)
     return {"pcodes": pcodes, "pnames": pnames, "scores": scores, "phq_total": phq_total, "complete": complete,
             "gad_total": gad_total, "infusion": infusion, "day": day, "date": date, "start": start,
-            "episode": episode}
+            "episode": episode, "instruments": instruments}
 
 
 def _patient_codes(df: pd.DataFrame, err: ProblemCollector):
@@ -268,9 +275,12 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict) 
         err.add_rows(dup_errors)
         return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
     warn.add_rows(collapsed)
-    frame = assemble_canonical_frame(df, keep, rows["pnames"], _working_arrays(raw, rows))
+    instruments = rows.pop("instruments")
+    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"], _working_arrays(raw, rows))
+    frame = attach_instrument_columns(frame, instruments, keep)
     incomplete = incomplete_questionnaires(frame)
     warn.add_rows(incomplete)
+    warn.add_rows(incomplete_instrument_rows(frame))
     units = unit_codes(frame)
     no_base = units_without_baseline(frame, units)
     warn.add_rows(no_base)

@@ -17,7 +17,8 @@ from analytics.session_store import (
 )
 from analytics.sessions import load_sessions
 from analytics.sources import read_session_source
-from analytics.store import SCHEMA_VERSION, import_questionnaires, list_imports, open_store, revert_import
+from analytics.store import import_questionnaires, list_imports, open_store, revert_import
+from analytics.store_schema import MIGRATIONS, sql_statements
 from analytics.store_backends import store_backend
 from conftest import ROOT, TINY
 
@@ -201,9 +202,16 @@ def test_a_store_of_the_previous_schema_gains_the_sessions_table(db):
     for statement in ("DROP INDEX session_corrections_import", "DROP TABLE session_corrections",
                       "DROP INDEX sessions_import", "DROP TABLE sessions", "ALTER TABLE imports DROP COLUMN data_table"):
         con.execute(statement)
-    store_backend(db).set_schema_version(con, SCHEMA_VERSION - 1)
+    # and every later step undone, so the store is the one before the sessions step
+    sessions_step = next(i for i, m in enumerate(MIGRATIONS) if isinstance(m, str) and "CREATE TABLE sessions" in m)
+    for later in MIGRATIONS[sessions_step + 1:]:
+        for statement in sql_statements(later):
+            words = statement.split()  # later steps add columns: ALTER TABLE t ADD COLUMN c INTEGER
+            assert words[:2] == ["ALTER", "TABLE"] and words[3:5] == ["ADD", "COLUMN"], statement
+            con.execute(f"ALTER TABLE {words[2]} DROP COLUMN {words[5]}")
+    store_backend(db).set_schema_version(con, sessions_step)
     con.close()
     import_sessions(SAMPLE_SESSIONS, db=db)  # migrates (after a backup) and imports
     assert list_imports(db)["data_table"].tolist() == ["questionnaires", "sessions"]
     if store_backend(db).kind == "sqlite":  # PostgreSQL needs no copy: its migration rolls back whole
-        assert len(list(db.parent.glob(f"{db.name}.v{SCHEMA_VERSION - 1}-backup-*"))) == 1
+        assert len(list(db.parent.glob(f"{db.name}.v{sessions_step}-backup-*"))) == 1
