@@ -120,7 +120,8 @@ with left:
                       yaxis=dict(title="Cumulative share (Kaplan-Meier)", tickformat=".0%", rangemode="tozero"),
                       height=360, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, width="stretch", key="km")
-    st.caption(view.caption(s.eligible, f"Eligible patients; first {first.lower()} or {second.lower()} at any "
+    in_text = (first.lower(), second.lower()) if scale.is_phq9 else (first, second)  # labels name the scale
+    st.caption(view.caption(s.eligible, f"Eligible patients; first {in_text[0]} or {in_text[1]} at any "
                             "questionnaire up to the target day; censored at the last follow-up. Shaded: 95% log-log "
                             "band. ", scale=scale))
 with right:

@@ -246,3 +246,32 @@ def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     assert not errors, errors
     page.close()
+
+
+def test_instrument_choice_in_browser(server, browser):
+    """The sidebar's outcome instrument: QIDS-SR16 chosen, the Overview's outcome figures and captions follow."""
+    from analytics import clinic_summary, load_questionnaires
+    from analytics.instruments import OUTCOME_SCALES
+
+    scale = OUTCOME_SCALES["qids-sr16"]
+    expected = clinic_summary(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"), instrument="qids-sr16")
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server, wait_until="domcontentloaded")
+    page.wait_for_selector("h1:has-text('Outcome overview')", timeout=60_000)
+    expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text="Outcome instrument").click()
+    page.get_by_role("option", name="QIDS-SR16").click()
+    expect(page.get_by_text("Outcomes at week 6 on the QIDS-SR16")).to_be_visible(timeout=60_000)
+    # the caption names the instrument and its thresholds
+    # (markdown draws >= and <= as the signs)
+    label = scale.labels[0].replace(">=", "≥").replace("<=", "≤")
+    expect(page.get_by_text(f"On the QIDS-SR16: {label}").first).to_be_attached(timeout=60_000)
+    expect(page.get_by_text(f"Instrument: {scale.name}").first).to_be_attached(timeout=60_000)
+    # the outcome table shows the engine's QIDS-SR16 response rate
+    page.wait_for_selector(f'td:has-text("{expected.response.estimate * 100:.1f}%")', state="attached",
+                           timeout=60_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    assert not errors, errors
+    page.close()
