@@ -61,12 +61,14 @@ from .comparisons import compare_rates, compare_time_to_event
 from .definitions import ANALYSIS_MODES, EPISODE_SELECTIONS, QUALITY_12M_WINDOW_DAYS, OutcomeDefinitions
 from .episodes import split_episodes_after_gap
 from .errors import AnalyticsError, DefinitionError, QuestionnaireValidationError, UnreadableFileError
-from .outcomes import patient_outcomes, remission_rate, response_rate, si_resolution_rate
+from .instruments import INSTRUMENT_CHOICES, outcome_scale
+from .outcomes import patient_outcomes, scale_metrics
 from .progress import progress_reporter
 from .quarterly import quarterly_export, write_quarterly_export
 from .research_export import write_research_export
 from .settings import load_settings
 from .sources import read_source
+from .statistics import wilson_proportion
 from .store import (
     ImportConflictError,
     StoreBusyError,
@@ -107,6 +109,21 @@ def _add_definition_options(parser) -> None:
                              "questionnaire after a gap of at least N days without any (off by default)")
 
 
+def _instrument(value: str):
+    """``--instrument``: the outcome scale, or an argparse error naming the allowed values."""
+    try:
+        return outcome_scale(value)
+    except DefinitionError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _add_instrument_option(parser) -> None:
+    parser.add_argument("--instrument", type=_instrument, default=outcome_scale("phq9"), metavar="NAME",
+                        help=f"the instrument the outcomes use: {', '.join(INSTRUMENT_CHOICES)} (default phq9; "
+                             "madrs: remission <= 12, madrs-10: remission <= 10; pcl5: meaningful change and probable "
+                             "PTSD). Its own total and thresholds; 'no data' when the data have none of its scores")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m analytics",
@@ -130,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--db", help=db_help)
     s.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
     _add_definition_options(s)
+    _add_instrument_option(s)
     s.add_argument("--format", choices=("text", "json"), default="text")
     cli_sessions.add_sessions_option(s)
     s.set_defaults(handler=_summary)
@@ -175,12 +193,16 @@ def build_parser() -> argparse.ArgumentParser:
             cp.add_argument("name")
         if name == "compare":
             cp.add_argument("names", nargs="+", metavar="NAME")
-            cp.add_argument("--metric", choices=("response", "remission", "si_resolution"), default="response")
+            cp.add_argument("--metric", choices=("response", "remission", "si_resolution", "meaningful_change",
+                                                 "loss_of_probable_ptsd"), default=None,
+                            help="default: response (PCL-5: meaningful_change); si_resolution is PHQ-9's only")
         cp.add_argument("--db", help=db_help)
         if name != "list":
             cp.add_argument("--file", help="read the data from this file instead of the store")
             cp.add_argument("--mapping", help="TOML mapping of the export's headers to the input contract")
             _add_definition_options(cp)
+            if name in ("show", "compare"):
+                _add_instrument_option(cp)
             cp.add_argument("--format", choices=("text", "json"), default="text")
         if name == "save":
             for flag in ("site", "clinician", "protocol", "diagnosis", "age-band", "sex", "baseline-band"):
@@ -327,7 +349,7 @@ def _summary(args) -> int:
         return EXIT_BAD_INPUT
     report, sessions = cli_sessions.with_sessions(report, args)
     summary = clinic_summary(report.frame, definitions=definitions, source=report.source,
-                             sha256=report.sha256, validation=report.counts)
+                             sha256=report.sha256, validation=report.counts, instrument=args.instrument)
     patients = report.frame["patient_id"].astype("str").unique()
     if args.format == "json":
         out = summary.as_dict()
@@ -463,11 +485,14 @@ def _cohort_show(args) -> int:
     patients = patient_outcomes(report.frame, definitions=definitions)
     saved = load_cohort(args.name, _db(args))
     selected = apply_cohort(report.frame, patients, saved["definition"])
+    scale = args.instrument
+    selected = _on_instrument(report.frame, selected, definitions, scale)
+    rates = {m: _proportion(selected, column).as_dict() for m, (column, _) in scale_metrics(scale).items()}
     out = {"name": saved["name"], "definition": saved["definition"], "saved_at": saved["saved_at"],
            "fingerprint_saved": saved["fingerprint"], "fingerprint_now": fingerprint,
            "data_changed_since_saved": saved["fingerprint"] != fingerprint, "patients": len(selected),
-           "response": response_rate(selected).as_dict(), "remission": remission_rate(selected).as_dict(),
-           "si_resolution": si_resolution_rate(selected).as_dict(), "definitions": definitions.as_dict()}
+           **rates, "instrument": scale.choice, "instrument_rules": list(scale.rules),
+           "definitions": definitions.as_dict()}
     if args.format == "json":
         print(json.dumps(out, indent=2, default=_jsonable))
         return EXIT_OK
@@ -475,11 +500,11 @@ def _cohort_show(args) -> int:
                else "unchanged since the cohort was saved")
     print(f"cohort {out['name']}: {json.dumps(out['definition'])}\n  saved {out['saved_at']}; data "
           f"{changed} ({out['fingerprint_saved']} -> {fingerprint})\n  {len(selected)} patients. "
-          f"{definitions.describe()}")
-    for key in ("response", "remission", "si_resolution"):
+          f"{definitions.describe()}" + ("" if scale.is_phq9 else f"\n  {scale.describe()}"))
+    for key, (_, label) in scale_metrics(scale).items():
         r = out[key]
         rate = "no data" if r["rate"] is None else f"{r['rate']:.1%} ({r['ci_low']:.1%}-{r['ci_high']:.1%})"
-        print(f"  {key:14} n={r['n']:<6} events={r['events']:<6} {rate}")
+        print(f"  {key:14} n={r['n']:<6} events={r['events']:<6} {rate}   {label}")
     return EXIT_OK
 
 
@@ -489,17 +514,21 @@ def _cohort_compare(args) -> int:
     if report is None:
         return EXIT_BAD_INPUT
     patients = patient_outcomes(report.frame, definitions=definitions)
-    parts = [apply_cohort(report.frame, patients, load_cohort(name, _db(args))["definition"]).assign(cohort=name)
+    scale = args.instrument
+    metric = args.metric or scale.metrics[0]
+    parts = [_on_instrument(report.frame, apply_cohort(report.frame, patients, load_cohort(name, _db(args))["definition"]),
+                            definitions, scale).assign(cohort=name)
              for name in args.names]
     stacked = pd.concat(parts, ignore_index=True)
     overlap = stacked[["patient_id", "episode"]].duplicated().sum()
-    rates = compare_rates(stacked, by="cohort", metric=args.metric)
-    timing = {m: compare_time_to_event(stacked, by="cohort", metric=m, definitions=definitions)
-              for m in ("response", "remission")}
+    rates = compare_rates(stacked, by="cohort", metric=metric, instrument=scale)
+    timing = {m: compare_time_to_event(stacked, by="cohort", metric=m, definitions=definitions, instrument=scale)
+              for m in scale.metrics}
     warning = (f"{overlap} patient(s) are in more than one cohort: the tests assume separate groups"
                if overlap else None)
     if args.format == "json":
-        print(json.dumps({"metric": args.metric, "rates": _records(rates["rates"]), "test": rates["test"],
+        print(json.dumps({"metric": metric, "instrument": scale.choice, "label": scale_metrics(scale)[metric][1],
+                          "rates": _records(rates["rates"]), "test": rates["test"],
                           "statistic": rates["statistic"], "p_value": rates["p_value"],
                           "pairs": _records(rates["pairs"]), "warning": rates["warning"] or warning,
                           "time_to_event": {m: {"method": t["method"], "tests": _records(t["tests"]),
@@ -510,7 +539,8 @@ def _cohort_compare(args) -> int:
                                             for m, t in timing.items()},
                           "definitions": definitions.as_dict()}, indent=2, default=_jsonable))
         return EXIT_OK
-    print(f"{args.metric} by cohort. {definitions.describe()}\n")
+    print(f"{scale_metrics(scale)[metric][1]} by cohort. {definitions.describe()}"
+          + ("" if scale.is_phq9 else f" {scale.describe()}") + "\n")
     print(rates["rates"].to_string(index=False))
     print(f"\ntest: {rates['test']}" + ("" if rates["p_value"] is None else
                                          f", p = {rates['p_value']:.3g}"))
@@ -525,6 +555,20 @@ def _cohort_compare(args) -> int:
               (f"chi-square {omni.chi_square:.2f}, {omni.df} df, p = {omni.p_value:.3g}" if omni.p_value is not None
                else omni.warning) + "\n" + t["tests"].to_string(index=False))
     return EXIT_OK
+
+
+def _on_instrument(frame: pd.DataFrame, selected: pd.DataFrame, definitions, scale) -> pd.DataFrame:
+    """The cohort's units (chosen on PHQ-9, as saved) with their outcomes on ``scale`` (the same rows on PHQ-9)."""
+    if scale.is_phq9:
+        return selected
+    on_scale = patient_outcomes(frame, definitions=definitions, instrument=scale)
+    keys = pd.MultiIndex.from_frame(selected[["patient_id", "episode"]])
+    return on_scale[pd.MultiIndex.from_frame(on_scale[["patient_id", "episode"]]).isin(keys)].reset_index(drop=True)
+
+
+def _proportion(patients: pd.DataFrame, column: str):
+    values = patients[column]
+    return wilson_proportion(int(values.fillna(False).sum()), int(values.notna().sum()))
 
 
 def _research_export(args) -> int:

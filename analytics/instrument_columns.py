@@ -220,8 +220,9 @@ def attach_instrument_columns(frame: pd.DataFrame, arrays: dict, keep) -> pd.Dat
 
 
 def incomplete_instrument_rows(frame: pd.DataFrame) -> pd.DataFrame:
-    """One warning per row with a blank item and no total of an optional instrument (left out of its outcomes)."""
-    parts = []
+    """Warnings: a row with a blank item and no total of an optional instrument (left out of its outcomes), and
+    a C-SSRS screener left incomplete (an always-asked item blank, or a gated item blank after a yes)."""
+    parts = [_incomplete_screeners(frame)]
     for inst in OPTIONAL_INSTRUMENTS:
         have = [c for c in inst.items if c in frame]
         if not have or inst.total not in frame:
@@ -234,4 +235,28 @@ def incomplete_instrument_rows(frame: pd.DataFrame) -> pd.DataFrame:
                 "line": frame["line"].to_numpy()[hit], "column": f"{inst.items[0]} ... {inst.items[-1]}", "value": "",
                 "problem": f"incomplete {inst.name} (blank item and no total): not scored; left out of {inst.name} "
                            "outcomes", "kind": f"incomplete {inst.name}"}))
+    parts = [p for p in parts if len(p)]
     return pd.concat(parts, ignore_index=True) if parts else no_problems()
+
+
+def _incomplete_screeners(frame: pd.DataFrame) -> pd.DataFrame:
+    s = CSSRS_SCREENER
+    if not all(c in frame for c in s.always_asked):
+        return no_problems()
+    answered = frame[[c for c in s.items if c in frame]].notna().any(axis=1).to_numpy()
+    lines = frame["line"].to_numpy()
+    parts = []
+    for col in s.always_asked:
+        hit = answered & frame[col].isna().to_numpy()
+        parts.append(pd.DataFrame({"line": lines[hit], "column": col, "value": "",
+                                   "problem": f"{col} is always asked but is blank: the screener's flags that need "
+                                              "it are unknown", "kind": f"{col} blank"}))
+    for item, gate in s.asked_if_yes:  # four rules, not rows
+        opened = frame[gate].fillna(False).to_numpy(dtype=bool)
+        blank = frame[item].isna().to_numpy() if item in frame else np.ones(len(frame), bool)
+        hit = opened & blank
+        parts.append(pd.DataFrame({"line": lines[hit], "column": item, "value": "",
+                                   "problem": f"{gate} is yes but {item} is blank: the screener is incomplete, so "
+                                              "flags that need it are unknown",
+                                   "kind": f"{item} blank after a yes to {gate}"}))
+    return pd.concat(parts, ignore_index=True)

@@ -9,7 +9,9 @@ screen version (Posner et al. 2011).  Every source, and where a source is
 uncertain, is listed in ``docs/instruments.md``.
 
 Scoring is written once per rule and vectorised over whole frames (column
-operations only, no loop over rows).
+operations only, no loop over rows).  :data:`OUTCOME_SCALES` is what outcomes run on
+(``instrument=``, ``--instrument``): each instrument's two outcome rules, built from the
+thresholds here and in ``definitions.py``.
 
 LOINC codes: only the PHQ-9 (44261-6) and GAD-7 (70274-6) totals are given.
 Codes for the QIDS-SR16, PCL-5, MADRS and C-SSRS screener totals could not be
@@ -62,6 +64,7 @@ __all__ = [
     "score_cssrs_screener",
     "OutcomeScale",
     "OUTCOME_SCALES",
+    "SCORE_PREFIXES",
     "INSTRUMENT_CHOICES",
     "outcome_scale",
 ]
@@ -188,8 +191,11 @@ MADRS = Instrument(
 )
 
 INSTRUMENTS = {PHQ9.key: PHQ9, GAD7.key: GAD7}
-#: Every scored instrument, PHQ-9 and GAD-7 included (``INSTRUMENTS`` stays as the
-#: questionnaire file's two instruments until the loaders accept the others).
+#: Column-name prefixes of every instrument's scores (items, totals, screener answers and flags): never
+#: patient attributes or record-level fields.
+SCORE_PREFIXES = ("phq9_", "gad7_", "qids_sr16_", "madrs_", "pcl5_", "cssrs_")
+#: Every scored instrument, PHQ-9 and GAD-7 included (``INSTRUMENTS`` are the two a questionnaire file's
+#: score parser reads with the PHQ-9; the others are read by :mod:`analytics.instrument_columns`).
 ALL_INSTRUMENTS = {i.key: i for i in (PHQ9, GAD7, QIDS_SR16, PCL5, MADRS)}
 
 
@@ -524,7 +530,10 @@ class OutcomeScale:
                 f"{self.labels[0]}: {self.rules[0]}; {self.labels[1]}: {self.rules[1]}. Source: {self.source}.")
 
 
-def _depression_scale(choice: str, instrument: Instrument, at_most: int, text: str, source: str) -> OutcomeScale:
+def _depression_scale(choice: str, instrument: Instrument, at_most: int, source: str, *,
+                      below: bool = False) -> OutcomeScale:
+    """Response and remission on ``instrument``; ``below`` words remission as "< at_most + 1" (GAD-7's "< 5")."""
+    text = f"< {at_most + 1}" if below else f"<= {at_most}"
     return OutcomeScale(
         choice=choice, instrument=instrument, metrics=("response", "remission"),
         labels=(f"Response ({instrument.name} >= {RESPONSE_MIN_FALL:.0%} fall)", f"Remission ({instrument.name} {text})"),
@@ -542,12 +551,15 @@ OUTCOME_SCALES = {
                f"endpoint PHQ-9 total < {REMISSION_BELOW}"),
         min_baseline=None, source=OUTCOMES[PHQ9.key].source, remission_at_most=REMISSION_BELOW - 1),
     "qids-sr16": _depression_scale("qids-sr16", QIDS_SR16, OUTCOMES[QIDS_SR16.key].remission_at_most,
-                                   f"<= {OUTCOMES[QIDS_SR16.key].remission_at_most}", OUTCOMES[QIDS_SR16.key].source),
-    "madrs": _depression_scale("madrs", MADRS, MADRS_REMISSION_THRESHOLDS["<=12"], "<= 12",
-                               "response >= 50% fall; remission <= 12 as TRANSFORM-2 (Popova et al. 2019)"),
-    "madrs-10": _depression_scale("madrs-10", MADRS, MADRS_REMISSION_THRESHOLDS["<=10"], "<= 10",
-                                  "response >= 50% fall; remission <= 10 (e.g. Zimmerman et al. 2004)"),
-    "gad7": _depression_scale("gad7", GAD7, OUTCOMES[GAD7.key].remission_at_most, "< 5", OUTCOMES[GAD7.key].source),
+                                   OUTCOMES[QIDS_SR16.key].source),
+    "madrs": _depression_scale("madrs", MADRS, MADRS_REMISSION_THRESHOLDS["<=12"],
+                               f"response >= {RESPONSE_MIN_FALL:.0%} fall; remission <= "
+                               f"{MADRS_REMISSION_THRESHOLDS['<=12']} as TRANSFORM-2 (Popova et al. 2019)"),
+    "madrs-10": _depression_scale("madrs-10", MADRS, MADRS_REMISSION_THRESHOLDS["<=10"],
+                                  f"response >= {RESPONSE_MIN_FALL:.0%} fall; remission <= "
+                                  f"{MADRS_REMISSION_THRESHOLDS['<=10']} (e.g. Zimmerman et al. 2004)"),
+    "gad7": _depression_scale("gad7", GAD7, OUTCOMES[GAD7.key].remission_at_most, OUTCOMES[GAD7.key].source,
+                              below=True),
     "pcl5": OutcomeScale(
         choice="pcl5", instrument=PCL5, metrics=("meaningful_change", "loss_of_probable_ptsd"),
         labels=(f"Meaningful change (PCL-5 fall >= {PCL5_MEANINGFUL_CHANGE} points)",

@@ -25,7 +25,7 @@ from .definitions import (
     OutcomeDefinitions,
 )
 from .errors import DefinitionError
-from .instruments import PHQ9, OutcomeScale, outcome_scale, severity_band
+from .instruments import PHQ9, SCORE_PREFIXES, OutcomeScale, outcome_scale, severity_band
 from .statistics import CumulativeIncidence, Proportion, km_cumulative, wilson_proportion
 
 __all__ = [
@@ -52,8 +52,7 @@ METRICS = {
 }
 _OUTCOME_COLUMN = {"response": "response", "remission": "remission", "si_resolution": "si_resolved"}
 _CORE = {"patient_id", "episode", "day", "assessment_date", "phq9_total", "complete", "line"}
-#: Prefixes of score columns (items, totals, screener answers): never patient attributes.
-_SCORE_PREFIXES = ("phq9_", "gad7_", "qids_sr16_", "madrs_", "pcl5_", "cssrs_")
+_SCORE_PREFIXES = SCORE_PREFIXES  # score columns (every instrument's): never patient attributes
 
 
 def scale_metrics(instrument: "str | OutcomeScale" = "phq9") -> dict:

@@ -14,7 +14,7 @@ from dataclasses import replace
 import numpy as np
 
 from .errors import AnalyticsError
-from .instruments import PHQ9
+from .instruments import PHQ9, SCORE_PREFIXES
 from .loading import RawTable, read_table
 from .mapping import ColumnMapping, apply_mapping
 
@@ -47,7 +47,7 @@ def read_redcap(path, mapping: ColumnMapping, *, label: str | None = None) -> Ra
     # record-level fields (start date, site) sit on the non-repeating row: give them to every row of the record
     per_record = [c for c in frame.columns if c not in ("patient_id", "redcap_event", "redcap_repeat_instrument",
                   "redcap_repeat_instance", "assessment_date", "infusion_number")
-                  and not c.startswith(("phq9_", "gad7_"))]
+                  and not c.startswith(SCORE_PREFIXES)]
     if per_record:
         frame = frame.copy()
         for c in per_record:

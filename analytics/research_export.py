@@ -48,7 +48,7 @@ from .definitions import (
 )
 from .errors import SmallCohortError
 from .exports import neutralise_formulas
-from .instruments import GAD7, PHQ9
+from .instruments import GAD7, MADRS, PCL5, PHQ9, QIDS_SR16
 
 __all__ = ["ResearchExport", "write_research_export", "research_sessions", "new_study_ids", "session_study_ids",
            "reproduce_script", "STUDY_ID_LETTERS"]
@@ -66,6 +66,10 @@ class ResearchExport:
     export_id: str
     patients: int
     key_kept_in: str  # the store's path, or "" when no key was kept
+
+#: Other instruments whose totals ``questionnaires.csv`` carries when the data have them (outcomes and
+#: ``reproduce.py`` stay on the PHQ-9; a researcher can compute another instrument's from these).
+_OTHER_TOTALS = (QIDS_SR16, MADRS, PCL5)
 
 
 def _letters(codes: np.ndarray) -> np.ndarray:
@@ -170,7 +174,8 @@ def write_research_export(questionnaires: pd.DataFrame, patients: pd.DataFrame, 
     table.insert(0, "study_id", study_of.reindex(table_ids).to_numpy())
     table = table.drop(columns="patient_id").sort_values(["study_id", "episode"], ignore_index=True)
     q_cols = [c for c in ["episode", "day", "infusion_number", *PHQ9.items, PHQ9.total, "complete",
-                          *GAD7.items, GAD7.total] if c in q]  # no calendar dates: study days only
+                          *GAD7.items, GAD7.total, *(i.total for i in _OTHER_TOTALS)]
+              if c in q]  # no calendar dates: study days only
     long = q[q_cols].copy()
     long.insert(0, "study_id", study_of.reindex(q["patient_id"].astype("str")).to_numpy())
     long = long.sort_values([c for c in ("study_id", "episode", "day") if c in long], ignore_index=True)
@@ -299,7 +304,9 @@ def _dictionary(attrs, q_cols) -> pd.DataFrame:
               "infusion_number": ("integer", "infusion the questionnaire preceded"),
               "complete": ("true/false", "all PHQ-9 answers present (else left out of outcomes)"),
               PHQ9.total: ("integer 0-27", "PHQ-9 total (blank when incomplete)"),
-              GAD7.total: ("integer 0-21", "GAD-7 total")}
+              GAD7.total: ("integer 0-21", "GAD-7 total"),
+              **{i.total: (f"integer 0-{i.total_max}", f"{i.name} total (blank when not given or incomplete)")
+                 for i in _OTHER_TOTALS}}
     for c in q_cols:
         if c in q_desc:
             kind, desc = q_desc[c]

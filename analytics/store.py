@@ -59,7 +59,8 @@ from .store_connection import (
     utc_now,
 )
 from .store_snapshot import read_snapshot, read_snapshot_rows, snapshot_directory, snapshot_key, write_snapshot
-from .store_schema import INT_COLUMNS, MIGRATIONS, SCHEMA_VERSION, SCORE_COLUMNS, VALUE_COLUMNS, sql_statements
+from .store_schema import (DERIVED_SCORE_COLUMNS, INT_COLUMNS, MIGRATIONS, SCHEMA_VERSION, SCORE_COLUMNS, VALUE_COLUMNS,
+                           sql_statements)
 from .study_keys import load_study_key, save_study_key
 from .validation import ValidationReport, validate_questionnaires
 
@@ -191,7 +192,7 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     for c in SCORE_COLUMNS + ["infusion_number"]:
         rows[c] = frame[c].astype("Int64") if c in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
     known = {"patient_id", "day", "assessment_date", "treatment_start_date", "complete", "line", "infusion_number",
-             "episode", *SCORE_COLUMNS}
+             "episode", *SCORE_COLUMNS, *DERIVED_SCORE_COLUMNS}
     # the episode is kept only when the file gave it (day layout); otherwise it follows from the start dates
     attrs = sorted(c for c in frame.columns if c not in known or (c == "episode" and "episode" in raw.frame))
     if attrs:

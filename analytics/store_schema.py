@@ -10,7 +10,8 @@ import sqlite3
 
 from .instruments import CSSRS_SCREENER, GAD7, MADRS, PCL5, PHQ9, QIDS_SR16
 
-__all__ = ["SCHEMA_VERSION", "MIGRATIONS", "SCORE_COLUMNS", "VALUE_COLUMNS", "INT_COLUMNS", "sql_statements"]
+__all__ = ["SCHEMA_VERSION", "MIGRATIONS", "SCORE_COLUMNS", "INSTRUMENT_SCORE_COLUMNS", "DERIVED_SCORE_COLUMNS",
+           "VALUE_COLUMNS", "INT_COLUMNS", "sql_statements"]
 
 SCHEMA_VERSION = 9
 
@@ -21,6 +22,9 @@ _FIRST_SCORE_COLUMNS = PHQ9.items + [PHQ9.total] + GAD7.items + [GAD7.total]
 INSTRUMENT_SCORE_COLUMNS = [c for i in (QIDS_SR16, MADRS, PCL5) for c in i.items + [i.total]] + CSSRS_SCREENER.items
 #: Score columns of the ``questionnaires`` table (items and totals of every instrument a file may carry).
 SCORE_COLUMNS = _FIRST_SCORE_COLUMNS + INSTRUMENT_SCORE_COLUMNS
+#: Canonical-frame columns computed from stored scores on every read (the C-SSRS screener's flags): never stored.
+DERIVED_SCORE_COLUMNS = [f"{CSSRS_SCREENER.key}_{flag}" for flag in ("recent_ideation", "recent_behaviour",
+                                                                      "positive_screen")]
 #: The values of one stored questionnaire (what a correction may change).
 VALUE_COLUMNS = ["assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS, "infusion_number", "attributes"]
 INT_COLUMNS = ["day", *SCORE_COLUMNS, "infusion_number"]
