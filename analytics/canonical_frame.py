@@ -29,27 +29,37 @@ def _nullable(values: np.ndarray, missing: np.ndarray, dtype) -> pd.arrays.Integ
 
 def _to_datetime(days: np.ndarray) -> np.ndarray:
     """Days since 1970 (NaN = missing) as datetime64[s]; NaT is int64's minimum."""
-    whole = np.where(np.isnan(days), np.iinfo(np.int64).min, days).astype(np.int64)
+    missing = np.isnan(days)
+    with np.errstate(invalid="ignore"):
+        whole = days.astype(np.int64)  # whole days (float32 or float64); NaN rows are overwritten next
+    whole[missing] = np.iinfo(np.int64).min
     return whole.view("datetime64[D]").astype("datetime64[s]")
 
 
-def assemble_canonical_frame(df: pd.DataFrame, keep, pnames, work: dict) -> pd.DataFrame:
+def assemble_canonical_frame(df: pd.DataFrame, keep, pnames, work: dict, *, columns=None) -> pd.DataFrame:
     """The canonical frame, gathering each column once in the final row order (``keep``; None = as is).
 
     ``work`` holds the parsed arrays; each is popped as it is gathered so the
     working copy and the canonical copy of a column do not both stay alive.
     Columns of ``df`` that are neither time, scores nor known become text attributes.
+    ``columns``: the canonical columns to build (default: all); the others are never gathered.
     """
     def take(name):
         a = work.pop(name)
         return a if keep is None else a[keep]
 
-    cols = {"patient_id": pd.Categorical.from_codes(take("patient_id"), categories=pnames),
-            "episode": take("episode").astype(np.int16, copy=False)}
-    d = take("day")
-    missing_day = np.isnan(d)
-    cols["day"] = _nullable(np.where(missing_day, 0, d), missing_day, np.int16)
-    del d
+    if columns is not None:
+        for name in [c for c in work if c not in columns]:
+            del work[name]  # freed before anything is gathered
+
+    cols = {"patient_id": pd.Categorical.from_codes(take("patient_id"), categories=pnames)}
+    if "episode" in work:
+        cols["episode"] = take("episode").astype(np.int16, copy=False)
+    if "day" in work:
+        d = take("day")
+        missing_day = np.isnan(d)
+        cols["day"] = _nullable(np.where(missing_day, 0, d), missing_day, np.int16)
+        del d
     for name in ("assessment_date", "treatment_start_date"):
         if name in work:
             cols[name] = _to_datetime(take(name))
@@ -58,16 +68,18 @@ def assemble_canonical_frame(df: pd.DataFrame, keep, pnames, work: dict) -> pd.D
             if c in work:
                 v = take(c)
                 cols[c] = _nullable(v, v < 0, np.int16 if c == inst.total else np.int8)
-    cols["complete"] = take("complete")
+    if "complete" in work:
+        cols["complete"] = take("complete")
     if "infusion_number" in work:
         v = take("infusion_number")
         cols["infusion_number"] = _nullable(v, v < 0, np.int16)
     skip = set(TIME_COLUMNS) | {"patient_id", "infusion_number", "line", "episode"}
     for c in df.columns:
-        if c not in skip and not c.startswith(("phq9_", "gad7_")):
+        if c not in skip and not c.startswith(("phq9_", "gad7_")) and (columns is None or c in columns):
             codes, uniques = text_codes(df[c])
             cols[c] = pd.Categorical.from_codes(codes if keep is None else codes[keep], categories=uniques)
-    cols["line"] = take("line").astype(np.int32)
+    if "line" in work:
+        cols["line"] = take("line").astype(np.int32)
     return pd.DataFrame(cols, copy=False)
 
 

@@ -89,6 +89,8 @@ def parse_date(col: pd.Series):
 
 def parse_bounded(col, name, lo, hi, err: ProblemCollector, not_whole, out_of_range, dtype=np.int8) -> np.ndarray:
     """Whole numbers in [lo, hi] as ``dtype`` with -1 for blank or refused cells (refusals go to ``err``)."""
+    if isinstance(col.array, pd.arrays.ArrowExtensionArray) and pd.api.types.is_integer_dtype(col):
+        return _bounded_from_arrow(col.array.__arrow_array__(), name, lo, hi, err, out_of_range, dtype)
     if pd.api.types.is_integer_dtype(col):  # typed (Parquet): no text or float round trip
         vals, blank = _integers_and_blanks(col)
         outside = (vals < lo) | (vals > hi)
@@ -105,6 +107,46 @@ def parse_bounded(col, name, lo, hi, err: ProblemCollector, not_whole, out_of_ra
     return np.where(ok, np.nan_to_num(vals), -1).astype(dtype)
 
 
+def _bounded_from_arrow(chunked, name, lo, hi, err: ProblemCollector, out_of_range, dtype) -> np.ndarray:
+    """:func:`parse_bounded` of an Arrow integer column (Parquet read Arrow-backed): the same checks on the
+    Arrow buffers, with one pass for the range (``min_max``) and a per-cell mask only when it finds a
+    value outside.  Blank cells become -1 without a float or mask copy."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    n = len(chunked)
+    bounds = pc.min_max(chunked).as_py() if n else {"min": None, "max": None}
+    inside = bounds["min"] is None or (bounds["min"] >= lo and bounds["max"] <= hi)
+    if inside:
+        outside = None
+    else:
+        outside = pc.fill_null(pc.or_(pc.less(chunked, lo), pc.greater(chunked, hi)), False)
+        outside = np.asarray(outside.combine_chunks() if outside.num_chunks != 1 else outside.chunk(0),
+                             dtype=bool) if n else np.zeros(0, bool)
+        err.add(outside, name, out_of_range)
+    if chunked.null_count == 0 and inside and np.dtype(chunked.type.to_pandas_dtype()) == np.dtype(dtype):
+        values = _arrow_values(chunked)
+    else:
+        fill = pa.scalar(-1, type=chunked.type) if not pa.types.is_unsigned_integer(chunked.type) else None
+        if fill is None:  # an unsigned column: no -1 in its type, so widen first (values are checked above)
+            chunked = chunked.cast(pa.int64())
+            fill = pa.scalar(-1, type=pa.int64())
+        values = _arrow_values(pc.fill_null(chunked, fill))
+    if outside is not None:
+        values = np.where(outside, -1, values)
+    values = values.astype(dtype, copy=False)
+    return values if values.flags.writeable else values.copy()  # never a read-only view of Arrow memory
+
+
+def _arrow_values(chunked) -> np.ndarray:
+    """A null-free Arrow integer column as one NumPy array (a view when it is one chunk)."""
+    if chunked.num_chunks == 1:
+        return chunked.chunk(0).to_numpy(zero_copy_only=False)
+    if chunked.num_chunks == 0:
+        return np.zeros(0, chunked.type.to_pandas_dtype())
+    return np.concatenate([c.to_numpy(zero_copy_only=False) for c in chunked.chunks])
+
+
 def _integers_and_blanks(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """Values and blank mask of an integer column, without copies for a nullable one (its own buffers)."""
     arr = col.array
@@ -114,10 +156,11 @@ def _integers_and_blanks(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
 
 def checked_date(df: pd.DataFrame, col: str, err: ProblemCollector):
-    """Parsed dates of ``col`` (NaN where blank or refused) and the blank mask; all NaN when absent."""
+    """Parsed dates of ``col`` as days since 1970 (float32: whole days 1900-2100 are exact; NaN where blank
+    or refused) and the blank mask; all NaN when absent."""
     if col not in df:
-        return np.full(len(df), np.nan), np.ones(len(df), bool)
+        return np.full(len(df), np.nan, dtype=np.float32), np.ones(len(df), bool)
     days, blank, bad = parse_date(df[col])
     err.add(bad, col, f"{col} is not a valid date; allowed: an ISO date YYYY-MM-DD between 1900 and 2100")
     days[bad] = np.nan
-    return days, blank
+    return days.astype(np.float32), blank

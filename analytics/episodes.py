@@ -57,7 +57,8 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     """
     n = pcodes.size
     episode = np.ones(n, np.int16)
-    ep_start = np.full(n, np.nan)
+    # the start dates' own float type (float32 from validation: whole days are exact), else float64
+    ep_start = np.full(n, np.nan, dtype=start.dtype if start.dtype.kind == "f" else np.float64)
     has = ~np.isnan(start) & (pcodes >= 0)
     if not has.any():
         return episode, ep_start
@@ -211,15 +212,18 @@ class Reinductions:
     second_response: Proportion
 
 
-def reinduction_summary(frame: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None) -> Reinductions:
+def reinduction_summary(frame: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
+                        outcomes: pd.DataFrame | None = None) -> Reinductions:
     """Share of patients with a second episode, median days from first to second start, response by episode.
 
     Response uses the definitions' analysis mode, in first episodes and in second episodes separately.
+    ``outcomes``: :func:`analytics.patient_outcomes` of ``frame`` with every episode (``episodes="all"``)
+    under the definitions' other choices, when the caller has it already; computed here otherwise.
     """
     from .outcomes import patient_outcomes  # outcomes imports nothing from here; keep the module order simple
 
     d = replace(definitions or OutcomeDefinitions(), episodes="all")
-    units = patient_outcomes(frame, definitions=d, attributes=False)
+    units = patient_outcomes(frame, definitions=d, attributes=False) if outcomes is None else outcomes
     firsts = units[units["episode"] == units.groupby("patient_id")["episode"].transform("min")]
     seconds = units[units["patient_id"].duplicated()]
     seconds = seconds[~seconds["patient_id"].duplicated()]  # each patient's second episode

@@ -8,6 +8,7 @@ intention to treat, LOCF) are the alternatives, each with a sentence saying how 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 import pandas as pd
@@ -105,7 +106,8 @@ def _published_text(row: dict) -> str:
 
 
 def headline_cards(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
-                   stratum: tuple[str, str] | None = None) -> tuple[HeadlineCard, ...]:
+                   stratum: tuple[str, str] | None = None,
+                   outcomes: Mapping[str, pd.DataFrame] | None = None) -> tuple[HeadlineCard, ...]:
     """One :class:`HeadlineCard` per headline outcome for the (already filtered) questionnaires.
 
     Parameters
@@ -117,13 +119,21 @@ def headline_cards(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
     stratum : (str, str), optional
         When the cohort is a site, clinician or protocol: passed to the published comparison
         (a stratum is not like for like with a whole-cohort figure).
+    outcomes : mapping of analysis mode to pandas.DataFrame, optional
+        :func:`analytics.patient_outcomes` of ``questionnaires`` under ``definitions`` with each
+        analysis mode, when the caller has them already (the dashboard computes each once and
+        caches it); a mode not given is computed here.  The cards are the same either way.
     """
     d = definitions or OutcomeDefinitions()
+    given = dict(outcomes or {})
+    by_mode = {mode: given[mode] if mode in given else
+               patient_outcomes(questionnaires, definitions=replace(d, analysis=mode), attributes=False)
+               for mode in ANALYSIS_MODES}
     snapshot = {}
     for mode in ANALYSIS_MODES:
-        rates = rate_table(patient_outcomes(questionnaires, definitions=replace(d, analysis=mode)), definitions=d)
+        rates = rate_table(by_mode[mode], definitions=d)
         snapshot[mode] = {r.metric: r for r in rates.itertuples()}
-    patients = patient_outcomes(questionnaires, definitions=d)
+    patients = by_mode[d.analysis]
     cumulative = {m: cumulative_rate(patients, metric=m, definitions=d) for m in ("response", "remission")}
     chosen = {m: _proportion(snapshot[d.analysis][m]) for m in HEADLINE_METRICS}
     bench = compare_with_benchmarks({**chosen, **{f"cumulative_{m}": c for m, c in cumulative.items()}},

@@ -90,7 +90,8 @@ def normalise_header(name) -> str:
     return str(name).strip().lower()
 
 
-def read_table(path, *, label: str | None = None, sheet: str | None = None, header_row: int = 1) -> RawTable:
+def read_table(path, *, label: str | None = None, sheet: str | None = None, header_row: int = 1,
+               arrow_integers=()) -> RawTable:
     """Read a ``.csv``, ``.xlsx`` or ``.parquet`` questionnaire file.
 
     Parameters
@@ -104,6 +105,10 @@ def read_table(path, *, label: str | None = None, sheet: str | None = None, head
     header_row : int
         CSV and XLSX: the line (sheet row) that names the columns; the lines above it (a title block,
         a report date) are skipped.  Line numbers in messages stay those of the file.
+    arrow_integers : collection of str
+        Parquet only: integer columns with these (normalised) names stay Arrow-backed (``int8[pyarrow]``:
+        one byte a cell and a validity bit, where a nullable NumPy column takes two); for a caller whose
+        parser reads them from Arrow (:func:`analytics.cell_parsing.parse_bounded` does).
 
     Returns
     -------
@@ -138,7 +143,8 @@ def read_table(path, *, label: str | None = None, sheet: str | None = None, head
     elif suffix == ".xlsx":
         frame, lines, blank, notes = _read_xlsx(data, name, sheet, header_row)
     else:
-        frame, lines, blank = _read_parquet(data, name)
+        frame, lines, blank = _read_parquet(data, name, arrow_integers)
+    del data  # the file's bytes are no longer needed once parsed
     return _finish(frame, lines, name, digest, suffix.lstrip("."), blank, notes)
 
 
@@ -594,9 +600,9 @@ def _trimmed(row) -> tuple:
     return tuple(row[:end])
 
 
-def _read_parquet(data: bytes, name: str):
+def _read_parquet(data: bytes, name: str, arrow_integers=()):
     try:
-        frame = _parquet_to_frame(data)
+        frame = _parquet_to_frame(data, arrow_integers)
     except UnreadableFileError as exc:
         raise UnreadableFileError(str(exc).replace("file:", f"{name}:", 1), line=exc.problems.iloc[0]["line"],
                                   source=name) from None
@@ -607,12 +613,14 @@ def _read_parquet(data: bytes, name: str):
     return frame, np.arange(2, len(frame) + 2), 0
 
 
-def _parquet_to_frame(data: bytes) -> pd.DataFrame:
-    """Parquet to pandas one column at a time, so only one column is ever held twice.
+def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
+    """Parquet to pandas one column at a time, so only a column or two is ever held twice.
 
     Text is read dictionary-encoded (categorical: it repeats row after row);
     integers come straight from their Arrow buffers as nullable integers, which
-    is several times faster than pandas' chunk-by-chunk conversion.
+    is several times faster than pandas' chunk-by-chunk conversion, or stay
+    Arrow-backed when named in ``arrow_integers``.  Two columns are read at once
+    (decoding and decompression release the GIL), one per core of a small server.
     """
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -626,16 +634,32 @@ def _parquet_to_frame(data: bytes) -> pd.DataFrame:
     _check_shape("file", meta.num_columns, meta.num_rows)
     _check_expansion(schema, meta.num_rows, len(data))
     text = [f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)]
-    pf = pq.ParquetFile(pa.BufferReader(data), read_dictionary=text)
-    columns = {}
-    for column in schema:
-        table = pf.read(columns=[column.name])
-        if pa.types.is_integer(column.type):
-            columns[column.name] = pd.Series(_arrow_integers(table.column(0)), copy=False)
-        else:
-            columns[column.name] = table.to_pandas(date_as_object=False, self_destruct=True).iloc[:, 0]
-        del table
-    return pd.DataFrame(columns, copy=False)
+    arrow_integers = {normalise_header(c) for c in arrow_integers}
+
+    def column(field):
+        # a reader per column: ParquetFile is not documented as safe to share between threads
+        reader = pq.ParquetFile(pa.BufferReader(data), metadata=meta, read_dictionary=text)
+        table = reader.read(columns=[field.name], use_threads=False)
+        if pa.types.is_integer(field.type):
+            if normalise_header(field.name) in arrow_integers:
+                return pd.Series(pd.arrays.ArrowExtensionArray(table.column(0)), copy=False)
+            return pd.Series(_arrow_integers(table.column(0)), copy=False)
+        return table.to_pandas(date_as_object=False, self_destruct=True, use_threads=False).iloc[:, 0]
+
+    fields = list(schema)
+    if len(fields) > 1 and meta.num_rows > _THREADED_ROWS:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=_READ_THREADS) as pool:
+            series = list(pool.map(column, fields))
+    else:
+        series = [column(f) for f in fields]
+    # names from the schema, not from pandas (a column named like an index level stays as written)
+    return pd.DataFrame(dict(zip([f.name for f in fields], series)), copy=False)
+
+
+_READ_THREADS = 2
+_THREADED_ROWS = 100_000  # below this, threads cost more than they save
 
 
 def _check_expansion(schema, rows: int, size: int) -> None:

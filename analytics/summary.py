@@ -195,7 +195,8 @@ def _table(rows) -> str:
 
 def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
                    source: str = "", sha256: str = "", validation: dict | None = None,
-                   instrument: "str | OutcomeScale" = "phq9") -> ClinicSummary:
+                   instrument: "str | OutcomeScale" = "phq9",
+                   outcomes: pd.DataFrame | None = None) -> ClinicSummary:
     """Compute the headline summary of a canonical questionnaire frame.
 
     Parameters
@@ -211,6 +212,10 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         The instrument the outcomes use (:data:`analytics.instruments.INSTRUMENT_CHOICES`;
         default ``"phq9"``).  Another instrument uses its own total and thresholds, compares
         with published figures measured on it, and has no SI or by-infusion figures (those are PHQ-9's).
+    outcomes : pandas.DataFrame, optional
+        :func:`analytics.patient_outcomes` of ``questionnaires`` under ``definitions`` and the same
+        ``instrument`` when the caller has it already (the dashboard computes it once per cohort);
+        computed here otherwise.  The summary is the same either way.
 
     Returns
     -------
@@ -218,7 +223,8 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
     """
     d = definitions or OutcomeDefinitions()
     scale = outcome_scale(instrument)
-    patients = patient_outcomes(questionnaires, definitions=d, attributes=False, instrument=scale)
+    patients = (patient_outcomes(questionnaires, definitions=d, attributes=False, instrument=scale)
+                if outcomes is None else outcomes)
     first, second = scale.metrics
     rates = {
         "response": response_rate(patients) if scale.is_phq9 else _metric_rate(patients, first),

@@ -157,7 +157,7 @@ def load_questionnaires(source, **kwargs) -> pd.DataFrame:
     return report.frame
 
 
-def validate_questionnaires(source) -> ValidationReport:
+def validate_questionnaires(source, *, columns=None) -> ValidationReport:
     """Validate questionnaire data and build the canonical frame.
 
     Parameters
@@ -165,6 +165,12 @@ def validate_questionnaires(source) -> ValidationReport:
     source : str, pathlib.Path, RawTable or pandas.DataFrame
         A file path (CSV, XLSX, Parquet), a table already read, or a frame
         whose row ``i`` is reported as line ``i + 2``.
+    columns : collection of str, optional
+        The canonical columns to keep in ``report.frame`` (default: all).  Every
+        cell of every column is checked whatever is kept, and the errors, warnings
+        and counts are the same; only the frame is narrower, which is what keeps a
+        registry of twenty million questionnaires in memory when the caller (a
+        summary) reads a few columns.  ``patient_id`` is always kept.
 
     Returns
     -------
@@ -179,7 +185,8 @@ def validate_questionnaires(source) -> ValidationReport:
     """
     owned = isinstance(source, (str, Path, pd.DataFrame))
     if isinstance(source, (str, Path)):
-        raw = read_table(source)
+        # scores stay Arrow-backed until parsed (one byte a cell); parse_scores reads them from Arrow
+        raw = read_table(source, arrow_integers=_SCORE_COLUMNS)
     elif isinstance(source, pd.DataFrame):
         raw = raw_table_from_frame(source)
     else:
@@ -188,12 +195,15 @@ def validate_questionnaires(source) -> ValidationReport:
     if len(schema):
         return ValidationReport(raw.source, cap_problems(schema), no_problems(), {"rows_read": len(raw.frame)},
                                 None, raw.sha256)
-    return _check_data(raw, consume=owned)
+    return _check_data(raw, consume=owned, columns=columns)
+
+
+_SCORE_COLUMNS = tuple(c for inst in (PHQ9, GAD7) for c in inst.items + [inst.total])
 
 
 # ----------------------------------------------------------------------------- data
 
-def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
+def _check_data(raw: RawTable, consume: bool = False, columns=None) -> ValidationReport:
     """Cell checks and the canonical frame.  ``consume`` frees raw columns once parsed (only for a
     table this module read itself), which lowers peak memory on large files."""
     err, warn = ProblemCollector(raw), ProblemCollector(raw)
@@ -205,7 +215,7 @@ def _check_data(raw: RawTable, consume: bool = False) -> ValidationReport:
         for col in ("assessment_date", "treatment_start_date"):
             if col in raw.frame:
                 del raw.frame[col]
-    return _reconcile_and_assemble(raw, rows, err, warn, counts)
+    return _reconcile_and_assemble(raw, rows, err, warn, counts, columns)
 
 
 def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
@@ -220,6 +230,8 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     date, blank = checked_date(df, "assessment_date", err)
     time_blank &= blank
     start, _ = checked_date(df, "treatment_start_date", err)
+    if consume and not err.parts and "treatment_start_date" in df:
+        del df["treatment_start_date"]  # parsed into ``start``; no later check reports its cells
     episode, ep_start = episode_of_rows(df, pcodes, start, date, err)
     err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
@@ -263,7 +275,7 @@ def _check_ages(df: pd.DataFrame, headers: dict, err: ProblemCollector) -> None:
                     f"{OLDEST_EXACT_AGE} as '{AGE_TOP_CODE}'")
 
 
-def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict) -> ValidationReport:
+def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, columns=None) -> ValidationReport:
     """One questionnaire per patient and time, then the canonical frame and its warnings."""
     df = raw.frame
     when = time_key(rows["day"], rows["date"], rows["episode"])
@@ -275,8 +287,12 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict) 
         err.add_rows(dup_errors)
         return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
     warn.add_rows(collapsed)
-    instruments = rows.pop("instruments")
-    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"], _working_arrays(raw, rows))
+    # the columns the warnings below read are assembled too, then dropped if not asked for
+    wanted = None if columns is None else {"patient_id", *columns}
+    needed = None if wanted is None else wanted | _WARNING_COLUMNS
+    instruments = rows.pop("instruments")  # every one attached: their warnings do not depend on ``columns``
+    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"],
+                                     _working_arrays(raw, rows), columns=needed)
     frame = attach_instrument_columns(frame, instruments, keep)
     incomplete = incomplete_questionnaires(frame)
     warn.add_rows(incomplete)
@@ -295,7 +311,14 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict) 
         "episodes": int(units[1].size),
         "patients_without_baseline": len(no_base),
     })
+    if wanted is not None:
+        frame = frame.drop(columns=[c for c in frame.columns if c not in wanted])
     return ValidationReport(raw.source, no_problems(), warn.table(), counts, frame, raw.sha256)
+
+
+#: Canonical columns the validation warnings read (incomplete questionnaires, baselines, infusion numbers).
+_WARNING_COLUMNS = frozenset({"patient_id", "episode", "day", "complete", "line", "infusion_number", PHQ9.total,
+                              *PHQ9.items})
 
 
 def _working_arrays(raw: RawTable, rows: dict) -> dict:

@@ -152,25 +152,91 @@ def load_report(kind: str, path: Path):
         return None
 
 
-@st.cache_data(show_spinner="Computing outcomes...", max_entries=32)
-def _cohort(_report, source_key: tuple, filters: tuple, defs: tuple):
+# One outcome table per (data, filters, definitions), computed once and passed to every figure that needs it.
+# A patient's outcome rows depend on that patient's questionnaires only, so a filtered cohort's table is the
+# rows of the whole source's table for its patients (the same frame: tests/test_dashboard.py pins it); a
+# filter change selects rows instead of recomputing.
+
+@st.cache_data(show_spinner="Selecting the cohort...", max_entries=32)
+def _cohort(_report, source_key: tuple, filters: tuple) -> pd.DataFrame:
     frame = _report.frame
     start_from, start_to, attrs = filters
     if start_from or start_to or any(v for _, v in attrs):
         frame = select_patients(frame, start_from=start_from, start_to=start_to, **{k: list(v) for k, v in attrs})
+    return frame
+
+
+@st.cache_data(max_entries=4)
+def _start_dates(_report, source_key: tuple) -> pd.Series:
+    """Each patient's treatment start date, for the whole source (a patient's start is the same in any cohort)."""
+    return patient_start_dates(_report.frame)
+
+
+@st.cache_data(show_spinner="Computing outcomes...", max_entries=16)
+def _source_outcomes(_report, source_key: tuple, defs: tuple, attributes: bool) -> pd.DataFrame:
     d = OutcomeDefinitions(*defs)
-    patients = patient_outcomes(frame, definitions=d)
-    starts = patient_start_dates(frame)
-    patients["start_date"] = starts.reindex(patients["patient_id"]).to_numpy()
-    patients["start_quarter"] = quarter_of(patients["start_date"]).to_numpy()
-    return frame, patients
+    if not attributes:
+        return patient_outcomes(_report.frame, definitions=d, attributes=False)
+    # the attribute columns (site, protocol, ..., start date) depend on the episode choice only: computed once
+    # per choice and put beside each definitions' table, so a change of mode or week computes no attributes
+    return pd.concat([_source_outcomes(_report, source_key, defs, False),
+                      _unit_attributes(_report, source_key, d.episodes)], axis=1)
+
+
+@st.cache_data(show_spinner="Computing outcomes...", max_entries=4)
+def _unit_attributes(_report, source_key: tuple, episodes: str) -> pd.DataFrame:
+    """Each unit's attribute columns (as :func:`analytics.patient_outcomes` appends them), start date and
+    quarter, in the rows of the outcome table of this episode choice."""
+    d = OutcomeDefinitions(episodes=episodes)
+    plain = _source_outcomes(_report, source_key, (d.week, d.window_days, d.min_baseline, d.analysis, d.episodes),
+                             False)
+    full = patient_outcomes(_report.frame, definitions=d)
+    attrs = full[[c for c in full.columns if c not in plain.columns]]
+    starts = _start_dates(_report, source_key)
+    start_date = starts.reindex(full["patient_id"]).to_numpy()
+    return attrs.assign(start_date=start_date, start_quarter=quarter_of(pd.Series(start_date)).to_numpy())
+
+
+@st.cache_data(show_spinner="Computing outcomes...", max_entries=32)
+def _cohort_outcomes(_report, _frame, source_key: tuple, filters: tuple, defs: tuple, attributes: bool):
+    patients = _source_outcomes(_report, source_key, defs, attributes)
+    start_from, start_to, attrs = filters
+    if not (start_from or start_to or any(v for _, v in attrs)):
+        return patients
+    ids = _distinct_text(_frame["patient_id"])
+    return patients[patients["patient_id"].isin(ids).to_numpy()].reset_index(drop=True)
+
+
+def outcomes_for(view: "View", **changes) -> pd.DataFrame:
+    """The view's outcome table under the view's definitions with ``changes`` (``analysis=``, ``episodes=``),
+    computed once per source and definitions (and cached), and without the attribute columns unless the
+    change is none (then it is :attr:`View.patients`)."""
+    from dataclasses import replace
+
+    d = replace(view.definitions, **changes)
+    if d == view.definitions:
+        return view.patients
+    source_key, filters, _ = view.key
+    defs = (d.week, d.window_days, d.min_baseline, d.analysis, d.episodes)
+    patients = _cohort_outcomes(view.report, view.source_frame, source_key, filters, defs, False)
+    return patients if view.source_ids is None else _with_study_ids_of(patients, view.source_ids)
+
+
+def _with_study_ids_of(patients: pd.DataFrame, source_ids: pd.Series) -> pd.DataFrame:
+    study_of = pd.Series(source_ids.index.to_numpy(), index=source_ids.to_numpy())
+    return patients.assign(patient_id=patients["patient_id"].astype("str").map(study_of).to_numpy())
 
 
 @st.cache_data(show_spinner="Computing the summary...", max_entries=32)
-def summary_for(_frame, _report, key: tuple, instrument: str = "phq9"):
+def _summary(_frame, _report, _patients, key: tuple, instrument: str = "phq9"):
     d = OutcomeDefinitions(*key[-1])
     return clinic_summary(_frame, definitions=d, source=_report.source, sha256=_report.sha256,
-                          validation=_report.counts, instrument=instrument)
+                          validation=_report.counts, outcomes=_patients, instrument=instrument)
+
+
+def summary_for(view: "View"):
+    """The clinic summary of the view's cohort on the sidebar's instrument (from that instrument's outcome table)."""
+    return _summary(view.frame, view.report, instrument_outcomes_for(view), view.key, view.instrument)
 
 
 @st.cache_data(show_spinner="Computing outcomes on the chosen instrument...", max_entries=16)
@@ -182,7 +248,7 @@ def _instrument_outcomes(_frame, _patients, key: tuple, instrument: str):
     return patients
 
 
-def outcomes_for(view: "View") -> pd.DataFrame:
+def instrument_outcomes_for(view: "View") -> pd.DataFrame:
     """The per-episode outcome table on the sidebar's instrument (``view.patients`` itself for PHQ-9)."""
     if view.instrument == "phq9":
         return view.patients
@@ -200,15 +266,61 @@ def _instruments_in(_report, source_key: tuple) -> tuple:
 
 
 @st.cache_data(show_spinner="Computing the headline figures...", max_entries=32)
-def cards_for(_frame, key: tuple, stratum):
+def _cards(_frame, _by_mode, key: tuple, stratum):
     from analytics.headline import headline_cards
-    return headline_cards(_frame, definitions=OutcomeDefinitions(*key[-1]), stratum=stratum)
+    return headline_cards(_frame, definitions=OutcomeDefinitions(*key[-1]), stratum=stratum, outcomes=_by_mode)
+
+
+def cards_for(view: "View", stratum):
+    """The headline cards of the view's cohort: each analysis mode's outcome table computed once and cached."""
+    by_mode = {mode: outcomes_for(view, analysis=mode) for mode in ANALYSIS_MODES}
+    return _cards(view.frame, by_mode, _session_key(view), stratum)
 
 
 @st.cache_data(show_spinner="Computing re-inductions...", max_entries=32)
-def reinductions_for(_frame, key: tuple):
+def _reinductions(_frame, _every, key: tuple):
     from analytics.episodes import reinduction_summary
-    return reinduction_summary(_frame, definitions=OutcomeDefinitions(*key[-1]))
+    return reinduction_summary(_frame, definitions=OutcomeDefinitions(*key[-1]), outcomes=_every)
+
+
+def reinductions_for(view: "View"):
+    """Second episodes of the view's cohort (from the every-episode outcome table, computed once and cached)."""
+    return _reinductions(view.frame, outcomes_for(view, episodes="all"), _session_key(view))
+
+
+@st.cache_data(show_spinner="Computing the figures...", max_entries=32)
+def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, instrument: str = "phq9") -> dict:
+    from analytics.activity import activity_summary, endpoint_completeness
+    from analytics.infusions import infusion_outcomes
+    from analytics.outcomes import rate_table
+    from analytics.trends import cumulative_curve, weekly_means
+    d = OutcomeDefinitions(*key[-1])
+    start_from, start_to, _ = key[1]
+    # the curves, weekly means and quarters are on the sidebar's instrument (_outcomes); the rest on PHQ-9
+    dated = _outcomes["start_quarter"].notna().any()
+    return {
+        "activity": activity_summary(_frame, _patients, start=start_from, end=start_to),
+        "completeness": endpoint_completeness(_patients),
+        "curves": {m: cumulative_curve(_outcomes, metric=m, definitions=d)
+                   for m in OUTCOME_SCALES[instrument].metrics},
+        "weekly": weekly_means(_frame, max_week=max_week, instrument=instrument),
+        "by_quarter": (rate_table(_outcomes.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d,
+                                  instrument=instrument) if dated else None),
+        "by_infusions": infusion_outcomes(_patients),
+    }
+
+
+def overview_figures(view: "View", max_week: int) -> dict:
+    """The Overview's other figures of the view's cohort (activity, completeness, curves, weekly means, rates by
+    quarter, outcomes by infusions), computed once per cohort and definitions."""
+    return _overview_figures(view.frame, view.patients, instrument_outcomes_for(view), _session_key(view), max_week,
+                             view.instrument)
+
+
+def _session_key(view: "View") -> tuple:
+    """The view's key, and a researcher's session secret (their tables carry this session's study ids)."""
+    return (*view.key[:2], st.session_state.get("study_id_secret") if view.source_ids is not None else None,
+            view.key[2])
 
 
 @st.cache_data(show_spinner="Building the safety worklist...", max_entries=16)
@@ -290,14 +402,22 @@ def research_trajectory(_frame, _groups, key: tuple, by: str, cohorts: tuple):
 
 @st.cache_data(max_entries=4)
 def quarters_in(_report, source_key: tuple) -> list[str]:
-    starts = patient_start_dates(_report.frame).dropna()
+    starts = _start_dates(_report, source_key).dropna()
     return sorted(quarter_of(starts).dropna().unique(), reverse=True)
 
 
 @st.cache_data(max_entries=4)
 def _choices(_report, source_key: tuple) -> dict:
     f = _report.frame
-    return {c: sorted(f[c].dropna().astype("str").unique()) for c in FILTER_COLUMNS if c in f}
+    return {c: sorted(_distinct_text(f[c])) for c in FILTER_COLUMNS if c in f}
+
+
+def _distinct_text(values: pd.Series):
+    """The distinct values as text (a categorical column: its used categories, without converting every row)."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        used = values.dropna().cat.remove_unused_categories().cat.categories
+        return pd.unique(used.astype("str"))
+    return values.dropna().astype("str").unique()
 
 
 # ----------------------------------------------------------------------------- the page frame
@@ -314,8 +434,9 @@ class View:
     key: tuple
     filter_text: str
     source_ids: pd.Series | None = None  # study id -> the clinic's pseudonym, for researchers' views (never shown)
+    source_frame: pd.DataFrame | None = None  # the cohort's questionnaires as in the source (clinic pseudonyms)
     #: the sidebar's outcome instrument (a key of OUTCOME_SCALES); ``patients`` stays on PHQ-9 for every page,
-    #: the Overview and Trajectories read :func:`outcomes_for` on this instrument
+    #: the Overview and Trajectories read :func:`instrument_outcomes_for` on this instrument
     instrument: str = "phq9"
 
     @property
@@ -398,7 +519,9 @@ def _page_view(title: str, subheading: bool) -> View | None:
             definitions.episodes)
     filters = (start_from.strftime("%Y-%m-%d") if start_from is not None else None,
                start_to.strftime("%Y-%m-%d") if start_to is not None else None, tuple(attrs))
-    frame, patients = _cohort(report, source_key, filters, defs)
+    frame = _cohort(report, source_key, filters)
+    patients = _cohort_outcomes(report, frame, source_key, filters, defs, True)
+    source_frame = frame
     parts = [period if period != "Custom range" else f"{filters[0]} to {filters[1]}"] + \
         [f"{c}: {', '.join(plain(x) for x in v)}" for c, v in attrs if v]  # shown as markdown in captions
     filter_text = "Cohort: " + "; ".join(parts) + "."
@@ -408,7 +531,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
         secret = st.session_state.setdefault("study_id_secret", secrets.token_hex(8))
         frame, patients, source_ids = _with_study_ids(frame, patients, secret)
     view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text, source_ids,
-                instrument)
+                source_frame, instrument)
     if view.empty:
         st.warning("No patients match these filters. Widen the treatment-start period or clear the site, "
                    "clinician or protocol filters in the sidebar.", icon=":material/filter_alt_off:")

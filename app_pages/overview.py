@@ -5,13 +5,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import compare_with_benchmarks, load_benchmarks, rate_table
-from analytics.activity import activity_summary, endpoint_completeness
+from analytics import compare_with_benchmarks, load_benchmarks
 from analytics.definitions import ANALYSIS_MODE_LABELS, SMALL_CELL_MAX, TRENDS_MAX_WEEK
 from analytics.headline import author_year
 from analytics.wording import GLOSSARY, p_value, percent, percent_interval, points, points_interval, readable_table
-from analytics.infusions import INFUSION_CONVENTION, infusion_outcomes
-from analytics.trends import cumulative_curve, weekly_means
+from analytics.infusions import INFUSION_CONVENTION
 from app_pages.common import (
     PALETTE,
     cards_for,
@@ -19,7 +17,7 @@ from app_pages.common import (
     ci,
     download,
     footer,
-    outcomes_for,
+    overview_figures,
     page_setup,
     pct,
     plain,
@@ -32,10 +30,9 @@ from app_pages.common import (
 view = page_setup("Outcome overview")
 d = view.definitions
 scale = view.scale  # the sidebar's outcome instrument: the outcome table, curves, quarters and published figures
-s = summary_for(view.frame, view.report, view.key, view.instrument)
-outcomes = outcomes_for(view)
-start_from, start_to, _ = view.key[1]
-act = activity_summary(view.frame, view.patients, start=start_from, end=start_to)
+s = summary_for(view)
+figures = overview_figures(view, max(TRENDS_MAX_WEEK, d.week + 2))
+act = figures["activity"]
 
 chosen = [(col, values) for col, values in view.key[1][2] if values]
 # a site, clinician or protocol filter makes this a stratum: not like for like with a whole-cohort figure
@@ -46,7 +43,7 @@ if not scale.is_phq9:
             "re-inductions, outcomes by infusions and every SI figure stay on the PHQ-9 (their captions say so).",
             icon=":material/straighten:")
 st.subheader("The headline answer", help=GLOSSARY["Spec version"])
-cards = cards_for(view.frame, view.key, stratum)
+cards = cards_for(view, stratum)
 for column, card in zip(st.columns(len(cards)), cards):
     with column.container(border=True):
         r = card.recommended
@@ -63,7 +60,7 @@ for column, card in zip(st.columns(len(cards)), cards):
             if card.published is not None and not card.published_comparable:
                 st.caption("Why the published figure is not like for like: " + plain(card.published_reason) + ".")
 
-completeness = endpoint_completeness(view.patients)
+completeness = figures["completeness"]
 cols = st.columns(5)
 cols[0].metric("Patients treated", act.patients_treated, help="Patients with a questionnaire in the period.")
 cols[1].metric("New treatment starts", act.new_starts, help="Patients whose treatment started in the period.")
@@ -102,7 +99,7 @@ with left:
     st.subheader(f"Reached by week {d.week}", help=GLOSSARY["Kaplan-Meier"])
     fig = go.Figure()
     for i, (metric, name) in enumerate(((m_first, first), (m_second, second))):
-        curve = cumulative_curve(outcomes, metric=metric, definitions=d)
+        curve = figures["curves"][metric]
         if curve.empty:
             continue
         color = PALETTE[i]
@@ -126,7 +123,7 @@ with left:
                             "band. ", scale=scale))
 with right:
     st.subheader(f"Mean {scale.name} by week")
-    weekly = weekly_means(view.frame, max_week=max(TRENDS_MAX_WEEK, d.week + 2), instrument=view.instrument)
+    weekly = figures["weekly"]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_high"], mode="lines", line=dict(width=0),
                              showlegend=False, hoverinfo="skip"))
@@ -198,9 +195,8 @@ st.dataframe(shown.fillna("—"), hide_index=True, width="stretch", column_confi
 download(shown, "benchmarks", "Download comparison (CSV)")
 
 st.subheader("By quarter of treatment start", help=GLOSSARY["Wilson interval"])
-if outcomes["start_quarter"].notna().any():
-    by_q = rate_table(outcomes.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d,
-                      instrument=view.instrument)
+if figures["by_quarter"] is not None:
+    by_q = figures["by_quarter"]
     fig = go.Figure()
     for i, metric in enumerate(pd.unique(by_q["metric"])):
         part = by_q[(by_q["metric"] == metric) & by_q["rate"].notna()]
@@ -238,7 +234,7 @@ else:
     st.info("These data have study days but no calendar dates, so there are no quarters to show.")
 
 st.subheader("Re-inductions (second episodes)", help=GLOSSARY["Episode"])
-re = reinductions_for(view.frame, view.key)
+re = reinductions_for(view)
 if re.with_second.events == 0:
     st.info(f"None of the {re.patients} patients has a second treatment start date in these data, so there is no "
             "re-induction to show.")
@@ -261,7 +257,7 @@ else:
                "second episodes are not independent samples: read the difference as descriptive. "
                + view.caption(None))
 
-by_infusions = infusion_outcomes(view.patients)
+by_infusions = figures["by_infusions"]
 if len(by_infusions):
     st.subheader("By number of infusions received")
     shown_inf = pd.DataFrame({

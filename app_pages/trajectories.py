@@ -9,14 +9,23 @@ import streamlit as st
 from analytics import rate_table
 from analytics.definitions import BASELINE_WINDOW_DAYS, RESPONSE_MIN_FALL, TRENDS_MAX_WEEK
 from analytics.trends import weekly_means
-from app_pages.common import PALETTE, chart_text, download, footer, outcomes_for, page_setup, pct, show_table
+from app_pages.common import (
+    PALETTE,
+    chart_text,
+    download,
+    footer,
+    instrument_outcomes_for,
+    page_setup,
+    pct,
+    show_table,
+)
 
 MAX_LINES = 300  # more lines than this is ink, not information
 
 view = page_setup("Trajectories")
 d = view.definitions
 scale = view.scale  # the sidebar's outcome instrument
-outcomes = outcomes_for(view)
+outcomes = instrument_outcomes_for(view)
 total, top = scale.total, scale.instrument.total_max
 
 st.subheader(f"{scale.name} courses")

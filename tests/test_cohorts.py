@@ -49,3 +49,34 @@ def test_quarters():
             quarter_bounds(bad)
     assert quarter_of(pd.Series(pd.to_datetime(["2026-07-01", "2026-12-31", None]))).tolist()[:2] == \
         ["2026Q3", "2026Q4"]
+
+
+def _by_text(q, columns):
+    """The earlier implementation, grouping by the ids as text: the second implementation the fast path matches."""
+    starts = q["treatment_start_date"].groupby(q["patient_id"].astype("str"), sort=False).min().rename("start_date")
+    attrs = q[columns].groupby(q["patient_id"].astype("str"), sort=False, observed=True).first()
+    return starts, attrs
+
+
+def test_categorical_ids_give_what_text_ids_give():
+    # the store's frame has categorical ids in no particular order, with categories no row uses after a filter
+    from analytics.cohorts import patient_attributes
+
+    sample = load_questionnaires(SAMPLE)
+    assert isinstance(sample["patient_id"].dtype, pd.CategoricalDtype)
+    reordered = sample.assign(patient_id=sample["patient_id"].cat.reorder_categories(
+        sample["patient_id"].cat.categories[::-1]))
+    as_text = sample.assign(patient_id=sample["patient_id"].astype("str"))
+    part = sample[sample["site"] != "North"]  # unused categories
+    for q in (sample, reordered, as_text, part):
+        starts, attrs = _by_text(q, ["site", "clinician"])
+        pd.testing.assert_series_equal(patient_start_dates(q), starts)
+        pd.testing.assert_frame_equal(patient_attributes(q, ["site", "clinician"]), attrs)
+        for filters in ({"site": ["Central"]}, {"start_from": "2025-01-01", "clinician": ["CL01", "CL05"]}):
+            chosen = select_patients(q, **filters)
+            keep = set(starts.index) if "start_from" not in filters else set(starts.index[starts >= "2025-01-01"])
+            column, values = next((k, v) for k, v in filters.items() if k in ("site", "clinician"))
+            keep &= set(attrs.index[attrs[column].astype("str").isin(values)])
+            expected = q[q["patient_id"].astype("str").isin(keep)]
+            assert 0 < len(chosen) < len(q)
+            pd.testing.assert_frame_equal(chosen, expected)

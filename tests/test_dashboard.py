@@ -585,3 +585,52 @@ def test_severity_bands_sort_by_severity(monkeypatch):
     shown = [b.split(" (")[0] for b in table["Baseline severity"]]
     assert shown == [b for b in order if b in shown] and len(shown) >= 3
     assert (table["Response"].str.contains("%") | (table["Response"] == "no data")).all()  # "54% (38/70)", never 0.54
+
+
+@pytest.mark.parametrize("filters", [{"site": ["North"]}, {"clinician": ["CL01", "CL02"], "protocol": ["IV 6 over 21 days"]},
+                                     {"start_from": "2025-01-01", "start_to": "2025-06-30"}])
+@pytest.mark.parametrize("d", [OutcomeDefinitions(), OutcomeDefinitions(analysis="locf", episodes="all", week=4)])
+def test_a_filtered_cohorts_outcomes_are_the_source_tables_rows(sample, filters, d):
+    # why the dashboard selects rows of the whole source's outcome table on a filter change: a patient's rows
+    # depend on that patient's questionnaires only, so the table is the same frame as one computed afresh
+    cohort = select_patients(sample, **filters)
+    assert 0 < cohort["patient_id"].nunique() < sample["patient_id"].nunique()
+    whole = patient_outcomes(sample, definitions=d)
+    rows = whole[whole["patient_id"].isin(cohort["patient_id"].astype("str").unique())].reset_index(drop=True)
+    pd.testing.assert_frame_equal(rows, patient_outcomes(cohort, definitions=d))
+
+
+def test_overview_computes_each_outcome_table_once(monkeypatch):
+    # the Overview used to compute the outcome table seven times per change (summary, three headline modes,
+    # re-inductions, the cohort); now once per analysis mode and episode choice (and once more with the
+    # attribute columns, per episode choice), whatever the filters
+    import streamlit as st
+
+    import analytics.episodes
+    import analytics.headline
+    import analytics.outcomes
+    import analytics.summary
+    import app_pages.common
+
+    calls = []
+    real = analytics.outcomes.patient_outcomes
+
+    def counted(frame, *, definitions=None, **kwargs):
+        calls.append((definitions.analysis, definitions.episodes))
+        return real(frame, definitions=definitions, **kwargs)
+
+    for module in (analytics.outcomes, analytics.headline, analytics.summary, app_pages.common):
+        monkeypatch.setattr(module, "patient_outcomes", counted)
+    st.cache_data.clear()
+    at = app(monkeypatch)
+    assert not at.exception, at.exception
+    assert sorted(calls) == [("completer", "all"), ("completer", "first"), ("completer", "first"),
+                             ("itt", "first"), ("locf", "first")]
+    calls.clear()
+    at.sidebar.multiselect(key="filter_site").set_value(["North"]).run()
+    assert not at.exception and calls == []  # a filter selects rows of the tables computed once
+    at.sidebar.selectbox(key="analysis").set_value("itt").run()
+    assert not at.exception and calls == [("itt", "all")]  # only the re-inductions' table is new
+    assert outcome_cell(at, "Response", "n") == clinic_summary(
+        select_patients(load_questionnaires(SAMPLE), site=["North"]),
+        definitions=OutcomeDefinitions(analysis="itt")).response.n

@@ -71,3 +71,18 @@ def test_a_stratum_is_not_like_for_like(sample):
 ])
 def test_author_year(citation, text):
     assert author_year(citation) == text
+
+
+@pytest.mark.parametrize("mode", ["completer", "itt", "locf"])
+def test_cards_from_precomputed_outcomes_are_the_same(sample, mode):
+    # the dashboard passes each mode's outcome table, computed once and cached; the cards must not change
+    from dataclasses import replace
+
+    from analytics import patient_outcomes
+    d = OutcomeDefinitions(analysis=mode, week=4)
+    given = {m: patient_outcomes(sample, definitions=replace(d, analysis=m)) for m in ("completer", "itt", "locf")}
+    assert headline_cards(sample, definitions=d, outcomes=given) == headline_cards(sample, definitions=d)
+    # a mode left out is computed: the same cards again
+    only = {mode: given[mode]}
+    assert headline_cards(sample, definitions=d, outcomes=only, stratum=("site", "North")) == \
+        headline_cards(sample, definitions=d, stratum=("site", "North"))

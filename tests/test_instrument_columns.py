@@ -202,3 +202,13 @@ def test_an_incomplete_screener_is_a_warning_naming_the_item():
     # line 2: item 2 yes but items 3-5 absent, item 6 yes but 6_recent absent; line 3: item 1 blank
     assert {(2, "cssrs_3"), (2, "cssrs_4"), (2, "cssrs_5"), (2, "cssrs_6_recent"), (3, "cssrs_1")} <= got
     assert report.frame["cssrs_recent_behaviour"].isna().tolist() == [True, False]
+
+
+def test_a_narrower_frame_keeps_the_asked_instrument_columns_and_the_same_warnings():
+    items = [[1] * 9 + [None], [2] * 10]
+    df = base_rows().assign(**{c: [r[i] for r in items] for i, c in enumerate(MADRS.items)}, pcl5_total=[40, 50])
+    full = validate_questionnaires(df)
+    narrow = validate_questionnaires(df, columns=["day", "madrs_total"])
+    assert list(narrow.frame.columns) == ["patient_id", "day", "madrs_total"]
+    assert narrow.frame["madrs_total"].tolist()[1] == 20
+    pd.testing.assert_frame_equal(narrow.warnings, full.warnings)

@@ -65,3 +65,18 @@ def test_zero_of_thirty_followed_to_day_42_is_tested_end_to_end():
     # 0/30 vs 212/424: summed by hand over the hypergeometric tables (tests/test_benchmark_statistics.py)
     assert row["p_value"] == pytest.approx(4.0977575153359e-09, rel=1e-7)
     assert "plain proportion 0/30" in row["test"]
+
+
+@pytest.mark.parametrize("mode, episodes", [("completer", "first"), ("itt", "all"), ("locf", "latest")])
+def test_summary_from_precomputed_outcomes_is_the_same(mode, episodes):
+    # the dashboard computes the outcome table once per cohort and passes it in (with attribute columns)
+    from analytics import patient_outcomes
+    from conftest import SAMPLE
+
+    sample = load_questionnaires(SAMPLE)
+    d = OutcomeDefinitions(analysis=mode, episodes=episodes)
+    computed = clinic_summary(sample, definitions=d)
+    given = clinic_summary(sample, definitions=d, outcomes=patient_outcomes(sample, definitions=d))
+    assert json.dumps(given.as_dict(), sort_keys=True) == json.dumps(computed.as_dict(), sort_keys=True)
+    assert given.to_text() == computed.to_text()
+    assert given.by_infusions.equals(computed.by_infusions) and len(computed.by_infusions)

@@ -29,3 +29,25 @@ def test_curve_ends_at_cumulative_rate():
         assert curve.iloc[-1]["time"] == 42
         assert curve.iloc[-1]["cumulative"] == pytest.approx(cumulative_rate(p, metric=metric).estimate)
         assert curve["cumulative"].is_monotonic_increasing
+
+
+def test_weekly_means_with_categorical_ids_match_grouping_by_text():
+    # the store's frame has categorical patient ids in no particular order; the means (and their summation
+    # order) are those of grouping by the ids as text, the second implementation here
+    import pandas as pd
+
+    from analytics.definitions import BASELINE_WINDOW_DAYS
+    from conftest import SAMPLE
+    frame = load_questionnaires(SAMPLE)
+    assert isinstance(frame["patient_id"].dtype, pd.CategoricalDtype)
+    shuffled = frame.assign(patient_id=frame["patient_id"].cat.reorder_categories(
+        frame["patient_id"].cat.categories[::-1]))
+    q = frame[frame["complete"]]
+    day = q["day"].astype("float64")
+    use = (day >= BASELINE_WINDOW_DAYS[0]) & (day < 7 * 13)
+    week = np.floor(np.maximum(day[use], 0) / 7).astype(int)
+    per = q.loc[use, "phq9_total"].astype("float64").groupby([q.loc[use, "patient_id"].astype("str"), week]).mean()
+    expected = per.groupby(level=1).mean()
+    for f in (frame, shuffled, frame.assign(patient_id=frame["patient_id"].astype("str"))):
+        got = weekly_means(f, max_week=12).set_index("week")["mean"]
+        assert got.to_numpy().tolist() == expected.to_numpy().tolist()  # exactly, not approximately
