@@ -65,6 +65,7 @@ def test_every_page_in_browser(server, browser, path, heading, charts):
             timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     expect(page.get_by_text("Synthetic sample data").first).to_be_visible()
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
     assert not errors, errors
@@ -97,6 +98,7 @@ def test_tolerability_page_in_browser(server, browser):
     # the table's cells exist for assistive technology: the row of all routes shows the engine's rate
     page.wait_for_selector(f'td:has-text("{rise["rate"] * 100:.1f}%")', state="attached", timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "tolerability.png"), full_page=True)
     assert not errors, errors
@@ -273,5 +275,36 @@ def test_instrument_choice_in_browser(server, browser):
     page.wait_for_selector(f'td:has-text("{expected.response.estimate * 100:.1f}%")', state="attached",
                            timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "overview_qids.png"), full_page=True)
+    assert not errors, errors
+    page.close()
+
+
+def test_si_by_measure_in_browser(server, browser):
+    """The Safety page's SI on PHQ-9 item 9 beside the C-SSRS screener: the engine's figures, the warning that the
+    two are not interchangeable."""
+    from analytics import load_questionnaires, patient_outcomes
+    from analytics.safety import si_by_measure
+
+    frame = load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv")
+    expected = si_by_measure(frame, patient_outcomes(frame)).set_index(["measure", "statistic"])
+    cssrs = expected.loc[("C-SSRS screener", "SI at baseline")]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/safety", wait_until="domcontentloaded")
+    heading = page.get_by_role("heading", name="SI at baseline and SI resolution, by measure")
+    heading.wait_for(timeout=60_000)
+    expect(page.get_by_text("are not interchangeable").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+    # the C-SSRS row shows the engine's rate (the table's cells exist for assistive technology)
+    page.wait_for_selector(f'td:has-text("{cssrs["estimate"] * 100:.1f}%")', state="attached", timeout=60_000)
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    heading.scroll_into_view_if_needed()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "safety_si_measures.png"))
     assert not errors, errors
     page.close()
