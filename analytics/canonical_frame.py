@@ -117,7 +117,9 @@ def unit_codes(frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     codes = frame["patient_id"].cat.codes.to_numpy()
     episode = frame["episode"].to_numpy()
     new = np.r_[True, (codes[1:] != codes[:-1]) | (episode[1:] != episode[:-1])] if codes.size else np.zeros(0, bool)
-    return np.cumsum(new) - 1, np.flatnonzero(new)
+    units = np.cumsum(new, dtype=np.int32)  # fewer units than rows, and rows fit in int32 (MAX_ROWS)
+    units -= 1
+    return units, np.flatnonzero(new)
 
 
 def units_without_baseline(frame: pd.DataFrame, units=None) -> pd.DataFrame:
@@ -126,9 +128,10 @@ def units_without_baseline(frame: pd.DataFrame, units=None) -> pd.DataFrame:
     ``units``: :func:`unit_codes` of ``frame`` when already known."""
     lo, hi = BASELINE_WINDOW_DAYS
     units, firsts = units if units is not None else unit_codes(frame)
-    day = frame["day"].to_numpy(dtype="float64", na_value=np.nan)
+    day = frame["day"].to_numpy(dtype="float32", na_value=np.nan)  # whole days: exact in float32
     with np.errstate(invalid="ignore"):
         has = frame["complete"].to_numpy() & (day >= lo) & (day <= hi)
+    del day
     with_base = np.bincount(units[has], minlength=firsts.size) > 0
     rows = firsts[~with_base]
     if rows.size == 0:
@@ -149,15 +152,16 @@ def infusion_decreases(frame: pd.DataFrame, units=None) -> pd.DataFrame:
 
     ``units``: :func:`unit_codes` of ``frame`` when already known."""
     units, _ = units if units is not None else unit_codes(frame)
-    inf = frame["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)
+    inf = frame["infusion_number"].to_numpy(dtype="float32", na_value=np.nan)  # whole numbers to 10000: exact
     known = ~np.isnan(inf)
-    idx = np.flatnonzero(known)
-    if idx.size < 2:
+    if np.count_nonzero(known) < 2:
         return no_problems()
-    u, v = units[idx], inf[idx]
+    u, v = units[known], inf[known]  # by boolean mask: no int64 row index unless there is something to say
     drop = (u[1:] == u[:-1]) & (v[1:] < v[:-1])
+    del u, v
     if not drop.any():
         return no_problems()
+    idx = np.flatnonzero(known)
     at, before = idx[1:][drop], idx[:-1][drop]
     lines = frame["line"].to_numpy()
     return pd.DataFrame({

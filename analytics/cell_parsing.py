@@ -61,7 +61,14 @@ def parse_integer(col: pd.Series):
 
 def parse_date(col: pd.Series):
     """Dates as days since 1970-01-01 (float64, NaN = blank) plus blank/bad masks."""
-    if pd.api.types.is_datetime64_any_dtype(col):
+    if isinstance(col.array, pd.arrays.ArrowExtensionArray) and str(col.dtype).startswith("date32"):
+        chunked = col.array.__arrow_array__()  # Parquet dates read as date32: already days since 1970
+        days = np.concatenate([c.cast("int32").to_numpy(zero_copy_only=False).astype("float64")
+                               for c in chunked.chunks]) if chunked.num_chunks else np.zeros(0)
+        blank = col.isna().to_numpy()
+        days[blank] = np.nan
+        bad = np.zeros(len(col), bool)
+    elif pd.api.types.is_datetime64_any_dtype(col):
         if getattr(col.dt, "tz", None) is not None:
             col = col.dt.tz_localize(None)
         stamps = col.to_numpy()

@@ -31,11 +31,28 @@ def sort_order(pcodes: np.ndarray, when: np.ndarray):
     if pcodes.size < 2:
         return None
     dp = np.diff(pcodes)
-    if (dp >= 0).all() and ((dp > 0) | (np.diff(when) >= 0)).all():
-        return None
-    key = pcodes.astype(np.int64) << _KEY_BITS
+    patients_in_blocks = bool((dp >= 0).all())
+    if patients_in_blocks:
+        back = (dp == 0) & (np.diff(when) < 0)  # a row earlier in time than the one before it
+        if not back.any():
+            return None
+        # patients come in blocks: only the blocks of patients with a row out of time order are sorted
+        unsorted = np.zeros(int(pcodes[-1]) + 1, bool)
+        unsorted[pcodes[1:][back]] = True
+        rows = np.flatnonzero(unsorted[pcodes])
+        del dp, back, unsorted
+        order = np.arange(pcodes.size, dtype=np.int32 if pcodes.size < 2 ** 31 else np.int64)
+        order[rows] = rows[np.argsort(_sort_key(pcodes[rows], when[rows]), kind="stable")]
+        return order
+    return np.argsort(_sort_key(pcodes, when), kind="stable")
+
+
+def _sort_key(pcodes: np.ndarray, when: np.ndarray) -> np.ndarray:
+    """One int64 per row: patient in the high bits, time in the low ones."""
+    key = pcodes.astype(np.int64)
+    key <<= _KEY_BITS
     key |= (when + _KEY_OFFSET).astype(np.int64)
-    return np.argsort(key, kind="stable")
+    return key
 
 
 def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, parsed: dict):
@@ -43,15 +60,13 @@ def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, p
 
     ``parsed`` holds the parsed score and date arrays: they are compared there (the
     raw columns may already be freed); every other column is compared as read."""
-    p, w = (pcodes, when) if order is None else (pcodes[order], when[order])
-    same = np.zeros(p.size, bool)
-    same[1:] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
+    same = _same_as_previous(pcodes, when, order)
     if not same.any():
         return order, no_problems(), no_problems()
     dup, first = _duplicate_pairs(same, order)
     score_differs, other_differs = _differences(df, parsed, dup, first)
     lines, first_lines = raw.lines[dup], raw.lines[first]
-    when_text = shown_day(w[same])
+    when_text = shown_day(when[dup])
     pid = df["patient_id"].iloc[dup].astype("str").to_numpy()
     errors = pd.concat([
         pd.DataFrame({"line": lines[score_differs], "column": "patient_id", "value": pid[score_differs],
@@ -70,6 +85,23 @@ def reconcile_duplicates(df: pd.DataFrame, raw: RawTable, pcodes, when, order, p
                                           for line in first_lines],
                               "kind": "exact duplicate rows collapsed"})
     return (~same if order is None else order[~same]), errors, collapsed
+
+
+_STEP = 1 << 20  # rows compared at a time: the sorted copies stay a few MB whatever the file size
+
+
+def _same_as_previous(pcodes: np.ndarray, when: np.ndarray, order) -> np.ndarray:
+    """Whether each row (in sorted order) has the same patient and time as the row before it.
+
+    Compared a block of rows at a time, so the sorted patient and time arrays are never copied whole."""
+    n = pcodes.size
+    same = np.zeros(n, bool)
+    for a in range(1, n, _STEP):  # blocks of a million rows, not rows
+        b = min(n, a + _STEP)
+        at = slice(a - 1, b) if order is None else order[a - 1:b]
+        p, w = pcodes[at], when[at]
+        same[a:b] = (p[1:] == p[:-1]) & (w[1:] == w[:-1])
+    return same
 
 
 def _duplicate_pairs(same: np.ndarray, order) -> tuple[np.ndarray, np.ndarray]:

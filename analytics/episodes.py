@@ -62,12 +62,17 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     has = ~np.isnan(start) & (pcodes >= 0)
     if not has.any():
         return episode, ep_start
-    key = pcodes[has].astype(np.int64) * _KEY_SHIFT + (start[has] + _DATE_OFFSET).astype(np.int64)
+    key = pcodes[has].astype(np.int64)  # built in place: no int64 temporaries of the rows' size
+    key *= _KEY_SHIFT
+    key += _DATE_OFFSET
+    np.add(key, start[has], out=key, casting="unsafe")  # whole days: exact through float64
     inverse, ukeys = _sorted_codes(key)
+    del key
     upat = ukeys // _KEY_SHIFT
     first_of_patient = np.r_[0, np.flatnonzero(upat[1:] != upat[:-1]) + 1]
-    rank = np.arange(ukeys.size) - np.repeat(first_of_patient, np.diff(np.r_[first_of_patient, ukeys.size])) + 1
-    ustart = (ukeys % _KEY_SHIFT - _DATE_OFFSET).astype("float64")
+    rank = (np.arange(ukeys.size) - np.repeat(first_of_patient, np.diff(np.r_[first_of_patient, ukeys.size])) + 1
+            ).astype(np.int32)
+    ustart = (ukeys % _KEY_SHIFT - _DATE_OFFSET).astype(ep_start.dtype)
     episode[has] = rank[inverse]
     ep_start[has] = ustart[inverse]
 
@@ -109,7 +114,9 @@ def _sorted_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         new = np.empty(key.size, bool)
         new[0] = True
         np.not_equal(key[1:], key[:-1], out=new[1:])
-        return np.cumsum(new) - 1, key[new]
+        codes = np.cumsum(new, dtype=np.int32)  # int32: rows fit (MAX_ROWS), half the memory of int64
+        codes -= 1
+        return codes, key[new]
     return pd.factorize(key, sort=True)  # hashing, then sorting only the distinct (patient, start)
 
 

@@ -18,6 +18,7 @@ import hashlib
 import io
 import os
 import re
+import sys
 import warnings
 import zipfile
 from dataclasses import dataclass, field
@@ -42,7 +43,7 @@ from .definitions import (
 from .errors import PROBLEM_COLUMNS, UnreadableFileError
 
 __all__ = ["RawTable", "SUPPORTED_SUFFIXES", "MAX_FILE_BYTES", "MAX_COLUMNS", "MAX_ROWS", "read_table",
-           "normalise_header", "raw_table_from_frame", "check_input_path"]
+           "normalise_header", "raw_table_from_frame", "check_input_path", "release_freed_memory"]
 
 SUPPORTED_SUFFIXES = (".csv", ".xlsx", ".parquet")
 # The limits (analytics/definitions.py) keep a mistaken or hostile file from exhausting the machine;
@@ -59,7 +60,7 @@ class RawTable:
         Columns renamed to their normalised header (trimmed, lower case);
         CSV and XLSX cells are text, Parquet keeps its types.  Blank rows removed.
     lines : numpy.ndarray
-        File line of each row of ``frame`` (header = line 1).
+        File line of each row of ``frame`` (header = line 1); int32 (int64 only past 2**31 lines).
     headers : dict
         Normalised header -> header as written in the file.
     source : str
@@ -145,6 +146,7 @@ def read_table(path, *, label: str | None = None, sheet: str | None = None, head
     else:
         frame, lines, blank = _read_parquet(data, name, arrow_integers)
     del data  # the file's bytes are no longer needed once parsed
+    release_freed_memory()
     return _finish(frame, lines, name, digest, suffix.lstrip("."), blank, notes)
 
 
@@ -208,7 +210,8 @@ def _finish(frame, lines, name, digest, fmt, blank, notes=()) -> RawTable:
     headers = {n: o for o, n in zip(original, normalised) if n in seen and seen[n] == o}
     return RawTable(
         frame=frame.reset_index(drop=True),
-        lines=np.asarray(lines, dtype=np.int64),
+        # int32: four bytes a row on a registry of millions (lines stay below 2**31: MAX_FILE_BYTES)
+        lines=np.asarray(lines, dtype=np.int32 if len(lines) == 0 or int(np.max(lines)) < 2 ** 31 - 1 else np.int64),
         headers=headers,
         source=name,
         sha256=digest,
@@ -610,7 +613,7 @@ def _read_parquet(data: bytes, name: str, arrow_integers=()):
         raise UnreadableFileError(
             f"{name}: the Parquet file cannot be read ({type(exc).__name__}: {exc}). Re-export it and try again.",
             source=name) from None
-    return frame, np.arange(2, len(frame) + 2), 0
+    return frame, np.arange(2, len(frame) + 2, dtype=np.int32), 0
 
 
 def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
@@ -625,6 +628,7 @@ def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
+    _prefer_releasing_arrow_pool()
     try:
         pf = pq.ParquetFile(pa.BufferReader(data))
     except Exception as exc:
@@ -640,6 +644,10 @@ def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
         # a reader per column: ParquetFile is not documented as safe to share between threads
         reader = pq.ParquetFile(pa.BufferReader(data), metadata=meta, read_dictionary=text)
         table = reader.read(columns=[field.name], use_threads=False)
+        if pa.types.is_timestamp(field.type) and field.type.tz is None and arrow_integers:
+            dates = _whole_days(table.column(0))
+            if dates is not None:  # every value a midnight: the same dates in half the memory
+                return pd.Series(pd.arrays.ArrowExtensionArray(dates), copy=False)
         if pa.types.is_integer(field.type):
             if normalise_header(field.name) in arrow_integers:
                 return pd.Series(pd.arrays.ArrowExtensionArray(table.column(0)), copy=False)
@@ -656,6 +664,58 @@ def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
         series = [column(f) for f in fields]
     # names from the schema, not from pandas (a column named like an index level stays as written)
     return pd.DataFrame(dict(zip([f.name for f in fields], series)), copy=False)
+
+
+def release_freed_memory() -> None:
+    """Hand memory freed by a finished stage back to the operating system (glibc's heap only; elsewhere a
+    no-op).  Large frames are built from many arrays of tens of MB; once freed, glibc keeps their pages
+    in its heap, where the next stage's differently sized arrays often cannot reuse them, so the peak
+    grows by what an earlier stage left behind.  Costs milliseconds."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):  # not glibc (macOS, musl): nothing to trim
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+    if "pyarrow" in sys.modules:  # Arrow's own pool keeps freed memory for a while; hand it back too
+        sys.modules["pyarrow"].default_memory_pool().release_unused()
+
+
+_malloc_trim = None
+
+
+def _whole_days(stamps):
+    """A timestamp column as Arrow ``date32`` (4 bytes a cell, not 8) when every value is a midnight, else None.
+    Only for a reader that parses dates from Arrow (:func:`analytics.cell_parsing.parse_date` does); a cell
+    reads the same as text ('2024-03-01') either way."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dates = stamps.cast(pa.date32())  # truncates to the day: compared back below
+    if stamps.null_count == len(stamps) or pc.all(pc.equal(dates.cast(stamps.type), stamps)).as_py() is not False:
+        return dates
+    return None
+
+
+def _prefer_releasing_arrow_pool() -> None:
+    """Use Arrow's jemalloc pool rather than mimalloc when the process has not chosen one.
+
+    The Arrow buffers of a large file (scores read Arrow-backed, dates) are freed once parsed; mimalloc keeps
+    much of that memory for Arrow's own later use, where NumPy, which does the rest of the work, cannot
+    reuse it, while jemalloc hands it back.  On a 20-million-row registry that is a few hundred MB of peak
+    memory.  ``ARROW_DEFAULT_MEMORY_POOL`` (Arrow's own setting) still decides when it is set."""
+    import pyarrow as pa
+
+    if os.environ.get("ARROW_DEFAULT_MEMORY_POOL") or pa.default_memory_pool().backend_name != "mimalloc":
+        return
+    try:
+        pa.set_memory_pool(pa.jemalloc_memory_pool())
+    except (NotImplementedError, pa.ArrowException):  # an Arrow built without jemalloc: keep mimalloc
+        pass
 
 
 _READ_THREADS = 2

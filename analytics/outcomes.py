@@ -67,6 +67,9 @@ def scale_metrics(instrument: "str | OutcomeScale" = "phq9") -> dict:
         return {m: (_OUTCOME_COLUMN[m], METRICS[m]) for m in METRICS}
     return {m: (m, label) for m, label in zip(scale.metrics, scale.labels)}
 _UNIT_STRIDE = 1 << 16  # episode numbers are below this (validation allows up to 1000)
+# Row-level days, totals and items: whole numbers far below 2**24, so float32 holds them exactly (NaN =
+# unknown) in half the memory of float64; per-unit results stay float64.
+_ROW_FLOAT = "float32"
 
 
 def meets_response(total, baseline):
@@ -135,24 +138,25 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         raise DefinitionError(
             f"the frame lacks columns {sorted(missing)}; pass the canonical frame from load_questionnaires()."
         )
-    pcodes, patients = pd.factorize(questionnaires["patient_id"])
+    pcodes, patients = _patient_codes(questionnaires["patient_id"])
     codes, unit_patient, unit_episode = _units(pcodes, questionnaires)
     n_pat = unit_patient.size  # units: (patient, episode)
-    day_all = questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan)
+    day_all = questionnaires["day"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)
     if scale.is_phq9:
         keep = questionnaires["complete"].to_numpy(dtype=bool) & ~np.isnan(day_all)
-        total = questionnaires["phq9_total"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+        total = questionnaires["phq9_total"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)[keep]
     else:  # another instrument: its scored rows (none when the file has no such column)
-        total = (questionnaires[scale.total].to_numpy(dtype="float64", na_value=np.nan) if scale.total in
+        total = (questionnaires[scale.total].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan) if scale.total in
                  questionnaires else np.full(day_all.size, np.nan))
         keep = ~np.isnan(total) & ~np.isnan(day_all)
         total = total[keep]
     p = codes[keep]
     day = day_all[keep]
-    item9 = (questionnaires["phq9_9"].to_numpy(dtype="float64", na_value=np.nan)[keep]
+    del day_all
+    item9 = (questionnaires["phq9_9"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)[keep]
              if "phq9_9" in questionnaires and scale.is_phq9 else np.full(p.size, np.nan))
     has_inf = "infusion_number" in questionnaires
-    received = (questionnaires["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)[keep] - 1
+    received = (questionnaires["infusion_number"].to_numpy(dtype=_ROW_FLOAT, na_value=np.nan)[keep] - 1
                 if has_inf else None)
     order = _sort_order(p, day)
     if order is not None:
@@ -202,7 +206,7 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     in_si = in_si & ~si_end_unknown  # an unknown endpoint item 9 leaves the SI denominator in every mode
 
     # cumulative: first day in (0, T] meeting the criterion; otherwise censored at last follow-up
-    b_total_row = base_total[p]
+    b_total_row = base_total.astype(_ROW_FLOAT)[p]
     with np.errstate(invalid="ignore"):
         early = (day > 0) & (day <= T)
         first_resp = _by_patient(n_pat, p, early & _first_met(scale, total, b_total_row), "first", day)[0]
@@ -258,6 +262,19 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
     return out
 
 
+def _patient_codes(patient_id: pd.Series):
+    """``pandas.factorize`` of the patient ids: codes in order of first appearance, and the ids.
+
+    The canonical frame's categorical ids, sorted by patient with every category used, already are
+    those codes (int32, no hashing of twenty million rows); anything else is factorised."""
+    if isinstance(patient_id.dtype, pd.CategoricalDtype) and len(patient_id):
+        codes = patient_id.cat.codes.to_numpy()
+        step = np.diff(codes)
+        if codes[0] == 0 and ((step == 0) | (step == 1)).all() and codes[-1] == len(patient_id.cat.categories) - 1:
+            return codes, patient_id.cat.categories
+    return pd.factorize(patient_id)
+
+
 def _first_met(scale: OutcomeScale, total, baseline):
     """Response (PHQ-9: :func:`meets_response`, the spec's one rule) or the instrument's first outcome."""
     return meets_response(total, baseline) if scale.is_phq9 else scale.first_met(total, baseline)
@@ -277,6 +294,11 @@ def _units(pcodes: np.ndarray, questionnaires: pd.DataFrame):
     if episode.size == 0 or (episode == 1).all():  # spec v1 data: one unit per patient, no extra work
         n = int(pcodes.max()) + 1 if pcodes.size else 0
         return pcodes, np.arange(n), np.ones(n, np.int64)
+    step_p = np.diff(pcodes)
+    if (step_p >= 0).all() and ((step_p > 0) | (np.diff(episode) >= 0)).all():
+        # sorted by patient then episode (the canonical frame is): units from the boundaries, no hashing
+        new = np.r_[True, (step_p != 0) | (np.diff(episode) != 0)]
+        return np.cumsum(new, dtype=np.int32) - 1, pcodes[new].astype(np.int64), episode[new]
     key = pcodes.astype(np.int64) * _UNIT_STRIDE + episode
     codes, keys = pd.factorize(key, sort=True)
     return codes, keys // _UNIT_STRIDE, keys % _UNIT_STRIDE
@@ -329,19 +351,19 @@ def _sort_order(p: np.ndarray, day: np.ndarray):
 
 def _by_patient(n_pat, p, mask, which, *columns):
     """Values of the first or last masked row of each patient (NaN where none)."""
-    idx = np.flatnonzero(mask)
-    pp = p[idx]
+    pp = p[mask]  # masked rows by boolean mask: no int64 row index of the rows' size
     if which == "last":
         pick = np.ones(pp.size, bool)
         pick[:-1] = pp[1:] != pp[:-1]
     else:
         pick = np.ones(pp.size, bool)
         pick[1:] = pp[1:] != pp[:-1]
-    rows, pats = idx[pick], pp[pick]
+    pats = pp[pick]
+    del pp
     result = []
     for col in columns:
         arr = np.full(n_pat, np.nan)
-        arr[pats] = col[rows]
+        arr[pats] = col[mask][pick]
         result.append(arr)
     return result
 
@@ -349,11 +371,10 @@ def _by_patient(n_pat, p, mask, which, *columns):
 def _max_by_patient(n_pat, p, mask, values):
     """Largest masked value of each patient (NaN where none); ``p`` is sorted."""
     out = np.full(n_pat, np.nan)
-    idx = np.flatnonzero(mask)
-    if idx.size:
-        pp = p[idx]
+    pp = p[mask]
+    if pp.size:
         starts = np.flatnonzero(np.r_[True, pp[1:] != pp[:-1]])
-        out[pp[starts]] = np.maximum.reduceat(values[idx], starts)
+        out[pp[starts]] = np.maximum.reduceat(values[mask], starts)
     return out
 
 

@@ -21,7 +21,6 @@ as reading the table from a file.
 from __future__ import annotations
 
 import io
-import json
 import numpy as np
 import pandas as pd
 
@@ -29,7 +28,16 @@ from .audit import record_audit
 from .errors import AnalyticsError, SessionImportConflictError, SessionValidationError
 from .loading import RawTable, raw_table_from_frame
 from .sessions import ADVERSE_EVENTS, TIME_POINTS, SessionReport, validate_sessions
-from .store import ImportResult, _py, _warning_summary
+from .store import (
+    ImportResult,
+    _arrow_batches,
+    _conflict_table,
+    _revert,
+    _StoredTable,
+    _value_changes,
+    _warning_summary,
+    _write_corrections,
+)
 from .store_backends import store_backend
 from .store_connection import default_db_path, open_store, reports_store_errors, utc_now as _now
 
@@ -51,6 +59,9 @@ _TEXT_COLUMNS = ["session_date", "episode", "route", "dissociation_scale", "adve
 SESSION_VALUE_COLUMNS = ["session_date", "day", "episode", "route", *_REAL_COLUMNS, *_VITALS, "spo2_lowest",
                          "dissociation", "dissociation_scale", "sedation_moaas", "minutes_monitored",
                          "adverse_events", "completed", "attributes"]
+#: The sessions table for the import, conflict and revert logic shared with questionnaires (analytics/store.py).
+_SESSIONS = _StoredTable("sessions", "session_corrections", "session_id", tuple(SESSION_VALUE_COLUMNS), "sessions",
+                         "table", {"table": "sessions"})
 _CANONICAL_ONLY = {"session_number", "line", *(f"ae_{k}" for k in ADVERSE_EVENTS)}
 
 
@@ -217,22 +228,10 @@ def _write_sessions(con, new, report: SessionReport, name, digest, source_format
     stored = _stored_sessions(con)
     merged = new.merge(stored, on=["patient_id", "occasion"], how="left", suffixes=("", "_stored"), indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
-    differs = np.zeros(len(merged), bool)
-    changes = []
-    for c in SESSION_VALUE_COLUMNS:  # columns, not rows
-        a, b = merged[c], merged[f"{c}_stored"]
-        diff = ~is_new & ~((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy(dtype=bool)
-        differs |= diff
-        if diff.any():
-            changes.append(pd.DataFrame({
-                "line": merged.loc[diff, "line"].to_numpy(), "patient_id": merged.loc[diff, "patient_id"].to_numpy(),
-                "occasion": merged.loc[diff, "occasion"].to_numpy(), "column": c,
-                "stored": merged.loc[diff, f"{c}_stored"].astype("str").to_numpy(),
-                "new": merged.loc[diff, c].astype("str").to_numpy()}))
+    differs, changes = _value_changes(merged, is_new, SESSION_VALUE_COLUMNS)  # as for questionnaires
     unchanged = int((~is_new & ~differs).sum())
     if differs.any() and not accept:
-        table = pd.concat(changes, ignore_index=True).sort_values(["line", "column"], ignore_index=True)
-        raise SessionImportConflictError(table, name)
+        raise SessionImportConflictError(_conflict_table(changes), name)
 
     # the store and the table together must still be valid (one time axis, no two sessions at one time)
     replaced = set(merged.loc[differs, "id"].astype("int64"))
@@ -252,20 +251,11 @@ def _write_sessions(con, new, report: SessionReport, name, digest, source_format
         (name, digest, source_format, mapping, user, _now(), int(report.counts.get("rows_read", 0)), len(warnings),
          _warning_summary(warnings))).fetchone()[0]
     cols = ["patient_id", "occasion", *SESSION_VALUE_COLUMNS]
-    added = new[is_new]
-    if len(added):
-        con.insert_rows(
-            "sessions", [*cols, "import_id"],
-            (tuple(_py(v) for v in row) + (import_id,) for row in added[cols].itertuples(index=False, name=None)))
-    for row in merged[differs].to_dict("records"):  # corrections are few; each keeps its own history row
-        old = {c: _py(row[f"{c}_stored"]) for c in SESSION_VALUE_COLUMNS}
-        values = {c: _py(row[c]) for c in SESSION_VALUE_COLUMNS}
-        con.execute("INSERT INTO session_corrections (session_id, patient_id, occasion, import_id, old_values, "
-                    "new_values) VALUES (?, ?, ?, ?, ?, ?)",
-                    (int(row["id"]), row["patient_id"], row["occasion"], import_id, json.dumps(old),
-                     json.dumps(values)))
-        con.execute(f"UPDATE sessions SET {', '.join(f'{c} = ?' for c in SESSION_VALUE_COLUMNS)} WHERE id = ?",
-                    (*values.values(), int(row["id"])))
+    added = new.loc[is_new, cols].reset_index(drop=True)
+    added["import_id"] = import_id
+    # the same bulk path as questionnaires: Arrow columns, staged and inserted by the backend
+    con.insert_table("sessions", _arrow_batches(added))
+    _write_corrections(con, _SESSIONS, merged[differs], import_id)
     counts = dict(added=int(is_new.sum()), unchanged=unchanged, corrected=int(differs.sum()))
     if counts["added"] == 0 and counts["corrected"] == 0:
         con.execute("DELETE FROM imports WHERE id = ?", (import_id,))
@@ -294,56 +284,7 @@ def revert_session_import(import_id: int, *, db=None, user: str = "local") -> in
 
     Refused when a later, unreverted import corrected the same sessions: revert that first.
     """
-    con = open_store(db, create=False)
-    try:
-        con.begin_write()
-        try:
-            row = con.execute("SELECT kind, reverted_by, file_name, data_table FROM imports WHERE id = ?",
-                              (import_id,)).fetchone()
-            if row is None:
-                raise AnalyticsError(f"there is no import {import_id}; list them with: python -m analytics imports")
-            kind, reverted_by, file_name, table = row
-            if table != "sessions":
-                raise AnalyticsError(f"import {import_id} imported questionnaires, not sessions.")
-            if kind != "import":
-                raise AnalyticsError(f"entry {import_id} is itself a revert; import the table again instead.")
-            if reverted_by is not None:
-                raise AnalyticsError(f"import {import_id} was already reverted (entry {reverted_by}).")
-            later = con.execute(
-                "SELECT DISTINCT c.import_id FROM session_corrections c JOIN sessions s ON s.id = c.session_id "
-                "WHERE c.import_id > ? AND c.reverted_by IS NULL AND (s.import_id = ? OR c.session_id IN "
-                "(SELECT session_id FROM session_corrections WHERE import_id = ?))",
-                (import_id, import_id, import_id)).fetchall()
-            if later:
-                ids = ", ".join(str(r[0]) for r in later)
-                raise AnalyticsError(f"import(s) {ids} later corrected sessions of import {import_id}; revert those "
-                                     "first.")
-            revert_id = con.execute(
-                "INSERT INTO imports (id, kind, data_table, file_name, sha256, source_format, user, started_at, "
-                "reverts) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'revert', 'sessions', ?, '', "
-                "'revert', ?, ?, ?) RETURNING id",
-                (f"revert of import {import_id} ({file_name})", user, _now(), import_id)).fetchone()[0]
-            restored = 0
-            for s_id, old in con.execute("SELECT session_id, old_values FROM session_corrections WHERE import_id = ? "
-                                         "ORDER BY id DESC", (import_id,)).fetchall():
-                values = json.loads(old)
-                con.execute(f"UPDATE sessions SET {', '.join(f'{c} = ?' for c in values)} WHERE id = ?",
-                            (*values.values(), s_id))
-                restored += 1
-            con.execute("UPDATE session_corrections SET reverted_by = ? WHERE import_id = ?", (revert_id, import_id))
-            removed = con.execute("DELETE FROM sessions WHERE import_id = ?", (import_id,)).rowcount
-            con.execute("UPDATE imports SET removed = ?, restored = ?, finished_at = ? WHERE id = ?",
-                        (removed, restored, _now(), revert_id))
-            con.execute("UPDATE imports SET reverted_by = ? WHERE id = ?", (revert_id, import_id))
-            record_audit("revert", {"table": "sessions", "import_id": import_id, "revert_id": revert_id,
-                                    "file": file_name, "removed": removed, "restored": restored}, con=con, user=user)
-            con.execute("COMMIT")
-            return revert_id
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-    finally:
-        con.close()
+    return _revert(import_id, _SESSIONS, db=db, user=user)
 
 
 # ----------------------------------------------------------------------------- reading

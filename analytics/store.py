@@ -36,6 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .audit import list_audit, record_audit
 from .errors import (
@@ -58,7 +59,15 @@ from .store_connection import (
     store_error,
     utc_now,
 )
-from .store_snapshot import read_snapshot, read_snapshot_rows, snapshot_directory, snapshot_key, write_snapshot
+from .store_snapshot import (
+    SnapshotWriter,
+    read_snapshot,
+    read_snapshot_rows,
+    snapshot_directory,
+    snapshot_key,
+    snapshot_row_groups,
+    write_snapshot,
+)
 from .store_schema import (DERIVED_SCORE_COLUMNS, INT_COLUMNS, MIGRATIONS, SCHEMA_VERSION, SCORE_COLUMNS, VALUE_COLUMNS,
                            sql_statements)
 from .study_keys import load_study_key, save_study_key
@@ -332,6 +341,7 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
     con = open_store(db)
     try:
         con.begin_write()  # one writer at a time; readers carry on (WAL; MVCC in PostgreSQL)
+        after = None
         try:
             result, after = _write_import(con, path, new, report, name, digest, source_format, mapping,
                                           accept_corrections, user, notes, say)
@@ -347,6 +357,8 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
             record_audit("import refused", {**facts, "reason": type(exc).__name__}, con=con, user=user)
             raise
         except BaseException:
+            if after is not None and after[0] is not None:  # written for a state that is not committed
+                after[0].discard()
             if con.in_transaction:  # SQLite may already have rolled back (a full disk does)
                 con.execute("ROLLBACK")
             raise
@@ -354,7 +366,9 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
         con.close()
     if after is not None:  # what was validated inside the transaction, for the readers of this state
         say("writing the columnar snapshot for fast reads", 0.95)
-        _save_snapshot(path, key, *after)
+        snapshot, counts, fingerprint = after
+        if snapshot is not None:
+            snapshot.publish(key, counts=counts, fingerprint=fingerprint)
     say("done", 1.0)
     return result
 
@@ -369,18 +383,91 @@ def _as_raw_table(source) -> RawTable:
     return read_table(source)
 
 
-def _compare(new: pd.DataFrame, stored: pd.DataFrame):
-    """Match the file's questionnaires with stored ones: which are new, which differ, and the changed values."""
-    merged = new.merge(stored, on=["patient_id", "occasion"], how="left", suffixes=("", "_stored"),
-                       indicator=True)
-    is_new = (merged["_merge"] == "left_only").to_numpy()
+def _matching_stored(con, path, key: str, new: pd.DataFrame) -> pa.Table:
+    """The stored rows that have the key (patient, occasion) of one of the file's questionnaires, aligned with
+    ``new``: row i is the stored row of ``new``'s row i, or all null when that questionnaire is new.
+
+    Read from the columnar snapshot of this state a row group at a time; each group's keys are looked up in
+    the file's keys by hash (Arrow's ``index_in``, no Python value per row) and only its matching rows are kept:
+    memory follows the file, not the store.  Without a usable snapshot, from the database.
+    """
+    patient_codes, patients = pd.factorize(new["patient_id"])
+    occasion_codes, occasions = pd.factorize(new["occasion"])
+    patient_set = pa.array(np.asarray(patients, dtype=object), pa.large_string())
+    occasion_set = pa.array(np.asarray(occasions, dtype=object), pa.large_string())
+    width = max(len(occasions), 1)
+    # one integer per questionnaire of the file; the file's keys are unique, so its position is its row
+    key_set = pa.array(patient_codes.astype("int64") * width + occasion_codes)
+
+    def matches(table: pa.Table):
+        p = pc.index_in(table["patient_id"].cast(pa.large_string()), value_set=patient_set).cast(pa.int64())
+        o = pc.index_in(table["occasion"].cast(pa.large_string()), value_set=occasion_set).cast(pa.int64())
+        at = pc.index_in(pc.add(pc.multiply(p, width), o), value_set=key_set)
+        hit = pc.is_valid(at)
+        if pc.all(hit).as_py() is not False:  # every stored row of this group is in the file (a re-import)
+            return table, at
+        return table.filter(hit), at.filter(hit)
+
+    parts = _snapshot_matches(path, key, matches)
+    if parts is None:
+        parts = [matches(pa.Table.from_pandas(_stored_rows(con), preserve_index=False))]
+    parts = [(t.select(_ROW_COLUMNS), at) for t, at in parts if t.num_rows]
+    if not parts:
+        return None  # nothing of the file is stored yet
+    stored = pa.concat_tables([t for t, _ in parts], promote_options="permissive")
+    found = np.concatenate([at.to_numpy(zero_copy_only=False) for _, at in parts]).astype("int64")
+    if len(found) == len(new) and (found == np.arange(len(new))).all():
+        return stored  # already in the file's order (the same file again): nothing to move
+    order = np.full(len(new), -1, dtype="int64")
+    order[found] = np.arange(len(found))
+    return stored.take(pa.array(order, mask=order < 0))
+
+
+def _snapshot_matches(path, key: str, matches) -> list | None:
+    """``matches`` applied to each row group of the snapshot's stored rows; None without a usable snapshot."""
+    groups = snapshot_row_groups(snapshot_directory(path), key)
+    if groups is None:
+        return None
+    try:
+        return [matches(group()) for group in groups]
+    except (OSError, pa.ArrowException):  # a damaged snapshot: the database is the record
+        return None
+
+
+def _compare(new: pd.DataFrame, stored: pa.Table | None):
+    """Match the file's questionnaires with stored ones: which are new, which differ, and the changed values.
+
+    ``stored`` is aligned with ``new`` (see :func:`_matching_stored`): the values are compared column by column.
+    """
+    merged = new.reset_index(drop=True)  # copy on write: the columns added below do not change ``new``
+    if stored is None:  # nothing of the file is stored yet: all new, nothing to compare
+        for c in ("id", "import_id"):
+            merged[c] = pd.arrays.IntegerArray(np.zeros(len(new), "int64"), np.ones(len(new), bool))
+        return merged, np.ones(len(new), bool), np.zeros(len(new), bool), []
+    else:
+        is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
+        frame = stored.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype(
+            na_value=np.nan), pa.string(): pd.StringDtype(na_value=np.nan)}.get)
+        for c in ("id", "import_id"):
+            merged[c] = frame[c].astype("Int64")
+        for c in VALUE_COLUMNS:
+            merged[f"{c}_stored"] = frame[c].astype(merged[c].dtype)
+        del frame
     _keep_stored_where_blank(merged, is_new)
-    new = new.assign(**{c: merged[c].set_axis(new.index) for c in VALUE_COLUMNS})  # checked with the store below
+    differs, changes = _value_changes(merged, is_new, VALUE_COLUMNS)
+    return merged, is_new, differs, changes
+
+
+def _value_changes(merged: pd.DataFrame, is_new: np.ndarray, value_columns: list[str]):
+    """Which stored rows the file changes (``<column>`` against ``<column>_stored``, column by column, a missing
+    value equal only to a missing one), and one table per changed column: line, patient, occasion, column,
+    stored and new value.  Shared by every table of the store (questionnaires, sessions)."""
     differs = np.zeros(len(merged), bool)
     changes = []
-    for c in VALUE_COLUMNS:
+    old = ~is_new
+    for c in value_columns:
         a, b = merged[c], merged[f"{c}_stored"]
-        diff = ~is_new & ~((a == b).fillna(False) | (a.isna() & b.isna())).to_numpy()
+        diff = old & ~((a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy(dtype=bool))
         differs |= diff
         if diff.any():
             changes.append(pd.DataFrame({
@@ -388,7 +475,38 @@ def _compare(new: pd.DataFrame, stored: pd.DataFrame):
                 "occasion": merged.loc[diff, "occasion"].to_numpy(), "column": c,
                 "stored": merged.loc[diff, f"{c}_stored"].astype("str").to_numpy(),
                 "new": merged.loc[diff, c].astype("str").to_numpy()}))
-    return merged, is_new, differs, changes
+    return differs, changes
+
+
+def _conflict_table(changes: list[pd.DataFrame]) -> pd.DataFrame:
+    return pd.concat(changes, ignore_index=True).sort_values(["line", "column"], ignore_index=True)
+
+
+@dataclass(frozen=True)
+class _StoredTable:
+    """What differs between the store's tables of imported rows (the import, conflict and revert logic is shared)."""
+
+    table: str
+    corrections: str
+    corrected_id: str
+    value_columns: tuple
+    noun: str
+    source: str
+    audit: dict
+
+
+def _write_corrections(con, spec: _StoredTable, corrected: pd.DataFrame, import_id: int) -> None:
+    """New values over stored ones; each old value kept in the table's corrections (few rows: one by one)."""
+    columns = list(spec.value_columns)
+    for row in corrected.to_dict("records"):
+        old = {c: _py(row[f"{c}_stored"]) for c in columns}
+        new_values = {c: _py(row[c]) for c in columns}
+        con.execute(f"INSERT INTO {spec.corrections} ({spec.corrected_id}, patient_id, occasion, import_id, "
+                    "old_values, new_values) VALUES (?, ?, ?, ?, ?, ?)",
+                    (int(row["id"]), row["patient_id"], row["occasion"], import_id, json.dumps(old),
+                     json.dumps(new_values)))
+        con.execute(f"UPDATE {spec.table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+                    (*new_values.values(), int(row["id"])))
 
 
 def _write_import(con, path, new, report, name, digest, source_format, mapping, accept, user, notes, say):
@@ -396,14 +514,13 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     snapshot of the new state needs (report, rows, fingerprint)."""
     key = _store_state(con)
     say("comparing with the store", 0.35)
-    # only the file's patients can match: memory follows the file, not the store
-    mine = _rows_now(con, path, key, patients=pd.unique(new["patient_id"]))
+    # only the file's questionnaires can match: memory follows the file, not the store
+    mine = _matching_stored(con, path, key, new)
     merged, is_new, differs, changes = _compare(new, mine)
     del mine
     unchanged = int((~is_new & ~differs).sum())
     if differs.any() and not accept:
-        table = pd.concat(changes, ignore_index=True).sort_values(["line", "column"], ignore_index=True)
-        raise ImportConflictError(table, name)
+        raise ImportConflictError(_conflict_table(changes), name)
     rows_read = int(report.counts.get("rows_read", 0))
     warnings = report.warnings
     if not is_new.any() and not differs.any():
@@ -431,66 +548,67 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
         for c in VALUE_COLUMNS:
             stored[c] = stored[c].copy()
             stored.iloc[at, stored.columns.get_loc(c)] = corrected[c].to_numpy()
-    added = merged.loc[is_new, ["patient_id", "occasion", *VALUE_COLUMNS]].reset_index(drop=True)
+    # all new (an empty store, or none of the file's questionnaires stored): the file's columns as they are
+    # (copy on write), not a filtered copy; memory follows the file
+    added = merged[["patient_id", "occasion", *VALUE_COLUMNS]] if is_new.all() else \
+        merged.loc[is_new, ["patient_id", "occasion", *VALUE_COLUMNS]].reset_index(drop=True)
     added.insert(0, "id", np.arange(next_id, next_id + len(added), dtype="int64"))
     added["import_id"] = import_id
-    combined = pd.concat([stored[_ROW_COLUMNS], added[_ROW_COLUMNS]], ignore_index=True)
-    del stored
-    together = _validate_rows(combined)
-    if not together.ok:
-        raise QuestionnaireValidationError(
-            together.errors.assign(line=None, problem="with the questionnaires already in the store: "
-                                   + together.errors["problem"]), name)
-
-    say(f"writing {len(added):,} questionnaire(s) to the store", 0.6)
-    if len(added):
-        _insert_rows(con, added, lambda done: say(f"writing {len(added):,} questionnaire(s) to the store",
-                                                  0.6 + 0.3 * done / len(added)))
-    for row in corrected.to_dict("records"):  # corrections are few; each keeps its own history row
-        old = {c: _py(row[f"{c}_stored"]) for c in VALUE_COLUMNS}
-        new_values = {c: _py(row[c]) for c in VALUE_COLUMNS}
-        con.execute("INSERT INTO corrections (questionnaire_id, patient_id, occasion, import_id, old_values, "
-                    "new_values) VALUES (?, ?, ?, ?, ?, ?)",
-                    (int(row["id"]), row["patient_id"], row["occasion"], import_id, json.dumps(old),
-                     json.dumps(new_values)))
-        con.execute(f"UPDATE questionnaires SET {', '.join(f'{c} = ?' for c in VALUE_COLUMNS)} WHERE id = ?",
-                    (*new_values.values(), int(row["id"])))
-    counts = dict(added=int(is_new.sum()), unchanged=unchanged, corrected=int(differs.sum()))
-    con.execute("UPDATE imports SET added = ?, unchanged = ?, corrected = ?, finished_at = ? WHERE id = ?",
-                (counts["added"], counts["unchanged"], counts["corrected"], utc_now(), import_id))
+    added = added[_ROW_COLUMNS]
+    combined = pd.concat([stored[_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
+    del stored, merged
+    # the new rows are staged (SQLite: written to a staging file in a thread) while the check below runs
+    staged = con.stage_rows(_arrow_batches(added))
+    snapshot = None
+    try:
+        together = _validate_rows(combined)
+        if not together.ok:
+            raise QuestionnaireValidationError(
+                together.errors.assign(line=None, problem="with the questionnaires already in the store: "
+                                       + together.errors["problem"]), name)
+        # what was validated is the next reader's snapshot: its files are written while the rows go in
+        snapshot = SnapshotWriter(snapshot_directory(path), import_id, frame=together.frame, errors=together.errors,
+                                  warnings=together.warnings, rows=combined[_ROW_COLUMNS])
+        del combined
+        say(f"writing {len(added):,} questionnaire(s) to the store", 0.6)
+        con.insert_staged("questionnaires", staged)
+        _write_corrections(con, _questionnaires(), corrected, import_id)
+        counts = dict(added=int(is_new.sum()), unchanged=unchanged, corrected=int(differs.sum()))
+        con.execute("UPDATE imports SET added = ?, unchanged = ?, corrected = ?, finished_at = ? WHERE id = ?",
+                    (counts["added"], counts["unchanged"], counts["corrected"], utc_now(), import_id))
+        fingerprint = _fingerprint(con)
+    except BaseException:
+        staged.cancel()
+        if snapshot is not None:
+            snapshot.discard()
+        raise
     result = ImportResult(import_id, name, digest, rows_read, counts["added"], counts["unchanged"],
                           counts["corrected"], len(warnings), report)
-    return result, (together, combined, _fingerprint(con))
+    return result, (snapshot, together.counts, fingerprint)
 
 
-_INSERT_BLOCK = 100_000
+_INSERT_BLOCK = 500_000
 
 
-def _insert_rows(con, rows: pd.DataFrame, done) -> None:
-    """Insert the rows in blocks; each column becomes Python values at once (None for missing), not cell by cell."""
-    columns = list(rows.columns)
+def _arrow_batches(rows: pd.DataFrame):
+    """The rows as Arrow tables of at most ``_INSERT_BLOCK`` rows, each made when the backend asks for it (so a
+    large import holds one block in Arrow form at a time, beside the frame)."""
     for start in range(0, len(rows), _INSERT_BLOCK):
-        block = rows.iloc[start:start + _INSERT_BLOCK]
-        con.insert_rows("questionnaires", columns, zip(*(_python_values(block[c]) for c in columns)))
-        done(min(start + _INSERT_BLOCK, len(rows)))
+        yield _arrow_rows(rows.iloc[start:start + _INSERT_BLOCK])
 
 
-def _python_values(col: pd.Series) -> list:
-    """The column as a list of Python values both backends bind directly (int, str, None)."""
-    values = col.array
-    if isinstance(values, pd.arrays.IntegerArray):
-        out = values._data.astype(object)
-        out[values._mask] = None
-        return out.tolist()
-    if col.name in _FEW_DISTINCT:  # one Python string per distinct value, shared by its rows
-        codes, uniques = pd.factorize(col)
-        return np.append(np.asarray(uniques, dtype=object), None)[codes].tolist()
-    if col.dtype.kind in "iu":
-        return col.tolist()
-    return col.astype(object).where(col.notna(), None).tolist()
-
-
-_FEW_DISTINCT = frozenset({"occasion", "assessment_date", "treatment_start_date", "attributes"})
+def _arrow_rows(rows: pd.DataFrame) -> pa.Table:
+    """The rows as an Arrow table: integers as int64, text as string, missing as null."""
+    columns = {}
+    for c in rows.columns:
+        col = rows[c]
+        if col.dtype.kind in "iu" or isinstance(col.dtype, pd.Int64Dtype):
+            columns[c] = pa.array(col.array, type=pa.int64(), from_pandas=True)
+        elif col.dtype.kind == "f" or isinstance(col.dtype, pd.Float64Dtype):
+            columns[c] = pa.array(col.array, type=pa.float64(), from_pandas=True)
+        else:
+            columns[c] = pa.array(col.array, type=pa.large_string(), from_pandas=True)
+    return pa.table(columns)
 
 
 def _keep_stored_where_blank(merged: pd.DataFrame, is_new: np.ndarray) -> None:
@@ -564,53 +682,72 @@ def revert_import(import_id: int, *, db=None, user: str = "local") -> int:
 
     if is_session_import(import_id, db=db):
         return revert_session_import(import_id, db=db, user=user)
+    revert_id = _revert(import_id, _questionnaires(), db=db, user=user)
+    _refresh_snapshot(db)
+    return revert_id
+
+
+def _questionnaires() -> _StoredTable:
+    # built when asked: VALUE_COLUMNS may grow (a schema step adding instruments)
+    return _StoredTable("questionnaires", "corrections", "questionnaire_id", tuple(VALUE_COLUMNS), "questionnaires",
+                        "file", {})
+
+
+def _revert(import_id: int, spec: _StoredTable, *, db, user: str) -> int:
+    """Revert an import of ``spec.table`` in one transaction; returns the revert's history entry.  Shared by
+    questionnaires and sessions: remove the rows the import added, restore the values it corrected (newest
+    first), mark its corrections and the import as reverted, record the revert and audit it."""
     con = open_store(db, create=False)
     try:
         con.begin_write()
         try:
-            row = con.execute("SELECT kind, reverted_by, file_name FROM imports WHERE id = ?", (import_id,)).fetchone()
+            row = con.execute("SELECT kind, reverted_by, file_name, data_table FROM imports WHERE id = ?",
+                              (import_id,)).fetchone()
             if row is None:
                 raise AnalyticsError(f"there is no import {import_id}; list them with: python -m analytics imports")
-            kind, reverted_by, file_name = row
+            kind, reverted_by, file_name, table = row
+            if spec.table == "sessions" and table != "sessions":
+                raise AnalyticsError(f"import {import_id} imported questionnaires, not sessions.")
             if kind != "import":
-                raise AnalyticsError(f"entry {import_id} is itself a revert; import the file again instead.")
+                raise AnalyticsError(f"entry {import_id} is itself a revert; import the {spec.source} again instead.")
             if reverted_by is not None:
                 raise AnalyticsError(f"import {import_id} was already reverted (entry {reverted_by}).")
+            c_id = spec.corrected_id
             later = con.execute(
-                "SELECT DISTINCT c.import_id FROM corrections c JOIN questionnaires q ON q.id = c.questionnaire_id "
-                "WHERE c.import_id > ? AND c.reverted_by IS NULL AND (q.import_id = ? OR c.questionnaire_id IN "
-                "(SELECT questionnaire_id FROM corrections WHERE import_id = ?))",
+                f"SELECT DISTINCT c.import_id FROM {spec.corrections} c JOIN {spec.table} q ON q.id = c.{c_id} "
+                f"WHERE c.import_id > ? AND c.reverted_by IS NULL AND (q.import_id = ? OR c.{c_id} IN "
+                f"(SELECT {c_id} FROM {spec.corrections} WHERE import_id = ?))",
                 (import_id, import_id, import_id)).fetchall()
             if later:
                 ids = ", ".join(str(r[0]) for r in later)
-                raise AnalyticsError(f"import(s) {ids} later corrected questionnaires of import {import_id}; "
+                raise AnalyticsError(f"import(s) {ids} later corrected {spec.noun} of import {import_id}; "
                                      f"revert those first.")
             revert_id = con.execute(
-                "INSERT INTO imports (id, kind, file_name, sha256, source_format, user, started_at, reverts) "
-                "VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'revert', ?, '', 'revert', ?, ?, ?) "
-                "RETURNING id",
-                (f"revert of import {import_id} ({file_name})", user, utc_now(), import_id)).fetchone()[0]
+                "INSERT INTO imports (id, kind, data_table, file_name, sha256, source_format, user, started_at, "
+                "reverts) VALUES ((SELECT coalesce(max(id), 0) + 1 FROM imports), 'revert', ?, ?, '', 'revert', ?, "
+                "?, ?) RETURNING id",
+                (spec.table, f"revert of import {import_id} ({file_name})", user, utc_now(), import_id)).fetchone()[0]
             restored = 0
-            for q_id, old in con.execute("SELECT questionnaire_id, old_values FROM corrections WHERE import_id = ? "
+            for q_id, old in con.execute(f"SELECT {c_id}, old_values FROM {spec.corrections} WHERE import_id = ? "
                                          "ORDER BY id DESC", (import_id,)).fetchall():
                 values = json.loads(old)
-                con.execute(f"UPDATE questionnaires SET {', '.join(f'{c} = ?' for c in values)} WHERE id = ?",
+                con.execute(f"UPDATE {spec.table} SET {', '.join(f'{c} = ?' for c in values)} WHERE id = ?",
                             (*values.values(), q_id))
                 restored += 1
-            con.execute("UPDATE corrections SET reverted_by = ? WHERE import_id = ?", (revert_id, import_id))
-            removed = con.execute("DELETE FROM questionnaires WHERE import_id = ?", (import_id,)).rowcount
+            con.execute(f"UPDATE {spec.corrections} SET reverted_by = ? WHERE import_id = ?", (revert_id, import_id))
+            removed = con.execute(f"DELETE FROM {spec.table} WHERE import_id = ?", (import_id,)).rowcount
             con.execute("UPDATE imports SET removed = ?, restored = ?, finished_at = ? WHERE id = ?",
                         (removed, restored, utc_now(), revert_id))
             con.execute("UPDATE imports SET reverted_by = ? WHERE id = ?", (revert_id, import_id))
-            record_audit("revert", {"import_id": import_id, "revert_id": revert_id, "file": file_name,
+            record_audit("revert", {**spec.audit, "import_id": import_id, "revert_id": revert_id, "file": file_name,
                                     "removed": removed, "restored": restored}, con=con, user=user)
             con.execute("COMMIT")
         except BaseException:
-            con.execute("ROLLBACK")
+            if con.in_transaction:
+                con.execute("ROLLBACK")
             raise
     finally:
         con.close()
-    _refresh_snapshot(db)
     return revert_id
 
 

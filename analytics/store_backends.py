@@ -11,7 +11,9 @@ one writer at a time          ``BEGIN IMMEDIATE``                 ``BEGIN`` + ``
                                                                   (released by COMMIT, ROLLBACK or a dead client)
 one consistent read           ``BEGIN`` (WAL snapshot)            ``BEGIN ISOLATION LEVEL REPEATABLE READ``
 schema version                ``PRAGMA user_version``             table ``store_schema_version``
-bulk insert                   ``executemany``                     ``COPY ... FROM STDIN``
+bulk insert of an Arrow table  ADBC bulk ingest into a staging    ``COPY ... FROM STDIN`` of CSV written by
+                              file, then ``INSERT ... SELECT``    Arrow (columns, not Python rows)
+                              from it inside the transaction
 columnar read                 ``read_sql_query``                  ``COPY (SELECT ...) TO STDOUT`` read by Arrow
 audit rows cannot change      triggers                            triggers (and roles: see README, deployment)
 backup before a migration     a copy of the file                  none needed: DDL is transactional there; the
@@ -29,10 +31,13 @@ from __future__ import annotations
 
 import functools
 import io
+import itertools
 import os
 import re
 import sqlite3
+import threading
 import time
+import uuid
 import warnings
 from abc import ABC, abstractmethod
 from datetime import datetime
@@ -48,6 +53,7 @@ __all__ = [
     "POSTGRES_WRITE_WAIT_S",
     "StoreBackend",
     "SQLiteBackend",
+    "StagedRows",
     "PostgresBackend",
     "store_backend",
     "is_postgres_url",
@@ -124,6 +130,10 @@ class StoreBackend(ABC):
     def backup_before_migration(self, con, version: int) -> None:
         """Keep a copy of a store about to be migrated from ``version`` (outside any transaction)."""
 
+    def staging_file(self) -> Path:
+        """A scratch file for a bulk insert (SQLite only; called while holding the store's write lock)."""
+        raise NotImplementedError
+
     def reset_row_numbers(self, con, table: str) -> None:
         """After rows were inserted with their own ``id``: new rows are numbered after them (a copied store)."""
 
@@ -159,7 +169,50 @@ class _StoreConnection(ABC):
 
     @abstractmethod
     def insert_rows(self, table: str, columns: list[str], rows) -> None:
-        """Insert many rows (tuples of Python values, None for NULL) inside the open transaction."""
+        """Insert rows given as tuples of Python values (None for NULL) inside the open transaction (few rows,
+        or rows read from another store); bulk data goes through :meth:`insert_table`."""
+
+    def stage_rows(self, batches) -> "StagedRows":
+        """Start preparing a bulk insert of ``batches`` (an iterable of Arrow tables whose columns are named as
+        the table's; nulls are NULL) while the caller goes on (SQLite: written to a staging file in a thread);
+        :meth:`insert_staged` then inserts them.  Nothing is written to the store before that."""
+        return StagedRows(batches)
+
+    @abstractmethod
+    def insert_staged(self, table: str, staged: "StagedRows") -> int:
+        """Insert rows staged by :meth:`stage_rows` inside the open transaction; returns how many."""
+
+    def insert_table(self, table: str, batches) -> int:
+        """Insert the rows of Arrow tables (see :meth:`stage_rows`) inside the open transaction."""
+        return self.insert_staged(table, self.stage_rows(batches))
+
+
+class StagedRows:
+    """Rows on their way into a table: the batches themselves, or (SQLite) a staging file being written."""
+
+    def __init__(self, batches, thread: threading.Thread | None = None, staging: Path | None = None):
+        self.batches = batches
+        self.thread = thread
+        self.staging = staging
+        self.rows = 0
+        self.columns: list[str] = []
+        self.error: BaseException | None = None
+
+    def cancel(self) -> None:
+        """The import stops: wait for the staging thread (it cannot be interrupted) and drop its error."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        self.error = None
+
+    def wait(self) -> None:
+        """Until the staging file is written; its error, if any, raised here."""
+        if self.thread is not None:
+            self.thread.join()
+            self.thread = None
+        if self.error is not None:
+            error, self.error = self.error, None
+            raise error
 
 
 # ----------------------------------------------------------------------------- SQLite
@@ -208,6 +261,98 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
     def insert_rows(self, table: str, columns: list[str], rows) -> None:
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                          rows)
+
+    def stage_rows(self, batches) -> StagedRows:
+        # Binding Python values one by one (executemany) cost 60% of a large import.  Instead the ADBC SQLite
+        # driver writes the Arrow columns into a staging file (in C, no Python object per cell; no journal: it is
+        # scratch), in a thread while the import goes on checking; insert_staged then attaches the file and copies
+        # from it with one INSERT ... SELECT inside this connection's transaction, so the import stays all or
+        # nothing: a killed process leaves the store as it was and at most a staging file, removed by the next
+        # import.  The driver has its own copy of SQLite: only one of the two ever opens the staging file at a time
+        # (the thread has closed it before this connection attaches it), and the driver never opens the store.
+        staged = StagedRows(None, staging=self.backend.staging_file())
+        self._attached.append((None, staged.staging))  # removed at close whatever happens
+
+        def ingest():
+            try:
+                staged.rows, staged.columns = _ingest_staging(staged.staging, batches)
+            except BaseException as exc:  # raised in the importing thread by wait()
+                staged.error = exc
+
+        staged.thread = threading.Thread(target=ingest, name="outcomes-staging", daemon=True)
+        staged.thread.start()
+        return staged
+
+    def insert_staged(self, table: str, staged: StagedRows) -> int:
+        staged.wait()
+        if staged.rows == 0:
+            return 0
+        alias = f"staging{len(self._attached)}"
+        self.execute(f"ATTACH DATABASE ? AS {alias}", (str(staged.staging),))
+        self._attached.append((alias, staged.staging))
+        names = ", ".join(staged.columns)
+        # a page cache large enough for the table's and its indexes' growing pages (SQLite's default 2 MB spills
+        # them to the WAL and reads them back over and over); memory is taken only as pages are touched
+        self.execute(f"PRAGMA main.cache_size = -{_BULK_CACHE_KIB}")
+        self.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {alias}.rows ORDER BY rowid")
+        return staged.rows
+
+    @property
+    def _attached(self) -> list:
+        if not hasattr(self, "_staging"):
+            self._staging = []
+        return self._staging
+
+    def close(self) -> None:
+        # a staging file can be detached only outside a transaction: after COMMIT or ROLLBACK, i.e. here
+        for alias, staging in getattr(self, "_staging", []):
+            try:
+                if alias is not None and not self.in_transaction:
+                    self.execute(f"DETACH DATABASE {alias}")
+            except sqlite3.Error:
+                pass
+            _remove_staging(staging)
+        self._staging = []
+        super().close()
+
+
+#: KiB of page cache while bulk inserting (see insert_table).
+_BULK_CACHE_KIB = 256 * 1024
+
+
+def _ingest_staging(staging: Path, batches) -> tuple[int, list[str]]:
+    """Write Arrow tables into table ``rows`` of a new SQLite file through the ADBC driver, batch by batch.
+
+    Returns the number of rows and the column names."""
+    import adbc_driver_sqlite.dbapi as adbc
+    from adbc_driver_manager import Error as AdbcError
+
+    _remove_staging(staging)
+    written, columns = 0, []
+    try:
+        with adbc.connect(str(staging), autocommit=True) as stage:
+            with stage.cursor() as cur:
+                cur.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to recover if it is cut short
+                cur.execute("PRAGMA synchronous = OFF")
+                for batch in batches:
+                    if batch.num_rows:
+                        cur.adbc_ingest("rows", batch, mode="create_append")
+                        written += batch.num_rows
+                        columns = batch.column_names
+    except AdbcError as exc:  # e.g. the disk is full: as the sqlite3 error the store's messages understand
+        _remove_staging(staging)
+        raise sqlite3.OperationalError(str(exc)) from None
+    return written, columns
+
+
+def _remove_staging(staging: Path) -> None:
+    for path in (staging, staging.with_name(staging.name + "-journal")):
+        try:
+            path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:  # housekeeping: the next import tries again
+            pass
 
 
 class SQLiteBackend(StoreBackend):
@@ -282,6 +427,15 @@ class SQLiteBackend(StoreBackend):
         target = sqlite3.connect(backup)
         con.backup(target)  # a consistent copy, WAL included
         target.close()
+
+    def staging_file(self) -> Path:
+        # beside the store (same disk, same permissions).  Called under the write lock, so any other staging file
+        # of this store is left over from a killed import: removed here.
+        prefix = f".{self.path.name}.staging-"
+        for old in self.path.parent.glob(prefix + "*"):
+            if not old.name.startswith(f"{prefix}{os.getpid()}-"):  # not one this process attached
+                _remove_staging(old)
+        return self.path.with_name(f"{prefix}{os.getpid()}-{uuid.uuid4().hex[:8]}.sqlite")
 
     def change_stamp(self) -> tuple:
         path = self.path
@@ -434,6 +588,26 @@ class PostgresConnection(_StoreConnection):
         with self._con.cursor().copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
+
+    def insert_staged(self, table: str, staged: StagedRows) -> int:
+        from pyarrow import csv
+
+        # CSV written by Arrow, column by column; every value quoted and NULL left unquoted, so COPY tells a
+        # NULL from an empty text
+        options = csv.WriteOptions(include_header=False, quoting_style="all_valid")
+        batches = (batch for batch in staged.batches if batch.num_rows)
+        first = next(batches, None)
+        if first is None:
+            return 0
+        names = ", ".join(f'"{c}"' for c in first.column_names)
+        written = 0
+        with self._con.cursor().copy(f"COPY {table} ({names}) FROM STDIN (FORMAT csv)") as copy:
+            for batch in itertools.chain([first], batches):
+                buffer = io.BytesIO()
+                csv.write_csv(batch, buffer, write_options=options)
+                copy.write(buffer.getvalue())
+                written += batch.num_rows
+        return written
 
 
 class PostgresBackend(StoreBackend):

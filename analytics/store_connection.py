@@ -69,7 +69,7 @@ def open_store(path=None, *, create: bool = True):
     PostgreSQL: see :mod:`analytics.store_backends`.
 
     Returns a connection with ``execute`` and the methods of the store interface
-    (``begin_write``, ``read_frame``, ``read_columns``, ``insert_rows``; an
+    (``begin_write``, ``read_frame``, ``read_columns``, ``insert_rows``, ``insert_table``; an
     ``sqlite3.Connection`` for a file).
 
     Raises

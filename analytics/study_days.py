@@ -64,7 +64,7 @@ def derive_study_days(day, date, ep_start, episode, pcodes, complete, err: Probl
     """Study day within the episode: given day, else from the episode's start, else from its first scored
     questionnaire.  Days over :data:`DAY_LIMIT` are refused (NaN).  ``day`` is filled in place."""
     from_start = np.isnan(day) & ~np.isnan(date) & ~np.isnan(ep_start)
-    day[from_start] = date[from_start] - ep_start[from_start]
+    np.subtract(date, ep_start, out=day, where=from_start)  # in place: no copies of the rows selected
     rest = np.isnan(day) & ~np.isnan(date)
     if rest.any():
         unit = pcodes.astype(np.int64) * (EPISODE_LIMIT + 1) + episode
@@ -83,9 +83,13 @@ def time_key(day: np.ndarray, date: np.ndarray, episode: np.ndarray) -> np.ndarr
     questionnaire yet) after them, by date."""
     # in float64 and int64: episode blocks reach 2e7 (past float32's whole numbers, and int16 would wrap
     # from episode 3 on, sorting a third course before the first)
-    day = day.astype(np.float64, copy=False)
-    return np.where(np.isnan(day), date.astype(np.float64, copy=False) + _DATE_AFTER,
-                    day + (episode.astype(np.int64) - 1) * EPISODE_STRIDE)
+    key = episode.astype(np.float64)  # built in place: one float64 array, no temporaries of its size
+    key -= 1
+    key *= EPISODE_STRIDE
+    key += day
+    undated = np.isnan(key)
+    key[undated] = date[undated] + _DATE_AFTER
+    return key
 
 
 def shown_day(key: np.ndarray) -> np.ndarray:

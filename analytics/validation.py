@@ -57,7 +57,7 @@ from .instrument_columns import (
     without_instrument_columns,
 )
 from .instruments import GAD7, PHQ9
-from .loading import RawTable, raw_table_from_frame, read_table
+from .loading import RawTable, raw_table_from_frame, read_table, release_freed_memory
 from .problems import MAX_PROBLEMS_PER_KIND, ProblemCollector, cap_problems, format_problems, no_problems
 from .questionnaire_schema import check_schema
 from .score_parsing import parse_scores, score_rows
@@ -215,6 +215,7 @@ def _check_data(raw: RawTable, consume: bool = False, columns=None) -> Validatio
         for col in ("assessment_date", "treatment_start_date"):
             if col in raw.frame:
                 del raw.frame[col]
+        release_freed_memory()
     return _reconcile_and_assemble(raw, rows, err, warn, counts, columns)
 
 
@@ -229,7 +230,8 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     day, time_blank = given_study_days(df, err)
     date, blank = checked_date(df, "assessment_date", err)
     time_blank &= blank
-    start, _ = checked_date(df, "treatment_start_date", err)
+    del blank
+    start = checked_date(df, "treatment_start_date", err)[0]
     if consume and not err.parts and "treatment_start_date" in df:
         del df["treatment_start_date"]  # parsed into ``start``; no later check reports its cells
     episode, ep_start = episode_of_rows(df, pcodes, start, date, err)
@@ -283,6 +285,7 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
     parsed = {**rows["scores"], "assessment_date": rows["date"], "treatment_start_date": rows["start"]}
     keep, dup_errors, collapsed = reconcile_duplicates(df, raw, rows["pcodes"], when, order, parsed)
     del when, order, parsed
+    release_freed_memory()
     if len(dup_errors):
         err.add_rows(dup_errors)
         return ValidationReport(raw.source, err.table(), warn.table(), counts, None, raw.sha256)
@@ -313,6 +316,7 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
     })
     if wanted is not None:
         frame = frame.drop(columns=[c for c in frame.columns if c not in wanted])
+        release_freed_memory()  # the working arrays and the columns not kept
     return ValidationReport(raw.source, no_problems(), warn.table(), counts, frame, raw.sha256)
 
 

@@ -50,7 +50,16 @@ from analytics.store import (
 from analytics.store_backends import store_backend
 from analytics.uploads import upload_label, upload_suffix, write_upload
 from app_pages.access import require_director
-from app_pages.common import browser_text, download, footer, page_setup, plain, show_table, signed_in_user
+from app_pages.common import (
+    browser_text,
+    clear_caches,
+    download,
+    footer,
+    page_setup,
+    plain,
+    show_table,
+    signed_in_user,
+)
 
 require_director("data")
 st.title("Data")
@@ -349,7 +358,7 @@ def _import(data: bytes, suffix: str, label: str, mapping: ColumnMapping | None,
     st.session_state["last_import"] = {"text": result.to_text(), "file": label, "warnings": located}
     st.session_state["source"] = "store"  # the sidebar's data source: the store now holds this import
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1  # an empty uploader
-    st.cache_data.clear()
+    clear_caches()
     st.rerun()
 
 
@@ -425,7 +434,7 @@ else:
                     revert_id = revert_import(int(chosen), db=db, user=signed_in_user())
                     st.session_state["reverted"] = (int(chosen), revert_id)
                     st.session_state.pop("last_import", None)
-                    st.cache_data.clear()
+                    clear_caches()
                     st.rerun()
                 except AnalyticsError as exc:
                     st.error(browser_text(exc))

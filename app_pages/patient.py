@@ -11,7 +11,16 @@ from analytics.definitions import BASELINE_WINDOW_DAYS, EPISODE_UNKNOWN_GAP_DAYS
 from analytics.episodes import episode_axis_offsets
 from analytics.instruments import GAD7, PHQ9
 from app_pages.access import require_director
-from app_pages.common import PALETTE, download, footer, page_setup, plain, show_table
+from app_pages.common import (
+    PALETTE,
+    download,
+    footer,
+    page_setup,
+    patient_order,
+    patient_questionnaires,
+    plain,
+    show_table,
+)
 from app_pages.patient_chart import answers_figure, course_figure
 from app_pages.session_data import patient_sessions_section
 
@@ -26,11 +35,7 @@ def course_outcome(row) -> str:
 require_director("patient")
 view = page_setup("Patient course")
 d = view.definitions
-patients = view.patients
-# fullest courses first: patients with an endpoint, then by number of scored questionnaires
-ranked = patients.assign(_has_end=patients["endpoint_day"].notna()).sort_values(
-    ["_has_end", "n_complete"], ascending=False, kind="stable")
-order = list(dict.fromkeys(ranked["patient_id"]))
+order = patient_order(view)  # fullest courses first (computed once per cohort and definitions)
 # a link from the Safety worklist (patient?patient=ID) chooses the patient once; the choice is the user's after
 linked = st.query_params.pop("patient", None)
 if linked is not None:
@@ -41,7 +46,7 @@ if linked is not None:
         st.warning(f"Patient {plain(linked)} is not in this cohort: clear the sidebar's filters to see them.")
 pid = st.selectbox("Patient (pseudonym)", order, key="patient",
                    help="Pseudonyms only: the tool holds no names or other direct identifiers.")
-q = view.frame[view.frame["patient_id"].astype("str") == pid]
+q = patient_questionnaires(view.frame, pid)  # this patient's rows only: nothing of the registry is recomputed
 q = q.sort_values([c for c in ("episode", "day") if c in q], kind="stable")
 if "episode" not in q:
     q = q.assign(episode=1)

@@ -1,17 +1,25 @@
-"""Dashboard benchmark: first render, a filter change and the Patient page, sample clinic and a large store.
+"""Dashboard benchmark: every page cold and warm, a filter change, the Patient page, and the browser's first chart.
 
     python benchmarks/bench_dashboard.py [--patients 10000] [--repeat 3]
-    python benchmarks/bench_dashboard.py --patients 100000 --registry   # the 100,000-patient registry file
+    python benchmarks/bench_dashboard.py --patients 100000 --registry   # a store of the 100,000-patient registry
+    python benchmarks/bench_dashboard.py --store PATH                     # an existing store (no import)
 
-Server side (Streamlit AppTest, the whole script run): first full render of the
-Overview with a cold cache and again warm (a new session, the cache kept), a
-filter change (site) after it, then the Patient page and a change of patient.
-Browser (Debian chromium, when installed): time from navigation until the
-Overview's four charts are drawn, cold and warm.  Prints figures; asserts nothing.
+Wrap a 100,000-patient run in ``flock /work/bench/big.lock`` (it uses a few GB).
 
-The store is built by importing either a synthetic CSV of ``--patients`` (the
-default below 100,000) or, with ``--registry``, the registry-sized Parquet file of
-the engine and store benchmarks (benchmarks/out/registry_N.parquet).
+Server side (Streamlit AppTest, the whole script run, the process's imports already done):
+
+* each page cold (every cache cleared) and warm (a new session, the caches kept);
+* a filter change (one site) on the Overview, warm;
+* the Patient page for several patients (the first, middle and last of its list and two more), warm.
+
+Browser (Debian chromium with Playwright, when installed): a fresh server, then the time from
+navigation until the first chart is drawn and until all four Overview charts are, cold (the server's
+first page) and warm; and what plotly.js costs the browser on a first visit (its file's size and load time).
+
+The store is built by importing a synthetic CSV of ``--patients`` or, with ``--registry``, the
+registry-sized Parquet file of the engine and store benchmarks (benchmarks/out/registry_N.parquet).
+The load average (1 minute) is printed beside each part: the machine is shared.  Prints figures;
+asserts nothing.
 """
 from __future__ import annotations
 
@@ -27,62 +35,107 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
+PAGES = ["overview", "patient", "safety", "tolerability", "trajectories", "research", "export", "data"]
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
 
-def server_side(env: dict, repeat: int) -> dict:
+
+def load() -> str:
+    return f"load {os.getloadavg()[0]:.1f}"
+
+
+def server_side(env: dict, repeat: int, patients_shown: int = 5) -> list[str]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
     os.environ.update(env)
-    runs: dict[str, list[float]] = {"first render, cold": [], "first render, warm": [], "filter change": [],
-                                    "patient page": [], "another patient": []}
+    app = str(ROOT / "dashboard.py")
 
-    def timed(name, action):
+    def page_run(page: str):
+        at = AppTest.from_file(app, default_timeout=600)
+        if page != "overview":
+            at.switch_page(f"app_pages/{page}.py")
+        return at
+
+    def timed(run):
         t0 = time.perf_counter()
-        result = action()
-        runs[name].append(time.perf_counter() - t0)
+        result = run()
+        seconds = time.perf_counter() - t0
         assert not result.exception, result.exception
-        return result
+        return result, seconds
 
+    lines = []
+    for page in PAGES:
+        cold, warm = [], []
+        for _ in range(repeat):
+            st.cache_data.clear()
+            st.cache_resource.clear()
+            cold.append(timed(page_run(page).run)[1])
+            warm.append(timed(page_run(page).run)[1])
+        lines.append(f"  {page:13} cold {min(cold):6.2f} s   warm {min(warm):6.2f} s   ({load()})")
+
+    changes = []
     for _ in range(repeat):
-        st.cache_data.clear()
-        timed("first render, cold", AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600).run)
-        at = timed("first render, warm", AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600).run)
+        at = page_run("overview").run()
         site = at.sidebar.multiselect(key="filter_site")
-        timed("filter change", lambda: site.set_value(site.options[:1]).run())
-        at = AppTest.from_file(str(ROOT / "dashboard.py"), default_timeout=600).run()
-        at = timed("patient page", lambda: at.switch_page("app_pages/patient.py").run())
-        box = at.selectbox(key="patient")
-        other = next(o for o in box.options[len(box.options) // 2:] if o != box.value)
-        timed("another patient", lambda: box.set_value(other).run())
-    return {name: min(values) for name, values in runs.items()}
+        changes.append(timed(lambda: site.set_value(site.options[:1]).run())[1])
+        at.sidebar.multiselect(key="filter_site").set_value([]).run()
+    lines.append(f"  filter change (one site), Overview: {min(changes):.2f} s   ({load()})")
+
+    at = page_run("patient").run()
+    box = at.selectbox(key="patient")
+    options = list(box.options)
+    picks = [options[0], options[len(options) // 2], options[-1], options[len(options) // 3],
+             options[(2 * len(options)) // 3]][:patients_shown]
+    times = []
+    for pid in picks:
+        if pid == at.selectbox(key="patient").value:  # the first is shown already: choose it after another
+            at.selectbox(key="patient").set_value(options[1]).run()
+        at, seconds = timed(lambda: at.selectbox(key="patient").set_value(pid).run())
+        times.append(seconds)
+    lines.append(f"  Patient page, {len(picks)} patients of {len(options):,} (choosing each): "
+                 + ", ".join(f"{t:.2f}" for t in times) + f" s; slowest {max(times):.2f} s   ({load()})")
+    return lines
 
 
-def browser_side(env: dict):
-    if not shutil.which("/usr/bin/chromium"):
+FIRST_CHART = "document.querySelector(\"[data-testid='stPlotlyChart'] .main-svg\") !== null"
+ALL_CHARTS = "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= 4"
+PLOTLY_JS = """() => performance.getEntriesByType('resource')
+    .filter(e => /plotly/i.test(e.name) || /\\.js$/.test(e.name) && e.encodedBodySize > 2000000)
+    .map(e => ({name: e.name.split('/').pop(), bytes: e.encodedBodySize, decoded: e.decodedBodySize,
+                start: e.startTime, ms: e.duration}))"""
+
+
+def browser_side(env: dict, loads: int = 3):
+    """(heading, first chart, all charts) seconds of each load (the first cold), and plotly.js's resource timing."""
+    if not shutil.which(CHROMIUM):
         return None
     from playwright.sync_api import sync_playwright
 
     from app_pages.serving import serve_dashboard
 
-    with serve_dashboard(env={**os.environ, **env}) as url:
-        args = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
-        times = []
-        with sync_playwright() as p:
-            browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=args)
-            for _ in range(2):  # cold, then warm (cached) load
-                page = browser.new_page(viewport={"width": 1400, "height": 1200})
-                t0 = time.perf_counter()
-                page.goto(url, wait_until="domcontentloaded")
-                page.wait_for_selector("h1", timeout=300_000)
-                heading = time.perf_counter() - t0
-                page.wait_for_function(
-                    "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= 4",
-                    timeout=300_000)
-                times.append((heading, time.perf_counter() - t0))
-                page.close()
-            browser.close()
-        return times[0], times[1]
+    with serve_dashboard(env={**os.environ, **env}, timeout=120) as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        # one browser profile: the first load is a first visit (nothing cached anywhere); the later ones are a
+        # returning visitor's (the browser's cache of the dashboard's scripts, the server's caches)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        times, plotly = [], None
+        for i in range(loads):
+            page = context.new_page()
+            t0 = time.perf_counter()
+            page.goto(url, wait_until="domcontentloaded")
+            page.wait_for_selector("h1", timeout=600_000)
+            heading = time.perf_counter() - t0
+            page.wait_for_function(FIRST_CHART, timeout=600_000, polling="raf")
+            first = time.perf_counter() - t0
+            page.wait_for_function(ALL_CHARTS, timeout=600_000, polling="raf")
+            times.append((heading, first, time.perf_counter() - t0))
+            if i == 0:
+                plotly = page.evaluate(PLOTLY_JS)
+            page.close()
+        browser.close()
+    return times, plotly
 
 
 def main() -> None:
@@ -91,36 +144,56 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--registry", action="store_true",
                         help="import the registry-sized Parquet file of the engine benchmark instead of a CSV")
+    parser.add_argument("--store", type=Path, help="an existing store to measure (nothing is imported)")
     parser.add_argument("--no-browser", action="store_true", help="server side only")
+    parser.add_argument("--no-sample", action="store_true", help="skip the sample clinic's figures")
     args = parser.parse_args()
 
     from analytics.store import import_questionnaires
-    from analytics.synthetic import synthetic_clinic
 
     tmp = Path(tempfile.mkdtemp())
-    if args.registry:
-        from bench_store import registry_file
-
-        big = registry_file(args.patients)
+    print(f"machine: {os.cpu_count()} cores, {os.sysconf('SC_PAGE_SIZE') * os.sysconf('SC_PHYS_PAGES') / 2**30:.0f} GB; "
+          f"{time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; {load()}", flush=True)
+    if args.store:
+        db = args.store.resolve()
+        print(f"Store: {db} (as it is)", flush=True)
     else:
-        big = tmp / "clinic.csv"
-        synthetic_clinic(args.patients, seed=7).to_csv(big, index=False)
-    db = tmp / "clinic.sqlite"
-    t0 = time.perf_counter()
-    result = import_questionnaires(big, db=db)
-    print(f"machine: {os.cpu_count()} cores. Store: {args.patients:,} patients, {result.added:,} questionnaires "
-          f"(import took {time.perf_counter() - t0:.1f} s)", flush=True)
-    setups = {"sample clinic (600 patients, CSV)": {"OUTCOMES_DB": str(tmp / "none.sqlite")},
-              f"{args.patients:,}-patient store": {"OUTCOMES_DB": str(db)}}
-    for name, env in setups.items():
-        server = server_side(env, args.repeat)
-        line = f"{name}: server side " + ", ".join(f"{k} {v:.2f} s" for k, v in server.items())
+        if args.registry:
+            from bench_store import registry_file
+
+            big = registry_file(args.patients)
+        else:
+            from analytics.synthetic import synthetic_clinic
+
+            big = tmp / "clinic.csv"
+            synthetic_clinic(args.patients, seed=7).to_csv(big, index=False)
+        db = tmp / "clinic.sqlite"
+        t0 = time.perf_counter()
+        result = import_questionnaires(big, db=db)
+        print(f"Store: {args.patients:,} patients, {result.added:,} questionnaires "
+              f"(import took {time.perf_counter() - t0:.1f} s)", flush=True)
+    from analytics.store import read_store
+
+    frame = read_store(db).frame  # the snapshot is current: what every dashboard read finds
+    name = f"{frame['patient_id'].nunique():,}-patient store ({len(frame):,} questionnaires)"
+    del frame
+    setups = {} if args.no_sample else {"sample clinic (600 patients, CSV)": {"OUTCOMES_DB": str(tmp / "none.sqlite")}}
+    setups[name] = {"OUTCOMES_DB": str(db)}
+    for label, env in setups.items():
+        print(f"{label}, server side (min of {args.repeat}):", flush=True)
+        for line in server_side(env, args.repeat):
+            print(line, flush=True)
         b = None if args.no_browser else browser_side(env)
         if b:
-            (h0, c0), (h1, c1) = b
-            line += (f"; browser: heading shown {h0:.2f} s / all four charts drawn {c0:.2f} s cold, "
-                     f"{h1:.2f} s / {c1:.2f} s warm")
-        print(line, flush=True)
+            times, plotly = b
+            (h0, f0, a0), warm = times[0], times[1:]
+            h1, f1, a1 = (min(t[k] for t in warm) for k in range(3))
+            print(f"  browser, Overview: heading {h0:.2f} s, first chart {f0:.2f} s, all four charts {a0:.2f} s "
+                  f"cold (a fresh server); heading {h1:.2f} s, first chart {f1:.2f} s, all four {a1:.2f} s warm "
+                  f"(min of {len(warm)})   ({load()})", flush=True)
+            for r in plotly or []:
+                print(f"  browser, {r['name']}: {r['bytes'] / 1e6:.2f} MB sent ({r['decoded'] / 1e6:.2f} MB "
+                      f"unpacked), requested at {r['start'] / 1000:.2f} s, loaded in {r['ms'] / 1000:.2f} s", flush=True)
     shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -7,9 +7,11 @@ Generates a registry-sized synthetic Parquet file once (benchmarks/out/,
 git-ignored), then runs each side in its own process so that peak memory is
 measured cleanly:
 
-* engine: read + validate the file (every check, as the CLI does) + spec v2
-  summary (first episodes) (baselines, endpoints, three rates with Wilson intervals, two
-  Kaplan-Meier cumulative rates, benchmark comparisons);
+* engine: read + validate the file (every check on every cell of every column, as the
+  CLI does; the canonical frame keeps the columns the summary reads, SUMMARY_COLUMNS) +
+  spec v2 summary (first episodes) (baselines, endpoints, three rates with Wilson
+  intervals, two Kaplan-Meier cumulative rates, benchmark comparisons); the Parquet
+  columns are read two at a time, the rest is one thread;
 * duckdb: one SQL query of the same definitions on the same file (episodes from
   the start dates with the 30-day rule for blank ones, totals-only rows scored,
   first episodes, completer rates and Kaplan-Meier cumulative rates; no

@@ -1,6 +1,6 @@
 """Store benchmark: import, re-import, and the summary read from the store against the same data read from a file.
 
-    python benchmarks/bench_store.py                       # 100,000 and 1,000,000 patients
+    flock /work/bench/big.lock python benchmarks/bench_store.py   # 100,000 and 1,000,000 patients
     python benchmarks/bench_store.py --patients 100000
 
 For each size, on the registry-sized synthetic Parquet file of the engine benchmark
@@ -14,8 +14,8 @@ For each size, on the registry-sized synthetic Parquet file of the engine benchm
 
 Each step runs in its own process so that its peak memory (max RSS) is its own.  Prints wall
 times, peak memory, and the store / file ratios (targets: import <= 15 s and re-import <= 5 s
-at 100,000 patients; summary --db within 1.5x of summary FILE in time and memory).  Asserts
-nothing; the figures go into README.
+at 100,000 patients; summary --db within 1.5x of summary FILE in time and memory), then all sizes side by side
+in one table.  Asserts nothing; the figures go into README.
 
 Besides wall time it prints each step's CPU time (user + system, all threads): on a shared,
 loaded machine the wall time mostly measures the other processes, while the CPU time stays
@@ -66,11 +66,20 @@ def child(step: str, path: Path, db: Path) -> None:
     print(json.dumps(facts, default=str))
 
 
+class StepFailed(Exception):
+    """A step's process failed (e.g. killed for want of memory): the run reports it and what it did measure."""
+
+
 def measure(step: str, path: Path, db: Path) -> dict:
+    t0 = time.perf_counter()
     out = subprocess.run([sys.executable, __file__, "--child", step, str(path), str(db)], capture_output=True,
                          text=True, env={**os.environ, "PYTHONHASHSEED": "0"}, cwd=ROOT)
     if out.returncode != 0:
-        raise SystemExit(f"{step} failed:\n{out.stderr[-3000:]}")
+        # the largest child so far includes this one: a lower bound of what it had reached
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+        why = "killed (signal 9: out of memory?)" if out.returncode == -9 else f"exit {out.returncode}"
+        raise StepFailed(f"{step} failed after {time.perf_counter() - t0:.0f} s, {why}; largest step process so far "
+                         f"{peak:,.0f} MB\n{out.stderr[-2000:]}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
@@ -80,18 +89,18 @@ def _figures(summary: dict) -> dict:
 
 
 def registry_file(patients: int) -> Path:
-    """The engine benchmark's file; the 1M one is copied from a shared folder when one exists there."""
+    """The engine benchmark's file; taken from a shared folder (linked, not copied) when one exists there."""
     from bench_engine import OUT, ensure_file
 
     path = OUT / f"registry_{patients}.parquet"
-    shared = Path(os.environ.get("REGISTRY_DIR", "/work/bench/benchmarks/out")) / path.name
+    shared = Path(os.environ.get("REGISTRY_DIR", "/work/bench/data")) / path.name
     if not path.exists() and shared.exists():
         OUT.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(shared, path)
+        path.symlink_to(shared)  # the shared file as it is (no copy of 100s of MB)
     return ensure_file(patients, regenerate=False)
 
 
-def run(patients: int) -> None:
+def run(patients: int) -> dict:
     path = registry_file(patients)
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
     db = tmp / "clinic.sqlite"
@@ -102,6 +111,9 @@ def run(patients: int) -> None:
         from_store = measure("summary --db", path, db)
         same = _figures(from_file["summary"]) == _figures(from_store["summary"])
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+    except StepFailed as exc:
+        print(f"\n{patients:,} patients: {exc}", flush=True)
+        return {"patients": patients, "failed": str(exc).splitlines()[0]}
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\n{patients:,} patients: {path.name} ({path.stat().st_size / 1e6:.0f} MB), {imp['added']:,} "
@@ -120,6 +132,35 @@ def run(patients: int) -> None:
           f"{from_store['cpu_seconds'] / from_file['cpu_seconds']:.2f} CPU time, "
           f"{from_store['peak_rss_mb'] / from_file['peak_rss_mb']:.2f} memory; same figures: "
           f"{'yes' if same else 'NO'}; load average now {load:.1f}", flush=True)
+    return {"patients": patients, "questionnaires": imp["added"], "import": imp, "re-import": again,
+            "summary FILE": from_file, "summary --db": from_store, "same": same, "load": load}
+
+
+def side_by_side(runs: list[dict]) -> None:
+    """One table, one column per registry size: what the issue's targets are about."""
+    for r in runs:
+        if "failed" in r:
+            print(f"\n{r['patients']:,} patients: not in the table: {r['failed']}")
+    runs = [r for r in runs if "failed" not in r]
+    if not runs:
+        return
+    head = f"{'':34}" + "".join(f"{r['patients']:>14,} pat." for r in runs)
+    print("\n" + head)
+    print(f"{'questionnaires':34}" + "".join(f"{r['questionnaires']:>19,}" for r in runs))
+    for step, target in (("import", "<= 15 s"), ("re-import", "<= 5 s")):
+        print(f"{step + ' wall / CPU (s)':34}" + "".join(
+            f"{r[step]['seconds']:>10.1f} / {r[step]['cpu_seconds']:<6.1f}" for r in runs) + f"  target {target}")
+        print(f"{step + ' peak memory (MB)':34}" + "".join(f"{r[step]['peak_rss_mb']:>19,.0f}" for r in runs))
+    for step in ("summary FILE", "summary --db"):
+        print(f"{step + ' wall / CPU (s)':34}" + "".join(
+            f"{r[step]['seconds']:>10.1f} / {r[step]['cpu_seconds']:<6.1f}" for r in runs))
+        print(f"{step + ' peak memory (MB)':34}" + "".join(f"{r[step]['peak_rss_mb']:>19,.0f}" for r in runs))
+    for label, field in (("store / file: wall time", "seconds"), ("store / file: CPU time", "cpu_seconds"),
+                         ("store / file: peak memory", "peak_rss_mb")):
+        print(f"{label:34}" + "".join(
+            f"{r['summary --db'][field] / r['summary FILE'][field]:>19.2f}" for r in runs) + "  target <= 1.5")
+    print(f"{'same figures from store and file':34}" + "".join(f"{'yes' if r['same'] else 'NO':>19}" for r in runs))
+    print(f"{'load average (1 min) after':34}" + "".join(f"{r['load']:>19.1f}" for r in runs), flush=True)
 
 
 def main() -> None:
@@ -130,8 +171,8 @@ def main() -> None:
     if args.child:
         child(args.child[0], Path(args.child[1]), Path(args.child[2]))
         return
-    for patients in args.patients:
-        run(patients)
+    runs = [run(patients) for patients in args.patients]
+    side_by_side(runs)
 
 
 if __name__ == "__main__":

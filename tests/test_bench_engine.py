@@ -27,3 +27,20 @@ def test_duckdb_query_agrees_with_the_engine(tmp_path):
     assert {k: engine[k] for k in KEYS} == {k: duck[k] for k in KEYS}
     for k in ("cumulative_response", "cumulative_remission"):
         assert engine[k] == pytest.approx(duck[k], abs=1e-9)
+
+
+def test_the_summary_from_the_narrow_frame_is_the_whole_summary(tmp_path):
+    """The benchmark keeps only bench_engine.SUMMARY_COLUMNS in the frame; the summary must not change."""
+    import json
+
+    from analytics import clinic_summary, validate_questionnaires
+
+    path = tmp_path / "registry.parquet"
+    synthetic_clinic(400, seed=5, first_start="2016-01-01", booster_share=1.0, boosters_mean=6, max_boosters=10,
+                     dates_as_text=False).to_parquet(path, index=False)
+    full = validate_questionnaires(path)
+    narrow = validate_questionnaires(path, columns=bench_engine.SUMMARY_COLUMNS)
+    assert set(narrow.frame.columns) == set(bench_engine.SUMMARY_COLUMNS)
+    a, b = (json.dumps(clinic_summary(r.frame, source=r.source, sha256=r.sha256, validation=r.counts).as_dict(),
+                       default=str, sort_keys=True) for r in (full, narrow))
+    assert a == b

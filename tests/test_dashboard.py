@@ -604,8 +604,6 @@ def test_overview_computes_each_outcome_table_once(monkeypatch):
     # the Overview used to compute the outcome table seven times per change (summary, three headline modes,
     # re-inductions, the cohort); now once per analysis mode and episode choice (and once more with the
     # attribute columns, per episode choice), whatever the filters
-    import streamlit as st
-
     import analytics.episodes
     import analytics.headline
     import analytics.outcomes
@@ -621,7 +619,8 @@ def test_overview_computes_each_outcome_table_once(monkeypatch):
 
     for module in (analytics.outcomes, analytics.headline, analytics.summary, app_pages.common):
         monkeypatch.setattr(module, "patient_outcomes", counted)
-    st.cache_data.clear()
+    from app_pages.common import clear_caches
+    clear_caches()
     at = app(monkeypatch)
     assert not at.exception, at.exception
     assert sorted(calls) == [("completer", "all"), ("completer", "first"), ("completer", "first"),

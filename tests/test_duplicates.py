@@ -31,6 +31,21 @@ def test_the_single_key_sort_equals_a_two_key_stable_sort(seed):
     np.testing.assert_array_equal(order, np.lexsort((when, pcodes)))  # lexsort is stable: file order among ties
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_patients_in_blocks_sort_only_the_blocks_out_of_time_order(seed):
+    """Patients in blocks (an export's usual order), a few rows out of time order within some: only those
+    blocks are sorted, and the order is the full stable sort's."""
+    rng = np.random.default_rng(seed)
+    pcodes = np.sort(rng.integers(0, 60, 3_000)).astype(np.int32)
+    when = np.sort(rng.integers(-30, 400, pcodes.size)).astype("float64")
+    when = when[np.lexsort((when, pcodes))]  # in order within each patient ...
+    swap = rng.choice(pcodes.size - 1, 25, replace=False)  # ... but for a few neighbours
+    when[swap], when[swap + 1] = when[swap + 1], when[swap].copy()
+    order = sort_order(pcodes, when)
+    assert order is not None
+    np.testing.assert_array_equal(order, np.lexsort((when, pcodes)))
+
+
 def test_an_unsorted_file_keeps_the_first_of_each_duplicate_in_file_order():
     row = dict(zip(ITEMS, [2, 2, 2, 2, 2, 2, 2, 2, 0]))
     frame = pd.DataFrame([
@@ -49,6 +64,29 @@ def test_an_unsorted_file_keeps_the_first_of_each_duplicate_in_file_order():
     assert collapsed[["line", "problem"]].values.tolist() == [
         [6, "exact duplicate of line 2; collapsed into one questionnaire"],
         [7, "exact duplicate of line 3; collapsed into one questionnaire"]]
+
+
+@pytest.mark.parametrize("shuffle", [False, True])
+def test_duplicates_found_across_the_comparison_blocks(monkeypatch, shuffle):
+    """Rows are compared a block at a time; a pair split by a block boundary is still a pair."""
+    import analytics.duplicates as duplicates
+
+    row = dict(zip(ITEMS, [1, 2, 1, 2, 1, 2, 1, 2, 1]))
+    rows = [{"patient_id": f"P{k // 4}", "day": [0, 7, 7, 14][k % 4], **row} for k in range(40)]
+    exact = pd.DataFrame(rows)  # every patient's day 7 twice, the same: collapsed
+    rows[10] = {**rows[10], "phq9_1": 3}  # P2's second day 7 differs: refused
+    conflict = pd.DataFrame(rows)
+    for frame, count in ((exact, 10), (conflict, 1)):
+        if shuffle:
+            frame = frame.sample(frac=1, random_state=4).reset_index(drop=True)
+        monkeypatch.setattr(duplicates, "_STEP", 1 << 20)
+        whole = validate_questionnaires(frame)
+        monkeypatch.setattr(duplicates, "_STEP", 3)
+        blocks = validate_questionnaires(frame)
+        pd.testing.assert_frame_equal(whole.errors, blocks.errors)
+        pd.testing.assert_frame_equal(whole.warnings, blocks.warnings)
+        table = whole.warnings if count == 10 else whole.errors
+        assert table["problem"].str.contains("exact duplicate|different scores").sum() == count
 
 
 def test_episodes_are_the_same_whatever_the_row_order():

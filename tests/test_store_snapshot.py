@@ -241,3 +241,94 @@ def test_a_snapshot_folder_that_does_not_exist_yet_is_created_with_its_parents(t
     monkeypatch.setenv("OUTCOMES_SNAPSHOTS", str(tmp_path / "new" / "cache"))
     import_questionnaires(TINY, db=store_db)
     assert len(_snapshots(store_db)) == 1
+
+
+# ----------------------------------------------------------------------------- the bulk import path
+
+def _stored_table(db) -> pd.DataFrame:
+    con = store.open_store(db)
+    try:
+        return store._stored_rows(con)
+    finally:
+        con.close()
+
+
+def test_reimport_in_another_row_order_or_without_a_snapshot_finds_every_questionnaire(tmp_path, store_db):
+    """The comparison with the store matches by key whatever the file's order, from the snapshot or the database."""
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    frame = synthetic_clinic(30, seed=11)
+    first = import_questionnaires(frame, db=db, file_name="a.csv")
+    shuffled = frame.sample(frac=1.0, random_state=4).reset_index(drop=True)
+    again = import_questionnaires(shuffled, db=db, file_name="b.csv")
+    assert again.changed_nothing and again.unchanged == first.added
+    shutil.rmtree(snapshot_directory(db))  # no snapshot: the stored rows come from the database
+    assert import_questionnaires(shuffled, db=db, file_name="c.csv").unchanged == first.added
+    # half of it again plus patients not seen before: only those are added, the rest found unchanged
+    more = synthetic_clinic(8, seed=12).assign(patient_id=lambda f: "N" + f["patient_id"].astype(str))
+    mixed = pd.concat([shuffled.iloc[: len(shuffled) // 2], more], ignore_index=True)
+    result = import_questionnaires(mixed, db=db, file_name="d.csv")
+    assert result.added == len(_stored_table(db)) - first.added > 0
+    assert result.unchanged == len(shuffled) // 2 - (result.rows_read - len(mixed))
+
+
+def test_a_changed_value_in_a_reordered_file_is_a_conflict_on_that_row_alone(tmp_path, store_db):
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    frame = synthetic_clinic(20, seed=5)
+    import_questionnaires(frame, db=db)
+    changed = frame.sample(frac=1.0, random_state=1).reset_index(drop=True)
+    items = [f"phq9_{i}" for i in range(1, 10)]
+    at = changed.index[changed[items].notna().all(axis=1)][3]
+    changed.loc[at, "phq9_1"] = (int(changed.loc[at, "phq9_1"]) + 1) % 4
+    changed.loc[at, "phq9_total"] = int(changed.loc[at, items].astype(int).sum())
+    with pytest.raises(store.ImportConflictError) as exc:
+        import_questionnaires(changed, db=db)
+    conflicts = exc.value.conflicts
+    assert set(conflicts["column"]) == {"phq9_1", "phq9_total"}
+    assert set(conflicts["patient_id"]) == {str(changed.loc[at, "patient_id"])}
+    assert len(conflicts[["patient_id", "occasion"]].drop_duplicates()) == 1
+
+
+def test_text_with_quotes_commas_and_line_breaks_and_empty_text_come_back_as_imported(tmp_path, store_db):
+    """The bulk insert (a staging file on SQLite, CSV through COPY on PostgreSQL) keeps every character and tells
+    an empty text from a missing one."""
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    frame = synthetic_clinic(6, seed=2)
+    sites = ['North "A"', "South\nB", "", "East, C's", "\\N", "Zürich ✓"]
+    frame["site"] = [sites[i % len(sites)] for i in range(len(frame))]
+    import_questionnaires(frame, db=db)
+    stored = _stored_table(db)
+    assert stored["attributes"].notna().all() and stored["patient_id"].notna().all()
+    back = read_store(db).frame
+    assert sorted(set(back["site"].astype(object).fillna(""))) == sorted(set(sites))
+
+
+def test_no_staging_file_is_left_beside_the_store_and_a_killed_imports_is_removed(tmp_path):
+    db = tmp_path / "clinic.sqlite"
+    import_questionnaires(TINY, db=db)
+    assert not list(tmp_path.glob(".clinic.sqlite.staging-*"))
+    # what a killed import leaves: its staging file (the store itself is as it was)
+    left = tmp_path / ".clinic.sqlite.staging-999999-deadbeef.sqlite"
+    left.write_bytes(b"scratch")
+    assert import_questionnaires(SAMPLE, db=db).added > 0
+    assert not list(tmp_path.glob(".clinic.sqlite.staging-*"))
+    _assert_same(read_store(db), _from_database(db))
+
+
+def test_a_refused_import_leaves_no_staging_file_and_no_snapshot_folder(tmp_path):
+    db = tmp_path / "clinic.sqlite"
+    frame = synthetic_clinic(10, seed=8)
+    import_questionnaires(frame, db=db)
+    before = sorted(p.name for p in snapshot_directory(db).iterdir())
+    # totals only, one total that is not the sum of the stored items, and new patients (rows to stage): valid
+    # alone, refused together with the store, after the new rows were staged
+    items = [f"phq9_{i}" for i in range(1, 10)]
+    other = frame.drop(columns=items)
+    at = frame.index[frame[items].notna().all(axis=1)][0]
+    total = int(frame.loc[at, items].astype(int).sum())
+    other.loc[at, "phq9_total"] = total - 1 if total > 0 else 1
+    more = synthetic_clinic(5, seed=9).assign(patient_id=lambda f: "N" + f["patient_id"].astype(str))
+    with pytest.raises(store.QuestionnaireValidationError, match="already in the store"):
+        import_questionnaires(pd.concat([other, more], ignore_index=True), db=db, accept_corrections=True)
+    assert not list(tmp_path.glob(".clinic.sqlite.staging-*"))
+    assert sorted(p.name for p in snapshot_directory(db).iterdir()) == before
+    assert len(_stored_table(db)) == len(frame)

@@ -53,6 +53,9 @@ def test_parquet_arrow_path_matches_numpy_path(tmp_path, bad):
         frame.loc[11, "gad7_2"] = -1        # negative item
         frame.loc[12, "phq9_total"] = frame.loc[12, "phq9_total"] + 1 if pd.notna(frame.loc[12, "phq9_total"]) \
             else 5
+        frame.loc[20, "assessment_date"] = pd.Timestamp("1850-01-01")  # before 1900
+        frame.loc[30, "assessment_date"] = frame.loc[30, "assessment_date"] + pd.Timedelta(days=4000)  # too far
+        frame.loc[40, "assessment_date"] = pd.NaT  # no time
     path = tmp_path / "clinic.parquet"
     frame.to_parquet(path, index=False, row_group_size=97)  # several row groups: chunked Arrow columns
     assert isinstance(read_table(path, arrow_integers=_SCORE_COLUMNS).frame["phq9_1"].array,
@@ -63,6 +66,18 @@ def test_parquet_arrow_path_matches_numpy_path(tmp_path, bad):
     if bad:
         text = fast.errors.to_string()
         assert "PHQ-9 item is out of range" in text and "GAD-7 item is out of range" in text
+        assert "1850-01-01" in text and "more than 3650 days" in text
+
+
+def test_parquet_dates_with_a_time_of_day_take_the_timestamp_path(tmp_path):
+    frame = _typed_clinic(40, seed=11)
+    frame.loc[2, "assessment_date"] = frame.loc[2, "assessment_date"] + pd.Timedelta(hours=9, minutes=30)
+    path = tmp_path / "clinic.parquet"
+    frame.to_parquet(path, index=False)
+    raw = read_table(path, arrow_integers=_SCORE_COLUMNS)
+    assert str(raw.frame["assessment_date"].dtype).startswith("datetime64")  # not truncated to a date
+    assert str(raw.frame["treatment_start_date"].dtype).startswith("date32")  # midnights: read as dates
+    _same_report(validate_questionnaires(path), _numpy_path(path))
 
 
 @pytest.mark.parametrize("arrow_type", [pa.int8(), pa.int16(), pa.int64(), pa.uint8()])
