@@ -62,12 +62,14 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     has = ~np.isnan(start) & (pcodes >= 0)
     if not has.any():
         return episode, ep_start
-    key = pcodes[has].astype(np.int64)  # built in place: no int64 temporaries of the rows' size
-    key *= _KEY_SHIFT
-    key += _DATE_OFFSET
-    np.add(key, start[has], out=key, casting="unsafe")  # whole days: exact through float64
-    inverse, ukeys = _sorted_codes(key)
-    del key
+    inverse, ukeys = _codes_of_sorted_pairs(pcodes[has], start[has])
+    if inverse is None:  # not in (patient, start) order: one int64 key per row, factorised
+        key = pcodes[has].astype(np.int64)  # built in place: no int64 temporaries of the rows' size
+        key *= _KEY_SHIFT
+        key += _DATE_OFFSET
+        np.add(key, start[has], out=key, casting="unsafe")  # whole days: exact through float64
+        inverse, ukeys = _sorted_codes(key)
+        del key
     upat = ukeys // _KEY_SHIFT
     first_of_patient = np.r_[0, np.flatnonzero(upat[1:] != upat[:-1]) + 1]
     rank = (np.arange(ukeys.size) - np.repeat(first_of_patient, np.diff(np.r_[first_of_patient, ukeys.size])) + 1
@@ -103,6 +105,23 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
         st[has_any] = ustart[first_at[has_any]]
         ep_start[undated] = st
     return episode, ep_start
+
+
+def _codes_of_sorted_pairs(patient: np.ndarray, start: np.ndarray):
+    """:func:`_sorted_codes` of the (patient, start) keys when the rows are already in that order, from
+    the two arrays themselves (no int64 key per row); (None, None) when they are not in order."""
+    dp, ds = np.diff(patient), np.diff(start)
+    if not ((dp >= 0) & ((dp > 0) | (ds >= 0))).all():
+        return None, None
+    new = np.empty(patient.size, bool)
+    new[0] = True
+    np.not_equal(dp, 0, out=new[1:])
+    new[1:] |= ds != 0
+    del dp, ds
+    codes = np.cumsum(new, dtype=np.int32)
+    codes -= 1
+    ukeys = patient[new].astype(np.int64) * _KEY_SHIFT + (start[new] + _DATE_OFFSET).astype(np.int64)
+    return codes, ukeys
 
 
 def _sorted_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
