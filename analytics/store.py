@@ -198,8 +198,12 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     for c in ("assessment_date", "treatment_start_date"):
         rows[c] = _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
     rows["day"] = rows.pop("_given_day")
-    for c in SCORE_COLUMNS + ["infusion_number"]:
-        rows[c] = frame[c].astype("Int64") if c in frame else pd.array([pd.NA] * len(frame), dtype="Int64")
+    # the store has many score columns (several instruments) and a file gives a few: the absent ones share one
+    # read-only all-missing array (not a list of NA objects each, which cost seconds and a GB at 100,000
+    # patients); a write to one of them copies it first (copy on write), or fails, never changes the others
+    missing = _all_missing(len(frame))
+    scores = {c: (frame[c].astype("Int64").array if c in frame else missing) for c in SCORE_COLUMNS + ["infusion_number"]}
+    rows = pd.concat([rows, pd.DataFrame(scores, index=rows.index, copy=False)], axis=1)
     known = {"patient_id", "day", "assessment_date", "treatment_start_date", "complete", "line", "infusion_number",
              "episode", *SCORE_COLUMNS, *DERIVED_SCORE_COLUMNS}
     # the episode is kept only when the file gave it (day layout); otherwise it follows from the start dates
@@ -210,6 +214,13 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
         rows["attributes"] = "{}"
     rows["line"] = frame["line"].to_numpy()
     return rows.reset_index(drop=True)
+
+
+def _all_missing(n: int) -> pd.arrays.IntegerArray:
+    data, mask = np.zeros(n, "int64"), np.ones(n, bool)
+    data.flags.writeable = False
+    mask.flags.writeable = False
+    return pd.arrays.IntegerArray(data, mask)
 
 
 _TEXT_COLUMNS = ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes")
@@ -446,13 +457,21 @@ def _compare(new: pd.DataFrame, stored: pa.Table | None):
         return merged, np.ones(len(new), bool), np.zeros(len(new), bool), []
     else:
         is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
-        frame = stored.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype(
-            na_value=np.nan), pa.string(): pd.StringDtype(na_value=np.nan)}.get)
-        for c in ("id", "import_id"):
-            merged[c] = frame[c].astype("Int64")
-        for c in VALUE_COLUMNS:
-            merged[f"{c}_stored"] = frame[c].astype(merged[c].dtype)
-        del frame
+        types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype(na_value=np.nan),
+                 pa.string(): pd.StringDtype(na_value=np.nan)}
+        missing = _all_missing(len(merged))
+        columns = {}
+        for c in ("id", "import_id", *VALUE_COLUMNS):
+            target = "Int64" if c in ("id", "import_id") else merged[c].dtype
+            column = stored[c]
+            if column.null_count == len(column) and target == "Int64":  # a score column no stored row has
+                columns[c if c in ("id", "import_id") else f"{c}_stored"] = missing
+                continue
+            values = column.to_pandas(types_mapper=types.get).astype(target)
+            columns[c if c in ("id", "import_id") else f"{c}_stored"] = values.array
+        # the stored values beside the file's, without copying them once more (the shared all-missing array is
+        # read-only: a write to such a column copies it first)
+        merged = pd.concat([merged, pd.DataFrame(columns, index=merged.index, copy=False)], axis=1)
     _keep_stored_where_blank(merged, is_new)
     differs, changes = _value_changes(merged, is_new, VALUE_COLUMNS)
     return merged, is_new, differs, changes
@@ -466,8 +485,7 @@ def _value_changes(merged: pd.DataFrame, is_new: np.ndarray, value_columns: list
     changes = []
     old = ~is_new
     for c in value_columns:
-        a, b = merged[c], merged[f"{c}_stored"]
-        diff = old & ~((a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy(dtype=bool))
+        diff = old & ~_same_values(merged[c], merged[f"{c}_stored"])
         differs |= diff
         if diff.any():
             changes.append(pd.DataFrame({
@@ -476,6 +494,18 @@ def _value_changes(merged: pd.DataFrame, is_new: np.ndarray, value_columns: list
                 "stored": merged.loc[diff, f"{c}_stored"].astype("str").to_numpy(),
                 "new": merged.loc[diff, c].astype("str").to_numpy()}))
     return differs, changes
+
+
+def _same_values(a: pd.Series, b: pd.Series) -> np.ndarray:
+    """Element by element: equal values, or both missing.  Nullable numbers straight on their values and masks
+    (a store has dozens of score columns; most are missing in a given file)."""
+    x, y = a.array, b.array
+    if isinstance(x, pd.arrays.IntegerArray | pd.arrays.FloatingArray) and type(x) is type(y):
+        mx, my = x._mask, y._mask
+        if mx.all() and my.all():
+            return np.ones(len(x), bool)
+        return (mx & my) | (~mx & ~my & (x._data == y._data))
+    return (a == b).fillna(False).to_numpy(dtype=bool) | (a.isna() & b.isna()).to_numpy(dtype=bool)
 
 
 def _conflict_table(changes: list[pd.DataFrame]) -> pd.DataFrame:
@@ -592,7 +622,9 @@ _INSERT_BLOCK = 500_000
 
 def _arrow_batches(rows: pd.DataFrame):
     """The rows as Arrow tables of at most ``_INSERT_BLOCK`` rows, each made when the backend asks for it (so a
-    large import holds one block in Arrow form at a time, beside the frame)."""
+    large import holds one block in Arrow form at a time, beside the frame).  A column without a single value
+    is left out (the table's default, NULL, fills it): a file gives a few of the store's many score columns."""
+    rows = rows[[c for c in rows.columns if rows[c].notna().any()]]
     for start in range(0, len(rows), _INSERT_BLOCK):
         yield _arrow_rows(rows.iloc[start:start + _INSERT_BLOCK])
 

@@ -270,6 +270,8 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
         # nothing: a killed process leaves the store as it was and at most a staging file, removed by the next
         # import.  The driver has its own copy of SQLite: only one of the two ever opens the staging file at a time
         # (the thread has closed it before this connection attaches it), and the driver never opens the store.
+        if not _adbc_available():  # an installation without the driver: slower, the same rows
+            return StagedRows(batches)
         staged = StagedRows(None, staging=self.backend.staging_file())
         self._attached.append((None, staged.staging))  # removed at close whatever happens
 
@@ -284,6 +286,14 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
         return staged
 
     def insert_staged(self, table: str, staged: StagedRows) -> int:
+        if staged.staging is None:  # no driver: bound row by row from the Arrow columns
+            written = 0
+            for batch in staged.batches:
+                if batch.num_rows:
+                    columns = batch.to_pydict()
+                    self.insert_rows(table, list(columns), zip(*columns.values()))
+                    written += batch.num_rows
+            return written
         staged.wait()
         if staged.rows == 0:
             return 0
@@ -314,6 +324,15 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
             _remove_staging(staging)
         self._staging = []
         super().close()
+
+
+@functools.cache
+def _adbc_available() -> bool:
+    try:
+        import adbc_driver_sqlite.dbapi  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 #: KiB of page cache while bulk inserting (see insert_table).

@@ -214,7 +214,21 @@ def _cohort_outcomes(_report, _frame, source_key: tuple, filters: tuple, defs: t
     if not (start_from or start_to or any(v for _, v in attrs)):
         return patients
     ids = _distinct_text(_frame["patient_id"])
-    return patients[patients["patient_id"].isin(ids).to_numpy()].reset_index(drop=True)
+    return patients[_is_in(patients["patient_id"], ids)].reset_index(drop=True)
+
+
+def _is_in(values: pd.Series, wanted) -> "np.ndarray":
+    """``values.isin(wanted)`` as a boolean array; on Arrow-backed text by Arrow's hash lookup (pandas' own
+    isin on such text walks every value in Python: 0.4 s a call at 100,000 patients)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:
+        array = pa.array(values)
+        lookup = pa.array(pd.Series(wanted, dtype="object"), type=array.type)
+        return pc.fill_null(pc.is_in(array, value_set=lookup), False).to_numpy(zero_copy_only=False).astype(bool)
+    except (pa.ArrowException, TypeError, ValueError):
+        return np.asarray(values.isin(wanted).to_numpy(), dtype=bool)
 
 
 def outcomes_for(view: "View", **changes) -> pd.DataFrame:

@@ -8,7 +8,8 @@ Wrap a 100,000-patient run in ``flock /work/bench/big.lock`` (it uses a few GB).
 
 Server side (Streamlit AppTest, the whole script run, the process's imports already done):
 
-* each page cold (every cache cleared) and warm (a new session, the caches kept);
+* each page cold (every cache cleared) and warm (a new session, the caches kept); the Research page
+  only with ``--pages`` (it fits a mixed model of every questionnaire when opened: minutes at 100,000);
 * a filter change (one site) on the Overview, warm;
 * the Patient page for several patients (the first, middle and last of its list and two more), warm.
 
@@ -36,6 +37,9 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 PAGES = ["overview", "patient", "safety", "tolerability", "trajectories", "research", "export", "data"]
+# The Research page fits a mixed model of every questionnaire on opening (minutes at 100,000 patients): measured
+# only when asked (--pages), so that a registry-sized run stays minutes long.
+DEFAULT_PAGES = [p for p in PAGES if p != "research"]
 CHROMIUM = "/usr/bin/chromium"
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
@@ -45,7 +49,7 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def server_side(env: dict, repeat: int, patients_shown: int = 5) -> list[str]:
+def server_side(env: dict, repeat: int, pages=tuple(DEFAULT_PAGES), patients_shown: int = 5) -> list[str]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -66,7 +70,7 @@ def server_side(env: dict, repeat: int, patients_shown: int = 5) -> list[str]:
         return result, seconds
 
     lines = []
-    for page in PAGES:
+    for page in pages:
         cold, warm = [], []
         for _ in range(repeat):
             st.cache_data.clear()
@@ -147,6 +151,8 @@ def main() -> None:
     parser.add_argument("--store", type=Path, help="an existing store to measure (nothing is imported)")
     parser.add_argument("--no-browser", action="store_true", help="server side only")
     parser.add_argument("--no-sample", action="store_true", help="skip the sample clinic's figures")
+    parser.add_argument("--pages", nargs="+", choices=PAGES, default=DEFAULT_PAGES,
+                        help="pages to time cold and warm (default: all but Research)")
     args = parser.parse_args()
 
     from analytics.store import import_questionnaires
@@ -181,7 +187,7 @@ def main() -> None:
     setups[name] = {"OUTCOMES_DB": str(db)}
     for label, env in setups.items():
         print(f"{label}, server side (min of {args.repeat}):", flush=True)
-        for line in server_side(env, args.repeat):
+        for line in server_side(env, args.repeat, args.pages):
             print(line, flush=True)
         b = None if args.no_browser else browser_side(env)
         if b:

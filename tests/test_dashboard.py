@@ -633,3 +633,13 @@ def test_overview_computes_each_outcome_table_once(monkeypatch):
     assert outcome_cell(at, "Response", "n") == clinic_summary(
         select_patients(load_questionnaires(SAMPLE), site=["North"]),
         definitions=OutcomeDefinitions(analysis="itt")).response.n
+
+
+def test_membership_by_arrow_is_pandas_isin():
+    # the filter's row selection of the outcome tables: Arrow's lookup, the same answer as pandas' isin
+    from app_pages.common import _is_in
+    wanted = pd.Index(["002", "010", "x"], dtype="str")
+    for values in (pd.Series(["001", "002", None, "010", "002"], dtype="str"),
+                   pd.Series(["001", "002", None, "010", "002"], dtype="object"),
+                   pd.Series(["001", "002", None, "010", "002"], dtype="category")):
+        assert _is_in(values, wanted).tolist() == values.isin(wanted).tolist() == [False, True, False, True, True]

@@ -332,3 +332,16 @@ def test_a_refused_import_leaves_no_staging_file_and_no_snapshot_folder(tmp_path
     assert not list(tmp_path.glob(".clinic.sqlite.staging-*"))
     assert sorted(p.name for p in snapshot_directory(db).iterdir()) == before
     assert len(_stored_table(db)) == len(frame)
+
+
+def test_without_the_adbc_driver_the_import_binds_rows_and_gives_the_same_store(tmp_path, monkeypatch):
+    """An installation without adbc-driver-sqlite still imports (row by row, slower): the same rows and frame."""
+    from analytics import store_backends
+
+    fast = tmp_path / "fast.sqlite"
+    import_questionnaires(SAMPLE, db=fast)
+    monkeypatch.setattr(store_backends, "_adbc_available", lambda: False)
+    slow = tmp_path / "slow.sqlite"
+    import_questionnaires(SAMPLE, db=slow)
+    pd.testing.assert_frame_equal(_stored_table(fast), _stored_table(slow), check_exact=True)
+    pd.testing.assert_frame_equal(read_store(fast).frame, read_store(slow).frame, check_exact=True)
