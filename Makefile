@@ -60,6 +60,8 @@ lock:
 screenshots: $(STAMP)
 	SCREENSHOTS_DIR=$(CURDIR)/docs/screenshots $(PY) -m pytest -q -p no:cacheprovider tests/test_browser.py \
 		tests/test_quarterly_browser.py tests/test_director_week_browser.py -k "test_every_page_in_browser or \
+		test_tolerability_page_in_browser or test_instrument_choice_in_browser or test_si_by_measure_in_browser or \
+		test_safety_worklist_patient_marked_reviewed or test_director_loads_exports_through_the_mapping_screen or \
 		test_html_report or test_pdf_has_pages or test_director_builds or test_a_directors_first_week"
 
 clean:

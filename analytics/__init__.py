@@ -60,7 +60,7 @@ from .activity import Activity, activity_summary
 from .cohorts import patient_start_dates, quarter_bounds, select_patients
 from .quality import QualityMeasure, quality_measures
 from .quarterly import QuarterlyExport, quarterly_export, write_quarterly_export
-from .safety import SafetyCounts, apply_reviews, safety_counts, safety_worklist, si_change_rates, si_review
+from .safety import SafetyCounts, apply_reviews, safety_counts, safety_worklist, si_by_measure, si_change_rates, si_review
 from .sources import read_source
 from .statistics import CumulativeIncidence, Proportion, km_cumulative, km_curve, wilson_proportion
 from .store import import_questionnaires, list_imports, read_store, revert_import
@@ -98,7 +98,8 @@ __all__ = [
     "load_benchmarks", "compare_with_benchmarks", "ClinicSummary", "clinic_summary",
     # cohorts, activity, courses and safety
     "select_patients", "patient_start_dates", "quarter_bounds", "Activity", "activity_summary",
-    "weekly_means", "cumulative_curve", "si_review", "si_change_rates", "safety_worklist", "apply_reviews",
+    "weekly_means", "cumulative_curve", "si_review", "si_change_rates", "si_by_measure", "safety_worklist",
+    "apply_reviews",
     "SafetyCounts", "safety_counts",
     # the clinic store and other sources
     "read_source", "import_questionnaires", "list_imports", "revert_import", "read_store",

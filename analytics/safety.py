@@ -17,16 +17,23 @@ each computed per episode on the rows where item 9 is recorded:
   recorded has item 9 >= 1 and no questionnaire (scored or not) came after it.
   Days since that last contact are counted to ``as_of``; more than
   ``lost_after_days`` is "lost to follow-up".
+
+When the data hold C-SSRS screeners, :func:`si_by_measure` puts SI at baseline and
+SI resolution on the screener beside the same figures on item 9.  The two are
+different measures and are never pooled: item 9 over-flags compared with the
+C-SSRS (the shared reference: positive in 41% vs 13% in one comparison).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from .definitions import BASELINE_WINDOW_DAYS, LOST_TO_FOLLOW_UP_DAYS, SI_ITEM_POSITIVE_AT
+from .definitions import BASELINE_WINDOW_DAYS, LOST_TO_FOLLOW_UP_DAYS, SI_ITEM_POSITIVE_AT, OutcomeDefinitions
 from .errors import DefinitionError
+from .instruments import CSSRS_SCREENER, parse_yes_no, score_cssrs_screener
+from .outcomes import patient_outcomes
 from .statistics import Proportion, wilson_proportion
 
 __all__ = [
@@ -38,6 +45,11 @@ __all__ = [
     "safety_counts",
     "si_review",
     "si_change_rates",
+    "SI_MEASURES",
+    "SI_MEASURE_COLUMNS",
+    "has_cssrs_screens",
+    "cssrs_si_outcomes",
+    "si_by_measure",
 ]
 
 #: The reasons a patient is on the worklist, in the order they are written.
@@ -294,3 +306,133 @@ def si_change_rates(patients: pd.DataFrame) -> dict[str, Proportion]:
         "si_worsened": wilson_proportion(int(worse.sum()), len(both)),
         "si_new": wilson_proportion(int((none_at_base["endpoint_item9"] >= 1).sum()), len(none_at_base)),
     }
+
+
+# ----------------------------------------------------------------------------- SI on the C-SSRS screener
+
+#: The two SI measures: their names and what "SI" means on each (printed with every figure).
+SI_MEASURES = {
+    "phq9_item9": ("PHQ-9 item 9", f"item 9 >= {SI_ITEM_POSITIVE_AT} (any answer but 'not at all'); resolution: "
+                                   "item 9 falls to 0"),
+    "cssrs": ("C-SSRS screener", "ideation in the past month: a yes to any of items 1-5 (wish to be dead, "
+                                 "suicidal thoughts, with method, intent or plan); resolution: no to all five"),
+}
+SI_MEASURE_COLUMNS = ["measure", "statistic", "definition", "events", "n", "estimate", "ci_low", "ci_high",
+                      "method", "warning"]
+
+
+def _cssrs_ideation(questionnaires: pd.DataFrame) -> pd.Series:
+    """Ideation in the past month on each row's C-SSRS screener (``<NA>``: no screener, or not enough answered).
+
+    The items may be booleans (the canonical frame) or yes/no text; skip logic is validation's
+    (:mod:`analytics.instrument_validation`), so an item that was not asked reads as no.
+    """
+    items = {}
+    for col in CSSRS_SCREENER.items:  # seven item columns, not rows
+        if col in questionnaires:
+            items[col] = parse_yes_no(questionnaires[col])[0]
+    if not items:
+        return pd.Series(pd.NA, index=questionnaires.index, dtype="boolean")
+    flags = score_cssrs_screener(pd.DataFrame(items, index=questionnaires.index))
+    return flags["recent_ideation"]
+
+
+def has_cssrs_screens(questionnaires: pd.DataFrame) -> bool:
+    """Whether any row holds a C-SSRS screener whose ideation questions were answered."""
+    return bool(_cssrs_ideation(questionnaires).notna().any())
+
+
+def cssrs_si_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None) -> pd.DataFrame:
+    """SI at baseline and SI resolution on the C-SSRS screener, one row per episode with a screener.
+
+    The baseline, endpoint window and analysis mode are the PHQ-9 item 9 rules, applied to the
+    rows that hold a screener: baseline is the latest screener on study days -30 to 0, the
+    endpoint the screener closest to the target day in the window (carried forward under LOCF),
+    and resolution (``si_resolved``) is no ideation at the endpoint among episodes with ideation
+    at baseline (``<NA>``: outside that denominator under the mode).  Written once: the
+    engine's :func:`analytics.outcomes.patient_outcomes` runs on the screener rows with the
+    ideation flag (0 or 1) in item 9's place, so the two measures cannot drift apart in rules.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id, episode, baseline_day, si_at_baseline, endpoint_day, si_resolved``, for
+        every episode (the caller keeps the episodes its figures use).
+    """
+    missing = {"patient_id", "day"} - set(questionnaires.columns)
+    if missing:
+        raise DefinitionError(f"the frame lacks columns {sorted(missing)}; pass the canonical frame from "
+                              "load_questionnaires().")
+    d = definitions or OutcomeDefinitions()
+    ideation = _cssrs_ideation(questionnaires)
+    rows = questionnaires[ideation.notna().to_numpy() & questionnaires["day"].notna().to_numpy()]
+    flag = ideation[rows.index].astype("int8")
+    surrogate = pd.DataFrame({
+        "patient_id": rows["patient_id"].astype("str").to_numpy(),
+        "day": rows["day"].to_numpy(dtype="float64", na_value=np.nan),
+        # the response/remission columns this total feeds are dropped below: only the SI columns are read
+        "phq9_total": np.zeros(len(rows)),
+        "phq9_9": flag.to_numpy(dtype="float64"),
+        "complete": np.ones(len(rows), dtype=bool),
+    })
+    if "episode" in rows:
+        surrogate["episode"] = rows["episode"].to_numpy(dtype="int64")
+    cols = ["patient_id", "episode", "baseline_day", "si_at_baseline", "endpoint_day", "si_resolved"]
+    if surrogate.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    units = patient_outcomes(surrogate, definitions=replace(d, episodes="all"), attributes=False)
+    return units[cols]
+
+
+def si_by_measure(questionnaires: pd.DataFrame, patients: pd.DataFrame, *,
+                  definitions: OutcomeDefinitions | None = None) -> pd.DataFrame:
+    """SI at baseline and SI resolution on PHQ-9 item 9 and on the C-SSRS screener, never pooled.
+
+    Parameters
+    ----------
+    questionnaires : pandas.DataFrame
+        The cohort's canonical frame (C-SSRS item columns ``cssrs_1`` ... ``cssrs_6_recent`` when
+        screeners were given).
+    patients : pandas.DataFrame
+        :func:`analytics.outcomes.patient_outcomes` of the same frame and definitions: its episodes
+        are the units of both measures.
+    definitions : OutcomeDefinitions
+        Window and analysis mode (the same as ``patients``').
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`SI_MEASURE_COLUMNS`, one row per measure and statistic: "SI at baseline" (among
+        episodes with that measure at baseline), "SI resolution" (among episodes with SI on that
+        measure at baseline; endpoint as the analysis mode says) and, on episodes with both measures
+        at baseline, "SI at baseline, episodes with both measures" for each: the same patients on
+        the two measures.  ``estimate`` is ``None`` ("no data") at ``n = 0``.  The C-SSRS rows are
+        there only when the data hold screeners.
+    """
+    d = definitions or OutcomeDefinitions()
+    units = patients[["patient_id", "episode"]].astype({"patient_id": "str"})
+    item9_known = patients["baseline_item9"].notna().to_numpy()
+    item9_si = patients["si_at_baseline"].to_numpy(dtype=bool)
+    rows = [("phq9_item9", "SI at baseline", int((item9_known & item9_si).sum()), int(item9_known.sum())),
+            ("phq9_item9", "SI resolution", int(patients["si_resolved"].eq(True).sum()),
+             int(patients["si_resolved"].notna().sum()))]
+    if has_cssrs_screens(questionnaires):
+        c = units.merge(cssrs_si_outcomes(questionnaires, definitions=d).astype({"patient_id": "str"}),
+                        on=["patient_id", "episode"], how="left")
+        c_known = c["baseline_day"].notna().to_numpy()
+        c_si = c["si_at_baseline"].fillna(False).to_numpy(dtype=bool) & c_known
+        resolved = c["si_resolved"].astype("boolean")
+        both = item9_known & c_known
+        rows += [("cssrs", "SI at baseline", int(c_si.sum()), int(c_known.sum())),
+                 ("cssrs", "SI resolution", int(resolved.eq(True).sum()), int(resolved.notna().sum())),
+                 ("phq9_item9", "SI at baseline, episodes with both measures", int((item9_si & both).sum()),
+                  int(both.sum())),
+                 ("cssrs", "SI at baseline, episodes with both measures", int((c_si & both).sum()), int(both.sum()))]
+    out = []
+    for key, statistic, events, n in rows:  # at most six figures
+        name, rule = SI_MEASURES[key]
+        r = wilson_proportion(events, n)
+        out.append({"measure": name, "statistic": statistic, "definition": rule, "events": r.events, "n": r.n,
+                    "estimate": r.estimate, "ci_low": r.ci_low, "ci_high": r.ci_high,
+                    "method": r.method, "warning": r.warning})
+    return pd.DataFrame(out, columns=SI_MEASURE_COLUMNS)

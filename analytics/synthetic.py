@@ -6,13 +6,26 @@ over 21 days, six over 14 days, four over 14 days), about half stop before
 completing the series (more often when they are not improving), completers may
 continue to boosters, and each pre-infusion PHQ-9 is drawn item by item from a
 latent trajectory.  Vectorised: a million patients take seconds.
+
+The esketamine site (``esketamine_site``, Riverside by default) labels its
+protocols "Esketamine ...": :func:`analytics.synthetic_sessions.synthetic_sessions`
+gives that site's patients intranasal esketamine sessions, so the label and the
+sessions agree.  Its schedules are the same three as the IV sites (they keep the
+PHQ-9 rows of the sample unchanged), not the licensed twice-weekly induction.
+
+With ``more_instruments=True`` (the bundled sample) some patients also answer the
+QIDS-SR16, the PCL-5 and the C-SSRS screener (:data:`MORE_INSTRUMENT_SHARES`),
+drawn from the same latent course as their PHQ-9 on a random stream of their own,
+so the PHQ-9 rows are the same with or without them.
 """
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["SYNTHETIC_PROTOCOLS", "synthetic_clinic"]
+from .instruments import PCL5, QIDS_SR16
+
+__all__ = ["SYNTHETIC_PROTOCOLS", "MORE_INSTRUMENT_SHARES", "synthetic_clinic"]
 
 #: Protocol name -> nominal induction infusion days.
 SYNTHETIC_PROTOCOLS = {
@@ -30,6 +43,21 @@ _AGE_SHARE = (0.09, 0.22, 0.23, 0.19, 0.15, 0.09, 0.03)
 _SEXES = ("female", "male", "not recorded")
 _SEX_SHARE = (0.57, 0.41, 0.02)
 _ITEM_WEIGHTS = np.array([1.15, 1.2, 1.15, 1.3, 0.85, 1.0, 0.95, 0.6])  # items 1-8; mean 1.025
+_ESKETAMINE_PREFIX = "Esketamine"
+
+#: Who answers the other scales with ``more_instruments=True`` (shares of patients; each then answers at
+#: most of their visits).  Shapes for a demonstration, not published figures: the QIDS-SR16 at about a
+#: third of patients, the PCL-5 for most patients with a PTSD diagnosis and a few others (at intake,
+#: the first infusion, check-ups and boosters: it asks about the past month), the C-SSRS screener at
+#: about half.  Not at the totals-only site's export, except the yes/no C-SSRS screener.
+MORE_INSTRUMENT_SHARES = {"qids_sr16": 0.33, "pcl5_ptsd": 0.85, "pcl5_other": 0.08, "cssrs": 0.5}
+#: Share of a patient's visits at which an instrument they use was answered.
+_ANSWERED_AT = 0.9
+# QIDS-SR16 item weights (items 1-16; item 12, suicidal ideation, follows PHQ-9 item 9 instead)
+_QIDS_WEIGHTS = np.array([0.8, 0.9, 0.7, 0.25, 1.2, 0.9, 0.9, 0.6, 0.6, 1.1, 1.0, 0.0, 1.2, 1.25, 0.7, 0.7])
+# C-SSRS item 1 (wish to be dead) by PHQ-9 item 9 of the same visit: fewer positives than item 9 >= 1, as
+# the item over-flags compared with the C-SSRS (shared/references: 41% vs 13% in one comparison)
+_CSSRS_WISH_BY_ITEM9 = np.array([0.01, 0.12, 0.35, 0.6])
 
 
 def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start: str = "2024-10-01",
@@ -37,7 +65,8 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
                      booster_share: float = 0.7, boosters_mean: float = 4.0, max_boosters: int = 12,
                      incomplete_share: float = 0.015, duplicate_share: float = 0.003,
                      gad7_share: float = 0.7, reinduction_share: float = 0.2,
-                     totals_only_site: str | None = "Riverside", dates_as_text: bool = True) -> pd.DataFrame:
+                     totals_only_site: str | None = "Riverside", dates_as_text: bool = True,
+                     esketamine_site: str | None = "Riverside", more_instruments: bool = False) -> pd.DataFrame:
     """Generate a synthetic clinic's questionnaire export (long format).
 
     Parameters
@@ -64,6 +93,14 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
         ``gad7_total``; no item answers, so item 9 is unknown there).
     dates_as_text : bool
         ISO text dates, as in a CSV export (default); False keeps ``datetime64``.
+    esketamine_site : str or None
+        A site giving intranasal esketamine: its protocols are labelled
+        "Esketamine ..." (the sessions generator gives it esketamine sessions).
+    more_instruments : bool
+        Add QIDS-SR16 (``qids_sr16_1..16``), PCL-5 (``pcl5_1..20``) and C-SSRS
+        screener (``cssrs_1..6``, ``cssrs_6_recent``: "yes", "no", blank when not
+        asked) answers for some patients (:data:`MORE_INSTRUMENT_SHARES`).  Off by
+        default so benchmarks and older tests keep their columns.
 
     Returns
     -------
@@ -71,8 +108,8 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
         Columns ``patient_id, assessment_date, treatment_start_date, site,
         clinician, protocol, diagnosis, age_band, sex, infusion_number,
         phq9_1..phq9_9, gad7_1..gad7_7`` and, with a totals-only site,
-        ``phq9_total`` and ``gad7_total`` (dates as ISO text, blanks as
-        missing), one block of rows per patient (patients in the order of their first
+        ``phq9_total`` and ``gad7_total``, and with ``more_instruments`` the
+        other scales' item columns (dates as ISO text, blanks as missing), one block of rows per patient (patients in the order of their first
         treatment start), each block in date order.
     """
     frame, _ = _courses(n_patients, seed, first_start, last_start, booster_share, boosters_mean, max_boosters,
@@ -80,6 +117,12 @@ def synthetic_clinic(n_patients: int = 600, *, seed: int = 20261121, first_start
     if reinduction_share > 0:
         frame = _add_reinductions(frame, seed, reinduction_share, booster_share, boosters_mean, max_boosters,
                                   incomplete_share, gad7_share)
+    if esketamine_site is not None:
+        at_site = frame["site"] == esketamine_site
+        frame.loc[at_site, "protocol"] = frame.loc[at_site, "protocol"].str.replace("IV", _ESKETAMINE_PREFIX, n=1)
+    if more_instruments:
+        frame = _more_instruments(frame, seed, totals_only_site)
+    frame = frame.drop(columns=["_level", "_course", "_t"])
     if totals_only_site is not None:
         frame = _totals_only(frame, frame["site"] == totals_only_site)
 
@@ -246,4 +289,81 @@ def _courses(n_patients, seed, first_start, last_start, booster_share, boosters_
     blank_items = rng.integers(1, 9, blank_rows.size)
     for k in range(1, 9):  # eight columns, not per row
         frame.loc[blank_rows[blank_items == k], f"phq9_{k}"] = pd.NA
+    # the latent course, for the other scales (dropped before the frame is returned)
+    frame["_level"], frame["_course"], frame["_t"] = level, course, t
     return frame, pat
+
+
+def _more_instruments(frame, seed, totals_only_site):
+    """QIDS-SR16, PCL-5 and C-SSRS screener answers of some patients, from each row's latent course.
+
+    Its own random stream: the PHQ-9 and GAD-7 answers are the same with or without these.
+    Vectorised over rows; the loops below run over item columns.
+    """
+    rng = np.random.default_rng([seed, 5])
+    n = len(frame)
+    pcode, patients = pd.factorize(frame["patient_id"])
+    m = len(patients)
+    level = frame["_level"].to_numpy(dtype="float64")
+    course = frame["_course"].to_numpy(dtype="float64")
+    t = frame["_t"].to_numpy(dtype="float64")
+    item9 = frame["phq9_9"].to_numpy(dtype="float64", na_value=0.0).astype(np.int64)
+    infusion = frame["infusion_number"].to_numpy(dtype="float64", na_value=np.nan)
+    items_site = (frame["site"] != totals_only_site).to_numpy() if totals_only_site is not None else np.ones(n, bool)
+    shares = MORE_INSTRUMENT_SHARES
+    uses_qids = (rng.random(m) < shares["qids_sr16"])[pcode] & items_site
+    ptsd = (frame["diagnosis"] == "PTSD with MDD").to_numpy()
+    uses_pcl5 = (rng.random(m)[pcode] < np.where(ptsd, shares["pcl5_ptsd"], shares["pcl5_other"])) & items_site
+    uses_cssrs = (rng.random(m) < shares["cssrs"])[pcode]
+    answered = rng.random((n, 3)) < _ANSWERED_AT
+    out = {}
+
+    # QIDS-SR16 from the PHQ-9's latent level; appetite and weight go one way per patient (about a third up,
+    # with more sleeping), so the domain maxima do not add every item
+    atypical = (rng.random(m) < 0.3)[pcode]
+    weights = np.tile(_QIDS_WEIGHTS, (n, 1))
+    weights[:, [5, 7]] *= ~atypical[:, None]
+    weights[:, [6, 8]] *= atypical[:, None]
+    weights[:, 3] = np.where(atypical, 0.8, 0.15)
+    qids = rng.binomial(3, np.clip(level[:, None] * weights / 27, 0, 1))
+    shift = rng.integers(-1, 2, n) * (rng.random(n) < 0.25)  # QIDS item 12 mostly agrees with PHQ-9 item 9
+    qids[:, 11] = np.clip(item9 + shift, 0, 3)
+    has_qids = uses_qids & answered[:, 0]
+    for k, col in enumerate(QIDS_SR16.items):
+        out[col] = pd.Series(qids[:, k], dtype="Int8").where(has_qids)
+
+    # PCL-5: PTSD symptoms improve with the depression, less fully; asked at intake, the first infusion,
+    # check-ups and boosters (the infusion numbers after the induction)
+    ptsd_base = np.where(ptsd, np.clip(rng.normal(50, 11, m)[pcode], 20, 80),
+                         np.clip(rng.normal(22, 12, m)[pcode], 0, 60))
+    ptsd_level = ptsd_base * (0.35 + 0.65 * np.clip(course, 0, 1.3))
+    item_weights = rng.uniform(0.8, 1.2, PCL5.n_items)  # fixed per item
+    pcl5 = rng.binomial(4, np.clip(ptsd_level[:, None] * item_weights[None, :] / 80, 0, 1))
+    pcl5_visit = np.isnan(infusion) | (infusion == 1) | (infusion > 6)
+    has_pcl5 = uses_pcl5 & pcl5_visit & answered[:, 1]
+    for k, col in enumerate(PCL5.items):
+        out[col] = pd.Series(pcl5[:, k], dtype="Int8").where(has_pcl5)
+
+    # C-SSRS screener ("since last visit" version) from the same visit's PHQ-9 item 9; items 3-5 only
+    # after a yes to item 2, the recent question only after a yes to item 6 (the screener's skip rules)
+    u = rng.random((n, 5))
+    wish = u[:, 0] < _CSSRS_WISH_BY_ITEM9[item9]
+    active = u[:, 1] < np.where(wish, 0.45, 0.02)
+    method = u[:, 2] < 0.45
+    intent = u[:, 3] < np.where(item9 >= 2, 0.2, 0.08)
+    plan = intent & (u[:, 4] < 0.3)
+    behaviour = (rng.random(m) < 0.18)[pcode]  # lifetime suicidal behaviour (asked every time)
+    recent = (rng.random(m) < 0.15)[pcode] & (t <= 60)  # within the past three months: early in the course
+    has_cssrs = uses_cssrs & answered[:, 2]
+
+    def yes_no(values, asked):
+        return pd.Series(np.where(values, "yes", "no"), dtype="object").where(has_cssrs & asked)
+
+    always = np.ones(n, bool)
+    # the registry's item names (CSSRS_SCREENER.items), in its order
+    for col, values, asked in (("cssrs_1", wish, always), ("cssrs_2", active, always), ("cssrs_3", method, active),
+                               ("cssrs_4", intent, active), ("cssrs_5", plan, active), ("cssrs_6", behaviour, always),
+                               ("cssrs_6_recent", recent, behaviour)):  # seven columns
+        out[col] = yes_no(values, asked)
+    extra = pd.DataFrame(out, index=range(n)).set_axis(frame.index)
+    return pd.concat([frame, extra], axis=1)

@@ -4,8 +4,10 @@ Built from a questionnaire frame of :func:`analytics.synthetic.synthetic_clinic`
 every questionnaire with an ``infusion_number`` was given on a session day
 (before dosing), and a session whose questionnaire was missed is placed between
 its neighbours.  Two sites give IV ketamine (one records dissociation as a CADSS
-total, the other as a 0-10 rating); one (``esketamine_site``) gives intranasal
-esketamine (56 or 84 mg, monitored at least two hours).
+total, the other as a 0-10 rating); one gives intranasal esketamine (56 or 84 mg,
+monitored at least two hours): the site whose questionnaires carry an
+"Esketamine ..." protocol (``synthetic_clinic(esketamine_site=...)``), so a
+course's protocol label and its sessions' route always agree.
 
 The shapes are chosen to look like published descriptions, not to reproduce any
 figure: blood pressure rises after dosing and is nearer baseline at discharge;
@@ -30,9 +32,11 @@ SESSION_COLUMNS = [
 ]
 #: Days between sessions assumed when a session's questionnaire was missed at the start of a series.
 _GAP_DAYS = 3
+#: A course whose protocol label starts with this is given intranasal esketamine.
+_ESKETAMINE = "Esketamine"
 
 
-def synthetic_sessions(questionnaires: pd.DataFrame, *, seed: int = 20261121, esketamine_site: str = "Riverside",
+def synthetic_sessions(questionnaires: pd.DataFrame, *, seed: int = 20261121,
                        rating_site: str = "Central") -> pd.DataFrame:
     """The sessions table of a synthetic clinic (one row per session, ISO text dates).
 
@@ -40,11 +44,11 @@ def synthetic_sessions(questionnaires: pd.DataFrame, *, seed: int = 20261121, es
     ----------
     questionnaires : pandas.DataFrame
         Output of :func:`analytics.synthetic.synthetic_clinic` (``patient_id``,
-        ``assessment_date``, ``treatment_start_date``, ``site``, ``infusion_number``).
+        ``assessment_date``, ``treatment_start_date``, ``site``, ``protocol``,
+        ``infusion_number``).  Courses whose protocol starts with "Esketamine" get
+        intranasal esketamine sessions; the others IV ketamine.
     seed : int
         The same seed and questionnaires give the same table.
-    esketamine_site : str
-        The site whose sessions are intranasal esketamine; the others give IV ketamine.
     rating_site : str
         An IV site that records dissociation on a 0-10 rating instead of the CADSS.
 
@@ -60,10 +64,12 @@ def synthetic_sessions(questionnaires: pd.DataFrame, *, seed: int = 20261121, es
     date = pd.to_datetime(q["assessment_date"]).to_numpy(dtype="datetime64[D]")
     known = pd.DataFrame({"patient_id": q["patient_id"].to_numpy(), "start": start,
                           "k": q["infusion_number"].to_numpy(dtype="int64"),
-                          "t": (date - start).astype("int64"), "site": q["site"].to_numpy()})
+                          "t": (date - start).astype("int64"), "site": q["site"].to_numpy(),
+                          "esketamine": q["protocol"].astype("str").str.startswith(_ESKETAMINE).to_numpy()})
 
     # every infusion 1..last known of each course, missed questionnaires placed between their neighbours
-    last = known.groupby(["patient_id", "start"], sort=False).agg(kmax=("k", "max"), site=("site", "first"))
+    last = known.groupby(["patient_id", "start"], sort=False).agg(kmax=("k", "max"), site=("site", "first"),
+                                                                     esketamine=("esketamine", "first"))
     last = last.reset_index()
     reps = last["kmax"].to_numpy()
     full = last.loc[last.index.repeat(reps)].reset_index(drop=True)
@@ -86,7 +92,7 @@ def synthetic_sessions(questionnaires: pd.DataFrame, *, seed: int = 20261121, es
     session_date = full["start"].to_numpy(dtype="datetime64[D]") + full["t"].to_numpy(dtype="int64").astype(
         "timedelta64[D]")
     k = full["k"].to_numpy(dtype="int64")
-    esk = (full["site"] == esketamine_site).to_numpy()
+    esk = full["esketamine"].to_numpy(dtype=bool)
     rating = (full["site"] == rating_site).to_numpy()
 
     # patient-level traits: codes of the patient, so one draw per patient

@@ -42,6 +42,7 @@ from analytics.definitions import (
     WINDOW_DAYS_RANGE,
 )
 from analytics.exports import to_safe_csv
+from analytics.instruments import INSTRUMENT_CHOICES, OUTCOME_SCALES, OutcomeScale
 from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
 from analytics.store import default_db_path, read_store, store_has_data
@@ -251,15 +252,41 @@ def _with_study_ids_of(patients: pd.DataFrame, source_ids: pd.Series) -> pd.Data
 
 
 @st.cache_data(show_spinner="Computing the summary...", max_entries=32)
-def _summary(_frame, _report, _patients, key: tuple):
+def _summary(_frame, _report, _patients, key: tuple, instrument: str = "phq9"):
     d = OutcomeDefinitions(*key[-1])
     return clinic_summary(_frame, definitions=d, source=_report.source, sha256=_report.sha256,
-                          validation=_report.counts, outcomes=_patients)
+                          validation=_report.counts, outcomes=_patients, instrument=instrument)
 
 
 def summary_for(view: "View"):
-    """The clinic summary of the view's cohort (from the view's outcome table)."""
-    return _summary(view.frame, view.report, view.patients, view.key)
+    """The clinic summary of the view's cohort on the sidebar's instrument (from that instrument's outcome table)."""
+    return _summary(view.frame, view.report, instrument_outcomes_for(view), view.key, view.instrument)
+
+
+@st.cache_data(show_spinner="Computing outcomes on the chosen instrument...", max_entries=16)
+def _instrument_outcomes(_frame, _patients, key: tuple, instrument: str):
+    patients = patient_outcomes(_frame, definitions=OutcomeDefinitions(*key[0][-1]), instrument=instrument)
+    starts = _patients.drop_duplicates("patient_id").set_index("patient_id")["start_date"]
+    patients["start_date"] = starts.reindex(patients["patient_id"]).to_numpy()
+    patients["start_quarter"] = quarter_of(patients["start_date"]).to_numpy()
+    return patients
+
+
+def instrument_outcomes_for(view: "View") -> pd.DataFrame:
+    """The per-episode outcome table on the sidebar's instrument (``view.patients`` itself for PHQ-9)."""
+    if view.instrument == "phq9":
+        return view.patients
+    # a researcher's frames carry this session's study ids: cached for this session only
+    return _instrument_outcomes(view.frame, view.patients, (view.key, st.session_state.get("study_id_secret")),
+                                view.instrument)
+
+
+@st.cache_data(max_entries=4)
+def _instruments_in(_report, source_key: tuple) -> tuple:
+    """The instrument choices the data have scores for (PHQ-9 always first: it is what every file holds)."""
+    f = _report.frame
+    return tuple(c for c in INSTRUMENT_CHOICES if c == "phq9"
+                 or (OUTCOME_SCALES[c].total in f and f[OUTCOME_SCALES[c].total].notna().any()))
 
 
 @st.cache_data(show_spinner="Computing the headline figures...", max_entries=32)
@@ -286,21 +313,23 @@ def reinductions_for(view: "View"):
 
 
 @st.cache_data(show_spinner="Computing the figures...", max_entries=32)
-def _overview_figures(_frame, _patients, key: tuple, max_week: int) -> dict:
+def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, instrument: str = "phq9") -> dict:
     from analytics.activity import activity_summary, endpoint_completeness
     from analytics.infusions import infusion_outcomes
     from analytics.outcomes import rate_table
     from analytics.trends import cumulative_curve, weekly_means
     d = OutcomeDefinitions(*key[-1])
     start_from, start_to, _ = key[1]
-    dated = _patients["start_quarter"].notna().any()
+    # the curves, weekly means and quarters are on the sidebar's instrument (_outcomes); the rest on PHQ-9
+    dated = _outcomes["start_quarter"].notna().any()
     return {
         "activity": activity_summary(_frame, _patients, start=start_from, end=start_to),
         "completeness": endpoint_completeness(_patients),
-        "curves": {m: cumulative_curve(_patients, metric=m, definitions=d) for m in ("response", "remission")},
-        "weekly": weekly_means(_frame, max_week=max_week),
-        "by_quarter": (rate_table(_patients.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d)
-                       if dated else None),
+        "curves": {m: cumulative_curve(_outcomes, metric=m, definitions=d)
+                   for m in OUTCOME_SCALES[instrument].metrics},
+        "weekly": weekly_means(_frame, max_week=max_week, instrument=instrument),
+        "by_quarter": (rate_table(_outcomes.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d,
+                                  instrument=instrument) if dated else None),
         "by_infusions": infusion_outcomes(_patients),
     }
 
@@ -308,7 +337,8 @@ def _overview_figures(_frame, _patients, key: tuple, max_week: int) -> dict:
 def overview_figures(view: "View", max_week: int) -> dict:
     """The Overview's other figures of the view's cohort (activity, completeness, curves, weekly means, rates by
     quarter, outcomes by infusions), computed once per cohort and definitions."""
-    return _overview_figures(view.frame, view.patients, _session_key(view), max_week)
+    return _overview_figures(view.frame, view.patients, instrument_outcomes_for(view), _session_key(view), max_week,
+                             view.instrument)
 
 
 def _session_key(view: "View") -> tuple:
@@ -328,6 +358,17 @@ def _worklist(_frame, _report, key: tuple, lost_after_days: int):
 def worklist_for(view: "View", lost_after_days: int):
     """The safety worklist of the view's cohort, and the date its days since last contact count to."""
     return _worklist(view.frame, view.report, view.key, lost_after_days)
+
+
+@st.cache_data(show_spinner="Computing SI on each measure...", max_entries=16)
+def _si_measures(_frame, _patients, key: tuple):
+    from analytics.safety import si_by_measure
+    return si_by_measure(_frame, _patients, definitions=OutcomeDefinitions(*key[-1]))
+
+
+def si_measures_for(view: "View"):
+    """SI at baseline and SI resolution of the view's cohort on PHQ-9 item 9 and (when given) the C-SSRS."""
+    return _si_measures(view.frame, view.patients, view.key)
 
 
 # ----------------------------------------------------------------------------- Patient page
@@ -446,6 +487,13 @@ class View:
     filter_text: str
     source_ids: pd.Series | None = None  # study id -> the clinic's pseudonym, for researchers' views (never shown)
     source_frame: pd.DataFrame | None = None  # the cohort's questionnaires as in the source (clinic pseudonyms)
+    #: the sidebar's outcome instrument (a key of OUTCOME_SCALES); ``patients`` stays on PHQ-9 for every page,
+    #: the Overview and Trajectories read :func:`instrument_outcomes_for` on this instrument
+    instrument: str = "phq9"
+
+    @property
+    def scale(self) -> OutcomeScale:
+        return OUTCOME_SCALES[self.instrument]
 
     def with_source_ids(self, frame: pd.DataFrame) -> pd.DataFrame:
         """``frame`` with the clinic's pseudonyms back (for a research export, which re-keys them itself)."""
@@ -457,15 +505,20 @@ class View:
     def empty(self) -> bool:
         return self.frame.empty
 
-    def caption(self, n: int | None = None, what: str = "") -> str:
-        """Caption for a chart or rate: n, definition, mode and spec version."""
+    def caption(self, n: int | None = None, what: str = "", *, scale: OutcomeScale | None = None) -> str:
+        """Caption for a chart or rate: n, instrument and its thresholds, definition, mode and spec version.
+
+        ``scale``: the instrument the figure is on; default PHQ-9 (what ``patients`` holds), whatever the sidebar
+        says, so a PHQ-9 figure never carries another instrument's name.
+        """
         d = self.definitions
+        s = scale or OUTCOME_SCALES["phq9"]
         n_text = f"n = {n}. " if n is not None else ""
         episodes = ("all episodes (episodes of one patient are not independent)" if d.episodes == "all"
                     else f"{d.episodes} episode of each patient")
-        return (f"{n_text}{what}Week {d.week} (day {d.target_day}, ±{d.window_days} days), baseline ≥ "
-                f"{d.min_baseline}, {MODE_NAMES[d.analysis].lower()}, {episodes}; spec v{SPEC_VERSION}. "
-                f"{self.filter_text}")
+        return (f"{n_text}{what}On the {s.name}: {s.labels[0]}; {s.labels[1]}; eligible: "
+                f"{s.eligibility_text(d.min_baseline)}. Week {d.week} (day {d.target_day}, ±{d.window_days} days), "
+                f"{MODE_NAMES[d.analysis].lower()}, {episodes}; spec v{SPEC_VERSION}. {self.filter_text}")
 
 
 def page_setup(title: str, *, subheading: bool = False) -> View:
@@ -511,6 +564,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
             chosen = st.multiselect(col.capitalize(), values, key=f"filter_{col}", placeholder="All")
             attrs.append((col, tuple(chosen)))
         definitions = _definitions_controls()
+        instrument = _instrument_control(_instruments_in(report, source_key))
     banner(kind, sources[kind], report)
 
     defs = (definitions.week, definitions.window_days, definitions.min_baseline, definitions.analysis,
@@ -529,7 +583,7 @@ def _page_view(title: str, subheading: bool) -> View | None:
         secret = st.session_state.setdefault("study_id_secret", secrets.token_hex(8))
         frame, patients, source_ids = _with_study_ids(frame, patients, secret)
     view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text, source_ids,
-                source_frame)
+                source_frame, instrument)
     if view.empty:
         st.warning("No patients match these filters. Widen the treatment-start period or clear the site, "
                    "clinician or protocol filters in the sidebar.", icon=":material/filter_alt_off:")
@@ -572,6 +626,22 @@ def _definitions_controls() -> OutcomeDefinitions:
     except AnalyticsError as exc:
         st.error(f"{exc} Showing week {spec.week} ± {spec.window_days} days instead.")
         return OutcomeDefinitions(min_baseline=int(min_base), analysis=analysis, episodes=episodes)
+
+
+def _instrument_control(choices: tuple) -> str:
+    """The outcome instrument: PHQ-9, or another scale the data have scores for."""
+    names = {c: OUTCOME_SCALES[c].name + (f" (remission ≤ {OUTCOME_SCALES[c].remission_at_most})"
+                                          if c.startswith("madrs") else "") for c in choices}
+    if st.session_state.get("instrument") not in choices:  # another data source without that instrument
+        st.session_state.pop("instrument", None)
+    chosen = st.selectbox("Outcome instrument", choices, key="instrument", format_func=names.get,
+                          help="The scale the Overview's and Trajectories' outcome figures are computed on; only "
+                               "scales these data have scores for are offered. Response, remission and eligibility "
+                               "use that scale's own published thresholds, named under every figure. SI figures "
+                               "stay on PHQ-9 item 9 (and the C-SSRS screener on the Safety page).")
+    scale = OUTCOME_SCALES[chosen]
+    st.caption(f"{scale.labels[0]}; {scale.labels[1]}.")
+    return chosen
 
 
 def banner(kind: str, path: Path, report) -> None:

@@ -29,6 +29,7 @@ from app_pages.common import (
 
 view = page_setup("Outcome overview")
 d = view.definitions
+scale = view.scale  # the sidebar's outcome instrument: the outcome table, curves, quarters and published figures
 s = summary_for(view)
 figures = overview_figures(view, max(TRENDS_MAX_WEEK, d.week + 2))
 act = figures["activity"]
@@ -37,6 +38,10 @@ chosen = [(col, values) for col, values in view.key[1][2] if values]
 # a site, clinician or protocol filter makes this a stratum: not like for like with a whole-cohort figure
 stratum = None if not chosen else (" and ".join(c for c, _ in chosen), "; ".join(", ".join(v) for _, v in chosen))
 
+if not scale.is_phq9:
+    st.info(f"Outcomes below are on the {scale.name} where the caption says so; the headline answer, "
+            "re-inductions, outcomes by infusions and every SI figure stay on the PHQ-9 (their captions say so).",
+            icon=":material/straighten:")
 st.subheader("The headline answer", help=GLOSSARY["Spec version"])
 cards = cards_for(view, stratum)
 for column, card in zip(st.columns(len(cards)), cards):
@@ -61,7 +66,7 @@ cols[0].metric("Patients treated", act.patients_treated, help="Patients with a q
 cols[1].metric("New treatment starts", act.new_starts, help="Patients whose treatment started in the period.")
 cols[2].metric("Questionnaires collected", act.questionnaires)
 cols[3].metric(f"Measured at week {d.week}", percent(completeness.estimate),
-               help=f"Of {completeness.n} eligible patients, {completeness.events} have a questionnaire in the "
+               help=f"Of {completeness.n} eligible patients, {completeness.events} have a PHQ-9 in the "
                     f"week-{d.week} window (day {d.target_day} ± {d.window_days}); 95% CI "
                     f"{percent_interval(completeness.ci_low, completeness.ci_high)}. This is the share behind a "
                     "completers-only figure.")
@@ -70,16 +75,21 @@ cols[4].metric("Any follow-up", pct(act.completeness.estimate),
                     f"least one follow-up questionnaire (95% CI "
                     f"{ci(act.completeness.ci_low, act.completeness.ci_high)}).")
 
-st.subheader(f"Outcomes at week {d.week}")
-table = rate_rows([
-    ("Response", f"week {d.week}, {d.analysis}", s.response),
-    ("Remission", f"week {d.week}, {d.analysis}", s.remission),
-    ("SI resolution", f"week {d.week}, {d.analysis}", s.si_resolution),
-    ("Response reached by week", f"Kaplan-Meier, day {d.target_day}", s.cumulative_response),
-    ("Remission reached by week", f"Kaplan-Meier, day {d.target_day}", s.cumulative_remission),
-])
+st.subheader(f"Outcomes at week {d.week} on the {scale.name}")
+first, second = ("Response", "Remission") if scale.is_phq9 else scale.labels
+m_first, m_second = scale.metrics
+snapshot, km = f"week {d.week}, {d.analysis}", f"Kaplan-Meier, day {d.target_day}"
+outcome_rows = [((m_first, "snapshot"), first, snapshot, s.response), ((m_second, "snapshot"), second, snapshot,
+                                                                       s.remission)]
+if scale.is_phq9:  # SI resolution is PHQ-9 item 9's
+    outcome_rows.append((("si_resolution", "snapshot"), "SI resolution", snapshot, s.si_resolution))
+outcome_rows += [((m_first, "cumulative"), f"{first} reached by week", km, s.cumulative_response),
+                 ((m_second, "cumulative"), f"{second} reached by week", km, s.cumulative_remission)]
+table = rate_rows([(name, how, r) for _, name, how, r in outcome_rows])
 st.dataframe(table, hide_index=True, width="stretch")
-st.caption(d.describe() + " " + view.filter_text)
+st.caption(("" if scale.is_phq9 else scale.describe() + f" These replace the PHQ-9 rules below; baseline, endpoint "
+            f"window and analysis are as below, on {scale.name} totals; eligible: "
+            f"{scale.eligibility_text(d.min_baseline)}. ") + d.describe() + " " + view.filter_text)
 for warning in s.warnings:
     st.warning(plain(warning), icon=":material/warning:")
 download(table, "outcomes", "Download outcomes (CSV)")
@@ -88,7 +98,7 @@ left, right = st.columns(2)
 with left:
     st.subheader(f"Reached by week {d.week}", help=GLOSSARY["Kaplan-Meier"])
     fig = go.Figure()
-    for i, metric in enumerate(("response", "remission")):
+    for i, (metric, name) in enumerate(((m_first, first), (m_second, second))):
         curve = figures["curves"][metric]
         if curve.empty:
             continue
@@ -101,16 +111,18 @@ with left:
                                  hoverinfo="skip"))
         fig.add_trace(go.Scatter(
             x=curve["time"], y=curve["cumulative"], mode="lines", line=dict(color=color, shape="hv", width=2.5),
-            name=metric.capitalize(), customdata=curve[["at_risk"]],
-            hovertemplate="day %{x}: %{y:.1%} (%{customdata[0]} at risk)<extra>" + metric + "</extra>"))
+            name=name, customdata=curve[["at_risk"]],
+            hovertemplate="day %{x}: %{y:.1%} (%{customdata[0]} at risk)<extra>" + name + "</extra>"))
     fig.update_layout(xaxis=dict(title="Study day since treatment start", range=[0, d.target_day]),
                       yaxis=dict(title="Cumulative share (Kaplan-Meier)", tickformat=".0%", rangemode="tozero"),
                       height=360, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
     st.plotly_chart(fig, width="stretch", key="km")
-    st.caption(view.caption(s.eligible, "Eligible patients; first response or remission at any questionnaire up "
-                            "to the target day; censored at the last follow-up. Shaded: 95% log-log band. "))
+    in_text = (first.lower(), second.lower()) if scale.is_phq9 else (first, second)  # labels name the scale
+    st.caption(view.caption(s.eligible, f"Eligible patients; first {in_text[0]} or {in_text[1]} at any "
+                            "questionnaire up to the target day; censored at the last follow-up. Shaded: 95% log-log "
+                            "band. ", scale=scale))
 with right:
-    st.subheader("Mean PHQ-9 by week")
+    st.subheader(f"Mean {scale.name} by week")
     weekly = figures["weekly"]
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_high"], mode="lines", line=dict(width=0),
@@ -118,27 +130,26 @@ with right:
     fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_low"], mode="lines", line=dict(width=0), fill="tonexty",
                              fillcolor=translucent(PALETTE[0]), showlegend=False, hoverinfo="skip"))
     fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["mean"], mode="lines+markers", line=dict(color=PALETTE[0]),
-                             name="Mean PHQ-9", customdata=weekly[["n_patients"]],
+                             name=f"Mean {scale.name}", customdata=weekly[["n_patients"]],
                              hovertemplate="week %{x}: %{y:.1f} (n = %{customdata[0]})<extra></extra>"))
     fig.update_layout(xaxis=dict(title="Weeks since treatment start (week 0 includes baseline)", dtick=1),
-                      yaxis=dict(title="PHQ-9 total (0-27)", range=[0, 27]), height=360,
+                      yaxis=dict(title=f"{scale.name} total (0-{scale.instrument.total_max})",
+                                 range=[0, scale.instrument.total_max]), height=360,
                       margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
     st.plotly_chart(fig, width="stretch", key="weekly")
-    st.caption(f"Each patient counts once a week (their mean); shaded: 95% t interval. Complete questionnaires "
-               f"only. n per week in the hover. {view.filter_text}")
+    st.caption(f"{scale.name} totals. Each patient counts once a week (their mean); shaded: 95% t interval. "
+               f"Complete questionnaires only. n per week in the hover. {view.filter_text}")
 
 st.subheader("Against published figures", help=GLOSSARY["Like for like"] + " " + GLOSSARY["Percentage points (pp)"])
 bench = s.benchmarks if not chosen else compare_with_benchmarks(
     {"response": s.response, "remission": s.remission, "si_resolution": s.si_resolution,
      "cumulative_response": s.cumulative_response, "cumulative_remission": s.cumulative_remission},
-    definitions=d, stratum=stratum)
+    definitions=d, stratum=stratum, instrument=view.instrument)
 labels = list(table["Outcome"])
-target = {("response", "snapshot"): labels[0], ("remission", "snapshot"): labels[1],
-          ("si_resolution", "snapshot"): labels[2], ("response", "cumulative"): labels[3],
-          ("remission", "cumulative"): labels[4]}
+target = {key: name for key, name, _, _ in outcome_rows}
 bench = bench.assign(row=[target[(m, e)] for m, e in zip(bench["metric"], bench["clinic_estimate"])],
                      who=[author_year(c, st_) for c, st_ in zip(bench["citation"], bench["study"])])
-results = [s.response, s.remission, s.si_resolution, s.cumulative_response, s.cumulative_remission]
+results = [r for *_, r in outcome_rows]
 fig = go.Figure()
 fig.add_trace(go.Scatter(
     x=[r.estimate for r in results], y=labels, mode="markers", name="This clinic (95% CI)",
@@ -164,7 +175,7 @@ st.plotly_chart(fig, width="stretch", key="forest")
 st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis, timepoint or "
            "population; the table says how. Bars on the diamonds: the published figure's own uncertainty (±1.96 "
            "standard errors, a floor where only its n is known). Item-9 SI figures are not C-SSRS or SSI figures. "
-           + view.caption())
+           + view.caption(scale=scale))
 st.caption("A published figure is an estimate too: like-for-like tests include its own uncertainty. Figures that "
            "are not like for like get no test: the two estimates, the difference and the reason only.")
 shown = pd.DataFrame({
@@ -187,7 +198,7 @@ st.subheader("By quarter of treatment start", help=GLOSSARY["Wilson interval"])
 if figures["by_quarter"] is not None:
     by_q = figures["by_quarter"]
     fig = go.Figure()
-    for i, metric in enumerate(("response", "remission", "si_resolution")):
+    for i, metric in enumerate(pd.unique(by_q["metric"])):
         part = by_q[(by_q["metric"] == metric) & by_q["rate"].notna()]
         # a quarter with a small denominator draws a hollow marker labelled with its n, off the line: its rate
         # cannot carry a change (a 0-of-3 quarter is not a plunge to 0%)
@@ -215,7 +226,7 @@ if figures["by_quarter"] is not None:
     st.plotly_chart(fig, width="stretch", key="quarters")
     st.caption(view.caption(None, "Quarters with no patient in a denominator show no point (no data, not 0%). "
                             f"A quarter with {SMALL_CELL_MAX} patients or fewer in a denominator shows a hollow "
-                            "marker labelled with its n, off the line: too few to read a change. "))
+                            "marker labelled with its n, off the line: too few to read a change. ", scale=scale))
     quarter_table = by_q.drop(columns=["metric"]).rename(columns={"label": "metric"})
     show_table(quarter_table)
     download(quarter_table, "rates_by_quarter", "Download rates by quarter (CSV)")

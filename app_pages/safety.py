@@ -8,9 +8,14 @@ import streamlit as st
 
 from analytics import AnalyticsError, compare_with_benchmarks
 from analytics.published import format_p_value
-from analytics.definitions import LOST_TO_FOLLOW_UP_DAYS, LOST_TO_FOLLOW_UP_MAX_DAYS, REVIEW_NOTE_MAX_CHARS
+from analytics.definitions import (
+    BASELINE_WINDOW_DAYS,
+    LOST_TO_FOLLOW_UP_DAYS,
+    LOST_TO_FOLLOW_UP_MAX_DAYS,
+    REVIEW_NOTE_MAX_CHARS,
+)
 from analytics.reviews import REVIEW_COLUMNS, list_reviews, mark_reviewed
-from analytics.safety import apply_reviews, safety_counts, si_change_rates
+from analytics.safety import SI_MEASURES, apply_reviews, safety_counts, si_change_rates
 from analytics.store import default_db_path
 from analytics.wording import points
 from app_pages.access import may_mark_reviews, require_director
@@ -22,6 +27,7 @@ from app_pages.common import (
     pct,
     plain,
     show_table,
+    si_measures_for,
     signed_in_user,
     worklist_for,
 )
@@ -166,4 +172,30 @@ for row in bench.itertuples():
                f". {'Like for like' if row.comparable else 'Not like for like'}: {row.reason}.")
 st.caption(view.caption(rates["si_worsened"].n, "Among patients with a baseline and a window endpoint. "))
 download(table, "si_change", "Download (CSV)")
+
+st.subheader("SI at baseline and SI resolution, by measure")
+measures = si_measures_for(view)
+has_cssrs = (measures["measure"] == SI_MEASURES["cssrs"][0]).any()
+if has_cssrs:
+    st.info("PHQ-9 item 9 and the C-SSRS screener are different measures and are not interchangeable: item 9 "
+            "over-flags compared with the C-SSRS (in one published comparison 41% of patients screened positive on "
+            "item 9 and 13% on the C-SSRS). Each figure below is on one measure only; they are never pooled, and a "
+            "resolution rate on one is not comparable with a published rate on the other.",
+            icon=":material/compare_arrows:")
+show_table(pd.DataFrame({
+    "Measure": measures["measure"], "Figure": measures["statistic"], "n": measures["n"], "Events": measures["events"],
+    "Rate": [pct(v) for v in measures["estimate"]],
+    "95% CI": [ci(lo, hi) for lo, hi in zip(measures["ci_low"], measures["ci_high"])],
+}))
+rules = " ".join(f"{name}: SI is {rule}." for name, rule in SI_MEASURES.values()
+                 if has_cssrs or name == SI_MEASURES["phq9_item9"][0])
+st.caption(view.caption(None, f"{rules} SI at baseline: among episodes with that measure on study days "
+                              f"{BASELINE_WINDOW_DAYS[0]} to {BASELINE_WINDOW_DAYS[1]} (the latest one). SI "
+                              "resolution: among episodes with SI on that measure at baseline, at the endpoint "
+                              "(the same window and analysis mode for both measures). 'Episodes with both "
+                              "measures': the same patients on each. Wilson 95% intervals; no data at n = 0. "))
+if not has_cssrs:
+    st.caption("No C-SSRS screener in these data: SI is shown on PHQ-9 item 9 only. Screener answers in the "
+               "questionnaire file (cssrs_1 ... cssrs_6, cssrs_6_recent) add the C-SSRS figures here.")
+download(measures, "si_by_measure", "Download SI by measure (CSV)")
 footer()

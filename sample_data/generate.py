@@ -20,7 +20,8 @@ SEED = 20261121
 
 
 def main() -> None:
-    frame = synthetic_clinic(600, seed=SEED)
+    # with the QIDS-SR16, PCL-5 and C-SSRS screener for some patients (the PHQ-9 rows are the same without them)
+    frame = synthetic_clinic(600, seed=SEED, more_instruments=True)
     frame.to_csv(OUT, index=False, lineterminator="\n")
     print(f"wrote {OUT.relative_to(ROOT)}: {len(frame)} rows, {frame['patient_id'].nunique()} patients")
     sessions = synthetic_sessions(frame, seed=SEED)

@@ -65,6 +65,7 @@ def test_every_page_in_browser(server, browser, path, heading, charts):
             timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     expect(page.get_by_text("Synthetic sample data").first).to_be_visible()
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
     assert not errors, errors
@@ -97,6 +98,7 @@ def test_tolerability_page_in_browser(server, browser):
     # the table's cells exist for assistive technology: the row of all routes shows the engine's rate
     page.wait_for_selector(f'td:has-text("{rise["rate"] * 100:.1f}%")', state="attached", timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "tolerability.png"), full_page=True)
     assert not errors, errors
@@ -222,6 +224,7 @@ def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_
     page.get_by_role("button", name="Check and import").click()
     page.wait_for_selector("text=now shows the clinic store", timeout=60_000)
     expect(page.get_by_text("ehr_title_row.csv: import").first).to_be_visible()
+    expect(page.locator("[data-stale='true']")).to_have_count(0, timeout=60_000)  # the rerun has finished
     page.screenshot(path=str(SHOTS / "data_imported.png"), full_page=False)
 
     upload(page, exports / "ehr_totals_only.csv")
@@ -244,5 +247,78 @@ def test_director_loads_exports_through_the_mapping_screen(server, browser, tmp_
     accept.click()
     page.wait_for_selector("text=1 corrected", timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    assert not errors, errors
+    page.close()
+
+
+def use_the_sample(page) -> None:
+    """Show the synthetic sample whatever the module's store holds by now (earlier tests import into it)."""
+    box = page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text="Data source")
+    box.wait_for(timeout=60_000)
+    if "Synthetic sample" not in box.inner_text():
+        box.click()
+        page.get_by_role("option", name="Synthetic sample").click()
+    expect(page.get_by_text("Synthetic sample data").first).to_be_visible(timeout=60_000)
+
+
+def test_instrument_choice_in_browser(server, browser):
+    """The sidebar's outcome instrument: QIDS-SR16 chosen, the Overview's outcome figures and captions follow."""
+    from analytics import clinic_summary, load_questionnaires
+    from analytics.instruments import OUTCOME_SCALES
+
+    scale = OUTCOME_SCALES["qids-sr16"]
+    expected = clinic_summary(load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv"), instrument="qids-sr16")
+    page = browser.new_page(viewport={"width": 1400, "height": 1800})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server, wait_until="domcontentloaded")
+    page.wait_for_selector("h1:has-text('Outcome overview')", timeout=60_000)
+    use_the_sample(page)
+    expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+    page.locator("[data-testid='stSidebar'] [data-testid='stSelectbox']", has_text="Outcome instrument").click()
+    page.get_by_role("option", name="QIDS-SR16").click()
+    expect(page.get_by_text("Outcomes at week 6 on the QIDS-SR16")).to_be_visible(timeout=60_000)
+    # the caption names the instrument and its thresholds
+    # (markdown draws >= and <= as the signs)
+    label = scale.labels[0].replace(">=", "≥").replace("<=", "≤")
+    expect(page.get_by_text(f"On the QIDS-SR16: {label}").first).to_be_attached(timeout=60_000)
+    expect(page.get_by_text(f"Instrument: {scale.name}").first).to_be_attached(timeout=60_000)
+    # the outcome table shows the engine's QIDS-SR16 response rate
+    page.wait_for_selector(f'td:has-text("{expected.response.estimate * 100:.1f}%")', state="attached",
+                           timeout=60_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "overview_qids.png"), full_page=True)
+    assert not errors, errors
+    page.close()
+
+
+def test_si_by_measure_in_browser(server, browser):
+    """The Safety page's SI on PHQ-9 item 9 beside the C-SSRS screener: the engine's figures, the warning that the
+    two are not interchangeable."""
+    from analytics import load_questionnaires, patient_outcomes
+    from analytics.safety import si_by_measure
+
+    frame = load_questionnaires(ROOT / "sample_data" / "sample_clinic.csv")
+    expected = si_by_measure(frame, patient_outcomes(frame)).set_index(["measure", "statistic"])
+    cssrs = expected.loc[("C-SSRS screener", "SI at baseline")]
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(f"{server}/safety", wait_until="domcontentloaded")
+    page.wait_for_selector("h1:has-text('Suicidal-ideation review')", timeout=60_000)
+    use_the_sample(page)
+    heading = page.get_by_role("heading", name="SI at baseline and SI resolution, by measure")
+    heading.wait_for(timeout=60_000)
+    expect(page.get_by_text("are not interchangeable").first).to_be_visible(timeout=60_000)
+    expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)
+    # the C-SSRS row shows the engine's rate (the table's cells exist for assistive technology)
+    page.wait_for_selector(f'td:has-text("{cssrs["estimate"] * 100:.1f}%")', state="attached", timeout=60_000)
+    expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)
+    expect(page.locator("[data-testid='stException']")).to_have_count(0)
+    heading.scroll_into_view_if_needed()
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "safety_si_measures.png"))
     assert not errors, errors
     page.close()

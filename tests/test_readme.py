@@ -116,3 +116,11 @@ def test_the_browser_test_modules_are_named():
     assert f"The {NUMBERS[len(modules)]} browser test modules" in intro
     for name in modules:
         assert f"tests/{name}" in intro and name in _section("Layout")
+
+
+def test_every_file_the_readme_shows_or_links_exists():
+    # screenshots and documents: a renamed or deleted file must not leave a broken image or link behind
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    targets = set(re.findall(r"\]\(((?:docs|sample_data|benchmarks|tests|analytics)/[^)#\s]+)\)", text))
+    assert any(t.startswith("docs/screenshots/") for t in targets)
+    assert [t for t in sorted(targets) if not (ROOT / t).exists()] == []

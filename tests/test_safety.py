@@ -4,19 +4,23 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from analytics import load_questionnaires, patient_outcomes
+from analytics import OutcomeDefinitions, load_questionnaires, patient_outcomes
 from analytics.definitions import LOST_TO_FOLLOW_UP_DAYS
 from analytics.errors import DefinitionError
 from analytics.reviews import REVIEW_COLUMNS
 from analytics.safety import (
+    SI_MEASURES,
     WORKLIST_COLUMNS,
+    cssrs_si_outcomes,
+    has_cssrs_screens,
+    si_by_measure,
     apply_reviews,
     safety_counts,
     safety_worklist,
     si_change_rates,
     si_review,
 )
-from conftest import TINY, canonical, items_for
+from conftest import TINY, canonical, items_for, rows_frame
 
 
 def test_review_list_by_hand():
@@ -186,3 +190,108 @@ def test_review_without_dates_compares_episode_and_day():
     assert both["review_note"].iloc[0] == "second" and not both["reviewed"].iloc[0]
     none = apply_reviews(w, reviews_frame([]))
     assert not none["reviewed"].iloc[0] and safety_counts(none).to_review == 1
+
+
+# ----------------------------------------------------------------------------- SI on the C-SSRS screener, by hand
+
+def screen(wish, active, *, method=False, intent=False, plan=False):
+    """C-SSRS screener answers as a clinic's file gives them; items 3-5 only after a yes to item 2."""
+    yn = {True: "yes", False: "no"}
+    return {"cssrs_1": yn[wish], "cssrs_2": yn[active], "cssrs_3": yn[method] if active else None,
+            "cssrs_4": yn[intent] if active else None, "cssrs_5": yn[plan] if active else None,
+            "cssrs_6": "no", "cssrs_6_recent": None}
+
+
+NO_SCREEN = dict.fromkeys(["cssrs_1", "cssrs_2", "cssrs_3", "cssrs_4", "cssrs_5", "cssrs_6", "cssrs_6_recent"])
+
+# (patient, study day, PHQ-9 total or None, item 9, C-SSRS screener or None); week 6: target day 42, window 35-49
+SI_ROWS = [
+    ("a", 0, 20, 1, screen(True, False)), ("a", 42, 10, 0, screen(False, False)),    # both: SI, resolved
+    ("b", 0, 20, 2, screen(False, True)), ("b", 42, 12, 1, screen(True, False)),      # both: SI, not resolved
+    ("c", -7, 20, 1, screen(True, False)), ("c", 0, 20, 1, screen(False, False)),     # item 9 flags, C-SSRS not:
+    ("c", 42, 9, 0, screen(False, False)),                                            # the latest screen counts
+    ("d", 0, 15, 0, None), ("d", 42, 8, 0, None),                                     # no screener
+    ("e", 0, 18, 1, screen(True, True, method=True)), ("e", 20, 10, 0, screen(False, False)),  # no endpoint
+    ("f", 0, 15, 0, None), ("f", 42, 9, 0, screen(False, False)),                     # no screener at baseline
+    ("g", -31, None, 0, screen(True, False)), ("g", 0, 15, 0, None), ("g", 49, 8, 0, screen(False, False)),
+    ("h", -30, 18, 2, screen(True, True, intent=True)), ("h", 35, 12, 1, screen(True, False)),  # window edges:
+    ("h", 50, 8, 0, screen(False, False)),                                            # day 50 is outside
+]
+
+
+def si_frame(rows=SI_ROWS):
+    raw = rows_frame([(p, day, total, item9) for p, day, total, item9, _ in rows])
+    screens = pd.DataFrame([s or NO_SCREEN for *_, s in rows], dtype="object")
+    return load_questionnaires(pd.concat([raw, screens], axis=1))
+
+
+def wilson(events, n, z=1.959963984540054):
+    """Wilson score interval written out (a second implementation of statistics.wilson_proportion)."""
+    p = events / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * (p * (1 - p) / n + z * z / (4 * n * n)) ** 0.5 / (1 + z * z / n)
+    return centre - half, centre + half
+
+
+def by_measure(frame, **definitions):
+    d = OutcomeDefinitions(**definitions)
+    table = si_by_measure(frame, patient_outcomes(frame, definitions=d), definitions=d)
+    return {(r.measure, r.statistic): (r.events, r.n) for r in table.itertuples()}, table
+
+
+def test_cssrs_si_by_hand_completers():
+    counts, table = by_measure(si_frame())
+    assert counts == {
+        # item 9 known at baseline: all eight; SI (>= 1) in a, b, c, e, h
+        ("PHQ-9 item 9", "SI at baseline"): (5, 8),
+        # with an endpoint in days 35-49: a (0), b (1), c (0), h (day 35: 1); e has none
+        ("PHQ-9 item 9", "SI resolution"): (2, 4),
+        # a screener on days -30 to 0: a, b, c (day 0, not day -7), e, h (day -30); g's day -31 is outside
+        ("C-SSRS screener", "SI at baseline"): (4, 5),
+        # a (no at day 42), b (item 1 yes at 42), h (yes at day 35; day 50 is outside the window)
+        ("C-SSRS screener", "SI resolution"): (1, 3),
+        # the same five episodes on both measures: item 9 flags c, the C-SSRS does not
+        ("PHQ-9 item 9", "SI at baseline, episodes with both measures"): (5, 5),
+        ("C-SSRS screener", "SI at baseline, episodes with both measures"): (4, 5),
+    }
+    row = table.set_index(["measure", "statistic"]).loc[("C-SSRS screener", "SI resolution")]
+    assert row["estimate"] == pytest.approx(1 / 3)
+    assert (row["ci_low"], row["ci_high"]) == pytest.approx(wilson(1, 3), abs=1e-12)
+    assert row["warning"].startswith("small denominator")
+    assert set(table["definition"][table["measure"] == "C-SSRS screener"]) == {SI_MEASURES["cssrs"][1]}
+
+
+def test_cssrs_si_resolution_follows_the_analysis_mode():
+    # e: SI at baseline on both, no endpoint in the window; day 20 had item 9 = 0 and a clear screen
+    itt, _ = by_measure(si_frame(), analysis="itt")
+    assert itt[("PHQ-9 item 9", "SI resolution")] == (2, 5)      # e counts as not resolved
+    assert itt[("C-SSRS screener", "SI resolution")] == (1, 4)
+    locf, _ = by_measure(si_frame(), analysis="locf")
+    assert locf[("PHQ-9 item 9", "SI resolution")] == (3, 5)     # e's day 20 carried forward: resolved
+    assert locf[("C-SSRS screener", "SI resolution")] == (2, 4)
+
+
+def test_no_screeners_no_cssrs_rows_and_n_zero_is_no_data():
+    without = [(p, day, total, item9, None) for p, day, total, item9, _ in SI_ROWS]
+    counts, _ = by_measure(si_frame(without))
+    assert set(counts) == {("PHQ-9 item 9", "SI at baseline"), ("PHQ-9 item 9", "SI resolution")}
+    assert not has_cssrs_screens(si_frame(without))
+    # screeners only after baseline: every C-SSRS figure has n = 0 and no estimate (never 0%)
+    late = [(p, day, total, item9, s if day > 0 else None) for p, day, total, item9, s in SI_ROWS]
+    _, table = by_measure(si_frame(late))
+    cssrs = table[table["measure"] == "C-SSRS screener"]
+    assert len(cssrs) == 3 and (cssrs["n"] == 0).all() and cssrs["estimate"].isna().all()
+
+
+def test_cssrs_units_are_the_outcome_tables_episodes():
+    # a second episode's screeners never count for the first episode's figures
+    rows = [("a", 0, 20, 1, screen(True, False)), ("a", 42, 10, 0, screen(False, False))]
+    frame = si_frame(rows)
+    both = pd.concat([frame.assign(episode=1), frame.assign(episode=2)], ignore_index=True)  # same days, episode 2
+    units = cssrs_si_outcomes(both)
+    assert sorted(units["episode"]) == [1, 2]
+    first_only = patient_outcomes(both)  # the first episode of each patient (default)
+    table = si_by_measure(both, first_only)
+    assert table.set_index(["measure", "statistic"]).loc[("C-SSRS screener", "SI at baseline"), "n"] == 1
+    with pytest.raises(DefinitionError, match="lacks columns"):
+        cssrs_si_outcomes(pd.DataFrame({"patient_id": ["a"]}))

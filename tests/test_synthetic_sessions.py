@@ -15,7 +15,7 @@ SAMPLE_SEED = 20261121
 
 @pytest.fixture(scope="module")
 def clinic():
-    return synthetic_clinic(600, seed=SAMPLE_SEED)
+    return synthetic_clinic(600, seed=SAMPLE_SEED, more_instruments=True)  # the sample's questionnaires
 
 
 @pytest.fixture(scope="module")
