@@ -5,6 +5,8 @@ import pandas as pd
 import pytest
 
 from analytics import load_questionnaires, patient_outcomes, validate_questionnaires
+from analytics.instrument_columns import CSSRS_FLAGS, instrument_columns
+from analytics.instruments import CSSRS_SCREENER
 from conftest import SAMPLE
 
 ROWS = pd.DataFrame({"patient_id": ["001", "001"], "day": [0, 42], "phq9_total": [20, 5], "phq9_9": [1, 0]})
@@ -16,7 +18,10 @@ def _engine_columns() -> set:
     frame = load_questionnaires(SAMPLE)
     added = set(frame.columns) - set(pd.read_csv(SAMPLE, nrows=0).columns)
     outcomes = set(patient_outcomes(frame, attributes=False).columns)
-    return {c for c in added | outcomes if c not in INPUTS and not c.startswith(("phq9_", "gad7_"))}
+    # the other instruments' columns have their own rules (test_instrument_columns.py and the C-SSRS test below)
+    other_scales = set(instrument_columns(added | outcomes)) | {f"{CSSRS_SCREENER.key}_{f}" for f in CSSRS_FLAGS}
+    return {c for c in added | outcomes
+            if c not in INPUTS and c not in other_scales and not c.startswith(("phq9_", "gad7_"))}
 
 
 @pytest.mark.parametrize("column", sorted(_engine_columns() | {"response", "eligible", "complete"}))
@@ -26,6 +31,15 @@ def test_every_computed_column_name_is_refused(column):
     first = report.errors.iloc[0]
     assert (first["line"], first["column"]) == (1, column)
     assert f"'{column}' is one the tool computes" in first["problem"] and f"source_{column}" in first["problem"]
+
+
+@pytest.mark.parametrize("column", sorted(f"{CSSRS_SCREENER.key}_{f}" for f in CSSRS_FLAGS))
+def test_the_screeners_computed_flags_are_refused_on_the_header_line(column):
+    report = validate_questionnaires(ROWS.assign(**{column: "yes"}))
+    assert not report.ok
+    first = report.errors.iloc[0]
+    assert (first["line"], first["column"]) == (1, column)
+    assert "not a C-SSRS screener column" in first["problem"] and "computes" in first["problem"]
 
 
 @pytest.mark.parametrize("header", ["Response", " ELIGIBLE ", "Remission"])
