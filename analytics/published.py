@@ -435,7 +435,9 @@ def _mismatches(b: dict, d: OutcomeDefinitions, use_cumulative: bool,
             hard.append(f"definition: published remission {b['definition']}, clinic {scale.name} total <= "
                         f"{scale.remission_at_most}")
     elif not b["definition_matches"]:
-        hard.append(f"definition: {_opt(b.get('definition_note')) or b['definition']}")
+        # the notes are written against the PHQ-9 rules; on another instrument name the published definition only
+        note = _opt(b.get("definition_note")) if scale.is_phq9 else None
+        hard.append(f"definition: {note or 'published ' + b['definition']}")
     if b["method"] == "cumulative" and not use_cumulative:
         hard.append("method: published figure is cumulative (reached by), the clinic's is a snapshot")
     elif b["method"] == "pooled":

@@ -63,3 +63,10 @@ def test_transform2_remission_is_a_binomial_floor_labelled_as_such():
     # 52.5% is not a whole count of 114 (59/114 = 51.8%, 60/114 = 52.6%): the n is uncertain and said so
     assert lib.loc["transform2-remission", "uncertainty"] == "binomial floor"
     assert "is not a whole count of 114" in lib.loc["transform2-remission", "uncertainty_note"]
+
+
+def test_a_definition_on_another_instrument_is_named_without_the_phq9_wording():
+    # the QIDS-SR16 clinic meets TRANSFORM-2's MADRS remission: its note ("not PHQ-9 < 5") was written for PHQ-9
+    reason = rows("qids-sr16").loc["transform2-remission", "reason"]
+    assert "definition: published MADRS <= 12" in reason and "PHQ-9" not in reason
+    assert "remission is MADRS <= 12, not PHQ-9 < 5" in rows("phq9").loc["transform2-remission", "reason"]
