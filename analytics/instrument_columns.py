@@ -29,7 +29,8 @@ import numpy as np
 import pandas as pd
 
 from .cell_parsing import parse_bounded
-from .instruments import CSSRS_SCREENER, MADRS, PCL5, QIDS_SR16, Instrument, parse_yes_no, score_cssrs_screener
+from .instrument_validation import screener_answers
+from .instruments import CSSRS_SCREENER, MADRS, PCL5, QIDS_SR16, Instrument, score_cssrs_screener
 from .problems import ProblemCollector, no_problems
 
 __all__ = ["OPTIONAL_INSTRUMENTS", "CSSRS_FLAGS", "instrument_columns", "other_instruments_in",
@@ -175,20 +176,7 @@ def _screener(df: pd.DataFrame, err: ProblemCollector) -> dict[str, np.ndarray]:
                                     f"{s.name} columns incomplete")],
                                   columns=["line", "column", "value", "problem", "kind"]))
         return {}
-    answers = {}
-    for c in s.items:
-        if c not in df:
-            answers[c] = pd.Series(pd.NA, index=df.index, dtype="boolean")
-            continue
-        answers[c], bad = parse_yes_no(df[c])
-        err.add(bad, c, f"{s.name} answer is not yes or no; allowed: yes/no, y/n, 1/0, true/false, or blank when "
-                        "the item was not asked")
-    for item, gate in s.asked_if_yes:  # four rules, not rows
-        not_asked = (answers[gate] == False).fillna(False).to_numpy()  # noqa: E712 (nullable boolean)
-        answered = answers[item].notna().to_numpy()
-        err.add(not_asked & answered, item,
-                f"{item} is asked only when {gate} is yes, but {gate} is no here; leave {item} blank or correct {gate}",
-                kind=f"{item} answered although {gate} is no")
+    answers = screener_answers(df, s, err)
     items = pd.DataFrame(answers, index=df.index)
     flags = score_cssrs_screener(items, s)
     out = {c: _int8(answers[c]) for c in s.items if c in df}

@@ -31,7 +31,7 @@ from .loading import RawTable, raw_table_from_frame
 from .cell_parsing import parse_bounded
 from .problems import ProblemCollector, no_problems
 
-__all__ = ["ItemValidation", "validate_instrument_items", "validate_screener_items"]
+__all__ = ["ItemValidation", "validate_instrument_items", "validate_screener_items", "screener_answers"]
 
 
 @dataclass(frozen=True)
@@ -121,6 +121,26 @@ def validate_instrument_items(source, instrument: Instrument) -> ItemValidation:
     return ItemValidation(instrument.key, no_problems(), warn.table(), frame)
 
 
+def screener_answers(df: pd.DataFrame, screener: Screener, err: ProblemCollector) -> dict[str, pd.Series]:
+    """The screener's answers as nullable booleans (an absent item is all blank), with every answer that is
+    not yes/no and every item answered although its gate question was no added to ``err``."""
+    answers = {}
+    for col in screener.items:
+        if col not in df:
+            answers[col] = pd.Series(pd.NA, index=df.index, dtype="boolean")
+            continue
+        answers[col], bad = parse_yes_no(df[col])
+        err.add(bad, col, f"{screener.name} answer is not yes or no; allowed: yes/no, y/n, 1/0, true/false, "
+                          "or blank when the item was not asked")
+    for item, gate in screener.asked_if_yes:  # four rules, not rows
+        not_asked = (answers[gate] == False).fillna(False).to_numpy()  # noqa: E712 (nullable boolean)
+        answered = answers[item].notna().to_numpy()
+        err.add(not_asked & answered, item,
+                f"{item} is asked only when {gate} is yes, but {gate} is no here; leave {item} blank or "
+                f"correct {gate}", kind=f"{item} answered although {gate} is no")
+    return answers
+
+
 def validate_screener_items(source, screener: Screener) -> ItemValidation:
     """Check the C-SSRS screener's yes/no items and skip logic, then flag each screener.
 
@@ -135,20 +155,9 @@ def validate_screener_items(source, screener: Screener) -> ItemValidation:
     if len(schema):
         return ItemValidation(screener.key, schema, no_problems(), None)
     df, err, warn = raw.frame, ProblemCollector(raw), ProblemCollector(raw)
-    answers = {}
-    for col in screener.items:
-        if col not in df:
-            answers[col] = pd.Series(pd.NA, index=df.index, dtype="boolean")
-            continue
-        answers[col], bad = parse_yes_no(df[col])
-        err.add(bad, col, f"{screener.name} answer is not yes or no; allowed: yes/no, y/n, 1/0, true/false, "
-                          "or blank when the item was not asked")
-    for item, gate in screener.asked_if_yes:  # four rules, not rows
-        not_asked = (answers[gate] == False).fillna(False).to_numpy()  # noqa: E712
+    answers = screener_answers(df, screener, err)
+    for item, gate in screener.asked_if_yes:
         answered = answers[item].notna().to_numpy()
-        err.add(not_asked & answered, item,
-                f"{item} is asked only when {gate} is yes, but {gate} is no here; leave {item} blank or "
-                f"correct {gate}", kind=f"{item} answered although {gate} is no")
         opened = (answers[gate] == True).fillna(False).to_numpy()  # noqa: E712
         warn.add(opened & ~answered, item, f"{gate} is yes but {item} is blank: the screener is incomplete, "
                                            "so flags that need it are unknown", values="",
