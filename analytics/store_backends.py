@@ -130,10 +130,6 @@ class StoreBackend(ABC):
     def backup_before_migration(self, con, version: int) -> None:
         """Keep a copy of a store about to be migrated from ``version`` (outside any transaction)."""
 
-    def staging_file(self) -> Path:
-        """A scratch file for a bulk insert (SQLite only; called while holding the store's write lock)."""
-        raise NotImplementedError
-
     def reset_row_numbers(self, con, table: str) -> None:
         """After rows were inserted with their own ``id``: new rows are numbered after them (a copied store)."""
 
