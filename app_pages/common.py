@@ -285,8 +285,13 @@ def _cohort_outcomes(_report, _frame, source_key: tuple, filters: tuple, defs: t
     start_from, start_to, attrs = filters
     if not (start_from or start_to or any(v for _, v in attrs)):
         return patients
-    ids = _distinct_text(_frame["patient_id"])
-    return patients[_is_in(patients["patient_id"], ids)].reset_index(drop=True)
+    return patients[_is_in(patients["patient_id"], _cohort_ids(_frame, source_key, filters))].reset_index(drop=True)
+
+
+@st.cache_resource(max_entries=32)
+def _cohort_ids(_frame, source_key: tuple, filters: tuple):
+    """The distinct patient ids (as text, the source's) of a cohort's questionnaires ``_frame``."""
+    return _distinct_text(_frame["patient_id"])
 
 
 def _is_in(values: pd.Series, wanted) -> "np.ndarray":
@@ -384,14 +389,35 @@ def reinductions_for(view: "View"):
     return _reinductions(view.frame, outcomes_for(view, episodes="all"), _session_key(view))
 
 
+@st.cache_resource(show_spinner="Computing weekly means...", max_entries=8)
+def _source_patient_weeks(_report, source_key: tuple, max_week: int, instrument: str) -> pd.DataFrame:
+    """Each patient's mean total in each week, for the whole source (a cohort's weekly means select its rows)."""
+    from analytics.trends import patient_week_means
+    return patient_week_means(_report.frame, max_week=max_week, instrument=instrument)
+
+
+def weekly_of(report, source_frame: pd.DataFrame, source_key: tuple, filters: tuple, max_week: int,
+              instrument: str) -> pd.DataFrame:
+    """Mean total by week of the cohort (``source_frame``: its questionnaires with the source's ids): the rows of
+    the source's per-patient weekly means for its patients, summarised (a filter change regroups nothing)."""
+    from analytics.trends import weekly_summary
+    weeks = _source_patient_weeks(report, source_key, max_week, instrument)
+    start_from, start_to, attrs = filters
+    if start_from or start_to or any(v for _, v in attrs):
+        weeks = weeks[_is_in(weeks["patient_id"], _cohort_ids(source_frame, source_key, filters))]
+    return weekly_summary(weeks)
+
+
 @st.cache_data(show_spinner="Computing the figures...", max_entries=32)
-def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, instrument: str = "phq9") -> dict:
+def _overview_figures(_frame, _patients, _outcomes, _report, _source_frame, key: tuple, max_week: int,
+                      instrument: str = "phq9") -> dict:
     from analytics.activity import activity_summary, endpoint_completeness
     from analytics.infusions import infusion_outcomes
     from analytics.outcomes import rate_table
-    from analytics.trends import cumulative_curve, weekly_means
+    from analytics.trends import cumulative_curve
     d = OutcomeDefinitions(*key[-1])
-    start_from, start_to, _ = key[1]
+    source_key, filters = key[0], key[1]
+    start_from, start_to, _ = filters
     # the curves, weekly means and quarters are on the sidebar's instrument (_outcomes); the rest on PHQ-9
     dated = _outcomes["start_quarter"].notna().any()
     return {
@@ -399,7 +425,7 @@ def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, i
         "completeness": endpoint_completeness(_patients),
         "curves": {m: cumulative_curve(_outcomes, metric=m, definitions=d)
                    for m in OUTCOME_SCALES[instrument].metrics},
-        "weekly": weekly_means(_frame, max_week=max_week, instrument=instrument),
+        "weekly": weekly_of(_report, _source_frame, source_key, filters, max_week, instrument),
         "by_quarter": (rate_table(_outcomes.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d,
                                   instrument=instrument) if dated else None),
         "by_infusions": infusion_outcomes(_patients),
@@ -409,8 +435,8 @@ def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, i
 def overview_figures(view: "View", max_week: int) -> dict:
     """The Overview's other figures of the view's cohort (activity, completeness, curves, weekly means, rates by
     quarter, outcomes by infusions), computed once per cohort and definitions."""
-    return _overview_figures(view.frame, view.patients, instrument_outcomes_for(view), _session_key(view), max_week,
-                             view.instrument)
+    return _overview_figures(view.frame, view.patients, instrument_outcomes_for(view), view.report, view.source_frame,
+                             _session_key(view), max_week, view.instrument)
 
 
 def _session_key(view: "View") -> tuple:

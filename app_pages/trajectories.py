@@ -8,7 +8,6 @@ import streamlit as st
 
 from analytics import rate_table
 from analytics.definitions import BASELINE_WINDOW_DAYS, RESPONSE_MIN_FALL, TRENDS_MAX_WEEK
-from analytics.trends import weekly_means
 from app_pages.common import (
     PALETTE,
     chart_text,
@@ -18,6 +17,7 @@ from app_pages.common import (
     page_setup,
     pct,
     show_table,
+    weekly_of,
 )
 
 MAX_LINES = 300  # more lines than this is ink, not information
@@ -46,7 +46,8 @@ fig = go.Figure()
 fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line=dict(color="rgba(0,114,178,0.18)", width=1),
                            name="Patients", customdata=who, connectgaps=False,
                            hovertemplate="%{customdata}, day %{x}: " + scale.name + " %{y}<extra></extra>"))
-weekly = weekly_means(view.frame, max_week=max(TRENDS_MAX_WEEK, d.week + 2), instrument=view.instrument)
+weekly = weekly_of(view.report, view.source_frame, view.key[0], view.key[1], max(TRENDS_MAX_WEEK, d.week + 2),
+                   view.instrument)
 fig.add_trace(go.Scatter(x=weekly["week"] * 7 + 3, y=weekly["mean"], mode="lines+markers", name="Mean by week",
                          line=dict(color=PALETTE[5], width=3), customdata=weekly[["n_patients"]],
                          hovertemplate="week %{x}: mean %{y:.1f} (n = %{customdata[0]})<extra></extra>"))
