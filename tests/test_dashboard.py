@@ -663,3 +663,23 @@ def test_membership_by_arrow_is_pandas_isin():
                    pd.Series(["001", "002", None, "010", "002"], dtype="object"),
                    pd.Series(["001", "002", None, "010", "002"], dtype="category")):
         assert _is_in(values, wanted).tolist() == values.isin(wanted).tolist() == [False, True, False, True, True]
+
+
+def test_research_page_fits_the_trajectory_model_when_asked(monkeypatch, sample):
+    """The mixed model of every questionnaire is fitted on request (minutes at registry size), then stays shown."""
+    from analytics.durability import trajectory_model
+
+    at = app(monkeypatch, page="research")
+    assert not at.exception, at.exception
+    model_text = [m.value for m in (*at.success, *at.warning) if "Linear mixed model" in m.value]
+    assert not model_text and any("fitted when you ask" in c.value for c in at.caption)
+    at.button(key="fit_model").click().run()
+    assert not at.exception, at.exception
+    by = at.selectbox(key="research_by").value
+    patients = patient_outcomes(sample)
+    groups = patients.assign(group=patients[by].astype("str"))
+    expected = trajectory_model(sample, groups, by="group")
+    message = next(m.value for m in (*at.success, *at.warning) if "Linear mixed model" in m.value)
+    assert f"{expected['n_patients']} patients, {expected['n_observations']} questionnaires" in message
+    at.selectbox(key="research_metric").set_value("remission").run()  # another run: the model stays shown
+    assert any("Linear mixed model" in m.value for m in (*at.success, *at.warning))
