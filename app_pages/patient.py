@@ -126,7 +126,8 @@ if len(courses) > 1:
     st.subheader("Episodes")
     episodes_table = pd.DataFrame({
         "Episode": courses["episode"],
-        "Days since previous start": courses["days_since_previous_episode"].astype("object").where(
+        # text (one type in the column: the table is sent as Arrow), "not known" where no date says it
+        "Days since previous start": courses["days_since_previous_episode"].astype("string").where(
             courses["days_since_previous_episode"].notna() | (courses["episode"] == courses["episode"].min()),
             "not known"),
         "Baseline PHQ-9": courses["baseline_total"],
