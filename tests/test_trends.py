@@ -51,3 +51,28 @@ def test_weekly_means_with_categorical_ids_match_grouping_by_text():
     for f in (frame, shuffled, frame.assign(patient_id=frame["patient_id"].astype("str"))):
         got = weekly_means(f, max_week=12).set_index("week")["mean"]
         assert got.to_numpy().tolist() == expected.to_numpy().tolist()  # exactly, not approximately
+
+
+def test_a_cohorts_weekly_means_from_the_sources_patient_weeks_equal_its_own():
+    # the dashboard computes each patient's weekly means once for the whole source and summarises a filtered
+    # cohort's rows of them: exactly (bit for bit) the weekly means of that cohort's questionnaires, for PHQ-9
+    # and another instrument, for any subset of patients, with categorical or text ids
+    import pandas as pd
+
+    from analytics.trends import patient_week_means, weekly_summary
+    from conftest import SAMPLE
+    frame = load_questionnaires(SAMPLE)
+    text_ids = frame["patient_id"].astype("str")
+    everyone = pd.unique(text_ids)
+    rng = np.random.default_rng(3)
+    for instrument in ("phq9", "gad7"):
+        weeks = patient_week_means(frame, max_week=12, instrument=instrument)
+        assert list(weeks.columns) == ["patient_id", "week", "mean"]
+        pd.testing.assert_frame_equal(weekly_summary(weeks), weekly_means(frame, max_week=12, instrument=instrument),
+                                      check_exact=True)
+        for size in (1, 7, 150, len(everyone) - 1):
+            chosen = rng.choice(everyone, size, replace=False)
+            subset = frame[text_ids.isin(chosen).to_numpy()]
+            for f in (subset, subset.assign(patient_id=subset["patient_id"].astype("str"))):
+                pd.testing.assert_frame_equal(weekly_summary(weeks[weeks["patient_id"].isin(chosen)]),
+                                              weekly_means(f, max_week=12, instrument=instrument), check_exact=True)
