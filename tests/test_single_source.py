@@ -84,6 +84,7 @@ ALLOWED_CONSTANTS = {
     ("analytics/store.py", "_INSERT_BLOCK"): "rows per INSERT block during an import (bounds one block's memory)",
     ("analytics/loading.py", "_READ_THREADS"): "threads used to convert a large Parquet file's columns (speed only)",
     ("analytics/loading.py", "_THREADED_ROWS"): "rows above which column conversion uses threads (speed only)",
+    ("analytics/outcomes.py", "_PARALLEL_ROWS"): "rows from which patient outcomes use two threads (speed only)",
 }
 
 #: (file, phrase) -> why that wording in that file is not our rule restated.
