@@ -227,7 +227,7 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     # this one checks patients, dates and episodes; the thread has a frame and a problem collector of its own,
     # and its problems join the others afterwards (the problem table is sorted by line and column either way).
     cols = [c for c in _SCORE_COLUMNS if c in df]
-    part = RawTable(frame=pd.DataFrame({c: df[c] for c in cols}, copy=False), lines=raw.lines,
+    part = RawTable(frame=pd.DataFrame({c: df[c] for c in cols}, index=df.index, copy=False), lines=raw.lines,
                     headers=raw.headers, source=raw.source)
     if consume:  # the thread's frame holds the score columns now, and frees each once parsed
         for col in cols:
@@ -237,12 +237,9 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
         del part
         pcodes, pnames = _patient_codes(df, err)
         rest = _parse_unscored(df, raw, err, pcodes, consume)
-        scores, score_problems = parsed.result()
+        scores, phq_total, complete, gad_total, score_problems = parsed.result()
     err.parts.extend(score_problems)
     day, time_blank, date, start, episode, ep_start, instruments, infusion = rest
-    phq_total, complete = score_rows(PHQ9, scores, err, len(df))
-    gad = any(c in scores for c in GAD7.items + [GAD7.total])
-    gad_total = score_rows(GAD7, scores, err, len(df))[0] if gad else None
     day = derive_study_days(day, date, ep_start, episode, pcodes, complete, err)
     return {"pcodes": pcodes, "pnames": pnames, "scores": scores, "phq_total": phq_total, "complete": complete,
             "gad_total": gad_total, "infusion": infusion, "day": day, "date": date, "start": start,
@@ -250,11 +247,16 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
 
 
 def _parse_scores_apart(part: RawTable, consume: bool):
-    """:func:`parse_scores` of a table of the PHQ-9/GAD-7 columns alone, with a collector of its own (safe to
-    run beside the other checks): the parsed scores and the problem rows found."""
-    found = ProblemCollector(part)
+    """:func:`parse_scores` and :func:`score_rows` of a table of the PHQ-9/GAD-7 columns alone, with a
+    collector of its own (safe to run beside the other checks): the parsed scores, the PHQ-9 totals and
+    completeness, the GAD-7 totals (None without GAD-7 columns) and the problem rows found, in the order the
+    checks ran."""
+    found, n = ProblemCollector(part), len(part.frame)
     scores = parse_scores(part.frame, found, consume=consume)
-    return scores, found.parts
+    phq_total, complete = score_rows(PHQ9, scores, found, n)
+    gad = any(c in scores for c in GAD7.items + [GAD7.total])
+    gad_total = score_rows(GAD7, scores, found, n)[0] if gad else None
+    return scores, phq_total, complete, gad_total, found.parts
 
 
 def _parse_unscored(df: pd.DataFrame, raw: RawTable, err: ProblemCollector, pcodes, consume: bool):
