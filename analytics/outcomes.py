@@ -141,30 +141,32 @@ def patient_outcomes(questionnaires: pd.DataFrame, *, definitions: OutcomeDefini
         raise DefinitionError(
             f"the frame lacks columns {sorted(missing)}; pass the canonical frame from load_questionnaires()."
         )
-    halves = _patient_halves(questionnaires) if len(questionnaires) >= _PARALLEL_ROWS else None
-    if halves is not None:
-        # every unit's outcomes depend on its own patient's rows only: the two halves of a large frame, split
-        # between patients, are computed on both cores (the bulk NumPy work releases the GIL) and stacked
+    blocks = _patient_blocks(questionnaires, _PARALLEL_BLOCKS) if len(questionnaires) >= _PARALLEL_ROWS else None
+    if blocks is not None:
+        # every unit's outcomes depend on its own patient's rows only: a large frame's blocks of whole patients
+        # are computed two at a time, one on each core (the bulk NumPy work releases the GIL), and stacked;
+        # blocks of a quarter of the rows keep the working arrays of the two running ones near one pass's
         with ThreadPoolExecutor(max_workers=2) as pool:
-            parts = list(pool.map(lambda half: _unit_outcomes(half, d, attributes, scale), halves))
+            parts = list(pool.map(lambda block: _unit_outcomes(block, d, attributes, scale), blocks))
         return pd.concat(parts, ignore_index=True)
     return _unit_outcomes(questionnaires, d, attributes, scale)
 
 
-def _patient_halves(questionnaires: pd.DataFrame):
-    """The frame's rows in two parts split at a change of patient (views, no copies), or None when its
-    patients are not in blocks of rows (only the canonical frame's categorical ids sorted by patient are
-    split)."""
+def _patient_blocks(questionnaires: pd.DataFrame, parts: int):
+    """The frame's rows in up to ``parts`` consecutive blocks split at changes of patient (views, no copies),
+    or None when its patients are not in blocks of rows (only the canonical frame's categorical ids sorted by
+    patient are split) or it cannot be split."""
     ids = questionnaires["patient_id"]
-    if not isinstance(ids.dtype, pd.CategoricalDtype):
+    if not isinstance(ids.dtype, pd.CategoricalDtype) or len(ids) == 0:
         return None
     codes = ids.cat.codes.to_numpy()
     if codes[0] < 0 or (np.diff(codes) < 0).any():
         return None
-    cut = int(np.searchsorted(codes, codes[codes.size // 2]))
-    if cut == 0:
+    cuts = np.unique(np.searchsorted(codes, codes[np.arange(1, parts) * codes.size // parts]))
+    cuts = [0, *(int(c) for c in cuts if 0 < c < codes.size), codes.size]
+    if len(cuts) <= 2:  # one block: nothing to split
         return None
-    return questionnaires.iloc[:cut], questionnaires.iloc[cut:]
+    return [questionnaires.iloc[a:b] for a, b in zip(cuts[:-1], cuts[1:])]
 
 
 def _unit_outcomes(questionnaires: pd.DataFrame, d: OutcomeDefinitions, attributes: bool,
@@ -380,9 +382,10 @@ def _endpoint_sources(codes: np.ndarray) -> pd.api.extensions.ExtensionArray:
 
 
 _ENDPOINT_SOURCES = ("window", "carried forward")
-#: Rows from which patient_outcomes computes the two halves of a frame on two threads (speed only: below it
+#: Rows from which patient_outcomes computes a frame in blocks of patients on two threads (speed only: below it
 #: the threads cost more than they save; the result is the same either way).
 _PARALLEL_ROWS = 200_000
+_PARALLEL_BLOCKS = 4
 
 
 def _int(values: np.ndarray) -> pd.arrays.IntegerArray:

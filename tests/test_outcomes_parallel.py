@@ -26,7 +26,7 @@ def _one_pass(frame, **kwargs):
         outcomes._PARALLEL_ROWS = saved
 
 
-def _halves(frame, **kwargs):
+def _blocks(frame, **kwargs):
     saved = outcomes._PARALLEL_ROWS
     outcomes._PARALLEL_ROWS = 0
     try:
@@ -38,28 +38,35 @@ def _halves(frame, **kwargs):
 @pytest.mark.parametrize("analysis", ["completer", "itt", "locf"])
 @pytest.mark.parametrize("episodes", ["first", "all", "latest"])
 @pytest.mark.parametrize("attributes", [False, True])
-def test_two_halves_give_the_same_frame_as_one_pass(clinic, analysis, episodes, attributes):
+def test_blocks_of_patients_give_the_same_frame_as_one_pass(clinic, analysis, episodes, attributes):
     assert clinic["patient_id"].nunique() > 2 and (clinic["episode"] > 1).any()
     d = OutcomeDefinitions(analysis=analysis, episodes=episodes)
     whole = _one_pass(clinic, definitions=d, attributes=attributes)
-    split = _halves(clinic, definitions=d, attributes=attributes)
+    split = _blocks(clinic, definitions=d, attributes=attributes)
     pd.testing.assert_frame_equal(split, whole)
     assert len(whole) and whole["patient_id"].is_unique == (episodes != "all")
 
 
-def test_the_split_falls_between_two_patients(clinic):
-    first, second = outcomes._patient_halves(clinic)
-    assert len(first) + len(second) == len(clinic)
-    assert not set(first["patient_id"]) & set(second["patient_id"])
-    assert len(first) > 0 and len(second) > 0
+@pytest.mark.parametrize("parts", [2, 4])
+def test_the_blocks_fall_between_patients(clinic, parts):
+    blocks = outcomes._patient_blocks(clinic, parts)
+    assert len(blocks) == parts and all(len(b) for b in blocks)
+    assert sum(len(b) for b in blocks) == len(clinic)
+    seen = [set(b["patient_id"]) for b in blocks]
+    assert sum(len(s) for s in seen) == clinic["patient_id"].nunique()  # no patient in two blocks
+
+
+def test_one_patient_is_not_split(clinic):
+    one = clinic[clinic["patient_id"] == clinic["patient_id"].iloc[0]]
+    assert outcomes._patient_blocks(one, 4) is None
 
 
 def test_a_frame_not_in_patient_blocks_is_not_split(clinic):
     shuffled = clinic.sample(frac=1, random_state=3).reset_index(drop=True)
-    assert outcomes._patient_halves(shuffled) is None
+    assert outcomes._patient_blocks(shuffled, 4) is None
     as_text = clinic.assign(patient_id=clinic["patient_id"].astype("str"))
-    assert outcomes._patient_halves(as_text) is None
-    pd.testing.assert_frame_equal(_halves(shuffled), _one_pass(shuffled))
+    assert outcomes._patient_blocks(as_text, 4) is None
+    pd.testing.assert_frame_equal(_blocks(shuffled), _one_pass(shuffled))
 
 
 def test_a_cohort_of_later_patients_keeps_its_ids(clinic):

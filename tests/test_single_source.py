@@ -85,6 +85,8 @@ ALLOWED_CONSTANTS = {
     ("analytics/loading.py", "_READ_THREADS"): "threads used to convert a large Parquet file's columns (speed only)",
     ("analytics/loading.py", "_THREADED_ROWS"): "rows above which column conversion uses threads (speed only)",
     ("analytics/outcomes.py", "_PARALLEL_ROWS"): "rows from which patient outcomes use two threads (speed only)",
+    ("analytics/outcomes.py", "_PARALLEL_BLOCKS"): "blocks of patients a large frame's outcomes are computed in "
+                                                    "(memory and speed only)",
 }
 
 #: (file, phrase) -> why that wording in that file is not our rule restated.
