@@ -178,8 +178,13 @@ def _occasion(frame: pd.DataFrame) -> pd.Series:
 def _attributes_json(frame: pd.DataFrame, attrs: list[str]) -> pd.Series:
     """One JSON object per row of the extra columns; each distinct combination is serialised once."""
     columns = frame[attrs]
-    group = columns.groupby(attrs, dropna=False, observed=True, sort=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(columns))).groupby(group).first().to_numpy()
+    # the combination's number from each column's codes (missing = its own code), renumbered after each column
+    # so it stays below the row count; faster than a group-by over the columns
+    group = np.zeros(len(columns), dtype="int64")
+    for c in attrs:
+        codes, uniques = pd.factorize(columns[c])
+        group = pd.factorize(group * (len(uniques) + 1) + (codes + 1))[0]
+    _, first, group = np.unique(group, return_index=True, return_inverse=True)
     text = columns.iloc[first].astype(object).to_json(orient="records", lines=True).splitlines()
     return _text_from_codes(group, text, frame.index, "attributes")
 
@@ -194,7 +199,7 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
         idx = np.searchsorted(raw.lines, frame["line"].to_numpy())
         rows["_given_day"] = pd.array(raw_day.to_numpy()[idx], dtype="Int64")
     else:
-        rows["_given_day"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+        rows["_given_day"] = _all_missing(len(frame))
     rows["occasion"] = _occasion(frame.assign(_given_day=rows["_given_day"]))
     for c in ("assessment_date", "treatment_start_date"):
         rows[c] = _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
@@ -291,7 +296,9 @@ def _rows_now(con, path, key: str, patients=None) -> pd.DataFrame:
 
 
 def _validate_rows(rows: pd.DataFrame) -> ValidationReport:
-    return validate_questionnaires(_as_raw_frame(rows.sort_values("id", kind="stable", ignore_index=True)))
+    if not rows["id"].is_monotonic_increasing:  # (an import's rows already are: no copy of them all)
+        rows = rows.sort_values("id", kind="stable", ignore_index=True)
+    return validate_questionnaires(_as_raw_frame(rows.reset_index(drop=True)))
 
 
 def _save_snapshot(path, key: str, report: ValidationReport, rows: pd.DataFrame, fingerprint: str) -> None:
@@ -459,9 +466,14 @@ def _stored_keys(con, path, key: str, new: pd.DataFrame) -> tuple[np.ndarray, np
     Python value per row).  Without a usable snapshot, from the database."""
     ids = np.full(len(new), -1, dtype="int64")
     digests = np.zeros(len(new), dtype="int64")
-    new_patients = pa.array(new["patient_id"].array, pa.string())
-    new_occasions = pa.array(new["occasion"].array, pa.string())
+    file_keys = {c: pa.array(new[c].array) for c in ("patient_id", "occasion")}
     lookup = {}
+
+    def file_key(c: str, kind: pa.DataType) -> pa.Array:
+        """The file's key column as the snapshot's text type (the file's is cast once, not each group's)."""
+        if file_keys[c].type != kind:
+            file_keys[c] = file_keys[c].cast(kind)
+        return file_keys[c]
 
     def general(table: pa.Table):
         if not lookup:
@@ -486,8 +498,8 @@ def _stored_keys(con, path, key: str, new: pd.DataFrame) -> tuple[np.ndarray, np
         if n == 0:
             return
         if offset + n <= len(new):
-            same = pc.and_(pc.equal(table["patient_id"].cast(pa.string()), new_patients.slice(offset, n)),
-                           pc.equal(table["occasion"].cast(pa.string()), new_occasions.slice(offset, n)))
+            same = pc.and_(*(pc.equal(table[c], file_key(c, table[c].type).slice(offset, n))
+                             for c in ("patient_id", "occasion")))
             if pc.all(same).as_py():
                 at, hit = np.arange(offset, offset + n), slice(None)
                 offset += n
