@@ -208,7 +208,9 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     # read-only all-missing array (not a list of NA objects each, which cost seconds and a GB at 100,000
     # patients); a write to one of them copies it first (copy on write), or fails, never changes the others
     missing = _all_missing(len(frame))
-    scores = {c: (frame[c].astype("Int64").array if c in frame else missing) for c in SCORE_COLUMNS + ["infusion_number"]}
+    # a score keeps the frame's own nullable integer type (Int8 for most): shared with the frame, not an Int64
+    # copy of it (that copy was the largest part of an import's memory)
+    scores = {c: (_nullable_integers(frame[c]) if c in frame else missing) for c in SCORE_COLUMNS + ["infusion_number"]}
     rows = pd.concat([rows, pd.DataFrame(scores, index=rows.index, copy=False)], axis=1)
     known = {"patient_id", "day", "assessment_date", "treatment_start_date", "complete", "line", "infusion_number",
              "episode", *SCORE_COLUMNS, *DERIVED_SCORE_COLUMNS}
@@ -220,6 +222,12 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
         rows["attributes"] = "{}"
     rows["line"] = frame["line"].to_numpy()
     return rows.reset_index(drop=True)
+
+
+def _nullable_integers(col: pd.Series) -> pd.arrays.IntegerArray:
+    if isinstance(col.array, pd.arrays.IntegerArray):
+        return col.array
+    return col.astype("Int64").array
 
 
 def _all_missing(n: int) -> pd.arrays.IntegerArray:
@@ -438,7 +446,7 @@ def _content_hash(rows: pd.DataFrame) -> np.ndarray:
             present = ~values._mask
             if not present.any():
                 continue
-            digest = pd.util.hash_array(values._data)
+            digest = pd.util.hash_array(values._data.astype("int64", copy=False))  # the same for Int8 and Int64
         else:
             codes, uniques = pd.factorize(rows[c])  # text: each distinct value hashed once
             present = codes >= 0
@@ -555,8 +563,15 @@ def _compare(new: pd.DataFrame, stored: pa.Table | None):
         return merged, np.ones(len(new), bool), np.zeros(len(new), bool), []
     else:
         is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
-        types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype(na_value=np.nan),
-                 pa.string(): pd.StringDtype(na_value=np.nan)}
+        def types(kind: pa.DataType):
+            if pa.types.is_integer(kind):
+                return pd.Int64Dtype()
+            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+                return pd.StringDtype(na_value=np.nan)
+            return None
+
+        # numbers compared and merged as Int64 on both sides (the file's Int8 and Int16 scores included)
+        merged = merged.astype({c: "Int64" for c in INT_COLUMNS if c in merged and merged[c].dtype != "Int64"})
         missing = _all_missing(len(merged))
         columns = {}
         for c in ("id", "import_id", *VALUE_COLUMNS):
@@ -565,7 +580,7 @@ def _compare(new: pd.DataFrame, stored: pa.Table | None):
             if column.null_count == len(column) and target == "Int64":  # a score column no stored row has
                 columns[c if c in ("id", "import_id") else f"{c}_stored"] = missing
                 continue
-            values = column.to_pandas(types_mapper=types.get).astype(target)
+            values = column.to_pandas(types_mapper=types).astype(target)
             columns[c if c in ("id", "import_id") else f"{c}_stored"] = values.array
         # the stored values beside the file's, without copying them once more (the shared all-missing array is
         # read-only: a write to such a column copies it first)

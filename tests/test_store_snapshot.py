@@ -383,8 +383,9 @@ def test_the_content_digest_changes_with_any_single_value_and_ignores_absent_col
     rows["attributes"] = pd.Series(['{"site":"A"}', "{}", "{}", '{"site":"B"}'], dtype="str")
     base = store._content_hash(rows)
     assert base.dtype == np.int64 and len(set(base)) == n
-    # the same values give the same digest, from any frame (here: the rows in another order)
+    # the same values give the same digest, from any frame (here: the rows in another order; narrower integers)
     assert (store._content_hash(rows.iloc[::-1].reset_index(drop=True))[::-1] == base).all()
+    assert (store._content_hash(rows.astype({c: "Int8" for c in INT_COLUMNS})) == base).all()
     for c in VALUE_COLUMNS:
         changed = rows.copy()
         if c in INT_COLUMNS:
