@@ -158,9 +158,12 @@ def _as_text(col: pd.Series) -> pd.Series:
     return col.astype("str")
 
 
-def _occasion(frame: pd.DataFrame) -> pd.Series:
-    """The questionnaire's identity within a patient: its date, else 'day:N'."""
-    if "assessment_date" in frame:
+def _occasion(frame: pd.DataFrame, dates: pd.Series | None = None) -> pd.Series:
+    """The questionnaire's identity within a patient: its date, else 'day:N' (``dates``: the dates as text, when
+    already made)."""
+    if dates is not None:
+        occasion = dates.copy()
+    elif "assessment_date" in frame:
         occasion = _iso_dates(frame["assessment_date"])
     else:
         occasion = pd.Series(pd.NA, index=frame.index, dtype="str")
@@ -200,9 +203,11 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
         rows["_given_day"] = pd.array(raw_day.to_numpy()[idx], dtype="Int64")
     else:
         rows["_given_day"] = _all_missing(len(frame))
-    rows["occasion"] = _occasion(frame.assign(_given_day=rows["_given_day"]))
-    for c in ("assessment_date", "treatment_start_date"):
-        rows[c] = _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
+    dates = {c: _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
+             for c in ("assessment_date", "treatment_start_date")}
+    rows["occasion"] = _occasion(frame.assign(_given_day=rows["_given_day"]), dates["assessment_date"])
+    for c, text in dates.items():
+        rows[c] = text
     rows["day"] = rows.pop("_given_day")
     # the store has many score columns (several instruments) and a file gives a few: the absent ones share one
     # read-only all-missing array (not a list of NA objects each, which cost seconds and a GB at 100,000
@@ -418,12 +423,13 @@ _KEY_COLUMNS = ["id", "patient_id", "occasion", _HASH]
 
 
 def _splitmix(x: np.ndarray) -> np.ndarray:
-    """The SplitMix64 finaliser (uint64 in, uint64 out; wraps around by design)."""
-    x = x ^ (x >> np.uint64(30))
-    x = x * np.uint64(0xBF58476D1CE4E5B9)
-    x = x ^ (x >> np.uint64(27))
-    x = x * np.uint64(0x94D049BB133111EB)
-    return x ^ (x >> np.uint64(31))
+    """The SplitMix64 finaliser, in place on ``x`` (uint64; wraps around by design), returned."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
 
 
 def _column_salt(column: str) -> np.uint64:
@@ -443,17 +449,20 @@ def _content_hash(rows: pd.DataFrame) -> np.ndarray:
             continue
         values = rows[c].array
         if isinstance(values, pd.arrays.IntegerArray):
-            present = ~values._mask
-            if not present.any():
+            if values._mask.all():
                 continue
-            digest = pd.util.hash_array(values._data.astype("int64", copy=False))  # the same for Int8 and Int64
+            # the value (the same for Int8 and Int64) and the column, mixed in place: few passes over the data
+            digest = values._data.astype(np.uint64)
+            digest += _column_salt(c)
+            digest = _splitmix(digest)
+            digest[values._mask] = 0
         else:
             codes, uniques = pd.factorize(rows[c])  # text: each distinct value hashed once
-            present = codes >= 0
-            if not present.any():
+            if len(uniques) == 0:
                 continue
-            digest = pd.util.hash_array(np.asarray(uniques, dtype=object))[np.where(present, codes, 0)]
-        total += np.where(present, _splitmix(digest ^ _column_salt(c)), np.uint64(0))
+            mixed = _splitmix(pd.util.hash_array(np.asarray(uniques, dtype=object)) ^ _column_salt(c))
+            digest = np.where(codes >= 0, mixed[np.maximum(codes, 0)], np.uint64(0))
+        total += digest
     return total.view(np.int64)
 
 
@@ -509,7 +518,7 @@ def _stored_keys(con, path, key: str, new: pd.DataFrame) -> tuple[np.ndarray, np
             same = pc.and_(*(pc.equal(table[c], file_key(c, table[c].type).slice(offset, n))
                              for c in ("patient_id", "occasion")))
             if pc.all(same).as_py():
-                at, hit = np.arange(offset, offset + n), slice(None)
+                at = np.arange(offset, offset + n)
                 offset += n
                 ids[at] = table["id"].to_numpy()
                 digests[at] = table[_HASH].to_numpy()
@@ -551,40 +560,36 @@ def _stored_values(con, path, key: str, ids: np.ndarray) -> pa.Table:
     return stored.take(pa.array(order))
 
 
-def _compare(new: pd.DataFrame, stored: pa.Table | None):
+def _compare(new: pd.DataFrame, stored: pa.Table):
     """Match the file's questionnaires with stored ones: which are new, which differ, and the changed values.
 
     ``stored`` is aligned with ``new`` (see :func:`_stored_values`): the values are compared column by column.
     """
     merged = new.reset_index(drop=True)  # copy on write: the columns added below do not change ``new``
-    if stored is None:  # nothing of the file is stored yet: all new, nothing to compare
-        for c in ("id", "import_id"):
-            merged[c] = pd.arrays.IntegerArray(np.zeros(len(new), "int64"), np.ones(len(new), bool))
-        return merged, np.ones(len(new), bool), np.zeros(len(new), bool), []
-    else:
-        is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
-        def types(kind: pa.DataType):
-            if pa.types.is_integer(kind):
-                return pd.Int64Dtype()
-            if pa.types.is_string(kind) or pa.types.is_large_string(kind):
-                return pd.StringDtype(na_value=np.nan)
-            return None
+    is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
 
-        # numbers compared and merged as Int64 on both sides (the file's Int8 and Int16 scores included)
-        merged = merged.astype({c: "Int64" for c in INT_COLUMNS if c in merged and merged[c].dtype != "Int64"})
-        missing = _all_missing(len(merged))
-        columns = {}
-        for c in ("id", "import_id", *VALUE_COLUMNS):
-            target = "Int64" if c in ("id", "import_id") else merged[c].dtype
-            column = stored[c]
-            if column.null_count == len(column) and target == "Int64":  # a score column no stored row has
-                columns[c if c in ("id", "import_id") else f"{c}_stored"] = missing
-                continue
-            values = column.to_pandas(types_mapper=types).astype(target)
-            columns[c if c in ("id", "import_id") else f"{c}_stored"] = values.array
-        # the stored values beside the file's, without copying them once more (the shared all-missing array is
-        # read-only: a write to such a column copies it first)
-        merged = pd.concat([merged, pd.DataFrame(columns, index=merged.index, copy=False)], axis=1)
+    def types(kind: pa.DataType):
+        if pa.types.is_integer(kind):
+            return pd.Int64Dtype()
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return pd.StringDtype(na_value=np.nan)
+        return None
+
+    # numbers compared and merged as Int64 on both sides (the file's Int8 and Int16 scores included)
+    merged = merged.astype({c: "Int64" for c in INT_COLUMNS if c in merged and merged[c].dtype != "Int64"})
+    missing = _all_missing(len(merged))
+    columns = {}
+    for c in ("id", "import_id", *VALUE_COLUMNS):
+        target = "Int64" if c in ("id", "import_id") else merged[c].dtype
+        column = stored[c]
+        if column.null_count == len(column) and target == "Int64":  # a score column no stored row has
+            columns[c if c in ("id", "import_id") else f"{c}_stored"] = missing
+            continue
+        values = column.to_pandas(types_mapper=types).astype(target)
+        columns[c if c in ("id", "import_id") else f"{c}_stored"] = values.array
+    # the stored values beside the file's, without copying them once more (the shared all-missing array is
+    # read-only: a write to such a column copies it first)
+    merged = pd.concat([merged, pd.DataFrame(columns, index=merged.index, copy=False)], axis=1)
     _keep_stored_where_blank(merged, is_new)
     differs, changes = _value_changes(merged, is_new, VALUE_COLUMNS)
     return merged, is_new, differs, changes
