@@ -139,10 +139,15 @@ class ImportResult:
 def _text_from_codes(codes: np.ndarray, uniques, index, name) -> pd.Series:
     """Text column from codes into distinct values (-1 = missing), built in Arrow rather than one object per row."""
     text = pa.array(np.asarray(uniques, dtype=object), pa.string())
-    missing = codes < 0
-    indices = pa.array(np.where(missing, 0, codes).astype("int32"), mask=missing if missing.any() else None)
-    return pd.Series(pa.DictionaryArray.from_arrays(indices, text).cast(pa.string()).to_pandas(),
-                     index=index, name=name).astype("str")
+    chunks = []
+    # in blocks of rows: one Arrow text array holds at most 2 GB (the attributes of 22 million questionnaires
+    # are more), a chunked one has no such limit
+    for start in range(0, max(len(codes), 1), _INSERT_BLOCK):
+        part = np.asarray(codes[start:start + _INSERT_BLOCK])
+        missing = part < 0
+        indices = pa.array(np.where(missing, 0, part).astype("int32"), mask=missing if missing.any() else None)
+        chunks.append(pa.DictionaryArray.from_arrays(indices, text).cast(pa.string()))
+    return pd.Series(pa.chunked_array(chunks, pa.string()), index=index, name=name, dtype="str")
 
 
 def _iso_dates(col: pd.Series) -> pd.Series:

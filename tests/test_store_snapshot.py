@@ -402,3 +402,19 @@ def test_the_content_digest_changes_with_any_single_value_and_ignores_absent_col
     # a column that no row has does not count: a frame without it has the same digests
     blank = rows.assign(madrs_total=pd.array([None] * n, dtype="Int64"))
     assert (store._content_hash(blank.drop(columns="madrs_total")) == store._content_hash(blank)).all()
+
+
+def test_text_made_from_codes_in_blocks_is_the_same_text(monkeypatch):
+    """Text columns are built in blocks of rows (one Arrow text array holds at most 2 GB, which the attributes of
+    a 1,000,000-patient registry exceed): blocks smaller than the column give the same values, missing included."""
+    codes = np.array([0, 2, -1, 1, 1, 0, -1, 2, 0])
+    uniques = ['{"site":"A"}', "{}", 'x "y", z']
+    index = pd.RangeIndex(len(codes))
+    whole = store._text_from_codes(codes, uniques, index, "attributes")
+    assert str(whole.dtype) == "str"
+    monkeypatch.setattr(store, "_INSERT_BLOCK", 4)
+    blocks = store._text_from_codes(codes, uniques, index, "attributes")
+    pd.testing.assert_series_equal(blocks, whole)
+    expected = pd.Series([uniques[c] if c >= 0 else None for c in codes], dtype="str", name="attributes")
+    pd.testing.assert_series_equal(blocks, expected)
+    assert store._text_from_codes(np.array([], dtype=int), uniques, pd.RangeIndex(0), "a").empty
