@@ -29,6 +29,7 @@ beside it (all names stay importable from here):
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 from dataclasses import dataclass, field
@@ -142,10 +143,15 @@ class ImportResult:
 def _text_from_codes(codes: np.ndarray, uniques, index, name) -> pd.Series:
     """Text column from codes into distinct values (-1 = missing), built in Arrow rather than one object per row."""
     text = pa.array(np.asarray(uniques, dtype=object), pa.string())
-    missing = codes < 0
-    indices = pa.array(np.where(missing, 0, codes).astype("int32"), mask=missing if missing.any() else None)
-    return pd.Series(pa.DictionaryArray.from_arrays(indices, text).cast(pa.string()).to_pandas(),
-                     index=index, name=name).astype("str")
+    chunks = []
+    # in blocks of rows: one Arrow text array holds at most 2 GB (the attributes of 22 million questionnaires
+    # are more), a chunked one has no such limit
+    for start in range(0, max(len(codes), 1), _INSERT_BLOCK):
+        part = np.asarray(codes[start:start + _INSERT_BLOCK])
+        missing = part < 0
+        indices = pa.array(np.where(missing, 0, part).astype("int32"), mask=missing if missing.any() else None)
+        chunks.append(pa.DictionaryArray.from_arrays(indices, text).cast(pa.string()))
+    return pd.Series(pa.chunked_array(chunks, pa.string()), index=index, name=name, dtype="str")
 
 
 def _iso_dates(col: pd.Series) -> pd.Series:
@@ -161,9 +167,12 @@ def _as_text(col: pd.Series) -> pd.Series:
     return col.astype("str")
 
 
-def _occasion(frame: pd.DataFrame) -> pd.Series:
-    """The questionnaire's identity within a patient: its date, else 'day:N'."""
-    if "assessment_date" in frame:
+def _occasion(frame: pd.DataFrame, dates: pd.Series | None = None) -> pd.Series:
+    """The questionnaire's identity within a patient: its date, else 'day:N' (``dates``: the dates as text, when
+    already made)."""
+    if dates is not None:
+        occasion = dates.copy()
+    elif "assessment_date" in frame:
         occasion = _iso_dates(frame["assessment_date"])
     else:
         occasion = pd.Series(pd.NA, index=frame.index, dtype="str")
@@ -181,8 +190,13 @@ def _occasion(frame: pd.DataFrame) -> pd.Series:
 def _attributes_json(frame: pd.DataFrame, attrs: list[str]) -> pd.Series:
     """One JSON object per row of the extra columns; each distinct combination is serialised once."""
     columns = frame[attrs]
-    group = columns.groupby(attrs, dropna=False, observed=True, sort=False).ngroup().to_numpy()
-    first = pd.Series(np.arange(len(columns))).groupby(group).first().to_numpy()
+    # the combination's number from each column's codes (missing = its own code), renumbered after each column
+    # so it stays below the row count; faster than a group-by over the columns
+    group = np.zeros(len(columns), dtype="int64")
+    for c in attrs:
+        codes, uniques = pd.factorize(columns[c])
+        group = pd.factorize(group * (len(uniques) + 1) + (codes + 1))[0]
+    _, first, group = np.unique(group, return_index=True, return_inverse=True)
     text = columns.iloc[first].astype(object).to_json(orient="records", lines=True).splitlines()
     return _text_from_codes(group, text, frame.index, "attributes")
 
@@ -197,16 +211,20 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
         idx = np.searchsorted(raw.lines, frame["line"].to_numpy())
         rows["_given_day"] = pd.array(raw_day.to_numpy()[idx], dtype="Int64")
     else:
-        rows["_given_day"] = pd.array([pd.NA] * len(frame), dtype="Int64")
-    rows["occasion"] = _occasion(frame.assign(_given_day=rows["_given_day"]))
-    for c in ("assessment_date", "treatment_start_date"):
-        rows[c] = _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
+        rows["_given_day"] = _all_missing(len(frame))
+    dates = {c: _iso_dates(frame[c]) if c in frame else pd.Series(pd.NA, index=frame.index, dtype="str")
+             for c in ("assessment_date", "treatment_start_date")}
+    rows["occasion"] = _occasion(frame.assign(_given_day=rows["_given_day"]), dates["assessment_date"])
+    for c, text in dates.items():
+        rows[c] = text
     rows["day"] = rows.pop("_given_day")
     # the store has many score columns (several instruments) and a file gives a few: the absent ones share one
     # read-only all-missing array (not a list of NA objects each, which cost seconds and a GB at 100,000
     # patients); a write to one of them copies it first (copy on write), or fails, never changes the others
     missing = _all_missing(len(frame))
-    scores = {c: (frame[c].astype("Int64").array if c in frame else missing) for c in SCORE_COLUMNS + ["infusion_number"]}
+    # a score keeps the frame's own nullable integer type (Int8 for most): shared with the frame, not an Int64
+    # copy of it (that copy was the largest part of an import's memory)
+    scores = {c: (_nullable_integers(frame[c]) if c in frame else missing) for c in SCORE_COLUMNS + ["infusion_number"]}
     rows = pd.concat([rows, pd.DataFrame(scores, index=rows.index, copy=False)], axis=1)
     known = {"patient_id", "day", "assessment_date", "treatment_start_date", "complete", "line", "infusion_number",
              "episode", *SCORE_COLUMNS, *DERIVED_SCORE_COLUMNS}
@@ -220,6 +238,12 @@ def _store_rows(report: ValidationReport, raw: RawTable) -> pd.DataFrame:
     return rows.reset_index(drop=True)
 
 
+def _nullable_integers(col: pd.Series) -> pd.arrays.IntegerArray:
+    if isinstance(col.array, pd.arrays.IntegerArray):
+        return col.array
+    return col.astype("Int64").array
+
+
 def _all_missing(n: int) -> pd.arrays.IntegerArray:
     data, mask = np.zeros(n, "int64"), np.ones(n, bool)
     data.flags.writeable = False
@@ -229,6 +253,8 @@ def _all_missing(n: int) -> pd.arrays.IntegerArray:
 
 _TEXT_COLUMNS = ("patient_id", "occasion", "assessment_date", "treatment_start_date", "attributes")
 _ROW_COLUMNS = ["id", "patient_id", "occasion", *VALUE_COLUMNS, "import_id"]
+#: The stored rows as the snapshot keeps them: with each row's digest (see :func:`_content_hash`).
+_SNAPSHOT_ROW_COLUMNS = [*_ROW_COLUMNS, "content_hash"]
 
 
 def _typed_rows(stored: pd.DataFrame) -> pd.DataFrame:
@@ -249,11 +275,10 @@ def _stored_rows(con) -> pd.DataFrame:
 
 def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
     """Stored rows back into the input contract's columns (validated again on the way out)."""
-    out = rows[["patient_id", "assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS,
-                "infusion_number"]].copy()
-    for c in list(out.columns):
-        if c not in ("patient_id",) and out[c].isna().all():
-            del out[c]
+    # only the columns holding a value (a store has dozens of score columns, a file a few); no deep copy:
+    # copy on write keeps ``rows`` as it is (copying every score column cost seconds and a GB at 100,000 patients)
+    wanted = ["patient_id", "assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS, "infusion_number"]
+    out = rows[[c for c in wanted if c == "patient_id" or rows[c].notna().any()]]
     if "assessment_date" not in out and "day" not in out:
         out["day"] = rows["day"]
     attrs = rows["attributes"].fillna("{}")
@@ -293,14 +318,16 @@ def _rows_now(con, path, key: str, patients=None) -> pd.DataFrame:
 
 
 def _validate_rows(rows: pd.DataFrame) -> ValidationReport:
-    return validate_questionnaires(_as_raw_frame(rows.sort_values("id", kind="stable", ignore_index=True)))
+    if not rows["id"].is_monotonic_increasing:  # (an import's rows already are: no copy of them all)
+        rows = rows.sort_values("id", kind="stable", ignore_index=True)
+    return validate_questionnaires(_as_raw_frame(rows.reset_index(drop=True)))
 
 
 def _save_snapshot(path, key: str, report: ValidationReport, rows: pd.DataFrame, fingerprint: str) -> None:
     if report.ok:
         write_snapshot(snapshot_directory(path), key, frame=report.frame, errors=report.errors,
                        warnings=report.warnings, counts=report.counts, fingerprint=fingerprint,
-                       rows=rows[_ROW_COLUMNS])
+                       rows=_with_content_hash(rows)[_SNAPSHOT_ROW_COLUMNS])
 
 
 # ----------------------------------------------------------------------------- import
@@ -398,84 +425,180 @@ def _as_raw_table(source) -> RawTable:
     return read_table(source)
 
 
-def _matching_stored(con, path, key: str, new: pd.DataFrame) -> pa.Table:
-    """The stored rows that have the key (patient, occasion) of one of the file's questionnaires, aligned with
-    ``new``: row i is the stored row of ``new``'s row i, or all null when that questionnaire is new.
-
-    Read from the columnar snapshot of this state a row group at a time; each group's keys are looked up in
-    the file's keys by hash (Arrow's ``index_in``, no Python value per row) and only its matching rows are kept:
-    memory follows the file, not the store.  Without a usable snapshot, from the database.
-    """
-    patient_codes, patients = pd.factorize(new["patient_id"])
-    occasion_codes, occasions = pd.factorize(new["occasion"])
-    patient_set = pa.array(np.asarray(patients, dtype=object), pa.large_string())
-    occasion_set = pa.array(np.asarray(occasions, dtype=object), pa.large_string())
-    width = max(len(occasions), 1)
-    # one integer per questionnaire of the file; the file's keys are unique, so its position is its row
-    key_set = pa.array(patient_codes.astype("int64") * width + occasion_codes)
-
-    def matches(table: pa.Table):
-        p = pc.index_in(table["patient_id"].cast(pa.large_string()), value_set=patient_set).cast(pa.int64())
-        o = pc.index_in(table["occasion"].cast(pa.large_string()), value_set=occasion_set).cast(pa.int64())
-        at = pc.index_in(pc.add(pc.multiply(p, width), o), value_set=key_set)
-        hit = pc.is_valid(at)
-        if pc.all(hit).as_py() is not False:  # every stored row of this group is in the file (a re-import)
-            return table, at
-        return table.filter(hit), at.filter(hit)
-
-    parts = _snapshot_matches(path, key, matches)
-    if parts is None:
-        parts = [matches(pa.Table.from_pandas(_stored_rows(con), preserve_index=False))]
-    parts = [(t.select(_ROW_COLUMNS), at) for t, at in parts if t.num_rows]
-    if not parts:
-        return None  # nothing of the file is stored yet
-    stored = pa.concat_tables([t for t, _ in parts], promote_options="permissive")
-    found = np.concatenate([at.to_numpy(zero_copy_only=False) for _, at in parts]).astype("int64")
-    if len(found) == len(new) and (found == np.arange(len(new))).all():
-        return stored  # already in the file's order (the same file again): nothing to move
-    order = np.full(len(new), -1, dtype="int64")
-    order[found] = np.arange(len(found))
-    return stored.take(pa.array(order, mask=order < 0))
+#: Per stored row, a 64-bit digest of its values (kept in the snapshot beside the rows): a re-import compares
+#: one number per questionnaire and reads the values of only the rows whose digest differs.
+_HASH = "content_hash"
+_KEY_COLUMNS = ["id", "patient_id", "occasion", _HASH]
 
 
-def _snapshot_matches(path, key: str, matches) -> list | None:
-    """``matches`` applied to each row group of the snapshot's stored rows; None without a usable snapshot."""
-    groups = snapshot_row_groups(snapshot_directory(path), key)
-    if groups is None:
-        return None
+def _splitmix(x: np.ndarray) -> np.ndarray:
+    """The SplitMix64 finaliser, in place on ``x`` (uint64; wraps around by design), returned."""
+    x ^= x >> np.uint64(30)
+    x *= np.uint64(0xBF58476D1CE4E5B9)
+    x ^= x >> np.uint64(27)
+    x *= np.uint64(0x94D049BB133111EB)
+    x ^= x >> np.uint64(31)
+    return x
+
+
+def _column_salt(column: str) -> np.uint64:
+    return np.uint64(int.from_bytes(hashlib.sha256(column.encode()).digest()[:8], "little"))
+
+
+def _content_hash(rows: pd.DataFrame) -> np.ndarray:
+    """One int64 digest per row of its stored values (every column of ``VALUE_COLUMNS``), vectorised.
+
+    Each present value adds a mixed digest of (column, value); a missing value adds nothing, so a column
+    that no row has costs nothing and the digest does not depend on which columns a frame carries.  Two rows
+    with the same values always have the same digest; rows that differ in any column differ in it except
+    with probability about 2**-64.  Stable across processes (no per-process hash seed)."""
+    total = np.zeros(len(rows), np.uint64)
+    for c in VALUE_COLUMNS:
+        if c not in rows:
+            continue
+        values = rows[c].array
+        if isinstance(values, pd.arrays.IntegerArray):
+            if values._mask.all():
+                continue
+            # the value (the same for Int8 and Int64) and the column, mixed in place: few passes over the data
+            digest = values._data.astype(np.uint64)
+            digest += _column_salt(c)
+            digest = _splitmix(digest)
+            digest[values._mask] = 0
+        else:
+            codes, uniques = pd.factorize(rows[c])  # text: each distinct value hashed once
+            if len(uniques) == 0:
+                continue
+            mixed = _splitmix(pd.util.hash_array(np.asarray(uniques, dtype=object)) ^ _column_salt(c))
+            digest = np.where(codes >= 0, mixed[np.maximum(codes, 0)], np.uint64(0))
+        total += digest
+    return total.view(np.int64)
+
+
+def _with_content_hash(rows: pd.DataFrame) -> pd.DataFrame:
+    """``rows`` with its digest column (computed when a database read does not have it)."""
+    if _HASH in rows:
+        return rows
+    return rows.assign(**{_HASH: _content_hash(rows)})
+
+
+def _stored_keys(con, path, key: str, new: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
+    """For each of the file's questionnaires (rows of ``new``, whose keys are unique): the id of the stored one
+    with its key (patient, occasion), -1 when it is new, and its stored digest.
+
+    Only the snapshot's key and digest columns are read, a row group at a time: a re-import reads four columns,
+    not eighty.  A group holding exactly the file's next rows (the same file again) is matched by one
+    comparison; otherwise each group's keys are looked up in the file's keys by hash (Arrow's ``index_in``, no
+    Python value per row).  Without a usable snapshot, from the database."""
+    ids = np.full(len(new), -1, dtype="int64")
+    digests = np.zeros(len(new), dtype="int64")
+    file_keys = {c: pa.array(new[c].array) for c in ("patient_id", "occasion")}
+    lookup = {}
+
+    def file_key(c: str, kind: pa.DataType) -> pa.Array:
+        """The file's key column as the snapshot's text type (the file's is cast once, not each group's)."""
+        if file_keys[c].type != kind:
+            file_keys[c] = file_keys[c].cast(kind)
+        return file_keys[c]
+
+    def general(table: pa.Table):
+        if not lookup:
+            patient_codes, patients = pd.factorize(new["patient_id"])
+            occasion_codes, occasions = pd.factorize(new["occasion"])
+            width = max(len(occasions), 1)
+            lookup.update(patients=pa.array(np.asarray(patients, dtype=object), pa.string()),
+                          occasions=pa.array(np.asarray(occasions, dtype=object), pa.string()), width=width,
+                          # one integer per questionnaire of the file; its position is its row
+                          keys=pa.array(patient_codes.astype("int64") * width + occasion_codes))
+        p = pc.index_in(table["patient_id"].cast(pa.string()), value_set=lookup["patients"]).cast(pa.int64())
+        o = pc.index_in(table["occasion"].cast(pa.string()), value_set=lookup["occasions"]).cast(pa.int64())
+        at = pc.index_in(pc.add(pc.multiply(p, lookup["width"]), o), value_set=lookup["keys"])
+        hit = pc.is_valid(at).to_numpy(zero_copy_only=False)
+        return np.asarray(at.to_numpy(zero_copy_only=False)[hit], dtype="int64"), hit
+
+    offset = 0
+
+    def place(table: pa.Table) -> None:
+        nonlocal offset
+        n = table.num_rows
+        if n == 0:
+            return
+        if offset + n <= len(new):
+            same = pc.and_(*(pc.equal(table[c], file_key(c, table[c].type).slice(offset, n))
+                             for c in ("patient_id", "occasion")))
+            if pc.all(same).as_py():
+                at = np.arange(offset, offset + n)
+                offset += n
+                ids[at] = table["id"].to_numpy()
+                digests[at] = table[_HASH].to_numpy()
+                return
+        offset = len(new) + 1  # the order differs: no group after this one can take the fast path
+        at, hit = general(table)
+        ids[at] = table["id"].to_numpy()[hit]
+        digests[at] = table[_HASH].to_numpy()[hit]
+
+    groups = snapshot_row_groups(snapshot_directory(path), key, columns=_KEY_COLUMNS)
     try:
-        return [matches(group()) for group in groups]
-    except (OSError, pa.ArrowException):  # a damaged snapshot: the database is the record
-        return None
+        if groups is None:
+            raise LookupError
+        for group in groups:
+            place(group())
+    except (LookupError, OSError, pa.ArrowException, KeyError):  # no (usable) snapshot: the database is the record
+        ids[:], digests[:], offset = -1, 0, 0
+        rows = _with_content_hash(_stored_rows(con))
+        place(pa.Table.from_pandas(rows[_KEY_COLUMNS], preserve_index=False))
+    return ids, digests
 
 
-def _compare(new: pd.DataFrame, stored: pa.Table | None):
+def _stored_values(con, path, key: str, ids: np.ndarray) -> pa.Table:
+    """The stored rows with these ``ids`` (all columns), in the order of ``ids`` (few rows: those whose digest
+    differs from the file's)."""
+    wanted = pa.array(ids, pa.int64())
+    parts = None
+    groups = snapshot_row_groups(snapshot_directory(path), key)
+    if groups is not None:
+        try:
+            parts = [t.filter(pc.is_in(t["id"], value_set=wanted)) for t in (g() for g in groups)]
+        except (OSError, pa.ArrowException):  # a damaged snapshot: the database is the record
+            parts = None
+    if parts is None:
+        rows = _stored_rows(con)
+        parts = [pa.Table.from_pandas(rows[rows["id"].isin(ids)], preserve_index=False)]
+    stored = pa.concat_tables([t.select(_ROW_COLUMNS) for t in parts], promote_options="permissive")
+    order = pd.Index(stored["id"].to_numpy()).get_indexer(ids)
+    return stored.take(pa.array(order))
+
+
+def _compare(new: pd.DataFrame, stored: pa.Table):
     """Match the file's questionnaires with stored ones: which are new, which differ, and the changed values.
 
-    ``stored`` is aligned with ``new`` (see :func:`_matching_stored`): the values are compared column by column.
+    ``stored`` is aligned with ``new`` (see :func:`_stored_values`): the values are compared column by column.
     """
     merged = new.reset_index(drop=True)  # copy on write: the columns added below do not change ``new``
-    if stored is None:  # nothing of the file is stored yet: all new, nothing to compare
-        for c in ("id", "import_id"):
-            merged[c] = pd.arrays.IntegerArray(np.zeros(len(new), "int64"), np.ones(len(new), bool))
-        return merged, np.ones(len(new), bool), np.zeros(len(new), bool), []
-    else:
-        is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
-        types = {pa.int64(): pd.Int64Dtype(), pa.large_string(): pd.StringDtype(na_value=np.nan),
-                 pa.string(): pd.StringDtype(na_value=np.nan)}
-        missing = _all_missing(len(merged))
-        columns = {}
-        for c in ("id", "import_id", *VALUE_COLUMNS):
-            target = "Int64" if c in ("id", "import_id") else merged[c].dtype
-            column = stored[c]
-            if column.null_count == len(column) and target == "Int64":  # a score column no stored row has
-                columns[c if c in ("id", "import_id") else f"{c}_stored"] = missing
-                continue
-            values = column.to_pandas(types_mapper=types.get).astype(target)
-            columns[c if c in ("id", "import_id") else f"{c}_stored"] = values.array
-        # the stored values beside the file's, without copying them once more (the shared all-missing array is
-        # read-only: a write to such a column copies it first)
-        merged = pd.concat([merged, pd.DataFrame(columns, index=merged.index, copy=False)], axis=1)
+    is_new = stored["id"].is_null().to_numpy(zero_copy_only=False)
+
+    def types(kind: pa.DataType):
+        if pa.types.is_integer(kind):
+            return pd.Int64Dtype()
+        if pa.types.is_string(kind) or pa.types.is_large_string(kind):
+            return pd.StringDtype(na_value=np.nan)
+        return None
+
+    # numbers compared and merged as Int64 on both sides (the file's Int8 and Int16 scores included)
+    merged = merged.astype({c: "Int64" for c in INT_COLUMNS if c in merged and merged[c].dtype != "Int64"})
+    missing = _all_missing(len(merged))
+    columns = {}
+    for c in ("id", "import_id", *VALUE_COLUMNS):
+        target = "Int64" if c in ("id", "import_id") else merged[c].dtype
+        column = stored[c]
+        if column.null_count == len(column) and target == "Int64":  # a score column no stored row has
+            columns[c if c in ("id", "import_id") else f"{c}_stored"] = missing
+            continue
+        values = column.to_pandas(types_mapper=types).astype(target)
+        columns[c if c in ("id", "import_id") else f"{c}_stored"] = values.array
+    # the stored values beside the file's, without copying them once more (the shared all-missing array is
+    # read-only: a write to such a column copies it first)
+    merged = pd.concat([merged, pd.DataFrame(columns, index=merged.index, copy=False)], axis=1)
     _keep_stored_where_blank(merged, is_new)
     differs, changes = _value_changes(merged, is_new, VALUE_COLUMNS)
     return merged, is_new, differs, changes
@@ -548,10 +671,21 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     snapshot of the new state needs (report, rows, fingerprint)."""
     key = _store_state(con)
     say("comparing with the store", 0.35)
-    # only the file's questionnaires can match: memory follows the file, not the store
-    mine = _matching_stored(con, path, key, new)
-    merged, is_new, differs, changes = _compare(new, mine)
-    del mine
+    # only the file's questionnaires can match: memory follows the file, not the store.  First the keys and
+    # digests: a stored questionnaire with the file's digest is unchanged; only the others' values are read and
+    # compared column by column (a blank in the file, or other attributes, may still leave them unchanged)
+    new = new.assign(**{_HASH: _content_hash(new)})
+    stored_ids, stored_digests = _stored_keys(con, path, key, new)
+    is_new = stored_ids < 0
+    check = np.flatnonzero(~is_new & (stored_digests != new[_HASH].to_numpy()))
+    differs = np.zeros(len(new), bool)
+    changes, corrected = [], new.iloc[:0]
+    if len(check):
+        part = new.iloc[check].reset_index(drop=True)
+        merged, _, part_differs, changes = _compare(part, _stored_values(con, path, key, stored_ids[check]))
+        differs[check] = part_differs
+        corrected = merged.loc[part_differs]
+        del merged
     unchanged = int((~is_new & ~differs).sum())
     if differs.any() and not accept:
         raise ImportConflictError(_conflict_table(changes), name)
@@ -576,23 +710,26 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     stored = _rows_now(con, path, key)
     next_id = int(stored["id"].max()) + 1 if len(stored) else \
         (con.execute("SELECT coalesce(max(id), 0) FROM questionnaires").fetchone()[0] + 1)
-    corrected = merged.loc[differs]
+    stored = _with_content_hash(stored)
     if len(corrected):
         at = stored.set_index("id").index.get_indexer(corrected["id"].astype("int64"))
         for c in VALUE_COLUMNS:
             stored[c] = stored[c].copy()
             stored.iloc[at, stored.columns.get_loc(c)] = corrected[c].to_numpy()
+        digests = stored[_HASH].to_numpy().copy()
+        digests[at] = _content_hash(stored.iloc[at])
+        stored[_HASH] = digests
     # all new (an empty store, or none of the file's questionnaires stored): the file's columns as they are
     # (copy on write), not a filtered copy; memory follows the file
-    added = merged[["patient_id", "occasion", *VALUE_COLUMNS]] if is_new.all() else \
-        merged.loc[is_new, ["patient_id", "occasion", *VALUE_COLUMNS]].reset_index(drop=True)
+    added = new[["patient_id", "occasion", *VALUE_COLUMNS, _HASH]] if is_new.all() else \
+        new.loc[is_new, ["patient_id", "occasion", *VALUE_COLUMNS, _HASH]].reset_index(drop=True)
     added.insert(0, "id", np.arange(next_id, next_id + len(added), dtype="int64"))
     added["import_id"] = import_id
-    added = added[_ROW_COLUMNS]
-    combined = pd.concat([stored[_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
-    del stored, merged
+    added = added[_SNAPSHOT_ROW_COLUMNS]
+    combined = pd.concat([stored[_SNAPSHOT_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
+    del stored, new
     # the new rows are staged (SQLite: written to a staging file in a thread) while the check below runs
-    staged = con.stage_rows(_arrow_batches(added))
+    staged = con.stage_rows(_arrow_batches(added[_ROW_COLUMNS]))
     snapshot = None
     try:
         together = _validate_rows(combined)
@@ -602,7 +739,7 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
                                        + together.errors["problem"]), name)
         # what was validated is the next reader's snapshot: its files are written while the rows go in
         snapshot = SnapshotWriter(snapshot_directory(path), import_id, frame=together.frame, errors=together.errors,
-                                  warnings=together.warnings, rows=combined[_ROW_COLUMNS])
+                                  warnings=together.warnings, rows=combined[_SNAPSHOT_ROW_COLUMNS])
         del combined
         say(f"writing {len(added):,} questionnaire(s) to the store", 0.6)
         con.insert_staged("questionnaires", staged)

@@ -54,7 +54,7 @@ __all__ = [
 ]
 
 #: Raised when the layout of the snapshot files changes, so older snapshots are rebuilt.
-SNAPSHOT_FORMAT = 1
+SNAPSHOT_FORMAT = 2  # 2: rows.parquet has each row's content_hash
 _PACKAGE = Path(__file__).resolve().parent
 
 
@@ -264,10 +264,11 @@ def read_snapshot_rows(directory, key: str, *, patients=None) -> pd.DataFrame | 
         return None
 
 
-def snapshot_row_groups(directory, key: str) -> list | None:
+def snapshot_row_groups(directory, key: str, *, columns: list[str] | None = None) -> list | None:
     """The stored rows of snapshot ``key`` as a list of functions, each reading one row group as an Arrow table
-    (a store larger than memory is read a group at a time), or None when there is no such snapshot.  A damaged
-    group raises ``pyarrow.ArrowException`` when read; the caller falls back to the database."""
+    (a store larger than memory is read a group at a time; only ``columns`` when given), or None when there is
+    no such snapshot or it lacks one of ``columns``.  A damaged group raises ``pyarrow.ArrowException`` when
+    read; the caller falls back to the database."""
     final = Path(directory) / key
     try:
         if json.loads((final / "meta.json").read_text()).get("key") != key:
@@ -275,4 +276,6 @@ def snapshot_row_groups(directory, key: str) -> list | None:
         file = pq.ParquetFile(final / "rows.parquet", page_checksum_verification=True)
     except (OSError, ValueError, pa.ArrowException):
         return None
-    return [functools.partial(file.read_row_group, i) for i in range(file.num_row_groups)]
+    if columns is not None and not set(columns) <= set(file.schema_arrow.names):
+        return None
+    return [functools.partial(file.read_row_group, i, columns=columns) for i in range(file.num_row_groups)]

@@ -345,3 +345,76 @@ def test_without_the_adbc_driver_the_import_binds_rows_and_gives_the_same_store(
     import_questionnaires(SAMPLE, db=slow)
     pd.testing.assert_frame_equal(_stored_table(fast), _stored_table(slow), check_exact=True)
     pd.testing.assert_frame_equal(read_store(fast).frame, read_store(slow).frame, check_exact=True)
+
+
+@pytest.mark.parametrize("with_snapshot", [True, False])
+def test_one_changed_cell_in_a_rare_score_column_is_a_conflict_on_that_cell_alone(tmp_path, store_db,
+                                                                                   with_snapshot):
+    """The re-import compares one digest per questionnaire first; a change in any column, even one that a
+    single questionnaire of the store has, must still be found (from the snapshot and from the database)."""
+    db = store_db  # an SQLite file, then a PostgreSQL database
+    frame = synthetic_clinic(20, seed=5)
+    frame["madrs_total"] = pd.array([pd.NA] * len(frame), dtype="Int64")
+    frame.loc[7, "madrs_total"] = 30
+    import_questionnaires(frame, db=db)
+    assert import_questionnaires(frame, db=db).changed_nothing
+    changed = frame.copy()
+    changed.loc[7, "madrs_total"] = 31
+    if not with_snapshot:
+        shutil.rmtree(snapshot_directory(db))
+    with pytest.raises(store.ImportConflictError) as exc:
+        import_questionnaires(changed, db=db)
+    conflicts = exc.value.conflicts
+    assert conflicts[["line", "column", "stored", "new"]].to_dict("records") == [
+        {"line": 9, "column": "madrs_total", "stored": "30", "new": "31"}]
+    # accepted, the correction is stored and the next identical import finds nothing new
+    assert import_questionnaires(changed, db=db, accept_corrections=True).corrected == 1
+    assert import_questionnaires(changed, db=db).changed_nothing
+    assert read_store(db).frame["madrs_total"].dropna().tolist() == [31]
+
+
+def test_the_content_digest_changes_with_any_single_value_and_ignores_absent_columns():
+    from analytics.store_schema import INT_COLUMNS, VALUE_COLUMNS
+
+    n = 4
+    rows = pd.DataFrame({c: pd.array([1, 2, None, 4], dtype="Int64") for c in INT_COLUMNS})
+    rows["assessment_date"] = pd.Series(["2025-01-01", None, "2025-01-03", "2025-01-04"], dtype="str")
+    rows["treatment_start_date"] = pd.Series(["2025-01-01"] * n, dtype="str")
+    rows["attributes"] = pd.Series(['{"site":"A"}', "{}", "{}", '{"site":"B"}'], dtype="str")
+    base = store._content_hash(rows)
+    assert base.dtype == np.int64 and len(set(base)) == n
+    # the same values give the same digest, from any frame (here: the rows in another order; narrower integers)
+    assert (store._content_hash(rows.iloc[::-1].reset_index(drop=True))[::-1] == base).all()
+    assert (store._content_hash(rows.astype({c: "Int8" for c in INT_COLUMNS})) == base).all()
+    for c in VALUE_COLUMNS:
+        changed = rows.copy()
+        if c in INT_COLUMNS:
+            changed[c] = pd.array([1, 3, None, 4], dtype="Int64")  # a value changed in row 1
+            missing_now = pd.array([None, 2, None, 4], dtype="Int64")  # a value removed in row 0
+            gained = pd.array([1, 2, 0, 4], dtype="Int64")  # a value given in row 2
+        else:
+            changed[c] = rows[c].where(rows.index != 1, "x")
+            missing_now = rows[c].where(rows.index != 0, None)
+            gained = rows[c].where(rows.index != 2, "y")
+        assert (store._content_hash(changed) != base).tolist() == [False, True, False, False], c
+        assert (store._content_hash(rows.assign(**{c: missing_now})) != base).tolist()[0], c
+        assert (store._content_hash(rows.assign(**{c: gained})) != base).tolist()[2], c
+    # a column that no row has does not count: a frame without it has the same digests
+    blank = rows.assign(madrs_total=pd.array([None] * n, dtype="Int64"))
+    assert (store._content_hash(blank.drop(columns="madrs_total")) == store._content_hash(blank)).all()
+
+
+def test_text_made_from_codes_in_blocks_is_the_same_text(monkeypatch):
+    """Text columns are built in blocks of rows (one Arrow text array holds at most 2 GB, which the attributes of
+    a 1,000,000-patient registry exceed): blocks smaller than the column give the same values, missing included."""
+    codes = np.array([0, 2, -1, 1, 1, 0, -1, 2, 0])
+    uniques = ['{"site":"A"}', "{}", 'x "y", z']
+    index = pd.RangeIndex(len(codes))
+    whole = store._text_from_codes(codes, uniques, index, "attributes")
+    assert str(whole.dtype) == "str"
+    monkeypatch.setattr(store, "_INSERT_BLOCK", 4)
+    blocks = store._text_from_codes(codes, uniques, index, "attributes")
+    pd.testing.assert_series_equal(blocks, whole)
+    expected = pd.Series([uniques[c] if c >= 0 else None for c in codes], dtype="str", name="attributes")
+    pd.testing.assert_series_equal(blocks, expected)
+    assert store._text_from_codes(np.array([], dtype=int), uniques, pd.RangeIndex(0), "a").empty
