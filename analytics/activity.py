@@ -52,8 +52,7 @@ def activity_summary(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, st
         hi = pd.Timestamp(end) if end is not None else pd.Timestamp.max
         in_period = q["assessment_date"].between(lo, hi).to_numpy()
         starting = starts.between(lo, hi)
-    ids = set(starting.index[starting.to_numpy()])
-    cohort = patients[patients["patient_id"].isin(ids)]
+    cohort = patients[_started(patients["patient_id"], starting)]
     with_base = cohort["baseline_day"].notna()
     followed = with_base & (cohort["last_followup_day"] > 0)
     label = f"{pd.Timestamp(start):%Y-%m-%d} to {pd.Timestamp(end):%Y-%m-%d}" if dated and start is not None \
@@ -67,6 +66,18 @@ def activity_summary(questionnaires: pd.DataFrame, patients: pd.DataFrame, *, st
         completeness=wilson_proportion(int(followed.sum()), len(cohort)),
         period=label,
     )
+
+
+def _started(ids: pd.Series, starting: pd.Series) -> np.ndarray:
+    """Which rows' patient started in the period, by a hash lookup of each id in ``starting``'s (unique) index
+    (``isin`` on a set of text ids walks every value in Python: 0.6 s at 100,000 patients)."""
+    if not starting.index.is_unique:
+        return ids.isin(set(starting.index[starting.to_numpy()])).to_numpy(dtype=bool)
+    pos = starting.index.get_indexer(ids)
+    found = pos >= 0
+    out = np.zeros(len(ids), dtype=bool)
+    out[found] = starting.to_numpy(dtype=bool)[pos[found]]
+    return out
 
 
 def endpoint_completeness(patients: pd.DataFrame) -> Proportion:

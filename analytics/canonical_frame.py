@@ -83,6 +83,16 @@ def assemble_canonical_frame(df: pd.DataFrame, keep, pnames, work: dict, *, colu
     return pd.DataFrame(cols, copy=False)
 
 
+def _numbers_and_known(col: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Whole numbers of a column (meaningless where unknown) and where they are known, without a float copy
+    for the canonical frame's nullable integers (their own buffers)."""
+    arr = col.array
+    if isinstance(arr, pd.arrays.IntegerArray):
+        return arr._data, ~arr._mask  # read only here; pandas' masked arrays have kept these two since 1.0
+    values = col.to_numpy(dtype="float64", na_value=np.nan)
+    return values, ~np.isnan(values)
+
+
 def incomplete_questionnaires(frame: pd.DataFrame) -> pd.DataFrame:
     """One warning per questionnaire left unscored (a blank answer and no total), naming the blank items."""
     incomplete = ~frame["complete"].to_numpy()
@@ -152,17 +162,20 @@ def infusion_decreases(frame: pd.DataFrame, units=None) -> pd.DataFrame:
 
     ``units``: :func:`unit_codes` of ``frame`` when already known."""
     units, _ = units if units is not None else unit_codes(frame)
-    inf = frame["infusion_number"].to_numpy(dtype="float32", na_value=np.nan)  # whole numbers to 10000: exact
-    known = ~np.isnan(inf)
+    inf, known = _numbers_and_known(frame["infusion_number"])
     if np.count_nonzero(known) < 2:
         return no_problems()
     u, v = units[known], inf[known]  # by boolean mask: no int64 row index unless there is something to say
-    drop = (u[1:] == u[:-1]) & (v[1:] < v[:-1])
+    drop = np.flatnonzero((u[1:] == u[:-1]) & (v[1:] < v[:-1]))  # the known rows after a decrease, less one
     del u, v
-    if not drop.any():
+    if not drop.size:
         return no_problems()
-    idx = np.flatnonzero(known)
-    at, before = idx[1:][drop], idx[:-1][drop]
+    if known.all():
+        at, before = drop + 1, drop
+    else:  # the k-th known row is the first row where the running count of known rows reaches k + 1
+        seen = np.cumsum(known, dtype=np.int32 if known.size < 2 ** 31 else np.int64)
+        at, before = np.searchsorted(seen, drop + 2), np.searchsorted(seen, drop + 1)
+        del seen
     lines = frame["line"].to_numpy()
     return pd.DataFrame({
         "line": lines[at],

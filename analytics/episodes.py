@@ -62,8 +62,10 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     has = ~np.isnan(start) & (pcodes >= 0)
     if not has.any():
         return episode, ep_start
-    inverse, ukeys = _codes_of_sorted_pairs(pcodes[has], start[has])
-    if inverse is None:  # not in (patient, start) order: one int64 key per row, factorised
+    blocks = _sorted_pair_blocks(pcodes, start, has)
+    if blocks is not None:  # rows in (patient, start) order: the distinct pairs from neighbours, block by block
+        ukeys = np.concatenate([k for _, k in blocks])
+    else:  # not in (patient, start) order: one int64 key per row, factorised
         key = pcodes[has].astype(np.int64)  # built in place: no int64 temporaries of the rows' size
         key *= _KEY_SHIFT
         key += _DATE_OFFSET
@@ -73,10 +75,14 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     upat = ukeys // _KEY_SHIFT
     first_of_patient = np.r_[0, np.flatnonzero(upat[1:] != upat[:-1]) + 1]
     rank = (np.arange(ukeys.size) - np.repeat(first_of_patient, np.diff(np.r_[first_of_patient, ukeys.size])) + 1
-            ).astype(np.int32)
+            ).astype(np.int16)  # episode numbers are int16 (EPISODE_LIMIT)
     ustart = (ukeys % _KEY_SHIFT - _DATE_OFFSET).astype(ep_start.dtype)
-    episode[has] = rank[inverse]
-    ep_start[has] = ustart[inverse]
+    if blocks is not None:
+        _label_blocks(blocks, has, rank, ustart, episode, ep_start)
+    else:
+        episode[has] = rank[inverse]
+        ep_start[has] = ustart[inverse]
+        del inverse
 
     # blank start, dated: the latest start S with S <= date + 30 days, else episode 1
     blank = ~has & ~np.isnan(date) & (pcodes >= 0)
@@ -107,21 +113,53 @@ def assign_episodes(pcodes: np.ndarray, start: np.ndarray, date: np.ndarray,
     return episode, ep_start
 
 
-def _codes_of_sorted_pairs(patient: np.ndarray, start: np.ndarray):
-    """:func:`_sorted_codes` of the (patient, start) keys when the rows are already in that order, from
-    the two arrays themselves (no int64 key per row); (None, None) when they are not in order."""
-    dp, ds = np.diff(patient), np.diff(start)
-    if not ((dp >= 0) & ((dp > 0) | (ds >= 0))).all():
-        return None, None
-    new = np.empty(patient.size, bool)
-    new[0] = True
-    np.not_equal(dp, 0, out=new[1:])
-    new[1:] |= ds != 0
-    del dp, ds
-    codes = np.cumsum(new, dtype=np.int32)
-    codes -= 1
-    ukeys = patient[new].astype(np.int64) * _KEY_SHIFT + (start[new] + _DATE_OFFSET).astype(np.int64)
-    return codes, ukeys
+def _sorted_pair_blocks(pcodes: np.ndarray, start: np.ndarray, has: np.ndarray):
+    """When the rows with a start date are in (patient, start) order: for each block of :data:`_BLOCK` rows,
+    which of its dated rows begin a new (patient, start) pair, and those pairs' keys (``patient * _KEY_SHIFT
+    + start + _DATE_OFFSET``, sorted and distinct over all blocks).  None when the rows are not in that order.
+
+    Compared a block at a time against the block's own neighbours and the previous block's last dated row, so
+    no copy or difference of the whole columns is made (on twenty million rows those were the validation's
+    largest temporaries)."""
+    blocks, last = [], None
+    for a in range(0, pcodes.size, _BLOCK):  # blocks of a million rows, not rows
+        b = min(pcodes.size, a + _BLOCK)
+        m = has[a:b]
+        p, st = pcodes[a:b][m], start[a:b][m]
+        new = np.empty(p.size, bool)
+        if p.size:
+            dp, ds = np.diff(p), np.diff(st)
+            if ((dp < 0) | ((dp == 0) & (ds < 0))).any():
+                return None
+            if last is not None:
+                if p[0] < last[0] or (p[0] == last[0] and st[0] < last[1]):
+                    return None
+                new[0] = p[0] != last[0] or st[0] != last[1]
+            else:
+                new[0] = True
+            np.not_equal(dp, 0, out=new[1:])
+            new[1:] |= ds != 0
+            last = (p[-1], st[-1])
+        keys = p[new].astype(np.int64) * _KEY_SHIFT + (st[new] + _DATE_OFFSET).astype(np.int64)
+        blocks.append((new, keys))
+    return blocks
+
+
+def _label_blocks(blocks, has, rank, ustart, episode, ep_start) -> None:
+    """Episode and start of every dated row from :func:`_sorted_pair_blocks`' blocks (filled in place)."""
+    before = 0  # distinct pairs in the blocks before this one
+    for i, (new, keys) in enumerate(blocks):
+        a = i * _BLOCK
+        b = min(has.size, a + _BLOCK)
+        codes = np.cumsum(new, dtype=np.int32)
+        codes += before - 1  # a block's first row continuing the previous pair takes that pair's code
+        m = has[a:b]
+        episode[a:b][m] = rank[codes]
+        ep_start[a:b][m] = ustart[codes]
+        before += keys.size
+
+
+_BLOCK = 1 << 20
 
 
 def _sorted_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

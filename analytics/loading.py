@@ -652,6 +652,8 @@ def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
             if normalise_header(field.name) in arrow_integers:
                 return pd.Series(pd.arrays.ArrowExtensionArray(table.column(0)), copy=False)
             return pd.Series(_arrow_integers(table.column(0)), copy=False)
+        if pa.types.is_dictionary(field.type) or field.name in text:
+            return _categorical(table.column(0))
         return table.to_pandas(date_as_object=False, self_destruct=True, use_threads=False).iloc[:, 0]
 
     fields = list(schema)
@@ -664,6 +666,21 @@ def _parquet_to_frame(data: bytes, arrow_integers=()) -> pd.DataFrame:
         series = [column(f) for f in fields]
     # names from the schema, not from pandas (a column named like an index level stays as written)
     return pd.DataFrame(dict(zip([f.name for f in fields], series)), copy=False)
+
+
+def _categorical(chunked) -> pd.Series:
+    """A dictionary-encoded Arrow text column as a pandas categorical, as ``to_pandas`` makes it (the same
+    categories, in the same order) at about half the cost on a column of a million distinct patient ids:
+    the row groups' dictionaries are unified once and the indices become the codes directly."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if chunked.num_chunks == 0 or not pa.types.is_dictionary(chunked.type):
+        return chunked.to_pandas(use_threads=False)
+    unified = chunked.unify_dictionaries()
+    categories = pd.Index(pd.array(unified.chunk(0).dictionary, dtype="str"))
+    codes = np.concatenate([pc.fill_null(c.indices, -1).to_numpy(zero_copy_only=False) for c in unified.chunks])
+    return pd.Series(pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories)), copy=False)
 
 
 def release_freed_memory() -> None:

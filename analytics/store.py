@@ -76,6 +76,7 @@ from .validation import ValidationReport, validate_questionnaires
 
 __all__ = [
     "DEFAULT_DB",
+    "STORE_STATE_ATTR",
     "SCHEMA_VERSION",
     "StoreBusyError",
     "StoreUnusableError",
@@ -99,6 +100,9 @@ __all__ = [
     "save_study_key",
     "load_study_key",
 ]
+
+#: ``read_store(...).frame.attrs`` key of the store state the frame was read in (the snapshot key).
+STORE_STATE_ATTR = "outcomes_store_state"
 
 # earlier private names, still used by tests that build old schemas by hand
 _MIGRATIONS = MIGRATIONS
@@ -964,6 +968,10 @@ def read_store(db=None) -> ValidationReport:
     the folder was deleted) the rows are read from the database and validated, and the snapshot is written
     for the next reader.  This is the one read path, the same on both backends.
 
+    The frame's ``attrs[STORE_STATE_ATTR]`` is the key of the state it was read in (the snapshot's key: the
+    store's newest import or revert and this tool's code), read in the same transaction as the rows, so a
+    cache of figures computed from this frame can be keyed by it and never outlive the data.
+
     Raises
     ------
     AnalyticsError
@@ -984,6 +992,7 @@ def read_store(db=None) -> ValidationReport:
     finally:
         con.close()
     if snapshot is not None:
+        snapshot.frame.attrs[STORE_STATE_ATTR] = key
         return ValidationReport(f"store {path.short_name} ({snapshot.fingerprint})", snapshot.errors, snapshot.warnings,
                                 snapshot.counts, snapshot.frame, "")
     if rows.empty:
@@ -991,5 +1000,6 @@ def read_store(db=None) -> ValidationReport:
                              "python -m analytics import FILE")
     report = _validate_rows(rows)
     _save_snapshot(path, key, report, rows, fingerprint)
+    report.frame.attrs[STORE_STATE_ATTR] = key
     return ValidationReport(f"store {path.short_name} ({fingerprint})", report.errors, report.warnings,
                             report.counts, report.frame, "")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from .published import compare_with_benchmarks, format_p_value
@@ -240,7 +241,7 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
     one_row_each = ~patients["patient_id"].duplicated()
     return ClinicSummary(
         definitions=d,
-        patients=int(questionnaires["patient_id"].nunique()),
+        patients=_distinct_patients(questionnaires["patient_id"]),
         episodes=len(patients),
         patients_with_repeat_episodes=int((patients.loc[one_row_each, "n_episodes"] > 1).sum()),
         questionnaires=len(questionnaires),
@@ -262,6 +263,17 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         by_infusions=infusion_outcomes(patients) if scale.is_phq9 else pd.DataFrame(),
         scale=scale,
     )
+
+
+def _distinct_patients(ids: pd.Series) -> int:
+    """Distinct patient ids (blank ones not counted, as ``nunique``); for the canonical frame's categorical ids,
+    counted from the codes (no hashing of twenty million rows)."""
+    if isinstance(ids.dtype, pd.CategoricalDtype):
+        codes = ids.cat.codes.to_numpy()
+        used = np.zeros(len(ids.cat.categories), bool)
+        used[codes[codes >= 0]] = True
+        return int(np.count_nonzero(used))
+    return int(ids.nunique())
 
 
 def _metric_rate(patients: pd.DataFrame, column: str) -> Proportion:

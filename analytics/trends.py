@@ -10,7 +10,7 @@ from .instruments import OutcomeScale, outcome_scale
 from .outcomes import event_times
 from .statistics import km_curve
 
-__all__ = ["weekly_means", "cumulative_curve"]
+__all__ = ["weekly_means", "patient_week_means", "weekly_summary", "cumulative_curve"]
 
 
 def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEEK,
@@ -20,12 +20,27 @@ def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEE
     Week 0 holds the baseline window (days -30 to 6); week k holds days
     7k to 7k+6.  A patient with several questionnaires in a week counts once,
     with their mean, so frequent responders do not dominate.  Wraps
-    ``scipy.stats.t.ppf``.
+    ``scipy.stats.t.ppf``.  The same as :func:`weekly_summary` of :func:`patient_week_means`.
 
     Returns
     -------
     pandas.DataFrame
         ``week, n_patients, mean, sd, ci_low, ci_high`` (interval missing when n < 2).
+    """
+    return weekly_summary(patient_week_means(questionnaires, max_week=max_week, instrument=instrument))
+
+
+def patient_week_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEEK,
+                       instrument: "str | OutcomeScale" = "phq9") -> pd.DataFrame:
+    """Each patient's mean total in each week (the first step of :func:`weekly_means`).
+
+    Rows of any subset of patients, in this order, give that subset's :func:`weekly_summary` exactly as
+    :func:`weekly_means` of its questionnaires does (a dashboard filter selects rows instead of regrouping).
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``patient_id, week, mean``, ordered by patient (as text) and week.
     """
     scale = outcome_scale(instrument)
     if scale.is_phq9:
@@ -37,9 +52,22 @@ def weekly_means(questionnaires: pd.DataFrame, *, max_week: int = TRENDS_MAX_WEE
     day = q["day"].astype("float64")
     use = (day >= BASELINE_WINDOW_DAYS[0]) & (day < 7 * (max_week + 1))
     week = np.floor(np.maximum(day[use], 0) / 7).astype(int)
-    per_patient = q.loc[use, scale.total].astype("float64").groupby(
-        [_patient_keys(q.loc[use, "patient_id"]), week]).mean()
-    g = per_patient.groupby(level=1)
+    ids = q.loc[use, "patient_id"]
+    keys = _patient_keys(ids)
+    per_patient = q.loc[use, scale.total].astype("float64").groupby([keys, week]).mean()
+    # the id of each group's patient (the keys are ranks of the ids' text, or the text itself)
+    first = pd.Series(ids.astype("str").to_numpy() if not isinstance(ids.dtype, pd.CategoricalDtype)
+                      else ids.to_numpy(), index=ids.index).groupby(keys.to_numpy()).first()
+    return pd.DataFrame({"patient_id": pd.array(first.reindex(per_patient.index.get_level_values(0)).to_numpy(),
+                                                dtype="str"),
+                         "week": per_patient.index.get_level_values(1).to_numpy(),
+                         "mean": per_patient.to_numpy()})
+
+
+def weekly_summary(patient_weeks: pd.DataFrame) -> pd.DataFrame:
+    """``week, n_patients, mean, sd, ci_low, ci_high`` of :func:`patient_week_means` rows (95% t interval)."""
+    g = pd.Series(patient_weeks["mean"].to_numpy(), index=pd.Index(patient_weeks["week"].to_numpy(),
+                                                                   name="week")).groupby(level=0)
     out = pd.DataFrame({"n_patients": g.size(), "mean": g.mean(), "sd": g.std(ddof=1)})
     out.index.name = "week"
     half = stats.t.ppf(0.975, out["n_patients"] - 1) * out["sd"] / np.sqrt(out["n_patients"])

@@ -25,6 +25,7 @@ This module runs the stages in order; each job lives in its own module:
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import ClassVar
 from pathlib import Path
@@ -222,8 +223,44 @@ def _check_data(raw: RawTable, consume: bool = False, columns=None) -> Validatio
 def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     """Every cell parsed and checked: patient, scores, infusion numbers, ages, time, study day."""
     df = raw.frame
-    pcodes, pnames = _patient_codes(df, err)
-    scores = parse_scores(df, err, consume=consume)
+    # The scores are checked on their Arrow buffers (pyarrow.compute releases the GIL) in a second thread while
+    # this one checks patients, dates and episodes; the thread has a frame and a problem collector of its own,
+    # and its problems join the others afterwards (the problem table is sorted by line and column either way).
+    cols = [c for c in _SCORE_COLUMNS if c in df]
+    part = RawTable(frame=pd.DataFrame({c: df[c] for c in cols}, index=df.index, copy=False), lines=raw.lines,
+                    headers=raw.headers, source=raw.source)
+    if consume:  # the thread's frame holds the score columns now, and frees each once parsed
+        for col in cols:
+            del df[col]
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        parsed = pool.submit(_parse_scores_apart, part, consume)
+        del part
+        pcodes, pnames = _patient_codes(df, err)
+        rest = _parse_unscored(df, raw, err, pcodes, consume)
+        scores, phq_total, complete, gad_total, score_problems = parsed.result()
+    err.parts.extend(score_problems)
+    day, time_blank, date, start, episode, ep_start, instruments, infusion = rest
+    day = derive_study_days(day, date, ep_start, episode, pcodes, complete, err)
+    return {"pcodes": pcodes, "pnames": pnames, "scores": scores, "phq_total": phq_total, "complete": complete,
+            "gad_total": gad_total, "infusion": infusion, "day": day, "date": date, "start": start,
+            "episode": episode, "instruments": instruments}
+
+
+def _parse_scores_apart(part: RawTable, consume: bool):
+    """:func:`parse_scores` and :func:`score_rows` of a table of the PHQ-9/GAD-7 columns alone, with a
+    collector of its own (safe to run beside the other checks): the parsed scores, the PHQ-9 totals and
+    completeness, the GAD-7 totals (None without GAD-7 columns) and the problem rows found, in the order the
+    checks ran."""
+    found, n = ProblemCollector(part), len(part.frame)
+    scores = parse_scores(part.frame, found, consume=consume)
+    phq_total, complete = score_rows(PHQ9, scores, found, n)
+    gad = any(c in scores for c in GAD7.items + [GAD7.total])
+    gad_total = score_rows(GAD7, scores, found, n)[0] if gad else None
+    return scores, phq_total, complete, gad_total, found.parts
+
+
+def _parse_unscored(df: pd.DataFrame, raw: RawTable, err: ProblemCollector, pcodes, consume: bool):
+    """The checks of every column but the scores: instruments, infusion numbers, ages, time, episodes."""
     instruments = parse_instrument_columns(df, err)  # QIDS-SR16, MADRS, PCL-5, C-SSRS when given
     infusion = _infusion_numbers(df, err)
     _check_ages(df, raw.headers, err)
@@ -237,13 +274,7 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     episode, ep_start = episode_of_rows(df, pcodes, start, date, err)
     err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
-    phq_total, complete = score_rows(PHQ9, scores, err, len(df))
-    gad = any(c in scores for c in GAD7.items + [GAD7.total])
-    gad_total = score_rows(GAD7, scores, err, len(df))[0] if gad else None
-    day = derive_study_days(day, date, ep_start, episode, pcodes, complete, err)
-    return {"pcodes": pcodes, "pnames": pnames, "scores": scores, "phq_total": phq_total, "complete": complete,
-            "gad_total": gad_total, "infusion": infusion, "day": day, "date": date, "start": start,
-            "episode": episode, "instruments": instruments}
+    return day, time_blank, date, start, episode, ep_start, instruments, infusion
 
 
 def _patient_codes(df: pd.DataFrame, err: ProblemCollector):

@@ -9,6 +9,8 @@ the pages' job, never the engine's), so a cache key is defined once for all page
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import secrets
 import re
@@ -182,11 +184,78 @@ def _start_dates(_report, source_key: tuple) -> pd.Series:
     return patient_start_dates(_report.frame)
 
 
+# The whole source's outcome tables are also kept on disk, beside the store's snapshot, so that a new server
+# process (or a cleared cache) reads them instead of computing them again: 0.3-0.5 s each at 100,000 patients, and
+# the Overview needs five.  They are keyed by the store state the frame was read in (the snapshot key: the store's
+# newest import or revert, and a digest of the analytics code and library versions), the definitions and the
+# layout below, and written only for a frame exactly as the store gave it; a new import, revert or code change
+# gives a new key, so they can never show figures of other data.  A file is written atomically and checked by
+# reading it back equal (dtypes included); one that does not read back whole is computed again.
+OUTCOME_CACHE_FORMAT = 1
+
+
+def outcome_cache_folder(kind: str, path: Path, report) -> str | None:
+    """The disk cache folder of this store state's outcome tables, or None (not a store, or no state key)."""
+    from analytics.store import STORE_STATE_ATTR
+    from analytics.store_snapshot import snapshot_directory
+
+    state = report.frame.attrs.get(STORE_STATE_ATTR) if kind == "store" and report.frame is not None else None
+    if not state:
+        return None
+    # named like a snapshot of this state (g<generation>-...), so the store prunes it with the older snapshots
+    return str(snapshot_directory(path) / f"{state}.dashboard-v{OUTCOME_CACHE_FORMAT}")
+
+
+def _disk_cached(source_key: tuple, what: str, compute) -> pd.DataFrame:
+    """``compute()``, read from the disk cache of the source's state when it holds ``what``, else written there.
+
+    ``source_key[-1]``: :func:`outcome_cache_folder` of the frame as the store gave it, None for anything else
+    (a file, the sample, a frame with infusion numbers derived from sessions)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    if source_key[-1] is None:
+        return compute()
+    path = Path(source_key[-1]) / (hashlib.sha256(what.encode()).hexdigest()[:24] + ".parquet")
+    def read(file: Path) -> pd.DataFrame:
+        stored = pq.read_table(file, page_checksum_verification=True)
+        frame = stored.to_pandas()
+        # Parquet has no seconds-resolution timestamps: every column gets its exact dtype back
+        for column, dtype in json.loads(stored.schema.metadata[b"dashboard_dtypes"]).items():
+            if str(frame[column].dtype) != dtype:
+                frame[column] = frame[column].astype(dtype)
+        return frame
+
+    try:
+        if path.exists():
+            return read(path)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        pass  # a damaged or half-written file: computed again, and written anew
+    table = compute()
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".tmp-{secrets.token_hex(6)}-{path.name}")
+        arrow = pa.Table.from_pandas(table, preserve_index=True)
+        dtypes = json.dumps({str(c): str(t) for c, t in table.dtypes.items()}).encode()
+        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"dashboard_dtypes": dtypes})
+        pq.write_table(arrow, tmp, write_page_checksum=True)
+        back = read(tmp)
+        if back.shape == table.shape and (back.dtypes == table.dtypes).all() and back.equals(table) \
+                and back.index.equals(table.index):
+            os.replace(tmp, path)
+        else:  # a table Parquet does not give back exactly is not cached
+            tmp.unlink(missing_ok=True)
+    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
+        pass  # a read-only or full disk: the figures are computed, only not kept
+    return table
+
+
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=16)
 def _source_outcomes(_report, source_key: tuple, defs: tuple, attributes: bool) -> pd.DataFrame:
     d = OutcomeDefinitions(*defs)
     if not attributes:
-        return patient_outcomes(_report.frame, definitions=d, attributes=False)
+        return _disk_cached(source_key, f"outcomes|{defs}", lambda: patient_outcomes(_report.frame, definitions=d,
+                                                                                  attributes=False))
     # the attribute columns (site, protocol, ..., start date) depend on the episode choice only: computed once
     # per choice and put beside each definitions' table, so a change of mode or week computes no attributes
     return pd.concat([_source_outcomes(_report, source_key, defs, False),
@@ -200,11 +269,14 @@ def _unit_attributes(_report, source_key: tuple, episodes: str) -> pd.DataFrame:
     d = OutcomeDefinitions(episodes=episodes)
     plain = _source_outcomes(_report, source_key, (d.week, d.window_days, d.min_baseline, d.analysis, d.episodes),
                              False)
-    full = patient_outcomes(_report.frame, definitions=d)
-    attrs = full[[c for c in full.columns if c not in plain.columns]]
-    starts = _start_dates(_report, source_key)
-    start_date = starts.reindex(full["patient_id"]).to_numpy()
-    return attrs.assign(start_date=start_date, start_quarter=quarter_of(pd.Series(start_date)).to_numpy())
+
+    def compute() -> pd.DataFrame:
+        full = patient_outcomes(_report.frame, definitions=d)
+        attrs = full[[c for c in full.columns if c not in plain.columns]]
+        starts = _start_dates(_report, source_key)
+        start_date = starts.reindex(full["patient_id"]).to_numpy()
+        return attrs.assign(start_date=start_date, start_quarter=quarter_of(pd.Series(start_date)).to_numpy())
+    return _disk_cached(source_key, f"attributes|{episodes}", compute)
 
 
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=32)
@@ -213,8 +285,13 @@ def _cohort_outcomes(_report, _frame, source_key: tuple, filters: tuple, defs: t
     start_from, start_to, attrs = filters
     if not (start_from or start_to or any(v for _, v in attrs)):
         return patients
-    ids = _distinct_text(_frame["patient_id"])
-    return patients[_is_in(patients["patient_id"], ids)].reset_index(drop=True)
+    return patients[_is_in(patients["patient_id"], _cohort_ids(_frame, source_key, filters))].reset_index(drop=True)
+
+
+@st.cache_resource(max_entries=32)
+def _cohort_ids(_frame, source_key: tuple, filters: tuple):
+    """The distinct patient ids (as text, the source's) of a cohort's questionnaires ``_frame``."""
+    return _distinct_text(_frame["patient_id"])
 
 
 def _is_in(values: pd.Series, wanted) -> "np.ndarray":
@@ -312,14 +389,35 @@ def reinductions_for(view: "View"):
     return _reinductions(view.frame, outcomes_for(view, episodes="all"), _session_key(view))
 
 
+@st.cache_resource(show_spinner="Computing weekly means...", max_entries=8)
+def _source_patient_weeks(_report, source_key: tuple, max_week: int, instrument: str) -> pd.DataFrame:
+    """Each patient's mean total in each week, for the whole source (a cohort's weekly means select its rows)."""
+    from analytics.trends import patient_week_means
+    return patient_week_means(_report.frame, max_week=max_week, instrument=instrument)
+
+
+def weekly_of(report, source_frame: pd.DataFrame, source_key: tuple, filters: tuple, max_week: int,
+              instrument: str) -> pd.DataFrame:
+    """Mean total by week of the cohort (``source_frame``: its questionnaires with the source's ids): the rows of
+    the source's per-patient weekly means for its patients, summarised (a filter change regroups nothing)."""
+    from analytics.trends import weekly_summary
+    weeks = _source_patient_weeks(report, source_key, max_week, instrument)
+    start_from, start_to, attrs = filters
+    if start_from or start_to or any(v for _, v in attrs):
+        weeks = weeks[_is_in(weeks["patient_id"], _cohort_ids(source_frame, source_key, filters))]
+    return weekly_summary(weeks)
+
+
 @st.cache_data(show_spinner="Computing the figures...", max_entries=32)
-def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, instrument: str = "phq9") -> dict:
+def _overview_figures(_frame, _patients, _outcomes, _report, _source_frame, key: tuple, max_week: int,
+                      instrument: str = "phq9") -> dict:
     from analytics.activity import activity_summary, endpoint_completeness
     from analytics.infusions import infusion_outcomes
     from analytics.outcomes import rate_table
-    from analytics.trends import cumulative_curve, weekly_means
+    from analytics.trends import cumulative_curve
     d = OutcomeDefinitions(*key[-1])
-    start_from, start_to, _ = key[1]
+    source_key, filters = key[0], key[1]
+    start_from, start_to, _ = filters
     # the curves, weekly means and quarters are on the sidebar's instrument (_outcomes); the rest on PHQ-9
     dated = _outcomes["start_quarter"].notna().any()
     return {
@@ -327,7 +425,7 @@ def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, i
         "completeness": endpoint_completeness(_patients),
         "curves": {m: cumulative_curve(_outcomes, metric=m, definitions=d)
                    for m in OUTCOME_SCALES[instrument].metrics},
-        "weekly": weekly_means(_frame, max_week=max_week, instrument=instrument),
+        "weekly": weekly_of(_report, _source_frame, source_key, filters, max_week, instrument),
         "by_quarter": (rate_table(_outcomes.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d,
                                   instrument=instrument) if dated else None),
         "by_infusions": infusion_outcomes(_patients),
@@ -337,8 +435,8 @@ def _overview_figures(_frame, _patients, _outcomes, key: tuple, max_week: int, i
 def overview_figures(view: "View", max_week: int) -> dict:
     """The Overview's other figures of the view's cohort (activity, completeness, curves, weekly means, rates by
     quarter, outcomes by infusions), computed once per cohort and definitions."""
-    return _overview_figures(view.frame, view.patients, instrument_outcomes_for(view), _session_key(view), max_week,
-                             view.instrument)
+    return _overview_figures(view.frame, view.patients, instrument_outcomes_for(view), view.report, view.source_frame,
+                             _session_key(view), max_week, view.instrument)
 
 
 def _session_key(view: "View") -> tuple:
@@ -369,6 +467,52 @@ def _si_measures(_frame, _patients, key: tuple):
 def si_measures_for(view: "View"):
     """SI at baseline and SI resolution of the view's cohort on PHQ-9 item 9 and (when given) the C-SSRS."""
     return _si_measures(view.frame, view.patients, view.key)
+
+
+# ----------------------------------------------------------------------------- Trajectories page
+# Cached per view and instrument like the Overview's figures: the page's lines and tables are not recomputed from
+# every questionnaire on each run (about 1 s at 100,000 patients).
+
+def course_lines(view: "View", max_lines: int):
+    """The Trajectories page's course lines: x (study day), y (total) and hover text of up to ``max_lines`` patients
+    (a fixed random sample beyond that), one trace with gaps between patients; and how many are drawn, of how many."""
+    return _course_lines(view.frame, _session_key(view), view.instrument, max_lines)
+
+
+@st.cache_data(show_spinner="Drawing the courses...", max_entries=16)
+def _course_lines(_frame, key: tuple, instrument: str, max_lines: int):
+    import numpy as np
+
+    from analytics.definitions import BASELINE_WINDOW_DAYS, TRENDS_MAX_WEEK
+    scale, week = OUTCOME_SCALES[instrument], key[-1][0]
+    frame, total = _frame, OUTCOME_SCALES[instrument].total
+    scored = (frame["complete"] if scale.is_phq9 else frame[total].notna()) if total in frame else \
+        pd.Series(False, index=frame.index)
+    complete = frame[scored.to_numpy() & frame["day"].between(BASELINE_WINDOW_DAYS[0],
+                                                              7 * max(TRENDS_MAX_WEEK, week + 2)).to_numpy()]
+    ids = complete["patient_id"].astype("str").unique()
+    shown_ids = ids if len(ids) <= max_lines else np.random.default_rng(0).choice(ids, max_lines, replace=False)
+    lines = complete[_is_in(complete["patient_id"].astype("str"), shown_ids)].sort_values(["patient_id", "day"])
+    text_ids = lines["patient_id"].astype("str")
+    breaks = text_ids.ne(text_ids.shift(-1))
+    order = np.argsort(np.r_[np.arange(len(lines)), np.flatnonzero(breaks.to_numpy()) + 0.5], kind="stable")
+    gaps = int(breaks.sum())
+    xs = np.r_[lines["day"].astype("float64").to_numpy(), np.full(gaps, np.nan)][order]
+    ys = np.r_[lines[total].astype("float64").to_numpy() if len(lines) else [], np.full(gaps, np.nan)][order]
+    who = np.r_[text_ids.map(chart_text).to_numpy(), np.full(gaps, "")][order]
+    return xs, ys, who, len(shown_ids), len(ids)
+
+
+def case_mix_rates(view: "View", outcomes: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Rates of the view's outcome table on its instrument by ``by`` (baseline band, site, protocol)."""
+    return _case_mix_rates(outcomes, (view.key, st.session_state.get("study_id_secret")), view.instrument, by)
+
+
+@st.cache_data(show_spinner="Computing rates by case mix...", max_entries=32)
+def _case_mix_rates(_outcomes, key: tuple, instrument: str, by: str) -> pd.DataFrame:
+    from analytics.outcomes import rate_table
+    return rate_table(_outcomes.dropna(subset=[by]), by=by, definitions=OutcomeDefinitions(*key[0][-1]),
+                      instrument=instrument)
 
 
 # ----------------------------------------------------------------------------- Patient page
@@ -544,9 +688,10 @@ def _page_view(title: str, subheading: bool) -> View | None:
         show_table(report.errors, width="content")
         return None
     from app_pages.session_data import with_derived_infusions  # infusion numbers from sessions, when absent
-    report = with_derived_infusions(kind, sources[kind], report)
+    loaded, report = report, with_derived_infusions(kind, sources[kind], report)
     source_key = (kind, str(sources[kind]), report.sha256, report.source, report.counts.get("questionnaires"),
-                  report.counts.get("infusion_number"))
+                  report.counts.get("infusion_number"),
+                  outcome_cache_folder(kind, sources[kind], report) if report is loaded else None)
 
     with st.sidebar:
         quarters = quarters_in(report, source_key)

@@ -96,6 +96,13 @@ def _read_mapped(data: bytes, suffix: str, label: str, layout: tuple):
         return read_source(path, mapping=mapping, label=label)
 
 
+@st.cache_data(max_entries=4, show_spinner="Finding the patient and date of each warning...")
+def _located_warnings(_report, source_key: tuple) -> pd.DataFrame:
+    """The source's warning rows with the patient and date each is about (2 s at 100,000 patients: once per
+    source state, not on every run of the page)."""
+    return locate_warnings(_report.warnings, _report.frame, source=_report.source)
+
+
 def _layout(mapping: ColumnMapping) -> tuple:
     return tuple(sorted(mapping.columns.items())), mapping.date_format or "", mapping.header_row
 
@@ -465,7 +472,7 @@ show_table(quality)
 st.caption(view.filter_text + " Counts of rows and questionnaires are for the whole data source.")
 download(quality, "data_quality", "Download the data-quality summary (CSV)")
 if len(report.warnings):
-    located = locate_warnings(report.warnings, report.frame, source=report.source)
+    located = _located_warnings(report, view.key[0])
     st.markdown("**Warning rows**, with the patient and date each is about")
     show_table(located)
     download(located, "data_quality_rows", "Download the warning rows (CSV)")

@@ -25,6 +25,39 @@ from app_pages.patient_chart import answers_figure, course_figure
 from app_pages.session_data import patient_sessions_section
 
 
+#: patients offered in the list at once: a registry's 100,000 pseudonyms would be sent to the browser on every run
+PATIENT_CHOICES_SHOWN = 1000
+
+
+def patient_choices(order: list[str]) -> list[str]:
+    """The patients the list offers: those matching the search box (all when it is empty), fullest courses first,
+    at most :data:`PATIENT_CHOICES_SHOWN` of them; the patient already chosen stays in the list while it matches."""
+    search = st.text_input("Find a patient", key="patient_search", placeholder="Type part of a pseudonym",
+                           help=f"{len(order):,} patients in this cohort. An exact pseudonym opens that patient.")
+    text = search.strip().lower()
+    if not text:
+        matches = order
+    else:
+        exact = [p for p in order if p.lower() == text]
+        if exact:  # an exact pseudonym opens that patient at once
+            st.session_state["patient"] = exact[0]
+        matches = exact + [p for p in order if text in p.lower() and p not in exact]
+        if not matches:
+            st.warning(f"No patient in this cohort matches {plain(search)}: showing every patient.")
+            matches = order
+    shown = matches[:PATIENT_CHOICES_SHOWN]
+    chosen = st.session_state.get("patient")
+    if chosen is not None and chosen not in shown:
+        if chosen in matches or (not text and chosen in order):
+            shown = [chosen, *shown[:-1]] if len(shown) >= PATIENT_CHOICES_SHOWN else [chosen, *shown]
+        else:
+            st.session_state.pop("patient")  # another search: its first match is shown
+    if len(matches) > len(shown):
+        st.caption(f"Showing {len(shown):,} of {len(matches):,} matching patients; type more of a pseudonym to "
+                   "narrow the list.")
+    return shown
+
+
 def course_outcome(row) -> str:
     """One episode's outcome in words."""
     return ("no baseline" if pd.isna(row["baseline_total"]) else "not eligible" if not row["eligible"]
@@ -42,10 +75,13 @@ if linked is not None:
     match = [p for p in order if str(p) == linked]
     if match:
         st.session_state["patient"] = match[0]
+        st.session_state["patient_search"] = ""  # the linked patient, whatever was searched before
     else:
         st.warning(f"Patient {plain(linked)} is not in this cohort: clear the sidebar's filters to see them.")
-pid = st.selectbox("Patient (pseudonym)", order, key="patient",
-                   help="Pseudonyms only: the tool holds no names or other direct identifiers.")
+pid = st.selectbox("Patient (pseudonym)", patient_choices(order), key="patient",
+                   help="Pseudonyms only: the tool holds no names or other direct identifiers. "
+                        f"The list shows the first {PATIENT_CHOICES_SHOWN:,} of the search's matches, fullest "
+                        "courses first; type more of a pseudonym above to find any other.")
 q = patient_questionnaires(view.frame, pid)  # this patient's rows only: nothing of the registry is recomputed
 q = q.sort_values([c for c in ("episode", "day") if c in q], kind="stable")
 if "episode" not in q:
@@ -90,7 +126,8 @@ if len(courses) > 1:
     st.subheader("Episodes")
     episodes_table = pd.DataFrame({
         "Episode": courses["episode"],
-        "Days since previous start": courses["days_since_previous_episode"].astype("object").where(
+        # text (one type in the column: the table is sent as Arrow), "not known" where no date says it
+        "Days since previous start": courses["days_since_previous_episode"].astype("string").where(
             courses["days_since_previous_episode"].notna() | (courses["episode"] == courses["episode"].min()),
             "not known"),
         "Baseline PHQ-9": courses["baseline_total"],

@@ -148,15 +148,25 @@ st.caption("Pre-post change to the endpoint: d_z = mean change / SD of the chang
            "below the eligibility threshold are marked eligible = False. " + view.caption())
 
 st.subheader("Trajectory model")
-model = research_trajectory(view.frame, patients, view.key, by, cohorts)
-(st.success if model["status"] == "converged" else st.warning)(
-    f"Linear mixed model (statsmodels MixedLM, REML: PHQ-9 ~ weeks x {choices[by]}, correlated random intercept and "
-    f"slope per patient; baseline questionnaire at its own day, then days 1-84; {model['n_patients']} patients, "
-    f"{model['n_observations']} questionnaires): {plain(model['message'])}.")
-if len(model["coefficients"]):
-    show_table(model["coefficients"])
-    st.caption(f"Standard errors: {model['se_method']}.")
-    show_table(model["variance_components"])
+# fitted when asked (it models every questionnaire of the cohort: minutes at registry size), then kept for this
+# cohort, grouping and definitions for the rest of the session (and cached for every session)
+model_key = repr((view.key, by, cohorts))
+fitted = st.session_state.setdefault("fitted_models", set())
+if model_key not in fitted:
+    st.caption(f"A linear mixed model of PHQ-9 over weeks by {choices[by].lower()}, on every questionnaire of the "
+               f"cohort ({len(view.frame):,}): fitted when you ask, as it can take minutes for a large registry.")
+    if st.button("Fit the trajectory model", key="fit_model"):
+        fitted.add(model_key)
+if model_key in fitted:
+    model = research_trajectory(view.frame, patients, view.key, by, cohorts)
+    (st.success if model["status"] == "converged" else st.warning)(
+        f"Linear mixed model (statsmodels MixedLM, REML: PHQ-9 ~ weeks x {choices[by]}, correlated random intercept "
+        f"and slope per patient; baseline questionnaire at its own day, then days 1-84; {model['n_patients']} "
+        f"patients, {model['n_observations']} questionnaires): {plain(model['message'])}.")
+    if len(model["coefficients"]):
+        show_table(model["coefficients"])
+        st.caption(f"Standard errors: {model['se_method']}.")
+        show_table(model["variance_components"])
 
 st.subheader("Save this cohort, export its dataset")
 start_from, start_to, attrs = view.key[1]

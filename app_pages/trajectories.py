@@ -6,18 +6,19 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics import rate_table
-from analytics.definitions import BASELINE_WINDOW_DAYS, RESPONSE_MIN_FALL, TRENDS_MAX_WEEK
-from analytics.trends import weekly_means
+from analytics.definitions import RESPONSE_MIN_FALL, TRENDS_MAX_WEEK
 from app_pages.common import (
     PALETTE,
+    case_mix_rates,
     chart_text,
+    course_lines,
     download,
     footer,
     instrument_outcomes_for,
     page_setup,
     pct,
     show_table,
+    weekly_of,
 )
 
 MAX_LINES = 300  # more lines than this is ink, not information
@@ -29,24 +30,13 @@ outcomes = instrument_outcomes_for(view)
 total, top = scale.total, scale.instrument.total_max
 
 st.subheader(f"{scale.name} courses")
-scored = (view.frame["complete"] if scale.is_phq9 else view.frame[total].notna()) if total in view.frame else \
-    pd.Series(False, index=view.frame.index)
-complete = view.frame[scored.to_numpy() & view.frame["day"].between(BASELINE_WINDOW_DAYS[0],
-                                                                    7 * max(TRENDS_MAX_WEEK, d.week + 2)).to_numpy()]
-ids = complete["patient_id"].astype("str").unique()
-shown_ids = ids if len(ids) <= MAX_LINES else np.random.default_rng(0).choice(ids, MAX_LINES, replace=False)
-lines = complete[complete["patient_id"].astype("str").isin(shown_ids)].sort_values(["patient_id", "day"])
-# one trace with gaps between patients draws hundreds of lines fast
-breaks = lines["patient_id"].astype("str").ne(lines["patient_id"].astype("str").shift(-1))
-order = np.argsort(np.r_[np.arange(len(lines)), np.flatnonzero(breaks.to_numpy()) + 0.5], kind="stable")
-xs = np.r_[lines["day"].astype("float64").to_numpy(), np.full(int(breaks.sum()), np.nan)][order]
-ys = np.r_[lines[total].astype("float64").to_numpy() if len(lines) else [], np.full(int(breaks.sum()), np.nan)][order]
-who = np.r_[lines["patient_id"].astype("str").map(chart_text).to_numpy(), np.full(int(breaks.sum()), "")][order]
+xs, ys, who, n_shown, n_ids = course_lines(view, MAX_LINES)
 fig = go.Figure()
 fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line=dict(color="rgba(0,114,178,0.18)", width=1),
                            name="Patients", customdata=who, connectgaps=False,
                            hovertemplate="%{customdata}, day %{x}: " + scale.name + " %{y}<extra></extra>"))
-weekly = weekly_means(view.frame, max_week=max(TRENDS_MAX_WEEK, d.week + 2), instrument=view.instrument)
+weekly = weekly_of(view.report, view.source_frame, view.key[0], view.key[1], max(TRENDS_MAX_WEEK, d.week + 2),
+                   view.instrument)
 fig.add_trace(go.Scatter(x=weekly["week"] * 7 + 3, y=weekly["mean"], mode="lines+markers", name="Mean by week",
                          line=dict(color=PALETTE[5], width=3), customdata=weekly[["n_patients"]],
                          hovertemplate="week %{x}: mean %{y:.1f} (n = %{customdata[0]})<extra></extra>"))
@@ -54,8 +44,8 @@ fig.update_layout(xaxis=dict(title="Study day since treatment start"), yaxis=dic
                   range=[0, top + 0.5]), height=420, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h",
                                                                                                 y=1.08))
 st.plotly_chart(fig, width="stretch", key="spaghetti")
-st.caption(f"{len(shown_ids)} of {len(ids)} patients drawn" + (" (a fixed random sample)" if len(ids) > MAX_LINES
-                                                              else "") + f"; the mean uses all. {scale.name} "
+st.caption(f"{n_shown} of {n_ids} patients drawn" + (" (a fixed random sample)" if n_ids > MAX_LINES
+                                                     else "") + f"; the mean uses all. {scale.name} "
            f"totals. {view.filter_text}")
 
 st.subheader(f"Change at week {d.week}")
@@ -102,7 +92,7 @@ st.caption("A clinic treating sicker patients must not look worse for it: remiss
 for by, title in (("baseline_band", "Baseline severity"), ("site", "Site"), ("protocol", "Protocol")):
     if by not in outcomes or outcomes[by].isna().all():
         continue
-    table = rate_table(outcomes.dropna(subset=[by]), by=by, definitions=d, instrument=view.instrument)
+    table = case_mix_rates(view, outcomes, by)
     wide = table.assign(cell=[("no data" if pd.isna(r) else f"{r:.0%} ({e}/{n})") for r, e, n in
                               zip(table["rate"], table["events"], table["n"])]).pivot(
         index=by, columns="metric", values="cell")[list(pd.unique(table["metric"]))]

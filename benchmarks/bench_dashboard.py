@@ -10,8 +10,11 @@ Server side (Streamlit AppTest, the whole script run, the process's imports alre
 
 * each page cold (every cache cleared) and warm (a new session, the caches kept); the Research page
   only with ``--pages`` (it fits a mixed model of every questionnaire when opened: minutes at 100,000);
-* a filter change (one site) on the Overview, warm;
-* the Patient page for several patients (the first, middle and last of its list and two more), warm.
+* with a store, the Overview cold with the dashboard's disk cache of outcome tables emptied too (the first visitor
+  after an import), beside the cold figure that finds it (every in-memory cache cleared: a new server process);
+* a filter change (one site) on the Overview: a site chosen for the first time, and chosen again in a new session;
+* the Patient page for five patients anywhere in the registry (first, a third, middle, two thirds, last of the
+  sorted pseudonyms), each typed into its search box, warm.
 
 Browser (Debian chromium with Playwright, when installed): a fresh server, then the time from
 navigation until the first chart is drawn and until all four Overview charts are, cold (the server's
@@ -32,6 +35,8 @@ import tempfile
 import time
 from pathlib import Path
 
+import pandas as pd
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
@@ -49,7 +54,16 @@ def load() -> str:
     return f"load {os.getloadavg()[0]:.1f}"
 
 
-def server_side(env: dict, repeat: int, pages=tuple(DEFAULT_PAGES), patients_shown: int = 5) -> list[str]:
+def clear_disk_cache(db: Path | None) -> None:
+    """Remove the dashboard's disk cache of the store's outcome tables (a first visit after an import)."""
+    if db is None:
+        return
+    from analytics.store_snapshot import snapshot_directory
+    for folder in snapshot_directory(db).glob("*.dashboard-v*"):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def server_side(env: dict, repeat: int, pages=tuple(DEFAULT_PAGES), patient_ids=(), db: Path | None = None) -> list[str]:
     import streamlit as st
     from streamlit.testing.v1 import AppTest
 
@@ -70,6 +84,15 @@ def server_side(env: dict, repeat: int, pages=tuple(DEFAULT_PAGES), patients_sho
         return result, seconds
 
     lines = []
+    if db is not None:  # a store: the Overview as the first visitor after an import finds it (no disk cache either)
+        first = []
+        for _ in range(repeat):
+            st.cache_data.clear()
+            st.cache_resource.clear()
+            clear_disk_cache(db)
+            first.append(timed(page_run("overview").run)[1])
+        lines.append(f"  overview      cold, the disk cache of outcome tables emptied too: {min(first):6.2f} s   "
+                     f"({load()})")
     for page in pages:
         cold, warm = [], []
         for _ in range(repeat):
@@ -79,27 +102,27 @@ def server_side(env: dict, repeat: int, pages=tuple(DEFAULT_PAGES), patients_sho
             warm.append(timed(page_run(page).run)[1])
         lines.append(f"  {page:13} cold {min(cold):6.2f} s   warm {min(warm):6.2f} s   ({load()})")
 
-    changes = []
-    for _ in range(repeat):
+    # a site chosen for the first time (nothing of that cohort cached), then again in a new session (cached)
+    at = page_run("overview").run()
+    sites = list(at.sidebar.multiselect(key="filter_site").options)
+    firsts, agains = [], []
+    for i in range(min(repeat, len(sites))):
         at = page_run("overview").run()
-        site = at.sidebar.multiselect(key="filter_site")
-        changes.append(timed(lambda: site.set_value(site.options[:1]).run())[1])
-        at.sidebar.multiselect(key="filter_site").set_value([]).run()
-    lines.append(f"  filter change (one site), Overview: {min(changes):.2f} s   ({load()})")
+        firsts.append(timed(lambda: at.sidebar.multiselect(key="filter_site").set_value(sites[i:i + 1]).run())[1])
+        at = page_run("overview").run()
+        agains.append(timed(lambda: at.sidebar.multiselect(key="filter_site").set_value(sites[i:i + 1]).run())[1])
+    lines.append(f"  filter change (one site), Overview: first time {min(firsts):.2f} s (slowest {max(firsts):.2f} s "
+                 f"of {len(firsts)} sites), again {min(agains):.2f} s   ({load()})")
 
     at = page_run("patient").run()
-    box = at.selectbox(key="patient")
-    options = list(box.options)
-    picks = [options[0], options[len(options) // 2], options[-1], options[len(options) // 3],
-             options[(2 * len(options)) // 3]][:patients_shown]
     times = []
-    for pid in picks:
-        if pid == at.selectbox(key="patient").value:  # the first is shown already: choose it after another
-            at.selectbox(key="patient").set_value(options[1]).run()
-        at, seconds = timed(lambda: at.selectbox(key="patient").set_value(pid).run())
+    for pid in patient_ids:  # typed into the search box: an exact pseudonym opens that patient
+        at, seconds = timed(lambda: at.text_input(key="patient_search").input(pid).run())
+        assert at.selectbox(key="patient").value == pid, (pid, at.selectbox(key="patient").value)
         times.append(seconds)
-    lines.append(f"  Patient page, {len(picks)} patients of {len(options):,} (choosing each): "
-                 + ", ".join(f"{t:.2f}" for t in times) + f" s; slowest {max(times):.2f} s   ({load()})")
+    if times:
+        lines.append(f"  Patient page, {len(times)} patients (pseudonym typed in the search box): "
+                     + ", ".join(f"{t:.2f}" for t in times) + f" s; slowest {max(times):.2f} s   ({load()})")
     return lines
 
 
@@ -182,12 +205,16 @@ def main() -> None:
 
     frame = read_store(db).frame  # the snapshot is current: what every dashboard read finds
     name = f"{frame['patient_id'].nunique():,}-patient store ({len(frame):,} questionnaires)"
+    ids = sorted(pd.unique(frame["patient_id"].astype("str")))
     del frame
-    setups = {} if args.no_sample else {"sample clinic (600 patients, CSV)": {"OUTCOMES_DB": str(tmp / "none.sqlite")}}
-    setups[name] = {"OUTCOMES_DB": str(db)}
-    for label, env in setups.items():
+    # the first, middle and last pseudonyms and two more: anywhere in the registry, not only the list's first 1,000
+    picks = [ids[0], ids[len(ids) // 3], ids[len(ids) // 2], ids[(2 * len(ids)) // 3], ids[-1]]
+    setups = {} if args.no_sample else {"sample clinic (600 patients, CSV)": ({"OUTCOMES_DB": str(tmp / "none.sqlite")},
+                                                                             None, ())}
+    setups[name] = ({"OUTCOMES_DB": str(db)}, db, picks)
+    for label, (env, store, patient_ids) in setups.items():
         print(f"{label}, server side (min of {args.repeat}):", flush=True)
-        for line in server_side(env, args.repeat, args.pages):
+        for line in server_side(env, args.repeat, args.pages, patient_ids, store):
             print(line, flush=True)
         b = None if args.no_browser else browser_side(env)
         if b:

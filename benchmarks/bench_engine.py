@@ -10,8 +10,11 @@ measured cleanly:
 * engine: read + validate the file (every check on every cell of every column, as the
   CLI does; the canonical frame keeps the columns the summary reads, SUMMARY_COLUMNS) +
   spec v2 summary (first episodes) (baselines, endpoints, three rates with Wilson
-  intervals, two Kaplan-Meier cumulative rates, benchmark comparisons); the Parquet
-  columns are read two at a time, the rest is one thread;
+  intervals, two Kaplan-Meier cumulative rates, benchmark comparisons); two threads
+  where the work allows: the Parquet columns are read two at a time, the PHQ-9/GAD-7
+  scores are checked in a second thread beside the patient, date and episode checks,
+  and the patient outcomes are computed in blocks of whole patients, two at a time;
+  the rest is one thread;
 * duckdb: one SQL query of the same definitions on the same file (episodes from
   the start dates with the 30-day rule for blank ones, totals-only rows scored,
   first episodes, completer rates and Kaplan-Meier cumulative rates; no

@@ -125,6 +125,26 @@ def test_patient_page_shows_engine_outcome(monkeypatch, sample):
     assert len(at.get("plotly_chart")) >= 1
 
 
+def test_patient_page_finds_a_patient_by_searching(monkeypatch, sample):
+    """A registry's 100,000 pseudonyms are not sent as one list: a search box narrows it; an exact pseudonym opens
+    that patient; a search matching nobody says so and keeps the list."""
+    at = app(monkeypatch, page="patient")
+    everyone = list(at.selectbox(key="patient").options)
+    assert len(everyone) == sample["patient_id"].nunique()  # the sample's 599 fit in one list
+    wanted = everyone[len(everyone) // 2]
+    at.text_input(key="patient_search").input(wanted[:3]).run()
+    assert not at.exception, at.exception
+    narrowed = list(at.selectbox(key="patient").options)
+    assert narrowed == [p for p in everyone if wanted[:3] in p]  # fullest courses first, as the whole list
+    at.text_input(key="patient_search").input(wanted).run()
+    assert at.selectbox(key="patient").value == wanted
+    p = patient_outcomes(sample).assign(patient_id=lambda t: t["patient_id"].astype(str)).set_index("patient_id")
+    assert metric(at, "Baseline PHQ-9") == str(int(p.loc[wanted, "baseline_total"]))
+    at.text_input(key="patient_search").input("no such patient").run()
+    assert any("No patient in this cohort matches" in w.value for w in at.warning)
+    assert at.selectbox(key="patient").value == wanted and len(at.selectbox(key="patient").options) == len(everyone)
+
+
 def test_safety_page_lists_engine_worklist(monkeypatch, sample):
     at = app(monkeypatch, page="safety")
     assert not at.exception, at.exception
@@ -643,3 +663,23 @@ def test_membership_by_arrow_is_pandas_isin():
                    pd.Series(["001", "002", None, "010", "002"], dtype="object"),
                    pd.Series(["001", "002", None, "010", "002"], dtype="category")):
         assert _is_in(values, wanted).tolist() == values.isin(wanted).tolist() == [False, True, False, True, True]
+
+
+def test_research_page_fits_the_trajectory_model_when_asked(monkeypatch, sample):
+    """The mixed model of every questionnaire is fitted on request (minutes at registry size), then stays shown."""
+    from analytics.durability import trajectory_model
+
+    at = app(monkeypatch, page="research")
+    assert not at.exception, at.exception
+    model_text = [m.value for m in (*at.success, *at.warning) if "Linear mixed model" in m.value]
+    assert not model_text and any("fitted when you ask" in c.value for c in at.caption)
+    at.button(key="fit_model").click().run()
+    assert not at.exception, at.exception
+    by = at.selectbox(key="research_by").value
+    patients = patient_outcomes(sample)
+    groups = patients.assign(group=patients[by].astype("str"))
+    expected = trajectory_model(sample, groups, by="group")
+    message = next(m.value for m in (*at.success, *at.warning) if "Linear mixed model" in m.value)
+    assert f"{expected['n_patients']} patients, {expected['n_observations']} questionnaires" in message
+    at.selectbox(key="research_metric").set_value("remission").run()  # another run: the model stays shown
+    assert any("Linear mixed model" in m.value for m in (*at.success, *at.warning))

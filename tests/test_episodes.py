@@ -3,11 +3,13 @@ from __future__ import annotations
 
 import io
 
+import numpy as np
+
 import pandas as pd
 import pytest
 
 from analytics import OutcomeDefinitions, clinic_summary, patient_outcomes, validate_questionnaires
-from analytics.episodes import split_episodes_after_gap
+from analytics.episodes import assign_episodes, split_episodes_after_gap
 from analytics.errors import DefinitionError
 from analytics.outcomes import infusion_cumulative_rate
 
@@ -321,3 +323,38 @@ def test_reinductions_from_precomputed_outcomes_are_the_same(mode):
     given = reinduction_summary(frame, definitions=d, outcomes=every)
     assert given == reinduction_summary(frame, definitions=d)
     assert given.with_second.events > 0  # the fixture has second episodes: the comparison is not vacuous
+
+
+@pytest.mark.parametrize("block", [1, 2, 3, 7, 1 << 20])
+def test_rows_in_order_are_labelled_block_by_block_as_by_factorising(monkeypatch, block):
+    """Rows already in (patient, start) order are labelled from their neighbours a block of rows at a time;
+    the episodes and starts must be those of factorising every (patient, start) key, whatever the block size
+    (pairs that continue across a block boundary, blocks without a start date, blank patients)."""
+    import analytics.episodes as episodes_module
+
+    rng = np.random.default_rng(5)
+    monkeypatch.setattr(episodes_module, "_BLOCK", block)
+    for trial in range(150):
+        n = int(rng.integers(1, 60))
+        pcodes = np.sort(rng.integers(-1 if trial % 7 == 0 else 0, 6, n)).astype(np.int32)
+        start = rng.choice([np.nan, 100, 130, 400], n).astype(np.float32)
+        order = np.lexsort((np.nan_to_num(start, nan=-1), pcodes))
+        pcodes, start = pcodes[order], start[order]
+        if trial % 3 == 0:
+            rng.shuffle(start)  # out of order: the factorising path itself
+        date = (np.nan_to_num(start, nan=120) + rng.integers(-40, 60, n)).astype(np.float32)
+        date[rng.random(n) < 0.1] = np.nan
+        got = assign_episodes(pcodes, start, date)
+        with monkeypatch.context() as m:
+            m.setattr(episodes_module, "_sorted_pair_blocks", lambda *args: None)
+            expected = assign_episodes(pcodes, start, date)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert got[0].dtype == expected[0].dtype == np.int16 and got[1].dtype == expected[1].dtype
+    # a hand-worked case: patient 0 starts on days 100 and 130 (across a block boundary at block=1), patient 1
+    # has one start; a blank start 10 days before 130 belongs to the episode of 130 (30-day look-back)
+    p = np.array([0, 0, 0, 0, 1], np.int32)
+    s = np.array([100, np.nan, 130, 130, 400], np.float32)
+    d = np.array([100, 120, 130, 160, 400], np.float32)
+    ep, ep_start = assign_episodes(p, s, d)
+    assert ep.tolist() == [1, 2, 2, 2, 1] and ep_start.tolist() == [100, 130, 130, 130, 400]

@@ -66,6 +66,8 @@ ALLOWED = {
     ("app_pages/patient_chart.py", 0.06): "vertical space between the course chart's rows (layout)",
     ("app_pages/research.py", 0.5): "a guide line at one half for the published 'about half do not complete six'",
     ("app_pages/trajectories.py", 300): "MAX_LINES: patients' lines drawn at most (legibility)",
+    ("app_pages/patient.py", 1000): "PATIENT_CHOICES_SHOWN: patients offered in the list at once (the browser's "
+                                    "payload; a search box finds any other)",
     ("analytics/quarterly_charts.py", None): "SVG geometry of the report's charts (pixel sizes, positions, font "
                                              "sizes); the one rule drawn, the small-cell threshold, is imported",
     ("analytics/quarterly_workbook.py", 60): "workbook layout: text longer than this wraps (column width)",
@@ -87,6 +89,9 @@ ALLOWED_CONSTANTS = {
     ("analytics/store_snapshot.py", "SNAPSHOT_FORMAT"): "version of the snapshot files' layout (a counter, not a rule)",
     ("analytics/loading.py", "_READ_THREADS"): "threads used to convert a large Parquet file's columns (speed only)",
     ("analytics/loading.py", "_THREADED_ROWS"): "rows above which column conversion uses threads (speed only)",
+    ("analytics/outcomes.py", "_PARALLEL_ROWS"): "rows from which patient outcomes use two threads (speed only)",
+    ("analytics/outcomes.py", "_PARALLEL_BLOCKS"): "blocks of patients a large frame's outcomes are computed in "
+                                                    "(memory and speed only)",
 }
 
 #: (file, phrase) -> why that wording in that file is not our rule restated.

@@ -31,6 +31,22 @@ def test_wilson_matches_closed_form(k, n):
     assert r.ci_low <= r.estimate <= r.ci_high
 
 
+def test_wilson_equals_scipy_binomtest_interval():
+    # the closed form replaced scipy.stats.binomtest(...).proportion_ci(method="wilson") (which also computes an
+    # exact p-value the rate never uses): the same limits, to the last bit, over every count up to n = 60 and
+    # counts of registry size
+    from scipy import stats
+
+    cases = [(k, n) for n in range(1, 61) for k in range(n + 1)]
+    cases += [(0, 100_000), (1, 100_000), (31_337, 100_000), (99_999, 100_000), (100_000, 100_000),
+              (4_321_987, 9_000_001)]
+    for k, n in cases:
+        r = wilson_proportion(k, n)
+        ci = stats.binomtest(k, n).proportion_ci(confidence_level=0.95, method="wilson")
+        assert (r.ci_low, r.ci_high) == (float(ci.low), float(ci.high)), (k, n)
+        assert r.estimate == k / n and r.method == "Wilson score 95%"
+
+
 def test_wilson_published_values():
     # Newcombe (1998) Table I, method 3 (Wilson): 81/263 -> 0.2553-0.3662; 15/148 -> 0.0624-0.1605
     r = wilson_proportion(81, 263)

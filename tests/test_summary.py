@@ -80,3 +80,15 @@ def test_summary_from_precomputed_outcomes_is_the_same(mode, episodes):
     assert json.dumps(given.as_dict(), sort_keys=True) == json.dumps(computed.as_dict(), sort_keys=True)
     assert given.to_text() == computed.to_text()
     assert given.by_infusions.equals(computed.by_infusions) and len(computed.by_infusions)
+
+
+def test_patients_counted_from_categorical_codes_match_nunique():
+    """A cohort cut from the canonical frame keeps every category of its ids; only the patients present count."""
+    from analytics import clinic_summary, load_questionnaires
+    from analytics.synthetic import synthetic_clinic
+
+    frame = load_questionnaires(synthetic_clinic(40, seed=3))
+    cohort = frame[frame["patient_id"].cat.codes % 3 == 0].reset_index(drop=True)
+    assert len(cohort["patient_id"].cat.categories) > cohort["patient_id"].nunique() > 0
+    assert clinic_summary(cohort).patients == cohort["patient_id"].nunique()
+    assert clinic_summary(frame).patients == frame["patient_id"].nunique() == 40

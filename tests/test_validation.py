@@ -327,3 +327,28 @@ def test_assessment_date_limit_is_inclusive(write_csv):
     far = validate_questionnaires(write_csv(csv_text("001,2020-01-01,2020-01-01,17,1",
                                                      "001,2029-12-30,2020-01-01,3,0", header=header)))
     assert problems(far) == {(3, "assessment_date")}
+
+
+@pytest.mark.parametrize("blank_between", [False, True])
+def test_infusion_number_falling_within_an_episode_is_warned_naming_both_lines(blank_between):
+    """Worked by hand: P1's infusions 1, 3, 2 (line 4 falls from line 3), P2's 5 then 4 (line 7 falls from line
+    6); a blank infusion number between two known ones is skipped, so the warning still names the known line."""
+    days = [0, 7, 14, 21, 0, 7]
+    infusions = [1, 3, pd.NA if blank_between else 3, 2, 5, 4]
+    frame = pd.DataFrame({
+        "patient_id": ["P1", "P1", "P1", "P1", "P2", "P2"],
+        "day": days,
+        "infusion_number": pd.array(infusions, dtype="Int16"),
+        **{f"phq9_{i}": [1] * 6 for i in range(1, 10)},
+    })
+    report = validate_questionnaires(frame)
+    assert report.ok
+    falls = report.warnings[report.warnings["column"] == "infusion_number"]
+    assert falls["line"].tolist() == [5, 7]
+    assert falls["value"].tolist() == ["2", "4"]
+    first = "3 (line 3)" if blank_between else "3 (line 4)"
+    assert falls["problem"].tolist() == [
+        f"infusion_number falls from {first} to 2 in the same episode; check both lines (a new course needs its "
+        "own treatment_start_date)",
+        "infusion_number falls from 5 (line 6) to 4 in the same episode; check both lines (a new course needs its "
+        "own treatment_start_date)"]

@@ -136,3 +136,24 @@ def test_third_episode_sorts_after_the_first(tmp_path):
     out = report.frame
     assert list(out["episode"]) == [1, 1, 1, 2, 2, 2, 3, 3, 3]
     assert list(out["day"]) == [0, 14, 42] * 3
+
+
+def test_date32_dates_read_from_buffers_match_timestamps():
+    """Dates read as Arrow date32 (chunked, sliced, with blanks) give the same days and masks as the same
+    dates as timestamps, in float64 and in float32."""
+    from analytics.cell_parsing import parse_date
+
+    stamps = pd.Series(pd.to_datetime(["2024-03-01", None, "1969-12-31", "1850-01-01", "2024-03-05", None,
+                                       "2101-01-01", "2020-02-29", "1900-01-01"]))
+    days32 = pa.array(stamps.to_numpy(dtype="datetime64[ms]"), mask=stamps.isna().to_numpy()).cast(pa.date32())
+    chunked = pa.chunked_array([days32.slice(0, 1), days32.slice(1, 4), days32.slice(5)])  # offsets into one buffer
+    arrow = pd.Series(pd.arrays.ArrowExtensionArray(chunked))
+    expected = parse_date(stamps)
+    for dtype in (np.float64, np.float32):
+        got = parse_date(arrow, dtype=dtype)
+        assert got[0].dtype == dtype
+        np.testing.assert_array_equal(got[0], expected[0].astype(dtype))
+        np.testing.assert_array_equal(got[1], expected[1])
+        np.testing.assert_array_equal(got[2], expected[2])
+    assert expected[1].tolist() == [False, True, False, False, False, True, False, False, False]
+    assert expected[2].tolist() == [False, False, False, True, False, False, True, False, False]
