@@ -382,7 +382,7 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
     del raw
     con = open_store(db)
     try:
-        con.begin_bulk_write()  # one writer at a time; readers carry on (WAL; MVCC in PostgreSQL)
+        con.begin_write()  # one writer at a time; readers carry on (WAL; MVCC in PostgreSQL)
         after = None
         try:
             result, after = _write_import(con, path, new, report, name, digest, source_format, mapping,
@@ -392,7 +392,6 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
                           "added": result.added, "unchanged": result.unchanged, "corrected": result.corrected},
                          con=con, user=user)
             key = _store_state(con)
-            con.check_references("imports", "corrections")  # the questionnaires' were checked as they went in
             say("committing", 0.93)
             con.execute("COMMIT")
         except (ImportConflictError, QuestionnaireValidationError) as exc:
@@ -405,9 +404,6 @@ def import_questionnaires(source, *, db=None, file_name: str | None = None, sha2
             if con.in_transaction:  # SQLite may already have rolled back (a full disk does)
                 con.execute("ROLLBACK")
             raise
-        finally:
-            if not con.in_transaction:
-                con.end_bulk_write()
     finally:
         con.close()
     if after is not None:  # what was validated inside the transaction, for the readers of this state
@@ -733,7 +729,7 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     combined = pd.concat([stored[_SNAPSHOT_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
     del stored, new
     # the new rows are staged (SQLite: written to a staging file in a thread) while the check below runs
-    staged = con.stage_rows(_arrow_batches(added[_ROW_COLUMNS]), like="questionnaires")
+    staged = con.stage_rows(_arrow_batches(added[_ROW_COLUMNS]))
     snapshot = None
     try:
         together = _validate_rows(combined)

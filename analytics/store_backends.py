@@ -168,23 +168,10 @@ class _StoreConnection(ABC):
         """Insert rows given as tuples of Python values (None for NULL) inside the open transaction (few rows,
         or rows read from another store); bulk data goes through :meth:`insert_table`."""
 
-    def begin_bulk_write(self) -> None:
-        """:meth:`begin_write` for a transaction that bulk inserts with :meth:`insert_staged` (SQLite: the
-        references are checked by :meth:`insert_staged` itself, so an empty table can be filled by copying)."""
-        self.begin_write()
-
-    def check_references(self, *tables: str) -> None:
-        """Before the COMMIT of a :meth:`begin_bulk_write`: every reference of ``tables`` resolves (PostgreSQL
-        checks them itself)."""
-
-    def end_bulk_write(self) -> None:
-        """After the COMMIT or ROLLBACK of a :meth:`begin_bulk_write`: the connection as before it."""
-
-    def stage_rows(self, batches, *, like: str | None = None) -> "StagedRows":
+    def stage_rows(self, batches) -> "StagedRows":
         """Start preparing a bulk insert of ``batches`` (an iterable of Arrow tables whose columns are named as
         the table's; nulls are NULL) while the caller goes on (SQLite: written to a staging file in a thread);
-        :meth:`insert_staged` then inserts them.  Nothing is written to the store before that.  ``like``: the
-        table the rows are for (SQLite: the staging table is made with its definition)."""
+        :meth:`insert_staged` then inserts them.  Nothing is written to the store before that."""
         return StagedRows(batches)
 
     @abstractmethod
@@ -206,8 +193,6 @@ class StagedRows:
         self.rows = 0
         self.columns: list[str] = []
         self.error: BaseException | None = None
-        self.table = "rows"  # the staging table's name
-        self.whole_rows = False  # its columns are the target table's, in its order
 
     def cancel(self) -> None:
         """The import stops: wait for the staging thread (it cannot be interrupted) and drop its error."""
@@ -273,33 +258,7 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
         self.executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
                          rows)
 
-    def begin_bulk_write(self) -> None:
-        # SQLite copies a table into an EMPTY table record by record and index by index in key order (its
-        # "transfer optimisation": no record decoded, no random index insert) only when the target's foreign
-        # keys are not enforced; the switch cannot change inside a transaction, so it is set before.  The
-        # references of the rows inserted are checked by insert_staged (and of everything else written by
-        # this transaction by check_references) before the caller commits.
-        self.execute("PRAGMA foreign_keys=OFF")
-        try:
-            self.begin_write()
-        except BaseException:
-            self.execute("PRAGMA foreign_keys=ON")
-            raise
-        self._references_unchecked = True
-
-    def check_references(self, *tables: str) -> None:
-        """After a :meth:`begin_bulk_write`: every reference of ``tables`` (small ones) resolves."""
-        for table in tables:
-            bad = self.execute(f"PRAGMA main.foreign_key_check({table})").fetchone()
-            if bad is not None:
-                raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed ({table} row {bad[1]} -> {bad[2]})")
-
-    def end_bulk_write(self) -> None:
-        if getattr(self, "_references_unchecked", False) and not self.in_transaction:
-            self.execute("PRAGMA foreign_keys=ON")
-            self._references_unchecked = False
-
-    def stage_rows(self, batches, *, like: str | None = None) -> StagedRows:
+    def stage_rows(self, batches) -> StagedRows:
         # Binding Python values one by one (executemany) cost 60% of a large import.  Instead the ADBC SQLite
         # driver writes the Arrow columns into a staging file (in C, no Python object per cell; no journal: it is
         # scratch), in a thread while the import goes on checking; insert_staged then attaches the file and copies
@@ -311,14 +270,10 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
             return StagedRows(batches)
         staged = StagedRows(None, staging=self.backend.staging_file())
         self._attached.append((None, staged.staging))  # removed at close whatever happens
-        # the staging table is made with the target's own definition (columns, constraints, indexes), so that
-        # into an empty table the copy is SQLite's record-by-record transfer (see begin_bulk_write)
-        definition = _table_definition(self, like, "rows") if like else []
-        staged.whole_rows = bool(definition)
 
         def ingest():
             try:
-                staged.rows, staged.columns = _ingest_staging(staged.staging, batches, definition)
+                staged.rows, staged.columns = _ingest_staging(staged.staging, batches)
             except BaseException as exc:  # raised in the importing thread by wait()
                 staged.error = exc
 
@@ -341,6 +296,7 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
         alias = f"staging{len(self._attached)}"
         self.execute(f"ATTACH DATABASE ? AS {alias}", (str(staged.staging),))
         self._attached.append((alias, staged.staging))
+        names = ", ".join(staged.columns)
         # a page cache large enough for the table's and its indexes' growing pages (SQLite's default 2 MB spills
         # them to the WAL and reads them back over and over); memory is taken only as pages are touched
         # (the unique key's index grows with the rows and is written in the file's order, not the key's: when
@@ -348,29 +304,8 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
         # grew the WAL past 6 GB in minutes.  So the cache grows with the rows: about a GB per 10 million.)
         cache_kib = max(_BULK_CACHE_KIB, staged.rows * _BULK_CACHE_BYTES_PER_ROW // 1024)
         self.execute(f"PRAGMA main.cache_size = -{cache_kib}")
-        if staged.whole_rows:
-            if getattr(self, "_references_unchecked", False):
-                self._check_staged_references(table, alias, staged.table)
-            # no column list, no ORDER BY: the form SQLite copies record by record into an empty table (in rowid
-            # order, as ORDER BY rowid); into a non-empty one it inserts row by row as below
-            self.execute(f"INSERT INTO main.{table} SELECT * FROM {alias}.{staged.table}")
-        else:
-            names = ", ".join(staged.columns)
-            self.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {alias}.{staged.table} "
-                         "ORDER BY rowid")
+        self.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {alias}.rows ORDER BY rowid")
         return staged.rows
-
-    def _check_staged_references(self, table: str, alias: str, staged_table: str) -> None:
-        # what foreign_keys=ON would have refused, asked of the staged rows before they go in: each distinct
-        # reference (read from the staging table's copy of the target's indexes where there is one) must exist
-        for _, _, parent, column, key, *_ in self.execute(f"PRAGMA main.foreign_key_list({table})").fetchall():
-            key = key or "rowid"
-            missing = self.execute(
-                f"SELECT r FROM (SELECT DISTINCT {column} AS r FROM {alias}.{staged_table} WHERE {column} IS NOT "
-                f"NULL) WHERE NOT EXISTS (SELECT 1 FROM main.{parent} p WHERE p.{key} = r) LIMIT 1").fetchone()
-            if missing is not None:
-                raise sqlite3.IntegrityError(f"FOREIGN KEY constraint failed ({table}.{column} = {missing[0]} "
-                                             f"is not in {parent})")
 
     @property
     def _attached(self) -> list:
@@ -391,21 +326,6 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
         super().close()
 
 
-def _table_definition(con, table: str, name: str) -> list[str]:
-    """The statements that make an empty copy of ``table`` named ``name``: its CREATE TABLE and CREATE INDEX."""
-    rows = con.execute("SELECT type, name, sql FROM main.sqlite_master WHERE tbl_name = ? AND sql IS NOT NULL "
-                       "ORDER BY type = 'index', name", (table,)).fetchall()
-    statements = []
-    for kind, own, sql in rows:
-        if kind == "table":
-            statements.append(re.sub(r"^\s*CREATE\s+TABLE\s+\S+?\s*\(", f"CREATE TABLE {name} (", sql, count=1,
-                                     flags=re.IGNORECASE))
-        elif kind == "index":
-            statements.append(re.sub(rf"^(\s*CREATE\s+(?:UNIQUE\s+)?INDEX\s+)\S+(\s+ON\s+)\S+?(\s*\()",
-                                     rf"\g<1>{name}_{own}\g<2>{name}\g<3>", sql, count=1, flags=re.IGNORECASE))
-    return statements
-
-
 @functools.cache
 def _adbc_available() -> bool:
     try:
@@ -421,9 +341,8 @@ _BULK_CACHE_KIB = 256 * 1024
 _BULK_CACHE_BYTES_PER_ROW = 100
 
 
-def _ingest_staging(staging: Path, batches, definition: list[str] = ()) -> tuple[int, list[str]]:
-    """Write Arrow tables into table ``rows`` of a new SQLite file through the ADBC driver, batch by batch
-    (made by the statements ``definition`` first, if any; else by the driver from the first batch).
+def _ingest_staging(staging: Path, batches) -> tuple[int, list[str]]:
+    """Write Arrow tables into table ``rows`` of a new SQLite file through the ADBC driver, batch by batch.
 
     Returns the number of rows and the column names."""
     import adbc_driver_sqlite.dbapi as adbc
@@ -436,21 +355,11 @@ def _ingest_staging(staging: Path, batches, definition: list[str] = ()) -> tuple
             with stage.cursor() as cur:
                 cur.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to recover if it is cut short
                 cur.execute("PRAGMA synchronous = OFF")
-                # the table first (its unique key must be part of it for the copy into the store to be a
-                # transfer), its other indexes after the rows: built by one sort rather than row by row
-                indexes = [sql for sql in definition if not sql.lstrip().upper().startswith("CREATE TABLE")]
-                for statement in definition:
-                    if statement not in indexes:
-                        cur.execute(statement)
-                if definition:  # the unique key's index grows with the rows (see insert_staged)
-                    cur.execute(f"PRAGMA cache_size = -{_BULK_CACHE_KIB}")
                 for batch in batches:
                     if batch.num_rows:
-                        cur.adbc_ingest("rows", batch, mode="append" if definition else "create_append")
+                        cur.adbc_ingest("rows", batch, mode="create_append")
                         written += batch.num_rows
                         columns = batch.column_names
-                for statement in indexes:
-                    cur.execute(statement)
     except AdbcError as exc:  # e.g. the disk is full: as the sqlite3 error the store's messages understand
         _remove_staging(staging)
         raise sqlite3.OperationalError(str(exc)) from None

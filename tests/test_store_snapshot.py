@@ -8,7 +8,6 @@ import shutil
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import pytest
 
 from analytics import store
@@ -419,46 +418,3 @@ def test_text_made_from_codes_in_blocks_is_the_same_text(monkeypatch):
     expected = pd.Series([uniques[c] if c >= 0 else None for c in codes], dtype="str", name="attributes")
     pd.testing.assert_series_equal(blocks, expected)
     assert store._text_from_codes(np.array([], dtype=int), uniques, pd.RangeIndex(0), "a").empty
-
-
-def test_sqlite_bulk_copy_into_an_empty_table_keeps_rows_and_indexes_and_checks_references(tmp_path):
-    """SQLite: into an empty table the staged rows are copied record by record (no foreign-key enforcement
-    during the transaction); the store's rows, unique key and indexes are those of a row-by-row insert, the
-    references are checked before the rows go in, and the connection enforces foreign keys again after."""
-    import sqlite3
-
-    from analytics.store_connection import open_store
-
-    db = tmp_path / "clinic.sqlite"
-    frame = synthetic_clinic(12, seed=3)
-    import_questionnaires(frame, db=db)
-    con = sqlite3.connect(db)
-    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    assert con.execute("PRAGMA foreign_key_check").fetchall() == []
-    n = con.execute("SELECT count(*) FROM questionnaires").fetchone()[0]
-    # the unique key's and the import index's entries are there (answered from the indexes alone)
-    assert con.execute("SELECT count(*) FROM questionnaires INDEXED BY questionnaires_import WHERE import_id = 1"
-                       ).fetchone()[0] == n
-    keys = con.execute("SELECT count(*) FROM (SELECT DISTINCT patient_id, occasion FROM questionnaires)").fetchone()
-    assert keys[0] == n
-    con.close()
-    _assert_same(read_store(db), _from_database(db))
-    more = synthetic_clinic(4, seed=4).assign(patient_id=lambda f: "M" + f["patient_id"].astype(str))
-    assert import_questionnaires(more, db=db).added == len(more)  # into a non-empty table: row by row
-
-    # a staged row that names an import that does not exist is refused before it goes in, nothing written
-    empty = tmp_path / "empty.sqlite"
-    con = open_store(empty)
-    try:
-        con.begin_bulk_write()
-        rows = pa.table({"id": pa.array([1], pa.int64()), "patient_id": ["p1"], "occasion": ["2024-01-01"],
-                         "import_id": pa.array([999], pa.int64())})
-        staged = con.stage_rows(iter([rows]), like="questionnaires")
-        with pytest.raises(sqlite3.IntegrityError, match="FOREIGN KEY"):
-            con.insert_staged("questionnaires", staged)
-        con.execute("ROLLBACK")
-        con.end_bulk_write()
-        assert con.execute("PRAGMA foreign_keys").fetchone() == (1,)
-        assert con.execute("SELECT count(*) FROM questionnaires").fetchone() == (0,)
-    finally:
-        con.close()
