@@ -335,6 +335,9 @@ def _adbc_available() -> bool:
     return True
 
 
+#: Page size of a new store file and of a staging file (SQLite's largest; see SQLiteBackend.connect).
+_PAGE_BYTES = 65536
+
 #: KiB of page cache while bulk inserting (see insert_table).
 _BULK_CACHE_KIB = 256 * 1024
 #: Bytes of page cache per inserted row (at least _BULK_CACHE_KIB): twice the unique key's index entry.
@@ -353,6 +356,7 @@ def _ingest_staging(staging: Path, batches) -> tuple[int, list[str]]:
     try:
         with adbc.connect(str(staging), autocommit=True) as stage:
             with stage.cursor() as cur:
+                cur.execute(f"PRAGMA page_size = {_PAGE_BYTES}")  # before the file's first table
                 cur.execute("PRAGMA journal_mode = OFF")  # scratch: nothing to recover if it is cut short
                 cur.execute("PRAGMA synchronous = OFF")
                 for batch in batches:
@@ -411,6 +415,11 @@ class SQLiteBackend(StoreBackend):
             try:
                 con = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None, factory=SQLiteConnection)
                 con.backend = self
+                # a new store's pages are large (no effect on an existing file, whose page size is fixed): a bulk
+                # import writes its rows through the WAL and again at the checkpoint, page by page, and with
+                # 64 KiB pages instead of 4 KiB it did so in 9.9 s instead of 16.4 s at 2.26 million rows
+                # (INSERT ... SELECT, COMMIT and close; the rows are ~270 bytes, never split across pages)
+                con.execute(f"PRAGMA page_size = {_PAGE_BYTES}")
                 con.execute("PRAGMA journal_mode=WAL")  # needs a moment alone while another process creates the file
                 con.execute("PRAGMA foreign_keys=ON")
                 con.execute("PRAGMA synchronous=FULL")
