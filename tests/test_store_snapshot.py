@@ -418,3 +418,29 @@ def test_text_made_from_codes_in_blocks_is_the_same_text(monkeypatch):
     expected = pd.Series([uniques[c] if c >= 0 else None for c in codes], dtype="str", name="attributes")
     pd.testing.assert_series_equal(blocks, expected)
     assert store._text_from_codes(np.array([], dtype=int), uniques, pd.RangeIndex(0), "a").empty
+
+
+def test_sqlite_a_new_store_has_large_pages_and_an_existing_one_keeps_its_own(tmp_path):
+    """SQLite files only: a new store is made with SQLite's largest pages (fewer pages for a bulk import to
+    write twice); a store made with small pages keeps them (SQLite fixes the size at creation) and imports
+    into it as before."""
+    import sqlite3
+
+    from analytics.store_backends import _PAGE_BYTES
+
+    new = tmp_path / "new.sqlite"
+    import_questionnaires(TINY, db=new)
+    assert sqlite3.connect(new).execute("PRAGMA page_size").fetchone() == (_PAGE_BYTES,) == (65536,)
+
+    old = tmp_path / "old.sqlite"
+    con = sqlite3.connect(old)
+    con.execute("PRAGMA page_size = 4096")
+    con.execute("VACUUM")  # writes the empty file with that page size
+    con.close()
+    frame = synthetic_clinic(8, seed=5)
+    assert import_questionnaires(frame, db=old).added > 0
+    con = sqlite3.connect(old)
+    assert con.execute("PRAGMA page_size").fetchone() == (4096,)
+    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    con.close()
+    _assert_same(read_store(old), _from_database(old))
