@@ -30,21 +30,36 @@ def sort_order(pcodes: np.ndarray, when: np.ndarray):
     cheaper than a two-key lexsort."""
     if pcodes.size < 2:
         return None
-    dp = np.diff(pcodes)
-    patients_in_blocks = bool((dp >= 0).all())
-    if patients_in_blocks:
-        back = (dp == 0) & (np.diff(when) < 0)  # a row earlier in time than the one before it
-        if not back.any():
+    unsorted = _patients_out_of_time_order(pcodes, when)
+    if unsorted is not None:
+        if not unsorted.any():
             return None
         # patients come in blocks: only the blocks of patients with a row out of time order are sorted
-        unsorted = np.zeros(int(pcodes[-1]) + 1, bool)
-        unsorted[pcodes[1:][back]] = True
         rows = np.flatnonzero(unsorted[pcodes])
-        del dp, back, unsorted
+        del unsorted
         order = np.arange(pcodes.size, dtype=np.int32 if pcodes.size < 2 ** 31 else np.int64)
         order[rows] = rows[np.argsort(_sort_key(pcodes[rows], when[rows]), kind="stable")]
         return order
     return np.argsort(_sort_key(pcodes, when), kind="stable")
+
+
+def _patients_out_of_time_order(pcodes: np.ndarray, when: np.ndarray):
+    """Which patients (by code) have a row earlier in time than the row before it, or None when the patients
+    do not come in blocks (a code smaller than the one before it).
+
+    Compared a block of rows at a time: differences of whole columns would be a float64 and an int array the
+    size of the file at the engine's peak of memory."""
+    unsorted = np.zeros(int(pcodes.max()) + 1, bool)
+    n = pcodes.size
+    for a in range(1, n, _STEP):  # blocks of a million rows, not rows
+        b = min(n, a + _STEP)
+        p, w = pcodes[a - 1:b], when[a - 1:b]
+        dp = np.diff(p)
+        if (dp < 0).any():
+            return None
+        back = (dp == 0) & (np.diff(w) < 0)  # a row earlier in time than the one before it
+        unsorted[p[1:][back]] = True
+    return unsorted
 
 
 def _sort_key(pcodes: np.ndarray, when: np.ndarray) -> np.ndarray:
