@@ -121,9 +121,20 @@ def _same_as_previous(pcodes: np.ndarray, when: np.ndarray, order) -> np.ndarray
 
 def _duplicate_pairs(same: np.ndarray, order) -> tuple[np.ndarray, np.ndarray]:
     """Row of every repeat (``same`` in sorted order) and of the first row of its group, as file rows."""
-    start_of_group = np.flatnonzero(~same)
     at = np.flatnonzero(same)
-    first = start_of_group[np.searchsorted(start_of_group, at, side="right") - 1]
+    # the group starts found a million rows at a time: all of them at once are an int64 array the size of the
+    # file, at the engine's peak of memory
+    first = np.empty_like(at)
+    last_start = 0  # row 0 starts a group (it has no row before it)
+    for a in range(0, same.size, _STEP):  # blocks of a million rows, not rows
+        b = min(same.size, a + _STEP)
+        starts = np.flatnonzero(~same[a:b]) + a
+        lo, hi = np.searchsorted(at, [a, b])
+        if hi > lo:
+            k = np.searchsorted(starts, at[lo:hi], side="right") - 1
+            first[lo:hi] = np.where(k >= 0, starts[np.maximum(k, 0)] if starts.size else last_start, last_start)
+        if starts.size:
+            last_start = starts[-1]
     if order is None:
         return at, first
     return order[at], order[first]
