@@ -150,7 +150,9 @@ def _differences(df: pd.DataFrame, parsed: dict, dup: np.ndarray, first: np.ndar
         else:  # dates: NaN on both sides is equal
             other_differs |= ~((values[dup] == values[first]) | (np.isnan(values[dup]) & np.isnan(values[first])))
     rest = [c for c in df.columns if c not in parsed]
-    a, b = df[rest].iloc[dup].reset_index(drop=True), df[rest].iloc[first].reset_index(drop=True)
+    # column by column: ``df[rest]`` copies the whole file's columns first
+    a = pd.DataFrame({c: df[c].iloc[dup].reset_index(drop=True) for c in rest}, columns=rest)
+    b = pd.DataFrame({c: df[c].iloc[first].reset_index(drop=True) for c in rest}, columns=rest)
     other_differs |= ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy()
     other_differs &= ~score_differs
     return score_differs, other_differs
