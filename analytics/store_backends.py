@@ -299,7 +299,11 @@ class SQLiteConnection(sqlite3.Connection, _StoreConnection):
         names = ", ".join(staged.columns)
         # a page cache large enough for the table's and its indexes' growing pages (SQLite's default 2 MB spills
         # them to the WAL and reads them back over and over); memory is taken only as pages are touched
-        self.execute(f"PRAGMA main.cache_size = -{_BULK_CACHE_KIB}")
+        # (the unique key's index grows with the rows and is written in the file's order, not the key's: when
+        # it does not fit, each spill writes its pages to the WAL again; at 22.5 million rows a 256 MB cache
+        # grew the WAL past 6 GB in minutes.  So the cache grows with the rows: about a GB per 10 million.)
+        cache_kib = max(_BULK_CACHE_KIB, staged.rows * _BULK_CACHE_BYTES_PER_ROW // 1024)
+        self.execute(f"PRAGMA main.cache_size = -{cache_kib}")
         self.execute(f"INSERT INTO main.{table} ({names}) SELECT {names} FROM {alias}.rows ORDER BY rowid")
         return staged.rows
 
@@ -333,6 +337,8 @@ def _adbc_available() -> bool:
 
 #: KiB of page cache while bulk inserting (see insert_table).
 _BULK_CACHE_KIB = 256 * 1024
+#: Bytes of page cache per inserted row (at least _BULK_CACHE_KIB): twice the unique key's index entry.
+_BULK_CACHE_BYTES_PER_ROW = 100
 
 
 def _ingest_staging(staging: Path, batches) -> tuple[int, list[str]]:

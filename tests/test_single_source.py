@@ -84,6 +84,8 @@ ALLOWED_CONSTANTS = {
                                                               "write lock (operational)",
     ("analytics/store_copy.py", "_CHUNK"): "rows fetched per round trip while copying a store (memory, not a rule)",
     ("analytics/store.py", "_INSERT_BLOCK"): "rows per INSERT block during an import (bounds one block's memory)",
+    ("analytics/store_backends.py", "_BULK_CACHE_BYTES_PER_ROW"): "page cache per row of a bulk insert (memory and "
+                                                                  "speed, not a rule)",
     ("analytics/store_snapshot.py", "SNAPSHOT_FORMAT"): "version of the snapshot files' layout (a counter, not a rule)",
     ("analytics/loading.py", "_READ_THREADS"): "threads used to convert a large Parquet file's columns (speed only)",
     ("analytics/loading.py", "_THREADED_ROWS"): "rows above which column conversion uses threads (speed only)",
