@@ -30,21 +30,36 @@ def sort_order(pcodes: np.ndarray, when: np.ndarray):
     cheaper than a two-key lexsort."""
     if pcodes.size < 2:
         return None
-    dp = np.diff(pcodes)
-    patients_in_blocks = bool((dp >= 0).all())
-    if patients_in_blocks:
-        back = (dp == 0) & (np.diff(when) < 0)  # a row earlier in time than the one before it
-        if not back.any():
+    unsorted = _patients_out_of_time_order(pcodes, when)
+    if unsorted is not None:
+        if not unsorted.any():
             return None
         # patients come in blocks: only the blocks of patients with a row out of time order are sorted
-        unsorted = np.zeros(int(pcodes[-1]) + 1, bool)
-        unsorted[pcodes[1:][back]] = True
         rows = np.flatnonzero(unsorted[pcodes])
-        del dp, back, unsorted
+        del unsorted
         order = np.arange(pcodes.size, dtype=np.int32 if pcodes.size < 2 ** 31 else np.int64)
         order[rows] = rows[np.argsort(_sort_key(pcodes[rows], when[rows]), kind="stable")]
         return order
     return np.argsort(_sort_key(pcodes, when), kind="stable")
+
+
+def _patients_out_of_time_order(pcodes: np.ndarray, when: np.ndarray):
+    """Which patients (by code) have a row earlier in time than the row before it, or None when the patients
+    do not come in blocks (a code smaller than the one before it).
+
+    Compared a block of rows at a time: differences of whole columns would be a float64 and an int array the
+    size of the file at the engine's peak of memory."""
+    unsorted = np.zeros(int(pcodes.max()) + 1, bool)
+    n = pcodes.size
+    for a in range(1, n, _STEP):  # blocks of a million rows, not rows
+        b = min(n, a + _STEP)
+        p, w = pcodes[a - 1:b], when[a - 1:b]
+        dp = np.diff(p)
+        if (dp < 0).any():
+            return None
+        back = (dp == 0) & (np.diff(w) < 0)  # a row earlier in time than the one before it
+        unsorted[p[1:][back]] = True
+    return unsorted
 
 
 def _sort_key(pcodes: np.ndarray, when: np.ndarray) -> np.ndarray:
@@ -106,9 +121,20 @@ def _same_as_previous(pcodes: np.ndarray, when: np.ndarray, order) -> np.ndarray
 
 def _duplicate_pairs(same: np.ndarray, order) -> tuple[np.ndarray, np.ndarray]:
     """Row of every repeat (``same`` in sorted order) and of the first row of its group, as file rows."""
-    start_of_group = np.flatnonzero(~same)
     at = np.flatnonzero(same)
-    first = start_of_group[np.searchsorted(start_of_group, at, side="right") - 1]
+    # the group starts found a million rows at a time: all of them at once are an int64 array the size of the
+    # file, at the engine's peak of memory
+    first = np.empty_like(at)
+    last_start = 0  # row 0 starts a group (it has no row before it)
+    for a in range(0, same.size, _STEP):  # blocks of a million rows, not rows
+        b = min(same.size, a + _STEP)
+        starts = np.flatnonzero(~same[a:b]) + a
+        lo, hi = np.searchsorted(at, [a, b])
+        if hi > lo:
+            k = np.searchsorted(starts, at[lo:hi], side="right") - 1
+            first[lo:hi] = np.where(k >= 0, starts[np.maximum(k, 0)] if starts.size else last_start, last_start)
+        if starts.size:
+            last_start = starts[-1]
     if order is None:
         return at, first
     return order[at], order[first]
@@ -124,7 +150,9 @@ def _differences(df: pd.DataFrame, parsed: dict, dup: np.ndarray, first: np.ndar
         else:  # dates: NaN on both sides is equal
             other_differs |= ~((values[dup] == values[first]) | (np.isnan(values[dup]) & np.isnan(values[first])))
     rest = [c for c in df.columns if c not in parsed]
-    a, b = df[rest].iloc[dup].reset_index(drop=True), df[rest].iloc[first].reset_index(drop=True)
+    # column by column: ``df[rest]`` copies the whole file's columns first
+    a = pd.DataFrame({c: df[c].iloc[dup].reset_index(drop=True) for c in rest}, columns=rest)
+    b = pd.DataFrame({c: df[c].iloc[first].reset_index(drop=True) for c in rest}, columns=rest)
     other_differs |= ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy()
     other_differs &= ~score_differs
     return score_differs, other_differs

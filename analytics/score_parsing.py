@@ -11,6 +11,7 @@ import pandas as pd
 
 from .cell_parsing import parse_bounded
 from .instruments import GAD7, PHQ9, Instrument
+from .loading import release_freed_memory
 from .problems import ProblemCollector
 
 __all__ = ["parse_scores", "score_rows"]
@@ -33,6 +34,7 @@ def parse_scores(df: pd.DataFrame, err: ProblemCollector, *, consume: bool = Fal
                                             f"{inst.name} {what} is out of range; allowed: 0 to {hi}, or blank")
                 if consume and not err.parts:
                     del df[col]  # parsed into ``scores``; later checks compare scores there
+                    release_freed_memory()  # the Arrow column's pages, at once rather than at the pool's leisure
     return scores
 
 

@@ -67,11 +67,19 @@ def derive_study_days(day, date, ep_start, episode, pcodes, complete, err: Probl
     np.subtract(date, ep_start, out=day, where=from_start)  # in place: no copies of the rows selected
     rest = np.isnan(day) & ~np.isnan(date)
     if rest.any():
-        unit = pcodes.astype(np.int64) * (EPISODE_LIMIT + 1) + episode
-        first = pd.Series(np.where(complete, date, np.nan), copy=False).groupby(unit).transform("min").to_numpy()
-        day[rest] = date[rest] - first[rest]
+        # only the rows of patients with such a row: the whole file's unit keys and group minima are
+        # float64/int64 arrays the size of the file, at the engine's peak of memory
+        wanted = np.zeros(int(pcodes.max()) + 2, bool)  # the last one: blank ids (code -1), as their own group
+        wanted[pcodes[rest]] = True
+        rows = np.flatnonzero(wanted[pcodes])
+        del wanted
+        unit = pcodes[rows].astype(np.int64) * (EPISODE_LIMIT + 1) + episode[rows]
+        first = pd.Series(np.where(complete[rows], date[rows], np.nan), copy=False).groupby(unit).transform(
+            "min").to_numpy()
+        at = rest[rows]
+        day[rows[at]] = date[rows[at]] - first[at]
     with np.errstate(invalid="ignore"):
-        far = np.abs(day) > DAY_LIMIT
+        far = (day > DAY_LIMIT) | (day < -DAY_LIMIT)  # no temporary of absolute values the size of the file
     err.add(far, "assessment_date", f"the assessment is more than {DAY_LIMIT} days from the treatment start; "
                                     "check both dates")
     day[far] = np.nan

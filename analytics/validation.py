@@ -217,7 +217,7 @@ def _check_data(raw: RawTable, consume: bool = False, columns=None) -> Validatio
             if col in raw.frame:
                 del raw.frame[col]
         release_freed_memory()
-    return _reconcile_and_assemble(raw, rows, err, warn, counts, columns)
+    return _reconcile_and_assemble(raw, rows, err, warn, counts, columns, consume)
 
 
 def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
@@ -308,8 +308,10 @@ def _check_ages(df: pd.DataFrame, headers: dict, err: ProblemCollector) -> None:
                     f"{OLDEST_EXACT_AGE} as '{AGE_TOP_CODE}'")
 
 
-def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, columns=None) -> ValidationReport:
-    """One questionnaire per patient and time, then the canonical frame and its warnings."""
+def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, columns=None,
+                            consume: bool = False) -> ValidationReport:
+    """One questionnaire per patient and time, then the canonical frame and its warnings.  ``consume`` frees
+    the raw columns once the frame is built (the warnings below read the frame)."""
     df = raw.frame
     when = time_key(rows["day"], rows["date"], rows["episode"])
     order = sort_order(rows["pcodes"], when)
@@ -328,6 +330,10 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
     frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"],
                                      _working_arrays(raw, rows), columns=needed)
     frame = attach_instrument_columns(frame, instruments, keep)
+    if consume:  # the raw patient ids, attributes and infusion numbers: a few hundred MB on a registry
+        for col in list(df.columns):
+            del df[col]
+        release_freed_memory()
     incomplete = incomplete_questionnaires(frame)
     warn.add_rows(incomplete)
     warn.add_rows(incomplete_instrument_rows(frame))

@@ -105,3 +105,35 @@ def test_episodes_are_the_same_whatever_the_row_order():
     back[order] = np.arange(n)
     np.testing.assert_array_equal(in_order[0][back][shuffled], mixed[0])
     np.testing.assert_array_equal(in_order[1][back][shuffled], mixed[1])
+
+
+@pytest.mark.parametrize("step", [1, 2, 3, 7, 1 << 20])
+def test_block_by_block_order_checks_and_duplicate_pairs_equal_the_whole_array_ones(monkeypatch, step):
+    """The in-order check and each repeat's first row, found a block of rows at a time (a million on a
+    registry; here blocks of 1 to 7 rows, so runs of repeats and patients cross block edges), equal a
+    second implementation on the whole arrays."""
+    from analytics import duplicates
+
+    monkeypatch.setattr(duplicates, "_STEP", step)
+    rng = np.random.default_rng(step)
+    for trial in range(200):
+        n = int(rng.integers(2, 60))
+        pcodes = np.sort(rng.integers(0, 8, n)).astype(np.int32)
+        when = rng.integers(0, 4, n).astype("float64")
+        if trial % 3 == 0:  # in time order within each patient
+            when = when[np.lexsort((when, pcodes))]
+        order = sort_order(pcodes, when)
+        expected = np.lexsort((when, pcodes))
+        if (expected == np.arange(n)).all():  # already in order: no sort
+            assert order is None
+        else:
+            np.testing.assert_array_equal(order, expected)
+        same = np.zeros(n, bool)
+        same[1:] = rng.random(n - 1) < 0.5
+        perm = None if trial % 2 else rng.permutation(n)
+        starts, repeats = np.flatnonzero(~same), np.flatnonzero(same)
+        first = starts[np.searchsorted(starts, repeats, side="right") - 1]
+        want = (repeats, first) if perm is None else (perm[repeats], perm[first])
+        got = duplicates._duplicate_pairs(same, perm)
+        np.testing.assert_array_equal(got[0], want[0])
+        np.testing.assert_array_equal(got[1], want[1])

@@ -358,3 +358,56 @@ def test_rows_in_order_are_labelled_block_by_block_as_by_factorising(monkeypatch
     d = np.array([100, 120, 130, 160, 400], np.float32)
     ep, ep_start = assign_episodes(p, s, d)
     assert ep.tolist() == [1, 2, 2, 2, 1] and ep_start.tolist() == [100, 130, 130, 130, 400]
+
+
+class _Problems:
+    """The rows each problem was added for (the one collector method derive_study_days calls)."""
+
+    def __init__(self):
+        self.rows = []
+
+    def add(self, mask, *args, **kwargs):
+        self.rows.append(np.flatnonzero(mask).tolist())
+
+
+def _study_days_whole_arrays(day, date, ep_start, episode, pcodes, complete):
+    """A second implementation of derive_study_days on the whole arrays (its form before it kept to the rows
+    of patients that need a first scored date)."""
+    import pandas as pd
+    from analytics.definitions import DAY_LIMIT, EPISODE_LIMIT
+
+    day = day.copy()
+    from_start = np.isnan(day) & ~np.isnan(date) & ~np.isnan(ep_start)
+    np.subtract(date, ep_start, out=day, where=from_start)
+    rest = np.isnan(day) & ~np.isnan(date)
+    if rest.any():
+        unit = pcodes.astype(np.int64) * (EPISODE_LIMIT + 1) + episode
+        first = pd.Series(np.where(complete, date, np.nan)).groupby(unit).transform("min").to_numpy()
+        day[rest] = date[rest] - first[rest]
+    far = np.abs(day) > DAY_LIMIT
+    day[far] = np.nan
+    return day, np.flatnonzero(far).tolist()
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_study_days_from_the_first_scored_date_equal_the_whole_array_version(seed):
+    """Given days, days from the episode's start, from its first scored questionnaire (blank patient ids, code -1,
+    a group of their own), and days past the limit refused: the same days and refused rows as a second
+    implementation on the whole arrays."""
+    from analytics.definitions import DAY_LIMIT
+    from analytics.study_days import derive_study_days
+
+    rng = np.random.default_rng(seed)
+    for _ in range(500):
+        n = int(rng.integers(1, 40))
+        pcodes = rng.integers(-1, 5, n).astype(np.int32)
+        episode = rng.integers(1, 3, n).astype(np.int16)
+        date = np.where(rng.random(n) < 0.2, np.nan, rng.integers(0, DAY_LIMIT * 3, n)).astype(np.float32)
+        ep_start = np.where(rng.random(n) < 0.6, np.nan, rng.integers(0, DAY_LIMIT * 3, n)).astype(np.float32)
+        day = np.where(rng.random(n) < 0.7, np.nan, rng.integers(-5, 50, n)).astype(np.float32)
+        complete = rng.random(n) < 0.6
+        want, refused = _study_days_whole_arrays(day, date, ep_start, episode, pcodes, complete)
+        found = _Problems()
+        got = derive_study_days(day.copy(), date, ep_start, episode, pcodes, complete, found)
+        np.testing.assert_array_equal(got, want)
+        assert (found.rows or [[]])[0] == refused
