@@ -194,9 +194,11 @@ def _finish(frame, lines, name, digest, fmt, blank, notes=()) -> RawTable:
     normalised = [normalise_header(c) for c in original]
     problems = []
     seen: dict[str, str] = {}
-    for orig, norm in zip(original, normalised):
+    for position, (orig, norm) in enumerate(zip(original, normalised), start=1):
         if norm == "" or norm.startswith("unnamed:"):
-            problems.append((1, orig, "", "a column has no header; give every column a name or delete it"))
+            # named by position: "Unnamed: 0" is the reader's name, not one the user wrote (e.g. an index column)
+            problems.append((1, f"#{position} (no header)", "",
+                             "a column has no header; give every column a name or delete it"))
         elif norm in seen:
             problems.append(
                 (1, orig, "", f"the column name is used twice (also '{seen[norm]}'); names must be unique, ignoring case and spaces")
