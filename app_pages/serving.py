@@ -1,9 +1,12 @@
 """Start the dashboard on a free loopback port and wait until it answers (tests and benchmarks)."""
 from __future__ import annotations
 
+import collections
+import os
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from contextlib import contextmanager
@@ -32,6 +35,20 @@ def serve_dashboard(*, env: dict, cwd=None, address: str | None = None, port: in
         cmd += ["--server.address", address]
     proc = subprocess.Popen(cmd, cwd=cwd or DASHBOARD.parent, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
+    # The server's log is read as it is written: a pipe nobody reads blocks the server once it holds 64 KiB,
+    # mid-page.  The last lines are kept for a failed start; SERVER_LOG names a file to keep all of it.
+    tail: collections.deque = collections.deque(maxlen=200)
+    keep = open(os.environ["SERVER_LOG"], "ab") if os.environ.get("SERVER_LOG") else None
+
+    def drain():
+        for line in proc.stderr:
+            tail.append(line)
+            if keep is not None:
+                keep.write(line)
+                keep.flush()
+
+    reader = threading.Thread(target=drain, name="dashboard-log", daemon=True)
+    reader.start()
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + timeout
@@ -42,7 +59,9 @@ def serve_dashboard(*, env: dict, cwd=None, address: str | None = None, port: in
             except OSError:
                 if time.monotonic() > deadline or proc.poll() is not None:
                     proc.kill()
-                    raise RuntimeError(f"the dashboard did not start: {proc.stderr.read().decode()[-2000:]}") from None
+                    reader.join(timeout=5)
+                    log = b"".join(tail).decode(errors="replace")[-2000:]
+                    raise RuntimeError(f"the dashboard did not start: {log}") from None
                 time.sleep(0.5)
         yield url
     finally:
@@ -51,3 +70,6 @@ def serve_dashboard(*, env: dict, cwd=None, address: str | None = None, port: in
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+        reader.join(timeout=5)
+        if keep is not None:
+            keep.close()
