@@ -36,7 +36,8 @@ def serve_dashboard(*, env: dict, cwd=None, address: str | None = None, port: in
     proc = subprocess.Popen(cmd, cwd=cwd or DASHBOARD.parent, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE)
     # The server's log is read as it is written: a pipe nobody reads blocks the server once it holds 64 KiB,
-    # mid-page.  The last lines are kept for a failed start; SERVER_LOG names a file to keep all of it.
+    # mid-page (the file watcher's one 550 kB warning did, in a test of a whole week).  The last lines are kept
+    # for a failed start; SERVER_LOG names a file to keep all of it.
     tail: collections.deque = collections.deque(maxlen=200)
     keep = open(os.environ["SERVER_LOG"], "ab") if os.environ.get("SERVER_LOG") else None
 
