@@ -26,6 +26,15 @@ SAMPLE = ROOT / "sample_data" / "sample_clinic.csv"
 TINY = ROOT / "sample_data" / "tiny_clinic.csv"
 
 
+@pytest.fixture
+def without_clinic_store(monkeypatch, tmp_path):
+    """The dashboard without a clinic store, a data file or a sessions file, whatever the developer's data/ and
+    environment hold (dashboard test modules use it for every test: ``pytestmark``)."""
+    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "no-store.sqlite"))
+    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
+    monkeypatch.delenv("OUTCOMES_SESSIONS", raising=False)
+
+
 def items_for(total: int, item9: int) -> list[int]:
     """Nine item scores summing to ``total`` with item 9 = ``item9`` (items 1-8 filled in order)."""
     rest, out = total - item9, []

@@ -11,10 +11,7 @@ AUTH = {"redirect_uri": "http://127.0.0.1:8501/oauth2callback", "cookie_secret":
 ACCESS = {"allowed_emails": ["boss@clinic.org"], "allowed_domains": ["clinic.org"], "directors": ["boss@clinic.org"]}
 
 
-@pytest.fixture(autouse=True)
-def no_store(monkeypatch, tmp_path):
-    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "none.sqlite"))
-    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
+pytestmark = pytest.mark.usefixtures("without_clinic_store")
 
 
 def app(user):
@@ -71,7 +68,7 @@ def test_only_a_signed_in_director_marks_safety_reviews(tmp_path):
     from analytics.audit import list_audit
     from analytics.reviews import list_reviews
 
-    db = tmp_path / "none.sqlite"
+    db = tmp_path / "no-store.sqlite"  # the store the without_clinic_store fixture points at
     at = app({"is_logged_in": True, "email": "boss@clinic.org"})
     at.switch_page("app_pages/safety.py").run()
     at.text_area(key="review_note").input("called back").run()
@@ -113,7 +110,7 @@ def test_signed_in_director_is_recorded_as_themselves(tmp_path):
     from analytics.audit import list_audit
     from analytics.store import list_cohorts
 
-    db = tmp_path / "none.sqlite"
+    db = tmp_path / "no-store.sqlite"  # the store the without_clinic_store fixture points at
     at = app({"is_logged_in": True, "email": "boss@clinic.org"})
     at.switch_page("app_pages/research.py").run()
     at.text_input(key="cohort_name").input("all of them").run()
@@ -132,7 +129,7 @@ def test_researcher_cannot_overwrite_a_directors_cohort(tmp_path):
     from analytics.audit import list_audit
     from analytics.store import list_cohorts, save_cohort
 
-    db = tmp_path / "none.sqlite"
+    db = tmp_path / "no-store.sqlite"  # the store the without_clinic_store fixture points at
     save_cohort("north", {"site": ["North"]}, fingerprint="x", db=db, user="boss@clinic.org")
     at = app({"is_logged_in": True, "email": "analyst@clinic.org"})
     at.switch_page("app_pages/research.py").run()

@@ -17,11 +17,7 @@ from conftest import ROOT, SAMPLE, TINY
 PAGES = ["overview", "patient", "safety", "tolerability", "trajectories", "research", "export", "data"]
 
 
-@pytest.fixture(autouse=True)
-def no_store(monkeypatch, tmp_path):
-    """Every test starts without a clinic store, whatever the developer's data/ holds."""
-    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "no-store.sqlite"))
-    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
+pytestmark = pytest.mark.usefixtures("without_clinic_store")
 
 
 @pytest.fixture(scope="module")

@@ -10,10 +10,7 @@ from analytics.instruments import OUTCOME_SCALES
 from conftest import ROOT, SAMPLE, TINY
 
 
-@pytest.fixture(autouse=True)
-def no_store(monkeypatch, tmp_path):
-    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "no-store.sqlite"))
-    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
+pytestmark = pytest.mark.usefixtures("without_clinic_store")
 
 
 @pytest.fixture(scope="module")

@@ -14,11 +14,7 @@ from conftest import ROOT, SAMPLE, TINY
 SESSIONS = ROOT / "sample_data" / "sample_sessions.csv"
 
 
-@pytest.fixture(autouse=True)
-def no_store(monkeypatch, tmp_path):
-    monkeypatch.setenv("OUTCOMES_DB", str(tmp_path / "no-store.sqlite"))
-    monkeypatch.delenv("OUTCOMES_DATA", raising=False)
-    monkeypatch.delenv("OUTCOMES_SESSIONS", raising=False)
+pytestmark = pytest.mark.usefixtures("without_clinic_store")
 
 
 @pytest.fixture(scope="module")
