@@ -35,7 +35,7 @@ import pandas as pd
 
 from .canonical_frame import (
     assemble_canonical_frame,
-    incomplete_questionnaires,
+    incomplete_questionnaires_of_arrays,
     infusion_decreases,
     unit_codes,
     units_without_baseline,
@@ -327,14 +327,17 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
     wanted = None if columns is None else {"patient_id", *columns}
     needed = None if wanted is None else wanted | _WARNING_COLUMNS
     instruments = rows.pop("instruments")  # every one attached: their warnings do not depend on ``columns``
-    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"],
-                                     _working_arrays(raw, rows), columns=needed)
+    work = _working_arrays(raw, rows)
+    # the incomplete questionnaires from the parsed arrays: the PHQ-9 item columns are then gathered into the
+    # frame only when asked for (on a registry, eight columns and their masks: some 350 MB at the peak)
+    incomplete = incomplete_questionnaires_of_arrays(work["complete"], raw.lines, work, keep)
+    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"], work, columns=needed)
+    del work
     frame = attach_instrument_columns(frame, instruments, keep)
     if consume:  # the raw patient ids, attributes and infusion numbers: a few hundred MB on a registry
         for col in list(df.columns):
             del df[col]
         release_freed_memory()
-    incomplete = incomplete_questionnaires(frame)
     warn.add_rows(incomplete)
     warn.add_rows(incomplete_instrument_rows(frame))
     units = unit_codes(frame)
@@ -357,9 +360,9 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
     return ValidationReport(raw.source, no_problems(), warn.table(), counts, frame, raw.sha256)
 
 
-#: Canonical columns the validation warnings read (incomplete questionnaires, baselines, infusion numbers).
-_WARNING_COLUMNS = frozenset({"patient_id", "episode", "day", "complete", "line", "infusion_number", PHQ9.total,
-                              *PHQ9.items})
+#: Canonical columns the validation warnings read from the frame (baselines, infusion numbers; the incomplete
+#: questionnaires are found in the parsed arrays).
+_WARNING_COLUMNS = frozenset({"patient_id", "episode", "day", "complete", "line", "infusion_number"})
 
 
 def _working_arrays(raw: RawTable, rows: dict) -> dict:
