@@ -192,20 +192,27 @@ def _bounded_values(chunked, lo, hi, dtype):
         bits = np.frombuffer(buffers[0], dtype=np.uint8) if chunk.null_count else None
         for a in range(0, n, _BOUNDED_BLOCK):  # blocks of rows, not rows
             b = min(n, a + _BOUNDED_BLOCK)
-            block = vals[a:b].copy()  # the file's own type: a value too wide for ``dtype`` is seen as it is
-            blank = None
-            if bits is not None:
+            # the file's own type: a value too wide for ``dtype`` is seen as it is
+            known = None
+            if bits is None:
+                block = vals[a:b].copy()
+            else:
                 s = off + a  # the block's first bit in the validity bitmap
-                blank = np.unpackbits(bits[s >> 3:(off + b + 7) >> 3], count=b - a + (s & 7),
-                                      bitorder="little")[s & 7:] == 0
-                np.copyto(block, lo, where=blank)
+                known = np.unpackbits(bits[s >> 3:(off + b + 7) >> 3], count=b - a + (s & 7),
+                                      bitorder="little")[s & 7:]  # 1 known, 0 blank
+                # arithmetic, not a masked copy: blanks are often a third to a half of a column, where a
+                # per-cell branch is mispredicted half the time (several times slower)
+                block = np.empty(b - a, source)
+                np.multiply(vals[a:b], known, out=block, casting="unsafe")  # blanks 0 ...
+                if lo:
+                    np.add(block, (1 - known) * lo, out=block, casting="unsafe")  # ... then ``lo``: inside
             low, high = min(low, block.min()), max(high, block.max())
             if low < lo or high > hi:
                 return None
             dst = out[at + a:at + b]
             np.copyto(dst, block, casting="unsafe")  # inside [lo, hi]: fits ``dtype``
-            if blank is not None:
-                np.copyto(dst, -1, where=blank)
+            if known is not None:  # blanks from ``lo`` to -1
+                np.add(dst, (known.view(np.int8) - np.int8(1)) * np.int8(lo + 1), out=dst, casting="unsafe")
         at += n
     return out
 

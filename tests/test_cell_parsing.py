@@ -75,3 +75,19 @@ def test_a_value_outside_is_reported_in_any_block(monkeypatch, bad, where):
 def test_an_empty_column():
     (a, ea), (b, eb) = _both_paths(pa.chunked_array([], pa.int8()), 0, 3, np.int8)
     assert a.size == b.size == 0 and a.dtype == np.int8 and ea.empty and eb.empty
+
+
+@pytest.mark.parametrize("lo,hi", [(1, 10_000), (5, 9)])
+def test_a_lower_bound_above_zero(monkeypatch, lo, hi):
+    """Blanks stand in for ``lo`` while the range is checked, then become -1 (infusion numbers start at 1)."""
+    monkeypatch.setattr(cell_parsing, "_BOUNDED_BLOCK", 16)
+    rng = np.random.default_rng(3)
+    chunks = _random_chunks(rng, pa.int16(), [40, 33], lo, min(hi, 200), 0.4)
+    (a, ea), (b, eb) = _both_paths(pa.chunked_array(chunks), lo, hi, np.int16)
+    np.testing.assert_array_equal(a, b)
+    assert ea.empty and eb.empty and (a == -1).any() and a[a >= 0].min() >= lo
+    low = pa.chunked_array(chunks + [pa.array([lo - 1, None], pa.int16())])
+    (a, ea), (b, eb) = _both_paths(low, lo, hi, np.int16)
+    np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(ea, eb)
+    assert ea["value"].tolist() == [str(lo - 1)]
