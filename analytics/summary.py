@@ -228,17 +228,17 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
     patients = (patient_outcomes(questionnaires, definitions=d, attributes=False, instrument=scale)
                 if outcomes is None else outcomes)
     first, second = scale.metrics
-    # the by-infusion figures and the second cumulative rate are computed in a second thread beside the rest
-    # (a million patients: each is a Kaplan-Meier curve over them, whose sorts release the GIL); the
-    # figures are the same as one after the other
+    # the by-infusion figures (three Kaplan-Meier curves) are computed in a second thread beside the rest (the
+    # two cumulative rates, two more): on a million patients their sorts release the GIL; the figures are the
+    # same as one after the other
     with ThreadPoolExecutor(max_workers=1) as pool:
         by_infusions = pool.submit(infusion_outcomes, patients) if scale.is_phq9 else None
-        cumulative_second = pool.submit(cumulative_rate, patients, metric=second, definitions=d)
         rates = {
             "response": response_rate(patients) if scale.is_phq9 else _metric_rate(patients, first),
             "remission": remission_rate(patients) if scale.is_phq9 else _metric_rate(patients, second),
             "si_resolution": si_resolution_rate(patients),
             "cumulative_response": cumulative_rate(patients, metric=first, definitions=d),
+            "cumulative_remission": cumulative_rate(patients, metric=second, definitions=d),
         }
         if scale.is_phq9:
             scored = int(questionnaires["complete"].sum())
@@ -246,7 +246,6 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
             scored = int(questionnaires[scale.total].notna().sum()) if scale.total in questionnaires else 0
         distinct = _distinct_patients(questionnaires["patient_id"])
         repeats = _patients_with_repeat_episodes(patients)
-        rates["cumulative_remission"] = cumulative_second.result()
         benchmarks = compare_with_benchmarks(rates, definitions=d, instrument=scale)
         by_infusions = by_infusions.result() if by_infusions is not None else pd.DataFrame()
     return ClinicSummary(
