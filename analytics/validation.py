@@ -255,12 +255,12 @@ def _parse_scores_apart(part: RawTable, consume: bool):
     completeness, the GAD-7 totals (None without GAD-7 columns) and the problem rows found, in the order the
     checks ran."""
     found, n = ProblemCollector(part), len(part.frame)
-    infusion = _infusion_numbers(part.frame, found)
-    _check_ages(part.frame, part.headers, found)
-    scores = parse_scores(part.frame, found, consume=consume)
+    scores = parse_scores(part.frame, found, consume=consume)  # first: each raw score column is freed once parsed
     phq_total, complete = score_rows(PHQ9, scores, found, n)
     gad = any(c in scores for c in GAD7.items + [GAD7.total])
     gad_total = score_rows(GAD7, scores, found, n)[0] if gad else None
+    infusion = _infusion_numbers(part.frame, found)
+    _check_ages(part.frame, part.headers, found)
     return scores, phq_total, complete, gad_total, infusion, found.parts
 
 
