@@ -271,13 +271,25 @@ def _parse_unscored(df: pd.DataFrame, raw: RawTable, err: ProblemCollector, pcod
     date, blank = checked_date(df, "assessment_date", err)
     time_blank &= blank
     del blank
+    dated = "assessment_date" in df
+    if consume and not err.parts and _whole_days(df, "assessment_date"):
+        # parsed into ``date``, which holds each cell's text too (a whole day): a later problem on this column
+        # writes its value from there (analytics.study_days); on a registry the raw column is 90 MB at the peak
+        del df["assessment_date"]
     start = checked_date(df, "treatment_start_date", err)[0]
     if consume and not err.parts and "treatment_start_date" in df:
         del df["treatment_start_date"]  # parsed into ``start``; no later check reports its cells
     episode, ep_start = episode_of_rows(df, pcodes, start, date, err)
-    err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
+    err.add(time_blank, "assessment_date" if dated else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
     return day, time_blank, date, start, episode, ep_start, instruments
+
+
+def _whole_days(df: pd.DataFrame, col: str) -> bool:
+    """Whether ``col`` is a Parquet column of whole days (read as Arrow ``date32``), whose cells' text is their
+    parsed day's ISO date."""
+    return col in df and isinstance(df[col].array, pd.arrays.ArrowExtensionArray) and \
+        str(df[col].dtype).startswith("date32")
 
 
 def _patient_codes(df: pd.DataFrame, err: ProblemCollector):
