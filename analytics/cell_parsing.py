@@ -118,6 +118,9 @@ def parse_bounded(col, name, lo, hi, err: ProblemCollector, not_whole, out_of_ra
         return _bounded_from_arrow(col.array.__arrow_array__(), name, lo, hi, err, out_of_range, dtype)
     if pd.api.types.is_integer_dtype(col):  # typed (Parquet): no text or float round trip
         vals, blank = _integers_and_blanks(col)
+        inside = _bounded_numpy(vals, blank, lo, hi, dtype)
+        if inside is not None:  # every known value inside [lo, hi]: nothing to report
+            return inside
         outside = (vals < lo) | (vals > hi)
         outside &= ~blank  # the values under a blank are meaningless
         err.add(outside, name, out_of_range)
@@ -214,6 +217,22 @@ def _bounded_values(chunked, lo, hi, dtype):
             if known is not None:  # blanks from ``lo`` to -1
                 np.add(dst, (known.view(np.int8) - np.int8(1)) * np.int8(lo + 1), out=dst, casting="unsafe")
         at += n
+    return out
+
+
+def _bounded_numpy(vals: np.ndarray, blank: np.ndarray, lo, hi, dtype):
+    """:func:`_bounded_values` of a NumPy column and its blank mask (a nullable integer column's own arrays):
+    a block of rows at a time, no mask or copy the size of the column; None when a known value is outside."""
+    out = np.empty(vals.size, dtype)
+    low, high = lo, hi
+    for a in range(0, vals.size, _BOUNDED_BLOCK):  # blocks of rows, not rows
+        b = min(vals.size, a + _BOUNDED_BLOCK)
+        gap = blank[a:b]
+        block = np.where(gap, lo, vals[a:b])  # the column's own type (or wider): no value wraps
+        low, high = min(low, block.min()), max(high, block.max())
+        if low < lo or high > hi:
+            return None
+        np.copyto(out[a:b], np.where(gap, -1, block), casting="unsafe")  # inside [lo, hi]: fits ``dtype``
     return out
 
 

@@ -91,3 +91,26 @@ def test_a_lower_bound_above_zero(monkeypatch, lo, hi):
     np.testing.assert_array_equal(a, b)
     pd.testing.assert_frame_equal(ea, eb)
     assert ea["value"].tolist() == [str(lo - 1)]
+
+
+@pytest.mark.parametrize("bad", [None, 0, 10_001, 70_000])
+def test_nullable_integers_in_blocks_match_the_whole_column_check(monkeypatch, bad):
+    """A nullable integer column (Parquet read into NumPy) is parsed a block at a time; the result and the cells
+    reported are those of the whole-column check (values as text, compared cell by cell)."""
+    monkeypatch.setattr(cell_parsing, "_BOUNDED_BLOCK", 16)
+    rng = np.random.default_rng(9)
+    values = [None if r < 0.3 else int(v) for r, v in zip(rng.random(101), rng.integers(1, 10_001, 101))]
+    if bad is not None:
+        values[77] = bad
+    typed = pd.Series(pd.array(values, dtype="Int64" if bad == 70_000 else "Int16" if bad != 70_000 else None))
+    text = pd.Series(["" if v is None else str(v) for v in values], dtype=object)
+    out = []
+    for col in (typed, text):
+        err = ProblemCollector(raw_table_from_frame(pd.DataFrame({"infusion_number": col})))
+        parsed = parse_bounded(col, "infusion_number", 1, 10_000, err, "not whole", "out of range", dtype=np.int16)
+        out.append((parsed, err.table()))
+    (a, ea), (b, eb) = out
+    assert a.dtype == np.int16 and a.flags.writeable
+    np.testing.assert_array_equal(a, b)
+    pd.testing.assert_frame_equal(ea, eb)
+    assert ea["line"].tolist() == ([] if bad is None else [79])
