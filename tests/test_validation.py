@@ -371,3 +371,20 @@ def test_a_far_date_of_a_parquet_file_is_named_as_written_after_its_column_is_fr
     far = freed.errors[freed.errors["problem"].str.contains("days from the treatment start")]
     assert sorted(far["line"]) == [9, 42]
     assert list(far["value"]) == [str(d.date()) for d in frame.loc[[7, 40], "assessment_date"]]
+
+
+@pytest.mark.parametrize("apart", [True, False])
+def test_a_parquet_file_digest_is_its_bytes_sha256_whichever_thread_computes_it(tmp_path, monkeypatch, apart):
+    import hashlib
+
+    from analytics import loading
+    from analytics.synthetic import synthetic_clinic
+
+    monkeypatch.setattr(loading, "_HASHED_APART_BYTES", 0 if apart else 10 ** 12)
+    path = tmp_path / "c.parquet"
+    synthetic_clinic(10, seed=2, dates_as_text=False).to_parquet(path, index=False)
+    assert loading.read_table(path).sha256 == validate_questionnaires(path).sha256 == \
+        hashlib.sha256(path.read_bytes()).hexdigest()
+    path.write_bytes(path.read_bytes()[:-40])  # a damaged file is refused, the digest thread stopped with it
+    with pytest.raises(loading.UnreadableFileError, match="Parquet file cannot be read"):
+        loading.read_table(path)
