@@ -29,6 +29,7 @@ beside it (all names stay importable from here):
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -47,7 +48,7 @@ from .errors import (
     StoreBusyError,
     StoreUnusableError,
 )
-from .loading import RawTable
+from .loading import RawTable, raw_table_from_frame
 from .progress import ProgressCallback, progress_reporter
 from .saved_cohorts import list_cohorts, load_cohort, save_cohort
 from .store_backends import store_backend
@@ -71,6 +72,7 @@ from .store_snapshot import (
 )
 from .store_schema import (DERIVED_SCORE_COLUMNS, INT_COLUMNS, MIGRATIONS, SCHEMA_VERSION, SCORE_COLUMNS, VALUE_COLUMNS,
                            sql_statements)
+from .store_revalidation import empty_store_report, merged_store_report
 from .study_keys import load_study_key, save_study_key
 from .validation import ValidationReport, validate_questionnaires
 
@@ -273,23 +275,37 @@ def _stored_rows(con) -> pd.DataFrame:
     return _typed_rows(con.read_columns(f"SELECT {', '.join(_ROW_COLUMNS)} FROM questionnaires ORDER BY id"))
 
 
-def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """Stored rows back into the input contract's columns (validated again on the way out)."""
+def _as_raw_frame(rows: pd.DataFrame, at: np.ndarray | None = None) -> pd.DataFrame:
+    """Stored rows back into the input contract's columns (validated again on the way out).
+
+    ``at``: only these rows (positions), with the columns and cell text they have in the raw frame of all
+    ``rows`` (which columns hold a value, and the attribute columns, follow from all rows)."""
     # only the columns holding a value (a store has dozens of score columns, a file a few); no deep copy:
     # copy on write keeps ``rows`` as it is (copying every score column cost seconds and a GB at 100,000 patients)
     wanted = ["patient_id", "assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS, "infusion_number"]
     out = rows[[c for c in wanted if c == "patient_id" or rows[c].notna().any()]]
     if "assessment_date" not in out and "day" not in out:
         out["day"] = rows["day"]
-    attrs = rows["attributes"].fillna("{}")
-    if (attrs != "{}").any():
-        # each distinct attribute object is parsed once; its columns' types follow from the same set of values
-        codes, uniques = pd.factorize(attrs)
-        extra = pd.read_json(io.StringIO("\n".join(uniques)), lines=True, dtype=False)
-        extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
-        extra = extra.take(codes)
+    if at is not None:
+        out = out.iloc[at]
+    attributes = _attribute_table(rows)
+    if attributes is not None:
+        codes, extra = attributes
+        extra = extra.take(codes if at is None else codes[at])
         out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
     return out
+
+
+def _attribute_table(rows: pd.DataFrame):
+    """(each row's code, the distinct attribute objects as text columns), or None when no row has one."""
+    attrs = rows["attributes"].fillna("{}")
+    if not (attrs != "{}").any():
+        return None
+    # each distinct attribute object is parsed once; its columns' types follow from the same set of values
+    codes, uniques = pd.factorize(attrs)
+    extra = pd.read_json(io.StringIO("\n".join(uniques)), lines=True, dtype=False)
+    extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
+    return codes, extra
 
 
 # ----------------------------------------------------------------------------- the state and its snapshot
@@ -704,10 +720,13 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
         (name, digest, source_format, mapping, user, utc_now(), rows_read,
          len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; "))).fetchone()[0]
 
-    # the store and the file together must still be valid (e.g. one start date per patient); the rows are
-    # validated in the order a reader sees them (by id), so the result is also the new snapshot
+    # the store and the file together must still be valid (e.g. one start date per patient): every such rule is
+    # within one patient, so the touched patients' rows are validated with the file's, each under its line in the
+    # store (see _report_after_import); the result is the report of all rows in the order a reader sees them
+    # (by id), which is also the new snapshot
     say("checking the file together with the store", 0.45)
     stored = _rows_now(con, path, key)
+    store_was_empty = len(stored) == 0
     next_id = int(stored["id"].max()) + 1 if len(stored) else \
         (con.execute("SELECT coalesce(max(id), 0) FROM questionnaires").fetchone()[0] + 1)
     stored = _with_content_hash(stored)
@@ -727,12 +746,14 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     added["import_id"] = import_id
     added = added[_SNAPSHOT_ROW_COLUMNS]
     combined = pd.concat([stored[_SNAPSHOT_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
+    # the patients whose rows change: only they are validated again together with their stored rows
+    touched = pd.unique(pd.concat([added["patient_id"], corrected["patient_id"].astype("str")], ignore_index=True))
     del stored, new
     # the new rows are staged (SQLite: written to a staging file in a thread) while the check below runs
     staged = con.stage_rows(_arrow_batches(added[_ROW_COLUMNS]))
     snapshot = None
     try:
-        together = _validate_rows(combined)
+        together = _report_after_import(path, key, combined, report, touched, store_was_empty)
         if not together.ok:
             raise QuestionnaireValidationError(
                 together.errors.assign(line=None, problem="with the questionnaires already in the store: "
@@ -756,6 +777,41 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     result = ImportResult(import_id, name, digest, rows_read, counts["added"], counts["unchanged"],
                           counts["corrected"], len(warnings), report)
     return result, (snapshot, together.counts, fingerprint)
+
+
+def _report_after_import(path, key: str, combined: pd.DataFrame, file_report: ValidationReport, touched,
+                         store_was_empty: bool) -> ValidationReport:
+    """The validation report of the store after this import (``combined``: every row, by id), as validating all
+    of them gives it, computed from the file's report (an empty store) or by validating only the ``touched``
+    patients (see :mod:`analytics.store_revalidation`); the whole store is validated when that cannot be shown
+    to give the same report."""
+    if store_was_empty:
+        attributes = _attribute_table(combined)
+        order = [] if attributes is None else [c for c in attributes[1].columns if c != "episode"]
+        report = empty_store_report(file_report, order)
+    else:
+        report = _touched_patients_report(path, key, combined, touched)
+    return report if report is not None else _validate_rows(combined)
+
+
+def _touched_patients_report(path, key: str, combined: pd.DataFrame, touched) -> ValidationReport | None:
+    """The ``touched`` patients' rows (stored and new) validated together, each under its line in the store, and
+    merged with the other patients' part of the current snapshot; None without a usable snapshot."""
+    snapshot = read_snapshot(snapshot_directory(path), key)
+    if snapshot is None or len(snapshot.errors) or snapshot.counts.get("duplicates_collapsed", 0):
+        return None
+    at = np.flatnonzero(combined["patient_id"].isin(touched).to_numpy())
+    raw = raw_table_from_frame(_as_raw_frame(combined, at=at))
+    # each row's line is its place in the store (as when all rows are validated): the same line numbers in
+    # every message, warning and frame
+    raw = dataclasses.replace(raw, lines=(at + 2).astype(raw.lines.dtype))
+    part = validate_questionnaires(raw)
+    if not part.ok:
+        return part
+    if part.counts.get("duplicates_collapsed", 0):
+        return None
+    old = snapshot.frame
+    return merged_store_report(old[~old["patient_id"].isin(touched).to_numpy()], part)
 
 
 _INSERT_BLOCK = 500_000
