@@ -30,6 +30,7 @@ beside it (all names stay importable from here):
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -68,6 +69,7 @@ from .store_snapshot import (
     snapshot_directory,
     snapshot_key,
     snapshot_row_groups,
+    snapshot_rows_file,
     write_snapshot,
 )
 from .store_schema import (DERIVED_SCORE_COLUMNS, INT_COLUMNS, MIGRATIONS, SCHEMA_VERSION, SCORE_COLUMNS, VALUE_COLUMNS,
@@ -275,34 +277,37 @@ def _stored_rows(con) -> pd.DataFrame:
     return _typed_rows(con.read_columns(f"SELECT {', '.join(_ROW_COLUMNS)} FROM questionnaires ORDER BY id"))
 
 
-def _as_raw_frame(rows: pd.DataFrame, at: np.ndarray | None = None) -> pd.DataFrame:
+def _as_raw_frame(rows: pd.DataFrame, *, present=None, attributes: list | None = None) -> pd.DataFrame:
     """Stored rows back into the input contract's columns (validated again on the way out).
 
-    ``at``: only these rows (positions), with the columns and cell text they have in the raw frame of all
-    ``rows`` (which columns hold a value, and the attribute columns, follow from all rows)."""
+    ``rows`` may be some of the store's rows only: ``present`` (the value columns holding a value in any row) and
+    ``attributes`` (every distinct attribute object, in order of first use) then say what all rows have, so the
+    raw frame has the columns and cell text it has among all rows."""
     # only the columns holding a value (a store has dozens of score columns, a file a few); no deep copy:
     # copy on write keeps ``rows`` as it is (copying every score column cost seconds and a GB at 100,000 patients)
     wanted = ["patient_id", "assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS, "infusion_number"]
-    out = rows[[c for c in wanted if c == "patient_id" or rows[c].notna().any()]]
+    out = rows[[c for c in wanted if c == "patient_id" or (c in present if present is not None
+                                                           else rows[c].notna().any())]]
     if "assessment_date" not in out and "day" not in out:
         out["day"] = rows["day"]
-    if at is not None:
-        out = out.iloc[at]
-    attributes = _attribute_table(rows)
-    if attributes is not None:
-        codes, extra = attributes
-        extra = extra.take(codes if at is None else codes[at])
-        out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
+    table = _attribute_table(rows, attributes)
+    if table is not None:
+        codes, extra = table
+        out = pd.concat([out.reset_index(drop=True), extra.take(codes).reset_index(drop=True)], axis=1)
     return out
 
 
-def _attribute_table(rows: pd.DataFrame):
-    """(each row's code, the distinct attribute objects as text columns), or None when no row has one."""
+def _attribute_table(rows: pd.DataFrame, uniques: list | None = None):
+    """(each row's code, the distinct attribute objects as text columns), or None when no object has a value.
+    ``uniques``: the distinct objects (in order of first use) when they are more than those of ``rows``."""
     attrs = rows["attributes"].fillna("{}")
-    if not (attrs != "{}").any():
+    if uniques is None:
+        codes, uniques = pd.factorize(attrs)
+    else:
+        codes = pd.Index(uniques).get_indexer(attrs)
+    if all(u == "{}" for u in uniques):
         return None
     # each distinct attribute object is parsed once; its columns' types follow from the same set of values
-    codes, uniques = pd.factorize(attrs)
     extra = pd.read_json(io.StringIO("\n".join(uniques)), lines=True, dtype=False)
     extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
     return codes, extra
@@ -725,43 +730,40 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     # store (see _report_after_import); the result is the report of all rows in the order a reader sees them
     # (by id), which is also the new snapshot
     say("checking the file together with the store", 0.45)
-    stored = _rows_now(con, path, key)
-    store_was_empty = len(stored) == 0
-    next_id = int(stored["id"].max()) + 1 if len(stored) else \
-        (con.execute("SELECT coalesce(max(id), 0) FROM questionnaires").fetchone()[0] + 1)
-    stored = _with_content_hash(stored)
-    if len(corrected):
-        at = stored.set_index("id").index.get_indexer(corrected["id"].astype("int64"))
-        for c in VALUE_COLUMNS:
-            stored[c] = stored[c].copy()
-            stored.iloc[at, stored.columns.get_loc(c)] = corrected[c].to_numpy()
-        digests = stored[_HASH].to_numpy().copy()
-        digests[at] = _content_hash(stored.iloc[at])
-        stored[_HASH] = digests
-    # all new (an empty store, or none of the file's questionnaires stored): the file's columns as they are
-    # (copy on write), not a filtered copy; memory follows the file
+    # the file's new questionnaires, numbered after the store's last (copy on write: all new, an empty store or
+    # none of the file's questionnaires stored, takes the file's columns as they are); memory follows the file
     added = new[["patient_id", "occasion", *VALUE_COLUMNS, _HASH]] if is_new.all() else \
         new.loc[is_new, ["patient_id", "occasion", *VALUE_COLUMNS, _HASH]].reset_index(drop=True)
-    added.insert(0, "id", np.arange(next_id, next_id + len(added), dtype="int64"))
+    del new
+    last_id = con.execute("SELECT max(id) FROM questionnaires").fetchone()[0]
+    added.insert(0, "id", np.arange((last_id or 0) + 1, (last_id or 0) + 1 + len(added), dtype="int64"))
     added["import_id"] = import_id
     added = added[_SNAPSHOT_ROW_COLUMNS]
-    combined = pd.concat([stored[_SNAPSHOT_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
     # the patients whose rows change: only they are validated again together with their stored rows
     touched = pd.unique(pd.concat([added["patient_id"], corrected["patient_id"].astype("str")], ignore_index=True))
-    del stored, new
     # the new rows are staged (SQLite: written to a staging file in a thread) while the check below runs
     staged = con.stage_rows(_arrow_batches(added[_ROW_COLUMNS]))
     snapshot = None
     try:
-        together = _report_after_import(path, key, combined, report, touched, store_was_empty)
+        together, rows = None, None
+        if last_id is not None:  # the stored rows a patient at a time, from the snapshot of this state
+            scan = _scan_stored_rows(path, key, touched, corrected)
+            if scan is not None:
+                together = _touched_patients_report(path, key, scan, added, touched)
+                rows = functools.partial(_snapshot_row_batches, scan, added)
+        if together is None:  # every stored row, as the check of the whole store needs them
+            combined = _all_rows(con, path, key, corrected, added)
+            together = _report_after_import(path, key, combined, report, touched, last_id is None)
+            rows = combined[_SNAPSHOT_ROW_COLUMNS]
+            del combined
         if not together.ok:
             raise QuestionnaireValidationError(
                 together.errors.assign(line=None, problem="with the questionnaires already in the store: "
                                        + together.errors["problem"]), name)
         # what was validated is the next reader's snapshot: its files are written while the rows go in
         snapshot = SnapshotWriter(snapshot_directory(path), import_id, frame=together.frame, errors=together.errors,
-                                  warnings=together.warnings, rows=combined[_SNAPSHOT_ROW_COLUMNS])
-        del combined
+                                  warnings=together.warnings, rows=rows)
+        del rows
         say(f"writing {len(added):,} questionnaire(s) to the store", 0.6)
         con.insert_staged("questionnaires", staged)
         _write_corrections(con, _questionnaires(), corrected, import_id)
@@ -779,32 +781,138 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     return result, (snapshot, together.counts, fingerprint)
 
 
+def _all_rows(con, path, key: str, corrected: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+    """Every row of the store after this import, by id: the stored ones (corrected where the file corrects them)
+    and the added ones, with their digests."""
+    stored = _with_content_hash(_rows_now(con, path, key))
+    if len(corrected):
+        at = stored.set_index("id").index.get_indexer(corrected["id"].astype("int64"))
+        for c in VALUE_COLUMNS:
+            stored[c] = stored[c].copy()
+            stored.iloc[at, stored.columns.get_loc(c)] = corrected[c].to_numpy()
+        digests = stored[_HASH].to_numpy().copy()
+        digests[at] = _content_hash(stored.iloc[at])
+        stored[_HASH] = digests
+    return pd.concat([stored[_SNAPSHOT_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
+
+
 def _report_after_import(path, key: str, combined: pd.DataFrame, file_report: ValidationReport, touched,
                          store_was_empty: bool) -> ValidationReport:
     """The validation report of the store after this import (``combined``: every row, by id), as validating all
-    of them gives it, computed from the file's report (an empty store) or by validating only the ``touched``
-    patients (see :mod:`analytics.store_revalidation`); the whole store is validated when that cannot be shown
-    to give the same report."""
+    of them gives it: from the file's report into an empty store (see :mod:`analytics.store_revalidation`), else
+    by validating only the ``touched`` patients; every row when that cannot be shown to give the same report."""
     if store_was_empty:
         attributes = _attribute_table(combined)
         order = [] if attributes is None else [c for c in attributes[1].columns if c != "episode"]
         report = empty_store_report(file_report, order)
     else:
-        report = _touched_patients_report(path, key, combined, touched)
+        report = _touched_rows_report(path, key, combined, touched)
     return report if report is not None else _validate_rows(combined)
 
 
-def _touched_patients_report(path, key: str, combined: pd.DataFrame, touched) -> ValidationReport | None:
+@dataclass(frozen=True)
+class _StoredScan:
+    """What an import needs of the stored rows, read a row group at a time from the snapshot of the current state:
+    the touched patients' rows (corrected where the file corrects them) and their places, and what the raw frame
+    of all rows would have: the columns holding a value, the distinct attribute objects in order of first use."""
+
+    file: object  # the snapshot's rows.parquet, open (pyarrow.parquet.ParquetFile)
+    count: int
+    rows: pd.DataFrame
+    places: np.ndarray
+    present: frozenset
+    attributes: list
+    corrected: pd.DataFrame
+
+
+def _scan_stored_rows(path, key: str, touched, corrected: pd.DataFrame) -> _StoredScan | None:
+    """The stored rows of the ``touched`` patients and what the raw frame of all rows needs (see
+    :class:`_StoredScan`), reading the snapshot's rows a row group at a time; None without a usable snapshot, or
+    when a correction changes a row's attributes (their order of first use could change: the caller reads all)."""
+    if len(corrected) and not (corrected["attributes"].astype("str")
+                               == corrected["attributes_stored"].astype("str")).all():
+        return None
+    file = snapshot_rows_file(snapshot_directory(path), key)
+    if file is None:
+        return None
+    meta = file.metadata
+    names = file.schema_arrow.names
+    if not set(_SNAPSHOT_ROW_COLUMNS) <= set(names):
+        return None
+    present = set()
+    for c in [*VALUE_COLUMNS]:
+        j = names.index(c)
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(j).statistics
+            if stats is None or not stats.has_null_count:
+                return None
+            if stats.null_count < meta.row_group(i).num_rows:
+                present.add(c)
+                break
+    wanted = pa.array(np.asarray(touched, dtype=object), pa.string())
+    parts, places, seen, offset = [], [], {}, 0
+    try:
+        for i in range(meta.num_row_groups):
+            group = file.read_row_group(i, columns=["patient_id", "attributes"])
+            for text in pc.unique(pc.fill_null(group["attributes"].cast(pa.string()), "{}")).to_pylist():
+                seen.setdefault(text, None)  # in order of first use (a dict keeps insertion order)
+            hit = pc.is_in(group["patient_id"].cast(pa.string()), value_set=wanted).to_numpy(zero_copy_only=False)
+            if hit.any():
+                parts.append(file.read_row_group(i).filter(pa.array(hit)))
+                places.append(offset + np.flatnonzero(hit))
+            offset += group.num_rows
+    except (OSError, pa.ArrowException):  # a damaged snapshot: the database is the record
+        return None
+    schema = file.schema_arrow
+    rows = pa.concat_tables(parts).to_pandas() if parts else schema.empty_table().to_pandas()
+    rows = _typed_rows(rows)
+    if len(corrected):
+        at = pd.Index(rows["id"]).get_indexer(corrected["id"].astype("int64"))
+        for c in VALUE_COLUMNS:
+            rows[c] = rows[c].copy()
+            rows.iloc[at, rows.columns.get_loc(c)] = corrected[c].to_numpy()
+        digests = rows[_HASH].to_numpy().copy()
+        digests[at] = _content_hash(rows.iloc[at])
+        rows[_HASH] = digests
+        present |= {c for c in VALUE_COLUMNS if corrected[c].notna().any()}
+    return _StoredScan(file, offset, rows[_SNAPSHOT_ROW_COLUMNS],
+                       np.concatenate(places) if places else np.zeros(0, np.int64), frozenset(present), list(seen),
+                       corrected)
+
+
+def _touched_patients_report(path, key: str, scan: _StoredScan, added: pd.DataFrame,
+                             touched) -> ValidationReport | None:
     """The ``touched`` patients' rows (stored and new) validated together, each under its line in the store, and
-    merged with the other patients' part of the current snapshot; None without a usable snapshot."""
+    merged with the other patients' part of the current snapshot; None when that cannot be shown to give what
+    validating every row gives (the caller then does)."""
+    rows = pd.concat([scan.rows, added], ignore_index=True)
+    places = np.concatenate([scan.places, scan.count + np.arange(len(added))])
+    present = scan.present | {c for c in VALUE_COLUMNS if added[c].notna().any()}
+    uniques = dict.fromkeys(scan.attributes)
+    uniques.update(dict.fromkeys(added["attributes"].fillna("{}").unique().tolist()))
+    return _validated_with_touched_rows(path, key, rows, places, present, list(uniques), touched)
+
+
+def _touched_rows_report(path, key: str, combined: pd.DataFrame, touched) -> ValidationReport | None:
+    """:func:`_touched_patients_report` when every row is in memory (``combined``, by id)."""
+    places = np.flatnonzero(combined["patient_id"].isin(touched).to_numpy())
+    present = {c for c in VALUE_COLUMNS if combined[c].notna().any()}
+    uniques = pd.unique(combined["attributes"].fillna("{}")).tolist()
+    return _validated_with_touched_rows(path, key, combined.iloc[places].reset_index(drop=True), places, present,
+                                        uniques, touched)
+
+
+def _validated_with_touched_rows(path, key: str, rows: pd.DataFrame, places: np.ndarray, present, uniques: list,
+                                 touched) -> ValidationReport | None:
+    """``rows`` (the touched patients' rows, at ``places`` among all rows; ``present`` and ``uniques``: what all
+    rows have, see :func:`_as_raw_frame`) validated and merged with the rest of the current snapshot."""
     snapshot = read_snapshot(snapshot_directory(path), key)
     if snapshot is None or len(snapshot.errors) or snapshot.counts.get("duplicates_collapsed", 0):
         return None
-    at = np.flatnonzero(combined["patient_id"].isin(touched).to_numpy())
-    raw = raw_table_from_frame(_as_raw_frame(combined, at=at))
+    raw = raw_table_from_frame(_as_raw_frame(rows, present=present, attributes=uniques))
     # each row's line is its place in the store (as when all rows are validated): the same line numbers in
     # every message, warning and frame
-    raw = dataclasses.replace(raw, lines=(at + 2).astype(raw.lines.dtype))
+    raw = dataclasses.replace(raw, lines=(places + 2).astype(raw.lines.dtype))
     part = validate_questionnaires(raw)
     if not part.ok:
         return part
@@ -812,6 +920,27 @@ def _touched_patients_report(path, key: str, combined: pd.DataFrame, touched) ->
         return None
     old = snapshot.frame
     return merged_store_report(old[~old["patient_id"].isin(touched).to_numpy()], part)
+
+
+def _snapshot_row_batches(scan: _StoredScan, added: pd.DataFrame):
+    """The stored rows after this import as Arrow tables for the next snapshot: the current snapshot's row groups
+    (a corrected row replaced), then the added rows."""
+    schema = scan.file.schema_arrow
+    fixed = scan.rows.set_index("id") if len(scan.corrected) else None
+    ids = set(scan.corrected["id"].astype("int64")) if len(scan.corrected) else set()
+    for i in range(scan.file.metadata.num_row_groups):
+        group = scan.file.read_row_group(i)
+        if ids and pc.any(pc.is_in(group["id"], value_set=pa.array(sorted(ids), pa.int64()))).as_py():
+            frame = _typed_rows(group.to_pandas())
+            at = frame.index[frame["id"].isin(ids)]
+            for c in [*VALUE_COLUMNS, _HASH]:
+                frame[c] = frame[c].copy()
+                frame.loc[at, c] = fixed.loc[frame.loc[at, "id"], c].to_numpy()
+            group = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+        yield group
+    for start in range(0, len(added), _INSERT_BLOCK):
+        yield pa.Table.from_pandas(added.iloc[start:start + _INSERT_BLOCK][schema.names], schema=schema,
+                                   preserve_index=False)
 
 
 _INSERT_BLOCK = 500_000

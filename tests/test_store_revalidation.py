@@ -44,8 +44,8 @@ def _assert_same(a, b):
 @pytest.fixture
 def validated(monkeypatch):
     """How many rows each validation during an import had: the file's, the touched patients', the whole store's."""
-    seen = {"whole store": [], "rows": []}
-    whole, rows = store._validate_rows, store.validate_questionnaires
+    seen = {"whole store": [], "rows": [], "all rows read": []}
+    whole, rows, every_row = store._validate_rows, store.validate_questionnaires, store._all_rows
 
     def whole_store(frame):
         seen["whole store"].append(len(frame))
@@ -55,15 +55,21 @@ def validated(monkeypatch):
         seen["rows"].append(len(source.frame) if hasattr(source, "frame") else len(source))
         return rows(source, **kwargs)
 
+    def all_rows(*args):
+        out = every_row(*args)
+        seen["all rows read"].append(len(out))
+        return out
+
     monkeypatch.setattr(store, "_validate_rows", whole_store)
+    monkeypatch.setattr(store, "_all_rows", all_rows)
     monkeypatch.setattr(store, "validate_questionnaires", counted)
     return seen
 
 
 def _imported(source, db, validated, **kwargs):
     """Import and return (result, rows of each validation during it, whole-store validations during it)."""
-    validated["whole store"].clear()
-    validated["rows"].clear()
+    for seen in validated.values():
+        seen.clear()
     result = import_questionnaires(source, db=db, **kwargs)
     return result, list(validated["rows"]), list(validated["whole store"])
 
@@ -123,6 +129,17 @@ def test_imports_corrections_and_a_revert_validate_only_the_touched_patients(tmp
     result, rows, whole = _imported(later, db, validated, file_name="later.csv")
     assert whole == [] and result.added > 0
     assert rows[0] == len(later) and rows[1] < len(first) + result.added  # the file, then fewer rows than the store
+    assert validated["all rows read"] == []  # the stored rows were read a patient at a time
+    _assert_same(read_store(db), _from_database(db))
+
+    # a correction of a score alone (the stored rows still read a patient at a time)
+    again = data[data["patient_id"] == patients[20]].copy()
+    item = again.index[again["phq9_2"].isin(["0", "1", "2"])][0]
+    again.loc[item, "phq9_2"] = str(int(again.loc[item, "phq9_2"]) + 1)
+    again.loc[item, "phq9_total"] = ""
+    result, rows, whole = _imported(again, db, validated, file_name="again.csv", accept_corrections=True)
+    assert whole == [] and validated["all rows read"] == [] and result.corrected == 1
+    assert rows[1] == len(again) - result.report.counts["duplicates_collapsed"]
     _assert_same(read_store(db), _from_database(db))
 
     # a correction of the store's very first questionnaire (its patient's warnings head the capped list), of a
@@ -139,6 +156,7 @@ def test_imports_corrections_and_a_revert_validate_only_the_touched_patients(tmp
     corrected, rows, whole = _imported(pd.concat([fix, other, third]), db, validated, file_name="fix.csv",
                                        accept_corrections=True)
     assert whole == [] and corrected.corrected >= 2 and corrected.added == len(third)
+    assert len(validated["all rows read"]) == 1  # another site: the attributes' order of first use may change
     snapshot = read_store(db)
     assert snapshot.warnings["problem"].str.startswith("... and ").any()  # still capped over all rows
     assert "Elsewhere" in snapshot.frame["site"].cat.categories
