@@ -858,7 +858,7 @@ def _scan_stored_rows(path, key: str, touched, corrected: pd.DataFrame) -> _Stor
                 seen.setdefault(text, None)  # in order of first use (a dict keeps insertion order)
             hit = pc.is_in(group["patient_id"].cast(pa.string()), value_set=wanted).to_numpy(zero_copy_only=False)
             if hit.any():
-                parts.append(file.read_row_group(i).filter(pa.array(hit)))
+                parts.append(_row_group(file, i).filter(pa.array(hit)))
                 places.append(offset + np.flatnonzero(hit))
             offset += group.num_rows
     except (OSError, pa.ArrowException):  # a damaged snapshot: the database is the record
@@ -922,6 +922,32 @@ def _validated_with_touched_rows(path, key: str, rows: pd.DataFrame, places: np.
     return merged_store_report(old[~old["patient_id"].isin(touched).to_numpy()], part)
 
 
+def _row_group(file, i: int) -> pa.Table:
+    """Row group ``i`` of the snapshot's rows with every column; a column no row of the group has a value in
+    (most of a store's score columns) is not read but made of nulls, one array shared by all such columns of a
+    type: reading a group of a million rows costs its few filled columns, not eighty."""
+    meta, schema = file.metadata.row_group(i), file.schema_arrow
+    empty = set()
+    for j in range(meta.num_columns):
+        stats = meta.column(j).statistics
+        if stats is not None and stats.has_null_count and stats.null_count == meta.num_rows:
+            empty.add(meta.column(j).path_in_schema)
+    names = [n for n in schema.names if n not in empty]
+    table = file.read_row_group(i, columns=names)
+    if not empty:
+        return table
+    nulls = {}
+    columns = []
+    for field in schema:
+        if field.name in empty:
+            if field.type not in nulls:
+                nulls[field.type] = pa.chunked_array([pa.nulls(meta.num_rows, field.type)], field.type)
+            columns.append(nulls[field.type])
+        else:
+            columns.append(table[field.name])
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
 def _snapshot_row_batches(scan: _StoredScan, added: pd.DataFrame):
     """The stored rows after this import as Arrow tables for the next snapshot: the current snapshot's row groups
     (a corrected row replaced), then the added rows."""
@@ -929,7 +955,7 @@ def _snapshot_row_batches(scan: _StoredScan, added: pd.DataFrame):
     fixed = scan.rows.set_index("id") if len(scan.corrected) else None
     ids = set(scan.corrected["id"].astype("int64")) if len(scan.corrected) else set()
     for i in range(scan.file.metadata.num_row_groups):
-        group = scan.file.read_row_group(i)
+        group = _row_group(scan.file, i)
         if ids and pc.any(pc.is_in(group["id"], value_set=pa.array(sorted(ids), pa.int64()))).as_py():
             frame = _typed_rows(group.to_pandas())
             at = frame.index[frame["id"].isin(ids)]
