@@ -863,12 +863,12 @@ def _scan_stored_rows(path, key: str, touched, corrected: pd.DataFrame) -> _Stor
             offset += group.num_rows
     except (OSError, pa.ArrowException):  # a damaged snapshot: the database is the record
         return None
-    schema = file.schema_arrow
-    rows = pa.concat_tables(parts).to_pandas() if parts else schema.empty_table().to_pandas()
-    rows = _typed_rows(rows)
+    rows = _typed_rows(_rows_frame(pa.concat_tables(parts) if parts else file.schema_arrow.empty_table()))
     if len(corrected):
         at = pd.Index(rows["id"]).get_indexer(corrected["id"].astype("int64"))
         for c in VALUE_COLUMNS:
+            if corrected[c].isna().all() and rows[c].iloc[at].isna().all():
+                continue  # (most score columns: neither side has a value)
             rows[c] = rows[c].copy()
             rows.iloc[at, rows.columns.get_loc(c)] = corrected[c].to_numpy()
         digests = rows[_HASH].to_numpy().copy()
@@ -880,14 +880,33 @@ def _scan_stored_rows(path, key: str, touched, corrected: pd.DataFrame) -> _Stor
                        corrected)
 
 
+def _rows_frame(table: pa.Table) -> pd.DataFrame:
+    """Stored rows from Arrow: a column without a value shares one read-only all-missing array (most of a store's
+    score columns), not a column of its own for each."""
+    n = table.num_rows
+    missing = _all_missing(n)
+    columns = {}
+    for name in table.column_names:
+        col = table[name]
+        if name in INT_COLUMNS and col.null_count == n:
+            columns[name] = missing
+        else:
+            columns[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get) if name in INT_COLUMNS \
+                else col.to_pandas()
+    return pd.DataFrame(columns, copy=False)
+
+
 def _touched_patients_report(path, key: str, scan: _StoredScan, added: pd.DataFrame,
                              touched) -> ValidationReport | None:
     """The ``touched`` patients' rows (stored and new) validated together, each under its line in the store, and
     merged with the other patients' part of the current snapshot; None when that cannot be shown to give what
     validating every row gives (the caller then does)."""
-    rows = pd.concat([scan.rows, added], ignore_index=True)
-    places = np.concatenate([scan.places, scan.count + np.arange(len(added))])
     present = scan.present | {c for c in VALUE_COLUMNS if added[c].notna().any()}
+    # only the columns the raw frame has (a store has dozens of score columns, most without a value)
+    needed = ["patient_id", "day", "attributes", *[c for c in VALUE_COLUMNS if c in present and c != "day"]]
+    needed = list(dict.fromkeys(needed))
+    rows = pd.concat([scan.rows[needed], added[needed]], ignore_index=True)
+    places = np.concatenate([scan.places, scan.count + np.arange(len(added))])
     uniques = dict.fromkeys(scan.attributes)
     uniques.update(dict.fromkeys(added["attributes"].fillna("{}").unique().tolist()))
     return _validated_with_touched_rows(path, key, rows, places, present, list(uniques), touched)
