@@ -1,7 +1,10 @@
 """The clinic's questionnaire store: an embedded SQLite database that keeps every import.
 
 * Every import is validated first (the same validator as files), then written in
-  one transaction: a killed import leaves the store exactly as it was.
+  one transaction: a killed import leaves the store exactly as it was.  The store
+  must stay valid as a whole; every cross-row rule is within one patient, so only
+  the patients the file touches are validated again with their stored rows
+  (:mod:`analytics.store_revalidation`), and memory follows the file.
 * A questionnaire is identified by patient and occasion (assessment date, or the
   study day when only days are given).  Importing the same file twice adds
   nothing; an overlapping export adds only what is new.

@@ -111,20 +111,18 @@ def merged_store_report(kept: pd.DataFrame, touched: ValidationReport) -> Valida
 def _first_appearance_categories(frame: pd.DataFrame) -> pd.DataFrame:
     """Each text column's categories as the validator makes them: the values present, in order of first
     appearance by line (an unused category dropped)."""
-    by_line = None
+    lines = frame["line"].to_numpy()
+    # the rows by line (no reordering when they already are: an import into an empty store)
+    by_line = None if bool(np.all(lines[1:] > lines[:-1])) else np.argsort(lines, kind="stable")
     out = {}
     for c in frame.columns:
         col = frame[c]
         if not isinstance(col.dtype, pd.CategoricalDtype):
             out[c] = col.array
             continue
-        if by_line is None:
-            by_line = np.argsort(frame["line"].to_numpy(), kind="stable")
         codes = col.cat.codes.to_numpy()
-        seen = codes[by_line]
-        seen = seen[seen >= 0]
-        present, at = np.unique(seen, return_index=True)
-        ordered = present[np.argsort(at, kind="stable")]
+        seen = codes if by_line is None else codes[by_line]
+        ordered = pd.unique(seen[seen >= 0])  # by hashing, in order of first appearance (no sort)
         recode = np.full(len(col.cat.categories) + 1, -1, dtype=np.int64)  # the last entry maps code -1
         recode[ordered] = np.arange(len(ordered))
         categories = pd.Index(np.asarray(col.cat.categories)[ordered], dtype="str")
