@@ -10,8 +10,6 @@ the pages' job, never the engine's), so a cache key is defined once for all page
 from __future__ import annotations
 
 import functools
-import hashlib
-import json
 import os
 import secrets
 import re
@@ -47,6 +45,8 @@ from analytics.definitions import (
     WINDOW_DAYS_RANGE,
 )
 from analytics.exports import to_safe_csv
+from analytics.outcome_cache import attributes_key, cached_table, outcomes_key, unit_attributes
+from analytics.outcome_cache import outcome_cache_folder as cached_outcomes_folder
 from analytics.instruments import INSTRUMENT_CHOICES, OUTCOME_SCALES, OutcomeScale
 from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
@@ -254,26 +254,16 @@ def _start_dates(_report, source_key: tuple) -> pd.Series:
     return patient_start_dates(_report.frame)
 
 
-# The whole source's outcome tables are also kept on disk, beside the store's snapshot, so that a new server
-# process (or a cleared cache) reads them instead of computing them again: 0.3-0.5 s each at 100,000 patients, and
-# the Overview needs five.  They are keyed by the store state the frame was read in (the snapshot key: the store's
-# newest import or revert, and a digest of the analytics code and library versions), the definitions and the
-# layout below, and written only for a frame exactly as the store gave it; a new import, revert or code change
-# gives a new key, so they can never show figures of other data.  A file is written atomically and checked by
-# reading it back equal (dtypes included); one that does not read back whole is computed again.
-OUTCOME_CACHE_FORMAT = 1
-
+# The whole source's outcome tables are also kept on disk, beside the store's snapshot (analytics.outcome_cache),
+# so that a new server process (or a cleared cache) reads them instead of computing them again: 0.3-0.5 s each at
+# 100,000 patients, and the Overview needs five.  An import computes those of the default definitions once it has
+# committed, so the first visitor after it finds them too.
 
 def outcome_cache_folder(kind: str, path: Path, report) -> str | None:
     """The disk cache folder of this store state's outcome tables, or None (not a store, or no state key)."""
-    from analytics.store import STORE_STATE_ATTR
-    from analytics.store_snapshot import snapshot_directory
-
-    state = report.frame.attrs.get(STORE_STATE_ATTR) if kind == "store" and report.frame is not None else None
-    if not state:
+    if kind != "store" or report.frame is None:
         return None
-    # named like a snapshot of this state (g<generation>-...), so the store prunes it with the older snapshots
-    return str(snapshot_directory(path) / f"{state}.dashboard-v{OUTCOME_CACHE_FORMAT}")
+    return cached_outcomes_folder(path, report.frame)
 
 
 def _disk_cached(source_key: tuple, what: str, compute) -> pd.DataFrame:
@@ -281,51 +271,15 @@ def _disk_cached(source_key: tuple, what: str, compute) -> pd.DataFrame:
 
     ``source_key[-1]``: :func:`outcome_cache_folder` of the frame as the store gave it, None for anything else
     (a file, the sample, a frame with infusion numbers derived from sessions)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if source_key[-1] is None:
-        return compute()
-    path = Path(source_key[-1]) / (hashlib.sha256(what.encode()).hexdigest()[:24] + ".parquet")
-    def read(file: Path) -> pd.DataFrame:
-        stored = pq.read_table(file, page_checksum_verification=True)
-        frame = stored.to_pandas()
-        # Parquet has no seconds-resolution timestamps: every column gets its exact dtype back
-        for column, dtype in json.loads(stored.schema.metadata[b"dashboard_dtypes"]).items():
-            if str(frame[column].dtype) != dtype:
-                frame[column] = frame[column].astype(dtype)
-        return frame
-
-    try:
-        if path.exists():
-            return read(path)
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
-        pass  # a damaged or half-written file: computed again, and written anew
-    table = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{secrets.token_hex(6)}-{path.name}")
-        arrow = pa.Table.from_pandas(table, preserve_index=True)
-        dtypes = json.dumps({str(c): str(t) for c, t in table.dtypes.items()}).encode()
-        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"dashboard_dtypes": dtypes})
-        pq.write_table(arrow, tmp, write_page_checksum=True)
-        back = read(tmp)
-        if back.shape == table.shape and (back.dtypes == table.dtypes).all() and back.equals(table) \
-                and back.index.equals(table.index):
-            os.replace(tmp, path)
-        else:  # a table Parquet does not give back exactly is not cached
-            tmp.unlink(missing_ok=True)
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
-        pass  # a read-only or full disk: the figures are computed, only not kept
-    return table
+    return cached_table(source_key[-1], what, compute)
 
 
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=16)
 def _source_outcomes(_report, source_key: tuple, defs: tuple, attributes: bool) -> pd.DataFrame:
     d = OutcomeDefinitions(*defs)
     if not attributes:
-        return _disk_cached(source_key, f"outcomes|{defs}", lambda: patient_outcomes(_report.frame, definitions=d,
-                                                                                  attributes=False))
+        return _disk_cached(source_key, outcomes_key(d), lambda: patient_outcomes(_report.frame, definitions=d,
+                                                                               attributes=False))
     # the attribute columns (site, protocol, ..., start date) depend on the episode choice only: computed once
     # per choice and put beside each definitions' table, so a change of mode or week computes no attributes
     return pd.concat([_source_outcomes(_report, source_key, defs, False),
@@ -334,19 +288,12 @@ def _source_outcomes(_report, source_key: tuple, defs: tuple, attributes: bool) 
 
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=4)
 def _unit_attributes(_report, source_key: tuple, episodes: str) -> pd.DataFrame:
-    """Each unit's attribute columns (as :func:`analytics.patient_outcomes` appends them), start date and
-    quarter, in the rows of the outcome table of this episode choice."""
+    """Each unit's attribute columns, start date and quarter, in the rows of this episode choice's table."""
     d = OutcomeDefinitions(episodes=episodes)
     plain = _source_outcomes(_report, source_key, (d.week, d.window_days, d.min_baseline, d.analysis, d.episodes),
                              False)
-
-    def compute() -> pd.DataFrame:
-        full = patient_outcomes(_report.frame, definitions=d)
-        attrs = full[[c for c in full.columns if c not in plain.columns]]
-        starts = _start_dates(_report, source_key)
-        start_date = starts.reindex(full["patient_id"]).to_numpy()
-        return attrs.assign(start_date=start_date, start_quarter=quarter_of(pd.Series(start_date)).to_numpy())
-    return _disk_cached(source_key, f"attributes|{episodes}", compute)
+    return _disk_cached(source_key, attributes_key(episodes),
+                        lambda: unit_attributes(_report.frame, plain, episodes, _start_dates(_report, source_key)))
 
 
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=32)
