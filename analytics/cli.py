@@ -49,6 +49,7 @@ import json
 import os
 import sys
 import traceback
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -396,10 +397,15 @@ def _import(args) -> int:
 def _prepare_dashboard_tables(db) -> None:
     """The dashboard's outcome tables of the new store state, computed now so its first visitor reads them."""
     from .outcome_cache import precompute_outcome_tables
+    started = time.perf_counter()
+    print("preparing the dashboard's outcome tables for its first visitor (the import itself is done) ...",
+          flush=True)
     try:
         precompute_outcome_tables(db)
-    except AnalyticsError:
-        pass  # the import is done; the dashboard computes the tables itself (and says why if it cannot)
+    except AnalyticsError as exc:  # the import is done; the dashboard computes the tables itself
+        print(f"  not prepared ({exc}); the dashboard computes them on its first visit.")
+        return
+    print(f"  prepared in {time.perf_counter() - started:.1f} s.")
 
 
 def _imports(args) -> int:
