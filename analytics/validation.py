@@ -123,8 +123,10 @@ class ValidationReport:
         """The report for a person: verdict, counts, then every problem."""
         out = []
         if self.ok:
-            out.append(f"{self.source}: usable. {self.counts.get(self.unit, 0)} {self.unit} from "
-                       f"{self.counts.get('patients', 0)} patients.")
+            units, patients = self.counts.get(self.unit, 0), self.counts.get("patients", 0)
+            unit = self.unit[:-1] if units == 1 and self.unit.endswith("s") else self.unit
+            out.append(f"{self.source}: usable. {units:,} {unit} from {patients:,} "
+                       f"patient{'' if patients == 1 else 's'}.")
         else:
             out.append(f"{self.source}: REFUSED, {len(self.errors)} error row(s); nothing was loaded. "
                        f"Fix the {self.container} and validate it again.")

@@ -228,7 +228,7 @@ def test_read_from_files(tmp_path, suffix):
     f = report.frame
     assert f["completed"].tolist() == [True, False] and f["ae_vomiting"].tolist() == [False, True]
     assert f["session_date"].dt.strftime("%Y-%m-%d").tolist() == ["2025-01-06", "2025-01-08"]
-    assert "usable. 2 sessions from 1 patients" in report.to_text()
+    assert "usable. 2 sessions from 1 patient." in report.to_text()
 
 
 def test_refused_report_text_lists_every_problem():
