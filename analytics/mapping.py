@@ -17,6 +17,9 @@ A mapping is a small TOML file::
     [layout]
     header_row = 3                  # CSV and XLSX: the line naming the columns (a title block above it)
 
+    [leave_out]
+    columns = ["#1", "Form Version"] # columns not imported: "#1" is the first column when it has no header
+
 Headers are matched like the contract's: trimmed and case-insensitive.  A mapping may name optional
 columns (item 9, GAD-7, site, start date, infusion number, ...) that a file lacks: they are left out, and
 said so.  The patient, the time and the PHQ-9 score columns it names must be in the file.
@@ -24,11 +27,15 @@ Columns the mapping does not name keep their header (and so become attributes,
 or are refused if they look like direct identifiers).  A mapping cannot rename
 an identifier into the data: a line whose export header or target column looks
 like a direct identifier (``"Patient Name" = "site"``) refuses the mapping.
+``[leave_out]`` drops columns the data does not need (an index column without a header, a form version),
+never an identifier or free text: a file holding one is refused whatever the mapping says, because it
+should not be on this machine at all.
 """
 from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 import tomllib
 import unicodedata
@@ -65,6 +72,8 @@ class ColumnMapping:
     sheet: str | None = None
     header_row: int = 1
     name: str = ""
+    #: export headers (normalised) or ``#N`` (the N-th column, when it has no header) not to import
+    leave_out: tuple = ()
 
 
 def load_mapping(path, *, label: str | None = None) -> ColumnMapping:
@@ -125,8 +134,39 @@ def load_mapping(path, *, label: str | None = None) -> ColumnMapping:
                              "(1 for the first line, 3 when two title lines sit above it).")
     given_name = data.get("name", "")
     given_name = given_name if isinstance(given_name, str) else ""
-    extra = {k: v for k, v in data.items() if k not in ("columns", "dates", "workbook", "layout", "name", "saved_at")}
-    return ColumnMapping(out, date_format, str(path), extra, sheet, header_row, given_name)
+    section = data.get("leave_out") or {}
+    listed = section.get("columns", []) if isinstance(section, dict) else None
+    if not isinstance(listed, list):
+        raise AnalyticsError(f"{path}: [leave_out] must be a table with columns = [\"Notes\", \"#1\"] (headers, or "
+                             "#N for the N-th column when it has no header).")
+    leave_out = _checked_leave_out(listed, out, path)
+    extra = {k: v for k, v in data.items()
+             if k not in ("columns", "dates", "workbook", "layout", "leave_out", "name", "saved_at")}
+    return ColumnMapping(out, date_format, str(path), extra, sheet, header_row, given_name, leave_out)
+
+
+_POSITION = re.compile(r"#(\d{1,4})")
+
+
+def _checked_leave_out(listed, columns: dict, path) -> tuple:
+    """Headers (normalised) and ``#N`` positions to leave out; never an identifier, never a mapped column."""
+    out = []
+    for item in listed:
+        if not isinstance(item, str) or not item.strip():
+            raise AnalyticsError(f"{path}: [leave_out] columns must be headers as text, or \"#1\" for the first "
+                                 "column when it has no header.")
+        what = identifier_column_reason(item)
+        if what:
+            raise AnalyticsError(
+                f"{path}: [leave_out] \"{item}\" looks like {what}, a direct identifier; {DEIDENTIFIED_ONLY}. "
+                "Leaving it out is not enough: remove the column from the export before it reaches this machine.")
+        position = _POSITION.fullmatch(item.strip())
+        key = f"#{int(position.group(1))}" if position else normalise_header(item)
+        if key in columns:
+            raise AnalyticsError(f"{path}: \"{item}\" is both mapped to {columns[key]} and left out; choose one.")
+        if key not in out:
+            out.append(key)
+    return tuple(out)
 
 
 def _checked_columns(columns: dict, path) -> dict:
@@ -197,6 +237,7 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
     AnalyticsError
         When a header the mapping names for the patient, the time or the PHQ-9 score is not in the file.
     """
+    raw = _without_left_out(raw, mapping)
     missing = [src for src in mapping.columns if src not in raw.frame.columns]
     needed = [src for src in missing if mapping.columns[src] in REQUIRED_WHEN_MAPPED]
     which = f"mapping {mapping.name!r}" if mapping.name else f"mapping {Path(mapping.source).name}"
@@ -219,6 +260,37 @@ def apply_mapping(raw: RawTable, mapping: ColumnMapping) -> RawTable:
     return replace(raw, frame=frame, headers=headers, notes=notes)
 
 
+def _without_left_out(raw: RawTable, mapping: ColumnMapping) -> RawTable:
+    """The table without the columns the mapping leaves out (their "no header" problems go with them)."""
+    if not mapping.leave_out:
+        return raw
+    problems = raw.problems
+    no_header = problems["column"].astype(str).str.fullmatch(r"#\d+ \(no header\)") & (problems["line"] == 1)
+    unnamed = [c for c in raw.frame.columns if c == "" or str(c).startswith("unnamed:")]
+    # the reader keeps unnamed columns in file order, as the problems name them; pair them only when they agree
+    by_position = {}
+    if len(unnamed) == int(no_header.sum()):
+        by_position = {label.split(" ")[0]: column for label, column in zip(problems.loc[no_header, "column"], unnamed)}
+    drop, gone, absent = [], [], []
+    for key in mapping.leave_out:
+        column = by_position.get(key) if key.startswith("#") else key
+        if column is not None and column in raw.frame.columns:
+            drop.append(column)
+            gone.append(f"{key} (no header)" if key.startswith("#") else raw.headers.get(key, key))
+        else:
+            absent.append(key)
+    keep = ~problems["column"].isin([f"{k} (no header)" for k in mapping.leave_out if k in by_position])
+    notes = raw.notes
+    if gone:
+        notes += ("left out as the mapping says, not imported: " + ", ".join(gone),)
+    if absent:
+        notes += ("the mapping leaves out column(s) this file does not have: "
+                  + ", ".join(f"{k} (no column without a header there)" if k.startswith("#") else k for k in absent),)
+    return replace(raw, frame=raw.frame.drop(columns=drop),
+                   headers={k: v for k, v in raw.headers.items() if k not in drop},
+                   problems=problems.loc[keep].reset_index(drop=True), notes=notes)
+
+
 def _iso_dates(col: pd.Series, fmt: str) -> pd.Series:
     """Dates written as ``fmt`` rewritten as ISO; cells that do not parse stay as written (the validator
     reports them with their line)."""
@@ -236,10 +308,11 @@ def _iso_dates(col: pd.Series, fmt: str) -> pd.Series:
 # ----------------------------------------------------------------------------- built on the Data page, saved by name
 
 def mapping_from_choices(choices: dict, *, date_format: str | None = None, header_row: int = 1, sheet=None,
-                         name: str = "") -> ColumnMapping:
+                         name: str = "", leave_out=()) -> ColumnMapping:
     """A mapping from the mapping screen's choices: ``{contract column: export header as written}``.
 
-    Columns chosen as None or "" are not in the file.  The same checks as a mapping file: no identifier
+    Columns chosen as None or "" are not in the file.  ``leave_out`` lists export headers (or ``#N`` for the
+    N-th column when it has no header) not to import.  The same checks as a mapping file: no identifier
     renamed into the data, one header per column, a date format that reads back its dates.
 
     Raises
@@ -262,7 +335,8 @@ def mapping_from_choices(choices: dict, *, date_format: str | None = None, heade
         _check_date_format(date_format, where)
     if not isinstance(header_row, int) or header_row < 1:
         raise AnalyticsError(f"{where}: the header row must be a line number, 1 or more.")
-    return ColumnMapping(columns, date_format or None, where, {}, sheet, header_row, name)
+    return ColumnMapping(columns, date_format or None, where, {}, sheet, header_row, name,
+                         _checked_leave_out(list(leave_out), columns, where))
 
 
 def _toml_text(value: str) -> str:
@@ -298,6 +372,9 @@ def mapping_to_toml(mapping: ColumnMapping, *, headers: dict | None = None) -> s
         lines += ["", "[workbook]", f"sheet = {_toml_text(mapping.sheet)}"]
     if mapping.header_row != 1:
         lines += ["", "[layout]", f"header_row = {int(mapping.header_row)}"]
+    if mapping.leave_out:
+        lines += ["", "[leave_out]",
+                  "columns = [" + ", ".join(_toml_text(headers.get(c, c)) for c in mapping.leave_out) + "]"]
     return "\n".join(lines) + "\n"
 
 

@@ -89,8 +89,9 @@ def _top_rows(data: bytes, suffix: str, label: str) -> list:
 
 @st.cache_data(max_entries=8, show_spinner="Reading the file with these columns...")
 def _read_mapped(data: bytes, suffix: str, label: str, layout: tuple):
-    columns, date_format, header_row = layout
-    mapping = ColumnMapping(dict(columns), date_format or None, "the mapping screen", header_row=header_row)
+    columns, date_format, header_row, leave_out = layout
+    mapping = ColumnMapping(dict(columns), date_format or None, "the mapping screen", header_row=header_row,
+                            leave_out=leave_out)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_upload(data, f"x{suffix}", directory=tmp, allowed=DATA_TYPES)
         return read_source(path, mapping=mapping, label=label)
@@ -104,7 +105,7 @@ def _located_warnings(_report, source_key: tuple) -> pd.DataFrame:
 
 
 def _layout(mapping: ColumnMapping) -> tuple:
-    return tuple(sorted(mapping.columns.items())), mapping.date_format or "", mapping.header_row
+    return tuple(sorted(mapping.columns.items())), mapping.date_format or "", mapping.header_row, mapping.leave_out
 
 
 # ----------------------------------------------------------------------------- the last import, said first
@@ -146,6 +147,46 @@ def _headers_of(rows: list, header_row: int) -> list[str]:
             seen.add(normalise_header(text))
             out.append(text)
     return out
+
+
+def _headerless(rows: list, header_row: int) -> dict[str, str]:
+    """``#N (no header)`` -> its first values, for each column with values below a blank header cell."""
+    if header_row > len(rows):
+        return {}
+    head, body = rows[header_row - 1], rows[header_row:]
+    width = max((len(r) for r in body), default=0)
+    out = {}
+    for position in range(width):
+        if position < len(head) and str(head[position]).strip():
+            continue
+        values = [str(r[position]).strip() for r in body if len(r) > position and str(r[position]).strip()]
+        if values:
+            out[f"#{position + 1} (no header)"] = ", ".join(values[:3])
+    return out
+
+
+def _leave_out_box(headers: list[str], rows: list, header_row: int, picked: dict, base, token: str) -> list[str]:
+    """Columns not to import: those without a header, and headers matched to nothing (never an identifier)."""
+    blank = _headerless(rows, header_row)
+    used = {h for h in picked.values() if h}
+    named = [h for h in headers if h not in used and not identifier_column_reason(h)]
+    if not blank and not named:
+        return []
+    written = {normalise_header(h): h for h in headers}
+    before = [] if base is None else [f"{k} (no header)" if k.startswith("#") else written.get(k, k)
+                                      for k in base.leave_out]
+    options = [*blank, *named]
+    chosen = st.multiselect(
+        "Columns not to import", options, default=[c for c in before if c in options], key=f"leave_out_{token}",
+        format_func=lambda c: f"{c}: first values {blank[c]}" if c in blank else c,
+        help="Columns the data does not need, such as an index column without a header. Columns not matched "
+             "above and not left out are kept as extra attributes. A column that looks like an identifier cannot be "
+             "left out: remove it from the export.")
+    if blank and not set(blank) <= set(chosen):
+        st.caption("A column without a header is refused unless it is left out here (or given a header in the "
+                   "export): " + "; ".join(f"{c}, first values {v}" for c, v in blank.items() if c not in chosen)
+                   + ".")
+    return [c.split(" ")[0] if c in blank else c for c in chosen]
 
 
 def _prefill(mapping: ColumnMapping | None, headers: list[str], *, partial: bool = False) -> dict:
@@ -263,13 +304,16 @@ def _mapping_screen(data: bytes, suffix: str, label: str) -> ColumnMapping | Non
     if why:
         st.caption(plain(why[0].upper() + why[1:]) + ".")
 
+    leave_out = _leave_out_box(headers, rows, header_row, picked, base, token)
+
     missing = _missing_required(picked)
     if missing:
         st.warning("Still to match: " + "; ".join(missing) + ". Choose the column that holds each, or check the "
                    "row holding the headers.", icon=":material/edit:")
     try:
         mapping = mapping_from_choices(picked, date_format=date_format or None, header_row=header_row,
-                                       name=chosen_name if base is not None and uploaded is None else "")
+                                       name=chosen_name if base is not None and uploaded is None else "",
+                                       leave_out=leave_out)
     except AnalyticsError as exc:
         st.error(browser_text(exc))
         return None

@@ -231,3 +231,31 @@ def test_a_refusal_after_a_correction_preview_is_still_shown(store, tmp_path):
     at.button(key="do_import").click().run()
     assert any("ehr\\_with\\_dob.csv refused: nothing was imported" in e.value for e in at.error)
     assert next(d.value for d in at.dataframe if "Problem" in d.value.columns).iloc[0]["Column"] == "Date of Birth"
+
+
+def test_a_headerless_index_column_is_left_out_on_the_mapping_screen(store, tmp_path):
+    """A pandas-written CSV (its index column has a blank header): refused as it is, imported once that column is
+    left out, and the saved mapping remembers it."""
+    indexed = ROOT / "tests" / "data" / "bad" / "index_column_without_header.csv"
+    at = choose(data_page(), indexed)
+    leave_out = next(m for m in at.multiselect if m.label == "Columns not to import")
+    assert leave_out.options[0] == "#1 (no header): first values 0, 1" and leave_out.value == []
+    assert "A column without a header is refused unless it is left out here" in texts(at)
+    at.button(key="do_import").click().run()
+    assert "refused: nothing was imported" in texts(at) and not store.exists()
+    problems = next(d.value for d in at.dataframe if "Problem" in d.value.columns or "problem" in d.value.columns)
+    assert "a column has no header" in problems.to_string()
+
+    at = choose(data_page(), indexed)
+    next(m for m in at.multiselect if m.label == "Columns not to import").select("#1 (no header)").run()
+    assert not at.exception, at.exception
+    assert "left out as the mapping says, not imported: #1 \\(no header\\)" in texts(at)  # markdown-escaped
+    at.text_input(key="mapping_name").set_value("pandas export")
+    next(b for b in at.button if b.label == "Save mapping").click().run()
+    at.button(key="do_import").click().run()
+    assert "import 1 done" in at.success[0].value
+    assert read_store(store).counts["questionnaires"] == 2
+
+    at = choose(data_page(), indexed)  # the saved layout fits: it comes back with the column left out
+    assert box(at, "Match the columns").value == "pandas export"
+    assert next(m for m in at.multiselect if m.label == "Columns not to import").value == ["#1 (no header)"]

@@ -177,3 +177,78 @@ def test_a_mapping_needs_a_name_and_refuses_identifiers(tmp_path):
         mapping_from_choices({"patient_id": "Patient Name"})
     with pytest.raises(AnalyticsError, match="chosen for patient_id and site"):
         mapping_from_choices({"patient_id": "Pt ID", "site": "Pt ID"})
+
+
+# ----------------------------------------------------------------------------- columns left out
+
+INDEXED = ROOT / "tests" / "data" / "bad" / "index_column_without_header.csv"
+
+
+def test_without_a_mapping_the_headerless_index_column_is_refused():
+    report = validate_questionnaires(read_source(INDEXED))
+    assert not report.ok
+    assert report.errors[["line", "column"]].values.tolist() == [[1, "#1 (no header)"]]
+
+
+def test_a_mapping_can_leave_out_a_headerless_index_column_and_a_note(tmp_path):
+    """A pandas-written CSV (blank first header) imports once the mapping leaves its index column out."""
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\n"patient_id" = "patient_id"\n[leave_out]\ncolumns = ["#1", "Form Version"]\n')
+    raw = read_source(INDEXED, mapping=mapping)
+    assert list(raw.frame.columns)[:2] == ["patient_id", "assessment_date"]
+    assert raw.problems.empty
+    assert "left out as the mapping says, not imported: #1 (no header)" in raw.notes
+    assert "the mapping leaves out column(s) this file does not have: form version" in raw.notes
+    report = validate_questionnaires(raw)
+    assert report.ok and report.frame["patient_id"].tolist() == ["P001", "P001"]
+    # the same file's values, by hand: items 1-9 summed
+    assert report.frame["phq9_total"].tolist() == [9, 3]
+
+
+def test_a_left_out_column_with_a_header_is_dropped_by_its_header(tmp_path):
+    csv = tmp_path / "notes.csv"
+    csv.write_text("patient_id,assessment_date,phq9_total,Form Version\nA,2024-01-02,20,v2\n"
+                   "A,2024-01-30,8,\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\n"patient_id" = "patient_id"\n[leave_out]\ncolumns = ["form version", "#3"]\n')
+    raw = read_source(csv, mapping=mapping)
+    assert "form version" not in raw.frame.columns
+    assert "left out as the mapping says, not imported: Form Version" in raw.notes
+    # "#3" names a column only when it has no header: column 3 has one, so it stays, and the note says why
+    assert "phq9_total" in raw.frame.columns
+    assert any("#3 (no column without a header there)" in n for n in raw.notes)
+    assert validate_questionnaires(raw).ok
+
+
+@pytest.mark.parametrize("body, says", [
+    ('[columns]\n"ID" = "patient_id"\n[leave_out]\ncolumns = ["Patient Name"]\n', "Leaving it out is not enough"),
+    ('[columns]\n"ID" = "patient_id"\n[leave_out]\ncolumns = ["id"]\n', "both mapped to patient_id and left out"),
+    ('[columns]\n"ID" = "patient_id"\n[leave_out]\ncolumns = "Notes"\n', "\\[leave_out\\] must be a table"),
+    ('[columns]\n"ID" = "patient_id"\n[leave_out]\ncolumns = [3]\n', "must be headers as text"),
+])
+def test_leave_out_refuses_identifiers_mapped_columns_and_bad_shapes(tmp_path, body, says):
+    path = tmp_path / "m.toml"
+    path.write_text(body)
+    with pytest.raises(AnalyticsError, match=says):
+        load_mapping(path)
+
+
+def test_a_file_with_an_identifier_is_refused_even_when_the_mapping_could_not_leave_it_out(tmp_path):
+    csv = tmp_path / "named.csv"
+    csv.write_text("patient_id,assessment_date,phq9_total,Patient Name\nA,2024-01-02,20,Jane Roe\n")
+    mapping = tmp_path / "m.toml"
+    mapping.write_text('[columns]\n"patient_id" = "patient_id"\n[leave_out]\ncolumns = ["#1"]\n')
+    assert not validate_questionnaires(read_source(csv, mapping=mapping)).ok
+
+
+def test_leave_out_survives_a_save_and_the_mapping_screen(tmp_path):
+    from analytics.mapping import load_saved_mapping, mapping_from_choices, save_mapping
+
+    mapping = mapping_from_choices({"patient_id": "patient_id", "assessment_date": "assessment_date"},
+                                   leave_out=["#1", "Form Version"], name="indexed export")
+    assert mapping.leave_out == ("#1", "form version")
+    save_mapping(mapping, "indexed export", folder=tmp_path, headers={"form version": "Form Version"})
+    again = load_saved_mapping("indexed export", tmp_path)
+    assert again.leave_out == mapping.leave_out
+    with pytest.raises(AnalyticsError, match="the mapping screen: \\[leave_out\\] \"Patient Name\""):
+        mapping_from_choices({"patient_id": "patient_id"}, leave_out=["Patient Name"])
