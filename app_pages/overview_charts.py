@@ -51,7 +51,9 @@ def km_chart(curves: dict[str, pd.DataFrame], *, names: dict[str, str], target_d
     data = pd.concat(parts, ignore_index=True)[["series", "time", "cumulative", "ci_low", "ci_high", "at_risk"]]
     data = data.astype({"time": "float64", "cumulative": "float64", "ci_low": "float64", "ci_high": "float64",
                         "at_risk": "int64"})
-    color = alt.Color("series:N", scale=_series_colors([names[m] for m in curves], palette), legend=_LEGEND_TOP)
+    # one outcome a line: a half-width chart is too narrow for two long labels (the QIDS-SR16's) side by side
+    legend = alt.Legend(**{**_LEGEND_TOP.to_dict(), "columns": 1})
+    color = alt.Color("series:N", scale=_series_colors([names[m] for m in curves], palette), legend=legend)
     x = alt.X("time:Q", title="Study day since treatment start", scale=alt.Scale(domain=[0, target_day], nice=False))
     y_axis = alt.Axis(format="%", title="Cumulative share (Kaplan-Meier)")
     base = alt.Chart(data).encode(x=x, color=color)

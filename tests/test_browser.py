@@ -42,6 +42,17 @@ def browser():
 # a chart drawn: plotly's SVG (the other pages) or Vega-Lite's SVG (the Overview, see app_pages/overview_charts.py)
 CHARTS_DRAWN = "[data-testid='stPlotlyChart'] .main-svg, [data-testid='stVegaLiteChart'] svg.marks"
 
+
+def wait_until_settled(page, charts: int = 0) -> None:
+    """The script run has finished, no element is left over from the run before, ``charts`` are drawn."""
+    page.wait_for_function("""(charts) => {
+        const app = document.querySelector("[data-testid='stApp']");
+        return app && app.getAttribute("data-test-script-state") === "notRunning"
+            && !document.querySelector("[data-stale='true']")
+            && document.querySelectorAll("%s").length >= charts; }""" % CHARTS_DRAWN,
+                           arg=charts, timeout=60_000)
+
+
 PAGES = [  # (url path, heading, charts expected)
     ("", "Outcome overview", 4),
     ("patient", "Patient course", 2),
@@ -315,6 +326,7 @@ def test_instrument_choice_in_browser(server, browser):
                            timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
+    wait_until_settled(page, charts=4)  # the screenshot shows the QIDS-SR16 run alone, its charts drawn
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "overview_qids.png"), full_page=True)
     assert not errors, errors
