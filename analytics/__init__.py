@@ -26,8 +26,11 @@ and a second contract keeps Streamlit and the dashboard's pages out of this pack
    ``trends``, ``comparisons``, ``durability``, ``infusions``, ``tolerability``, ``data_quality``.
 6. reports and store: ``quarterly`` (with ``quarterly_suppression``; rendering in ``quarterly_report``,
    ``quarterly_charts``, ``quarterly_workbook`` and ``report_pdf``), ``research_export``, ``store``
-   (with ``store_schema``, ``store_connection``, ``store_snapshot``, ``audit``, ``saved_cohorts``,
+   (with ``store_schema``, ``store_connection``, ``store_snapshot``, ``store_revalidation``, ``audit``,
+   ``saved_cohorts``,
    ``study_keys``, ``reviews``, ``store_backends`` (SQLite or PostgreSQL), ``store_copy``), ``session_store``.
+   Above them ``outcome_cache``: the store's outcome tables kept on disk for the dashboard, computed after an
+   import.
 7. CLI and pages: ``cli_sessions`` (the sessions commands, below the rest), then ``cli`` (with ``__main__``)
    here, and the dashboard's ``app_pages`` outside the package.
 """

@@ -15,7 +15,8 @@ from .definitions import BASELINE_WINDOW_DAYS
 from .instruments import GAD7, PHQ9
 from .problems import no_problems
 
-__all__ = ["TIME_COLUMNS", "assemble_canonical_frame", "incomplete_questionnaires", "unit_codes",
+__all__ = ["TIME_COLUMNS", "assemble_canonical_frame", "incomplete_questionnaires",
+           "incomplete_questionnaires_of_arrays", "unit_codes",
            "units_without_baseline", "infusion_decreases"]
 
 #: Columns that place a questionnaire in time (never kept as attributes).
@@ -98,9 +99,32 @@ def incomplete_questionnaires(frame: pd.DataFrame) -> pd.DataFrame:
     incomplete = ~frame["complete"].to_numpy()
     if not incomplete.any():
         return no_problems()
+    rows = frame.loc[incomplete, [c for c in PHQ9.items + [PHQ9.total] if c in frame]]
+    return _incomplete_warnings(frame["line"].to_numpy()[incomplete],
+                                {c: rows[c].isna().to_numpy() for c in rows.columns})
+
+
+def incomplete_questionnaires_of_arrays(complete: np.ndarray, lines: np.ndarray, scores: dict, keep
+                                        ) -> pd.DataFrame:
+    """:func:`incomplete_questionnaires` of the canonical frame that :func:`assemble_canonical_frame` builds
+    from these parsed arrays (file order; scores -1 where blank) and ``keep``, without gathering the item
+    columns of every row: only the incomplete rows' items are read (the same rows, in the same order)."""
+    if keep is None:
+        rows = np.flatnonzero(~complete)
+    elif keep.dtype == bool:  # the rows kept, in file order
+        rows = np.flatnonzero(keep & ~complete)
+    else:  # the rows kept, in the frame's order
+        rows = keep[~complete[keep]]
+    if rows.size == 0:
+        return no_problems()
+    return _incomplete_warnings(lines[rows], {c: scores[c][rows] < 0 for c in PHQ9.items + [PHQ9.total]
+                                              if c in scores})
+
+
+def _incomplete_warnings(lines: np.ndarray, blank: dict) -> pd.DataFrame:
     return pd.DataFrame({
-        "line": frame["line"].to_numpy()[incomplete],
-        "column": _blank_item_names(frame.loc[incomplete, [c for c in PHQ9.items + [PHQ9.total] if c in frame]]),
+        "line": lines,
+        "column": _blank_item_names(blank, len(lines)),
         "value": "",
         "problem": "incomplete PHQ-9 (blank answer and no total): not scored (no prorating); left out of "
                    "outcomes",
@@ -108,15 +132,15 @@ def incomplete_questionnaires(frame: pd.DataFrame) -> pd.DataFrame:
     })
 
 
-def _blank_item_names(rows: pd.DataFrame) -> np.ndarray:
-    """'phq9_2' or 'phq9_2, phq9_7' for each incomplete questionnaire.
+def _blank_item_names(blank: dict, n: int) -> np.ndarray:
+    """'phq9_2' or 'phq9_2, phq9_7' for each incomplete questionnaire (``blank``: each column's blank mask).
 
     Column-wise: each row's blank columns become one bit pattern, and each distinct
     pattern (a handful) is named once."""
-    named = [c for c in PHQ9.items + [PHQ9.total] if c in rows and (c != PHQ9.total or PHQ9.items[0] not in rows)]
-    pattern = np.zeros(len(rows), np.int64)
+    named = [c for c in PHQ9.items + [PHQ9.total] if c in blank and (c != PHQ9.total or PHQ9.items[0] not in blank)]
+    pattern = np.zeros(n, np.int64)
     for bit, c in enumerate(named):  # ten columns, not rows
-        pattern |= rows[c].isna().to_numpy().astype(np.int64) << bit
+        pattern |= blank[c].astype(np.int64) << bit
     distinct, back = np.unique(pattern, return_inverse=True)
     names = [", ".join(c for bit, c in enumerate(named) if p >> bit & 1) for p in distinct.tolist()]
     return np.asarray(names, dtype=object)[back.reshape(-1)]

@@ -388,7 +388,18 @@ def _import(args) -> int:
         return EXIT_BAD_INPUT
     print(result.to_text())
     print(f"store: {_db(args)}")
+    if not result.changed_nothing:
+        _prepare_dashboard_tables(_db(args))
     return EXIT_OK
+
+
+def _prepare_dashboard_tables(db) -> None:
+    """The dashboard's outcome tables of the new store state, computed now so its first visitor reads them."""
+    from .outcome_cache import precompute_outcome_tables
+    try:
+        precompute_outcome_tables(db)
+    except AnalyticsError:
+        pass  # the import is done; the dashboard computes the tables itself (and says why if it cannot)
 
 
 def _imports(args) -> int:
@@ -399,6 +410,7 @@ def _imports(args) -> int:
         unit = "session(s)" if row.get("data_table") == "sessions" else "questionnaire(s)"
         print(f"reverted import {args.revert} as entry {revert_id}: {row['removed']} {unit} removed, "
               f"{row['restored']} restored to their earlier values.")
+        _prepare_dashboard_tables(db)
         return EXIT_OK
     history = list_imports(db)
     if args.format == "json":

@@ -7,6 +7,7 @@ patients: a patient is in or out with all of their questionnaires.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,8 @@ import pandas as pd
 from .errors import DefinitionError
 
 __all__ = ["patient_start_dates", "patient_attributes", "select_patients", "quarter_bounds", "quarter_of",
-           "COHORT_FILTERS", "check_cohort_definition", "apply_cohort"]
+           "COHORT_FILTERS", "check_cohort_definition", "apply_cohort", "PatientIndex", "patient_index",
+           "cohort_mask"]
 
 _QUARTER = re.compile(r"^(\d{4})\s*-?\s*Q([1-4])$", re.IGNORECASE)
 
@@ -87,6 +89,74 @@ def quarter_of(dates: pd.Series) -> pd.Series:
     return p.astype("str").str.replace(r"^(\d{4})Q", r"\1Q", regex=True).where(p.notna())
 
 
+@dataclass(frozen=True)
+class PatientIndex:
+    """Each patient of a questionnaire frame once, by an integer code: what a cohort filter reads.
+
+    ``codes[i]`` is row i's patient (-1: a row without an id, in no cohort); ``names[c]`` is patient c's id as
+    text; ``present[c]`` says patient c has rows; ``start[c]`` is their treatment start date (NaT: unknown) and
+    ``attributes`` their first non-blank value of each attribute column, in rows 0, 1, ... by code.  Built once per
+    data source, it lets a filter select patients by a boolean array over patients, then rows by ``mask[codes]``,
+    instead of grouping every questionnaire again.
+    """
+
+    codes: np.ndarray
+    names: pd.Index
+    present: np.ndarray
+    start: pd.Series
+    attributes: pd.DataFrame
+    columns: tuple[str, ...]  # the frame's columns, for a message naming what a filter may use
+
+    @property
+    def patients(self) -> int:
+        return int(np.count_nonzero(self.present))
+
+
+def patient_index(questionnaires: pd.DataFrame, columns=()) -> PatientIndex:
+    """The :class:`PatientIndex` of a canonical frame, with the attribute ``columns`` it has (site, clinician, ...)."""
+    q = questionnaires
+    codes, names = _patient_codes(q["patient_id"])
+    codes = np.asarray(codes, dtype=np.int64)
+    present = np.zeros(len(names), bool)
+    present[codes[codes >= 0]] = True
+    by_code = pd.RangeIndex(len(names))
+    has = codes >= 0
+    if "treatment_start_date" in q or "assessment_date" in q:
+        start = q["treatment_start_date"] if "treatment_start_date" in q else \
+            q["assessment_date"] - pd.to_timedelta(q["day"].astype("float64"), unit="D")
+        start = start[has].groupby(codes[has], sort=False).min().reindex(by_code)
+    else:
+        start = pd.Series(pd.NaT, index=by_code, dtype="datetime64[s]")
+    cols = [c for c in columns if c in q]
+    attributes = q.loc[has, cols].groupby(codes[has], sort=False, observed=True).first().reindex(by_code) if cols \
+        else pd.DataFrame(index=by_code)
+    return PatientIndex(codes=codes, names=pd.Index(names), present=present, start=start.rename("start_date"),
+                        attributes=attributes, columns=tuple(c for c in q.columns if c != "line"))
+
+
+def cohort_mask(index: PatientIndex, *, start_from=None, start_to=None, **attribute_values) -> np.ndarray:
+    """Which patients (a boolean array by code) match every filter, as :func:`select_patients` selects them.
+
+    Raises
+    ------
+    DefinitionError
+        A filter names a column the index has no attribute for.
+    """
+    keep = index.present.copy()
+    if start_from is not None:
+        keep &= (index.start >= pd.Timestamp(start_from)).fillna(False).to_numpy(dtype=bool)
+    if start_to is not None:
+        keep &= (index.start <= pd.Timestamp(start_to)).fillna(False).to_numpy(dtype=bool)
+    active = {k: v for k, v in attribute_values.items() if v}
+    unknown = [k for k in active if k not in index.attributes]
+    if unknown:
+        raise DefinitionError(f"no column {', '.join(unknown)} in the data; filter on one of "
+                              f"{', '.join(index.columns)}.")
+    for col, allowed in active.items():
+        keep &= index.attributes[col].astype("str").isin([str(a) for a in allowed]).to_numpy(dtype=bool)
+    return keep
+
+
 def select_patients(questionnaires: pd.DataFrame, *, start_from=None, start_to=None,
                     **attribute_values) -> pd.DataFrame:
     """Questionnaires of the patients who match every filter.
@@ -107,26 +177,14 @@ def select_patients(questionnaires: pd.DataFrame, *, start_from=None, start_to=N
         A filter names a column the data do not have.
     """
     q = questionnaires
-    codes, names = _patient_codes(q["patient_id"])
-    keep = pd.Series(True, index=pd.Index(names.take(_in_order_of_appearance(codes))))
-    if start_from is not None or start_to is not None:
-        start = patient_start_dates(q).reindex(keep.index)
-        if start_from is not None:
-            keep &= (start >= pd.Timestamp(start_from)).fillna(False)
-        if start_to is not None:
-            keep &= (start <= pd.Timestamp(start_to)).fillna(False)
     active = {k: v for k, v in attribute_values.items() if v}
     unknown = [k for k in active if k not in q]
     if unknown:
         raise DefinitionError(f"no column {', '.join(unknown)} in the data; filter on one of "
                               f"{', '.join(c for c in q.columns if c not in ('line',))}.")
-    if active:
-        attrs = patient_attributes(q, list(active)).reindex(keep.index)
-        for col, allowed in active.items():
-            keep &= attrs[col].astype("str").isin([str(a) for a in allowed]).to_numpy()
-    kept = np.zeros(len(names), bool)
-    kept[names.get_indexer(keep.index[keep.to_numpy()])] = True
-    return q[kept[codes]]
+    index = patient_index(q, list(active))
+    keep = cohort_mask(index, start_from=start_from, start_to=start_to, **active)
+    return q[(keep[index.codes] & (index.codes >= 0))]
 
 
 # ----------------------------------------------------------------------------- saved cohort definitions

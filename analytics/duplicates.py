@@ -149,10 +149,33 @@ def _differences(df: pd.DataFrame, parsed: dict, dup: np.ndarray, first: np.ndar
             score_differs |= values[dup] != values[first]
         else:  # dates: NaN on both sides is equal
             other_differs |= ~((values[dup] == values[first]) | (np.isnan(values[dup]) & np.isnan(values[first])))
-    rest = [c for c in df.columns if c not in parsed]
-    # column by column: ``df[rest]`` copies the whole file's columns first
-    a = pd.DataFrame({c: df[c].iloc[dup].reset_index(drop=True) for c in rest}, columns=rest)
-    b = pd.DataFrame({c: df[c].iloc[first].reset_index(drop=True) for c in rest}, columns=rest)
-    other_differs |= ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy()
+    rest = []
+    for c in df.columns:
+        if c in parsed:
+            continue
+        same = _same_cells(df[c].array, dup, first)
+        if same is None:
+            rest.append(c)
+        else:
+            other_differs |= ~same
+    if rest:
+        # column by column: ``df[rest]`` copies the whole file's columns first
+        a = pd.DataFrame({c: df[c].iloc[dup].reset_index(drop=True) for c in rest}, columns=rest)
+        b = pd.DataFrame({c: df[c].iloc[first].reset_index(drop=True) for c in rest}, columns=rest)
+        other_differs |= ~((a == b) | (a.isna() & b.isna())).all(axis=1).to_numpy()
     other_differs &= ~score_differs
     return score_differs, other_differs
+
+
+def _same_cells(values, dup: np.ndarray, first: np.ndarray):
+    """Whether each repeat's cell equals its first row's (blank equals blank), read from the column's own
+    arrays for the two layouts a registry's columns come in (categorical text: equal codes; nullable
+    integers: equal values or both blank); None for any other column (compared as pandas values)."""
+    if isinstance(values, pd.Categorical):
+        codes = values.codes  # one column, one set of categories: equal codes are equal text; -1 is blank
+        return codes[dup] == codes[first]
+    if isinstance(values, pd.arrays.IntegerArray):
+        data, mask = values._data, values._mask  # read only; pandas' masked arrays have kept these since 1.0
+        blank_a, blank_b = mask[dup], mask[first]
+        return (blank_a & blank_b) | (~blank_a & ~blank_b & (data[dup] == data[first]))
+    return None

@@ -15,13 +15,15 @@ import pandas as pd
 
 from .published import compare_with_benchmarks
 from .definitions import ANALYSIS_MODES, OutcomeDefinitions
-from .outcomes import cumulative_rate, patient_outcomes, rate_table
-from .statistics import Proportion
+from .outcomes import cumulative_rate, patient_outcomes, remission_rate, response_rate, si_resolution_rate
+from .statistics import CumulativeIncidence
 from .wording import NO_DATA, percent, percent_interval
 
 __all__ = ["HeadlineFigure", "HeadlineCard", "headline_cards", "author_year", "HEADLINE_METRICS"]
 
 HEADLINE_METRICS = ("response", "remission", "si_resolution")
+#: each headline metric's snapshot rate (the rows rate_table gives for them)
+_SNAPSHOT_RATES = {"response": response_rate, "remission": remission_rate, "si_resolution": si_resolution_rate}
 _TITLES = {"response": "Response", "remission": "Remission", "si_resolution": "SI resolution"}
 _MODE_TEXT = {
     "cumulative": "Kaplan-Meier: counts each patient for as long as they were followed, and anyone who reached "
@@ -107,7 +109,8 @@ def _published_text(row: dict) -> str:
 
 def headline_cards(questionnaires: pd.DataFrame, *, definitions: OutcomeDefinitions | None = None,
                    stratum: tuple[str, str] | None = None,
-                   outcomes: Mapping[str, pd.DataFrame] | None = None) -> tuple[HeadlineCard, ...]:
+                   outcomes: Mapping[str, pd.DataFrame] | None = None,
+                   cumulative: Mapping[str, CumulativeIncidence] | None = None) -> tuple[HeadlineCard, ...]:
     """One :class:`HeadlineCard` per headline outcome for the (already filtered) questionnaires.
 
     Parameters
@@ -123,26 +126,29 @@ def headline_cards(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         :func:`analytics.patient_outcomes` of ``questionnaires`` under ``definitions`` with each
         analysis mode, when the caller has them already (the dashboard computes each once and
         caches it); a mode not given is computed here.  The cards are the same either way.
+    cumulative : mapping of "response" / "remission" to CumulativeIncidence, optional
+        :func:`analytics.outcomes.cumulative_rate` of the chosen mode's table under ``definitions``, when the
+        caller has it already (the clinic summary computes the same); computed here otherwise.
     """
     d = definitions or OutcomeDefinitions()
     given = dict(outcomes or {})
     by_mode = {mode: given[mode] if mode in given else
                patient_outcomes(questionnaires, definitions=replace(d, analysis=mode), attributes=False)
                for mode in ANALYSIS_MODES}
-    snapshot = {}
-    for mode in ANALYSIS_MODES:
-        rates = rate_table(by_mode[mode], definitions=d)
-        snapshot[mode] = {r.metric: r for r in rates.itertuples()}
+    # the three snapshot rates of each mode (rate_table's rows for these metrics; the other metrics are not shown)
+    snapshot = {mode: {m: rate(by_mode[mode]) for m, rate in _SNAPSHOT_RATES.items()} for mode in ANALYSIS_MODES}
     patients = by_mode[d.analysis]
-    cumulative = {m: cumulative_rate(patients, metric=m, definitions=d) for m in ("response", "remission")}
-    chosen = {m: _proportion(snapshot[d.analysis][m]) for m in HEADLINE_METRICS}
+    given_km = dict(cumulative or {})
+    cumulative = {m: given_km[m] if m in given_km else cumulative_rate(patients, metric=m, definitions=d)
+                  for m in ("response", "remission")}
+    chosen = {m: snapshot[d.analysis][m] for m in HEADLINE_METRICS}
     bench = compare_with_benchmarks({**chosen, **{f"cumulative_{m}": c for m, c in cumulative.items()}},
                                     definitions=d, stratum=stratum)
     cards = []
     for metric in HEADLINE_METRICS:
         rows = bench[bench["metric"] == metric]
         row = _pick(rows, d.week)
-        figures = {mode: _figure(mode, _proportion(snapshot[mode][metric])) for mode in ANALYSIS_MODES}
+        figures = {mode: _figure(mode, snapshot[mode][metric]) for mode in ANALYSIS_MODES}
         if metric in cumulative:
             figures["cumulative"] = _figure("cumulative", cumulative[metric])
         if metric in cumulative and (row is None or row["clinic_estimate"] == "cumulative"):
@@ -161,14 +167,6 @@ def headline_cards(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
             published_comparable=bool(row is not None and row["comparable"]),
             published_reason="" if row is None else str(row["reason"]), why_recommended=why))
     return tuple(cards)
-
-
-def _proportion(row):
-    est = None if pd.isna(row.rate) else float(row.rate)
-    return Proportion(n=int(row.n), events=int(row.events), estimate=est,
-                      ci_low=None if pd.isna(row.ci_low) else float(row.ci_low),
-                      ci_high=None if pd.isna(row.ci_high) else float(row.ci_high), method=row.method,
-                      warning=None if pd.isna(row.warning) else row.warning)
 
 
 def _pick(rows: pd.DataFrame, week: int) -> dict | None:

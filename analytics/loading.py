@@ -134,17 +134,31 @@ def read_table(path, *, label: str | None = None, sheet: str | None = None, head
     if not data.strip():
         raise UnreadableFileError(f"{name}: the file is empty; it needs a header row and at least one data row.",
                                   source=name)
-    digest = hashlib.sha256(data).hexdigest()
-    notes = ()
     if not isinstance(header_row, int) or header_row < 1:
         raise UnreadableFileError(f"{name}: the header row must be a line number, 1 or more (got {header_row!r}).",
                                   source=name)
+    hashing = None
+    if suffix == ".parquet" and len(data) > _HASHED_APART_BYTES:
+        # the digest in a thread of its own while the columns are read (hashlib releases the GIL): on a registry
+        # the tenth of a second it takes fills the moments the column reads leave a core idle
+        from concurrent.futures import ThreadPoolExecutor
+
+        hashing = ThreadPoolExecutor(max_workers=1)
+        digest_of = hashing.submit(lambda: hashlib.sha256(data).hexdigest())
+    else:
+        digest = hashlib.sha256(data).hexdigest()
+    notes = ()
     if suffix == ".csv":
         frame, lines, blank, notes = _read_csv(data, name, header_row)
     elif suffix == ".xlsx":
         frame, lines, blank, notes = _read_xlsx(data, name, sheet, header_row)
     else:
-        frame, lines, blank = _read_parquet(data, name, arrow_integers)
+        try:
+            frame, lines, blank = _read_parquet(data, name, arrow_integers)
+        finally:
+            if hashing is not None:
+                hashing.shutdown(wait=True)
+        digest = digest_of.result() if hashing is not None else digest
     del data  # the file's bytes are no longer needed once parsed
     release_freed_memory()
     return _finish(frame, lines, name, digest, suffix.lstrip("."), blank, notes)
@@ -737,6 +751,7 @@ def _prefer_releasing_arrow_pool() -> None:
         pass
 
 
+_HASHED_APART_BYTES = 8 * 1024 ** 2  # below this, a thread costs more than the digest
 _READ_THREADS = 2
 _THREADED_ROWS = 100_000  # below this, threads cost more than they save
 

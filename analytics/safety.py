@@ -33,7 +33,7 @@ import pandas as pd
 from .definitions import BASELINE_WINDOW_DAYS, LOST_TO_FOLLOW_UP_DAYS, SI_ITEM_POSITIVE_AT, OutcomeDefinitions
 from .errors import DefinitionError
 from .instruments import CSSRS_SCREENER, parse_yes_no, score_cssrs_screener
-from .outcomes import patient_outcomes
+from .outcomes import _UNIT_STRIDE, patient_outcomes  # a unit's (patient, episode) integer key
 from .statistics import Proportion, wilson_proportion
 
 __all__ = [
@@ -112,15 +112,34 @@ def si_review(questionnaires: pd.DataFrame, patients: pd.DataFrame) -> pd.DataFr
     return flagged[cols].reset_index(drop=True)
 
 
+def _patient_ranks(ids: pd.Series) -> tuple[pd.Series | np.ndarray, np.ndarray | None]:
+    """Each row's patient as an integer that sorts as its id's text does, and each integer's text; or the ids as
+    text and None when they cannot be ranked so (a blank id, two categories with one text).  Grouping, sorting
+    and looking up integers instead of millions of text values was most of the worklist's time."""
+    if isinstance(ids.dtype, pd.CategoricalDtype) and not ids.isna().any():
+        names = ids.cat.categories.astype("str")
+        if not names.has_duplicates:
+            order = np.argsort(names.to_numpy(dtype=object), kind="stable")
+            rank = np.empty(len(names), np.int64)
+            rank[order] = np.arange(len(names))
+            return rank[ids.cat.codes.to_numpy()], names.to_numpy(dtype=object)[order]
+    text = ids.astype("str")
+    if text.isna().any():
+        return text.to_numpy(), None
+    codes, uniques = pd.factorize(text, sort=True)
+    return codes.astype(np.int64), np.asarray(uniques, dtype=object)
+
+
 def _ordered_rows(questionnaires: pd.DataFrame) -> pd.DataFrame:
-    """Patient, episode, day, date, item 9 and completeness of every row, in time order within each patient."""
+    """Patient (an integer ranked as its id's text: :func:`_patient_ranks`), episode, day, date, item 9 and
+    completeness of every row, in time order within each patient."""
     missing = {"patient_id", "day", "phq9_9"} - set(questionnaires.columns)
     if missing:
         raise DefinitionError(f"the frame lacks columns {sorted(missing)}; the safety worklist needs PHQ-9 item 9 "
                               "answers: pass the canonical frame from load_questionnaires().")
     n = len(questionnaires)
     rows = pd.DataFrame({
-        "patient_id": questionnaires["patient_id"].astype("str").to_numpy(),
+        "patient_id": _patient_ranks(questionnaires["patient_id"])[0],
         "episode": (questionnaires["episode"].to_numpy(dtype="int64") if "episode" in questionnaires
                     else np.ones(n, dtype="int64")),
         "day": questionnaires["day"].to_numpy(dtype="float64", na_value=np.nan),
@@ -163,6 +182,7 @@ def safety_worklist(questionnaires: pd.DataFrame, *, as_of=None,
         raise DefinitionError(f"lost_after_days={lost_after_days!r} is not a number of days; use a whole number "
                               "of days from 0 up.")
     rows = _ordered_rows(questionnaires)
+    text_of = _patient_ranks(questionnaires["patient_id"])[1]
     pid = rows["patient_id"]
     if as_of is None:
         as_of = rows["date"].max()
@@ -181,9 +201,20 @@ def safety_worklist(questionnaires: pd.DataFrame, *, as_of=None,
     lo, hi = BASELINE_WINDOW_DAYS
     in_base = scored["complete"] & (scored["day"] >= lo) & (scored["day"] <= hi)
     base = scored[in_base]
-    base_item9 = base.groupby([base["patient_id"], base["episode"]], sort=False)["item9"].last()
-    row_base = pd.Series(pd.MultiIndex.from_arrays([s_pid, scored["episode"]]).map(base_item9),
-                         index=scored.index, dtype="float64")
+    # a unit (patient, episode) as one integer when patients are ranked integers: looking up pairs of a
+    # MultiIndex built millions of tuples (most of the worklist's time)
+    stride = _UNIT_STRIDE if text_of is not None and (rows["episode"].to_numpy() < _UNIT_STRIDE).all() \
+        and (rows["episode"].to_numpy() >= 0).all() else None
+    if stride is not None:
+        def unit_of(patients, episodes):
+            return np.asarray(patients, dtype=np.int64) * stride + np.asarray(episodes, dtype=np.int64)
+        base_item9 = base["item9"].groupby(unit_of(base["patient_id"], base["episode"]), sort=False).last()
+        row_base = pd.Series(base_item9.reindex(unit_of(s_pid, scored["episode"])).to_numpy(dtype="float64"),
+                             index=scored.index, dtype="float64")
+    else:
+        base_item9 = base.groupby([base["patient_id"], base["episode"]], sort=False)["item9"].last()
+        row_base = pd.Series(pd.MultiIndex.from_arrays([s_pid, scored["episode"]]).map(base_item9),
+                             index=scored.index, dtype="float64")
     new_si = treating & (row_base == 0) & (scored["item9"] >= SI_ITEM_POSITIVE_AT)
 
     by = scored.groupby(s_pid, sort=False)
@@ -198,8 +229,12 @@ def safety_worklist(questionnaires: pd.DataFrame, *, as_of=None,
     out["first_rise_day"] = first["day"].reindex(out.index)
     out["first_rise_date"] = first["date"].reindex(out.index)
     # baseline item 9 of the patient's latest episode
-    latest_key = pd.MultiIndex.from_arrays([out.index, last["episode"].reindex(out.index)])
-    out["item9_baseline"] = latest_key.map(base_item9).to_numpy(dtype="float64")
+    if stride is not None:
+        latest_unit = unit_of(out.index, last["episode"].reindex(out.index))
+        out["item9_baseline"] = base_item9.reindex(latest_unit).to_numpy(dtype="float64")
+    else:
+        latest_key = pd.MultiIndex.from_arrays([out.index, last["episode"].reindex(out.index)])
+        out["item9_baseline"] = latest_key.map(base_item9).to_numpy(dtype="float64")
     out["item9_latest"] = latest_scored["item9"].reindex(out.index)
     # SI at the last questionnaire with item 9 recorded, and that questionnaire is the last contact
     # rows are numbered in time order within each patient: the last scored row is the last contact or not
@@ -229,6 +264,9 @@ def safety_worklist(questionnaires: pd.DataFrame, *, as_of=None,
     for col in ("first_rise_episode", "first_rise_day", "last_episode", "last_day", "peak_item9", "item9_baseline",
                 "item9_latest"):
         listed[col] = listed[col].astype("Int64")
+    if text_of is not None:  # the listed patients' ids as text again
+        listed["patient_id"] = pd.Series(text_of[listed["patient_id"].to_numpy(dtype=np.int64)],
+                                         index=listed.index, dtype="str")
     return listed[WORKLIST_COLUMNS].reset_index(drop=True)
 
 

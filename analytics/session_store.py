@@ -20,7 +20,9 @@ as reading the table from a file.
 """
 from __future__ import annotations
 
+import dataclasses
 import io
+
 import numpy as np
 import pandas as pd
 
@@ -111,8 +113,24 @@ def _session_rows(frame: pd.DataFrame) -> pd.DataFrame:
     return rows
 
 
-def _stored_sessions(con) -> pd.DataFrame:
-    stored = con.read_frame("SELECT * FROM sessions ORDER BY id")
+#: Patients per query when reading the sessions of some patients (well below SQLite's 999 parameters).
+_PATIENTS_PER_QUERY = 500
+
+
+def _stored_sessions(con, patients=None) -> pd.DataFrame:
+    """The stored sessions by id (of ``patients`` only when given: a query per few hundred patients, through the
+    table's (patient_id, occasion) index)."""
+    if patients is None:
+        stored = con.read_frame("SELECT * FROM sessions ORDER BY id")
+    else:
+        patients = [str(p) for p in patients]
+        parts = [con.read_frame("SELECT * FROM sessions WHERE 1 = 0")]
+        for start in range(0, len(patients), _PATIENTS_PER_QUERY):
+            chunk = patients[start:start + _PATIENTS_PER_QUERY]
+            parts.append(con.read_frame(f"SELECT * FROM sessions WHERE patient_id IN ({', '.join('?' * len(chunk))})",
+                                        chunk))
+        parts = [p for p in parts if len(p)] or parts[:1]
+        stored = pd.concat(parts, ignore_index=True).sort_values("id", ignore_index=True)
     for c in _INT_COLUMNS:
         stored[c] = stored[c].astype("Int64")
     for c in _REAL_COLUMNS:
@@ -122,14 +140,19 @@ def _stored_sessions(con) -> pd.DataFrame:
     return stored
 
 
-def _as_session_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """Stored rows back into the sessions table's input columns (validated again on the way out)."""
+def _as_session_frame(rows: pd.DataFrame, *, present=None, attributes: list | None = None) -> pd.DataFrame:
+    """Stored rows back into the sessions table's input columns (validated again on the way out).
+
+    ``rows`` may be some of the rows only: ``present`` (the columns holding a value in any row) and
+    ``attributes`` (every distinct attribute object, in order of first use) then say what all rows have, so the
+    frame has the columns and cells it has among all rows."""
     out = rows[["patient_id", "session_date", "day", "episode", "route", *_REAL_COLUMNS, *_VITALS, "spo2_lowest",
                 "dissociation", "dissociation_scale", "sedation_moaas", "minutes_monitored",
                 "adverse_events"]].copy()
     out["completed"] = np.where(rows["completed"].astype("int64") == 1, "yes", "no")
     for c in list(out.columns):
-        if c not in ("patient_id", "route", "completed", "adverse_events") and out[c].isna().all():
+        if c not in ("patient_id", "route", "completed", "adverse_events") and \
+                (c not in present if present is not None else out[c].isna().all()):
             del out[c]
     if "session_date" not in out and "day" not in out:
         out["day"] = rows["day"]
@@ -138,9 +161,13 @@ def _as_session_frame(rows: pd.DataFrame) -> pd.DataFrame:
     if "dissociation" in out and "dissociation_scale" not in out:
         out["dissociation_scale"] = rows["dissociation_scale"]
     attrs = rows["attributes"].fillna("{}")
-    if (attrs != "{}").any():
-        extra = pd.read_json(io.StringIO("\n".join(attrs)), lines=True, dtype=False)
+    # each distinct object parsed once: a column's type follows from the set of its values, its place from the
+    # order in which the objects are first used, as when every row is parsed
+    uniques = attributes if attributes is not None else pd.unique(attrs).tolist()
+    if any(u != "{}" for u in uniques):
+        extra = pd.read_json(io.StringIO("\n".join(uniques)), lines=True, dtype=False)
         extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
+        extra = extra.take(pd.Index(uniques).get_indexer(attrs))
         out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
     return out.reset_index(drop=True)
 
@@ -225,7 +252,8 @@ def import_sessions(source, *, db=None, file_name: str | None = None, sha256: st
 
 def _write_sessions(con, new, report: SessionReport, name, digest, source_format, mapping, accept,
                     user) -> ImportResult:
-    stored = _stored_sessions(con)
+    # only the sessions of the table's patients can match: memory follows the table, not the store
+    stored = _stored_sessions(con, new["patient_id"].unique())
     merged = new.merge(stored, on=["patient_id", "occasion"], how="left", suffixes=("", "_stored"), indicator=True)
     is_new = (merged["_merge"] == "left_only").to_numpy()
     differs, changes = _value_changes(merged, is_new, SESSION_VALUE_COLUMNS)  # as for questionnaires
@@ -233,11 +261,19 @@ def _write_sessions(con, new, report: SessionReport, name, digest, source_format
     if differs.any() and not accept:
         raise SessionImportConflictError(_conflict_table(changes), name)
 
-    # the store and the table together must still be valid (one time axis, no two sessions at one time)
+    # the store and the table together must still be valid (one time axis, no two sessions at one time); every
+    # such rule is within one patient, so only the patients whose sessions change are checked with their stored
+    # ones (every row when a correction replaces stored ones)
     replaced = set(merged.loc[differs, "id"].astype("int64"))
-    combined = pd.concat([stored[~stored["id"].isin(replaced)], new[is_new | differs]], ignore_index=True)
-    together = validate_sessions(_as_session_frame(combined))
-    if not together.ok:
+    if replaced:
+        stored = _stored_sessions(con)
+        combined = pd.concat([stored[~stored["id"].isin(replaced)], new[is_new | differs]], ignore_index=True)
+        together = validate_sessions(_as_session_frame(combined))
+    elif is_new.any():
+        together = _touched_sessions_report(con, stored, new[is_new])
+    else:
+        together = None  # nothing added or changed: the store stays as it was, valid
+    if together is not None and not together.ok:
         raise SessionValidationError(
             together.errors.assign(line=None, problem="with the sessions already in the store: "
                                    + together.errors["problem"]), name)
@@ -265,6 +301,27 @@ def _write_sessions(con, new, report: SessionReport, name, digest, source_format
                     (counts["added"], counts["unchanged"], counts["corrected"], _now(), import_id))
     return ImportResult(import_id, name, digest, int(report.counts.get("rows_read", 0)), counts["added"],
                         counts["unchanged"], counts["corrected"], len(warnings), report)
+
+
+def _touched_sessions_report(con, stored: pd.DataFrame, fresh: pd.DataFrame) -> SessionReport:
+    """The check of the whole store (stored sessions by id, then the ``fresh`` ones) for the patients of the fresh
+    sessions only: their stored sessions (among ``stored``) and the fresh ones, each under the line it has among
+    all rows, with the columns and attribute columns all rows give (read from the database in two small queries,
+    not row by row)."""
+    touched = fresh["patient_id"].unique()
+    ids = con.read_columns("SELECT id FROM sessions ORDER BY id")["id"].to_numpy(dtype="int64")
+    mine = stored[stored["patient_id"].isin(touched)]
+    rows = pd.concat([mine, fresh], ignore_index=True)
+    places = np.concatenate([np.searchsorted(ids, mine["id"].to_numpy(dtype="int64")),
+                             len(ids) + np.arange(len(fresh))])
+    columns = [c for c in SESSION_VALUE_COLUMNS if c != "attributes"]
+    counts = con.execute(f"SELECT {', '.join(f'count({c})' for c in columns)} FROM sessions").fetchone()
+    present = {c for c, n in zip(columns, counts) if n} | {c for c in columns if fresh[c].notna().any()}
+    first_use = [r[0] if r[0] is not None else "{}" for r in con.execute(
+        "SELECT attributes, min(id) AS first_id FROM sessions GROUP BY attributes ORDER BY first_id").fetchall()]
+    attributes = list(dict.fromkeys([*first_use, *fresh["attributes"].fillna("{}").tolist()]))
+    raw = raw_table_from_frame(_as_session_frame(rows, present=present, attributes=attributes), source="sessions")
+    return validate_sessions(dataclasses.replace(raw, lines=(places + 2).astype(raw.lines.dtype)))
 
 
 # ----------------------------------------------------------------------------- revert

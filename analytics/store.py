@@ -1,7 +1,10 @@
 """The clinic's questionnaire store: an embedded SQLite database that keeps every import.
 
 * Every import is validated first (the same validator as files), then written in
-  one transaction: a killed import leaves the store exactly as it was.
+  one transaction: a killed import leaves the store exactly as it was.  The store
+  must stay valid as a whole; every cross-row rule is within one patient, so only
+  the patients the file touches are validated again with their stored rows
+  (:mod:`analytics.store_revalidation`), and memory follows the file.
 * A questionnaire is identified by patient and occasion (assessment date, or the
   study day when only days are given).  Importing the same file twice adds
   nothing; an overlapping export adds only what is new.
@@ -29,6 +32,8 @@ beside it (all names stay importable from here):
 """
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import io
 import json
@@ -47,7 +52,7 @@ from .errors import (
     StoreBusyError,
     StoreUnusableError,
 )
-from .loading import RawTable
+from .loading import RawTable, raw_table_from_frame
 from .progress import ProgressCallback, progress_reporter
 from .saved_cohorts import list_cohorts, load_cohort, save_cohort
 from .store_backends import store_backend
@@ -67,10 +72,12 @@ from .store_snapshot import (
     snapshot_directory,
     snapshot_key,
     snapshot_row_groups,
+    snapshot_rows_file,
     write_snapshot,
 )
 from .store_schema import (DERIVED_SCORE_COLUMNS, INT_COLUMNS, MIGRATIONS, SCHEMA_VERSION, SCORE_COLUMNS, VALUE_COLUMNS,
                            sql_statements)
+from .store_revalidation import empty_store_report, merged_store_report
 from .study_keys import load_study_key, save_study_key
 from .validation import ValidationReport, validate_questionnaires
 
@@ -273,23 +280,40 @@ def _stored_rows(con) -> pd.DataFrame:
     return _typed_rows(con.read_columns(f"SELECT {', '.join(_ROW_COLUMNS)} FROM questionnaires ORDER BY id"))
 
 
-def _as_raw_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    """Stored rows back into the input contract's columns (validated again on the way out)."""
+def _as_raw_frame(rows: pd.DataFrame, *, present=None, attributes: list | None = None) -> pd.DataFrame:
+    """Stored rows back into the input contract's columns (validated again on the way out).
+
+    ``rows`` may be some of the store's rows only: ``present`` (the value columns holding a value in any row) and
+    ``attributes`` (every distinct attribute object, in order of first use) then say what all rows have, so the
+    raw frame has the columns and cell text it has among all rows."""
     # only the columns holding a value (a store has dozens of score columns, a file a few); no deep copy:
     # copy on write keeps ``rows`` as it is (copying every score column cost seconds and a GB at 100,000 patients)
     wanted = ["patient_id", "assessment_date", "day", "treatment_start_date", *SCORE_COLUMNS, "infusion_number"]
-    out = rows[[c for c in wanted if c == "patient_id" or rows[c].notna().any()]]
+    out = rows[[c for c in wanted if c == "patient_id" or (c in present if present is not None
+                                                           else rows[c].notna().any())]]
     if "assessment_date" not in out and "day" not in out:
         out["day"] = rows["day"]
-    attrs = rows["attributes"].fillna("{}")
-    if (attrs != "{}").any():
-        # each distinct attribute object is parsed once; its columns' types follow from the same set of values
-        codes, uniques = pd.factorize(attrs)
-        extra = pd.read_json(io.StringIO("\n".join(uniques)), lines=True, dtype=False)
-        extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
-        extra = extra.take(codes)
-        out = pd.concat([out.reset_index(drop=True), extra.reset_index(drop=True)], axis=1)
+    table = _attribute_table(rows, attributes)
+    if table is not None:
+        codes, extra = table
+        out = pd.concat([out.reset_index(drop=True), extra.take(codes).reset_index(drop=True)], axis=1)
     return out
+
+
+def _attribute_table(rows: pd.DataFrame, uniques: list | None = None):
+    """(each row's code, the distinct attribute objects as text columns), or None when no object has a value.
+    ``uniques``: the distinct objects (in order of first use) when they are more than those of ``rows``."""
+    attrs = rows["attributes"].fillna("{}")
+    if uniques is None:
+        codes, uniques = pd.factorize(attrs)
+    else:
+        codes = pd.Index(uniques).get_indexer(attrs)
+    if all(u == "{}" for u in uniques):
+        return None
+    # each distinct attribute object is parsed once; its columns' types follow from the same set of values
+    extra = pd.read_json(io.StringIO("\n".join(uniques)), lines=True, dtype=False)
+    extra = extra.astype(object).where(extra.notna(), None).astype("str").replace("None", "")
+    return codes, extra
 
 
 # ----------------------------------------------------------------------------- the state and its snapshot
@@ -704,43 +728,45 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
         (name, digest, source_format, mapping, user, utc_now(), rows_read,
          len(warnings), "; ".join([*notes, _warning_summary(warnings)]).strip("; "))).fetchone()[0]
 
-    # the store and the file together must still be valid (e.g. one start date per patient); the rows are
-    # validated in the order a reader sees them (by id), so the result is also the new snapshot
+    # the store and the file together must still be valid (e.g. one start date per patient): every such rule is
+    # within one patient, so the touched patients' rows are validated with the file's, each under its line in the
+    # store (see _report_after_import); the result is the report of all rows in the order a reader sees them
+    # (by id), which is also the new snapshot
     say("checking the file together with the store", 0.45)
-    stored = _rows_now(con, path, key)
-    next_id = int(stored["id"].max()) + 1 if len(stored) else \
-        (con.execute("SELECT coalesce(max(id), 0) FROM questionnaires").fetchone()[0] + 1)
-    stored = _with_content_hash(stored)
-    if len(corrected):
-        at = stored.set_index("id").index.get_indexer(corrected["id"].astype("int64"))
-        for c in VALUE_COLUMNS:
-            stored[c] = stored[c].copy()
-            stored.iloc[at, stored.columns.get_loc(c)] = corrected[c].to_numpy()
-        digests = stored[_HASH].to_numpy().copy()
-        digests[at] = _content_hash(stored.iloc[at])
-        stored[_HASH] = digests
-    # all new (an empty store, or none of the file's questionnaires stored): the file's columns as they are
-    # (copy on write), not a filtered copy; memory follows the file
+    # the file's new questionnaires, numbered after the store's last (copy on write: all new, an empty store or
+    # none of the file's questionnaires stored, takes the file's columns as they are); memory follows the file
     added = new[["patient_id", "occasion", *VALUE_COLUMNS, _HASH]] if is_new.all() else \
         new.loc[is_new, ["patient_id", "occasion", *VALUE_COLUMNS, _HASH]].reset_index(drop=True)
-    added.insert(0, "id", np.arange(next_id, next_id + len(added), dtype="int64"))
+    del new
+    last_id = con.execute("SELECT max(id) FROM questionnaires").fetchone()[0]
+    added.insert(0, "id", np.arange((last_id or 0) + 1, (last_id or 0) + 1 + len(added), dtype="int64"))
     added["import_id"] = import_id
     added = added[_SNAPSHOT_ROW_COLUMNS]
-    combined = pd.concat([stored[_SNAPSHOT_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
-    del stored, new
+    # the patients whose rows change: only they are validated again together with their stored rows
+    touched = pd.unique(pd.concat([added["patient_id"], corrected["patient_id"].astype("str")], ignore_index=True))
     # the new rows are staged (SQLite: written to a staging file in a thread) while the check below runs
     staged = con.stage_rows(_arrow_batches(added[_ROW_COLUMNS]))
     snapshot = None
     try:
-        together = _validate_rows(combined)
+        together, rows = None, None
+        if last_id is not None:  # the stored rows a patient at a time, from the snapshot of this state
+            scan = _scan_stored_rows(path, key, touched, corrected)
+            if scan is not None:
+                together = _touched_patients_report(path, key, scan, added, touched)
+                rows = functools.partial(_snapshot_row_batches, scan, added)
+        if together is None:  # every stored row, as the check of the whole store needs them
+            combined = _all_rows(con, path, key, corrected, added)
+            together = _report_after_import(path, key, combined, report, touched, last_id is None)
+            rows = combined[_SNAPSHOT_ROW_COLUMNS]
+            del combined
         if not together.ok:
             raise QuestionnaireValidationError(
                 together.errors.assign(line=None, problem="with the questionnaires already in the store: "
                                        + together.errors["problem"]), name)
         # what was validated is the next reader's snapshot: its files are written while the rows go in
         snapshot = SnapshotWriter(snapshot_directory(path), import_id, frame=together.frame, errors=together.errors,
-                                  warnings=together.warnings, rows=combined[_SNAPSHOT_ROW_COLUMNS])
-        del combined
+                                  warnings=together.warnings, rows=rows)
+        del rows
         say(f"writing {len(added):,} questionnaire(s) to the store", 0.6)
         con.insert_staged("questionnaires", staged)
         _write_corrections(con, _questionnaires(), corrected, import_id)
@@ -756,6 +782,213 @@ def _write_import(con, path, new, report, name, digest, source_format, mapping, 
     result = ImportResult(import_id, name, digest, rows_read, counts["added"], counts["unchanged"],
                           counts["corrected"], len(warnings), report)
     return result, (snapshot, together.counts, fingerprint)
+
+
+def _all_rows(con, path, key: str, corrected: pd.DataFrame, added: pd.DataFrame) -> pd.DataFrame:
+    """Every row of the store after this import, by id: the stored ones (corrected where the file corrects them)
+    and the added ones, with their digests."""
+    stored = _with_content_hash(_rows_now(con, path, key))
+    if len(corrected):
+        at = stored.set_index("id").index.get_indexer(corrected["id"].astype("int64"))
+        for c in VALUE_COLUMNS:
+            stored[c] = stored[c].copy()
+            stored.iloc[at, stored.columns.get_loc(c)] = corrected[c].to_numpy()
+        digests = stored[_HASH].to_numpy().copy()
+        digests[at] = _content_hash(stored.iloc[at])
+        stored[_HASH] = digests
+    return pd.concat([stored[_SNAPSHOT_ROW_COLUMNS], added], ignore_index=True) if len(stored) else added
+
+
+def _report_after_import(path, key: str, combined: pd.DataFrame, file_report: ValidationReport, touched,
+                         store_was_empty: bool) -> ValidationReport:
+    """The validation report of the store after this import (``combined``: every row, by id), as validating all
+    of them gives it: from the file's report into an empty store (see :mod:`analytics.store_revalidation`), else
+    by validating only the ``touched`` patients; every row when that cannot be shown to give the same report."""
+    if store_was_empty:
+        attributes = _attribute_table(combined)
+        order = [] if attributes is None else [c for c in attributes[1].columns if c != "episode"]
+        report = empty_store_report(file_report, order)
+    else:
+        report = _touched_rows_report(path, key, combined, touched)
+    return report if report is not None else _validate_rows(combined)
+
+
+@dataclass(frozen=True)
+class _StoredScan:
+    """What an import needs of the stored rows, read a row group at a time from the snapshot of the current state:
+    the touched patients' rows (corrected where the file corrects them) and their places, and what the raw frame
+    of all rows would have: the columns holding a value, the distinct attribute objects in order of first use."""
+
+    file: object  # the snapshot's rows.parquet, open (pyarrow.parquet.ParquetFile)
+    count: int
+    rows: pd.DataFrame
+    places: np.ndarray
+    present: frozenset
+    attributes: list
+    corrected: pd.DataFrame
+
+
+def _scan_stored_rows(path, key: str, touched, corrected: pd.DataFrame) -> _StoredScan | None:
+    """The stored rows of the ``touched`` patients and what the raw frame of all rows needs (see
+    :class:`_StoredScan`), reading the snapshot's rows a row group at a time; None without a usable snapshot, or
+    when a correction changes a row's attributes (their order of first use could change: the caller reads all)."""
+    if len(corrected) and not (corrected["attributes"].astype("str")
+                               == corrected["attributes_stored"].astype("str")).all():
+        return None
+    file = snapshot_rows_file(snapshot_directory(path), key)
+    if file is None:
+        return None
+    meta = file.metadata
+    names = file.schema_arrow.names
+    if not set(_SNAPSHOT_ROW_COLUMNS) <= set(names):
+        return None
+    present = set()
+    for c in [*VALUE_COLUMNS]:
+        j = names.index(c)
+        for i in range(meta.num_row_groups):
+            stats = meta.row_group(i).column(j).statistics
+            if stats is None or not stats.has_null_count:
+                return None
+            if stats.null_count < meta.row_group(i).num_rows:
+                present.add(c)
+                break
+    wanted = pa.array(np.asarray(touched, dtype=object), pa.string())
+    parts, places, seen, offset = [], [], {}, 0
+    try:
+        for i in range(meta.num_row_groups):
+            group = file.read_row_group(i, columns=["patient_id", "attributes"])
+            for text in pc.unique(pc.fill_null(group["attributes"].cast(pa.string()), "{}")).to_pylist():
+                seen.setdefault(text, None)  # in order of first use (a dict keeps insertion order)
+            hit = pc.is_in(group["patient_id"].cast(pa.string()), value_set=wanted).to_numpy(zero_copy_only=False)
+            if hit.any():
+                parts.append(_row_group(file, i).filter(pa.array(hit)))
+                places.append(offset + np.flatnonzero(hit))
+            offset += group.num_rows
+    except (OSError, pa.ArrowException):  # a damaged snapshot: the database is the record
+        return None
+    rows = _typed_rows(_rows_frame(pa.concat_tables(parts) if parts else file.schema_arrow.empty_table()))
+    if len(corrected):
+        at = pd.Index(rows["id"]).get_indexer(corrected["id"].astype("int64"))
+        for c in VALUE_COLUMNS:
+            if corrected[c].isna().all() and rows[c].iloc[at].isna().all():
+                continue  # (most score columns: neither side has a value)
+            rows[c] = rows[c].copy()
+            rows.iloc[at, rows.columns.get_loc(c)] = corrected[c].to_numpy()
+        digests = rows[_HASH].to_numpy().copy()
+        digests[at] = _content_hash(rows.iloc[at])
+        rows[_HASH] = digests
+        present |= {c for c in VALUE_COLUMNS if corrected[c].notna().any()}
+    return _StoredScan(file, offset, rows[_SNAPSHOT_ROW_COLUMNS],
+                       np.concatenate(places) if places else np.zeros(0, np.int64), frozenset(present), list(seen),
+                       corrected)
+
+
+def _rows_frame(table: pa.Table) -> pd.DataFrame:
+    """Stored rows from Arrow: a column without a value shares one read-only all-missing array (most of a store's
+    score columns), not a column of its own for each."""
+    n = table.num_rows
+    missing = _all_missing(n)
+    columns = {}
+    for name in table.column_names:
+        col = table[name]
+        if name in INT_COLUMNS and col.null_count == n:
+            columns[name] = missing
+        else:
+            columns[name] = col.to_pandas(types_mapper={pa.int64(): pd.Int64Dtype()}.get) if name in INT_COLUMNS \
+                else col.to_pandas()
+    return pd.DataFrame(columns, copy=False)
+
+
+def _touched_patients_report(path, key: str, scan: _StoredScan, added: pd.DataFrame,
+                             touched) -> ValidationReport | None:
+    """The ``touched`` patients' rows (stored and new) validated together, each under its line in the store, and
+    merged with the other patients' part of the current snapshot; None when that cannot be shown to give what
+    validating every row gives (the caller then does)."""
+    present = scan.present | {c for c in VALUE_COLUMNS if added[c].notna().any()}
+    # only the columns the raw frame has (a store has dozens of score columns, most without a value)
+    needed = ["patient_id", "day", "attributes", *[c for c in VALUE_COLUMNS if c in present and c != "day"]]
+    needed = list(dict.fromkeys(needed))
+    rows = pd.concat([scan.rows[needed], added[needed]], ignore_index=True)
+    places = np.concatenate([scan.places, scan.count + np.arange(len(added))])
+    uniques = dict.fromkeys(scan.attributes)
+    uniques.update(dict.fromkeys(added["attributes"].fillna("{}").unique().tolist()))
+    return _validated_with_touched_rows(path, key, rows, places, present, list(uniques), touched)
+
+
+def _touched_rows_report(path, key: str, combined: pd.DataFrame, touched) -> ValidationReport | None:
+    """:func:`_touched_patients_report` when every row is in memory (``combined``, by id)."""
+    places = np.flatnonzero(combined["patient_id"].isin(touched).to_numpy())
+    present = {c for c in VALUE_COLUMNS if combined[c].notna().any()}
+    uniques = pd.unique(combined["attributes"].fillna("{}")).tolist()
+    return _validated_with_touched_rows(path, key, combined.iloc[places].reset_index(drop=True), places, present,
+                                        uniques, touched)
+
+
+def _validated_with_touched_rows(path, key: str, rows: pd.DataFrame, places: np.ndarray, present, uniques: list,
+                                 touched) -> ValidationReport | None:
+    """``rows`` (the touched patients' rows, at ``places`` among all rows; ``present`` and ``uniques``: what all
+    rows have, see :func:`_as_raw_frame`) validated and merged with the rest of the current snapshot."""
+    snapshot = read_snapshot(snapshot_directory(path), key)
+    if snapshot is None or len(snapshot.errors) or snapshot.counts.get("duplicates_collapsed", 0):
+        return None
+    raw = raw_table_from_frame(_as_raw_frame(rows, present=present, attributes=uniques))
+    # each row's line is its place in the store (as when all rows are validated): the same line numbers in
+    # every message, warning and frame
+    raw = dataclasses.replace(raw, lines=(places + 2).astype(raw.lines.dtype))
+    part = validate_questionnaires(raw)
+    if not part.ok:
+        return part
+    if part.counts.get("duplicates_collapsed", 0):
+        return None
+    old = snapshot.frame
+    return merged_store_report(old[~old["patient_id"].isin(touched).to_numpy()], part)
+
+
+def _row_group(file, i: int) -> pa.Table:
+    """Row group ``i`` of the snapshot's rows with every column; a column no row of the group has a value in
+    (most of a store's score columns) is not read but made of nulls, one array shared by all such columns of a
+    type: reading a group of a million rows costs its few filled columns, not eighty."""
+    meta, schema = file.metadata.row_group(i), file.schema_arrow
+    empty = set()
+    for j in range(meta.num_columns):
+        stats = meta.column(j).statistics
+        if stats is not None and stats.has_null_count and stats.null_count == meta.num_rows:
+            empty.add(meta.column(j).path_in_schema)
+    names = [n for n in schema.names if n not in empty]
+    table = file.read_row_group(i, columns=names)
+    if not empty:
+        return table
+    nulls = {}
+    columns = []
+    for field in schema:
+        if field.name in empty:
+            if field.type not in nulls:
+                nulls[field.type] = pa.chunked_array([pa.nulls(meta.num_rows, field.type)], field.type)
+            columns.append(nulls[field.type])
+        else:
+            columns.append(table[field.name])
+    return pa.Table.from_arrays(columns, schema=schema)
+
+
+def _snapshot_row_batches(scan: _StoredScan, added: pd.DataFrame):
+    """The stored rows after this import as Arrow tables for the next snapshot: the current snapshot's row groups
+    (a corrected row replaced), then the added rows."""
+    schema = scan.file.schema_arrow
+    fixed = scan.rows.set_index("id") if len(scan.corrected) else None
+    ids = set(scan.corrected["id"].astype("int64")) if len(scan.corrected) else set()
+    for i in range(scan.file.metadata.num_row_groups):
+        group = _row_group(scan.file, i)
+        if ids and pc.any(pc.is_in(group["id"], value_set=pa.array(sorted(ids), pa.int64()))).as_py():
+            frame = _typed_rows(group.to_pandas())
+            at = frame.index[frame["id"].isin(ids)]
+            for c in [*VALUE_COLUMNS, _HASH]:
+                frame[c] = frame[c].copy()
+                frame.loc[at, c] = fixed.loc[frame.loc[at, "id"], c].to_numpy()
+            group = pa.Table.from_pandas(frame[schema.names], schema=schema, preserve_index=False)
+        yield group
+    for start in range(0, len(added), _INSERT_BLOCK):
+        yield pa.Table.from_pandas(added.iloc[start:start + _INSERT_BLOCK][schema.names], schema=schema,
+                                   preserve_index=False)
 
 
 _INSERT_BLOCK = 500_000

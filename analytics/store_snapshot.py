@@ -51,6 +51,7 @@ __all__ = [
     "read_snapshot",
     "read_snapshot_rows",
     "snapshot_row_groups",
+    "snapshot_rows_file",
 ]
 
 #: Raised when the layout of the snapshot files changes, so older snapshots are rebuilt.
@@ -120,6 +121,19 @@ def _write_table(frame: pd.DataFrame, path: Path) -> None:
     pq.write_table(table, path, write_page_checksum=True, compression="lz4")  # reads twice as fast as zstd
 
 
+def _write_batches(tables, path: Path) -> None:
+    """Arrow tables of one schema (the first one's) into one Parquet file, each as it comes."""
+    writer = None
+    try:
+        for table in tables:
+            if writer is None:
+                writer = pq.ParquetWriter(path, table.schema, write_page_checksum=True, compression="lz4")
+            writer.write_table(table)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
 def _fsync(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -130,7 +144,8 @@ def _fsync(path: Path) -> None:
 
 class SnapshotWriter:
     """A snapshot being written: its files are encoded in a thread (while the import inserts and commits), then
-    published under the key of the committed state, or discarded when the import does not commit."""
+    published under the key of the committed state, or discarded when the import does not commit.  ``rows`` may
+    be a function giving the rows as Arrow tables one after the other (they are then never all in memory)."""
 
     _FILES = ("frame.parquet", "errors.parquet", "warnings.parquet", "rows.parquet")
 
@@ -154,7 +169,10 @@ class SnapshotWriter:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)  # a cache folder may be new
             self.tmp.mkdir(mode=0o700)
             for name, frame in tables.items():
-                _write_table(frame, self.tmp / name)
+                if callable(frame):  # Arrow tables one after the other (a store larger than memory)
+                    _write_batches(frame(), self.tmp / name)
+                else:
+                    _write_table(frame, self.tmp / name)
                 _fsync(self.tmp / name)
             self.ok = True
         except (OSError, pa.ArrowException):  # only a cache: readers rebuild it
@@ -260,6 +278,18 @@ def read_snapshot_rows(directory, key: str, *, patients=None) -> pd.DataFrame | 
         if json.loads((final / "meta.json").read_text()).get("key") != key:
             return None
         return _read_table(final / "rows.parquet", filters)
+    except (OSError, ValueError, pa.ArrowException):
+        return None
+
+
+def snapshot_rows_file(directory, key: str):
+    """The stored rows of snapshot ``key`` as an open ``pyarrow.parquet.ParquetFile`` (read a row group at a time;
+    it stays readable when a newer snapshot replaces this one), or None when there is no such snapshot."""
+    final = Path(directory) / key
+    try:
+        if json.loads((final / "meta.json").read_text()).get("key") != key:
+            return None
+        return pq.ParquetFile(final / "rows.parquet", page_checksum_verification=True)
     except (OSError, ValueError, pa.ArrowException):
         return None
 

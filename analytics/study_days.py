@@ -80,8 +80,12 @@ def derive_study_days(day, date, ep_start, episode, pcodes, complete, err: Probl
         day[rows[at]] = date[rows[at]] - first[at]
     with np.errstate(invalid="ignore"):
         far = (day > DAY_LIMIT) | (day < -DAY_LIMIT)  # no temporary of absolute values the size of the file
+    values, raw = None, getattr(err, "raw", None)
+    if far.any() and raw is not None and "assessment_date" not in raw.frame and "assessment_date" in raw.headers:
+        # the raw column was freed once parsed (whole days only): each cell's text is its ISO date
+        values = np.datetime_as_string(date[far].astype(np.int64).astype("datetime64[D]"))
     err.add(far, "assessment_date", f"the assessment is more than {DAY_LIMIT} days from the treatment start; "
-                                    "check both dates")
+                                    "check both dates", values=values)
     day[far] = np.nan
     return day
 

@@ -6,6 +6,7 @@ machine contract (keys are stable).
 """
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -227,23 +228,31 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
     patients = (patient_outcomes(questionnaires, definitions=d, attributes=False, instrument=scale)
                 if outcomes is None else outcomes)
     first, second = scale.metrics
-    rates = {
-        "response": response_rate(patients) if scale.is_phq9 else _metric_rate(patients, first),
-        "remission": remission_rate(patients) if scale.is_phq9 else _metric_rate(patients, second),
-        "si_resolution": si_resolution_rate(patients),
-        "cumulative_response": cumulative_rate(patients, metric=first, definitions=d),
-        "cumulative_remission": cumulative_rate(patients, metric=second, definitions=d),
-    }
-    if scale.is_phq9:
-        scored = int(questionnaires["complete"].sum())
-    else:
-        scored = int(questionnaires[scale.total].notna().sum()) if scale.total in questionnaires else 0
-    one_row_each = ~patients["patient_id"].duplicated()
+    # the by-infusion figures (three Kaplan-Meier curves) are computed in a second thread beside the rest (the
+    # two cumulative rates, two more): on a million patients their sorts release the GIL; the figures are the
+    # same as one after the other
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        by_infusions = pool.submit(infusion_outcomes, patients) if scale.is_phq9 else None
+        rates = {
+            "response": response_rate(patients) if scale.is_phq9 else _metric_rate(patients, first),
+            "remission": remission_rate(patients) if scale.is_phq9 else _metric_rate(patients, second),
+            "si_resolution": si_resolution_rate(patients),
+            "cumulative_response": cumulative_rate(patients, metric=first, definitions=d),
+            "cumulative_remission": cumulative_rate(patients, metric=second, definitions=d),
+        }
+        if scale.is_phq9:
+            scored = int(questionnaires["complete"].sum())
+        else:
+            scored = int(questionnaires[scale.total].notna().sum()) if scale.total in questionnaires else 0
+        distinct = _distinct_patients(questionnaires["patient_id"])
+        repeats = _patients_with_repeat_episodes(patients)
+        benchmarks = compare_with_benchmarks(rates, definitions=d, instrument=scale)
+        by_infusions = by_infusions.result() if by_infusions is not None else pd.DataFrame()
     return ClinicSummary(
         definitions=d,
-        patients=_distinct_patients(questionnaires["patient_id"]),
+        patients=distinct,
         episodes=len(patients),
-        patients_with_repeat_episodes=int((patients.loc[one_row_each, "n_episodes"] > 1).sum()),
+        patients_with_repeat_episodes=repeats,
         questionnaires=len(questionnaires),
         complete_questionnaires=scored,
         with_baseline=int(patients["baseline_day"].notna().sum()),
@@ -256,11 +265,11 @@ def clinic_summary(questionnaires: pd.DataFrame, *, definitions: OutcomeDefiniti
         si_resolution=rates["si_resolution"],
         cumulative_response=rates["cumulative_response"],
         cumulative_remission=rates["cumulative_remission"],
-        benchmarks=compare_with_benchmarks(rates, definitions=d, instrument=scale),
+        benchmarks=benchmarks,
         source=source,
         sha256=sha256,
         validation=dict(validation or {}),
-        by_infusions=infusion_outcomes(patients) if scale.is_phq9 else pd.DataFrame(),
+        by_infusions=by_infusions,
         scale=scale,
     )
 
@@ -269,11 +278,17 @@ def _distinct_patients(ids: pd.Series) -> int:
     """Distinct patient ids (blank ones not counted, as ``nunique``); for the canonical frame's categorical ids,
     counted from the codes (no hashing of twenty million rows)."""
     if isinstance(ids.dtype, pd.CategoricalDtype):
-        codes = ids.cat.codes.to_numpy()
-        used = np.zeros(len(ids.cat.categories), bool)
-        used[codes[codes >= 0]] = True
-        return int(np.count_nonzero(used))
+        used = np.zeros(len(ids.cat.categories) + 1, bool)
+        used[ids.cat.codes.to_numpy()] = True  # a blank (code -1) marks the last slot, which is not counted
+        return int(np.count_nonzero(used[:-1]))
     return int(ids.nunique())
+
+
+def _patients_with_repeat_episodes(patients: pd.DataFrame) -> int:
+    """Distinct patients (a blank id counted once) with more than one episode: ``n_episodes`` is the patient's,
+    so only the rows above one are counted (fewer ids to hash than every row's)."""
+    repeat = patients["n_episodes"].to_numpy(dtype="float64", na_value=np.nan) > 1
+    return int(patients.loc[repeat, "patient_id"].nunique(dropna=False))
 
 
 def _metric_rate(patients: pd.DataFrame, column: str) -> Proportion:

@@ -35,7 +35,7 @@ import pandas as pd
 
 from .canonical_frame import (
     assemble_canonical_frame,
-    incomplete_questionnaires,
+    incomplete_questionnaires_of_arrays,
     infusion_decreases,
     unit_codes,
     units_without_baseline,
@@ -226,9 +226,12 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
     # The scores are checked on their Arrow buffers (pyarrow.compute releases the GIL) in a second thread while
     # this one checks patients, dates and episodes; the thread has a frame and a problem collector of its own,
     # and its problems join the others afterwards (the problem table is sorted by line and column either way).
+    # The infusion numbers and ages are checked there too (they depend on nothing else; the thread is the
+    # shorter one): its frame shares those columns, which stay in ``df`` for the duplicate check.
     cols = [c for c in _SCORE_COLUMNS if c in df]
-    part = RawTable(frame=pd.DataFrame({c: df[c] for c in cols}, index=df.index, copy=False), lines=raw.lines,
-                    headers=raw.headers, source=raw.source)
+    shared = [c for c in df.columns if c == "infusion_number" or _is_age(c, raw.headers)]
+    part = RawTable(frame=pd.DataFrame({c: df[c] for c in cols + shared}, index=df.index, copy=False),
+                    lines=raw.lines, headers=raw.headers, source=raw.source)
     if consume:  # the thread's frame holds the score columns now, and frees each once parsed
         for col in cols:
             del df[col]
@@ -237,9 +240,9 @@ def _parse_rows(raw: RawTable, err: ProblemCollector, consume: bool) -> dict:
         del part
         pcodes, pnames = _patient_codes(df, err)
         rest = _parse_unscored(df, raw, err, pcodes, consume)
-        scores, phq_total, complete, gad_total, score_problems = parsed.result()
+        scores, phq_total, complete, gad_total, infusion, score_problems = parsed.result()
     err.parts.extend(score_problems)
-    day, time_blank, date, start, episode, ep_start, instruments, infusion = rest
+    day, time_blank, date, start, episode, ep_start, instruments = rest
     day = derive_study_days(day, date, ep_start, episode, pcodes, complete, err)
     return {"pcodes": pcodes, "pnames": pnames, "scores": scores, "phq_total": phq_total, "complete": complete,
             "gad_total": gad_total, "infusion": infusion, "day": day, "date": date, "start": start,
@@ -252,29 +255,41 @@ def _parse_scores_apart(part: RawTable, consume: bool):
     completeness, the GAD-7 totals (None without GAD-7 columns) and the problem rows found, in the order the
     checks ran."""
     found, n = ProblemCollector(part), len(part.frame)
-    scores = parse_scores(part.frame, found, consume=consume)
+    scores = parse_scores(part.frame, found, consume=consume)  # first: each raw score column is freed once parsed
     phq_total, complete = score_rows(PHQ9, scores, found, n)
     gad = any(c in scores for c in GAD7.items + [GAD7.total])
     gad_total = score_rows(GAD7, scores, found, n)[0] if gad else None
-    return scores, phq_total, complete, gad_total, found.parts
+    infusion = _infusion_numbers(part.frame, found)
+    _check_ages(part.frame, part.headers, found)
+    return scores, phq_total, complete, gad_total, infusion, found.parts
 
 
 def _parse_unscored(df: pd.DataFrame, raw: RawTable, err: ProblemCollector, pcodes, consume: bool):
-    """The checks of every column but the scores: instruments, infusion numbers, ages, time, episodes."""
+    """The checks of every column but the scores, infusion numbers and ages: instruments, time, episodes."""
     instruments = parse_instrument_columns(df, err)  # QIDS-SR16, MADRS, PCL-5, C-SSRS when given
-    infusion = _infusion_numbers(df, err)
-    _check_ages(df, raw.headers, err)
     day, time_blank = given_study_days(df, err)
     date, blank = checked_date(df, "assessment_date", err)
     time_blank &= blank
     del blank
+    dated = "assessment_date" in df
+    if consume and not err.parts and _whole_days(df, "assessment_date"):
+        # parsed into ``date``, which holds each cell's text too (a whole day): a later problem on this column
+        # writes its value from there (analytics.study_days); on a registry the raw column is 90 MB at the peak
+        del df["assessment_date"]
     start = checked_date(df, "treatment_start_date", err)[0]
     if consume and not err.parts and "treatment_start_date" in df:
         del df["treatment_start_date"]  # parsed into ``start``; no later check reports its cells
     episode, ep_start = episode_of_rows(df, pcodes, start, date, err)
-    err.add(time_blank, "assessment_date" if "assessment_date" in df else "day",
+    err.add(time_blank, "assessment_date" if dated else "day",
             "the row has no time: give the assessment_date (YYYY-MM-DD) or the study day")
-    return day, time_blank, date, start, episode, ep_start, instruments, infusion
+    return day, time_blank, date, start, episode, ep_start, instruments
+
+
+def _whole_days(df: pd.DataFrame, col: str) -> bool:
+    """Whether ``col`` is a Parquet column of whole days (read as Arrow ``date32``), whose cells' text is their
+    parsed day's ISO date."""
+    return col in df and isinstance(df[col].array, pd.arrays.ArrowExtensionArray) and \
+        str(df[col].dtype).startswith("date32")
 
 
 def _patient_codes(df: pd.DataFrame, err: ProblemCollector):
@@ -299,9 +314,13 @@ def _infusion_numbers(df: pd.DataFrame, err: ProblemCollector):
                          "questionnaire was completed before), or blank", dtype=np.int16)
 
 
+def _is_age(col: str, headers: dict) -> bool:
+    return is_age_column(col) or is_age_column(headers.get(col, col))
+
+
 def _check_ages(df: pd.DataFrame, headers: dict, err: ProblemCollector) -> None:
     for col in df.columns:
-        if is_age_column(col) or is_age_column(headers.get(col, col)):
+        if _is_age(col, headers):
             err.add(identifying_ages(df[col]), col,
                     f"ages over {OLDEST_EXACT_AGE} (and bands above {OLDEST_EXACT_AGE}, such as 90-94 or 95+) are "
                     f"direct identifiers under HIPAA Safe Harbor; {DEIDENTIFIED_ONLY}: write every age over "
@@ -327,14 +346,17 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
     wanted = None if columns is None else {"patient_id", *columns}
     needed = None if wanted is None else wanted | _WARNING_COLUMNS
     instruments = rows.pop("instruments")  # every one attached: their warnings do not depend on ``columns``
-    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"],
-                                     _working_arrays(raw, rows), columns=needed)
+    work = _working_arrays(raw, rows)
+    # the incomplete questionnaires from the parsed arrays: the PHQ-9 item columns are then gathered into the
+    # frame only when asked for (on a registry, eight columns and their masks: some 350 MB at the peak)
+    incomplete = incomplete_questionnaires_of_arrays(work["complete"], raw.lines, work, keep)
+    frame = assemble_canonical_frame(without_instrument_columns(df), keep, rows["pnames"], work, columns=needed)
+    del work
     frame = attach_instrument_columns(frame, instruments, keep)
     if consume:  # the raw patient ids, attributes and infusion numbers: a few hundred MB on a registry
         for col in list(df.columns):
             del df[col]
         release_freed_memory()
-    incomplete = incomplete_questionnaires(frame)
     warn.add_rows(incomplete)
     warn.add_rows(incomplete_instrument_rows(frame))
     units = unit_codes(frame)
@@ -357,9 +379,9 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
     return ValidationReport(raw.source, no_problems(), warn.table(), counts, frame, raw.sha256)
 
 
-#: Canonical columns the validation warnings read (incomplete questionnaires, baselines, infusion numbers).
-_WARNING_COLUMNS = frozenset({"patient_id", "episode", "day", "complete", "line", "infusion_number", PHQ9.total,
-                              *PHQ9.items})
+#: Canonical columns the validation warnings read from the frame (baselines, infusion numbers; the incomplete
+#: questionnaires are found in the parsed arrays).
+_WARNING_COLUMNS = frozenset({"patient_id", "episode", "day", "complete", "line", "infusion_number"})
 
 
 def _working_arrays(raw: RawTable, rows: dict) -> dict:

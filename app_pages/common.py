@@ -9,8 +9,7 @@ the pages' job, never the engine's), so a cache key is defined once for all page
 """
 from __future__ import annotations
 
-import hashlib
-import json
+import functools
 import os
 import secrets
 import re
@@ -29,10 +28,12 @@ from analytics import (
     validate_questionnaires,
 )
 from analytics.cohorts import (
+    PatientIndex,
+    cohort_mask,
+    patient_index,
     patient_start_dates,
     quarter_bounds,
     quarter_of,
-    select_patients,
 )
 from analytics.definitions import (
     ANALYSIS_MODE_LABELS,
@@ -44,6 +45,8 @@ from analytics.definitions import (
     WINDOW_DAYS_RANGE,
 )
 from analytics.exports import to_safe_csv
+from analytics.outcome_cache import attributes_key, cached_table, outcomes_key, unit_attributes
+from analytics.outcome_cache import outcome_cache_folder as cached_outcomes_folder
 from analytics.instruments import INSTRUMENT_CHOICES, OUTCOME_SCALES, OutcomeScale
 from analytics.wording import GLOSSARY, readable_table
 from analytics.research_export import session_study_ids
@@ -167,15 +170,82 @@ def load_report(kind: str, path: Path):
 # One outcome table per (data, filters, definitions), computed once and passed to every figure that needs it.
 # A patient's outcome rows depend on that patient's questionnaires only, so a filtered cohort's table is the
 # rows of the whole source's table for its patients (the same frame: tests/test_dashboard.py pins it); a
-# filter change selects rows instead of recomputing.
+# filter change selects rows instead of recomputing.  The cohort itself is a boolean array over the source's
+# patients (their start dates and attributes are indexed once per source): its questionnaires are taken from the
+# source's only when a page reads them (the Overview reads a few columns), never on every filter change.
+
+def _filtered(filters: tuple) -> bool:
+    start_from, start_to, attrs = filters
+    return bool(start_from or start_to or any(v for _, v in attrs))
+
+
+@st.cache_resource(max_entries=4)
+def _patient_index(_report, source_key: tuple) -> PatientIndex:
+    """The source's patients indexed once: each row's patient code, each patient's start date and attributes."""
+    frame = _report.frame
+    return patient_index(frame, [c for c in FILTER_COLUMNS if c in frame])
+
+
+@st.cache_resource(max_entries=32)
+def _cohort_mask(_report, source_key: tuple, filters: tuple):
+    """The cohort's patients, a boolean array by the source's patient code."""
+    start_from, start_to, attrs = filters
+    return cohort_mask(_patient_index(_report, source_key), start_from=start_from, start_to=start_to,
+                       **{k: list(v) for k, v in attrs})
+
+
+def _cohort_rows(report, source_key: tuple, filters: tuple):
+    """Which of the source's questionnaires are the cohort's (a boolean array by row)."""
+    index = _patient_index(report, source_key)
+    return _cohort_mask(report, source_key, filters)[index.codes] & (index.codes >= 0)
+
 
 @st.cache_resource(show_spinner="Selecting the cohort...", max_entries=32)
 def _cohort(_report, source_key: tuple, filters: tuple) -> pd.DataFrame:
+    """The cohort's questionnaires (the source's frame itself when nothing is filtered)."""
+    if not _filtered(filters):
+        return _report.frame
+    return _report.frame[_cohort_rows(_report, source_key, filters)]
+
+
+@st.cache_resource(max_entries=32)
+def _cohort_columns(_report, source_key: tuple, filters: tuple, columns: tuple) -> pd.DataFrame:
+    """Only ``columns`` of the cohort's questionnaires: what the Overview counts (taking every column of a
+    large cohort's rows was a third of a filter change)."""
     frame = _report.frame
-    start_from, start_to, attrs = filters
-    if start_from or start_to or any(v for _, v in attrs):
-        frame = select_patients(frame, start_from=start_from, start_to=start_to, **{k: list(v) for k, v in attrs})
-    return frame
+    columns = [c for c in columns if c in frame]
+    if not _filtered(filters):
+        return frame[columns]
+    rows = _cohort_rows(_report, source_key, filters)
+
+    def take(values: pd.Series):
+        if isinstance(values.dtype, pd.CategoricalDtype):  # by its codes: no per-value lookup
+            return pd.Categorical.from_codes(values.cat.codes.to_numpy()[rows], dtype=values.dtype)
+        return values.array[rows]
+    return pd.DataFrame({c: take(frame[c]) for c in columns})
+
+
+@st.cache_resource(max_entries=32)
+def _row_patient_codes(_table, _index, source_key: tuple, what: tuple) -> "np.ndarray":
+    """Each row's patient code in the source's patient index, for the whole-source table ``what`` (-1: none)."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    try:  # Arrow's hash lookup: pandas' get_indexer converts Arrow-backed text to Python strings first
+        found = pc.index_in(pa.array(_table["patient_id"].astype("str")), value_set=pa.array(_index.names))
+        return pc.fill_null(found, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    except (pa.ArrowException, TypeError, ValueError):
+        return _index.names.get_indexer(_table["patient_id"].astype("str"))
+
+
+def _rows_of_cohort(table: pd.DataFrame, report, source_key: tuple, filters: tuple, what: tuple) -> pd.DataFrame:
+    """The rows of the whole-source per-patient table ``what`` (``table``) whose patient is in the cohort."""
+    import numpy as np
+    codes = _row_patient_codes(table, _patient_index(report, source_key), source_key, what)
+    mask = _cohort_mask(report, source_key, filters)
+    rows = np.zeros(len(codes), bool)
+    rows[codes >= 0] = mask[codes[codes >= 0]]
+    return table[rows].reset_index(drop=True)
 
 
 @st.cache_resource(max_entries=4)
@@ -184,26 +254,16 @@ def _start_dates(_report, source_key: tuple) -> pd.Series:
     return patient_start_dates(_report.frame)
 
 
-# The whole source's outcome tables are also kept on disk, beside the store's snapshot, so that a new server
-# process (or a cleared cache) reads them instead of computing them again: 0.3-0.5 s each at 100,000 patients, and
-# the Overview needs five.  They are keyed by the store state the frame was read in (the snapshot key: the store's
-# newest import or revert, and a digest of the analytics code and library versions), the definitions and the
-# layout below, and written only for a frame exactly as the store gave it; a new import, revert or code change
-# gives a new key, so they can never show figures of other data.  A file is written atomically and checked by
-# reading it back equal (dtypes included); one that does not read back whole is computed again.
-OUTCOME_CACHE_FORMAT = 1
-
+# The whole source's outcome tables are also kept on disk, beside the store's snapshot (analytics.outcome_cache),
+# so that a new server process (or a cleared cache) reads them instead of computing them again: 0.3-0.5 s each at
+# 100,000 patients, and the Overview needs five.  An import computes those of the default definitions once it has
+# committed, so the first visitor after it finds them too.
 
 def outcome_cache_folder(kind: str, path: Path, report) -> str | None:
     """The disk cache folder of this store state's outcome tables, or None (not a store, or no state key)."""
-    from analytics.store import STORE_STATE_ATTR
-    from analytics.store_snapshot import snapshot_directory
-
-    state = report.frame.attrs.get(STORE_STATE_ATTR) if kind == "store" and report.frame is not None else None
-    if not state:
+    if kind != "store" or report.frame is None:
         return None
-    # named like a snapshot of this state (g<generation>-...), so the store prunes it with the older snapshots
-    return str(snapshot_directory(path) / f"{state}.dashboard-v{OUTCOME_CACHE_FORMAT}")
+    return cached_outcomes_folder(path, report.frame)
 
 
 def _disk_cached(source_key: tuple, what: str, compute) -> pd.DataFrame:
@@ -211,51 +271,15 @@ def _disk_cached(source_key: tuple, what: str, compute) -> pd.DataFrame:
 
     ``source_key[-1]``: :func:`outcome_cache_folder` of the frame as the store gave it, None for anything else
     (a file, the sample, a frame with infusion numbers derived from sessions)."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    if source_key[-1] is None:
-        return compute()
-    path = Path(source_key[-1]) / (hashlib.sha256(what.encode()).hexdigest()[:24] + ".parquet")
-    def read(file: Path) -> pd.DataFrame:
-        stored = pq.read_table(file, page_checksum_verification=True)
-        frame = stored.to_pandas()
-        # Parquet has no seconds-resolution timestamps: every column gets its exact dtype back
-        for column, dtype in json.loads(stored.schema.metadata[b"dashboard_dtypes"]).items():
-            if str(frame[column].dtype) != dtype:
-                frame[column] = frame[column].astype(dtype)
-        return frame
-
-    try:
-        if path.exists():
-            return read(path)
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
-        pass  # a damaged or half-written file: computed again, and written anew
-    table = compute()
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".tmp-{secrets.token_hex(6)}-{path.name}")
-        arrow = pa.Table.from_pandas(table, preserve_index=True)
-        dtypes = json.dumps({str(c): str(t) for c, t in table.dtypes.items()}).encode()
-        arrow = arrow.replace_schema_metadata({**(arrow.schema.metadata or {}), b"dashboard_dtypes": dtypes})
-        pq.write_table(arrow, tmp, write_page_checksum=True)
-        back = read(tmp)
-        if back.shape == table.shape and (back.dtypes == table.dtypes).all() and back.equals(table) \
-                and back.index.equals(table.index):
-            os.replace(tmp, path)
-        else:  # a table Parquet does not give back exactly is not cached
-            tmp.unlink(missing_ok=True)
-    except (OSError, ValueError, KeyError, TypeError, pa.ArrowException):
-        pass  # a read-only or full disk: the figures are computed, only not kept
-    return table
+    return cached_table(source_key[-1], what, compute)
 
 
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=16)
 def _source_outcomes(_report, source_key: tuple, defs: tuple, attributes: bool) -> pd.DataFrame:
     d = OutcomeDefinitions(*defs)
     if not attributes:
-        return _disk_cached(source_key, f"outcomes|{defs}", lambda: patient_outcomes(_report.frame, definitions=d,
-                                                                                  attributes=False))
+        return _disk_cached(source_key, outcomes_key(d), lambda: patient_outcomes(_report.frame, definitions=d,
+                                                                               attributes=False))
     # the attribute columns (site, protocol, ..., start date) depend on the episode choice only: computed once
     # per choice and put beside each definitions' table, so a change of mode or week computes no attributes
     return pd.concat([_source_outcomes(_report, source_key, defs, False),
@@ -264,34 +288,22 @@ def _source_outcomes(_report, source_key: tuple, defs: tuple, attributes: bool) 
 
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=4)
 def _unit_attributes(_report, source_key: tuple, episodes: str) -> pd.DataFrame:
-    """Each unit's attribute columns (as :func:`analytics.patient_outcomes` appends them), start date and
-    quarter, in the rows of the outcome table of this episode choice."""
+    """Each unit's attribute columns, start date and quarter, in the rows of this episode choice's table."""
     d = OutcomeDefinitions(episodes=episodes)
     plain = _source_outcomes(_report, source_key, (d.week, d.window_days, d.min_baseline, d.analysis, d.episodes),
                              False)
-
-    def compute() -> pd.DataFrame:
-        full = patient_outcomes(_report.frame, definitions=d)
-        attrs = full[[c for c in full.columns if c not in plain.columns]]
-        starts = _start_dates(_report, source_key)
-        start_date = starts.reindex(full["patient_id"]).to_numpy()
-        return attrs.assign(start_date=start_date, start_quarter=quarter_of(pd.Series(start_date)).to_numpy())
-    return _disk_cached(source_key, f"attributes|{episodes}", compute)
+    return _disk_cached(source_key, attributes_key(episodes),
+                        lambda: unit_attributes(_report.frame, plain, episodes, _start_dates(_report, source_key)))
 
 
 @st.cache_resource(show_spinner="Computing outcomes...", max_entries=32)
-def _cohort_outcomes(_report, _frame, source_key: tuple, filters: tuple, defs: tuple, attributes: bool):
+def _cohort_outcomes(_report, source_key: tuple, filters: tuple, defs: tuple, attributes: bool):
     patients = _source_outcomes(_report, source_key, defs, attributes)
-    start_from, start_to, attrs = filters
-    if not (start_from or start_to or any(v for _, v in attrs)):
+    if not _filtered(filters):
+        # the rows' patient codes are found now, with the whole table: a first filter change only selects rows
+        _row_patient_codes(patients, _patient_index(_report, source_key), source_key, ("outcomes", defs, attributes))
         return patients
-    return patients[_is_in(patients["patient_id"], _cohort_ids(_frame, source_key, filters))].reset_index(drop=True)
-
-
-@st.cache_resource(max_entries=32)
-def _cohort_ids(_frame, source_key: tuple, filters: tuple):
-    """The distinct patient ids (as text, the source's) of a cohort's questionnaires ``_frame``."""
-    return _distinct_text(_frame["patient_id"])
+    return _rows_of_cohort(patients, _report, source_key, filters, ("outcomes", defs, attributes))
 
 
 def _is_in(values: pd.Series, wanted) -> "np.ndarray":
@@ -319,11 +331,12 @@ def outcomes_for(view: "View", **changes) -> pd.DataFrame:
         return view.patients
     source_key, filters, _ = view.key
     defs = (d.week, d.window_days, d.min_baseline, d.analysis, d.episodes)
-    patients = _cohort_outcomes(view.report, view.source_frame, source_key, filters, defs, False)
+    patients = _cohort_outcomes(view.report, source_key, filters, defs, False)
     return patients if view.source_ids is None else _with_study_ids_of(patients, view.source_ids)
 
 
 def _with_study_ids_of(patients: pd.DataFrame, source_ids: pd.Series) -> pd.DataFrame:
+    """``patients`` (any frame with the source's ``patient_id``) with the study ids of ``source_ids`` instead."""
     study_of = pd.Series(source_ids.index.to_numpy(), index=source_ids.to_numpy())
     return patients.assign(patient_id=patients["patient_id"].astype("str").map(study_of).to_numpy())
 
@@ -337,7 +350,9 @@ def _summary(_frame, _report, _patients, key: tuple, instrument: str = "phq9"):
 
 def summary_for(view: "View"):
     """The clinic summary of the view's cohort on the sidebar's instrument (from that instrument's outcome table)."""
-    return _summary(view.frame, view.report, instrument_outcomes_for(view), view.key, view.instrument)
+    columns = ("patient_id", "complete", view.scale.total)  # what the summary counts
+    return _summary(view.questionnaire_columns(columns), view.report, instrument_outcomes_for(view), view.key,
+                    view.instrument)
 
 
 @st.cache_data(show_spinner="Computing outcomes on the chosen instrument...", max_entries=16)
@@ -367,15 +382,20 @@ def _instruments_in(_report, source_key: tuple) -> tuple:
 
 
 @st.cache_data(show_spinner="Computing the headline figures...", max_entries=32)
-def _cards(_frame, _by_mode, key: tuple, stratum):
+def _cards(_frame, _by_mode, _cumulative, key: tuple, stratum):
     from analytics.headline import headline_cards
-    return headline_cards(_frame, definitions=OutcomeDefinitions(*key[-1]), stratum=stratum, outcomes=_by_mode)
+    return headline_cards(_frame, definitions=OutcomeDefinitions(*key[-1]), stratum=stratum, outcomes=_by_mode,
+                          cumulative=_cumulative)
 
 
 def cards_for(view: "View", stratum):
     """The headline cards of the view's cohort: each analysis mode's outcome table computed once and cached."""
     by_mode = {mode: outcomes_for(view, analysis=mode) for mode in ANALYSIS_MODES}
-    return _cards(view.frame, by_mode, _session_key(view), stratum)
+    # every mode's table is given: the cards read no questionnaire (the patient ids only, for the signature);
+    # on the PHQ-9 the summary's Kaplan-Meier figures are of the same table and definitions
+    s = summary_for(view) if view.instrument == "phq9" else None
+    cumulative = None if s is None else {"response": s.cumulative_response, "remission": s.cumulative_remission}
+    return _cards(view.questionnaire_columns(("patient_id",)), by_mode, cumulative, _session_key(view), stratum)
 
 
 @st.cache_data(show_spinner="Computing re-inductions...", max_entries=32)
@@ -386,7 +406,9 @@ def _reinductions(_frame, _every, key: tuple):
 
 def reinductions_for(view: "View"):
     """Second episodes of the view's cohort (from the every-episode outcome table, computed once and cached)."""
-    return _reinductions(view.frame, outcomes_for(view, episodes="all"), _session_key(view))
+    # the every-episode table is given: the summary reads no questionnaire
+    return _reinductions(view.questionnaire_columns(("patient_id",)), outcomes_for(view, episodes="all"),
+                         _session_key(view))
 
 
 @st.cache_resource(show_spinner="Computing weekly means...", max_entries=8)
@@ -396,20 +418,25 @@ def _source_patient_weeks(_report, source_key: tuple, max_week: int, instrument:
     return patient_week_means(_report.frame, max_week=max_week, instrument=instrument)
 
 
-def weekly_of(report, source_frame: pd.DataFrame, source_key: tuple, filters: tuple, max_week: int,
-              instrument: str) -> pd.DataFrame:
-    """Mean total by week of the cohort (``source_frame``: its questionnaires with the source's ids): the rows of
-    the source's per-patient weekly means for its patients, summarised (a filter change regroups nothing)."""
+def weekly_of(report, source_key: tuple, filters: tuple, max_week: int, instrument: str) -> pd.DataFrame:
+    """Mean total by week of the cohort: the rows of the source's per-patient weekly means for its patients,
+    summarised (a filter change regroups nothing)."""
     from analytics.trends import weekly_summary
     weeks = _source_patient_weeks(report, source_key, max_week, instrument)
-    start_from, start_to, attrs = filters
-    if start_from or start_to or any(v for _, v in attrs):
-        weeks = weeks[_is_in(weeks["patient_id"], _cohort_ids(source_frame, source_key, filters))]
+    what = ("weeks", max_week, instrument)
+    if _filtered(filters):
+        weeks = _rows_of_cohort(weeks, report, source_key, filters, what)
+    else:  # found with the whole table (see _cohort_outcomes)
+        _row_patient_codes(weeks, _patient_index(report, source_key), source_key, what)
     return weekly_summary(weeks)
 
 
+#: the questionnaire columns the Overview counts (activity, the summary's questionnaire counts)
+OVERVIEW_COLUMNS = ("patient_id", "complete", "day", "assessment_date", "treatment_start_date")
+
+
 @st.cache_data(show_spinner="Computing the figures...", max_entries=32)
-def _overview_figures(_frame, _patients, _outcomes, _report, _source_frame, key: tuple, max_week: int,
+def _overview_figures(_frame, _patients, _outcomes, _report, key: tuple, max_week: int,
                       instrument: str = "phq9") -> dict:
     from analytics.activity import activity_summary, endpoint_completeness
     from analytics.infusions import infusion_outcomes
@@ -425,18 +452,23 @@ def _overview_figures(_frame, _patients, _outcomes, _report, _source_frame, key:
         "completeness": endpoint_completeness(_patients),
         "curves": {m: cumulative_curve(_outcomes, metric=m, definitions=d)
                    for m in OUTCOME_SCALES[instrument].metrics},
-        "weekly": weekly_of(_report, _source_frame, source_key, filters, max_week, instrument),
+        "weekly": weekly_of(_report, source_key, filters, max_week, instrument),
         "by_quarter": (rate_table(_outcomes.dropna(subset=["start_quarter"]), by="start_quarter", definitions=d,
                                   instrument=instrument) if dated else None),
-        "by_infusions": infusion_outcomes(_patients),
+        # on the PHQ-9 the summary has them already (the same table): see overview_figures
+        "by_infusions": infusion_outcomes(_patients) if instrument != "phq9" else None,
     }
 
 
 def overview_figures(view: "View", max_week: int) -> dict:
     """The Overview's other figures of the view's cohort (activity, completeness, curves, weekly means, rates by
     quarter, outcomes by infusions), computed once per cohort and definitions."""
-    return _overview_figures(view.frame, view.patients, instrument_outcomes_for(view), view.report, view.source_frame,
-                             _session_key(view), max_week, view.instrument)
+    figures = _overview_figures(view.questionnaire_columns(OVERVIEW_COLUMNS), view.patients,
+                                instrument_outcomes_for(view), view.report, _session_key(view), max_week,
+                                view.instrument)
+    if figures["by_infusions"] is None:  # the summary's, of the same PHQ-9 table (computed once, not twice)
+        figures = {**figures, "by_infusions": summary_for(view).by_infusions}
+    return figures
 
 
 def _session_key(view: "View") -> tuple:
@@ -620,20 +652,41 @@ def _distinct_text(values: pd.Series):
 
 @dataclass
 class View:
-    """What a page shows: the filtered cohort under the current definitions."""
+    """What a page shows: the filtered cohort under the current definitions.
+
+    The cohort's questionnaires (:attr:`frame`) are taken from the source's when a page first reads them: the
+    Overview reads only :meth:`questionnaire_columns`, so a filter change there copies no whole frame.
+    """
 
     kind: str
     report: object
-    frame: pd.DataFrame
     patients: pd.DataFrame
     definitions: OutcomeDefinitions
     key: tuple
     filter_text: str
     source_ids: pd.Series | None = None  # study id -> the clinic's pseudonym, for researchers' views (never shown)
-    source_frame: pd.DataFrame | None = None  # the cohort's questionnaires as in the source (clinic pseudonyms)
     #: the sidebar's outcome instrument (a key of OUTCOME_SCALES); ``patients`` stays on PHQ-9 for every page,
     #: the Overview and Trajectories read :func:`instrument_outcomes_for` on this instrument
     instrument: str = "phq9"
+    n_patients: int = 0  # patients in the cohort (with questionnaires)
+
+    @property
+    def source_frame(self) -> pd.DataFrame:
+        """The cohort's questionnaires as in the source (clinic pseudonyms), shared and read-only."""
+        return _cohort(self.report, self.key[0], self.key[1])
+
+    @functools.cached_property
+    def frame(self) -> pd.DataFrame:
+        """The cohort's questionnaires (a researcher's: with this session's study ids)."""
+        if self.source_ids is None:
+            return self.source_frame
+        return _with_study_ids_of(self.source_frame, self.source_ids)
+
+    def questionnaire_columns(self, columns: tuple) -> pd.DataFrame:
+        """Only ``columns`` (those the data have) of the cohort's questionnaires."""
+        if self.source_ids is not None:  # a researcher's ids: from their own frame
+            return self.frame[[c for c in columns if c in self.frame]]
+        return _cohort_columns(self.report, self.key[0], self.key[1], tuple(columns))
 
     @property
     def scale(self) -> OutcomeScale:
@@ -647,7 +700,7 @@ class View:
 
     @property
     def empty(self) -> bool:
-        return self.frame.empty
+        return self.n_patients == 0
 
     def caption(self, n: int | None = None, what: str = "", *, scale: OutcomeScale | None = None) -> str:
         """Caption for a chart or rate: n, instrument and its thresholds, definition, mode and spec version.
@@ -716,9 +769,9 @@ def _page_view(title: str, subheading: bool) -> View | None:
             definitions.episodes)
     filters = (start_from.strftime("%Y-%m-%d") if start_from is not None else None,
                start_to.strftime("%Y-%m-%d") if start_to is not None else None, tuple(attrs))
-    frame = _cohort(report, source_key, filters)
-    patients = _cohort_outcomes(report, frame, source_key, filters, defs, True)
-    source_frame = frame
+    patients = _cohort_outcomes(report, source_key, filters, defs, True)
+    n_patients = int(_cohort_mask(report, source_key, filters).sum()) if _filtered(filters) \
+        else _patient_index(report, source_key).patients
     parts = [period if period != "Custom range" else f"{filters[0]} to {filters[1]}"] + \
         [f"{c}: {', '.join(plain(x) for x in v)}" for c, v in attrs if v]  # shown as markdown in captions
     filter_text = "Cohort: " + "; ".join(parts) + "."
@@ -726,9 +779,9 @@ def _page_view(title: str, subheading: bool) -> View | None:
     if st.session_state.get("role", "director") != "director":
         # researchers see study ids only: a keyed hash with a secret of this session, never the pseudonym
         secret = st.session_state.setdefault("study_id_secret", secrets.token_hex(8))
-        frame, patients, source_ids = _with_study_ids(frame, patients, secret)
-    view = View(kind, report, frame, patients, definitions, (source_key, filters, defs), filter_text, source_ids,
-                source_frame, instrument)
+        patients, source_ids = _with_study_ids(report, source_key, filters, patients, secret)
+    view = View(kind, report, patients, definitions, (source_key, filters, defs), filter_text, source_ids,
+                instrument, n_patients)
     if view.empty:
         st.warning("No patients match these filters. Widen the treatment-start period or clear the site, "
                    "clinician or protocol filters in the sidebar.", icon=":material/filter_alt_off:")
@@ -736,14 +789,14 @@ def _page_view(title: str, subheading: bool) -> View | None:
     return view
 
 
-def _with_study_ids(frame: pd.DataFrame, patients: pd.DataFrame, secret: str):
-    """The frames with session study ids in ``patient_id``, and the study id -> pseudonym map."""
-    unique = pd.Series(pd.unique(frame["patient_id"].astype("str")))
+def _with_study_ids(report, source_key: tuple, filters: tuple, patients: pd.DataFrame, secret: str):
+    """The outcome table with session study ids in ``patient_id``, and the study id -> pseudonym map of the
+    cohort's patients."""
+    index = _patient_index(report, source_key)
+    unique = pd.Series(index.names[_cohort_mask(report, source_key, filters)], dtype="object").astype("str")
     study = session_study_ids(unique, secret=secret)
-    study_of = pd.Series(study.to_numpy(), index=unique.to_numpy())
     source_of = pd.Series(unique.to_numpy(), index=study.to_numpy())
-    return (frame.assign(patient_id=frame["patient_id"].astype("str").map(study_of).to_numpy()),
-            patients.assign(patient_id=patients["patient_id"].astype("str").map(study_of).to_numpy()), source_of)
+    return _with_study_ids_of(patients, source_of), source_of
 
 
 def _definitions_controls() -> OutcomeDefinitions:

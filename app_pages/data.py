@@ -37,6 +37,7 @@ from analytics.mapping import (
     save_mapping,
 )
 from analytics.data_quality import data_quality_counts
+from analytics.outcome_cache import precompute_outcome_tables
 from analytics.sources import read_source
 from analytics.store import (
     ImportConflictError,
@@ -409,8 +410,17 @@ def _import(data: bytes, suffix: str, label: str, mapping: ColumnMapping | None,
     st.session_state["last_import"] = {"text": result.to_text(), "file": label, "warnings": located}
     st.session_state["source"] = "store"  # the sidebar's data source: the store now holds this import
     st.session_state["upload_round"] = st.session_state.get("upload_round", 0) + 1  # an empty uploader
+    if not result.changed_nothing:
+        _prepare_dashboard_tables(db)
     clear_caches()
     st.rerun()
+
+
+def _prepare_dashboard_tables(db) -> None:
+    """The Overview's outcome tables of the new store state, computed now (kept beside the store) so that the
+    first visit after this import reads them instead of computing them."""
+    with st.spinner("Preparing the dashboard's outcome tables..."):
+        precompute_outcome_tables(db)
 
 
 def _offer_corrections(data: bytes, suffix: str, label: str, mapping) -> bool:
@@ -485,6 +495,7 @@ else:
                     revert_id = revert_import(int(chosen), db=db, user=signed_in_user())
                     st.session_state["reverted"] = (int(chosen), revert_id)
                     st.session_state.pop("last_import", None)
+                    _prepare_dashboard_tables(db)
                     clear_caches()
                     st.rerun()
                 except AnalyticsError as exc:

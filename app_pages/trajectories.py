@@ -35,8 +35,7 @@ fig = go.Figure()
 fig.add_trace(go.Scattergl(x=xs, y=ys, mode="lines", line=dict(color="rgba(0,114,178,0.18)", width=1),
                            name="Patients", customdata=who, connectgaps=False,
                            hovertemplate="%{customdata}, day %{x}: " + scale.name + " %{y}<extra></extra>"))
-weekly = weekly_of(view.report, view.source_frame, view.key[0], view.key[1], max(TRENDS_MAX_WEEK, d.week + 2),
-                   view.instrument)
+weekly = weekly_of(view.report, view.key[0], view.key[1], max(TRENDS_MAX_WEEK, d.week + 2), view.instrument)
 fig.add_trace(go.Scatter(x=weekly["week"] * 7 + 3, y=weekly["mean"], mode="lines+markers", name="Mean by week",
                          line=dict(color=PALETTE[5], width=3), customdata=weekly[["n_patients"]],
                          hovertemplate="week %{x}: mean %{y:.1f} (n = %{customdata[0]})<extra></extra>"))

@@ -10,7 +10,15 @@ For each size, on the registry-sized synthetic Parquet file of the engine benchm
   SQLite transaction, the columnar snapshot);
 * re-import: the same file again (nothing new; the store is unchanged);
 * summary FILE: ``python -m analytics summary FILE.parquet`` (read + validate + summary);
-* summary --db: ``python -m analytics summary --db STORE`` (the store's read path + summary).
+* summary --db: ``python -m analytics summary --db STORE`` (the store's read path + summary);
+* new patients: a file of 1,000 patients the store does not have (the first 1,000 of the registry
+  under other ids) into the full store: a small import into a large store;
+* last month: a clinic's weekly use.  A second store holds the registry without its last month of
+  questionnaires (that import is timed too), then the last month is imported into it: new
+  questionnaires of patients already in the store, and new patients.
+
+Memory should follow the file, not the store: the two small imports are compared with the import of
+the whole file.
 
 Each step runs in its own process so that its peak memory (max RSS) is its own.  Prints wall
 times, peak memory, and the store / file ratios (targets: import <= 15 s and re-import <= 5 s
@@ -42,7 +50,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 def child(step: str, path: Path, db: Path) -> None:
     t0 = time.perf_counter()
-    if step in ("import", "re-import"):
+    if step.startswith("import") or step == "re-import":
         from analytics.store import import_questionnaires
 
         result = import_questionnaires(path, db=db, source_format="parquet")
@@ -100,6 +108,33 @@ def registry_file(patients: int) -> Path:
     return ensure_file(patients, regenerate=False)
 
 
+#: The small imports into a large store: how many new patients, and the days of the last questionnaires.
+NEW_PATIENTS = 1_000
+LAST_DAYS = 31
+
+
+def small_files(path: Path, tmp: Path) -> dict[str, Path]:
+    """The files of the small imports, written into ``tmp``: 1,000 new patients (the registry's first under other
+    ids), the registry without its last month, and that last month (Arrow only; nothing is validated here)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    ids = pq.read_table(path, columns=["patient_id"])["patient_id"]
+    first = pc.unique(ids).slice(0, NEW_PATIENTS)
+    table = pq.read_table(path, filters=pc.field("patient_id").isin(first))
+    renamed = pc.binary_join_element_wise("N", table["patient_id"].cast(pa.string()), "")
+    out = {"new patients": tmp / "new_patients.parquet", "all but the last month": tmp / "all_but_last_month.parquet",
+           "last month": tmp / "last_month.parquet"}
+    pq.write_table(table.set_column(table.schema.get_field_index("patient_id"), "patient_id", renamed),
+                   out["new patients"])
+    dates = pq.read_table(path, columns=["assessment_date"])["assessment_date"]
+    cut = pc.subtract(pc.max(dates), pa.scalar(LAST_DAYS * 86_400_000, pa.duration("ms")))
+    pq.write_table(pq.read_table(path, filters=pc.field("assessment_date") <= cut), out["all but the last month"])
+    pq.write_table(pq.read_table(path, filters=pc.field("assessment_date") > cut), out["last month"])
+    return out
+
+
 def run(patients: int) -> dict:
     path = registry_file(patients)
     tmp = Path(tempfile.mkdtemp(prefix="bench-store-"))
@@ -111,6 +146,11 @@ def run(patients: int) -> dict:
         from_store = measure("summary --db", path, db)
         same = _figures(from_file["summary"]) == _figures(from_store["summary"])
         size = sum(p.stat().st_size for p in tmp.rglob("*") if p.is_file())
+        files = small_files(path, tmp)
+        new_patients = measure("import new patients", files["new patients"], db)
+        month_db = tmp / "month.sqlite"
+        before_month = measure("import all but the last month", files["all but the last month"], month_db)
+        last_month = measure("import last month", files["last month"], month_db)
     except StepFailed as exc:
         print(f"\n{patients:,} patients: {exc}", flush=True)
         return {"patients": patients, "failed": str(exc).splitlines()[0]}
@@ -132,8 +172,12 @@ def run(patients: int) -> dict:
           f"{from_store['cpu_seconds'] / from_file['cpu_seconds']:.2f} CPU time, "
           f"{from_store['peak_rss_mb'] / from_file['peak_rss_mb']:.2f} memory; same figures: "
           f"{'yes' if same else 'NO'}; load average now {load:.1f}", flush=True)
+    print(line(f"{NEW_PATIENTS:,} new patients", new_patients) + f" ({new_patients['added']:,} added)")
+    print(line("all but the last month", before_month) + f" ({before_month['added']:,} added, empty store)")
+    print(line("the last month", last_month) + f" ({last_month['added']:,} added)", flush=True)
     return {"patients": patients, "questionnaires": imp["added"], "import": imp, "re-import": again,
-            "summary FILE": from_file, "summary --db": from_store, "same": same, "load": load}
+            "summary FILE": from_file, "summary --db": from_store, "same": same, "load": load,
+            "new patients": new_patients, "all but the last month": before_month, "last month": last_month}
 
 
 def side_by_side(runs: list[dict]) -> None:
@@ -151,7 +195,7 @@ def side_by_side(runs: list[dict]) -> None:
         print(f"{step + ' wall / CPU (s)':34}" + "".join(
             f"{r[step]['seconds']:>10.1f} / {r[step]['cpu_seconds']:<6.1f}" for r in runs) + f"  target {target}")
         print(f"{step + ' peak memory (MB)':34}" + "".join(f"{r[step]['peak_rss_mb']:>19,.0f}" for r in runs))
-    for step in ("summary FILE", "summary --db"):
+    for step in ("new patients", "all but the last month", "last month", "summary FILE", "summary --db"):
         print(f"{step + ' wall / CPU (s)':34}" + "".join(
             f"{r[step]['seconds']:>10.1f} / {r[step]['cpu_seconds']:<6.1f}" for r in runs))
         print(f"{step + ' peak memory (MB)':34}" + "".join(f"{r[step]['peak_rss_mb']:>19,.0f}" for r in runs))

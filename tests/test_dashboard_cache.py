@@ -114,3 +114,34 @@ def test_a_file_source_is_not_cached_on_disk(monkeypatch, tmp_path):
 
     assert outcome_cache_folder("file", SAMPLE, validate_questionnaires(SAMPLE)) is None
     assert not list(tmp_path.iterdir())
+
+
+def test_an_import_prepares_the_first_visits_tables_and_never_leaves_old_ones(monkeypatch, tmp_path, halves):
+    # the CLI import computes the Overview's outcome tables once it has committed: the first visitor after it
+    # computes none (any outcome computation in the dashboard fails this test), and sees the new store's figures
+    import app_pages.common
+    from cli_runner import run_cli
+
+    db = tmp_path / "store.sqlite"
+    assert run_cli("import", halves[0], "--db", db).returncode == 0
+    prepared = cache_files(db)
+    assert len(prepared) == 5  # three analysis modes, every episode, the attribute columns
+
+    def computed(*args, **kwargs):
+        raise AssertionError("the dashboard computed an outcome table the import should have prepared")
+
+    monkeypatch.setattr(app_pages.common, "patient_outcomes", computed)
+    monkeypatch.setattr(app_pages.common, "unit_attributes", computed)
+    first = shown(overview(monkeypatch, db))
+    pd.testing.assert_frame_equal(first.loc[["Response", "Remission"], ["n", "Events"]], expected(db),
+                                  check_names=False, check_dtype=False)
+    assert run_cli("import", halves[1], "--db", db).returncode == 0  # a new store state, prepared too
+    again = shown(overview(monkeypatch, db))
+    pd.testing.assert_frame_equal(again.loc[["Response", "Remission"], ["n", "Events"]], expected(db),
+                                  check_names=False, check_dtype=False)
+    assert again.loc["Response", "n"] > first.loc["Response", "n"]
+    assert not set(cache_files(db)) & set(prepared)
+    # a file that holds nothing new changes nothing and prepares nothing new
+    before = cache_files(db)
+    assert run_cli("import", halves[1], "--db", db).returncode == 0
+    assert cache_files(db) == before

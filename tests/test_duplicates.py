@@ -137,3 +137,31 @@ def test_block_by_block_order_checks_and_duplicate_pairs_equal_the_whole_array_o
         got = duplicates._duplicate_pairs(same, perm)
         np.testing.assert_array_equal(got[0], want[0])
         np.testing.assert_array_equal(got[1], want[1])
+
+
+def test_repeats_of_a_parquet_file_compared_on_codes_equal_the_text_comparison(tmp_path):
+    """A Parquet file's text columns (categorical) and nullable integers are compared on their codes and
+    buffers; a CSV of the same rows is compared as text.  The same repeats are refused or collapsed either way,
+    blank against blank being equal and blank against a value not."""
+    from analytics.synthetic import synthetic_clinic
+
+    frame = synthetic_clinic(12, seed=5, dates_as_text=False)
+    frame["infusion_number"] = frame["infusion_number"].astype("Int16")
+    frame.loc[frame.index[:4], "site"] = None  # blank text in the first rows
+    frame.loc[frame.index[:6:2], "infusion_number"] = pd.NA
+    repeats = frame.iloc[[0, 1, 2, 3, 4, 5, 8]].copy()
+    repeats.iloc[1, repeats.columns.get_loc("site")] = "Clinic Z"          # blank -> text: differs
+    repeats.iloc[2, repeats.columns.get_loc("infusion_number")] = 7        # blank -> number: differs
+    # row 4: blank infusion_number and blank site repeated as they are: an exact duplicate, collapsed
+    repeats.iloc[3, repeats.columns.get_loc("infusion_number")] = pd.NA    # number -> blank: differs
+    repeats.iloc[6, repeats.columns.get_loc("clinician")] = "someone else"  # text -> other text: differs
+    data = pd.concat([frame, repeats], ignore_index=True)
+    parquet, csv = tmp_path / "c.parquet", tmp_path / "c.csv"
+    data.to_parquet(parquet, index=False)
+    data.assign(assessment_date=data["assessment_date"].dt.strftime("%Y-%m-%d"),
+                treatment_start_date=data["treatment_start_date"].dt.strftime("%Y-%m-%d")).to_csv(csv, index=False)
+    from_parquet, from_csv = validate_questionnaires(parquet), validate_questionnaires(csv)
+    assert isinstance(__import__("analytics").loading.read_table(parquet).frame["site"].dtype, pd.CategoricalDtype)
+    pd.testing.assert_frame_equal(from_parquet.errors, from_csv.errors)
+    refused = from_parquet.errors[from_parquet.errors["problem"].str.contains("other columns different")]
+    assert sorted(refused["line"]) == sorted(len(frame) + 2 + np.array([1, 2, 3, 6]))

@@ -295,3 +295,17 @@ def test_cssrs_units_are_the_outcome_tables_episodes():
     assert table.set_index(["measure", "statistic"]).loc[("C-SSRS screener", "SI at baseline"), "n"] == 1
     with pytest.raises(DefinitionError, match="lacks columns"):
         cssrs_si_outcomes(pd.DataFrame({"patient_id": ["a"]}))
+
+
+def test_worklist_is_the_same_whatever_the_ids_dtype_or_row_order():
+    # the worklist ranks patients by integers that sort as their ids' text (categorical ids by their codes, text
+    # ids factorised): the same list, in the same order, as from text ids in any row order
+    from conftest import SAMPLE
+    sample = load_questionnaires(SAMPLE)
+    text = sample.assign(patient_id=sample["patient_id"].astype("str"))
+    expected = safety_worklist(text)
+    assert len(expected) > 50
+    assert list(expected["patient_id"]) != sorted(expected["patient_id"])  # sorted by need, ids break ties only
+    for variant in (sample.assign(patient_id=sample["patient_id"].astype("category")),
+                    text.sample(frac=1, random_state=3), sample.sample(frac=1, random_state=4)):
+        pd.testing.assert_frame_equal(safety_worklist(variant), expected)

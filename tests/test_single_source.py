@@ -84,6 +84,8 @@ ALLOWED_CONSTANTS = {
                                                               "write lock (operational)",
     ("analytics/store_copy.py", "_CHUNK"): "rows fetched per round trip while copying a store (memory, not a rule)",
     ("analytics/store.py", "_INSERT_BLOCK"): "rows per INSERT block during an import (bounds one block's memory)",
+    ("analytics/session_store.py", "_PATIENTS_PER_QUERY"): "patients per query when reading some patients' "
+                                                           "sessions (SQL parameter limit, not a rule)",
     ("analytics/store_backends.py", "_BULK_CACHE_BYTES_PER_ROW"): "page cache per row of a bulk insert (memory and "
                                                                   "speed, not a rule)",
     ("analytics/store_backends.py", "_PAGE_BYTES"): "page size of a new SQLite store file (storage layout and "

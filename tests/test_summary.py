@@ -92,3 +92,25 @@ def test_patients_counted_from_categorical_codes_match_nunique():
     assert len(cohort["patient_id"].cat.categories) > cohort["patient_id"].nunique() > 0
     assert clinic_summary(cohort).patients == cohort["patient_id"].nunique()
     assert clinic_summary(frame).patients == frame["patient_id"].nunique() == 40
+
+
+@pytest.mark.parametrize("episodes", ["first", "all", "latest"])
+def test_patients_with_repeat_episodes_counted_once_each(episodes):
+    """Patients with more than one episode, each counted once whatever the rows per patient (episodes='all' gives
+    several): the count equals the first row of each patient's, as the summary counted it before."""
+    from analytics import patient_outcomes
+    from analytics.summary import _patients_with_repeat_episodes
+    from conftest import SAMPLE
+
+    d = OutcomeDefinitions(episodes=episodes)
+    patients = patient_outcomes(load_questionnaires(SAMPLE), definitions=d)
+    first_rows = patients.loc[~patients["patient_id"].duplicated()]
+    expected = int((first_rows["n_episodes"] > 1).sum())
+    assert expected > 0 and clinic_summary(load_questionnaires(SAMPLE), definitions=d).patients_with_repeat_episodes \
+        == expected
+    if episodes == "all":
+        assert len(patients) > patients["patient_id"].nunique()  # several rows for some patients
+    blank = patients.assign(patient_id=patients["patient_id"].astype(object))
+    blank.loc[blank["n_episodes"] > 1, "patient_id"] = None  # blank ids: one value, as ``duplicated`` counts them
+    assert _patients_with_repeat_episodes(blank) == int((blank.loc[~blank["patient_id"].duplicated(), "n_episodes"]
+                                                         > 1).sum()) == 1

@@ -352,3 +352,39 @@ def test_infusion_number_falling_within_an_episode_is_warned_naming_both_lines(b
         "own treatment_start_date)",
         "infusion_number falls from 5 (line 6) to 4 in the same episode; check both lines (a new course needs its "
         "own treatment_start_date)"]
+
+
+def test_a_far_date_of_a_parquet_file_is_named_as_written_after_its_column_is_freed(tmp_path):
+    """A Parquet file's whole-day dates are freed once parsed; a date found too far from its start afterwards
+    is reported with the date as written, as when the column is read as timestamps and kept."""
+    from analytics.loading import read_table
+    from analytics.synthetic import synthetic_clinic
+
+    frame = synthetic_clinic(30, seed=4, dates_as_text=False)
+    frame.loc[[7, 40], "assessment_date"] = frame.loc[[7, 40], "assessment_date"] + pd.Timedelta(days=4000)
+    path = tmp_path / "far.parquet"
+    frame.to_parquet(path, index=False)
+    freed = validate_questionnaires(path)  # scores and whole-day dates read Arrow-backed
+    kept = validate_questionnaires(read_table(path))  # timestamps, never freed
+    assert str(read_table(path, arrow_integers=("phq9_1",)).frame["assessment_date"].dtype).startswith("date32")
+    pd.testing.assert_frame_equal(freed.errors, kept.errors)
+    far = freed.errors[freed.errors["problem"].str.contains("days from the treatment start")]
+    assert sorted(far["line"]) == [9, 42]
+    assert list(far["value"]) == [str(d.date()) for d in frame.loc[[7, 40], "assessment_date"]]
+
+
+@pytest.mark.parametrize("apart", [True, False])
+def test_a_parquet_file_digest_is_its_bytes_sha256_whichever_thread_computes_it(tmp_path, monkeypatch, apart):
+    import hashlib
+
+    from analytics import loading
+    from analytics.synthetic import synthetic_clinic
+
+    monkeypatch.setattr(loading, "_HASHED_APART_BYTES", 0 if apart else 10 ** 12)
+    path = tmp_path / "c.parquet"
+    synthetic_clinic(10, seed=2, dates_as_text=False).to_parquet(path, index=False)
+    assert loading.read_table(path).sha256 == validate_questionnaires(path).sha256 == \
+        hashlib.sha256(path.read_bytes()).hexdigest()
+    path.write_bytes(path.read_bytes()[:-40])  # a damaged file is refused, the digest thread stopped with it
+    with pytest.raises(loading.UnreadableFileError, match="Parquet file cannot be read"):
+        loading.read_table(path)
