@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import pandas as pd
-import plotly.graph_objects as go
 import streamlit as st
 
 from analytics import compare_with_benchmarks, load_benchmarks
@@ -24,8 +23,8 @@ from app_pages.common import (
     rate_rows,
     reinductions_for,
     summary_for,
-    translucent,
 )
+from app_pages.overview_charts import forest_chart, km_chart, quarters_chart, weekly_chart
 
 view = page_setup("Outcome overview")
 d = view.definitions
@@ -97,26 +96,12 @@ download(table, "outcomes", "Download outcomes (CSV)")
 left, right = st.columns(2)
 with left:
     st.subheader(f"Reached by week {d.week}", help=GLOSSARY["Kaplan-Meier"])
-    fig = go.Figure()
-    for i, (metric, name) in enumerate(((m_first, first), (m_second, second))):
-        curve = figures["curves"][metric]
-        if curve.empty:
-            continue
-        color = PALETTE[i]
-        fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_high"], mode="lines", line=dict(width=0, shape="hv"),
-                                 showlegend=False, hoverinfo="skip"))
-        fig.add_trace(go.Scatter(x=curve["time"], y=curve["ci_low"], mode="lines", line=dict(width=0, shape="hv"),
-                                 fill="tonexty",
-                                 fillcolor=translucent(color), showlegend=False,
-                                 hoverinfo="skip"))
-        fig.add_trace(go.Scatter(
-            x=curve["time"], y=curve["cumulative"], mode="lines", line=dict(color=color, shape="hv", width=2.5),
-            name=name, customdata=curve[["at_risk"]],
-            hovertemplate="day %{x}: %{y:.1%} (%{customdata[0]} at risk)<extra>" + name + "</extra>"))
-    fig.update_layout(xaxis=dict(title="Study day since treatment start", range=[0, d.target_day]),
-                      yaxis=dict(title="Cumulative share (Kaplan-Meier)", tickformat=".0%", rangemode="tozero"),
-                      height=360, margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
-    st.plotly_chart(fig, width="stretch", key="km")
+    km = km_chart(figures["curves"], names={m_first: first, m_second: second}, target_day=d.target_day,
+                  palette=PALETTE)
+    if km is None:
+        st.info("No eligible patient in this cohort: there is no curve to draw.")
+    else:
+        st.altair_chart(km, width="stretch", key="km")
     in_text = (first.lower(), second.lower()) if scale.is_phq9 else (first, second)  # labels name the scale
     st.caption(view.caption(s.eligible, f"Eligible patients; first {in_text[0]} or {in_text[1]} at any "
                             "questionnaire up to the target day; censored at the last follow-up. Shaded: 95% log-log "
@@ -124,19 +109,8 @@ with left:
 with right:
     st.subheader(f"Mean {scale.name} by week")
     weekly = figures["weekly"]
-    fig = go.Figure()
-    fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_high"], mode="lines", line=dict(width=0),
-                             showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["ci_low"], mode="lines", line=dict(width=0), fill="tonexty",
-                             fillcolor=translucent(PALETTE[0]), showlegend=False, hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=weekly["week"], y=weekly["mean"], mode="lines+markers", line=dict(color=PALETTE[0]),
-                             name=f"Mean {scale.name}", customdata=weekly[["n_patients"]],
-                             hovertemplate="week %{x}: %{y:.1f} (n = %{customdata[0]})<extra></extra>"))
-    fig.update_layout(xaxis=dict(title="Weeks since treatment start (week 0 includes baseline)", dtick=1),
-                      yaxis=dict(title=f"{scale.name} total (0-{scale.instrument.total_max})",
-                                 range=[0, scale.instrument.total_max]), height=360,
-                      margin=dict(l=10, r=10, t=10, b=10), showlegend=False)
-    st.plotly_chart(fig, width="stretch", key="weekly")
+    st.altair_chart(weekly_chart(weekly, scale_name=scale.name, total_max=scale.instrument.total_max,
+                                 color=PALETTE[0]), width="stretch", key="weekly")
     st.caption(f"{scale.name} totals. Each patient counts once a week (their mean); shaded: 95% t interval. "
                f"Complete questionnaires only. n per week in the hover. {view.filter_text}")
 
@@ -150,28 +124,12 @@ target = {key: name for key, name, _, _ in outcome_rows}
 bench = bench.assign(row=[target[(m, e)] for m, e in zip(bench["metric"], bench["clinic_estimate"])],
                      who=[author_year(c, st_) for c, st_ in zip(bench["citation"], bench["study"])])
 results = [r for *_, r in outcome_rows]
-fig = go.Figure()
-fig.add_trace(go.Scatter(
-    x=[r.estimate for r in results], y=labels, mode="markers", name="This clinic (95% CI)",
-    marker=dict(color=PALETTE[0], size=11),
-    error_x=dict(type="data", symmetric=False,
-                 array=[(r.ci_high - r.estimate) if r.ci_high is not None else 0 for r in results],
-                 arrayminus=[(r.estimate - r.ci_low) if r.ci_low is not None else 0 for r in results]),
-    hovertemplate="%{y}: %{x:.1%}<extra>this clinic</extra>"))
-for comparable, symbol, color, name in ((True, "diamond", PALETTE[1], "Published, like for like"),
-                                        (False, "diamond-open", PALETTE[5], "Published, not like for like")):
-    part = bench[bench["comparable"] == comparable]
-    # the published figure's own uncertainty: +/- 1.96 SE (a floor where only its n is known; see the hover)
-    half = pd.to_numeric(part["published_se"], errors="coerce").fillna(0).to_numpy() * 1.959964
-    fig.add_trace(go.Scatter(
-        x=part["rate"], y=part["row"], mode="markers", name=name, marker=dict(symbol=symbol, size=10, color=color),
-        error_x=dict(type="data", array=half, color=color, thickness=1),
-        customdata=part[["who", "reason", "uncertainty_note"]],
-        hovertemplate="%{customdata[0]}: %{x:.1%}<br>%{customdata[1]}<br>%{customdata[2]}<extra></extra>"))
-fig.update_layout(xaxis=dict(title="Share of patients", tickformat=".0%", range=[0, 1]),
-                  yaxis=dict(title=None, autorange="reversed"), height=400,
-                  legend=dict(orientation="h", yanchor="bottom", y=1.02, x=0), margin=dict(l=10, r=10, t=40, b=10))
-st.plotly_chart(fig, width="stretch", key="forest")
+clinic_rates = pd.DataFrame({"outcome": labels, "estimate": [r.estimate for r in results],
+                             "ci_low": [r.ci_low for r in results], "ci_high": [r.ci_high for r in results],
+                             "n": [r.n for r in results], "events": [r.events for r in results]})
+# the published figure's own uncertainty: +/- 1.96 SE (a floor where only its n is known; see the hover)
+published = bench.assign(half_width=pd.to_numeric(bench["published_se"], errors="coerce").fillna(0) * 1.959964)
+st.altair_chart(forest_chart(clinic_rates, published, palette=PALETTE), width="stretch", key="forest")
 st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis, timepoint or "
            "population; the table says how. Bars on the diamonds: the published figure's own uncertainty (±1.96 "
            "standard errors, a floor where only its n is known). Item-9 SI figures are not C-SSRS or SSI figures. "
@@ -197,33 +155,7 @@ download(shown, "benchmarks", "Download comparison (CSV)")
 st.subheader("By quarter of treatment start", help=GLOSSARY["Wilson interval"])
 if figures["by_quarter"] is not None:
     by_q = figures["by_quarter"]
-    fig = go.Figure()
-    for i, metric in enumerate(pd.unique(by_q["metric"])):
-        part = by_q[(by_q["metric"] == metric) & by_q["rate"].notna()]
-        # a quarter with a small denominator draws a hollow marker labelled with its n, off the line: its rate
-        # cannot carry a change (a 0-of-3 quarter is not a plunge to 0%)
-        small = part["n"] <= SMALL_CELL_MAX
-        line = part.assign(rate=part["rate"].where(~small))
-        name = part["label"].iloc[0] if len(part) else metric
-        fig.add_trace(go.Scatter(
-            x=line["start_quarter"], y=line["rate"], mode="lines+markers", name=name, legendgroup=metric,
-            line=dict(color=PALETTE[i]), connectgaps=False,
-            error_y=dict(type="data", symmetric=False, array=line["ci_high"] - line["rate"],
-                         arrayminus=line["rate"] - line["ci_low"]),
-            customdata=part[["events", "n"]],
-            hovertemplate="%{x}: %{y:.1%} (%{customdata[0]}/%{customdata[1]})<extra></extra>"))
-        few = part[small]
-        if len(few):
-            fig.add_trace(go.Scatter(
-                x=few["start_quarter"], y=few["rate"], mode="markers+text", legendgroup=metric, showlegend=False,
-                marker=dict(symbol="circle-open", size=10, color=PALETTE[i]), text=[f"n = {n}" for n in few["n"]],
-                textposition="top center", textfont=dict(size=10, color=PALETTE[i]), customdata=few[["events", "n"]],
-                hovertemplate="%{x}: only %{customdata[1]} patients (%{customdata[0]} events): too few to read a "
-                              "change<extra></extra>"))
-    fig.update_layout(xaxis=dict(title="Quarter of treatment start", type="category"),
-                      yaxis=dict(title="Rate (95% Wilson CI)", tickformat=".0%", range=[0, 1]), height=360,
-                      margin=dict(l=10, r=10, t=10, b=10), legend=dict(orientation="h", y=1.1))
-    st.plotly_chart(fig, width="stretch", key="quarters")
+    st.altair_chart(quarters_chart(by_q, palette=PALETTE), width="stretch", key="quarters")
     st.caption(view.caption(None, "Quarters with no patient in a denominator show no point (no data, not 0%). "
                             f"A quarter with {SMALL_CELL_MAX} patients or fewer in a denominator shows a hollow "
                             "marker labelled with its n, off the line: too few to read a change. ", scale=scale))

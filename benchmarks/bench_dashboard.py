@@ -19,8 +19,11 @@ Server side (Streamlit AppTest, the whole script run, the process's imports alre
   sorted pseudonyms), each typed into its search box, warm.
 
 Browser (Debian chromium with Playwright, when installed): a fresh server, then the time from
-navigation until the first chart is drawn and until all four Overview charts are, cold (the server's
-first page) and warm; and what plotly.js costs the browser on a first visit (its file's size and load time).
+navigation until the heading, the first chart and all four Overview charts are drawn (plotly's or Vega-Lite's),
+cold (the server's first page) and warm (a returning visitor: ``--loads`` minus one loads, min and median); the
+page's own timeline of a load (websocket, first and last message, heading, first chart, the main thread's long
+tasks before the first chart); and what the chart libraries' scripts cost on a first visit (size, load time).
+``--browser-only`` skips the server side.
 
 The store is built by importing a synthetic CSV of ``--patients`` or, with ``--registry``, the
 registry-sized Parquet file of the engine and store benchmarks (benchmarks/out/registry_N.parquet).
@@ -32,6 +35,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -144,16 +148,45 @@ def server_side(env: dict, repeat: int, pages=tuple(DEFAULT_PAGES), patient_ids=
     return lines
 
 
-FIRST_CHART = "document.querySelector(\"[data-testid='stPlotlyChart'] .main-svg\") !== null"
-ALL_CHARTS = "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= 4"
-PLOTLY_JS = """() => performance.getEntriesByType('resource')
-    .filter(e => /plotly/i.test(e.name) || /\\.js$/.test(e.name) && e.encodedBodySize > 2000000)
+# A chart drawn: plotly's SVG (the other pages) or Vega-Lite's (the Overview's four charts: app_pages/overview_charts.py)
+CHART = "[data-testid='stPlotlyChart'] .main-svg, [data-testid='stVegaLiteChart'] svg.marks"
+FIRST_CHART = f"document.querySelector(\"{CHART}\") !== null"
+ALL_CHARTS = f"document.querySelectorAll(\"{CHART}\").length >= 4"
+# the chart libraries' chunks (plotly.js; vega-embed with Vega and Vega-Lite) and any other script over 2 MB
+CHART_JS = """() => performance.getEntriesByType('resource')
+    .filter(e => /PlotlyChart|VegaLite|embed\\./.test(e.name) || /\\.js$/.test(e.name) && e.encodedBodySize > 2000000)
     .map(e => ({name: e.name.split('/').pop(), bytes: e.encodedBodySize, decoded: e.decodedBodySize,
                 start: e.startTime, ms: e.duration}))"""
+# Where the time to the first chart goes, recorded in the page from navigation start: the websocket to the server,
+# its first and last message (the script's elements), the heading, the first chart, and the main thread's long
+# tasks (> 50 ms: script evaluation such as a chart library's) before the first chart.
+TIMELINE = """(() => {
+  const T = window.__timeline = {wsOpen: null, firstMessage: null, lastMessage: null, heading: null, chart: null,
+                                 longTasks: []};
+  const Native = window.WebSocket;
+  window.WebSocket = function (...args) {
+    const ws = new Native(...args);
+    ws.addEventListener('open', () => { T.wsOpen = performance.now(); });
+    ws.addEventListener('message', () => { T.lastMessage = performance.now(); T.firstMessage ??= T.lastMessage; });
+    return ws;
+  };
+  window.WebSocket.prototype = Native.prototype;
+  Object.assign(window.WebSocket, {CONNECTING: 0, OPEN: 1, CLOSING: 2, CLOSED: 3});
+  new PerformanceObserver(list => { for (const e of list.getEntries()) T.longTasks.push([e.startTime, e.duration]); })
+    .observe({type: 'longtask', buffered: true});
+  new MutationObserver(() => {
+    T.heading ??= document.querySelector('h1') ? performance.now() : null;
+    T.chart ??= document.querySelector("%s") ? performance.now() : null;
+  }).observe(document, {childList: true, subtree: true});
+})();""" % CHART.replace('"', '\\"')
+READ_TIMELINE = """() => { const T = window.__timeline, n = performance.getEntriesByType('navigation')[0];
+    return {...T, dcl: n.domContentLoadedEventEnd,
+            busy: T.longTasks.filter(([s]) => T.chart === null || s < T.chart).reduce((a, [, d]) => a + d, 0)}; }"""
 
 
 def browser_side(env: dict, loads: int = 3):
-    """(heading, first chart, all charts) seconds of each load (the first cold), and plotly.js's resource timing."""
+    """(heading, first chart, all charts) seconds of each load (the first cold), the page's own timeline of each
+    load, and the chart libraries' resource timings of the first."""
     if not shutil.which(CHROMIUM):
         return None
     from playwright.sync_api import sync_playwright
@@ -165,7 +198,8 @@ def browser_side(env: dict, loads: int = 3):
         # one browser profile: the first load is a first visit (nothing cached anywhere); the later ones are a
         # returning visitor's (the browser's cache of the dashboard's scripts, the server's caches)
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
-        times, plotly = [], None
+        context.add_init_script(TIMELINE)
+        times, timelines, libraries = [], [], None
         for i in range(loads):
             page = context.new_page()
             t0 = time.perf_counter()
@@ -176,11 +210,20 @@ def browser_side(env: dict, loads: int = 3):
             first = time.perf_counter() - t0
             page.wait_for_function(ALL_CHARTS, timeout=600_000, polling="raf")
             times.append((heading, first, time.perf_counter() - t0))
+            timelines.append(page.evaluate(READ_TIMELINE))
             if i == 0:
-                plotly = page.evaluate(PLOTLY_JS)
+                libraries = page.evaluate(CHART_JS)
             page.close()
         browser.close()
-    return times, plotly
+    return times, timelines, libraries
+
+
+def timeline_text(t: dict) -> str:
+    def at(key):
+        return "-" if t.get(key) is None else f"{t[key] / 1000:.2f}"
+    return (f"page loaded {at('dcl')}, websocket open {at('wsOpen')}, first message {at('firstMessage')}, heading "
+            f"{at('heading')}, last message {at('lastMessage')}, first chart {at('chart')} s; main thread in long "
+            f"tasks before the first chart {t['busy'] / 1000:.2f} s")
 
 
 def main() -> None:
@@ -191,6 +234,9 @@ def main() -> None:
                         help="import the registry-sized Parquet file of the engine benchmark instead of a CSV")
     parser.add_argument("--store", type=Path, help="an existing store to measure (nothing is imported)")
     parser.add_argument("--no-browser", action="store_true", help="server side only")
+    parser.add_argument("--browser-only", action="store_true", help="the browser's figures only (no server side)")
+    parser.add_argument("--loads", type=int, default=6,
+                        help="browser page loads: the first cold (a fresh server), the rest warm")
     parser.add_argument("--no-sample", action="store_true", help="skip the sample clinic's figures")
     parser.add_argument("--pages", nargs="+", choices=PAGES, default=DEFAULT_PAGES,
                         help="pages to time cold and warm (default: all but Research)")
@@ -231,18 +277,25 @@ def main() -> None:
                                                                              None, ())}
     setups[name] = ({"OUTCOMES_DB": str(db)}, db, picks)
     for label, (env, store, patient_ids) in setups.items():
-        print(f"{label}, server side (min of {args.repeat}):", flush=True)
-        for line in server_side(env, args.repeat, args.pages, patient_ids, store):
-            print(line, flush=True)
-        b = None if args.no_browser else browser_side(env)
+        if not args.browser_only:
+            print(f"{label}, server side (min of {args.repeat}):", flush=True)
+            for line in server_side(env, args.repeat, args.pages, patient_ids, store):
+                print(line, flush=True)
+        b = None if args.no_browser else browser_side(env, max(2, args.loads))
         if b:
-            times, plotly = b
+            times, timelines, libraries = b
             (h0, f0, a0), warm = times[0], times[1:]
-            h1, f1, a1 = (min(t[k] for t in warm) for k in range(3))
-            print(f"  browser, Overview: heading {h0:.2f} s, first chart {f0:.2f} s, all four charts {a0:.2f} s "
-                  f"cold (a fresh server); heading {h1:.2f} s, first chart {f1:.2f} s, all four {a1:.2f} s warm "
-                  f"(min of {len(warm)})   ({load()})", flush=True)
-            for r in plotly or []:
+            low = [min(t[k] for t in warm) for k in range(3)]
+            mid = [statistics.median(t[k] for t in warm) for k in range(3)]
+            print(f"  browser, Overview cold (a fresh server): heading {h0:.2f} s, first chart {f0:.2f} s, all four "
+                  f"charts {a0:.2f} s   ({load()})", flush=True)
+            print(f"  browser, Overview warm (a returning visitor, {len(warm)} loads): heading {low[0]:.2f} s "
+                  f"(median {mid[0]:.2f}), first chart {low[1]:.2f} s (median {mid[1]:.2f}), all four {low[2]:.2f} s "
+                  f"(median {mid[2]:.2f})   ({load()})", flush=True)
+            print(f"    cold, in the page: {timeline_text(timelines[0])}", flush=True)
+            fastest = min(range(1, len(times)), key=lambda i: times[i][1])
+            print(f"    warm (fastest first chart), in the page: {timeline_text(timelines[fastest])}", flush=True)
+            for r in libraries or []:
                 print(f"  browser, {r['name']}: {r['bytes'] / 1e6:.2f} MB sent ({r['decoded'] / 1e6:.2f} MB "
                       f"unpacked), requested at {r['start'] / 1000:.2f} s, loaded in {r['ms'] / 1000:.2f} s", flush=True)
     shutil.rmtree(tmp, ignore_errors=True)

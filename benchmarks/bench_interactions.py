@@ -46,7 +46,9 @@ SETTLED = """([text, charts, metric]) => {
     if (text && !document.body.innerText.includes(text)) return false;
     const first = document.querySelector("[data-testid='stMetricValue']");
     if (metric && (!first || first.innerText.trim() !== metric)) return false;
-    return document.querySelectorAll("[data-testid='stPlotlyChart'] .main-svg").length >= charts;
+    // a chart drawn: plotly's SVG, or Vega-Lite's (the Overview's charts)
+    return document.querySelectorAll(
+        "[data-testid='stPlotlyChart'] .main-svg, [data-testid='stVegaLiteChart'] svg.marks").length >= charts;
 }"""
 
 

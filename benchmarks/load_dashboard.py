@@ -37,7 +37,8 @@ async def session(browser, url: str, deadline: float, times: list, errors: list)
         try:
             await page.goto(url, wait_until="domcontentloaded", timeout=120_000)
             await page.wait_for_function(
-                "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= 4", timeout=120_000)
+                "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg, "
+                "[data-testid='stVegaLiteChart'] svg.marks\").length >= 4", timeout=120_000)  # the Overview's charts
             if await page.locator("[data-testid='stException']").count():
                 errors.append("exception element on the page")
             else:

@@ -31,7 +31,8 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 from load_dashboard import ARGS  # noqa: E402
 
 #: page ready = all four Overview charts drawn (as in benchmarks/load_dashboard.py)
-READY = "document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= 4"
+READY = ("document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg, "
+         "[data-testid='stVegaLiteChart'] svg.marks\").length >= 4")
 
 
 async def session(browser, url: str, deadline: float, timeout_s: float, times: list, errors: list) -> None:

@@ -39,6 +39,20 @@ def browser():
         b.close()
 
 
+# a chart drawn: plotly's SVG (the other pages) or Vega-Lite's SVG (the Overview, see app_pages/overview_charts.py)
+CHARTS_DRAWN = "[data-testid='stPlotlyChart'] .main-svg, [data-testid='stVegaLiteChart'] svg.marks"
+
+
+def wait_until_settled(page, charts: int = 0) -> None:
+    """The script run has finished, no element is left over from the run before, ``charts`` are drawn."""
+    page.wait_for_function("""(charts) => {
+        const app = document.querySelector("[data-testid='stApp']");
+        return app && app.getAttribute("data-test-script-state") === "notRunning"
+            && !document.querySelector("[data-stale='true']")
+            && document.querySelectorAll("%s").length >= charts; }""" % CHARTS_DRAWN,
+                           arg=charts, timeout=60_000)
+
+
 PAGES = [  # (url path, heading, charts expected)
     ("", "Outcome overview", 4),
     ("patient", "Patient course", 2),
@@ -60,9 +74,8 @@ def test_every_page_in_browser(server, browser, path, heading, charts):
     page.wait_for_selector(f"h1:has-text('{heading}')", timeout=60_000)
     expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)  # the whole page has run
     if charts:
-        page.wait_for_function(
-            f"document.querySelectorAll(\"[data-testid='stPlotlyChart'] .main-svg\").length >= {charts}",
-            timeout=60_000)
+        page.wait_for_function(f"document.querySelectorAll(\"{CHARTS_DRAWN}\").length >= {charts}",
+                               timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     expect(page.get_by_text("Synthetic sample data").first).to_be_visible()
     expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
@@ -143,8 +156,8 @@ def refused_without_data(page):
     """The refusal page, waited for (the heading draws before the error box), and no data on it."""
     page.wait_for_selector("h1:has-text('Sign-in required')", timeout=60_000)
     expect(page.get_by_text("shows no data")).to_be_visible(timeout=60_000)
-    expect(page.locator("[data-testid='stDataFrame'], [data-testid='stPlotlyChart'], [data-testid='stMetric']")) \
-        .to_have_count(0)
+    expect(page.locator("[data-testid='stDataFrame'], [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], "
+                        "[data-testid='stMetric']")).to_have_count(0)
     expect(page.get_by_text("Outcome overview")).to_have_count(0)
 
 
@@ -161,6 +174,33 @@ def test_behind_a_reverse_proxy_without_sign_in_shows_no_data(server, browser, h
     refused_without_data(page)
     expect(page.get_by_text("through a reverse proxy")).to_be_visible()
     context.close()
+
+
+def test_overview_charts_hover_in_browser(server, browser):
+    """The Overview's Vega-Lite charts drawn in the browser, their hover giving what the figure needs: the Kaplan-Meier
+    step's number at risk, the week's n, the clinic's interval against the published figures, a quarter's n."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    errors = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(server, wait_until="domcontentloaded")
+    page.wait_for_selector("h1:has-text('Outcome overview')", timeout=60_000)
+    use_the_sample(page)  # an earlier test may have imported a file without dates (no quarters chart) by now
+    wait_until_settled(page, charts=4)
+    tooltip = page.locator("#vg-tooltip-element")
+    for i, words in enumerate([("Day", "Reached", "At risk"), ("Week", "Mean PHQ-9", "n (patients)"),
+                               ("This clinic (95% CI)", "95% CI", "n"), ("Quarter", "Rate", "n")]):
+        chart = page.locator("[data-testid='stVegaLiteChart'] svg.marks").nth(i)
+        chart.scroll_into_view_if_needed()
+        box = chart.bounding_box()
+        # the nearest point to the pointer shows its tooltip: anywhere over the plot finds one
+        chart.hover(position={"x": box["width"] * 0.55, "y": box["height"] * 0.55})
+        expect(tooltip).to_be_visible(timeout=30_000)
+        for word in words:
+            expect(tooltip).to_contain_text(word, timeout=30_000)
+        page.mouse.move(0, 0)
+        expect(tooltip).to_be_hidden(timeout=30_000)
+    assert not errors, errors
+    page.close()
 
 
 def test_headline_answer_and_glossary_in_browser(server, browser):
@@ -288,6 +328,7 @@ def test_instrument_choice_in_browser(server, browser):
                            timeout=60_000)
     expect(page.locator("[data-testid='stException']")).to_have_count(0)
     expect(page.locator("[data-testid='stSkeleton']")).to_have_count(0, timeout=60_000)  # every element drawn
+    wait_until_settled(page, charts=4)  # the screenshot shows the QIDS-SR16 run alone, its charts drawn
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "overview_qids.png"), full_page=True)
     assert not errors, errors

@@ -65,7 +65,7 @@ def test_overview_matches_engine(monkeypatch, sample):
     assert metric(at, "Patients treated") == str(a.patients_treated)
     assert metric(at, "Any follow-up") == f"{a.completeness.estimate:.1%}"
     assert any("Spec v2" in c.value for c in at.caption)
-    assert len(at.get("plotly_chart")) == 4
+    assert len(at.get("vega_lite_chart")) == 4 and not at.get("plotly_chart")  # the Overview draws no plotly
 
 
 def test_filters_and_definitions_change_the_numbers(monkeypatch, sample):
@@ -523,26 +523,26 @@ def test_glossary_page_explains_the_terms(monkeypatch):
 
 
 def test_small_quarters_are_hollow_markers(monkeypatch, sample):
+    """The quarters chart as the browser receives it: a hollow marker labelled with its n for every small quarter,
+    and no small quarter on its outcome's line (the expected quarters computed here from the engine's table)."""
     import json
+
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 
     from analytics.definitions import SMALL_CELL_MAX
 
     at = app(monkeypatch)
-    chart = json.loads(next(c for c in at.get("plotly_chart")
-                            if "Quarter of treatment start" in c.proto.spec).proto.spec)
-    import base64
-    from types import SimpleNamespace
+    chart = next(c for c in at.get("vega_lite_chart") if "Quarter of treatment start" in c.proto.spec)
+    spec = json.loads(chart.proto.spec)
+    data = {d.name: convert_arrow_bytes_to_pandas_df(d.data.data) for d in chart.proto.datasets}
+    layers = [(layer, data[layer.get("data", spec.get("data", {})).get("name")]) for layer in spec["layer"]]
 
-    import numpy as np
+    def kind(layer):
+        return layer["mark"]["type"] if isinstance(layer["mark"], dict) else layer["mark"]
 
-    def values(v):  # plotly sends numbers as typed arrays: {"dtype": "f8", "bdata": base64}
-        return np.frombuffer(base64.b64decode(v["bdata"]), v["dtype"]) if isinstance(v, dict) else v
-
-    traces = [SimpleNamespace(x=values(t.get("x")), y=values(t.get("y")), text=t.get("text"), mode=t.get("mode"),
-                              name=t.get("name"),
-                              symbol=t.get("marker", {}).get("symbol")) for t in chart["data"]]
-    hollow = [t for t in traces if t.symbol == "circle-open"]
-    lines = [t for t in traces if t.mode == "lines+markers"]
+    hollow = [rows for layer, rows in layers if kind(layer) == "point" and layer["mark"].get("filled") is False]
+    lines = [rows for layer, rows in layers if kind(layer) == "line"]
+    labels = [rows for layer, rows in layers if kind(layer) == "text"]
     from analytics.cohorts import patient_start_dates, quarter_of
 
     patients = patient_outcomes(sample)
@@ -550,14 +550,15 @@ def test_small_quarters_are_hollow_markers(monkeypatch, sample):
     patients["start_quarter"] = quarter_of(pd.Series(starts)).to_numpy()
     by_q = rate_table(patients.dropna(subset=["start_quarter"]), by="start_quarter")
     small = by_q[(by_q["n"] <= SMALL_CELL_MAX) & by_q["rate"].notna()]
-    assert sum(len(t.x) for t in hollow) == len(small) > 0
-    assert all(str(text).startswith("n = ") for t in hollow for text in t.text)
-    # no small quarter sits on its outcome's line; the others do
-    assert len(lines) == 3
-    for t in lines:
-        few = set(small.loc[small["label"] == t.name, "start_quarter"])
-        for x, y in zip(t.x, t.y):
-            assert pd.isna(y) == (x in few), (t.name, x, y)
+    assert len(hollow) == 1 and len(lines) == 1 and len(labels) == 1
+    assert sorted(zip(hollow[0]["series"], hollow[0]["start_quarter"])) == sorted(
+        zip(small["label"], small["start_quarter"].astype(str))) != []
+    assert all(text.startswith("n = ") for text in labels[0]["label"])
+    # no small quarter sits on its outcome's line; every other quarter with a rate does
+    on_line = set(zip(lines[0]["series"], lines[0]["start_quarter"]))
+    shown = by_q[(by_q["n"] > SMALL_CELL_MAX) & by_q["rate"].notna()]
+    assert on_line == set(zip(shown["label"], shown["start_quarter"].astype(str)))
+    assert lines[0]["series"].nunique() == 3
 
 
 def _spec(at, needle):

@@ -20,7 +20,8 @@ from browser_helpers import CHROMIUM, CHROMIUM_ARGS, FOOTER, upload
 pytestmark = pytest.mark.skipif(not shutil.which(CHROMIUM), reason="Debian chromium not installed (.ci/run installs it)")
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright not installed (.ci/run installs it)")
 expect = playwright.expect
-NO_DATA = "[data-testid='stDataFrame'], [data-testid='stPlotlyChart'], [data-testid='stMetric']"
+NO_DATA = ("[data-testid='stDataFrame'], [data-testid='stPlotlyChart'], [data-testid='stVegaLiteChart'], "
+           "[data-testid='stMetric']")
 
 
 @pytest.fixture(scope="module")
