@@ -3,7 +3,7 @@ import streamlit as st
 
 from app_pages.access import DIRECTOR_ONLY, current_user, signin_configured
 
-st.set_page_config(page_title="Ketamine clinic outcomes", page_icon=":material/monitoring:", layout="wide")
+st.set_page_config(page_title="Ketamine clinic outcomes", page_icon="📈", layout="wide")
 
 who = current_user()
 if who is None:

@@ -68,8 +68,10 @@ PAGES = [  # (url path, heading, charts expected)
 @pytest.mark.parametrize("path, heading, charts", PAGES, ids=[p[1] for p in PAGES])
 def test_every_page_in_browser(server, browser, path, heading, charts):
     page = browser.new_page(viewport={"width": 1400, "height": 1800})
-    errors = []
+    errors, outside = [], []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    # a loopback dashboard asks nothing of another host (a favicon from a font CDN would tell it who looks)
+    page.on("request", lambda r: None if r.url.startswith((server, "data:", "blob:")) else outside.append(r.url))
     page.goto(f"{server}/{path}", wait_until="domcontentloaded")
     page.wait_for_selector(f"h1:has-text('{heading}')", timeout=60_000)
     expect(page.get_by_text(FOOTER)).to_be_visible(timeout=60_000)  # the whole page has run
@@ -82,6 +84,7 @@ def test_every_page_in_browser(server, browser, path, heading, charts):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"{path or 'overview'}.png"), full_page=True)
     assert not errors, errors
+    assert not outside, outside
     page.close()
 
 
