@@ -26,6 +26,37 @@ from app_pages.common import (
 )
 from app_pages.overview_charts import forest_chart, km_chart, quarters_chart, weekly_chart
 
+_CHARTS = {"km": km_chart, "weekly": weekly_chart, "forest": forest_chart, "quarters": quarters_chart}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def _chart_spec(kind: str, *data, **options) -> dict | None:
+    """A chart's Vega-Lite specification, built once per data and options.
+
+    Altair takes 0.05-0.1 s a chart to build a specification and check it against the Vega-Lite schema: four
+    charts were most of a filter change's time.  The specifications are checked in tests
+    (tests/test_overview_charts.py); here they are written without the check, their data inline (a few hundred
+    rows at most).  No page draws with ``st.altair_chart``, which switches Altair's data transformer for the whole
+    process while it converts a chart, so the default transformer used here is never switched under it.
+    """
+    chart = _CHARTS[kind](*data, **options)
+    if chart is None:
+        return None
+    spec = chart.to_dict(validate=False)
+    view = spec.get("config", {}).get("view", {})
+    for key in ("continuousWidth", "continuousHeight"):  # Altair's default theme's fixed size; the page sets it
+        view.pop(key, None)
+    return spec
+
+
+def draw_chart(kind: str, *data, key: str, **options) -> bool:
+    """Draw one of the Overview's charts; False when there is nothing to draw."""
+    spec = _chart_spec(kind, *data, **options)
+    if spec is None:
+        return False
+    st.vega_lite_chart(spec, width="stretch", key=key)
+    return True
+
 view = page_setup("Outcome overview")
 d = view.definitions
 scale = view.scale  # the sidebar's outcome instrument: the outcome table, curves, quarters and published figures
@@ -96,12 +127,9 @@ download(table, "outcomes", "Download outcomes (CSV)")
 left, right = st.columns(2)
 with left:
     st.subheader(f"Reached by week {d.week}", help=GLOSSARY["Kaplan-Meier"])
-    km = km_chart(figures["curves"], names={m_first: first, m_second: second}, target_day=d.target_day,
-                  palette=PALETTE)
-    if km is None:
+    if not draw_chart("km", figures["curves"], names={m_first: first, m_second: second}, target_day=d.target_day,
+                      palette=PALETTE, key="km"):
         st.info("No eligible patient in this cohort: there is no curve to draw.")
-    else:
-        st.altair_chart(km, width="stretch", key="km")
     in_text = (first.lower(), second.lower()) if scale.is_phq9 else (first, second)  # labels name the scale
     st.caption(view.caption(s.eligible, f"Eligible patients; first {in_text[0]} or {in_text[1]} at any "
                             "questionnaire up to the target day; censored at the last follow-up. Shaded: 95% log-log "
@@ -109,8 +137,8 @@ with left:
 with right:
     st.subheader(f"Mean {scale.name} by week")
     weekly = figures["weekly"]
-    st.altair_chart(weekly_chart(weekly, scale_name=scale.name, total_max=scale.instrument.total_max,
-                                 color=PALETTE[0]), width="stretch", key="weekly")
+    draw_chart("weekly", weekly, scale_name=scale.name, total_max=scale.instrument.total_max, color=PALETTE[0],
+               key="weekly")
     st.caption(f"{scale.name} totals. Each patient counts once a week (their mean); shaded: 95% t interval. "
                f"Complete questionnaires only. n per week in the hover. {view.filter_text}")
 
@@ -129,7 +157,7 @@ clinic_rates = pd.DataFrame({"outcome": labels, "estimate": [r.estimate for r in
                              "n": [r.n for r in results], "events": [r.events for r in results]})
 # the published figure's own uncertainty: +/- 1.96 SE (a floor where only its n is known; see the hover)
 published = bench.assign(half_width=pd.to_numeric(bench["published_se"], errors="coerce").fillna(0) * 1.959964)
-st.altair_chart(forest_chart(clinic_rates, published, palette=PALETTE), width="stretch", key="forest")
+draw_chart("forest", clinic_rates, published, palette=PALETTE, key="forest")
 st.caption("Open diamonds differ from this clinic's figure in instrument, definition, method, analysis, timepoint or "
            "population; the table says how. Bars on the diamonds: the published figure's own uncertainty (±1.96 "
            "standard errors, a floor where only its n is known). Item-9 SI figures are not C-SSRS or SSI figures. "
@@ -155,7 +183,7 @@ download(shown, "benchmarks", "Download comparison (CSV)")
 st.subheader("By quarter of treatment start", help=GLOSSARY["Wilson interval"])
 if figures["by_quarter"] is not None:
     by_q = figures["by_quarter"]
-    st.altair_chart(quarters_chart(by_q, palette=PALETTE), width="stretch", key="quarters")
+    draw_chart("quarters", by_q, palette=PALETTE, key="quarters")
     st.caption(view.caption(None, "Quarters with no patient in a denominator show no point (no data, not 0%). "
                             f"A quarter with {SMALL_CELL_MAX} patients or fewer in a denominator shows a hollow "
                             "marker labelled with its n, off the line: too few to read a change. ", scale=scale))
