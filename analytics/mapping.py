@@ -137,8 +137,8 @@ def load_mapping(path, *, label: str | None = None) -> ColumnMapping:
     section = data.get("leave_out") or {}
     listed = section.get("columns", []) if isinstance(section, dict) else None
     if not isinstance(listed, list):
-        raise AnalyticsError(f"{path}: [leave_out] must be a table with columns = [\"Notes\", \"#1\"] (headers, or "
-                             "#N for the N-th column when it has no header).")
+        raise AnalyticsError(f"{path}: [leave_out] must be a table with columns = [\"#1\", \"Form Version\"] (headers, "
+                             "or #N for the N-th column when it has no header).")
     leave_out = _checked_leave_out(listed, out, path)
     extra = {k: v for k, v in data.items()
              if k not in ("columns", "dates", "workbook", "layout", "leave_out", "name", "saved_at")}
@@ -158,7 +158,7 @@ def _checked_leave_out(listed, columns: dict, path) -> tuple:
         what = identifier_column_reason(item)
         if what:
             raise AnalyticsError(
-                f"{path}: [leave_out] \"{item}\" looks like {what}, a direct identifier; {DEIDENTIFIED_ONLY}. "
+                f"{path}: [leave_out] \"{item}\" looks like {what}; {DEIDENTIFIED_ONLY}. "
                 "Leaving it out is not enough: remove the column from the export before it reaches this machine.")
         position = _POSITION.fullmatch(item.strip())
         key = f"#{int(position.group(1))}" if position else normalise_header(item)

@@ -151,18 +151,19 @@ def _headers_of(rows: list, header_row: int) -> list[str]:
 
 
 def _headerless(rows: list, header_row: int) -> dict[str, str]:
-    """``#N (no header)`` -> its first values, for each column with values below a blank header cell."""
+    """``#N (no header)`` -> its first values, for each column with a blank header cell (an empty one too: a
+    trailing comma on every line makes one, and the reader refuses it like any other)."""
     if header_row > len(rows):
         return {}
     head, body = rows[header_row - 1], rows[header_row:]
-    width = max((len(r) for r in body), default=0)
+    width = max([len(head), *(len(r) for r in body)])
     out = {}
     for position in range(width):
         if position < len(head) and str(head[position]).strip():
             continue
         values = [str(r[position]).strip() for r in body if len(r) > position and str(r[position]).strip()]
-        if values:
-            out[f"#{position + 1} (no header)"] = ", ".join(values[:3])
+        out[f"#{position + 1} (no header)"] = ("first values " + ", ".join(values[:3])) if values \
+            else "empty in the first rows"
     return out
 
 
@@ -179,13 +180,13 @@ def _leave_out_box(headers: list[str], rows: list, header_row: int, picked: dict
     options = [*blank, *named]
     chosen = st.multiselect(
         "Columns not to import", options, default=[c for c in before if c in options], key=f"leave_out_{token}",
-        format_func=lambda c: f"{c}: first values {blank[c]}" if c in blank else c,
+        format_func=lambda c: f"{c}: {blank[c]}" if c in blank else c,
         help="Columns the data does not need, such as an index column without a header. Columns not matched "
              "above and not left out are kept as extra attributes. A column that looks like an identifier cannot be "
              "left out: remove it from the export.")
     if blank and not set(blank) <= set(chosen):
         st.caption("A column without a header is refused unless it is left out here (or given a header in the "
-                   "export): " + "; ".join(f"{c}, first values {v}" for c, v in blank.items() if c not in chosen)
+                   "export): " + "; ".join(f"{c}, {v}" for c, v in blank.items() if c not in chosen)
                    + ".")
     return [c.split(" ")[0] if c in blank else c for c in chosen]
 

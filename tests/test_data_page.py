@@ -259,3 +259,19 @@ def test_a_headerless_index_column_is_left_out_on_the_mapping_screen(store, tmp_
     at = choose(data_page(), indexed)  # the saved layout fits: it comes back with the column left out
     assert box(at, "Match the columns").value == "pandas export"
     assert next(m for m in at.multiselect if m.label == "Columns not to import").value == ["#1 (no header)"]
+
+
+def test_an_empty_column_without_a_header_can_be_left_out_too(store, tmp_path):
+    """Lines that all end with a comma (a spreadsheet's habit) make an empty column without a header: the reader
+    refuses it like any other, so the screen offers it."""
+    lines = (ROOT / "tests" / "data" / "bad" / "index_column_without_header.csv").read_text().splitlines()
+    trailing = tmp_path / "trailing_commas.csv"
+    trailing.write_text("\n".join(line + "," for line in lines) + "\n")
+    at = choose(data_page(), trailing)
+    box_ = next(m for m in at.multiselect if m.label == "Columns not to import")
+    assert box_.options[:2] == ["#1 (no header): first values 0, 1", "#13 (no header): empty in the first rows"]
+    box_.select("#1 (no header)").select("#13 (no header)").run()
+    at.button(key="do_import").click().run()
+    assert not at.exception, at.exception
+    assert "import 1 done" in at.success[0].value
+    assert read_store(store).counts["questionnaires"] == 2

@@ -252,3 +252,13 @@ def test_leave_out_survives_a_save_and_the_mapping_screen(tmp_path):
     assert again.leave_out == mapping.leave_out
     with pytest.raises(AnalyticsError, match="the mapping screen: \\[leave_out\\] \"Patient Name\""):
         mapping_from_choices({"patient_id": "patient_id"}, leave_out=["Patient Name"])
+
+
+def test_the_leave_out_hint_is_a_mapping_that_loads(tmp_path):
+    path = tmp_path / "m.toml"
+    path.write_text('[columns]\n"ID" = "patient_id"\n[leave_out]\ncolumns = "Form Version"\n')
+    with pytest.raises(AnalyticsError, match="must be a table with columns") as refused:
+        load_mapping(path)
+    example = str(refused.value).split("columns = ")[1].split("]")[0] + "]"
+    path.write_text(f'[columns]\n"ID" = "patient_id"\n[leave_out]\ncolumns = {example.replace(chr(92), "")}\n')
+    assert load_mapping(path).leave_out == ("#1", "form version")
