@@ -28,33 +28,18 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .canonical_frame import incomplete_questionnaires, infusion_decreases, unit_codes, units_without_baseline
-from .instrument_columns import incomplete_instrument_rows
+from .canonical_frame import incomplete_questionnaires
 from .problems import ProblemCollector, no_problems
-from .validation import ValidationReport
+from .validation import ValidationReport, add_frame_warnings
 
 __all__ = ["report_of_frame", "empty_store_report", "merged_store_report"]
 
-#: The validator's counts, in its order (a snapshot's counts compare equal to a full validation's).
-_COUNT_KEYS = ("rows_read", "blank_rows_skipped", "questionnaires", "complete", "incomplete", "duplicates_collapsed",
-               "patients", "episodes", "patients_without_baseline")
-
-
 def report_of_frame(frame: pd.DataFrame, *, source: str = "frame") -> ValidationReport:
     """The report a validation of the store gives whose canonical frame is ``frame`` (no duplicates collapsed):
-    its warnings and counts derived from the frame by the validator's own functions, in the validator's order
-    (incomplete questionnaires, incomplete optional instruments, no baseline, infusion numbers falling)."""
+    its warnings and counts derived from the frame by the validator's own function, in the validator's order."""
     warn = ProblemCollector(None)
-    incomplete = incomplete_questionnaires(frame)
-    warn.add_rows(incomplete)
-    warn.add_rows(incomplete_instrument_rows(frame))
-    units = unit_codes(frame)
-    no_base = units_without_baseline(frame, units)
-    warn.add_rows(no_base)
-    if "infusion_number" in frame:
-        warn.add_rows(infusion_decreases(frame, units))
-    counts = dict(zip(_COUNT_KEYS, (len(frame), 0, len(frame), len(frame) - len(incomplete), len(incomplete), 0,
-                                    int(frame["patient_id"].nunique()), int(units[1].size), len(no_base))))
+    counts = {"rows_read": len(frame), "blank_rows_skipped": 0,
+              **add_frame_warnings(warn, frame, incomplete_questionnaires(frame))}
     return ValidationReport(source, no_problems(), warn.table(), counts, frame, "")
 
 

@@ -67,6 +67,7 @@ from .study_days import derive_study_days, episode_of_rows, given_study_days, ti
 __all__ = [
     "ValidationReport",
     "validate_questionnaires",
+    "add_frame_warnings",
     "load_questionnaires",
     "DAY_LIMIT",
     "MAX_PROBLEMS_PER_KIND",
@@ -158,6 +159,24 @@ def load_questionnaires(source, **kwargs) -> pd.DataFrame:
     report = validate_questionnaires(source, **kwargs)
     report.raise_if_invalid()
     return report.frame
+
+
+def add_frame_warnings(warn: ProblemCollector, frame: pd.DataFrame, incomplete: pd.DataFrame, *,
+                       collapsed: int = 0) -> dict:
+    """Add the warnings read from a canonical frame to ``warn``, in the validator's order (incomplete
+    questionnaires, incomplete optional instruments, episodes without a baseline, infusion numbers falling), and
+    return the counts they give, in the report's order.  The store's reports derive theirs with it too, so a
+    store's report and a validation of its rows cannot drift apart."""
+    warn.add_rows(incomplete)
+    warn.add_rows(incomplete_instrument_rows(frame))
+    units = unit_codes(frame)
+    no_base = units_without_baseline(frame, units)
+    warn.add_rows(no_base)
+    if "infusion_number" in frame:
+        warn.add_rows(infusion_decreases(frame, units))
+    return {"questionnaires": len(frame), "complete": len(frame) - len(incomplete), "incomplete": len(incomplete),
+            "duplicates_collapsed": collapsed, "patients": int(frame["patient_id"].nunique()),
+            "episodes": int(units[1].size), "patients_without_baseline": len(no_base)}
 
 
 def validate_questionnaires(source, *, columns=None) -> ValidationReport:
@@ -359,22 +378,7 @@ def _reconcile_and_assemble(raw: RawTable, rows: dict, err, warn, counts: dict, 
         for col in list(df.columns):
             del df[col]
         release_freed_memory()
-    warn.add_rows(incomplete)
-    warn.add_rows(incomplete_instrument_rows(frame))
-    units = unit_codes(frame)
-    no_base = units_without_baseline(frame, units)
-    warn.add_rows(no_base)
-    if "infusion_number" in frame:
-        warn.add_rows(infusion_decreases(frame, units))
-    counts.update({
-        "questionnaires": len(frame),
-        "complete": len(frame) - len(incomplete),
-        "incomplete": len(incomplete),
-        "duplicates_collapsed": len(collapsed),
-        "patients": int(frame["patient_id"].nunique()),
-        "episodes": int(units[1].size),
-        "patients_without_baseline": len(no_base),
-    })
+    counts.update(add_frame_warnings(warn, frame, incomplete, collapsed=len(collapsed)))
     if wanted is not None:
         frame = frame.drop(columns=[c for c in frame.columns if c not in wanted])
         release_freed_memory()  # the working arrays and the columns not kept
