@@ -400,10 +400,8 @@ def _prepare_dashboard_tables(db) -> None:
     started = time.perf_counter()
     print("preparing the dashboard's outcome tables for its first visitor (the import itself is done) ...",
           flush=True)
-    try:
-        precompute_outcome_tables(db)
-    except AnalyticsError as exc:  # the import is done; the dashboard computes the tables itself
-        print(f"  not prepared ({exc}); the dashboard computes them on its first visit.")
+    if not precompute_outcome_tables(db):  # an empty or unreadable store: nothing written, nothing raised
+        print("  none prepared; the dashboard computes what it needs on its first visit.")
         return
     print(f"  prepared in {time.perf_counter() - started:.1f} s.")
 
